@@ -1,0 +1,119 @@
+//! Trailkeeper's user interface: the HTML shell, the routes, the pages and the server
+//! function declarations they call. Built twice: with `ssr` into the server binary and with
+//! `hydrate` into the browser's wasm bundle.
+
+pub mod api;
+mod components;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use components::layout::Layout;
+use components::time::provide_display_zone;
+use pages::{not_built::NotBuilt, not_found::NotFound, overview::OverviewPage};
+
+/// The document around every page; rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_display_zone();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/trailkeeper.css" />
+        <Title formatter=|page: String| format!("{page} · Trailkeeper") />
+        <Router>
+            <Layout>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=OverviewPage />
+                    <Route
+                        path=path!("/secrets")
+                        view=|| {
+                            view! {
+                                <NotBuilt
+                                    title="Secrets"
+                                    purpose="every secret in every region: owner, encryption, replication, versions with their staging labels, and whether rotation is healthy"
+                                />
+                            }
+                        }
+                    />
+                    <Route
+                        path=path!("/events")
+                        view=|| {
+                            view! {
+                                <NotBuilt
+                                    title="Events"
+                                    purpose="every CloudTrail event about Secrets Manager: who read or changed which secret, when, from where, and whether it failed"
+                                />
+                            }
+                        }
+                    />
+                    <Route
+                        path=path!("/findings")
+                        view=|| {
+                            view! {
+                                <NotBuilt
+                                    title="Findings"
+                                    purpose="anomalous secret access and failed rotations, each with the evidence and the baseline that flagged it"
+                                />
+                            }
+                        }
+                    />
+                    <Route
+                        path=path!("/alerts")
+                        view=|| {
+                            view! {
+                                <NotBuilt
+                                    title="Alerts"
+                                    purpose="the channels and routing rules that notify people of findings, and a log of every delivery"
+                                />
+                            }
+                        }
+                    />
+                    <Route
+                        path=path!("/settings")
+                        view=|| {
+                            view! {
+                                <NotBuilt
+                                    title="Settings"
+                                    purpose="detection thresholds, users and other settings an administrator changes"
+                                />
+                            }
+                        }
+                    />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}
+
+/// Entry point of the wasm bundle: attaches the interactive app to the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,153 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::overview::{AuditEntry, Overview, get_overview};
+use crate::components::time::Timestamp;
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let overview = Resource::new(|| (), |_| get_overview());
+
+    view! {
+        <Title text="Overview" />
+        <div class="page-head">
+            <h1>"Overview"</h1>
+            <button type="button" class="secondary" on:click=move |_| overview.refetch()>
+                "Refresh"
+            </button>
+        </div>
+        <Suspense fallback=|| view! { <p class="muted">"Loading the overview…"</p> }>
+            {move || Suspend::new(async move {
+                match overview.await {
+                    Ok(overview) => view! { <OverviewPanels overview /> }.into_any(),
+                    Err(error) => {
+                        view! {
+                            <section class="panel error" role="alert">
+                                <h2>"The overview could not be loaded"</h2>
+                                <p>{error.to_string()}</p>
+                            </section>
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn OverviewPanels(overview: Overview) -> impl IntoView {
+    let Overview {
+        database,
+        aws,
+        recent_activity,
+        generated_at,
+    } = overview;
+    view! {
+        <div class="cards">
+            <section class="panel" aria-labelledby="database-heading">
+                <h2 id="database-heading">"Database"</h2>
+                <dl class="facts">
+                    <dt>"Server"</dt>
+                    <dd data-testid="database-version">{database.server_version}</dd>
+                    <dt>"Location"</dt>
+                    <dd>{database.location}</dd>
+                    <dt>"Schema"</dt>
+                    <dd data-testid="schema-version">
+                        {format!(
+                            "version {} ({})",
+                            database.schema_version,
+                            database.schema_description,
+                        )}
+                    </dd>
+                    <dt>"Size"</dt>
+                    <dd>{human_bytes(database.size_bytes)}</dd>
+                </dl>
+            </section>
+            <section class="panel" aria-labelledby="aws-heading">
+                <h2 id="aws-heading">"AWS"</h2>
+                <dl class="facts">
+                    <dt>"Region"</dt>
+                    <dd>{aws.region.unwrap_or_else(|| "not configured".into())}</dd>
+                    <dt>"Endpoint"</dt>
+                    <dd data-testid="aws-endpoint">
+                        {aws.endpoint.unwrap_or_else(|| "AWS's public endpoints".into())}
+                    </dd>
+                </dl>
+            </section>
+        </div>
+        <section class="panel" aria-labelledby="activity-heading">
+            <h2 id="activity-heading">"Recent activity"</h2>
+            <p class="muted">"Trailkeeper's own audit log: what it and its users did."</p>
+            <ActivityTable entries=recent_activity />
+        </section>
+        <p class="muted generated">"Read from the database at " <Timestamp at=generated_at /></p>
+    }
+}
+
+#[component]
+fn ActivityTable(entries: Vec<AuditEntry>) -> impl IntoView {
+    if entries.is_empty() {
+        return view! { <p>"Nothing recorded yet."</p> }.into_any();
+    }
+    view! {
+        <table class="data" data-testid="recent-activity">
+            <thead>
+                <tr>
+                    <th scope="col">"When"</th>
+                    <th scope="col">"Who"</th>
+                    <th scope="col">"What"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {entries
+                    .into_iter()
+                    .map(|entry| {
+                        view! {
+                            <tr>
+                                <td class="nowrap">
+                                    <Timestamp at=entry.occurred_at />
+                                </td>
+                                <td>{entry.actor}</td>
+                                <td>
+                                    <code class="action">{entry.action}</code>
+                                    " "
+                                    {entry.summary}
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+/// Sizes as people read them: `7.6 MiB`.
+fn human_bytes(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn sizes_use_binary_units_with_one_decimal() {
+        assert_eq!(human_bytes(512), "512 bytes");
+        assert_eq!(human_bytes(7_969_177), "7.6 MiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+    }
+}

@@ -1,0 +1,51 @@
+//! AWS clients, configured only through aws-config's standard chain: `AWS_REGION`,
+//! `AWS_PROFILE`, `AWS_ENDPOINT_URL[_<SERVICE>]`, credentials from the environment, profile,
+//! SSO, web identity or instance role.
+//!
+//! Trailkeeper reads metadata only: it never calls `GetSecretValue` or `BatchGetSecretValue`.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
+use trailkeeper_app::api::overview::AwsTarget;
+
+pub async fn load_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+pub fn target(config: &SdkConfig) -> AwsTarget {
+    AwsTarget {
+        region: config.region().map(|region| region.to_string()),
+        endpoint: config.endpoint_url().map(str::to_string),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error("no AWS region is configured; set AWS_REGION or a region in the AWS profile")]
+    NoRegion,
+    #[error("Secrets Manager {operation} failed{}: {message}", code.as_ref().map(|code| format!(" with {code}")).unwrap_or_default())]
+    Api {
+        operation: &'static str,
+        code: Option<String>,
+        message: String,
+    },
+}
+
+/// Proves the credentials and endpoint work by listing one secret's metadata.
+pub async fn check_secrets_manager(config: &SdkConfig) -> Result<(), AwsError> {
+    if config.region().is_none() {
+        return Err(AwsError::NoRegion);
+    }
+    let client = aws_sdk_secretsmanager::Client::new(config);
+    client
+        .list_secrets()
+        .max_results(1)
+        .send()
+        .await
+        .map_err(|error| AwsError::Api {
+            operation: "ListSecrets",
+            code: error.code().map(str::to_string),
+            message: DisplayErrorContext(&error).to_string(),
+        })?;
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! What each `trailkeeper` command does, in terms of the library's modules.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde_json::json;
+use sqlx::ConnectOptions;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use trailkeeper::audit::{self, Action, SYSTEM_ACTOR};
+use trailkeeper::config::{Invocation, Settings};
+use trailkeeper::db::Database;
+use trailkeeper::{aws, web};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<ExitCode> {
+    let database = Database::open(&settings.database).await?;
+    let outcome = match invocation {
+        Invocation::Serve { listen } => serve(&database, listen).await,
+        Invocation::Migrate => migrate(&database).await,
+        Invocation::Check => check(&database).await,
+        Invocation::DbRun { command } => db_run(&database, command).await,
+    };
+    // Whatever happened, leave the private PostgreSQL as we should (stopped if we were last).
+    database.close().await;
+    outcome
+}
+
+async fn serve(database: &Database, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+    migrate_and_record(database).await?;
+    let aws_config = aws::load_config().await;
+    let listener = TcpListener::bind(listen).await.with_context(|| {
+        format!("cannot listen on {listen} (set by TRAILKEEPER_LISTEN or --listen)")
+    })?;
+    let address = listener.local_addr()?;
+    audit::record(
+        database.pool(),
+        SYSTEM_ACTOR,
+        Action::ServiceStarted,
+        &format!("Trailkeeper {VERSION} started, serving http://{address}"),
+        json!({ "version": VERSION, "listen": address.to_string() }),
+    )
+    .await?;
+    let app = web::router(web::WebContext {
+        pool: database.pool().clone(),
+        database_location: database.location().to_string(),
+        aws: aws::target(&aws_config),
+        listen: address,
+    });
+    println!("Trailkeeper is serving on http://{address} (Ctrl-C stops it)");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_requested())
+        .await
+        .context("the web server failed")?;
+    tracing::info!("stopped serving");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn migrate(database: &Database) -> anyhow::Result<ExitCode> {
+    let applied = migrate_and_record(database).await?;
+    if applied.is_empty() {
+        println!("The database schema is up to date.");
+    } else {
+        for migration in &applied {
+            println!(
+                "Applied migration {} ({})",
+                migration.version, migration.description
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Applies pending migrations and records them in the audit log.
+async fn migrate_and_record(
+    database: &Database,
+) -> anyhow::Result<Vec<trailkeeper::db::AppliedMigration>> {
+    let applied = database.migrate().await?;
+    if let Some(newest) = applied.last() {
+        let names: Vec<String> = applied
+            .iter()
+            .map(|m| format!("{} {}", m.version, m.description))
+            .collect();
+        audit::record(
+            database.pool(),
+            SYSTEM_ACTOR,
+            Action::SchemaMigrated,
+            &format!(
+                "database schema migrated to version {} ({})",
+                newest.version,
+                names.join(", ")
+            ),
+            json!({ "applied": applied.iter().map(|m| m.version).collect::<Vec<_>>() }),
+        )
+        .await?;
+        tracing::info!(
+            version = newest.version,
+            count = applied.len(),
+            "database schema migrated"
+        );
+    }
+    Ok(applied)
+}
+
+async fn check(database: &Database) -> anyhow::Result<ExitCode> {
+    let mut healthy = true;
+    let pending = database.pending_migrations().await?;
+    let status = trailkeeper::db::status(database.pool(), database.location()).await;
+    match status {
+        Ok(status) => println!(
+            "ok    database  {} ({}), schema version {}, {pending} migration(s) pending",
+            status.server_version, status.location, status.schema_version
+        ),
+        Err(_) if pending > 0 => println!(
+            "ok    database  reachable ({}), not migrated yet: {pending} migration(s) pending; run `trailkeeper migrate`",
+            database.location()
+        ),
+        Err(error) => {
+            healthy = false;
+            println!("FAIL  database  {error}");
+        }
+    }
+    let aws_config = aws::load_config().await;
+    let target = aws::target(&aws_config);
+    let endpoint = target
+        .endpoint
+        .unwrap_or_else(|| "AWS's public endpoint".to_string());
+    match aws::check_secrets_manager(&aws_config).await {
+        Ok(()) => println!(
+            "ok    aws       Secrets Manager answered in {} via {endpoint}",
+            target.region.as_deref().unwrap_or("?")
+        ),
+        Err(error) => {
+            healthy = false;
+            println!("FAIL  aws       {error}");
+        }
+    }
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Runs a program against Trailkeeper's database; our exit code is the program's. A password
+/// in DATABASE_URL reaches the program inside its DATABASE_URL only.
+async fn db_run(database: &Database, command: Vec<OsString>) -> anyhow::Result<ExitCode> {
+    let options = database.connect_options();
+    let url = options.to_url_lossy().to_string();
+    let host = match options.get_socket() {
+        Some(socket) => socket.to_string_lossy().into_owned(),
+        None => options.get_host().to_string(),
+    };
+    let (program, args) = command.split_first().context("no program to run")?;
+    // The program shares our terminal: Ctrl-C reaches it directly, and we wait for it to
+    // finish before leaving the database. A SIGTERM sent to us is passed on.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .env("DATABASE_URL", url)
+        // libpq's tools (psql, pg_dump) read these rather than DATABASE_URL.
+        .env("PGHOST", host)
+        .env("PGPORT", options.get_port().to_string())
+        .env("PGUSER", options.get_username())
+        .env("PGDATABASE", options.get_database().unwrap_or_default())
+        .spawn()
+        .with_context(|| format!("cannot run {}", program.to_string_lossy()))?;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status?,
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {
+                if let Some(pid) = child.id() {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+                }
+            }
+        }
+    };
+    Ok(match status.code() {
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    })
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_requested() {
+    let mut interrupt = signal(SignalKind::interrupt()).expect("cannot listen for SIGINT");
+    let mut terminate = signal(SignalKind::terminate()).expect("cannot listen for SIGTERM");
+    tokio::select! {
+        _ = interrupt.recv() => tracing::info!("interrupted; shutting down"),
+        _ = terminate.recv() => tracing::info!("terminated; shutting down"),
+    }
+}

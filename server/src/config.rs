@@ -1,0 +1,355 @@
+//! The command line and its settings. Every setting is a flag and an environment variable;
+//! a bad value is reported in one line that names the setting as the user gave it.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use sqlx::postgres::PgConnectOptions;
+
+use crate::db::DatabaseSource;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "trailkeeper",
+    version,
+    about = "Dashboard and audit trail for AWS Secrets Manager",
+    long_about = "Trailkeeper shows your AWS Secrets Manager secrets, their versions and rotation \
+                  status, ingests CloudTrail events about them into PostgreSQL and flags unusual \
+                  access. It never reads a secret's value.\n\n\
+                  Without a command, it serves the dashboard."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// PostgreSQL URL. When unset, Trailkeeper runs a private PostgreSQL cluster under the
+    /// data directory.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+
+    /// Directory for Trailkeeper's state, including the private PostgreSQL cluster.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_DATA_DIR",
+        global = true,
+        default_value = ".trailkeeper",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Log format: `text` for people, `json` for log pipelines. Levels come from RUST_LOG.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_LOG_FORMAT",
+        global = true,
+        default_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub log_format: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard (the default when no command is given).
+    Serve(ServeArgs),
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Check that the database and AWS are reachable with the current configuration.
+    Check,
+    /// Work with Trailkeeper's database.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to serve the dashboard on.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_LISTEN",
+        default_value = "127.0.0.1:3000",
+        value_name = "ADDR"
+    )]
+    pub listen: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Run a program with DATABASE_URL set to Trailkeeper's database (for example psql or
+    /// pg_dump), starting the private cluster for as long as it runs.
+    Run {
+        /// The program and its arguments.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<OsString>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A setting with a value that cannot work.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct ConfigError {
+    /// The setting as the user gave it: the environment variable or the flag.
+    pub setting: String,
+    pub problem: String,
+}
+
+/// Validated settings shared by every command.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseSource,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+}
+
+/// What to do, with its validated settings.
+#[derive(Debug)]
+pub enum Invocation {
+    Serve { listen: SocketAddr },
+    Migrate,
+    Check,
+    DbRun { command: Vec<OsString> },
+}
+
+/// Parses the command line and environment; clap handles `--help` and usage errors itself.
+pub fn parse() -> Result<(Settings, Invocation), ConfigError> {
+    parse_from(std::env::args_os())
+}
+
+pub fn parse_from<I, T>(args: I) -> Result<(Settings, Invocation), ConfigError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let mut matches = Cli::command().get_matches_from(args.clone());
+    if matches.subcommand().is_none() {
+        // No command means `serve`, with whatever global options were given.
+        args.insert(1.min(args.len()), "serve".into());
+        matches = Cli::command().get_matches_from(args);
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    let named = |id: &str, flag: &str, env: &str| setting_name(&matches, id, flag, env);
+
+    let settings = Settings {
+        database: database_source(
+            &cli.global,
+            &named("database_url", "--database-url", "DATABASE_URL"),
+        )?,
+        data_dir: data_dir(
+            &cli.global.data_dir,
+            &named("data_dir", "--data-dir", "TRAILKEEPER_DATA_DIR"),
+        )?,
+        log_format: log_format(
+            &cli.global.log_format,
+            &named("log_format", "--log-format", "TRAILKEEPER_LOG_FORMAT"),
+        )?,
+    };
+    check_aws_environment()?;
+
+    let listen_setting = named("listen", "--listen", "TRAILKEEPER_LISTEN");
+    let invocation = match cli.command {
+        None => unreachable!("a missing command was replaced by `serve` above"),
+        Some(Command::Serve(serve)) => Invocation::Serve {
+            listen: listen_address(&serve.listen, &listen_setting)?,
+        },
+        Some(Command::Migrate) => Invocation::Migrate,
+        Some(Command::Check) => Invocation::Check,
+        Some(Command::Db(DbCommand::Run { command })) => Invocation::DbRun { command },
+    };
+    Ok((settings, invocation))
+}
+
+/// Names a setting the way the user gave it: the flag if it was on the command line, else
+/// the environment variable (which is also where a default can be overridden).
+fn setting_name(matches: &ArgMatches, id: &str, flag: &str, env: &str) -> String {
+    let mut level = Some(matches);
+    while let Some(current) = level {
+        if current.try_get_raw(id).is_ok()
+            && current.value_source(id) == Some(ValueSource::CommandLine)
+        {
+            return flag.to_string();
+        }
+        level = current.subcommand().map(|(_, sub)| sub);
+    }
+    env.to_string()
+}
+
+fn invalid(setting: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting: setting.to_string(),
+        problem: problem.into(),
+    }
+}
+
+fn database_source(global: &GlobalArgs, setting: &str) -> Result<DatabaseSource, ConfigError> {
+    let url = match global.database_url.as_deref().map(str::trim) {
+        None | Some("") => {
+            return Ok(DatabaseSource::Embedded {
+                data_dir: global.data_dir.clone(),
+            });
+        }
+        Some(url) => url,
+    };
+    // The URL may carry a password: never echo it back.
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(invalid(
+            setting,
+            "must be a PostgreSQL URL starting with postgres:// or postgresql://",
+        ));
+    }
+    PgConnectOptions::from_str(url)
+        .map(DatabaseSource::External)
+        .map_err(|error| invalid(setting, format!("is not a valid PostgreSQL URL ({error})")))
+}
+
+fn data_dir(dir: &std::path::Path, setting: &str) -> Result<PathBuf, ConfigError> {
+    if dir.as_os_str().is_empty() {
+        return Err(invalid(setting, "must not be empty"));
+    }
+    if dir.exists() && !dir.is_dir() {
+        return Err(invalid(
+            setting,
+            format!("{} exists and is not a directory", dir.display()),
+        ));
+    }
+    Ok(dir.to_path_buf())
+}
+
+fn log_format(value: &str, setting: &str) -> Result<LogFormat, ConfigError> {
+    match value {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(invalid(
+            setting,
+            format!("{other:?} is not a log format; use text or json"),
+        )),
+    }
+}
+
+fn listen_address(value: &str, setting: &str) -> Result<SocketAddr, ConfigError> {
+    SocketAddr::from_str(value.trim()).map_err(|_| {
+        invalid(setting, format!("{value:?} is not an address to listen on; use IP:PORT such as 127.0.0.1:3000 or [::1]:3000"))
+    })
+}
+
+/// aws-config reads these itself, but reports a bad endpoint only on the first request, far
+/// from the cause; check them up front.
+fn check_aws_environment() -> Result<(), ConfigError> {
+    for (name, value) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if name == "AWS_ENDPOINT_URL" || name.starts_with("AWS_ENDPOINT_URL_") {
+            let value = value.to_string_lossy();
+            if !(value.starts_with("http://") || value.starts_with("https://"))
+                || value.len() <= "https://".len()
+            {
+                return Err(invalid(
+                    name,
+                    format!(
+                        "{value:?} is not an endpoint URL; use http://HOST:PORT or https://HOST"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<(Settings, Invocation), ConfigError> {
+        parse_from(std::iter::once("trailkeeper").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn no_command_serves_on_the_default_address_with_the_embedded_database() {
+        // An empty URL counts as unset (the test harness itself sets DATABASE_URL).
+        let (settings, invocation) =
+            parse(&["--database-url", "", "--data-dir", "/tmp/tk"]).unwrap();
+        assert!(
+            matches!(settings.database, DatabaseSource::Embedded { ref data_dir } if data_dir == std::path::Path::new("/tmp/tk"))
+        );
+        assert!(
+            matches!(invocation, Invocation::Serve { listen } if listen.to_string() == "127.0.0.1:3000")
+        );
+    }
+
+    #[test]
+    fn a_bad_listen_flag_is_named_with_what_is_wrong() {
+        let error = parse(&["serve", "--listen", "localhost"]).unwrap_err();
+        assert_eq!(error.setting, "--listen");
+        assert!(
+            error.problem.contains("\"localhost\" is not an address"),
+            "{}",
+            error.problem
+        );
+    }
+
+    #[test]
+    fn a_database_url_of_another_kind_is_refused_without_echoing_it() {
+        let error = parse(&["migrate", "--database-url", "mysql://root:hunter2@db/x"]).unwrap_err();
+        assert_eq!(error.setting, "--database-url");
+        assert!(!error.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_postgres_url_selects_the_external_database() {
+        let (settings, invocation) = parse(&[
+            "migrate",
+            "--database-url",
+            "postgres://tk@db.internal:6432/audit",
+        ])
+        .unwrap();
+        let DatabaseSource::External(options) = settings.database else {
+            panic!("expected an external database")
+        };
+        assert_eq!(options.get_host(), "db.internal");
+        assert_eq!(options.get_port(), 6432);
+        assert!(matches!(invocation, Invocation::Migrate));
+    }
+
+    #[test]
+    fn unknown_log_formats_are_refused() {
+        let error = parse(&["--log-format", "xml"]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "--log-format: \"xml\" is not a log format; use text or json"
+        );
+    }
+
+    #[test]
+    fn db_run_keeps_the_program_arguments_verbatim() {
+        let (_, invocation) = parse(&["db", "run", "--", "psql", "-c", "select 1"]).unwrap();
+        let Invocation::DbRun { command } = invocation else {
+            panic!("expected db run")
+        };
+        assert_eq!(command, ["psql", "-c", "select 1"]);
+    }
+}

@@ -1,0 +1,232 @@
+//! The store: one PostgreSQL database, either the operator's (`DATABASE_URL`) or Trailkeeper's
+//! private cluster under the data directory.
+
+pub mod embedded;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use trailkeeper_app::api::overview::DatabaseStatus;
+
+use embedded::{EmbeddedError, EmbeddedPostgres};
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// Where the database is, as configured.
+#[derive(Debug, Clone)]
+pub enum DatabaseSource {
+    External(PgConnectOptions),
+    Embedded { data_dir: PathBuf },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("private PostgreSQL: {0}")]
+    Embedded(#[from] EmbeddedError),
+    #[error("cannot connect to PostgreSQL at {location}: {source}")]
+    Connect {
+        location: String,
+        source: sqlx::Error,
+    },
+    #[error("cannot create the database `trailkeeper` in the private cluster: {0}")]
+    CreateDatabase(sqlx::Error),
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(#[from] MigrateError),
+    #[error("database query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// An open connection pool, plus the private cluster behind it when there is one.
+#[derive(Debug)]
+pub struct Database {
+    pool: PgPool,
+    location: String,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+/// A migration that `Database::migrate` applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedMigration {
+    pub version: i64,
+    pub description: String,
+}
+
+impl Database {
+    /// Connects, starting (and on first use creating) the private cluster when configured.
+    pub async fn open(source: &DatabaseSource) -> Result<Self, DbError> {
+        match source {
+            DatabaseSource::External(options) => {
+                let location = describe_external(options);
+                let pool = connect(options.clone(), &location).await?;
+                Ok(Database {
+                    pool,
+                    location,
+                    embedded: None,
+                })
+            }
+            DatabaseSource::Embedded { data_dir } => {
+                let data_dir = data_dir.clone();
+                let cluster =
+                    tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir))
+                        .await
+                        .expect("starting the private PostgreSQL panicked")?;
+                let location = format!("private cluster in {}", cluster.cluster_dir().display());
+                let pool = match open_embedded_pool(&cluster, &location).await {
+                    Ok(pool) => pool,
+                    Err(error) => {
+                        release(cluster).await;
+                        return Err(error);
+                    }
+                };
+                Ok(Database {
+                    pool,
+                    location,
+                    embedded: Some(cluster),
+                })
+            }
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Where the database is, without credentials, for people to read.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Options for another program to reach the same database (`trailkeeper db run`).
+    pub fn connect_options(&self) -> PgConnectOptions {
+        self.pool.connect_options().as_ref().clone()
+    }
+
+    /// Applies pending migrations; returns those it applied, oldest first.
+    pub async fn migrate(&self) -> Result<Vec<AppliedMigration>, DbError> {
+        let before = applied_versions(&self.pool).await?;
+        MIGRATOR.run(&self.pool).await?;
+        Ok(MIGRATOR
+            .iter()
+            .filter(|migration| {
+                migration.migration_type.is_up_migration() && !before.contains(&migration.version)
+            })
+            .map(|migration| AppliedMigration {
+                version: migration.version,
+                description: migration.description.to_string(),
+            })
+            .collect())
+    }
+
+    /// Migrations this binary knows that the database has not applied yet.
+    pub async fn pending_migrations(&self) -> Result<usize, DbError> {
+        let applied = applied_versions(&self.pool).await?;
+        Ok(MIGRATOR
+            .iter()
+            .filter(|migration| !applied.contains(&migration.version))
+            .count())
+    }
+
+    /// Closes the pool, then leaves the private cluster (stopping it if no other process uses it).
+    pub async fn close(self) {
+        self.pool.close().await;
+        if let Some(cluster) = self.embedded {
+            release(cluster).await;
+        }
+    }
+}
+
+async fn release(cluster: EmbeddedPostgres) {
+    let released = tokio::task::spawn_blocking(move || cluster.release())
+        .await
+        .expect("stopping the private PostgreSQL panicked");
+    if let Err(error) = released {
+        tracing::error!(%error, "could not stop the private PostgreSQL");
+    }
+}
+
+/// Reads what the Overview shows about the database.
+pub async fn status(pool: &PgPool, location: &str) -> Result<DatabaseStatus, sqlx::Error> {
+    let (server_version, size_bytes): (String, i64) = sqlx::query_as(
+        "SELECT current_setting('server_version'), pg_database_size(current_database())",
+    )
+    .fetch_one(pool)
+    .await?;
+    let (schema_version, schema_description): (i64, String) = sqlx::query_as(
+        "SELECT version, description FROM _sqlx_migrations WHERE success ORDER BY version DESC LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(DatabaseStatus {
+        server_version: format!("PostgreSQL {server_version}"),
+        location: location.to_string(),
+        schema_version,
+        schema_description,
+        size_bytes,
+    })
+}
+
+async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
+    let table_exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
+    if !table_exists {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(pool)
+        .await
+}
+
+fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(10))
+}
+
+async fn connect(options: PgConnectOptions, location: &str) -> Result<PgPool, DbError> {
+    pool_options()
+        .connect_with(options)
+        .await
+        .map_err(|source| DbError::Connect {
+            location: location.to_string(),
+            source,
+        })
+}
+
+async fn open_embedded_pool(cluster: &EmbeddedPostgres, location: &str) -> Result<PgPool, DbError> {
+    let maintenance = connect(cluster.connect_options().database("postgres"), location).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(embedded::DATABASE)
+            .fetch_one(&maintenance)
+            .await
+            .map_err(DbError::CreateDatabase)?;
+    if !exists {
+        let created = sqlx::query(&format!("CREATE DATABASE {}", embedded::DATABASE))
+            .execute(&maintenance)
+            .await;
+        match created {
+            Ok(_) => {}
+            // Another trailkeeper process created it a moment ago.
+            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P04") => {}
+            Err(error) => return Err(DbError::CreateDatabase(error)),
+        }
+    }
+    maintenance.close().await;
+    connect(cluster.connect_options(), location).await
+}
+
+fn describe_external(options: &PgConnectOptions) -> String {
+    let database = options.get_database().unwrap_or("(default database)");
+    match options.get_socket() {
+        Some(socket) => format!("database {database} via socket {}", socket.display()),
+        None => format!(
+            "database {database} on {}:{}",
+            options.get_host(),
+            options.get_port()
+        ),
+    }
+}

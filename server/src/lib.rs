@@ -1,0 +1,9 @@
+//! Trailkeeper's server: storage, AWS access, the web layer, and the commands that run them.
+//! Data flows one way: sources → normalise → store → detect → alert; the web layer reads the
+//! store.
+
+pub mod audit;
+pub mod aws;
+pub mod config;
+pub mod db;
+pub mod web;

@@ -1,0 +1,42 @@
+//! The `trailkeeper` command. Errors become one line on stderr: exit code 2 for a bad
+//! setting, 1 for anything that went wrong while running.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use tracing_subscriber::EnvFilter;
+use trailkeeper::config::{self, LogFormat};
+
+fn main() -> ExitCode {
+    let (settings, invocation) = match config::parse() {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            eprintln!("trailkeeper: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(settings.log_format);
+    let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+    match runtime.block_on(commands::run(settings, invocation)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("trailkeeper: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; stdout is kept for what a command prints for people.
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,sqlx=warn,aws_config=error,aws_smithy_runtime=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,42 @@
+//! The server's side of the app's [`Backend`] port: what server functions call.
+
+use async_trait::async_trait;
+use leptos::prelude::ServerFnError;
+use sqlx::PgPool;
+use trailkeeper_app::api::Backend;
+use trailkeeper_app::api::overview::{AwsTarget, Overview};
+
+use crate::{audit, db};
+
+/// How many audit entries the Overview lists.
+const RECENT_ACTIVITY: i64 = 20;
+
+pub struct ServerBackend {
+    pub pool: PgPool,
+    pub database_location: String,
+    pub aws: AwsTarget,
+}
+
+#[async_trait]
+impl Backend for ServerBackend {
+    async fn overview(&self) -> Result<Overview, ServerFnError> {
+        let database = db::status(&self.pool, &self.database_location)
+            .await
+            .map_err(|error| internal("reading the database status", error))?;
+        let recent_activity = audit::recent(&self.pool, RECENT_ACTIVITY)
+            .await
+            .map_err(|error| internal("reading the audit log", error))?;
+        Ok(Overview {
+            database,
+            aws: self.aws.clone(),
+            recent_activity,
+            generated_at: chrono::Utc::now(),
+        })
+    }
+}
+
+/// Logs the cause and gives the browser a message without internals.
+fn internal(what: &str, error: impl std::fmt::Display) -> ServerFnError {
+    tracing::error!(%error, "{what} failed");
+    ServerFnError::new(format!("{what} failed; the server log has the details"))
+}

@@ -1,0 +1,64 @@
+//! `GET /healthz`: is Trailkeeper able to do its work? 200 when the database answers, 503 when
+//! it does not, with the reason, for load balancers and people alike.
+
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use sqlx::PgPool;
+
+const DATABASE_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Serialize)]
+pub struct Health {
+    status: &'static str,
+    version: &'static str,
+    database: DatabaseHealth,
+}
+
+#[derive(Debug, Serialize)]
+struct DatabaseHealth {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+pub async fn healthz(State(pool): State<PgPool>) -> (StatusCode, Json<Health>) {
+    let started = Instant::now();
+    let probe =
+        tokio::time::timeout(DATABASE_TIMEOUT, sqlx::query("SELECT 1").execute(&pool)).await;
+    let database = match probe {
+        Ok(Ok(_)) => DatabaseHealth {
+            status: "up",
+            latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
+            error: None,
+        },
+        Ok(Err(error)) => DatabaseHealth {
+            status: "down",
+            latency_ms: None,
+            error: Some(error.to_string()),
+        },
+        Err(_) => DatabaseHealth {
+            status: "down",
+            latency_ms: None,
+            error: Some(format!("no answer within {} s", DATABASE_TIMEOUT.as_secs())),
+        },
+    };
+    let (code, status) = if database.status == "up" {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    };
+    (
+        code,
+        Json(Health {
+            status,
+            version: env!("CARGO_PKG_VERSION"),
+            database,
+        }),
+    )
+}

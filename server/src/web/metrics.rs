@@ -1,0 +1,141 @@
+//! `GET /metrics`: Prometheus text exposition of request counts and latencies.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    /// The route pattern, never the raw path, so that label values stay few.
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+pub struct HttpMetrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<RouteLabels, Histogram>,
+}
+
+impl Default for HttpMetrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("trailkeeper");
+        let requests = Family::<RequestLabels, Counter>::default();
+        // 1 ms to about 33 s.
+        let durations = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 16))
+        });
+        registry.register("http_requests", "HTTP requests answered", requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            durations.clone(),
+        );
+        HttpMetrics {
+            registry,
+            requests,
+            durations,
+        }
+    }
+}
+
+impl HttpMetrics {
+    fn observe(&self, method: &str, route: &str, status: StatusCode, seconds: f64) {
+        let (method, route) = (method.to_string(), route.to_string());
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.clone(),
+                route: route.clone(),
+                status: status.as_u16(),
+            })
+            .inc();
+        self.durations
+            .get_or_create(&RouteLabels { method, route })
+            .observe(seconds);
+    }
+
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+/// Middleware: counts and times every request.
+pub async fn track(
+    State(metrics): State<Arc<HttpMetrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_string())
+        .unwrap_or_else(|| "(static or unknown)".to_string());
+    let response = next.run(request).await;
+    metrics.observe(
+        &method,
+        &route,
+        response.status(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+pub async fn exposition(State(metrics): State<Arc<HttpMetrics>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        metrics.render(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_per_route_and_status_with_a_latency_histogram() {
+        let metrics = HttpMetrics::default();
+        metrics.observe("GET", "/healthz", StatusCode::OK, 0.004);
+        metrics.observe("GET", "/healthz", StatusCode::OK, 0.002);
+        metrics.observe("GET", "/healthz", StatusCode::SERVICE_UNAVAILABLE, 0.5);
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                r#"trailkeeper_http_requests_total{method="GET",route="/healthz",status="200"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(r#"status="503"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"trailkeeper_http_request_duration_seconds_count{method="GET",route="/healthz"} 3"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"trailkeeper_http_request_duration_seconds_bucket{le="0.004",method="GET",route="/healthz"} 2"#),
+            "{text}"
+        );
+    }
+}
