@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs a command with the AWS API peer (moto's server) on a free loopback port, and the AWS
+# SDK's standard variables pointing at it; stops the peer when the command ends.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+port=${AWS_PEER_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+mkdir -p "$root/target"
+log="$root/target/aws-peer.log"
+"$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+peer=$!
+trap 'kill "$peer" 2>/dev/null || true; wait "$peer" 2>/dev/null || true' EXIT
+
+for _ in $(seq 200); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+  if ! kill -0 "$peer" 2>/dev/null; then
+    echo "the AWS API peer (moto) did not start; its log, $log, says:" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+export AWS_ACCESS_KEY_ID=trailkeeper-local AWS_SECRET_ACCESS_KEY=trailkeeper-local
+export AWS_REGION=${AWS_REGION:-us-east-1}
+# A developer's own AWS profile must not leak into the local peer's world.
+unset AWS_PROFILE AWS_SESSION_TOKEN
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+echo "AWS API peer (moto) at $AWS_ENDPOINT_URL, region $AWS_REGION" >&2
+
+"$@"

@@ -1,0 +1,183 @@
+//! The `trailkeeper` binary as a user runs it.
+
+use std::io::Read;
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs the binary with a scratch data directory (unless `--data-dir` is given); a command
+/// still running after 60 s (a `serve` that should have refused to start) is killed.
+fn trailkeeper(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trailkeeper"));
+    command
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("TRAILKEEPER_DATA_DIR", scratch.path().join("data"))
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let started = Instant::now();
+    let status: ExitStatus = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("trailkeeper {args:?} was still running after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["check", "--help"],
+        &["db", "run", "--help"],
+    ] {
+        let output = trailkeeper(args, &[]);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("Usage: trailkeeper"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_setting_gets_one_line_naming_it_and_exit_code_2() {
+    let cases: [(&str, &[(&str, &str)], &str); 4] = [
+        (
+            "serve",
+            &[("TRAILKEEPER_LISTEN", "localhost")],
+            "TRAILKEEPER_LISTEN: \"localhost\" is not an address to listen on",
+        ),
+        (
+            "migrate",
+            &[("DATABASE_URL", "mysql://root:hunter2@db/x")],
+            "DATABASE_URL: must be a PostgreSQL URL",
+        ),
+        (
+            "migrate",
+            &[("TRAILKEEPER_LOG_FORMAT", "xml")],
+            "TRAILKEEPER_LOG_FORMAT: \"xml\" is not a log format",
+        ),
+        (
+            "check",
+            &[("AWS_ENDPOINT_URL", "127.0.0.1:5000")],
+            "AWS_ENDPOINT_URL: \"127.0.0.1:5000\" is not an endpoint URL",
+        ),
+    ];
+    for (command, env, expected) in cases {
+        let output = trailkeeper(&[command], env);
+        assert_eq!(output.status.code(), Some(2), "{env:?}");
+        let message = stderr(&output);
+        assert_eq!(message.lines().count(), 1, "{message}");
+        assert!(
+            message.starts_with(&format!("trailkeeper: {expected}")),
+            "{message}"
+        );
+        assert!(!message.contains("hunter2"));
+    }
+}
+
+#[test]
+fn a_data_dir_that_is_a_file_is_refused() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let output = trailkeeper(
+        &["--data-dir", file.path().to_str().unwrap(), "migrate"],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--data-dir: "),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn migrate_and_db_run_use_the_private_cluster_and_leave_nothing_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data_dir = data_dir.to_str().unwrap();
+
+    let first = trailkeeper(&["--data-dir", data_dir, "migrate"], &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("Applied migration 1 (audit log)"));
+    let second = trailkeeper(&["--data-dir", data_dir, "migrate"], &[]);
+    assert!(String::from_utf8_lossy(&second.stdout).contains("The database schema is up to date."));
+
+    // The program sees the database both as DATABASE_URL and as libpq's PG* variables.
+    let query = trailkeeper(
+        &[
+            "--data-dir",
+            data_dir,
+            "db",
+            "run",
+            "--",
+            "psql",
+            "-Atc",
+            "SELECT action FROM audit_log ORDER BY id",
+        ],
+        &[],
+    );
+    assert!(query.status.success(), "{}", stderr(&query));
+    assert_eq!(
+        String::from_utf8_lossy(&query.stdout).trim(),
+        "schema.migrated"
+    );
+
+    let failing = trailkeeper(
+        &[
+            "--data-dir",
+            data_dir,
+            "db",
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "exit 7",
+        ],
+        &[],
+    );
+    assert_eq!(
+        failing.status.code(),
+        Some(7),
+        "db run passes the program's exit code on"
+    );
+
+    assert!(
+        !dir.path().join("data/pg/postmaster.pid").exists(),
+        "the private PostgreSQL was stopped"
+    );
+}

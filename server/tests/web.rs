@@ -1,0 +1,174 @@
+//! The web layer against a real PostgreSQL: each test gets a fresh database from
+//! `#[sqlx::test]` (created from DATABASE_URL's server, migrated, dropped afterwards).
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tower::ServiceExt;
+use trailkeeper::audit::{self, Action, SYSTEM_ACTOR};
+use trailkeeper::web::{WebContext, router};
+use trailkeeper_app::api::overview::{AwsTarget, Overview};
+
+fn app(pool: PgPool) -> Router {
+    router(WebContext {
+        pool,
+        database_location: "test database".into(),
+        aws: AwsTarget {
+            region: Some("eu-west-1".into()),
+            endpoint: Some("http://127.0.0.1:1".into()),
+        },
+        listen: "127.0.0.1:3000".parse().unwrap(),
+    })
+}
+
+async fn get(app: &Router, uri: &str) -> (StatusCode, String) {
+    let response = app
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = to_bytes(response.into_body(), 10 * 1024 * 1024)
+        .await
+        .unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn healthz_reports_the_database_up(pool: PgPool) {
+    let (status, body) = get(&app(pool), "/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["database"]["status"], "up");
+    assert!(health["database"]["latency_ms"].as_f64().unwrap() >= 0.0);
+}
+
+#[tokio::test]
+async fn healthz_is_503_with_the_reason_when_the_database_is_down() {
+    // Nothing listens on port 1: every connection attempt is refused.
+    let options = PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(1)
+        .username("nobody");
+    let pool = PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_lazy_with(options);
+    let (status, body) = get(&app(pool), "/healthz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "unavailable");
+    assert_eq!(health["database"]["status"], "down");
+    assert!(!health["database"]["error"].as_str().unwrap().is_empty());
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn overview_is_rendered_on_the_server_from_the_database(pool: PgPool) {
+    audit::record(
+        &pool,
+        SYSTEM_ACTOR,
+        Action::ServiceStarted,
+        "Trailkeeper started <script>alert(1)</script>",
+        json!({}),
+    )
+    .await
+    .unwrap();
+
+    let (status, html) = get(&app(pool), "/").await;
+    assert_eq!(status, StatusCode::OK);
+    for section in [
+        "Overview", "Secrets", "Events", "Findings", "Alerts", "Settings",
+    ] {
+        assert!(
+            html.contains(&format!(">{section}</a>")),
+            "navigation lacks {section}"
+        );
+    }
+    assert!(
+        html.contains("service.started"),
+        "the audit entry is missing:\n{html}"
+    );
+    // Text from the store is escaped, never markup.
+    assert!(
+        html.contains("Trailkeeper started &lt;script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert(1)</script>"));
+    assert!(html.contains("version 1 (audit log)"));
+    assert!(html.contains("eu-west-1"));
+    assert!(
+        html.contains("/pkg/trailkeeper.js"),
+        "hydration script missing"
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn the_overview_server_function_returns_newest_activity_first(pool: PgPool) {
+    for summary in ["first", "second"] {
+        audit::record(
+            &pool,
+            SYSTEM_ACTOR,
+            Action::SchemaMigrated,
+            summary,
+            json!({}),
+        )
+        .await
+        .unwrap();
+    }
+    let request = Request::post("/api/overview")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::empty())
+        .unwrap();
+    let response = app(pool).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = to_bytes(response.into_body(), 1024 * 1024).await.unwrap();
+    let overview: Overview = serde_json::from_slice(&body).unwrap();
+    let summaries: Vec<&str> = overview
+        .recent_activity
+        .iter()
+        .map(|entry| entry.summary.as_str())
+        .collect();
+    assert_eq!(summaries, ["second", "first"]);
+    assert!(overview.database.server_version.starts_with("PostgreSQL "));
+    assert_eq!(overview.database.schema_version, 1);
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn unbuilt_pages_say_so_and_unknown_pages_are_404(pool: PgPool) {
+    let app = app(pool);
+    let (status, html) = get(&app, "/findings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("This page is not built yet."));
+
+    let (status, html) = get(&app, "/no-such-page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("There is no page at this address."));
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn metrics_count_requests_by_route_and_status(pool: PgPool) {
+    let app = app(pool);
+    get(&app, "/healthz").await;
+    get(&app, "/healthz").await;
+    get(&app, "/").await;
+    let (status, text) = get(&app, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.contains(
+            r#"trailkeeper_http_requests_total{method="GET",route="/healthz",status="200"} 2"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"trailkeeper_http_request_duration_seconds_count{method="GET",route="/"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("# EOF"));
+}
