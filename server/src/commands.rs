@@ -120,7 +120,7 @@ async fn check(database: &Database) -> anyhow::Result<ExitCode> {
         ),
         Err(error) => {
             healthy = false;
-            println!("FAIL  database  {error}");
+            println!("FAIL  database  {:#}", anyhow::Error::from(error));
         }
     }
     let aws_config = aws::load_config().await;

@@ -56,7 +56,7 @@ pub enum EmbeddedError {
          use a shorter TRAILKEEPER_DATA_DIR"
     )]
     SocketPathTooLong(PathBuf),
-    #[error("{context} ({path}): {source}")]
+    #[error("{context} ({path})")]
     Io {
         context: &'static str,
         path: PathBuf,

@@ -23,18 +23,18 @@ pub enum DatabaseSource {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("private PostgreSQL: {0}")]
+    #[error("private PostgreSQL")]
     Embedded(#[from] EmbeddedError),
-    #[error("cannot connect to PostgreSQL at {location}: {source}")]
+    #[error("cannot connect to PostgreSQL at {location}")]
     Connect {
         location: String,
         source: sqlx::Error,
     },
-    #[error("cannot create the database `trailkeeper` in the private cluster: {0}")]
-    CreateDatabase(sqlx::Error),
-    #[error("cannot apply the database migrations: {0}")]
+    #[error("cannot create the database `trailkeeper` in the private cluster")]
+    CreateDatabase(#[source] sqlx::Error),
+    #[error("cannot apply the database migrations")]
     Migrate(#[from] MigrateError),
-    #[error("database query failed: {0}")]
+    #[error("database query failed")]
     Query(#[from] sqlx::Error),
 }
 

@@ -36,7 +36,7 @@ impl Backend for ServerBackend {
 }
 
 /// Logs the cause and gives the browser a message without internals.
-fn internal(what: &str, error: impl std::fmt::Display) -> ServerFnError {
-    tracing::error!(%error, "{what} failed");
+fn internal(what: &str, error: impl std::error::Error) -> ServerFnError {
+    tracing::error!(error = ?error, "{what} failed");
     ServerFnError::new(format!("{what} failed; the server log has the details"))
 }
