@@ -28,5 +28,11 @@ export AWS_REGION=${AWS_REGION:-us-east-1}
 unset AWS_PROFILE AWS_SESSION_TOKEN
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
 echo "AWS API peer (moto) at $AWS_ENDPOINT_URL, region $AWS_REGION" >&2
+if [ -n "${AWS_PEER_ENV_FILE:-}" ]; then
+  printf 'export %s\n' "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL" "AWS_REGION=$AWS_REGION" \
+    "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID" "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY" \
+    "AWS_CONFIG_FILE=/dev/null" "AWS_SHARED_CREDENTIALS_FILE=/dev/null" >"$AWS_PEER_ENV_FILE"
+  echo "Other terminals reach the same peer after: source $AWS_PEER_ENV_FILE" >&2
+fi
 
 "$@"

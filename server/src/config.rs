@@ -224,7 +224,7 @@ fn database_source(global: &GlobalArgs, setting: &str) -> Result<DatabaseSource,
         ));
     }
     PgConnectOptions::from_str(url)
-        .map(DatabaseSource::External)
+        .map(|options| DatabaseSource::External(Box::new(options)))
         .map_err(|error| invalid(setting, format!("is not a valid PostgreSQL URL ({error})")))
 }
 

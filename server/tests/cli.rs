@@ -75,31 +75,36 @@ fn every_command_has_help() {
 
 #[test]
 fn a_bad_setting_gets_one_line_naming_it_and_exit_code_2() {
-    let cases: [(&str, &[(&str, &str)], &str); 4] = [
+    // (command, variable, bad value, how the message starts)
+    let cases = [
         (
             "serve",
-            &[("TRAILKEEPER_LISTEN", "localhost")],
+            "TRAILKEEPER_LISTEN",
+            "localhost",
             "TRAILKEEPER_LISTEN: \"localhost\" is not an address to listen on",
         ),
         (
             "migrate",
-            &[("DATABASE_URL", "mysql://root:hunter2@db/x")],
+            "DATABASE_URL",
+            "mysql://root:hunter2@db/x",
             "DATABASE_URL: must be a PostgreSQL URL",
         ),
         (
             "migrate",
-            &[("TRAILKEEPER_LOG_FORMAT", "xml")],
+            "TRAILKEEPER_LOG_FORMAT",
+            "xml",
             "TRAILKEEPER_LOG_FORMAT: \"xml\" is not a log format",
         ),
         (
             "check",
-            &[("AWS_ENDPOINT_URL", "127.0.0.1:5000")],
+            "AWS_ENDPOINT_URL",
+            "127.0.0.1:5000",
             "AWS_ENDPOINT_URL: \"127.0.0.1:5000\" is not an endpoint URL",
         ),
     ];
-    for (command, env, expected) in cases {
-        let output = trailkeeper(&[command], env);
-        assert_eq!(output.status.code(), Some(2), "{env:?}");
+    for (command, variable, value, expected) in cases {
+        let output = trailkeeper(&[command], &[(variable, value)]);
+        assert_eq!(output.status.code(), Some(2), "{variable}={value}");
         let message = stderr(&output);
         assert_eq!(message.lines().count(), 1, "{message}");
         assert!(

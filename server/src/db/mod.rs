@@ -17,7 +17,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 /// Where the database is, as configured.
 #[derive(Debug, Clone)]
 pub enum DatabaseSource {
-    External(PgConnectOptions),
+    External(Box<PgConnectOptions>),
     Embedded { data_dir: PathBuf },
 }
 
@@ -59,7 +59,7 @@ impl Database {
         match source {
             DatabaseSource::External(options) => {
                 let location = describe_external(options);
-                let pool = connect(options.clone(), &location).await?;
+                let pool = connect(options.as_ref().clone(), &location).await?;
                 Ok(Database {
                     pool,
                     location,

@@ -1,0 +1,49 @@
+# Trailkeeper's two commands, `make demo` and `make test`, work on a fresh machine: each
+# first installs whatever is missing (scripts/setup.sh skips what is already there).
+# `make test` builds once (cargo leptos build --release) and every suite reuses that build.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.NOTPARALLEL:
+.DEFAULT_GOAL := help
+
+# Tools installed by setup: cargo's, and wasm-opt from npm's binaryen (Debian's breaks hydration).
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/end2end/node_modules/.bin:$(PATH)
+
+.PHONY: help demo test bench setup build fmt-check lint test-rust test-e2e
+
+help:
+	@echo "make demo   install what is missing, build, serve the dashboard on http://127.0.0.1:3000"
+	@echo "make test   install what is missing, build once, run every test suite"
+	@echo "make bench  run the benchmarks"
+
+setup:
+	scripts/setup.sh
+
+build: setup
+	cargo leptos build --release
+
+demo: build
+	scripts/demo.sh
+
+test: setup fmt-check build lint test-rust test-e2e
+
+fmt-check:
+	cargo fmt --all --check
+
+# Both builds of the app: the server's (ssr) and the browser's (hydrate, wasm).
+lint:
+	cargo clippy --release --workspace --all-targets -- -D warnings
+	cargo clippy --release -p trailkeeper-app --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
+
+# Unit and integration tests: a private PostgreSQL for the run (each test creates and drops
+# its own database in it) and the AWS API peer.
+test-rust:
+	scripts/with-test-database.sh scripts/with-aws-peer.sh cargo test --release --workspace
+
+# Browser tests: the release server on its own embedded database, driven in Chromium.
+test-e2e:
+	scripts/with-aws-peer.sh node --test end2end/tests/
+
+bench:
+	@echo "No benchmarks yet: ingestion and query benchmarks arrive with the features they measure."
