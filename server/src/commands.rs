@@ -89,7 +89,7 @@ async fn migrate_and_record(
             SYSTEM_ACTOR,
             Action::SchemaMigrated,
             &format!(
-                "database schema migrated to version {} ({})",
+                "database schema migrated to version {} (applied: {})",
                 newest.version,
                 names.join(", ")
             ),

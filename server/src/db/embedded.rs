@@ -302,10 +302,18 @@ impl EmbeddedPostgres {
 
 /// `initdb` and `pg_ctl` on PATH, else in the newest Debian-style `/usr/lib/postgresql/N/bin`.
 fn find_server_programs() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>());
-    let mut debian: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    find_server_programs_in(
+        std::env::split_paths(&path),
+        Path::new("/usr/lib/postgresql"),
+    )
+}
+
+fn find_server_programs_in(
+    path: impl Iterator<Item = PathBuf>,
+    versioned_root: &Path,
+) -> Option<PathBuf> {
+    let mut versioned: Vec<(u32, PathBuf)> = fs::read_dir(versioned_root)
         .into_iter()
         .flatten()
         .flatten()
@@ -314,9 +322,8 @@ fn find_server_programs() -> Option<PathBuf> {
             Some((version, entry.path().join("bin")))
         })
         .collect();
-    debian.sort();
-    on_path
-        .chain(debian.into_iter().rev().map(|(_, bin)| bin))
+    versioned.sort();
+    path.chain(versioned.into_iter().rev().map(|(_, bin)| bin))
         .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
 }
 
@@ -457,6 +464,43 @@ fn tail(path: &Path, lines: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fake_programs(dir: &Path) {
+        fs::create_dir_all(dir).unwrap();
+        for program in ["initdb", "pg_ctl"] {
+            fs::write(dir.join(program), "").unwrap();
+        }
+    }
+
+    #[test]
+    fn server_programs_come_from_path_first_then_the_newest_versioned_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let versioned = root.path().join("lib/postgresql");
+        fake_programs(&versioned.join("9/bin"));
+        fake_programs(&versioned.join("16/bin"));
+        let found = find_server_programs_in(std::iter::empty(), &versioned);
+        assert_eq!(found, Some(versioned.join("16/bin")), "16 is newer than 9");
+
+        let on_path = root.path().join("bin");
+        fake_programs(&on_path);
+        let found = find_server_programs_in(
+            [root.path().join("empty"), on_path.clone()].into_iter(),
+            &versioned,
+        );
+        assert_eq!(found, Some(on_path));
+    }
+
+    #[test]
+    fn missing_server_programs_are_reported_with_how_to_install_them() {
+        let root = tempfile::tempdir().unwrap();
+        assert_eq!(
+            find_server_programs_in(std::iter::empty(), root.path()),
+            None
+        );
+        let message = EmbeddedError::ProgramsMissing.to_string();
+        assert!(message.contains("apt-get install postgresql"), "{message}");
+        assert!(message.contains("DATABASE_URL"), "{message}");
+    }
 
     #[test]
     fn a_missing_lock_file_means_stopped() {
