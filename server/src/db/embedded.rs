@@ -111,8 +111,8 @@ enum PostmasterState {
 }
 
 impl EmbeddedPostgres {
-    /// Creates the cluster on first use, starts it unless it already runs, and makes sure
-    /// Trailkeeper's database exists in it. Blocking: call from a blocking context.
+    /// Creates the cluster on first use, starts it unless it already runs, and registers this
+    /// process as one of its users. Blocking: call from a blocking context.
     pub fn start(data_dir: &Path) -> Result<Self, EmbeddedError> {
         let programs = find_server_programs().ok_or(EmbeddedError::ProgramsMissing)?;
         let owner = service_user()?;
@@ -154,7 +154,7 @@ impl EmbeddedPostgres {
                 tracing::warn!(
                     pid,
                     dir = %cluster.cluster_dir.display(),
-                    "the private PostgreSQL did not shut down cleanly (its lock names process {pid}, which is gone); removing the stale lock and starting it, PostgreSQL recovers from its write-ahead log"
+                    "the private PostgreSQL did not shut down cleanly (its lock names process {pid}, which is no longer a PostgreSQL server); removing the stale lock and starting it, PostgreSQL recovers from its write-ahead log"
                 );
                 cluster.remove_stale_locks()?;
                 cluster.run_server()?;

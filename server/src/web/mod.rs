@@ -39,7 +39,7 @@ pub struct WebContext {
 
 /// Leptos settings: the site files come from `LEPTOS_SITE_ROOT` (default `target/site`, where
 /// `cargo leptos build` puts them), the address from Trailkeeper's own setting.
-pub fn leptos_options(listen: SocketAddr) -> LeptosOptions {
+fn leptos_options(listen: SocketAddr) -> LeptosOptions {
     let mut options = get_configuration(None)
         .expect("Leptos reads its settings from LEPTOS_* variables with defaults")
         .leptos_options;
