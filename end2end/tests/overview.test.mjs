@@ -110,6 +110,20 @@ test('health and metrics endpoints answer', async () => {
   assert.match(metrics, /trailkeeper_http_request_duration_seconds_bucket/);
 });
 
+test('pages, static files and JSON carry the security headers', async () => {
+  const page = await fetch(server.url);
+  const policy = page.headers.get('content-security-policy');
+  assert.match(policy, /script-src 'self' 'nonce-[^']+' 'wasm-unsafe-eval'/);
+  assert.ok(!policy.includes('unsafe-inline'), policy);
+  for (const resource of ['/pkg/trailkeeper.css', '/pkg/trailkeeper.wasm', '/healthz']) {
+    const response = await fetch(`${server.url}${resource}`);
+    assert.equal(response.status, 200, resource);
+    assert.equal(response.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'", resource);
+    assert.equal(response.headers.get('x-content-type-options'), 'nosniff', resource);
+    assert.equal(response.headers.get('referrer-policy'), 'no-referrer', resource);
+  }
+});
+
 test('stopping the server stops its private PostgreSQL', async () => {
   const pidFile = path.join(server.dataDir, 'pg', 'postmaster.pid');
   assert.ok(existsSync(pidFile), 'the private PostgreSQL runs while serving');
