@@ -5,6 +5,7 @@
 pub mod api;
 mod components;
 mod pages;
+mod roles;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -12,6 +13,8 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path,
 };
+
+pub use roles::Role;
 
 use components::layout::Layout;
 use components::time::provide_display_zone;

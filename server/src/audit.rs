@@ -12,6 +12,9 @@ pub const SYSTEM_ACTOR: &str = "system";
 pub enum Action {
     ServiceStarted,
     SchemaMigrated,
+    UserCreated,
+    UserDisabled,
+    UserRoleChanged,
 }
 
 impl Action {
@@ -19,6 +22,9 @@ impl Action {
         match self {
             Action::ServiceStarted => "service.started",
             Action::SchemaMigrated => "schema.migrated",
+            Action::UserCreated => "user.created",
+            Action::UserDisabled => "user.disabled",
+            Action::UserRoleChanged => "user.role_changed",
         }
     }
 }

@@ -10,7 +10,8 @@ use sqlx::ConnectOptions;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use trailkeeper::audit::{self, Action, SYSTEM_ACTOR};
-use trailkeeper::config::{Invocation, Settings};
+use trailkeeper::auth::users;
+use trailkeeper::config::{Invocation, Settings, UserCommand};
 use trailkeeper::db::Database;
 use trailkeeper::{aws, web};
 
@@ -23,6 +24,7 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
         Invocation::Migrate => migrate(&database).await,
         Invocation::Check => check(&database).await,
         Invocation::DbRun { command } => db_run(&database, command).await,
+        Invocation::User(command) => user(&database, command).await,
     };
     // Whatever happened, leave the private PostgreSQL as we should (stopped if we were last).
     database.close().await;
@@ -31,6 +33,12 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
 
 async fn serve(database: &Database, listen: SocketAddr) -> anyhow::Result<ExitCode> {
     migrate_and_record(database).await?;
+    if let Some(password) = users::ensure_initial_admin(database.pool()).await? {
+        // Printed to the terminal only, never logged.
+        println!("Created the first administrator account. Its password is shown only this once:");
+        println!("  user:     {}", users::INITIAL_ADMIN);
+        println!("  password: {password}");
+    }
     let aws_config = aws::load_config().await;
     let listener = TcpListener::bind(listen).await.with_context(|| {
         format!("cannot listen on {listen} (set by TRAILKEEPER_LISTEN or --listen)")
@@ -184,6 +192,80 @@ async fn db_run(database: &Database, command: Vec<OsString>) -> anyhow::Result<E
         Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         None => ExitCode::FAILURE,
     })
+}
+
+async fn user(database: &Database, command: UserCommand) -> anyhow::Result<ExitCode> {
+    migrate_and_record(database).await?;
+    let pool = database.pool();
+    let actor = command_line_actor();
+    match command {
+        UserCommand::Add {
+            name,
+            role,
+            password_stdin,
+        } => {
+            let password = read_new_password(password_stdin)?;
+            let user = users::add(pool, &actor, &name, role, &password).await?;
+            println!("Added user {} with role {}.", user.name, user.role);
+        }
+        UserCommand::List => {
+            println!("{:<32} {:<8} {:<20} status", "name", "role", "created");
+            for user in users::list(pool).await? {
+                let status = match user.disabled_at {
+                    Some(at) => format!("disabled since {}", at.format("%Y-%m-%d %H:%M UTC")),
+                    None => "active".to_string(),
+                };
+                let created = user.created_at.format("%Y-%m-%d %H:%M UTC");
+                println!(
+                    "{:<32} {:<8} {:<20} {status}",
+                    user.name,
+                    user.role.as_str(),
+                    created.to_string()
+                );
+            }
+        }
+        UserCommand::Disable { name } => {
+            let user = users::disable(pool, &actor, &name).await?;
+            println!("Disabled user {}.", user.name);
+        }
+        UserCommand::SetRole { name, role } => {
+            let user = users::set_role(pool, &actor, &name, role).await?;
+            println!("User {} now has role {}.", user.name, user.role);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Who ran a command, for the audit log: the operating system account.
+fn command_line_actor() -> String {
+    let account = nix::unistd::User::from_uid(nix::unistd::Uid::current())
+        .ok()
+        .flatten()
+        .map(|user| user.name)
+        .unwrap_or_else(|| format!("uid {}", nix::unistd::Uid::current()));
+    format!("{account} (command line)")
+}
+
+fn read_new_password(from_stdin: bool) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from stdin")?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    anyhow::ensure!(
+        std::io::stdin().is_terminal(),
+        "there is no terminal to ask for the password on; pass it on stdin with --password-stdin"
+    );
+    let password = rpassword::prompt_password("Password: ")?;
+    let again = rpassword::prompt_password("Password again: ")?;
+    anyhow::ensure!(
+        password == again,
+        "the two passwords differ; nothing was changed"
+    );
+    Ok(password)
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM.

@@ -10,6 +10,8 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use sqlx::postgres::PgConnectOptions;
 
+use trailkeeper_app::Role;
+
 use crate::db::DatabaseSource;
 
 #[derive(Debug, Parser)]
@@ -74,6 +76,30 @@ pub enum Command {
     /// Work with Trailkeeper's database.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Manage local user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. Prompts for the password twice, or reads one line from stdin.
+    Add {
+        /// 1 to 64 letters, digits, '.', '_', '@' or '-'.
+        name: String,
+        /// viewer, auditor or admin.
+        #[arg(long, value_name = "ROLE")]
+        role: Role,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users with their roles and whether they are disabled.
+    List,
+    /// Disable a user: they can no longer sign in. The user and their history stay.
+    Disable { name: String },
+    /// Change a user's role (viewer, auditor or admin).
+    SetRole { name: String, role: Role },
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +160,7 @@ pub enum Invocation {
     Migrate,
     Check,
     DbRun { command: Vec<OsString> },
+    User(UserCommand),
 }
 
 /// Parses the command line and environment; clap handles `--help` and usage errors itself.
@@ -181,6 +208,7 @@ where
         Some(Command::Migrate) => Invocation::Migrate,
         Some(Command::Check) => Invocation::Check,
         Some(Command::Db(DbCommand::Run { command })) => Invocation::DbRun { command },
+        Some(Command::User(command)) => Invocation::User(command),
     };
     Ok((settings, invocation))
 }

@@ -3,6 +3,7 @@
 //! store.
 
 pub mod audit;
+pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod db;

@@ -57,13 +57,19 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn every_command_has_help() {
-    for args in [
-        &["--help"][..],
+    let commands: [&[&str]; 10] = [
+        &["--help"],
         &["serve", "--help"],
         &["migrate", "--help"],
         &["check", "--help"],
         &["db", "run", "--help"],
-    ] {
+        &["user", "--help"],
+        &["user", "add", "--help"],
+        &["user", "list", "--help"],
+        &["user", "disable", "--help"],
+        &["user", "set-role", "--help"],
+    ];
+    for args in commands {
         let output = trailkeeper(args, &[]);
         assert!(output.status.success(), "{args:?}: {}", stderr(&output));
         assert!(
@@ -184,5 +190,84 @@ fn migrate_and_db_run_use_the_private_cluster_and_leave_nothing_running() {
     assert!(
         !dir.path().join("data/pg/postmaster.pid").exists(),
         "the private PostgreSQL was stopped"
+    );
+}
+
+#[test]
+fn users_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data_dir = data_dir.to_str().unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trailkeeper"))
+            .args(["--data-dir", data_dir])
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let stdout = |output: &Output| String::from_utf8_lossy(&output.stdout).into_owned();
+
+    let added = run(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--role",
+            "auditor",
+            "--password-stdin",
+        ],
+        "correct horse battery\n",
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert_eq!(stdout(&added).trim(), "Added user alice with role auditor.");
+
+    let refused = run(&["user", "add", "bob", "--role", "viewer"], "");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("--password-stdin"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let bad_role = run(
+        &["user", "add", "bob", "--role", "root", "--password-stdin"],
+        "",
+    );
+    assert_eq!(bad_role.status.code(), Some(2));
+    assert!(
+        stderr(&bad_role).contains("\"root\" is not a role"),
+        "{}",
+        stderr(&bad_role)
+    );
+
+    assert!(
+        run(&["user", "set-role", "alice", "admin"], "")
+            .status
+            .success()
+    );
+    assert!(run(&["user", "disable", "alice"], "").status.success());
+    let listed = stdout(&run(&["user", "list"], ""));
+    let alice = listed
+        .lines()
+        .find(|line| line.starts_with("alice"))
+        .expect("alice is listed");
+    assert!(
+        alice.contains("admin") && alice.contains("disabled since"),
+        "{listed}"
+    );
+
+    let missing = run(&["user", "disable", "nobody"], "");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("there is no user named \"nobody\""),
+        "{}",
+        stderr(&missing)
     );
 }

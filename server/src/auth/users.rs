@@ -1,0 +1,226 @@
+//! Local user accounts in the store. Every change is recorded in the audit log in the same
+//! transaction.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+use trailkeeper_app::Role;
+
+use super::password::{self, PasswordError};
+use crate::audit::{self, Action};
+
+/// The account created on first start when there are no users.
+pub const INITIAL_ADMIN: &str = "admin";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error(
+        "{0:?} is not a valid user name: use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
+    )]
+    InvalidName(String),
+    #[error("a user named {0:?} already exists")]
+    NameTaken(String),
+    #[error("there is no user named {0:?}")]
+    NotFound(String),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("the user store failed")]
+    Store(#[from] sqlx::Error),
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-');
+    name.len() <= 64
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(allowed)
+}
+
+type UserRow = (i64, String, String, Option<DateTime<Utc>>, DateTime<Utc>);
+
+fn from_row((id, name, role, disabled_at, created_at): UserRow) -> Result<User, UserError> {
+    let role = role
+        .parse()
+        .map_err(|_| sqlx::Error::Decode(format!("unknown role {role:?}").into()))?;
+    Ok(User {
+        id,
+        name,
+        role,
+        disabled_at,
+        created_at,
+    })
+}
+
+pub async fn add(
+    pool: &PgPool,
+    actor: &str,
+    name: &str,
+    role: Role,
+    password: &str,
+) -> Result<User, UserError> {
+    if !valid_name(name) {
+        return Err(UserError::InvalidName(name.to_string()));
+    }
+    let hash = password::hash(password)?;
+    let mut tx = pool.begin().await?;
+    let row: Result<UserRow, sqlx::Error> = sqlx::query_as(
+        "INSERT INTO users (name, role, password_hash) VALUES ($1, $2, $3) \
+         RETURNING id, name, role, disabled_at, created_at",
+    )
+    .bind(name)
+    .bind(role.as_str())
+    .bind(hash)
+    .fetch_one(&mut *tx)
+    .await;
+    let user = match row {
+        Ok(row) => from_row(row)?,
+        Err(sqlx::Error::Database(error)) if error.constraint() == Some("users_name_unique") => {
+            return Err(UserError::NameTaken(name.to_string()));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    audit::record(
+        &mut *tx,
+        actor,
+        Action::UserCreated,
+        &format!("created user {name} with role {role}"),
+        json!({ "user": name, "role": role }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// On a store without users, creates the `admin` account with a generated password and
+/// returns that password, to be shown once. Several processes starting at once create it once.
+pub async fn ensure_initial_admin(pool: &PgPool) -> Result<Option<String>, UserError> {
+    let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+        .fetch_one(pool)
+        .await?;
+    if any {
+        return Ok(None);
+    }
+    let generated = password::generate();
+    match add(
+        pool,
+        audit::SYSTEM_ACTOR,
+        INITIAL_ADMIN,
+        Role::Admin,
+        &generated,
+    )
+    .await
+    {
+        Ok(_) => Ok(Some(generated)),
+        Err(UserError::NameTaken(_)) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<User>, UserError> {
+    let rows: Vec<UserRow> = sqlx::query_as(
+        "SELECT id, name, role, disabled_at, created_at FROM users ORDER BY lower(name)",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
+pub async fn disable(pool: &PgPool, actor: &str, name: &str) -> Result<User, UserError> {
+    change(
+        pool,
+        actor,
+        name,
+        "disabled_at = coalesce(disabled_at, now())",
+        None,
+        |user| {
+            (
+                Action::UserDisabled,
+                format!("disabled user {}", user.name),
+                json!({ "user": user.name }),
+            )
+        },
+    )
+    .await
+}
+
+pub async fn set_role(
+    pool: &PgPool,
+    actor: &str,
+    name: &str,
+    role: Role,
+) -> Result<User, UserError> {
+    change(
+        pool,
+        actor,
+        name,
+        "role = $2",
+        Some(role.as_str()),
+        |user| {
+            (
+                Action::UserRoleChanged,
+                format!("set the role of user {} to {}", user.name, user.role),
+                json!({ "user": user.name, "role": user.role }),
+            )
+        },
+    )
+    .await
+}
+
+/// Updates one user (found case-insensitively) and records what changed, in one transaction.
+async fn change(
+    pool: &PgPool,
+    actor: &str,
+    name: &str,
+    assignment: &str,
+    argument: Option<&str>,
+    describe: impl FnOnce(&User) -> (Action, String, serde_json::Value),
+) -> Result<User, UserError> {
+    let mut tx = pool.begin().await?;
+    let statement = format!(
+        "UPDATE users SET {assignment}, updated_at = now() WHERE lower(name) = lower($1) \
+         RETURNING id, name, role, disabled_at, created_at"
+    );
+    let mut query = sqlx::query_as::<_, UserRow>(&statement).bind(name);
+    if let Some(argument) = argument {
+        query = query.bind(argument);
+    }
+    let user = match query.fetch_optional(&mut *tx).await? {
+        Some(row) => from_row(row)?,
+        None => return Err(UserError::NotFound(name.to_string())),
+    };
+    let (action, summary, detail) = describe(&user);
+    audit::record(&mut *tx, actor, action, &summary, detail).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_name;
+
+    #[test]
+    fn user_names_are_short_plain_identifiers() {
+        for name in ["alice", "bob.smith", "ops@example.com", "a", "x-1_2"] {
+            assert!(valid_name(name), "{name}");
+        }
+        for name in [
+            "",
+            "-alice",
+            "alice smith",
+            "al<script>",
+            "ålice",
+            &"a".repeat(65),
+        ] {
+            assert!(!valid_name(name), "{name}");
+        }
+    }
+}
