@@ -231,3 +231,19 @@ async fn non_page_responses_may_run_nothing(pool: PgPool) {
         assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY", "{uri}");
     }
 }
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn oversized_request_bodies_are_refused(pool: PgPool) {
+    let body = vec![b'a'; trailkeeper::web::MAX_REQUEST_BODY + 1];
+    let request = Request::post("/api/overview")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
+        .unwrap();
+    let response = app(pool).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+        "nosniff"
+    );
+}

@@ -14,6 +14,7 @@ use axum::routing::get;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::PgPool;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -30,6 +31,10 @@ pub struct AppState {
     pub pool: PgPool,
     pub metrics: Arc<HttpMetrics>,
 }
+
+/// No request Trailkeeper serves needs a larger body; a bigger one is refused with 413
+/// before it is read.
+pub const MAX_REQUEST_BODY: usize = 256 * 1024;
 
 /// What the web layer needs to serve.
 pub struct WebContext {
@@ -74,6 +79,7 @@ pub fn router(context: WebContext) -> Router {
             AppState,
             _,
         >(provide_backend, shell))
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
