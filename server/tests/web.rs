@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::http::{Request, StatusCode, header};
+use axum::http::{HeaderMap, Request, StatusCode, header};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -27,22 +27,32 @@ fn app(pool: PgPool) -> Router {
     })
 }
 
-async fn get(app: &Router, uri: &str) -> (StatusCode, String) {
+struct Fetched {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+async fn get(app: &Router, uri: &str) -> Fetched {
     let response = app
         .clone()
         .oneshot(Request::get(uri).body(Body::empty()).unwrap())
         .await
         .unwrap();
-    let status = response.status();
+    let (status, headers) = (response.status(), response.headers().clone());
     let body = to_bytes(response.into_body(), 10 * 1024 * 1024)
         .await
         .unwrap();
-    (status, String::from_utf8(body.to_vec()).unwrap())
+    Fetched {
+        status,
+        headers,
+        body: String::from_utf8(body.to_vec()).unwrap(),
+    }
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn healthz_reports_the_database_up(pool: PgPool) {
-    let (status, body) = get(&app(pool), "/healthz").await;
+    let Fetched { status, body, .. } = get(&app(pool), "/healthz").await;
     assert_eq!(status, StatusCode::OK);
     let health: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["status"], "ok");
@@ -60,7 +70,7 @@ async fn healthz_is_503_with_the_reason_when_the_database_is_down() {
     let pool = PgPoolOptions::new()
         .acquire_timeout(Duration::from_secs(1))
         .connect_lazy_with(options);
-    let (status, body) = get(&app(pool), "/healthz").await;
+    let Fetched { status, body, .. } = get(&app(pool), "/healthz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let health: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["status"], "unavailable");
@@ -80,7 +90,9 @@ async fn overview_is_rendered_on_the_server_from_the_database(pool: PgPool) {
     .await
     .unwrap();
 
-    let (status, html) = get(&app(pool), "/").await;
+    let Fetched {
+        status, body: html, ..
+    } = get(&app(pool), "/").await;
     assert_eq!(status, StatusCode::OK);
     for section in [
         "Overview", "Secrets", "Events", "Findings", "Alerts", "Settings",
@@ -149,11 +161,15 @@ async fn the_overview_server_function_returns_newest_activity_first(pool: PgPool
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn unbuilt_pages_say_so_and_unknown_pages_are_404(pool: PgPool) {
     let app = app(pool);
-    let (status, html) = get(&app, "/findings").await;
+    let Fetched {
+        status, body: html, ..
+    } = get(&app, "/findings").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("This page is not built yet."));
 
-    let (status, html) = get(&app, "/no-such-page").await;
+    let Fetched {
+        status, body: html, ..
+    } = get(&app, "/no-such-page").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("There is no page at this address."));
 }
@@ -164,7 +180,9 @@ async fn metrics_count_requests_by_route_and_status(pool: PgPool) {
     get(&app, "/healthz").await;
     get(&app, "/healthz").await;
     get(&app, "/").await;
-    let (status, text) = get(&app, "/metrics").await;
+    let Fetched {
+        status, body: text, ..
+    } = get(&app, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         text.contains(
@@ -183,19 +201,15 @@ async fn metrics_count_requests_by_route_and_status(pool: PgPool) {
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn pages_allow_only_the_hydration_script_that_carries_their_nonce(pool: PgPool) {
-    let response = app(pool)
-        .oneshot(Request::get("/").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let headers = response.headers().clone();
+    let Fetched {
+        headers,
+        body: html,
+        ..
+    } = get(&app(pool), "/").await;
     let policy = headers[header::CONTENT_SECURITY_POLICY]
         .to_str()
         .unwrap()
         .to_string();
-    let body = to_bytes(response.into_body(), 10 * 1024 * 1024)
-        .await
-        .unwrap();
-    let html = String::from_utf8(body.to_vec()).unwrap();
 
     let nonce = policy
         .split("'nonce-")
@@ -216,12 +230,7 @@ async fn pages_allow_only_the_hydration_script_that_carries_their_nonce(pool: Pg
 async fn non_page_responses_may_run_nothing(pool: PgPool) {
     let app = app(pool);
     for uri in ["/healthz", "/metrics"] {
-        let response = app
-            .clone()
-            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let headers = response.headers();
+        let Fetched { headers, .. } = get(&app, uri).await;
         assert_eq!(
             headers[header::CONTENT_SECURITY_POLICY],
             "default-src 'none'; frame-ancestors 'none'",
