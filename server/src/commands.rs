@@ -128,7 +128,7 @@ async fn check(database: &Database) -> anyhow::Result<ExitCode> {
         ),
         Err(error) => {
             healthy = false;
-            println!("FAIL  database  {:#}", anyhow::Error::from(error));
+            println!("FAIL  database  {}", one_line(&error.into()));
         }
     }
     let aws_config = aws::load_config().await;
@@ -266,6 +266,23 @@ fn read_new_password(from_stdin: bool) -> anyhow::Result<String> {
         "the two passwords differ; nothing was changed"
     );
     Ok(password)
+}
+
+/// The error and its causes on one line. Some errors (sqlx's) repeat their cause in their
+/// own message; a cause already said is not said again.
+pub fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM.

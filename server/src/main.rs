@@ -21,27 +21,10 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(settings, invocation)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("trailkeeper: {}", one_line(&error));
+            eprintln!("trailkeeper: {}", commands::one_line(&error));
             ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes on one line. Some errors (sqlx's) repeat their cause in their
-/// own message; a cause already said is not said again.
-fn one_line(error: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if line.ends_with(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
 }
 
 /// Logs go to stderr; stdout is kept for what a command prints for people.
