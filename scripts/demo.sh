@@ -4,7 +4,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bin=target/release/trailkeeper
 mkdir -p .trailkeeper
+
+# The demo's administrator gets a newly generated password on every run, shown below: a
+# demo has no fixed default password, and nobody has to find the first run's output.
+password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+if "$bin" user list | grep -q '^admin '; then
+  printf '%s\n' "$password" | "$bin" user set-password admin --password-stdin >/dev/null
+else
+  printf '%s\n' "$password" | "$bin" user add admin --role admin --password-stdin >/dev/null
+fi
+cat <<BANNER
+
+  Trailkeeper demo: http://127.0.0.1:3000
+  Sign in as:       admin
+  Password:         $password
+
+BANNER
+
 # Lets other terminals run trailkeeper commands against the same AWS peer.
 export AWS_PEER_ENV_FILE=.trailkeeper/aws-peer.env
-exec scripts/with-aws-peer.sh target/release/trailkeeper serve --listen 127.0.0.1:3000
+exec scripts/with-aws-peer.sh "$bin" serve --listen 127.0.0.1:3000

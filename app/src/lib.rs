@@ -2,6 +2,7 @@
 //! function declarations they call. Built twice: with `ssr` into the server binary and with
 //! `hydrate` into the browser's wasm bundle.
 
+pub mod access;
 pub mod api;
 mod components;
 mod pages;
@@ -18,7 +19,10 @@ pub use roles::Role;
 
 use components::layout::Layout;
 use components::time::provide_display_zone;
-use pages::{not_built::NotBuilt, not_found::NotFound, overview::OverviewPage};
+use pages::{
+    audit::AuditLogPage, login::LoginPage, not_built::NotBuilt, not_found::NotFound,
+    overview::OverviewPage,
+};
 
 /// The document around every page; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -75,7 +79,9 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=NotFound>
+                    <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/") view=OverviewPage />
+                    <Route path=path!("/audit") view=AuditLogPage />
                     <Route
                         path=path!("/secrets")
                         view=|| {

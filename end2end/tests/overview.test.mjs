@@ -1,4 +1,5 @@
-// The dashboard in a real browser: server-rendered from PostgreSQL, then hydrated.
+// The dashboard in a real browser: signed in through the real form, server-rendered from
+// PostgreSQL, then hydrated.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -45,25 +46,95 @@ async function openPage(timezoneId = 'Asia/Kolkata') {
   return { page, problems };
 }
 
-test('the overview arrives rendered from the database, before any script runs', async () => {
-  const response = await fetch(server.url);
-  assert.equal(response.status, 200);
-  const html = await response.text();
-  for (const section of ['Overview', 'Secrets', 'Events', 'Findings', 'Alerts', 'Settings']) {
-    assert.ok(html.includes(`>${section}</a>`), `navigation lacks ${section}`);
+/** Signs in through the form, from wherever the page is sent to sign in. */
+async function signIn(page, { user, password } = server.admin) {
+  if (!new URL(page.url()).pathname.startsWith('/login')) await page.goto(`${server.url}/login`);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('signed-in-as').waitFor();
+}
+
+/** A signed-in admin on the overview, hydrated. */
+async function signedInPage(timezoneId) {
+  const opened = await openPage(timezoneId);
+  await opened.page.goto(server.url);
+  await signIn(opened.page);
+  await opened.page.getByRole('button', { name: /^Times: local/ }).waitFor(); // hydrated
+  return opened;
+}
+
+test('without a session only sign-in, health and static files answer', async () => {
+  const page = await fetch(server.url, { redirect: 'manual' });
+  assert.equal(page.status, 303);
+  assert.equal(page.headers.get('location'), '/login');
+  assert.equal(page.headers.get('cache-control'), 'no-store');
+
+  const audit = await fetch(`${server.url}/audit?actor=x`, { redirect: 'manual' });
+  assert.equal(audit.headers.get('location'), '/login?next=%2Faudit%3Factor%3Dx');
+
+  for (const api of ['/api/v1/me', '/metrics']) {
+    const response = await fetch(`${server.url}${api}`);
+    assert.equal(response.status, 401, api);
+    assert.deepEqual(await response.json(), { error: 'sign in required' });
   }
-  // The audit entry written at start names this server's own (random) port.
-  assert.ok(html.includes(`started, serving ${server.url}`), html);
+  const overview = await fetch(`${server.url}/api/overview`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url },
+  });
+  assert.equal(overview.status, 401);
+
+  for (const open of ['/login', '/healthz', '/pkg/trailkeeper.css', '/favicon.svg']) {
+    assert.equal((await fetch(`${server.url}${open}`)).status, 200, open);
+  }
 });
 
-test('the hydrated overview switches every timestamp between local time and UTC', async () => {
-  const { page, problems } = await openPage('Asia/Kolkata');
+test('sign in, see the overview, sign out, and the back button shows nothing protected', async () => {
+  const { page, problems } = await openPage();
   await page.goto(server.url);
+  assert.equal(new URL(page.url()).pathname, '/login');
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await page.screenshot({ path: path.join(screenshots, 'login.png') });
 
+  await signIn(page);
+  assert.equal(new URL(page.url()).pathname, '/');
   const activity = page.getByTestId('recent-activity');
+  await activity.getByText('admin signed in with role admin').waitFor();
+  assert.equal(await page.getByTestId('signed-in-as').textContent(), 'admin admin');
+  // The audit entry written at start names this server's own (random) port.
   await activity.getByText(`started, serving ${server.url}`).waitFor();
   assert.match(await page.getByTestId('database-version').textContent(), /^PostgreSQL \d+/);
   assert.equal(await page.getByTestId('aws-endpoint').textContent(), process.env.AWS_ENDPOINT_URL);
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByText('You have signed out.').waitFor();
+  assert.equal(new URL(page.url()).pathname, '/login');
+
+  await page.goBack();
+  await page.waitForLoadState('load');
+  assert.equal(new URL(page.url()).pathname, '/login');
+  const shown = await page.content();
+  for (const secretive of ['Recent activity', 'admin signed in', 'PostgreSQL']) {
+    assert.ok(!shown.includes(secretive), `the back button showed "${secretive}"`);
+  }
+  assert.equal(await page.getByTestId('signed-in-as').count(), 0);
+  assert.deepEqual(problems, []);
+});
+
+test('a wrong password is refused with a message that does not say which part was wrong', async () => {
+  const { page } = await openPage();
+  await page.goto(`${server.url}/login`);
+  await page.getByLabel('User name').fill('admin');
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('sign-in-notice').waitFor();
+  assert.equal(await page.getByTestId('sign-in-notice').textContent(), 'The user name or password is wrong.');
+  await page.screenshot({ path: path.join(screenshots, 'login-refused.png') });
+});
+
+test('the hydrated overview switches every timestamp between local time and UTC', async () => {
+  const { page, problems } = await signedInPage('Asia/Kolkata');
+  const activity = page.getByTestId('recent-activity');
 
   // Once hydrated, the page shows the viewer's zone (the server can only render UTC).
   const toggle = page.getByRole('button', { name: /^Times:/ });
@@ -86,9 +157,7 @@ test('the hydrated overview switches every timestamp between local time and UTC'
 });
 
 test('navigation moves between sections in the browser and unbuilt pages say so', async () => {
-  const { page, problems } = await openPage();
-  await page.goto(server.url);
-  await page.getByRole('button', { name: /^Times: local/ }).waitFor(); // hydrated
+  const { page, problems } = await signedInPage();
   await page.getByRole('link', { name: 'Findings' }).click();
   await page.getByRole('heading', { level: 1, name: 'Findings' }).waitFor();
   assert.equal(new URL(page.url()).pathname, '/findings');
@@ -99,25 +168,70 @@ test('navigation moves between sections in the browser and unbuilt pages say so'
   assert.deepEqual(problems, []);
 });
 
-test('health and metrics endpoints answer', async () => {
-  const health = await fetch(`${server.url}/healthz`);
-  assert.equal(health.status, 200);
-  const body = await health.json();
-  assert.equal(body.database.status, 'up');
+test('admins filter the audit log, and the filter lives in the URL', async () => {
+  const { page, problems } = await signedInPage();
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  const log = page.getByTestId('audit-log');
+  await log.waitFor();
+  await page.getByLabel('Action').fill('auth.');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForURL(/action=auth\./);
+  await log.getByText('admin signed in with role admin').first().waitFor();
+  const actions = await log.locator('code.action').allTextContents();
+  assert.ok(actions.length > 0 && actions.every((action) => action.startsWith('auth.')), actions.join());
+  // The client address is recorded with each sign-in.
+  await log.getByText('127.0.0.1').first().waitFor();
+  await page.screenshot({ path: path.join(screenshots, 'audit-log.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+});
 
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+test('a viewer sees only the sections a viewer may use, and is refused the rest', async () => {
+  const added = await server.run(['user', 'add', 'vera', '--role', 'viewer', '--password-stdin'], 'a viewer password 123\n');
+  assert.equal(added.code, 0, added.stderr);
+
+  const { page } = await openPage();
+  await page.goto(server.url);
+  await signIn(page, { user: 'vera', password: 'a viewer password 123' });
+  const nav = page.getByRole('navigation', { name: 'Sections' });
+  await nav.getByRole('link', { name: 'Events' }).waitFor();
+  for (const hidden of ['Alerts', 'Settings', 'Audit log']) {
+    assert.equal(await nav.getByRole('link', { name: hidden }).count(), 0, hidden);
+  }
+  const refused = await page.goto(`${server.url}/audit`);
+  assert.equal(refused.status(), 403);
+  await page.getByText('This page needs the admin role.').waitFor();
+});
+
+test('an API token made on the command line gets exactly its role', async () => {
+  const created = await server.run(['token', 'create', 'scraper', '--role', 'viewer', '--expires', '1d']);
+  assert.equal(created.code, 0, created.stderr);
+  const token = created.stdout.trim();
+  assert.match(token, /^tkp_[A-Za-z0-9_-]{43}$/);
+  const auth = { authorization: `Bearer ${token}` };
+
+  const me = await fetch(`${server.url}/api/v1/me`, { headers: auth });
+  assert.equal(me.status, 200);
+  assert.deepEqual(await me.json(), { name: 'scraper', role: 'viewer', credential: 'token' });
+
+  const metrics = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
   assert.match(metrics, /trailkeeper_http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+/);
-  assert.match(metrics, /trailkeeper_http_request_duration_seconds_bucket/);
+
+  const openapi = await fetch(`${server.url}/api/v1/openapi.json`, { headers: auth });
+  assert.ok((await openapi.json()).paths['/api/v1/me']);
+
+  const revoked = await server.run(['token', 'revoke', 'scraper']);
+  assert.equal(revoked.code, 0, revoked.stderr);
+  assert.equal((await fetch(`${server.url}/api/v1/me`, { headers: auth })).status, 401);
 });
 
 test('pages, static files and JSON carry the security headers', async () => {
-  const page = await fetch(server.url);
+  const page = await fetch(`${server.url}/login`);
   const policy = page.headers.get('content-security-policy');
   assert.match(policy, /script-src 'self' 'nonce-[^']+' 'wasm-unsafe-eval'/);
   assert.ok(!policy.includes('unsafe-inline'), policy);
-  for (const resource of ['/pkg/trailkeeper.css', '/pkg/trailkeeper.wasm', '/healthz']) {
+  assert.match(policy, /frame-ancestors 'none'/);
+  for (const resource of ['/pkg/trailkeeper.css', '/pkg/trailkeeper.wasm', '/healthz', '/api/v1/me']) {
     const response = await fetch(`${server.url}${resource}`);
-    assert.equal(response.status, 200, resource);
     assert.equal(response.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'", resource);
     assert.equal(response.headers.get('x-content-type-options'), 'nosniff', resource);
     assert.equal(response.headers.get('referrer-policy'), 'no-referrer', resource);

@@ -42,9 +42,18 @@ export async function startServer() {
     exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`trailkeeper exited with ${code}:\n${output}`)); });
   });
 
+  // The first start creates `admin` and prints its password once.
+  const password = output.match(/password: (\S+)/)?.[1];
+  if (!password) throw new Error(`trailkeeper printed no admin password:\n${output}`);
+
   return {
     url,
     dataDir,
+    admin: { user: 'admin', password },
+    /** Runs another trailkeeper command on the same data directory (and so the same database). */
+    run(args, input) {
+      return runTrailkeeper(args, { TRAILKEEPER_DATA_DIR: dataDir }, input);
+    },
     output: () => output,
     /** Sends SIGTERM and resolves with how the process ended. */
     async stop() {
@@ -52,4 +61,22 @@ export async function startServer() {
       return exited;
     },
   };
+}
+
+/** Runs the binary to completion; resolves with its exit code and output. */
+export function runTrailkeeper(args, env, input) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, {
+      cwd: repoRoot,
+      env: { ...process.env, DATABASE_URL: '', NO_COLOR: '1', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
 }

@@ -1,12 +1,17 @@
 //! Trailkeeper's own audit log: every action of the service and its users that matters to a
-//! reviewer of Trailkeeper itself.
+//! reviewer of Trailkeeper itself: who, when, from which address, what, and how it ended.
+//! The table refuses updates and deletes.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::PgExecutor;
-use trailkeeper_app::api::overview::AuditEntry;
+use sqlx::{PgExecutor, QueryBuilder};
+use trailkeeper_app::api::audit::{AuditEntry, AuditFilter, AuditPage};
 
 /// The actor recorded for what the service does on its own.
 pub const SYSTEM_ACTOR: &str = "system";
+
+/// Entries on one page of the audit log.
+pub const PAGE_SIZE: i64 = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -15,6 +20,11 @@ pub enum Action {
     UserCreated,
     UserDisabled,
     UserRoleChanged,
+    UserPasswordChanged,
+    SignIn,
+    SignOut,
+    TokenCreated,
+    TokenRevoked,
 }
 
 impl Action {
@@ -25,26 +35,112 @@ impl Action {
             Action::UserCreated => "user.created",
             Action::UserDisabled => "user.disabled",
             Action::UserRoleChanged => "user.role_changed",
+            Action::UserPasswordChanged => "user.password_changed",
+            Action::SignIn => "auth.sign_in",
+            Action::SignOut => "auth.sign_out",
+            Action::TokenCreated => "token.created",
+            Action::TokenRevoked => "token.revoked",
         }
     }
 }
 
-pub async fn record(
-    executor: impl PgExecutor<'_>,
-    actor: &str,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// The action was attempted and failed (a wrong password).
+    Failure,
+    /// The action was refused before it was attempted (too many attempts, too low a role).
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Denied => "denied",
+        }
+    }
+}
+
+/// One entry to append.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    actor: String,
     action: Action,
-    summary: &str,
+    summary: String,
     detail: Value,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO audit_log (actor, action, summary, detail) VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(actor)
-    .bind(action.as_str())
-    .bind(summary)
-    .bind(detail)
-    .fetch_one(executor)
-    .await
+    address: Option<String>,
+    outcome: Outcome,
+}
+
+impl Entry {
+    pub fn new(actor: &str, action: Action, summary: impl Into<String>) -> Self {
+        Entry {
+            actor: actor.to_string(),
+            action,
+            summary: summary.into(),
+            detail: Value::Object(Default::default()),
+            address: None,
+            outcome: Outcome::Success,
+        }
+    }
+
+    pub fn detail(mut self, detail: Value) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    /// The client address of the request behind the action.
+    pub fn from_address(mut self, address: Option<&str>) -> Self {
+        self.address = address.map(str::to_string);
+        self
+    }
+
+    pub fn outcome(mut self, outcome: Outcome) -> Self {
+        self.outcome = outcome;
+        self
+    }
+
+    pub async fn record(self, executor: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(
+            "INSERT INTO audit_log (actor, action, summary, detail, address, outcome) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(self.actor)
+        .bind(self.action.as_str())
+        .bind(self.summary)
+        .bind(self.detail)
+        .bind(self.address)
+        .bind(self.outcome.as_str())
+        .fetch_one(executor)
+        .await
+    }
+}
+
+type EntryRow = (
+    i64,
+    DateTime<Utc>,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+);
+
+const COLUMNS: &str =
+    "SELECT id, occurred_at, actor, address, action, outcome, summary FROM audit_log";
+
+fn from_row((id, occurred_at, actor, address, action, outcome, summary): EntryRow) -> AuditEntry {
+    AuditEntry {
+        id,
+        occurred_at,
+        actor,
+        address,
+        action,
+        outcome,
+        summary,
+    }
 }
 
 /// The newest `limit` entries, newest first.
@@ -52,21 +148,92 @@ pub async fn recent(
     executor: impl PgExecutor<'_>,
     limit: i64,
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let rows: Vec<(i64, chrono::DateTime<chrono::Utc>, String, String, String)> = sqlx::query_as(
-        "SELECT id, occurred_at, actor, action, summary FROM audit_log \
-         ORDER BY occurred_at DESC, id DESC LIMIT $1",
-    )
+    let rows: Vec<EntryRow> = sqlx::query_as(&format!(
+        "{COLUMNS} ORDER BY occurred_at DESC, id DESC LIMIT $1"
+    ))
     .bind(limit)
     .fetch_all(executor)
     .await?;
-    Ok(rows
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// One page of entries matching `filter`, newest first, with the cursor for the next page.
+pub async fn page(
+    executor: impl PgExecutor<'_> + Copy,
+    filter: &AuditFilter,
+) -> Result<AuditPage, sqlx::Error> {
+    let mut query = QueryBuilder::new(COLUMNS);
+    query.push(" WHERE true");
+    if let Some(actor) = &filter.actor {
+        query
+            .push(" AND lower(actor) LIKE '%' || ")
+            .push_bind(escape_like(&actor.to_lowercase()))
+            .push(" || '%'");
+    }
+    if let Some(action) = &filter.action {
+        // "user." is a family; "user.created" is one action.
+        if action.ends_with('.') {
+            query
+                .push(" AND action LIKE ")
+                .push_bind(escape_like(action))
+                .push(" || '%'");
+        } else {
+            query.push(" AND action = ").push_bind(action.clone());
+        }
+    }
+    if let Some(outcome) = &filter.outcome {
+        query.push(" AND outcome = ").push_bind(outcome.clone());
+    }
+    if let Some(since) = filter.since {
+        query.push(" AND occurred_at >= ").push_bind(since);
+    }
+    if let Some(until) = filter.until {
+        query.push(" AND occurred_at < ").push_bind(until);
+    }
+    if let Some(before) = filter.before {
+        query.push(" AND id < ").push_bind(before);
+    }
+    // One more than a page tells whether there is a next page.
+    query
+        .push(" ORDER BY id DESC LIMIT ")
+        .push_bind(PAGE_SIZE + 1);
+    let mut entries: Vec<AuditEntry> = query
+        .build_query_as::<EntryRow>()
+        .fetch_all(executor)
+        .await?
         .into_iter()
-        .map(|(id, occurred_at, actor, action, summary)| AuditEntry {
-            id,
-            occurred_at,
-            actor,
-            action,
-            summary,
-        })
-        .collect())
+        .map(from_row)
+        .collect();
+    let next_before = if entries.len() as i64 > PAGE_SIZE {
+        entries.truncate(PAGE_SIZE as usize);
+        entries.last().map(|entry| entry.id)
+    } else {
+        None
+    };
+    let actions = sqlx::query_scalar("SELECT DISTINCT action FROM audit_log ORDER BY action")
+        .fetch_all(executor)
+        .await?;
+    Ok(AuditPage {
+        entries,
+        next_before,
+        actions,
+    })
+}
+
+/// `LIKE` treats `%` and `_` as wildcards; a filter means them literally.
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_like;
+
+    #[test]
+    fn like_wildcards_in_filters_match_themselves() {
+        assert_eq!(escape_like("user_1%"), "user\\_1\\%");
+        assert_eq!(escape_like("a\\b"), "a\\\\b");
+    }
 }

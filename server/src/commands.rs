@@ -3,15 +3,17 @@
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
+use axum_server::tls_rustls::RustlsConfig;
 use serde_json::json;
 use sqlx::ConnectOptions;
-use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
-use trailkeeper::audit::{self, Action, SYSTEM_ACTOR};
-use trailkeeper::auth::users;
-use trailkeeper::config::{Invocation, Settings, UserCommand};
+use trailkeeper::audit::{Action, Entry, SYSTEM_ACTOR};
+use trailkeeper::auth::sign_in::SignInLimits;
+use trailkeeper::auth::{tokens, users};
+use trailkeeper::config::{Invocation, ServeSettings, Settings, TokenInvocation, UserCommand};
 use trailkeeper::db::Database;
 use trailkeeper::{aws, web};
 
@@ -20,18 +22,19 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<ExitCode> {
     let database = Database::open(&settings.database).await?;
     let outcome = match invocation {
-        Invocation::Serve { listen } => serve(&database, listen).await,
+        Invocation::Serve(settings) => serve(&database, settings).await,
         Invocation::Migrate => migrate(&database).await,
         Invocation::Check => check(&database).await,
         Invocation::DbRun { command } => db_run(&database, command).await,
         Invocation::User(command) => user(&database, command).await,
+        Invocation::Token(command) => token(&database, command).await,
     };
     // Whatever happened, leave the private PostgreSQL as we should (stopped if we were last).
     database.close().await;
     outcome
 }
 
-async fn serve(database: &Database, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+async fn serve(database: &Database, serve: ServeSettings) -> anyhow::Result<ExitCode> {
     migrate_and_record(database).await?;
     if let Some(password) = users::ensure_initial_admin(database.pool()).await? {
         // Printed to the terminal only, never logged.
@@ -39,30 +42,76 @@ async fn serve(database: &Database, listen: SocketAddr) -> anyhow::Result<ExitCo
         println!("  user:     {}", users::INITIAL_ADMIN);
         println!("  password: {password}");
     }
+    let tls = match &serve.tls {
+        Some(files) => Some(
+            RustlsConfig::from_pem_file(&files.cert, &files.key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot use {} and {} for TLS (set by TRAILKEEPER_TLS_CERT and TRAILKEEPER_TLS_KEY)",
+                        files.cert.display(),
+                        files.key.display()
+                    )
+                })?,
+        ),
+        None => None,
+    };
     let aws_config = aws::load_config().await;
-    let listener = TcpListener::bind(listen).await.with_context(|| {
+    let listen = serve.listen;
+    let listener = std::net::TcpListener::bind(listen).with_context(|| {
         format!("cannot listen on {listen} (set by TRAILKEEPER_LISTEN or --listen)")
     })?;
+    listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
-    audit::record(
-        database.pool(),
+    let url = format!(
+        "{}://{address}",
+        if tls.is_some() { "https" } else { "http" }
+    );
+    Entry::new(
         SYSTEM_ACTOR,
         Action::ServiceStarted,
-        &format!("Trailkeeper {VERSION} started, serving http://{address}"),
-        json!({ "version": VERSION, "listen": address.to_string() }),
+        format!("Trailkeeper {VERSION} started, serving {url}"),
     )
+    .detail(json!({ "version": VERSION, "listen": address.to_string(), "tls": tls.is_some() }))
+    .record(database.pool())
     .await?;
     let app = web::router(web::WebContext {
         pool: database.pool().clone(),
         database_location: database.location().to_string(),
         aws: aws::target(&aws_config),
         listen: address,
+        auth: web::AuthSettings {
+            sessions: serve.sessions,
+            limits: SignInLimits::default(),
+            tls: tls.is_some(),
+        },
+    })
+    .into_make_service_with_connect_info::<SocketAddr>();
+    println!("Trailkeeper is serving on {url} (Ctrl-C stops it)");
+
+    let handle = axum_server::Handle::new();
+    tokio::spawn({
+        let handle = handle.clone();
+        async move {
+            shutdown_requested().await;
+            handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        }
     });
-    println!("Trailkeeper is serving on http://{address} (Ctrl-C stops it)");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_requested())
-        .await
-        .context("the web server failed")?;
+    match tls {
+        Some(tls) => {
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(app)
+                .await
+        }
+        None => {
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(app)
+                .await
+        }
+    }
+    .context("the web server failed")?;
     tracing::info!("stopped serving");
     Ok(ExitCode::SUCCESS)
 }
@@ -92,17 +141,17 @@ async fn migrate_and_record(
             .iter()
             .map(|m| format!("{} {}", m.version, m.description))
             .collect();
-        audit::record(
-            database.pool(),
+        Entry::new(
             SYSTEM_ACTOR,
             Action::SchemaMigrated,
-            &format!(
+            format!(
                 "database schema migrated to version {} (applied: {})",
                 newest.version,
                 names.join(", ")
             ),
-            json!({ "applied": applied.iter().map(|m| m.version).collect::<Vec<_>>() }),
         )
+        .detail(json!({ "applied": applied.iter().map(|m| m.version).collect::<Vec<_>>() }))
+        .record(database.pool())
         .await?;
         tracing::info!(
             version = newest.version,
@@ -230,7 +279,81 @@ async fn user(database: &Database, command: UserCommand) -> anyhow::Result<ExitC
         }
         UserCommand::SetRole { name, role } => {
             let user = users::set_role(pool, &actor, &name, role).await?;
-            println!("User {} now has role {}.", user.name, user.role);
+            println!(
+                "User {} now has role {}; their sessions have ended.",
+                user.name, user.role
+            );
+        }
+        UserCommand::SetPassword {
+            name,
+            password_stdin,
+        } => {
+            let password = read_new_password(password_stdin)?;
+            let user = users::set_password(pool, &actor, &name, &password).await?;
+            println!(
+                "User {} has a new password; their sessions have ended.",
+                user.name
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn token(database: &Database, command: TokenInvocation) -> anyhow::Result<ExitCode> {
+    migrate_and_record(database).await?;
+    let pool = database.pool();
+    let actor = command_line_actor();
+    let when = |at: Option<chrono::DateTime<chrono::Utc>>, otherwise: &str| {
+        at.map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| otherwise.to_string())
+    };
+    match command {
+        TokenInvocation::Create {
+            name,
+            role,
+            valid_for,
+        } => {
+            let expires_at = valid_for
+                .map(|valid_for| {
+                    chrono::Duration::from_std(valid_for).map(|d| chrono::Utc::now() + d)
+                })
+                .transpose()
+                .context("--expires: that is too far in the future")?;
+            let (token, secret) = tokens::create(pool, &actor, &name, role, expires_at).await?;
+            // The token goes to stdout alone on its line, so scripts can capture it.
+            eprintln!(
+                "Created API token {} with role {}, expires {}. It is shown only this once:",
+                token.name,
+                token.role,
+                when(token.expires_at, "never")
+            );
+            println!("{secret}");
+        }
+        TokenInvocation::List => {
+            println!(
+                "{:<32} {:<8} {:<20} {:<20} {:<20} created by",
+                "name", "role", "created", "expires", "last used"
+            );
+            for token in tokens::list(pool).await? {
+                let expired = token.expires_at.is_some_and(|at| at <= chrono::Utc::now());
+                println!(
+                    "{:<32} {:<8} {:<20} {:<20} {:<20} {}",
+                    token.name,
+                    token.role.as_str(),
+                    when(Some(token.created_at), ""),
+                    if expired {
+                        "expired".to_string()
+                    } else {
+                        when(token.expires_at, "never")
+                    },
+                    when(token.last_used_at, "never"),
+                    token.created_by
+                );
+            }
+        }
+        TokenInvocation::Revoke { name } => {
+            tokens::revoke(pool, &actor, &name).await?;
+            println!("Revoked API token {name}.");
         }
     }
     Ok(ExitCode::SUCCESS)

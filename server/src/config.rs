@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -12,6 +13,7 @@ use sqlx::postgres::PgConnectOptions;
 
 use trailkeeper_app::Role;
 
+use crate::auth::sessions::SessionPolicy;
 use crate::db::DatabaseSource;
 
 #[derive(Debug, Parser)]
@@ -79,6 +81,29 @@ pub enum Command {
     /// Manage local user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage API tokens for automation (`Authorization: Bearer` on /api/v1/).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once; only its hash is kept.
+    Create {
+        /// 1 to 64 letters, digits, '.', '_', '@' or '-'.
+        name: String,
+        /// viewer, auditor or admin: exactly what the token may do.
+        #[arg(long, value_name = "ROLE")]
+        role: Role,
+        /// How long the token is valid, for example 90d, 12h or "1y 6months". Without it the
+        /// token is valid until revoked.
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+    },
+    /// List active tokens: name, role, who created it, expiry, last use.
+    List,
+    /// Revoke a token at once.
+    Revoke { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,8 +123,16 @@ pub enum UserCommand {
     List,
     /// Disable a user: they can no longer sign in. The user and their history stay.
     Disable { name: String },
-    /// Change a user's role (viewer, auditor or admin).
+    /// Change a user's role (viewer, auditor or admin). Ends the user's sessions.
     SetRole { name: String, role: Role },
+    /// Set a user's password. Prompts twice, or reads one line from stdin. Ends the user's
+    /// sessions.
+    SetPassword {
+        name: String,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +145,42 @@ pub struct ServeArgs {
         value_name = "ADDR"
     )]
     pub listen: String,
+
+    /// A session unused for this long ends, for example 30m or 1h.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_SESSION_IDLE_TIMEOUT",
+        default_value = "30m",
+        value_name = "DURATION"
+    )]
+    pub session_idle_timeout: String,
+
+    /// A session ends this long after sign-in however busy it is, for example 12h.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_SESSION_LIFETIME",
+        default_value = "12h",
+        value_name = "DURATION"
+    )]
+    pub session_lifetime: String,
+
+    /// PEM certificate chain: with --tls-key, serve HTTPS only (and send HSTS).
+    #[arg(
+        long,
+        env = "TRAILKEEPER_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,11 +225,40 @@ pub struct Settings {
 /// What to do, with its validated settings.
 #[derive(Debug)]
 pub enum Invocation {
-    Serve { listen: SocketAddr },
+    Serve(ServeSettings),
     Migrate,
     Check,
     DbRun { command: Vec<OsString> },
     User(UserCommand),
+    Token(TokenInvocation),
+}
+
+/// What `serve` needs, validated.
+#[derive(Debug)]
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    pub sessions: SessionPolicy,
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// A token command with its expiry parsed.
+#[derive(Debug)]
+pub enum TokenInvocation {
+    Create {
+        name: String,
+        role: Role,
+        valid_for: Option<Duration>,
+    },
+    List,
+    Revoke {
+        name: String,
+    },
 }
 
 /// Parses the command line and environment; clap handles `--help` and usage errors itself.
@@ -202,13 +300,52 @@ where
     let listen_setting = named("listen", "--listen", "TRAILKEEPER_LISTEN");
     let invocation = match cli.command {
         None => unreachable!("a missing command was replaced by `serve` above"),
-        Some(Command::Serve(serve)) => Invocation::Serve {
+        Some(Command::Serve(serve)) => Invocation::Serve(ServeSettings {
             listen: listen_address(&serve.listen, &listen_setting)?,
-        },
+            sessions: SessionPolicy {
+                idle_timeout: duration(
+                    &serve.session_idle_timeout,
+                    &named(
+                        "session_idle_timeout",
+                        "--session-idle-timeout",
+                        "TRAILKEEPER_SESSION_IDLE_TIMEOUT",
+                    ),
+                )?,
+                lifetime: duration(
+                    &serve.session_lifetime,
+                    &named(
+                        "session_lifetime",
+                        "--session-lifetime",
+                        "TRAILKEEPER_SESSION_LIFETIME",
+                    ),
+                )?,
+            },
+            tls: tls_files(
+                serve.tls_cert,
+                serve.tls_key,
+                &named("tls_cert", "--tls-cert", "TRAILKEEPER_TLS_CERT"),
+                &named("tls_key", "--tls-key", "TRAILKEEPER_TLS_KEY"),
+            )?,
+        }),
         Some(Command::Migrate) => Invocation::Migrate,
         Some(Command::Check) => Invocation::Check,
         Some(Command::Db(DbCommand::Run { command })) => Invocation::DbRun { command },
         Some(Command::User(command)) => Invocation::User(command),
+        Some(Command::Token(command)) => Invocation::Token(match command {
+            TokenCommand::Create {
+                name,
+                role,
+                expires,
+            } => TokenInvocation::Create {
+                name,
+                role,
+                valid_for: expires
+                    .map(|expires| duration(&expires, "--expires"))
+                    .transpose()?,
+            },
+            TokenCommand::List => TokenInvocation::List,
+            TokenCommand::Revoke { name } => TokenInvocation::Revoke { name },
+        }),
     };
     Ok((settings, invocation))
 }
@@ -286,6 +423,39 @@ fn listen_address(value: &str, setting: &str) -> Result<SocketAddr, ConfigError>
     })
 }
 
+/// A positive duration such as `30m`, `12h` or `90d`.
+fn duration(value: &str, setting: &str) -> Result<Duration, ConfigError> {
+    match humantime::parse_duration(value.trim()) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        Ok(_) => Err(invalid(setting, "must be longer than zero")),
+        Err(error) => Err(invalid(
+            setting,
+            format!("{value:?} is not a duration ({error}); use for example 30m, 12h or 90d"),
+        )),
+    }
+}
+
+/// Both files must exist; they are read when serving starts.
+fn tls_files(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    cert_setting: &str,
+    key_setting: &str,
+) -> Result<Option<TlsFiles>, ConfigError> {
+    let (Some(cert), Some(key)) = (cert, key) else {
+        return Ok(None);
+    };
+    for (path, setting) in [(&cert, cert_setting), (&key, key_setting)] {
+        if !path.is_file() {
+            return Err(invalid(
+                setting,
+                format!("{} is not a readable file", path.display()),
+            ));
+        }
+    }
+    Ok(Some(TlsFiles { cert, key }))
+}
+
 /// aws-config reads these itself, but reports a bad endpoint only on the first request, far
 /// from the cause; check them up front.
 fn check_aws_environment() -> Result<(), ConfigError> {
@@ -324,9 +494,12 @@ mod tests {
         assert!(
             matches!(settings.database, DatabaseSource::Embedded { ref data_dir } if data_dir == std::path::Path::new("/tmp/tk"))
         );
-        assert!(
-            matches!(invocation, Invocation::Serve { listen } if listen.to_string() == "127.0.0.1:3000")
-        );
+        let Invocation::Serve(serve) = invocation else {
+            panic!("expected serve")
+        };
+        assert_eq!(serve.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(serve.sessions, SessionPolicy::default());
+        assert!(serve.tls.is_none());
     }
 
     #[test]
@@ -369,6 +542,66 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "--log-format: \"xml\" is not a log format; use text or json"
+        );
+    }
+
+    #[test]
+    fn session_lifetimes_and_token_expiries_are_human_durations() {
+        let (_, invocation) = parse(&["serve", "--session-idle-timeout", "15m"]).unwrap();
+        let Invocation::Serve(serve) = invocation else {
+            panic!("expected serve")
+        };
+        assert_eq!(serve.sessions.idle_timeout, Duration::from_secs(15 * 60));
+
+        let error = parse(&["serve", "--session-lifetime", "forever"]).unwrap_err();
+        assert_eq!(error.setting, "--session-lifetime");
+        assert!(
+            error.problem.contains("\"forever\" is not a duration"),
+            "{}",
+            error.problem
+        );
+
+        let (_, invocation) = parse(&[
+            "token",
+            "create",
+            "ci",
+            "--role",
+            "viewer",
+            "--expires",
+            "90d",
+        ])
+        .unwrap();
+        assert!(matches!(
+            invocation,
+            Invocation::Token(TokenInvocation::Create { valid_for: Some(d), .. })
+                if d == Duration::from_secs(90 * 86_400)
+        ));
+        let error = parse(&[
+            "token",
+            "create",
+            "ci",
+            "--role",
+            "viewer",
+            "--expires",
+            "0d",
+        ])
+        .unwrap_err();
+        assert_eq!(error.to_string(), "--expires: must be longer than zero");
+    }
+
+    #[test]
+    fn tls_files_must_exist() {
+        let error = parse(&[
+            "serve",
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            "/nonexistent/key.pem",
+        ])
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "--tls-cert: /nonexistent/cert.pem is not a readable file"
         );
     }
 

@@ -1,58 +1,25 @@
 //! The web layer against a real PostgreSQL: each test gets a fresh database from
 //! `#[sqlx::test]` (created from DATABASE_URL's server, migrated, dropped afterwards).
 
+mod common;
+
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::{Body, to_bytes};
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use common::{As, Fetched, app, get, post_form, signed_in};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tower::ServiceExt;
-use trailkeeper::audit::{self, Action, SYSTEM_ACTOR};
+use trailkeeper::audit::{Action, Entry, SYSTEM_ACTOR};
 use trailkeeper::db::MIGRATOR;
-use trailkeeper::web::{WebContext, router};
-use trailkeeper_app::api::overview::{AwsTarget, Overview};
-
-fn app(pool: PgPool) -> Router {
-    router(WebContext {
-        pool,
-        database_location: "test database".into(),
-        aws: AwsTarget {
-            region: Some("eu-west-1".into()),
-            endpoint: Some("http://127.0.0.1:1".into()),
-        },
-        listen: "127.0.0.1:3000".parse().unwrap(),
-    })
-}
-
-struct Fetched {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-async fn get(app: &Router, uri: &str) -> Fetched {
-    let response = app
-        .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let (status, headers) = (response.status(), response.headers().clone());
-    let body = to_bytes(response.into_body(), 10 * 1024 * 1024)
-        .await
-        .unwrap();
-    Fetched {
-        status,
-        headers,
-        body: String::from_utf8(body.to_vec()).unwrap(),
-    }
-}
+use trailkeeper_app::Role;
+use trailkeeper_app::api::overview::Overview;
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn healthz_reports_the_database_up(pool: PgPool) {
-    let Fetched { status, body, .. } = get(&app(pool), "/healthz").await;
+    let Fetched { status, body, .. } = get(&app(pool), "/healthz", &As::Nobody).await;
     assert_eq!(status, StatusCode::OK);
     let health: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["status"], "ok");
@@ -70,7 +37,7 @@ async fn healthz_is_503_with_the_reason_when_the_database_is_down() {
     let pool = PgPoolOptions::new()
         .acquire_timeout(Duration::from_secs(1))
         .connect_lazy_with(options);
-    let Fetched { status, body, .. } = get(&app(pool), "/healthz").await;
+    let Fetched { status, body, .. } = get(&app(pool), "/healthz", &As::Nobody).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let health: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["status"], "unavailable");
@@ -80,28 +47,35 @@ async fn healthz_is_503_with_the_reason_when_the_database_is_down() {
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn overview_is_rendered_on_the_server_from_the_database(pool: PgPool) {
-    audit::record(
-        &pool,
+    Entry::new(
         SYSTEM_ACTOR,
         Action::ServiceStarted,
         "Trailkeeper started <script>alert(1)</script>",
-        json!({}),
     )
+    .record(&pool)
     .await
     .unwrap();
+    let admin = signed_in(&pool, "ada", Role::Admin).await;
 
     let Fetched {
         status, body: html, ..
-    } = get(&app(pool), "/").await;
+    } = get(&app(pool), "/", &admin).await;
     assert_eq!(status, StatusCode::OK);
     for section in [
-        "Overview", "Secrets", "Events", "Findings", "Alerts", "Settings",
+        "Overview",
+        "Secrets",
+        "Events",
+        "Findings",
+        "Alerts",
+        "Settings",
+        "Audit log",
     ] {
         assert!(
             html.contains(&format!(">{section}</a>")),
             "navigation lacks {section}"
         );
     }
+    assert!(html.contains("Sign out"), "{html}");
     assert!(
         html.contains("service.started"),
         "the audit entry is missing:\n{html}"
@@ -126,31 +100,26 @@ async fn overview_is_rendered_on_the_server_from_the_database(pool: PgPool) {
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn the_overview_server_function_returns_newest_activity_first(pool: PgPool) {
+    let viewer = signed_in(&pool, "vic", Role::Viewer).await;
     for summary in ["first", "second"] {
-        audit::record(
-            &pool,
-            SYSTEM_ACTOR,
-            Action::SchemaMigrated,
-            summary,
-            json!({}),
-        )
-        .await
-        .unwrap();
+        Entry::new(SYSTEM_ACTOR, Action::SchemaMigrated, summary)
+            .detail(json!({}))
+            .record(&pool)
+            .await
+            .unwrap();
     }
-    let request = Request::post("/api/overview")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::empty())
-        .unwrap();
-    let response = app(pool).oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = to_bytes(response.into_body(), 1024 * 1024).await.unwrap();
-    let overview: Overview = serde_json::from_slice(&body).unwrap();
+    let response = post_form(&app(pool), "/api/overview", "", &viewer).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    let overview: Overview = serde_json::from_str(&response.body).unwrap();
     let summaries: Vec<&str> = overview
         .recent_activity
         .iter()
         .map(|entry| entry.summary.as_str())
         .collect();
-    assert_eq!(summaries, ["second", "first"]);
+    assert_eq!(
+        summaries,
+        ["second", "first", "created user vic with role viewer"]
+    );
     assert!(overview.database.server_version.starts_with("PostgreSQL "));
     assert_eq!(
         overview.database.schema_version,
@@ -160,29 +129,36 @@ async fn the_overview_server_function_returns_newest_activity_first(pool: PgPool
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn unbuilt_pages_say_so_and_unknown_pages_are_404(pool: PgPool) {
+    let viewer = signed_in(&pool, "vic", Role::Viewer).await;
     let app = app(pool);
     let Fetched {
         status, body: html, ..
-    } = get(&app, "/findings").await;
+    } = get(&app, "/findings", &viewer).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("This page is not built yet."));
 
     let Fetched {
         status, body: html, ..
-    } = get(&app, "/no-such-page").await;
+    } = get(&app, "/no-such-page", &viewer).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("There is no page at this address."));
+
+    // Without a session, an unknown address does not even say whether it exists.
+    let anonymous = get(&app, "/no-such-page", &As::Nobody).await;
+    assert!(anonymous.status.is_redirection());
+    assert_eq!(anonymous.location(), "/login");
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn metrics_count_requests_by_route_and_status(pool: PgPool) {
+    let viewer = signed_in(&pool, "vic", Role::Viewer).await;
     let app = app(pool);
-    get(&app, "/healthz").await;
-    get(&app, "/healthz").await;
-    get(&app, "/").await;
+    get(&app, "/healthz", &As::Nobody).await;
+    get(&app, "/healthz", &As::Nobody).await;
+    get(&app, "/", &viewer).await;
     let Fetched {
         status, body: text, ..
-    } = get(&app, "/metrics").await;
+    } = get(&app, "/metrics", &viewer).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         text.contains(
@@ -201,11 +177,12 @@ async fn metrics_count_requests_by_route_and_status(pool: PgPool) {
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn pages_allow_only_the_hydration_script_that_carries_their_nonce(pool: PgPool) {
+    let viewer = signed_in(&pool, "vic", Role::Viewer).await;
     let Fetched {
         headers,
         body: html,
         ..
-    } = get(&app(pool), "/").await;
+    } = get(&app(pool), "/", &viewer).await;
     let policy = headers[header::CONTENT_SECURITY_POLICY]
         .to_str()
         .unwrap()
@@ -224,13 +201,19 @@ async fn pages_allow_only_the_hydration_script_that_carries_their_nonce(pool: Pg
     assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
     assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    assert!(
+        !headers.contains_key(header::STRICT_TRANSPORT_SECURITY),
+        "no HSTS without TLS"
+    );
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn non_page_responses_may_run_nothing(pool: PgPool) {
+    let viewer = signed_in(&pool, "vic", Role::Viewer).await;
     let app = app(pool);
-    for uri in ["/healthz", "/metrics"] {
-        let Fetched { headers, .. } = get(&app, uri).await;
+    for uri in ["/healthz", "/metrics", "/api/v1/me", "/api/v1/openapi.json"] {
+        let Fetched { headers, .. } = get(&app, uri, &viewer).await;
         assert_eq!(
             headers[header::CONTENT_SECURITY_POLICY],
             "default-src 'none'; frame-ancestors 'none'",
@@ -254,5 +237,17 @@ async fn oversized_request_bodies_are_refused(pool: PgPool) {
     assert_eq!(
         response.headers()[header::X_CONTENT_TYPE_OPTIONS],
         "nosniff"
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn over_tls_browsers_are_told_to_use_nothing_else(pool: PgPool) {
+    let mut auth = common::settings();
+    auth.tls = true;
+    let app = common::app_with(pool, auth);
+    let Fetched { headers, .. } = get(&app, "/healthz", &As::Nobody).await;
+    assert_eq!(
+        headers[header::STRICT_TRANSPORT_SECURITY],
+        "max-age=63072000; includeSubDomains"
     );
 }

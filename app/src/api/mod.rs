@@ -1,7 +1,10 @@
 //! Server functions: the browser's only way to reach the server's data. Each one stays thin:
-//! it finds the [`Backend`] the server provided through context and calls into it, so the
-//! domain logic lives (and is tested) in the server crate.
+//! it asks [`backend_for`] for the [`Backend`] the server provided through context, which
+//! first checks the caller against the access table, and calls into it, so the domain logic
+//! lives (and is tested) in the server crate.
 
+pub mod audit;
+pub mod identity;
 pub mod overview;
 
 #[cfg(feature = "ssr")]
@@ -10,21 +13,49 @@ pub use backend::{Backend, SharedBackend};
 #[cfg(feature = "ssr")]
 mod backend {
     use leptos::prelude::*;
+    use leptos::server_fn::ServerFn;
     use std::sync::Arc;
 
+    use super::audit::{AuditFilter, AuditPage};
     use super::overview::Overview;
+    use crate::access::{self, Decision, Identity};
 
     /// What the pages need from the server's store and configuration. The server crate
     /// implements it and provides an [`Arc`] of it as Leptos context for every request.
     #[async_trait::async_trait]
     pub trait Backend: Send + Sync + 'static {
         async fn overview(&self) -> Result<Overview, ServerFnError>;
+        async fn audit_log(&self, filter: AuditFilter) -> Result<AuditPage, ServerFnError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;
 
-    pub(crate) fn backend() -> Result<SharedBackend, ServerFnError> {
-        use_context::<SharedBackend>()
-            .ok_or_else(|| ServerFnError::new("the server did not provide its backend"))
+    /// The identity the server's request path established for this request, if any.
+    pub(crate) fn identity() -> Option<Identity> {
+        use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Identity>().cloned())
+    }
+
+    /// The backend, for a caller that the access table allows to call the server function
+    /// `F`. Requests over HTTP were already checked on the way in; this also covers a page
+    /// calling a server function in-process while it renders.
+    pub(crate) fn backend_for<F: ServerFn>() -> Result<SharedBackend, ServerFnError> {
+        let Some(required) = access::required(F::PATH) else {
+            return Err(ServerFnError::new(format!(
+                "{} has no access rule; it is refused",
+                F::PATH
+            )));
+        };
+        match access::decide(required, identity().as_ref()) {
+            Decision::Allow => use_context::<SharedBackend>()
+                .ok_or_else(|| ServerFnError::new("the server did not provide its backend")),
+            Decision::SignInRequired => Err(ServerFnError::new("sign in required")),
+            Decision::Forbidden { needed } => {
+                Err(ServerFnError::new(format!("this needs the {needed} role")))
+            }
+        }
     }
 }
+
+#[cfg(feature = "ssr")]
+pub(crate) use backend::{backend_for, identity};

@@ -2,6 +2,8 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::audit::AuditEntry;
+
 /// Everything the Overview page shows, read in one round trip.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Overview {
@@ -33,17 +35,7 @@ pub struct AwsTarget {
     pub endpoint: Option<String>,
 }
 
-/// One entry of Trailkeeper's own audit log.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub occurred_at: DateTime<Utc>,
-    pub actor: String,
-    pub action: String,
-    pub summary: String,
-}
-
 #[server(endpoint = "overview")]
 pub async fn get_overview() -> Result<Overview, ServerFnError> {
-    super::backend::backend()?.overview().await
+    super::backend_for::<GetOverview>()?.overview().await
 }

@@ -1,3 +1,5 @@
+pub mod audit;
+pub mod login;
 pub mod not_built;
 pub mod not_found;
 pub mod overview;

@@ -1,7 +1,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::overview::{AuditEntry, Overview, get_overview};
+use crate::api::audit::AuditEntry;
+use crate::api::overview::{Overview, get_overview};
 use crate::components::time::Timestamp;
 
 #[component]

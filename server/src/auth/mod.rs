@@ -1,4 +1,9 @@
-//! Who is asking: local users and their passwords.
+//! Who is asking: local users and their passwords, browser sessions, API tokens, and
+//! signing in.
 
 pub mod password;
+pub mod secret;
+pub mod sessions;
+pub mod sign_in;
+pub mod tokens;
 pub mod users;

@@ -2,7 +2,9 @@
 //! (19 MiB of memory, 2 iterations, 1 lane).
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
-use argon2::password_hash::{PasswordHasher, SaltString};
+use std::sync::OnceLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 /// Shorter passwords are refused; longer ones are refused too, so that hashing a hostile
@@ -41,6 +43,27 @@ pub fn hash(password: &str) -> Result<String, PasswordError> {
         .map_err(|error| PasswordError::Hashing(error.to_string()))
 }
 
+/// True when `password` is the one `stored` (a PHC string) was made from. Takes the same
+/// time (tens of milliseconds of CPU) whether or not it matches: run it off the async threads.
+pub fn verify(password: &str, stored: &str) -> bool {
+    if password.chars().count() > MAX_LENGTH {
+        return false;
+    }
+    PasswordHash::new(stored).is_ok_and(|parsed| {
+        hasher()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// Does the work of a verification that fails, for a sign-in with an unknown user name, so
+/// that the time taken does not tell which names exist.
+pub fn verify_against_nothing(password: &str) {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    let decoy = DECOY.get_or_init(|| hash(&generate()).expect("a generated password hashes"));
+    verify(password, decoy);
+}
+
 /// A random password of 24 letters and digits (about 143 bits), for generated accounts.
 pub fn generate() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
@@ -58,7 +81,6 @@ pub fn generate() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
 
     #[test]
     fn hashes_are_salted_argon2id_with_owasp_parameters_and_verify() {
@@ -80,6 +102,15 @@ mod tests {
                 .verify_password(b"correct horse battery!", &parsed)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn verification_accepts_only_the_same_password() {
+        let stored = hash("correct horse battery").unwrap();
+        assert!(verify("correct horse battery", &stored));
+        assert!(!verify("correct horse batterY", &stored));
+        assert!(!verify("correct horse battery", "not a PHC string"));
+        assert!(!verify(&"x".repeat(MAX_LENGTH + 1), &stored));
     }
 
     #[test]

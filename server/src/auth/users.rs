@@ -1,5 +1,6 @@
 //! Local user accounts in the store. Every change is recorded in the audit log in the same
-//! transaction.
+//! transaction; a change that affects what a user may do (disable, role, password) also ends
+//! their sessions in it.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -7,7 +8,8 @@ use sqlx::PgPool;
 use trailkeeper_app::Role;
 
 use super::password::{self, PasswordError};
-use crate::audit::{self, Action};
+use super::sessions;
+use crate::audit::{self, Action, Entry};
 
 /// The account created on first start when there are no users.
 pub const INITIAL_ADMIN: &str = "admin";
@@ -37,7 +39,8 @@ pub enum UserError {
     Store(#[from] sqlx::Error),
 }
 
-fn valid_name(name: &str) -> bool {
+/// User and token names: short plain identifiers, safe in any log line.
+pub(crate) fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-');
     name.len() <= 64
@@ -88,13 +91,13 @@ pub async fn add(
         }
         Err(error) => return Err(error.into()),
     };
-    audit::record(
-        &mut *tx,
+    Entry::new(
         actor,
         Action::UserCreated,
-        &format!("created user {name} with role {role}"),
-        json!({ "user": name, "role": role }),
+        format!("created user {name} with role {role}"),
     )
+    .detail(json!({ "user": name, "role": role }))
+    .record(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(user)
@@ -175,7 +178,67 @@ pub async fn set_role(
     .await
 }
 
-/// Updates one user (found case-insensitively) and records what changed, in one transaction.
+/// Gives a user a new password.
+pub async fn set_password(
+    pool: &PgPool,
+    actor: &str,
+    name: &str,
+    new_password: &str,
+) -> Result<User, UserError> {
+    let hash = password::hash(new_password)?;
+    change(
+        pool,
+        actor,
+        name,
+        "password_hash = $2",
+        Some(&hash),
+        |user| {
+            (
+                Action::UserPasswordChanged,
+                format!("set a new password for user {}", user.name),
+                json!({ "user": user.name }),
+            )
+        },
+    )
+    .await
+}
+
+/// What sign-in needs to know of an account.
+#[derive(Debug)]
+pub struct Credentials {
+    pub user: User,
+    /// `None` for an account that signs in through single sign-on only.
+    pub password_hash: Option<String>,
+}
+
+/// The account a sign-in names, found case-insensitively.
+pub async fn credentials(pool: &PgPool, name: &str) -> Result<Option<Credentials>, UserError> {
+    type CredentialsRow = (
+        i64,
+        String,
+        String,
+        Option<DateTime<Utc>>,
+        DateTime<Utc>,
+        Option<String>,
+    );
+    let row: Option<CredentialsRow> = sqlx::query_as(
+        "SELECT id, name, role, disabled_at, created_at, password_hash FROM users \
+         WHERE lower(name) = lower($1)",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|(id, name, role, disabled_at, created_at, password_hash)| {
+        Ok(Credentials {
+            user: from_row((id, name, role, disabled_at, created_at))?,
+            password_hash,
+        })
+    })
+    .transpose()
+}
+
+/// Updates one user (found case-insensitively), ends their sessions and records what
+/// changed, in one transaction.
 async fn change(
     pool: &PgPool,
     actor: &str,
@@ -197,8 +260,13 @@ async fn change(
         Some(row) => from_row(row)?,
         None => return Err(UserError::NotFound(name.to_string())),
     };
-    let (action, summary, detail) = describe(&user);
-    audit::record(&mut *tx, actor, action, &summary, detail).await?;
+    let ended = sessions::revoke_all_of_user(&mut *tx, user.id).await?;
+    let (action, summary, mut detail) = describe(&user);
+    detail["sessions_ended"] = ended.into();
+    Entry::new(actor, action, summary)
+        .detail(detail)
+        .record(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(user)
 }

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use leptos::prelude::ServerFnError;
 use sqlx::PgPool;
 use trailkeeper_app::api::Backend;
+use trailkeeper_app::api::audit::{AuditFilter, AuditPage};
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
 
 use crate::{audit, db};
@@ -32,6 +33,12 @@ impl Backend for ServerBackend {
             recent_activity,
             generated_at: chrono::Utc::now(),
         })
+    }
+
+    async fn audit_log(&self, filter: AuditFilter) -> Result<AuditPage, ServerFnError> {
+        audit::page(&self.pool, &filter)
+            .await
+            .map_err(|error| internal("reading the audit log", error))
     }
 }
 

@@ -1,16 +1,22 @@
-//! HTTP: the Leptos pages and server functions, plus `/healthz` and `/metrics`.
+//! HTTP: the Leptos pages and server functions, sign-in, the JSON API, `/healthz` and
+//! `/metrics`, all behind one request path that decides who may reach what.
 
+pub mod access;
+pub mod api;
 mod backend;
 pub mod health;
 pub mod metrics;
+mod sign_in;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::FromRef;
-use axum::http::{HeaderName, HeaderValue, header};
-use axum::routing::get;
+use axum::extract::{FromRef, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{MethodRouter, get, post};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::PgPool;
@@ -18,10 +24,12 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
+use trailkeeper_app::access::{Access, Identity};
 use trailkeeper_app::api::SharedBackend;
 use trailkeeper_app::api::overview::AwsTarget;
-use trailkeeper_app::{App, shell};
+use trailkeeper_app::{App, Role, shell};
 
+pub use access::AuthSettings;
 pub use backend::ServerBackend;
 use metrics::HttpMetrics;
 
@@ -30,6 +38,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
     pub metrics: Arc<HttpMetrics>,
+    pub auth: Arc<AuthSettings>,
 }
 
 /// No request Trailkeeper serves needs a larger body; a bigger one is refused with 413
@@ -42,6 +51,55 @@ pub struct WebContext {
     pub database_location: String,
     pub aws: AwsTarget,
     pub listen: SocketAddr,
+    pub auth: AuthSettings,
+}
+
+/// A route the server itself defines (the Leptos pages and server functions have theirs in
+/// the app's access table), with who may reach it.
+pub struct ServerRoute {
+    pub path: &'static str,
+    pub method: Method,
+    pub access: Access,
+    handler: MethodRouter<AppState>,
+}
+
+/// Every route the server defines besides the app's pages and server functions.
+pub fn server_routes() -> Vec<ServerRoute> {
+    let route = |path, method, access, handler| ServerRoute {
+        path,
+        method,
+        access,
+        handler,
+    };
+    let viewer = Access::Role(Role::Viewer);
+    vec![
+        route(
+            "/healthz",
+            Method::GET,
+            Access::Public,
+            get(health::healthz),
+        ),
+        route("/metrics", Method::GET, viewer, get(metrics::exposition)),
+        route(
+            "/login",
+            Method::POST,
+            Access::Public,
+            post(sign_in::sign_in),
+        ),
+        route(
+            "/logout",
+            Method::POST,
+            Access::Public,
+            post(sign_in::sign_out),
+        ),
+        route("/api/v1/me", Method::GET, viewer, get(api::me)),
+        route(
+            "/api/v1/openapi.json",
+            Method::GET,
+            viewer,
+            get(api::openapi_document),
+        ),
+    ]
 }
 
 /// Leptos settings: the site files come from `LEPTOS_SITE_ROOT` (default `target/site`, where
@@ -61,26 +119,63 @@ pub fn router(context: WebContext) -> Router {
         database_location: context.database_location,
         aws: context.aws,
     });
+    let tls = context.auth.tls;
+    let auth = Arc::new(context.auth);
     let state = AppState {
         leptos_options: options,
-        pool: context.pool,
+        pool: context.pool.clone(),
         metrics: Arc::new(HttpMetrics::default()),
+        auth: auth.clone(),
     };
     let provide_backend = move || provide_context(backend.clone());
 
-    let routes = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/metrics", get(metrics::exposition))
+    // Pages and server functions: each checked against the app's access table.
+    let app_routes = Router::new()
         .leptos_routes_with_context(&state, generate_route_list(App), provide_backend.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(provide_backend, shell))
+        .route_layer(middleware::from_fn(access::authorize));
+    let routes = server_routes()
+        .into_iter()
+        .fold(app_routes, |router, route| {
+            let access = route.access;
+            router.route(
+                route.path,
+                route.handler.route_layer(middleware::from_fn(
+                    move |request: Request, next: Next| access::enforce(access, request, next),
+                )),
+            )
+        });
+
+    // Static files are public; any other unknown address is a 404 page for people signed
+    // in, and the sign-in page for everyone else.
+    let files_and_errors =
+        leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_backend, shell);
+    let fallback = move |uri: Uri, state: State<AppState>, request: Request| {
+        let files_and_errors = files_and_errors.clone();
+        async move {
+            let signed_in = request.extensions().get::<Identity>().is_some();
+            let response = files_and_errors(uri, state, request).await;
+            if response.status() == StatusCode::NOT_FOUND && !signed_in {
+                return Redirect::to("/login").into_response();
+            }
+            response
+        }
+    };
+
+    let access_state = access::AccessState {
+        pool: context.pool,
+        settings: auth,
+    };
+    let routes = routes
+        .fallback(fallback)
+        .layer(middleware::from_fn_with_state(
+            access_state,
+            access::identify,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
-        .layer(axum::middleware::from_fn_with_state(
+        .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
         ))
@@ -89,7 +184,7 @@ pub fn router(context: WebContext) -> Router {
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         );
-    with_security_headers(routes).with_state(state)
+    with_security_headers(routes, tls).with_state(state)
 }
 
 /// Sent with every response, whatever produced it.
@@ -103,13 +198,27 @@ const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
     ),
 ];
 
-fn with_security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+/// Over TLS, browsers are told to use nothing else for two years.
+const HSTS: &str = "max-age=63072000; includeSubDomains";
+
+fn with_security_headers<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    tls: bool,
+) -> Router<S> {
     // Pages set their own policy (with the hydration script's nonce); everything else (JSON,
     // metrics, static files) needs to run nothing at all.
     let router = router.layer(SetResponseHeaderLayer::if_not_present(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
     ));
+    let router = if tls {
+        router.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        ))
+    } else {
+        router
+    };
     SECURITY_HEADERS
         .into_iter()
         .fold(router, |router, (name, value)| {

@@ -1,0 +1,140 @@
+//! Who may reach which page and server function. This table is the one place that says so:
+//! the server's request path enforces it for every route (and refuses a route it does not
+//! list), server functions check it again when a page calls them in-process, and the
+//! navigation uses it to hide what a role cannot open.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Role;
+
+/// What a route asks of the requester.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// A signed-in user or an API token with at least this role.
+    Role(Role),
+}
+
+/// Who is asking, as the server established it for this request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub name: String,
+    pub role: Role,
+    pub credential: Credential,
+}
+
+/// How the requester proved who they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Credential {
+    /// A browser session of a user who signed in.
+    Session,
+    /// An API token (`Authorization: Bearer`).
+    Token,
+}
+
+/// What happens to a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Nobody is signed in.
+    SignInRequired,
+    /// Signed in, with a role below the one needed.
+    Forbidden {
+        needed: Role,
+    },
+}
+
+pub fn decide(access: Access, identity: Option<&Identity>) -> Decision {
+    match (access, identity) {
+        (Access::Public, _) => Decision::Allow,
+        (Access::Role(_), None) => Decision::SignInRequired,
+        (Access::Role(needed), Some(identity)) if identity.role.includes(needed) => Decision::Allow,
+        (Access::Role(needed), Some(_)) => Decision::Forbidden { needed },
+    }
+}
+
+/// A page in the navigation.
+#[derive(Clone, Copy, Debug)]
+pub struct Section {
+    pub path: &'static str,
+    pub label: &'static str,
+    pub role: Role,
+}
+
+/// The navigation, in order.
+pub const SECTIONS: [Section; 7] = [
+    section("/", "Overview", Role::Viewer),
+    section("/secrets", "Secrets", Role::Viewer),
+    section("/events", "Events", Role::Viewer),
+    section("/findings", "Findings", Role::Viewer),
+    section("/alerts", "Alerts", Role::Auditor),
+    section("/settings", "Settings", Role::Admin),
+    section("/audit", "Audit log", Role::Admin),
+];
+
+const fn section(path: &'static str, label: &'static str, role: Role) -> Section {
+    Section { path, label, role }
+}
+
+/// Routes outside the navigation: the sign-in page and the server functions (by the path
+/// their `endpoint` gives them under `/api`).
+const OTHER_ROUTES: [(&str, Access); 4] = [
+    ("/login", Access::Public),
+    ("/api/current_identity", Access::Public),
+    ("/api/overview", Access::Role(Role::Viewer)),
+    ("/api/audit_log", Access::Role(Role::Admin)),
+];
+
+/// What a route (as registered: `/secrets/{name}`, not `/secrets/db-password`) asks of the
+/// requester; `None` for a route this table does not know, which the server refuses.
+pub fn required(route: &str) -> Option<Access> {
+    SECTIONS
+        .iter()
+        .find(|section| section.path == route)
+        .map(|section| Access::Role(section.role))
+        .or_else(|| {
+            OTHER_ROUTES
+                .iter()
+                .find(|(path, _)| *path == route)
+                .map(|(_, access)| *access)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn someone(role: Role) -> Identity {
+        Identity {
+            name: "someone".into(),
+            role,
+            credential: Credential::Session,
+        }
+    }
+
+    #[test]
+    fn roles_below_the_needed_one_are_forbidden_and_nobody_must_sign_in() {
+        let admin_only = Access::Role(Role::Admin);
+        assert_eq!(decide(admin_only, None), Decision::SignInRequired);
+        assert_eq!(
+            decide(admin_only, Some(&someone(Role::Auditor))),
+            Decision::Forbidden {
+                needed: Role::Admin
+            }
+        );
+        assert_eq!(
+            decide(admin_only, Some(&someone(Role::Admin))),
+            Decision::Allow
+        );
+        assert_eq!(decide(Access::Public, None), Decision::Allow);
+    }
+
+    #[test]
+    fn unknown_routes_have_no_access_rule() {
+        assert_eq!(required("/audit"), Some(Access::Role(Role::Admin)));
+        assert_eq!(required("/login"), Some(Access::Public));
+        assert_eq!(required("/api/not-a-function"), None);
+    }
+}

@@ -1,0 +1,271 @@
+use chrono::{DateTime, NaiveDate, Utc};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
+
+use crate::api::audit::{AuditEntry, AuditFilter, AuditPage, OUTCOMES, get_audit_log};
+use crate::components::time::Timestamp;
+
+/// `/audit`: Trailkeeper's own audit log for administrators, filtered by what the URL says.
+#[component]
+pub fn AuditLogPage() -> impl IntoView {
+    let query = use_query_map();
+    let page = Resource::new(move || query.with(filter_from), get_audit_log);
+
+    view! {
+        <Title text="Audit log" />
+        <div class="page-head">
+            <h1>"Audit log"</h1>
+        </div>
+        <p class="muted">
+            "Everything Trailkeeper and its users did: sign-ins, user and token changes, settings, exports and admin actions. Entries cannot be changed or removed."
+        </p>
+        {move || query.with(|query| view! { <Filters filter=filter_from(query) /> })}
+        <Suspense fallback=|| view! { <p class="muted">"Loading the audit log…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(page) => {
+                        let filter = query.with_untracked(filter_from);
+                        view! { <Entries page filter /> }.into_any()
+                    }
+                    Err(error) => {
+                        view! {
+                            <section class="panel error" role="alert">
+                                <h2>"The audit log could not be loaded"</h2>
+                                <p>{error.to_string()}</p>
+                            </section>
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A plain GET form, so the filters land in the URL and a view can be shared.
+#[component]
+fn Filters(filter: AuditFilter) -> impl IntoView {
+    let day = |at: Option<DateTime<Utc>>| at.map(|at| at.format("%Y-%m-%d").to_string());
+    let outcome = filter.outcome.clone().unwrap_or_default();
+    view! {
+        <form class="filters panel" method="get" action="/audit">
+            <label>
+                "Who" <input type="search" name="actor" value=filter.actor.unwrap_or_default() />
+            </label>
+            <label>
+                "Action"
+                <input
+                    type="search"
+                    name="action"
+                    placeholder="user. or user.created"
+                    value=filter.action.unwrap_or_default()
+                />
+            </label>
+            <label>
+                "Outcome"
+                <select name="outcome">
+                    <option value="" selected=outcome.is_empty()>
+                        "any"
+                    </option>
+                    {OUTCOMES
+                        .into_iter()
+                        .map(|name| {
+                            view! {
+                                <option value=name selected=outcome == name>
+                                    {name}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>
+                "From (UTC)"
+                <input type="date" name="since" value=day(filter.since).unwrap_or_default() />
+            </label>
+            <label>
+                "To (UTC)"
+                <input
+                    type="date"
+                    name="until"
+                    value=day(filter.until.map(|until| until - chrono::Duration::days(1)))
+                        .unwrap_or_default()
+                />
+            </label>
+            <button type="submit">"Filter"</button>
+            <a href="/audit">"Clear"</a>
+        </form>
+    }
+}
+
+#[component]
+fn Entries(page: AuditPage, filter: AuditFilter) -> impl IntoView {
+    let AuditPage {
+        entries,
+        next_before,
+        ..
+    } = page;
+    if entries.is_empty() {
+        return view! { <p data-testid="audit-empty">"No entries match."</p> }.into_any();
+    }
+    let older = next_before.map(|before| {
+        let href = format!(
+            "/audit?{}",
+            to_query(&AuditFilter {
+                before: Some(before),
+                ..filter
+            })
+        );
+        view! {
+            <p>
+                <a href=href rel="next">
+                    "Older entries"
+                </a>
+            </p>
+        }
+    });
+    view! {
+        <table class="data" data-testid="audit-log">
+            <thead>
+                <tr>
+                    <th scope="col">"When"</th>
+                    <th scope="col">"Who"</th>
+                    <th scope="col">"From"</th>
+                    <th scope="col">"What"</th>
+                    <th scope="col">"Outcome"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {entries.into_iter().map(|entry| view! { <EntryRow entry /> }).collect_view()}
+            </tbody>
+        </table>
+        {older}
+    }
+    .into_any()
+}
+
+#[component]
+fn EntryRow(entry: AuditEntry) -> impl IntoView {
+    let outcome_class = format!("badge outcome-{}", entry.outcome);
+    view! {
+        <tr>
+            <td class="nowrap">
+                <Timestamp at=entry.occurred_at />
+            </td>
+            <td>{entry.actor}</td>
+            <td class="nowrap">{entry.address.unwrap_or_else(|| "—".into())}</td>
+            <td>
+                <code class="action">{entry.action}</code>
+                " "
+                {entry.summary}
+            </td>
+            <td>
+                <span class=outcome_class>{entry.outcome}</span>
+            </td>
+        </tr>
+    }
+}
+
+/// The filter the URL describes; values that do not parse are ignored.
+fn filter_from(query: &ParamsMap) -> AuditFilter {
+    let text = |name: &str| {
+        query
+            .get(name)
+            .map(|value| value.trim().to_string())
+            .filter(|value| !value.is_empty())
+    };
+    let day = |name: &str| {
+        text(name)
+            .and_then(|value| NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok())
+            .and_then(|date| date.and_hms_opt(0, 0, 0))
+            .map(|midnight| midnight.and_utc())
+    };
+    AuditFilter {
+        actor: text("actor"),
+        action: text("action"),
+        outcome: text("outcome").filter(|outcome| OUTCOMES.contains(&outcome.as_str())),
+        since: day("since"),
+        // The whole of the last day counts.
+        until: day("until").map(|start| start + chrono::Duration::days(1)),
+        before: text("before").and_then(|before| before.parse().ok()),
+    }
+}
+
+/// The URL query that [`filter_from`] reads back into the same filter.
+fn to_query(filter: &AuditFilter) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    let day = |at: DateTime<Utc>| at.format("%Y-%m-%d").to_string();
+    for (name, value) in [
+        ("actor", filter.actor.clone()),
+        ("action", filter.action.clone()),
+        ("outcome", filter.outcome.clone()),
+        ("since", filter.since.map(day)),
+        (
+            "until",
+            filter
+                .until
+                .map(|until| day(until - chrono::Duration::days(1))),
+        ),
+        ("before", filter.before.map(|before| before.to_string())),
+    ] {
+        if let Some(value) = value {
+            query.append_pair(name, &value);
+        }
+    }
+    query.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> ParamsMap {
+        let mut map = ParamsMap::new();
+        for (name, value) in pairs {
+            map.insert(name.to_string(), value.to_string());
+        }
+        map
+    }
+
+    #[test]
+    fn a_filter_survives_the_round_trip_through_the_url() {
+        let filter = filter_from(&params(&[
+            ("actor", " Alice & Bob "),
+            ("action", "user."),
+            ("outcome", "failure"),
+            ("since", "2026-11-01"),
+            ("until", "2026-11-02"),
+            ("before", "42"),
+        ]));
+        assert_eq!(filter.actor.as_deref(), Some("Alice & Bob"));
+        assert_eq!(
+            filter.until.unwrap().to_rfc3339(),
+            "2026-11-03T00:00:00+00:00",
+            "the last day is included"
+        );
+        let query = to_query(&filter);
+        let reparsed: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let map = params(
+            &reparsed
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(filter_from(&map), filter);
+    }
+
+    #[test]
+    fn values_that_do_not_parse_are_ignored() {
+        let filter = filter_from(&params(&[
+            ("outcome", "maybe"),
+            ("since", "yesterday"),
+            ("before", "x"),
+            ("actor", "   "),
+        ]));
+        assert_eq!(filter, AuditFilter::default());
+    }
+}

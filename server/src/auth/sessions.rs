@@ -1,0 +1,136 @@
+//! Browser sessions in the store. The cookie holds a random 256-bit id; the store holds its
+//! digest. A session ends when it has been idle too long, at its absolute lifetime, or when
+//! it is revoked: at sign-out, and for all of a user's sessions when the user is disabled,
+//! changes role or gets a new password.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, PgPool};
+use trailkeeper_app::Role;
+use trailkeeper_app::access::{Credential, Identity};
+
+use super::secret;
+
+/// The cookie's value starts with this, so a leaked one is recognisable in a scan.
+const PREFIX: &str = "tks_";
+
+/// How long sessions last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// A session unused for this long ends.
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, however busy.
+    pub lifetime: Duration,
+}
+
+impl Default for SessionPolicy {
+    /// OWASP's guidance for applications that hold sensitive data: a short idle timeout and
+    /// a working day at most.
+    fn default() -> Self {
+        SessionPolicy {
+            idle_timeout: Duration::from_secs(30 * 60),
+            lifetime: Duration::from_secs(12 * 60 * 60),
+        }
+    }
+}
+
+/// A session just created: the secret goes into the cookie, and nowhere else.
+#[derive(Debug)]
+pub struct NewSession {
+    pub secret: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A live session and who it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: i64,
+    pub user_id: i64,
+    pub identity: Identity,
+}
+
+pub async fn create(
+    executor: impl PgExecutor<'_>,
+    user_id: i64,
+    policy: SessionPolicy,
+    address: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<NewSession, sqlx::Error> {
+    let (secret, digest) = secret::generate(PREFIX);
+    let expires_at: DateTime<Utc> = sqlx::query_scalar(
+        "INSERT INTO sessions (token_hash, user_id, expires_at, address, user_agent) \
+         VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5) RETURNING expires_at",
+    )
+    .bind(digest)
+    .bind(user_id)
+    .bind(policy.lifetime.as_secs_f64())
+    .bind(address)
+    .bind(user_agent.map(|agent| agent.chars().take(256).collect::<String>()))
+    .fetch_one(executor)
+    .await?;
+    Ok(NewSession { secret, expires_at })
+}
+
+/// The session a cookie names, if it is still live; using it counts as activity.
+pub async fn resolve(
+    pool: &PgPool,
+    secret: &str,
+    policy: SessionPolicy,
+) -> Result<Option<Session>, sqlx::Error> {
+    if !secret.starts_with(PREFIX) {
+        return Ok(None);
+    }
+    let row: Option<(i64, i64, String, String)> = sqlx::query_as(
+        "UPDATE sessions AS s SET last_seen_at = now() FROM users AS u \
+         WHERE s.token_hash = $1 AND u.id = s.user_id \
+           AND s.revoked_at IS NULL AND s.expires_at > now() \
+           AND s.last_seen_at > now() - make_interval(secs => $2) \
+           AND u.disabled_at IS NULL \
+         RETURNING s.id, u.id, u.name, u.role",
+    )
+    .bind(secret::digest(secret))
+    .bind(policy.idle_timeout.as_secs_f64())
+    .fetch_optional(pool)
+    .await?;
+    let Some((id, user_id, name, role)) = row else {
+        return Ok(None);
+    };
+    let role: Role = role
+        .parse()
+        .map_err(|_| sqlx::Error::Decode(format!("unknown role {role:?}").into()))?;
+    Ok(Some(Session {
+        id,
+        user_id,
+        identity: Identity {
+            name,
+            role,
+            credential: Credential::Session,
+        },
+    }))
+}
+
+/// Ends the session a cookie names; true when it was live.
+pub async fn revoke(executor: impl PgExecutor<'_>, secret: &str) -> Result<bool, sqlx::Error> {
+    let ended = sqlx::query(
+        "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(secret::digest(secret))
+    .execute(executor)
+    .await?;
+    Ok(ended.rows_affected() > 0)
+}
+
+/// Ends every session of a user; returns how many were live.
+pub async fn revoke_all_of_user(
+    executor: impl PgExecutor<'_>,
+    user_id: i64,
+) -> Result<u64, sqlx::Error> {
+    let ended = sqlx::query(
+        "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .execute(executor)
+    .await?;
+    Ok(ended.rows_affected())
+}

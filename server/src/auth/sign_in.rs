@@ -1,0 +1,227 @@
+//! Signing in with a user name and password: throttled per account and per client address,
+//! verified off the async threads, and recorded in the audit log whatever the outcome. The
+//! password itself is never logged or stored.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::sync::Semaphore;
+
+use super::password;
+use super::sessions::{self, NewSession, SessionPolicy};
+use super::users::{self, User, UserError};
+use crate::audit::{Action, Entry, Outcome};
+
+/// How many failed sign-ins are allowed within a window before more are refused unchecked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignInLimits {
+    pub per_account: i64,
+    pub per_address: i64,
+    pub window: Duration,
+}
+
+impl Default for SignInLimits {
+    fn default() -> Self {
+        SignInLimits {
+            per_account: 5,
+            per_address: 20,
+            window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// One attempt, as the browser sent it.
+pub struct Attempt<'a> {
+    pub name: &'a str,
+    pub password: &'a str,
+    /// The client's address; `unknown` when the server could not tell.
+    pub address: &'a str,
+    pub user_agent: Option<&'a str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Wrong password, unknown or disabled user: the browser is not told which.
+    #[error("the user name or password is wrong")]
+    Invalid,
+    #[error("too many failed sign-ins; try again in {} s", retry_after.as_secs())]
+    Throttled { retry_after: Duration },
+    #[error("the user store failed")]
+    Store(#[from] sqlx::Error),
+}
+
+impl From<UserError> for SignInError {
+    fn from(error: UserError) -> Self {
+        match error {
+            UserError::Store(error) => SignInError::Store(error),
+            _ => SignInError::Invalid,
+        }
+    }
+}
+
+/// Argon2id takes 19 MiB and tens of milliseconds per verification; a flood of sign-ins must
+/// not take all the memory or every blocking thread.
+static VERIFICATIONS: Semaphore = Semaphore::const_new(4);
+
+/// Checks the attempt and, when it is right, opens a session for the user.
+pub async fn sign_in(
+    pool: &PgPool,
+    attempt: Attempt<'_>,
+    policy: SessionPolicy,
+    limits: SignInLimits,
+) -> Result<(User, NewSession), SignInError> {
+    // Hostile input is cut to what a real name can be before it is stored anywhere.
+    let name: String = attempt.name.trim().chars().take(64).collect();
+    let audit = |outcome: Outcome, summary: String| {
+        Entry::new(&name, Action::SignIn, summary)
+            .from_address(Some(attempt.address))
+            .outcome(outcome)
+    };
+
+    if let Some(retry_after) = throttled(pool, &name, attempt.address, limits).await? {
+        tracing::warn!(user = %name, address = attempt.address, "sign-in refused: too many failures");
+        audit(
+            Outcome::Denied,
+            format!("sign-in as {name} refused: too many failed attempts"),
+        )
+        .record(pool)
+        .await?;
+        return Err(SignInError::Throttled { retry_after });
+    }
+
+    let credentials = users::credentials(pool, &name).await?;
+    let stored_hash = credentials
+        .as_ref()
+        .and_then(|found| found.password_hash.clone());
+    let password = attempt.password.to_string();
+    let matches = {
+        let _permit = VERIFICATIONS
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        tokio::task::spawn_blocking(move || match stored_hash {
+            Some(stored) => password::verify(&password, &stored),
+            None => {
+                password::verify_against_nothing(&password);
+                false
+            }
+        })
+        .await
+        .expect("password verification panicked")
+    };
+
+    let why_not = match &credentials {
+        None => Some("no such user"),
+        Some(found) if found.user.disabled_at.is_some() => Some("the user is disabled"),
+        Some(_) if !matches => Some("wrong password"),
+        Some(_) => None,
+    };
+    if let Some(reason) = why_not {
+        tracing::warn!(user = %name, address = attempt.address, reason, "sign-in failed");
+        let mut tx = pool.begin().await?;
+        sqlx::query("INSERT INTO sign_in_failures (account, address) VALUES ($1, $2)")
+            .bind(&name)
+            .bind(attempt.address)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            Outcome::Failure,
+            format!("sign-in as {name} failed: {reason}"),
+        )
+        .detail(json!({ "reason": reason }))
+        .record(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Err(SignInError::Invalid);
+    }
+
+    let user = credentials.expect("checked above").user;
+    let mut tx = pool.begin().await?;
+    let session = sessions::create(
+        &mut *tx,
+        user.id,
+        policy,
+        Some(attempt.address),
+        attempt.user_agent,
+    )
+    .await?;
+    // A success clears the account's failures; the audit log keeps them.
+    sqlx::query("DELETE FROM sign_in_failures WHERE lower(account) = lower($1)")
+        .bind(&user.name)
+        .execute(&mut *tx)
+        .await?;
+    Entry::new(
+        &user.name,
+        Action::SignIn,
+        format!("{} signed in with role {}", user.name, user.role),
+    )
+    .from_address(Some(attempt.address))
+    .record(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(user = %user.name, address = attempt.address, "signed in");
+    Ok((user, session))
+}
+
+/// When the account or the address has failed too often within the window: how long until
+/// the oldest counted failure leaves it.
+async fn throttled(
+    pool: &PgPool,
+    name: &str,
+    address: &str,
+    limits: SignInLimits,
+) -> Result<Option<Duration>, sqlx::Error> {
+    let window = limits.window.as_secs_f64();
+    let (by_account, oldest_account, by_address, oldest_address): (
+        i64,
+        Option<DateTime<Utc>>,
+        i64,
+        Option<DateTime<Utc>>,
+    ) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE lower(account) = lower($1)), \
+                min(failed_at) FILTER (WHERE lower(account) = lower($1)), \
+                count(*) FILTER (WHERE address = $2), \
+                min(failed_at) FILTER (WHERE address = $2) \
+         FROM sign_in_failures \
+         WHERE failed_at > now() - make_interval(secs => $3) \
+           AND (lower(account) = lower($1) OR address = $2)",
+    )
+    .bind(name)
+    .bind(address)
+    .bind(window)
+    .fetch_one(pool)
+    .await?;
+    let oldest = if by_account >= limits.per_account {
+        oldest_account
+    } else if by_address >= limits.per_address {
+        oldest_address
+    } else {
+        return Ok(None);
+    };
+    let frees_at = oldest.unwrap_or_else(Utc::now)
+        + chrono::Duration::from_std(limits.window).unwrap_or_default();
+    Ok(Some(
+        (frees_at - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::from_secs(1)),
+    ))
+}
+
+/// Ends the session a cookie names and records who signed out.
+pub async fn sign_out(
+    pool: &PgPool,
+    session_secret: &str,
+    name: &str,
+    address: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    if sessions::revoke(&mut *tx, session_secret).await? {
+        Entry::new(name, Action::SignOut, format!("{name} signed out"))
+            .from_address(Some(address))
+            .record(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}

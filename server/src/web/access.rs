@@ -1,0 +1,361 @@
+//! The request path every request takes: who is asking ([`identify`]: a session cookie or
+//! a bearer token), whether a state-changing request came from our own pages ([`identify`]
+//! refuses cross-site ones), and whether the asker may reach the route ([`authorize`], from
+//! the one access table). A route the table does not know is refused.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use cookie::{Cookie, SameSite};
+use serde_json::json;
+use sqlx::PgPool;
+use trailkeeper_app::access::{self, Access, Decision, Identity};
+
+use crate::auth::sessions::{self, SessionPolicy};
+use crate::auth::sign_in::SignInLimits;
+use crate::auth::tokens;
+
+/// How sign-in and sessions behave on this server.
+#[derive(Clone, Debug)]
+pub struct AuthSettings {
+    pub sessions: SessionPolicy,
+    pub limits: SignInLimits,
+    /// Served over TLS: cookies are `Secure` and `__Host-` prefixed.
+    pub tls: bool,
+}
+
+impl AuthSettings {
+    pub fn cookie_name(&self) -> &'static str {
+        if self.tls {
+            "__Host-trailkeeper_session"
+        } else {
+            "trailkeeper_session"
+        }
+    }
+
+    /// The cookie that carries a new session's secret.
+    pub fn session_cookie(&self, secret: String) -> HeaderValue {
+        let cookie = Cookie::build((self.cookie_name(), secret))
+            .path("/")
+            .http_only(true)
+            .secure(self.tls)
+            .same_site(SameSite::Lax)
+            .max_age(cookie::time::Duration::seconds(
+                self.sessions.lifetime.as_secs() as i64,
+            ))
+            .build();
+        HeaderValue::from_str(&cookie.to_string()).expect("a session cookie is plain ASCII")
+    }
+
+    /// Tells the browser to forget the session cookie.
+    pub fn removal_cookie(&self) -> HeaderValue {
+        let mut cookie = Cookie::build((self.cookie_name(), ""))
+            .path("/")
+            .http_only(true)
+            .secure(self.tls)
+            .same_site(SameSite::Lax)
+            .build();
+        cookie.make_removal();
+        HeaderValue::from_str(&cookie.to_string()).expect("a removal cookie is plain ASCII")
+    }
+
+    /// The session secret the request's cookie carries, if any.
+    pub fn session_secret(&self, headers: &HeaderMap) -> Option<String> {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|cookie| cookie.name() == self.cookie_name())
+            .map(|cookie| cookie.value().to_string())
+    }
+}
+
+/// The client's address as the server saw the connection.
+#[derive(Clone, Debug)]
+pub struct ClientAddress(pub String);
+
+/// Set when the request carried a session cookie that is no longer valid, so the sign-in
+/// page can say the session ended.
+#[derive(Clone, Copy, Debug)]
+struct EndedSession;
+
+#[derive(Clone)]
+pub struct AccessState {
+    pub pool: PgPool,
+    pub settings: Arc<AuthSettings>,
+}
+
+/// Establishes who is asking and refuses cross-site state changes; runs before routing.
+pub async fn identify(
+    State(state): State<AccessState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_string());
+    request
+        .extensions_mut()
+        .insert(ClientAddress(address.clone()));
+
+    let bearer = bearer_token(request.headers());
+    let identity = if let Some(token) = &bearer {
+        match tokens::resolve(&state.pool, token).await {
+            Ok(Some(identity)) => Some(identity),
+            Ok(None) => {
+                tracing::warn!(%address, "refused an unknown, revoked or expired API token");
+                return json_error(
+                    StatusCode::UNAUTHORIZED,
+                    "the bearer token is unknown, revoked or expired",
+                );
+            }
+            Err(error) => return store_unavailable(error),
+        }
+    } else if let Some(secret) = state.settings.session_secret(request.headers()) {
+        match sessions::resolve(&state.pool, &secret, state.settings.sessions).await {
+            Ok(Some(session)) => Some(session.identity),
+            Ok(None) => {
+                request.extensions_mut().insert(EndedSession);
+                None
+            }
+            Err(error) => return store_unavailable(error),
+        }
+    } else {
+        None
+    };
+
+    // A bearer token is never sent by a browser on its own, so it cannot be forged across
+    // sites; anything else that changes state must come from our own pages.
+    let changes_state = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if changes_state && bearer.is_none() && !same_origin(request.headers()) {
+        tracing::warn!(%address, path = request.uri().path(), "refused a cross-site request");
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "cross-site request refused: state-changing requests must come from Trailkeeper's own pages",
+        );
+    }
+
+    if let Some(identity) = identity {
+        request.extensions_mut().insert(identity);
+    }
+    next.run(request).await
+}
+
+/// Lets the request through to a page or server function only if the access table allows
+/// its route for the requester. Registered as a route layer, so the route is known.
+pub async fn authorize(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_string())
+        .unwrap_or_else(|| request.uri().path().to_string());
+    let Some(required) = access::required(&route) else {
+        tracing::error!(%route, "refused a route that has no access rule");
+        return json_error(StatusCode::FORBIDDEN, "this route has no access rule");
+    };
+    enforce(required, request, next).await
+}
+
+/// Lets the request through only if `required` allows the requester; every response that
+/// depends on who asked is kept out of caches.
+pub async fn enforce(required: Access, request: Request, next: Next) -> Response {
+    let identity = request.extensions().get::<Identity>();
+    let mut response = match access::decide(required, identity) {
+        Decision::Allow => next.run(request).await,
+        Decision::SignInRequired => sign_in_required(&request),
+        Decision::Forbidden { needed } => forbidden(&request, needed),
+    };
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Pages and server functions that are not API calls get HTML; the rest gets JSON.
+fn wants_page(request: &Request) -> bool {
+    let path = request.uri().path();
+    request.method() == Method::GET && !path.starts_with("/api/") && path != "/metrics"
+}
+
+fn sign_in_required(request: &Request) -> Response {
+    if !wants_page(request) {
+        return json_error(StatusCode::UNAUTHORIZED, "sign in required");
+    }
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    let target = request
+        .uri()
+        .path_and_query()
+        .map(|target| target.as_str())
+        .unwrap_or("/");
+    if target != "/" {
+        query.append_pair("next", target);
+    }
+    if request.extensions().get::<EndedSession>().is_some() {
+        query.append_pair("reason", "expired");
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        Redirect::to("/login").into_response()
+    } else {
+        Redirect::to(&format!("/login?{query}")).into_response()
+    }
+}
+
+fn forbidden(request: &Request, needed: trailkeeper_app::Role) -> Response {
+    let message = format!("this needs the {needed} role");
+    if !wants_page(request) {
+        return json_error(StatusCode::FORBIDDEN, &message);
+    }
+    // A page of its own: the route exists but this role may not see it.
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>Not allowed · Trailkeeper</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/trailkeeper.css\"></head>\
+         <body><main><h1>Not allowed</h1><section class=\"panel\">\
+         <p>This page needs the <strong>{needed}</strong> role.</p>\
+         <p><a href=\"/\">Go to the overview</a></p></section></main></body></html>"
+    );
+    (
+        StatusCode::FORBIDDEN,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'self'; frame-ancestors 'none'",
+                ),
+            ),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+/// The browser's own word that the request comes from this origin: the Fetch Metadata
+/// header where the browser sends it, else the `Origin` header against `Host`. A request
+/// with neither is refused.
+fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return site == "same-origin";
+    }
+    let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST))
+    else {
+        return false;
+    };
+    let (Ok(origin), Ok(host)) = (origin.to_str(), host.to_str()) else {
+        return false;
+    };
+    origin
+        .split_once("://")
+        .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+pub fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+fn store_unavailable(error: sqlx::Error) -> Response {
+    tracing::error!(error = ?error, "could not check the request's credentials");
+    json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "credentials cannot be checked right now; the server log has the details",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                (
+                    header::HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_requests_from_our_own_origin_may_change_state() {
+        assert!(same_origin(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!same_origin(&headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://127.0.0.1:3000"),
+            ("host", "127.0.0.1:3000"),
+        ])));
+        assert!(same_origin(&headers(&[
+            ("origin", "http://127.0.0.1:3000"),
+            ("host", "127.0.0.1:3000"),
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("origin", "https://evil.example"),
+            ("host", "127.0.0.1:3000"),
+        ])));
+        assert!(!same_origin(&headers(&[("host", "127.0.0.1:3000")])));
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_authorization_header() {
+        assert_eq!(
+            bearer_token(&headers(&[("authorization", "Bearer tkp_abc")])).as_deref(),
+            Some("tkp_abc")
+        );
+        assert_eq!(
+            bearer_token(&headers(&[("authorization", "Basic dXNlcg==")])),
+            None
+        );
+    }
+
+    #[test]
+    fn session_cookies_are_http_only_lax_and_secure_under_tls() {
+        let mut settings = AuthSettings {
+            sessions: SessionPolicy::default(),
+            limits: SignInLimits::default(),
+            tls: false,
+        };
+        let plain = settings.session_cookie("tks_x".into());
+        let plain = plain.to_str().unwrap();
+        assert!(plain.starts_with("trailkeeper_session=tks_x"), "{plain}");
+        assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Lax"));
+        assert!(!plain.contains("Secure"));
+
+        settings.tls = true;
+        let secure = settings.session_cookie("tks_x".into());
+        let secure = secure.to_str().unwrap();
+        assert!(
+            secure.starts_with("__Host-trailkeeper_session="),
+            "{secure}"
+        );
+        assert!(secure.contains("Secure") && secure.contains("Path=/"));
+
+        let cookies = headers(&[("cookie", "a=b; __Host-trailkeeper_session=tks_y")]);
+        assert_eq!(settings.session_secret(&cookies).as_deref(), Some("tks_y"));
+    }
+}

@@ -1,0 +1,134 @@
+//! Drives the real router in-process against a real PostgreSQL, as a browser or an API
+//! client would: with a session cookie, a bearer token or nothing.
+
+#![allow(dead_code)] // Each test crate uses its own part of this.
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use sqlx::PgPool;
+use tower::ServiceExt;
+use trailkeeper::auth::sessions::{self, SessionPolicy};
+use trailkeeper::auth::sign_in::SignInLimits;
+use trailkeeper::auth::users;
+use trailkeeper::web::{AuthSettings, WebContext, router};
+use trailkeeper_app::Role;
+use trailkeeper_app::api::overview::AwsTarget;
+
+pub const PASSWORD: &str = "correct horse battery";
+/// The address the router believes requests come from (in-process, there is no socket).
+pub const ORIGIN: &str = "http://127.0.0.1:3000";
+pub const HOST: &str = "127.0.0.1:3000";
+
+pub fn settings() -> AuthSettings {
+    AuthSettings {
+        sessions: SessionPolicy::default(),
+        limits: SignInLimits::default(),
+        tls: false,
+    }
+}
+
+pub fn app_with(pool: PgPool, auth: AuthSettings) -> Router {
+    router(WebContext {
+        pool,
+        database_location: "test database".into(),
+        aws: AwsTarget {
+            region: Some("eu-west-1".into()),
+            endpoint: Some("http://127.0.0.1:1".into()),
+        },
+        listen: HOST.parse().unwrap(),
+        auth,
+    })
+}
+
+pub fn app(pool: PgPool) -> Router {
+    app_with(pool, settings())
+}
+
+pub struct Fetched {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Fetched {
+    pub fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .map(|value| value.to_str().unwrap())
+            .unwrap_or("")
+    }
+
+    /// The session cookie this response sets, as `name=value`.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|value| value.to_str().unwrap())
+            .find(|cookie| cookie.starts_with("trailkeeper_session="))
+            .map(|cookie| cookie.split(';').next().unwrap().to_string())
+    }
+}
+
+/// Who a request is sent as.
+#[derive(Clone, Debug, Default)]
+pub enum As {
+    #[default]
+    Nobody,
+    /// A `Cookie` header value.
+    Cookie(String),
+    Bearer(String),
+}
+
+pub async fn send(app: &Router, request: Request<Body>) -> Fetched {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let body = to_bytes(response.into_body(), 10 * 1024 * 1024)
+        .await
+        .unwrap();
+    Fetched {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+fn with_credentials(
+    mut builder: axum::http::request::Builder,
+    who: &As,
+) -> axum::http::request::Builder {
+    builder = builder.header(header::HOST, HOST);
+    match who {
+        As::Nobody => builder,
+        As::Cookie(cookie) => builder.header(header::COOKIE, cookie),
+        As::Bearer(token) => builder.header(header::AUTHORIZATION, format!("Bearer {token}")),
+    }
+}
+
+pub async fn get(app: &Router, uri: &str, who: &As) -> Fetched {
+    let request = with_credentials(Request::get(uri), who)
+        .body(Body::empty())
+        .unwrap();
+    send(app, request).await
+}
+
+/// A form post from one of Trailkeeper's own pages.
+pub async fn post_form(app: &Router, uri: &str, body: &str, who: &As) -> Fetched {
+    let request = with_credentials(Request::post(uri), who)
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    send(app, request).await
+}
+
+/// A user with `role`, and a live session cookie for them.
+pub async fn signed_in(pool: &PgPool, name: &str, role: Role) -> As {
+    let user = users::add(pool, "test", name, role, PASSWORD)
+        .await
+        .unwrap();
+    let session = sessions::create(pool, user.id, SessionPolicy::default(), None, None)
+        .await
+        .unwrap();
+    As::Cookie(format!("trailkeeper_session={}", session.secret))
+}
