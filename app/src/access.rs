@@ -80,9 +80,10 @@ const fn section(path: &'static str, label: &'static str, role: Role) -> Section
 
 /// Routes outside the navigation: the sign-in page and the server functions (by the path
 /// their `endpoint` gives them under `/api`).
-const OTHER_ROUTES: [(&str, Access); 4] = [
+const OTHER_ROUTES: [(&str, Access); 5] = [
     ("/login", Access::Public),
     ("/api/current_identity", Access::Public),
+    ("/api/sign_in_methods", Access::Public),
     ("/api/overview", Access::Role(Role::Viewer)),
     ("/api/audit_log", Access::Role(Role::Admin)),
 ];

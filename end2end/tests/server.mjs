@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const binary = process.env.TRAILKEEPER_BIN ?? path.join(repoRoot, 'target', 'release', 'trailkeeper');
 
-export async function startServer() {
+/** Starts `serve` with `env` added to its environment (for example single sign-on settings). */
+export async function startServer(env = {}) {
   const scratch = await mkdtemp(path.join(tmpdir(), 'trailkeeper-e2e-'));
   // Run as root, trailkeeper runs PostgreSQL as `postgres`, which must be able to enter here.
   await chmod(scratch, 0o755);
@@ -23,6 +24,7 @@ export async function startServer() {
       TRAILKEEPER_LISTEN: '127.0.0.1:0',
       LEPTOS_SITE_ROOT: path.join(repoRoot, 'target', 'site'),
       NO_COLOR: '1',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

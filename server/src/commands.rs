@@ -11,6 +11,7 @@ use serde_json::json;
 use sqlx::ConnectOptions;
 use tokio::signal::unix::{SignalKind, signal};
 use trailkeeper::audit::{Action, Entry, SYSTEM_ACTOR};
+use trailkeeper::auth::oidc::Oidc;
 use trailkeeper::auth::sign_in::SignInLimits;
 use trailkeeper::auth::{tokens, users};
 use trailkeeper::config::{Invocation, ServeSettings, Settings, TokenInvocation, UserCommand};
@@ -22,7 +23,7 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<ExitCode> {
     let database = Database::open(&settings.database).await?;
     let outcome = match invocation {
-        Invocation::Serve(settings) => serve(&database, settings).await,
+        Invocation::Serve(settings) => serve(&database, *settings).await,
         Invocation::Migrate => migrate(&database).await,
         Invocation::Check => check(&database).await,
         Invocation::DbRun { command } => db_run(&database, command).await,
@@ -85,6 +86,10 @@ async fn serve(database: &Database, serve: ServeSettings) -> anyhow::Result<Exit
             limits: SignInLimits::default(),
             tls: tls.is_some(),
         },
+        sso: serve.oidc.map(|settings| {
+            let public = serve.public_url.clone().unwrap_or_else(|| url.clone());
+            Oidc::new(settings, format!("{public}/login/sso/callback"))
+        }),
     })
     .into_make_service_with_connect_info::<SocketAddr>();
     println!("Trailkeeper is serving on {url} (Ctrl-C stops it)");

@@ -13,6 +13,7 @@ use sqlx::postgres::PgConnectOptions;
 
 use trailkeeper_app::Role;
 
+use crate::auth::oidc::OidcSettings;
 use crate::auth::sessions::SessionPolicy;
 use crate::db::DatabaseSource;
 
@@ -70,7 +71,7 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the dashboard (the default when no command is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations, then exit.
     Migrate,
     /// Check that the database and AWS are reachable with the current configuration.
@@ -181,6 +182,43 @@ pub struct ServeArgs {
         requires = "tls_cert"
     )]
     pub tls_key: Option<PathBuf>,
+
+    /// The address people use to reach Trailkeeper (behind a proxy, for example), for
+    /// single sign-on's redirect. Default: the listen address.
+    #[arg(long, env = "TRAILKEEPER_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// OpenID Connect issuer URL: turns on single sign-on.
+    #[arg(long, env = "TRAILKEEPER_OIDC_ISSUER", value_name = "URL")]
+    pub oidc_issuer: Option<String>,
+
+    /// The client id registered with the identity provider.
+    #[arg(long, env = "TRAILKEEPER_OIDC_CLIENT_ID", value_name = "ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// The client secret registered with the identity provider, if it issued one.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_OIDC_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub oidc_client_secret: Option<String>,
+
+    /// The ID token claim that decides the role (a string or a list of strings).
+    #[arg(
+        long,
+        env = "TRAILKEEPER_OIDC_ROLE_CLAIM",
+        default_value = "groups",
+        value_name = "CLAIM"
+    )]
+    pub oidc_role_claim: String,
+
+    /// Which claim value gives which role, for example
+    /// "admin=secops-admins,auditor=audit,viewer=*" (`*`: anyone the provider signs in).
+    /// The highest matching role wins; an account that matches none cannot sign in.
+    #[arg(long, env = "TRAILKEEPER_OIDC_ROLES", value_name = "MAPPING")]
+    pub oidc_roles: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,7 +263,7 @@ pub struct Settings {
 /// What to do, with its validated settings.
 #[derive(Debug)]
 pub enum Invocation {
-    Serve(ServeSettings),
+    Serve(Box<ServeSettings>),
     Migrate,
     Check,
     DbRun { command: Vec<OsString> },
@@ -237,6 +275,8 @@ pub enum Invocation {
 #[derive(Debug)]
 pub struct ServeSettings {
     pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub oidc: Option<OidcSettings>,
     pub sessions: SessionPolicy,
     pub tls: Option<TlsFiles>,
 }
@@ -300,7 +340,7 @@ where
     let listen_setting = named("listen", "--listen", "TRAILKEEPER_LISTEN");
     let invocation = match cli.command {
         None => unreachable!("a missing command was replaced by `serve` above"),
-        Some(Command::Serve(serve)) => Invocation::Serve(ServeSettings {
+        Some(Command::Serve(serve)) => Invocation::Serve(Box::new(ServeSettings {
             listen: listen_address(&serve.listen, &listen_setting)?,
             sessions: SessionPolicy {
                 idle_timeout: duration(
@@ -320,13 +360,24 @@ where
                     ),
                 )?,
             },
+            public_url: serve
+                .public_url
+                .as_deref()
+                .map(|url| {
+                    http_url(
+                        url,
+                        &named("public_url", "--public-url", "TRAILKEEPER_PUBLIC_URL"),
+                    )
+                })
+                .transpose()?,
+            oidc: oidc_settings(&serve, &named)?,
             tls: tls_files(
                 serve.tls_cert,
                 serve.tls_key,
                 &named("tls_cert", "--tls-cert", "TRAILKEEPER_TLS_CERT"),
                 &named("tls_key", "--tls-key", "TRAILKEEPER_TLS_KEY"),
             )?,
-        }),
+        })),
         Some(Command::Migrate) => Invocation::Migrate,
         Some(Command::Check) => Invocation::Check,
         Some(Command::Db(DbCommand::Run { command })) => Invocation::DbRun { command },
@@ -433,6 +484,91 @@ fn duration(value: &str, setting: &str) -> Result<Duration, ConfigError> {
             format!("{value:?} is not a duration ({error}); use for example 30m, 12h or 90d"),
         )),
     }
+}
+
+/// An http(s) URL without a trailing slash.
+fn http_url(value: &str, setting: &str) -> Result<String, ConfigError> {
+    let value = value.trim().trim_end_matches('/');
+    let well_formed = (value.starts_with("http://") || value.starts_with("https://"))
+        && value.len() > "https://".len()
+        && !value.contains(char::is_whitespace);
+    if well_formed {
+        Ok(value.to_string())
+    } else {
+        Err(invalid(
+            setting,
+            format!("{value:?} is not a URL; use https://HOST[:PORT][/PATH]"),
+        ))
+    }
+}
+
+/// Single sign-on is on when an issuer is set; then a client id and a role mapping must be.
+fn oidc_settings(
+    serve: &ServeArgs,
+    named: &impl Fn(&str, &str, &str) -> String,
+) -> Result<Option<OidcSettings>, ConfigError> {
+    let Some(issuer) = serve
+        .oidc_issuer
+        .as_deref()
+        .filter(|issuer| !issuer.is_empty())
+    else {
+        return Ok(None);
+    };
+    let issuer = http_url(
+        issuer,
+        &named("oidc_issuer", "--oidc-issuer", "TRAILKEEPER_OIDC_ISSUER"),
+    )?;
+    let client_setting = named(
+        "oidc_client_id",
+        "--oidc-client-id",
+        "TRAILKEEPER_OIDC_CLIENT_ID",
+    );
+    let client_id = serve
+        .oidc_client_id
+        .clone()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| invalid(&client_setting, "must be set for single sign-on"))?;
+    let roles_setting = named("oidc_roles", "--oidc-roles", "TRAILKEEPER_OIDC_ROLES");
+    let roles = role_mapping(serve.oidc_roles.as_deref().unwrap_or(""), &roles_setting)?;
+    Ok(Some(OidcSettings {
+        issuer,
+        client_id,
+        client_secret: serve
+            .oidc_client_secret
+            .clone()
+            .filter(|secret| !secret.is_empty()),
+        role_claim: serve.oidc_role_claim.clone(),
+        roles,
+    }))
+}
+
+/// `admin=secops-admins,auditor=audit,viewer=*`.
+fn role_mapping(value: &str, setting: &str) -> Result<Vec<(Role, String)>, ConfigError> {
+    let mut roles = Vec::new();
+    for pair in value
+        .split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+    {
+        let Some((role, claim_value)) = pair.split_once('=') else {
+            return Err(invalid(
+                setting,
+                format!("{pair:?} is not ROLE=VALUE; use for example admin=secops-admins,viewer=*"),
+            ));
+        };
+        let role: Role = role
+            .trim()
+            .parse()
+            .map_err(|problem: String| invalid(setting, problem))?;
+        roles.push((role, claim_value.trim().to_string()));
+    }
+    if roles.is_empty() {
+        return Err(invalid(
+            setting,
+            "must map claim values to roles for single sign-on, for example admin=secops-admins,viewer=*",
+        ));
+    }
+    Ok(roles)
 }
 
 /// Both files must exist; they are read when serving starts.
@@ -587,6 +723,52 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(error.to_string(), "--expires: must be longer than zero");
+    }
+
+    #[test]
+    fn single_sign_on_needs_a_client_and_a_role_mapping() {
+        let (_, invocation) = parse(&[
+            "serve",
+            "--oidc-issuer",
+            "https://id.example/",
+            "--oidc-client-id",
+            "trailkeeper",
+            "--oidc-roles",
+            "admin=secops, viewer=*",
+        ])
+        .unwrap();
+        let Invocation::Serve(serve) = invocation else {
+            panic!("expected serve")
+        };
+        let oidc = serve.oidc.unwrap();
+        assert_eq!(oidc.issuer, "https://id.example");
+        assert_eq!(oidc.role_claim, "groups");
+        assert_eq!(
+            oidc.roles,
+            [
+                (Role::Admin, "secops".to_string()),
+                (Role::Viewer, "*".to_string())
+            ]
+        );
+
+        let error = parse(&["serve", "--oidc-issuer", "https://id.example"]).unwrap_err();
+        assert_eq!(error.setting, "TRAILKEEPER_OIDC_CLIENT_ID");
+        let error = parse(&[
+            "serve",
+            "--oidc-issuer",
+            "https://id.example",
+            "--oidc-client-id",
+            "tk",
+            "--oidc-roles",
+            "boss=everyone",
+        ])
+        .unwrap_err();
+        assert_eq!(error.setting, "--oidc-roles");
+        assert!(
+            error.problem.contains("\"boss\" is not a role"),
+            "{}",
+            error.problem
+        );
     }
 
     #[test]

@@ -17,6 +17,11 @@ fn main() -> ExitCode {
         }
     };
     init_logging(settings.log_format);
+    // Two TLS crypto providers are linked (the AWS SDK's and the HTTP client's); the one the
+    // rest of the server uses serves TLS too.
+    rustls::crypto::aws_lc_rs::default_provider()
+        .install_default()
+        .expect("no crypto provider was installed before main");
     let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
     match runtime.block_on(commands::run(settings, invocation)) {
         Ok(code) => code,

@@ -522,9 +522,10 @@ async fn sessions_resolve_only_from_their_own_secret(pool: PgPool) {
         (found.identity.name.as_str(), found.identity.role),
         ("ada", Role::Viewer)
     );
-    let mut tampered = session.secret.clone();
-    tampered.pop();
-    tampered.push('A');
+    // One character changed in the middle, where every character carries six bits.
+    let mut tampered = session.secret.clone().into_bytes();
+    tampered[20] = if tampered[20] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
     assert!(
         sessions::resolve(&pool, &tampered, policy)
             .await

@@ -57,7 +57,7 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn every_command_has_help() {
-    let commands: [&[&str]; 10] = [
+    let commands: [&[&str]; 15] = [
         &["--help"],
         &["serve", "--help"],
         &["migrate", "--help"],
@@ -68,6 +68,11 @@ fn every_command_has_help() {
         &["user", "list", "--help"],
         &["user", "disable", "--help"],
         &["user", "set-role", "--help"],
+        &["user", "set-password", "--help"],
+        &["token", "--help"],
+        &["token", "create", "--help"],
+        &["token", "list", "--help"],
+        &["token", "revoke", "--help"],
     ];
     for args in commands {
         let output = trailkeeper(args, &[]);
@@ -270,4 +275,166 @@ fn users_are_managed_from_the_command_line() {
         "{}",
         stderr(&missing)
     );
+}
+
+#[test]
+fn tokens_are_printed_once_listed_without_their_secret_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data_dir = data_dir.to_str().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_trailkeeper"))
+            .args(["--data-dir", data_dir])
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let created = run(&[
+        "token",
+        "create",
+        "exporter",
+        "--role",
+        "auditor",
+        "--expires",
+        "90d",
+    ]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let token = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    assert!(token.starts_with("tkp_") && token.len() == 47, "{token}");
+    assert!(stderr(&created).contains("shown only this once"));
+
+    let listed = run(&["token", "list"]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let line = listed
+        .lines()
+        .find(|line| line.starts_with("exporter"))
+        .expect("the token is listed");
+    assert!(
+        line.contains("auditor") && line.contains("never"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&token[4..]),
+        "the secret is never shown again"
+    );
+
+    assert!(run(&["token", "revoke", "exporter"]).status.success());
+    let again = run(&["token", "revoke", "exporter"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("there is no active token named \"exporter\""),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn serve_over_tls_answers_https_only_with_hsts_and_secure_cookies() {
+    let dir = tempfile::tempdir().unwrap();
+    // Run as root, the private PostgreSQL runs as `postgres`, which must enter the data dir.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_trailkeeper"))
+        .args([
+            "--data-dir",
+            dir.path().join("data").to_str().unwrap(),
+            "serve",
+        ])
+        .args(["--listen", "127.0.0.1:0"])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    let mut password = String::new();
+    let url = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(generated) = line.trim().strip_prefix("password: ") {
+            password = generated.to_string();
+        }
+        if let Some(rest) = line.strip_prefix("Trailkeeper is serving on ") {
+            break rest.split(' ').next().unwrap().to_string();
+        }
+    };
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let answers = runtime.block_on(async {
+        use openidconnect::reqwest;
+        let client = reqwest::ClientBuilder::new()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap(),
+            )
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let health = client.get(format!("{url}/healthz")).send().await.unwrap();
+        let signed_in = client
+            .post(format!("{url}/login"))
+            .header("origin", &url)
+            .form(&[("username", "admin"), ("password", password.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let plain = reqwest::get(url.replace("https://", "http://") + "/healthz").await;
+        (health, signed_in, plain)
+    });
+    let (health, signed_in, plain) = answers;
+    assert_eq!(health.status(), 200);
+    assert_eq!(
+        health.headers()["strict-transport-security"],
+        "max-age=63072000; includeSubDomains"
+    );
+    assert_eq!(
+        signed_in.headers()["location"],
+        "/",
+        "sign-in works over TLS"
+    );
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("__Host-trailkeeper_session=tks_"),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    assert!(plain.is_err(), "plain HTTP is not served");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(server.wait().unwrap().success());
 }

@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::access::Identity;
 
@@ -6,4 +7,18 @@ use crate::access::Identity;
 #[server(endpoint = "current_identity")]
 pub async fn current_identity() -> Result<Option<Identity>, ServerFnError> {
     Ok(super::identity())
+}
+
+/// How people can sign in here, for the sign-in page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInMethods {
+    /// An OpenID Connect provider is configured.
+    pub single_sign_on: bool,
+}
+
+#[server(name = SignInMethodsFn, endpoint = "sign_in_methods")]
+pub async fn sign_in_methods() -> Result<SignInMethods, ServerFnError> {
+    super::backend_for::<SignInMethodsFn>()?
+        .sign_in_methods()
+        .await
 }

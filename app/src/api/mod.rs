@@ -17,6 +17,7 @@ mod backend {
     use std::sync::Arc;
 
     use super::audit::{AuditFilter, AuditPage};
+    use super::identity::SignInMethods;
     use super::overview::Overview;
     use crate::access::{self, Decision, Identity};
 
@@ -26,6 +27,7 @@ mod backend {
     pub trait Backend: Send + Sync + 'static {
         async fn overview(&self) -> Result<Overview, ServerFnError>;
         async fn audit_log(&self, filter: AuditFilter) -> Result<AuditPage, ServerFnError>;
+        async fn sign_in_methods(&self) -> Result<SignInMethods, ServerFnError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;

@@ -1,6 +1,7 @@
 //! Who is asking: local users and their passwords, browser sessions, API tokens, and
-//! signing in.
+//! signing in, with a password or through single sign-on.
 
+pub mod oidc;
 pub mod password;
 pub mod secret;
 pub mod sessions;

@@ -74,14 +74,41 @@ pub async fn add(
         return Err(UserError::InvalidName(name.to_string()));
     }
     let hash = password::hash(password)?;
+    insert(pool, actor, name, role, Some(&hash), None).await
+}
+
+/// Adds a user who signs in through single sign-on only, known to the provider by
+/// `external_id` (its issuer and subject).
+pub async fn add_external(
+    pool: &PgPool,
+    actor: &str,
+    name: &str,
+    role: Role,
+    external_id: &str,
+) -> Result<User, UserError> {
+    if !valid_name(name) {
+        return Err(UserError::InvalidName(name.to_string()));
+    }
+    insert(pool, actor, name, role, None, Some(external_id)).await
+}
+
+async fn insert(
+    pool: &PgPool,
+    actor: &str,
+    name: &str,
+    role: Role,
+    password_hash: Option<&str>,
+    external_id: Option<&str>,
+) -> Result<User, UserError> {
     let mut tx = pool.begin().await?;
     let row: Result<UserRow, sqlx::Error> = sqlx::query_as(
-        "INSERT INTO users (name, role, password_hash) VALUES ($1, $2, $3) \
+        "INSERT INTO users (name, role, password_hash, external_id) VALUES ($1, $2, $3, $4) \
          RETURNING id, name, role, disabled_at, created_at",
     )
     .bind(name)
     .bind(role.as_str())
-    .bind(hash)
+    .bind(password_hash)
+    .bind(external_id)
     .fetch_one(&mut *tx)
     .await;
     let user = match row {
@@ -91,12 +118,17 @@ pub async fn add(
         }
         Err(error) => return Err(error.into()),
     };
+    let how = if external_id.is_some() {
+        " (single sign-on)"
+    } else {
+        ""
+    };
     Entry::new(
         actor,
         Action::UserCreated,
-        format!("created user {name} with role {role}"),
+        format!("created user {name} with role {role}{how}"),
     )
-    .detail(json!({ "user": name, "role": role }))
+    .detail(json!({ "user": name, "role": role, "external_id": external_id }))
     .record(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -5,6 +5,7 @@ use leptos::prelude::ServerFnError;
 use sqlx::PgPool;
 use trailkeeper_app::api::Backend;
 use trailkeeper_app::api::audit::{AuditFilter, AuditPage};
+use trailkeeper_app::api::identity::SignInMethods;
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
 
 use crate::{audit, db};
@@ -16,6 +17,7 @@ pub struct ServerBackend {
     pub pool: PgPool,
     pub database_location: String,
     pub aws: AwsTarget,
+    pub single_sign_on: bool,
 }
 
 #[async_trait]
@@ -39,6 +41,12 @@ impl Backend for ServerBackend {
         audit::page(&self.pool, &filter)
             .await
             .map_err(|error| internal("reading the audit log", error))
+    }
+
+    async fn sign_in_methods(&self) -> Result<SignInMethods, ServerFnError> {
+        Ok(SignInMethods {
+            single_sign_on: self.single_sign_on,
+        })
     }
 }
 

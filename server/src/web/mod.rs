@@ -7,6 +7,7 @@ mod backend;
 pub mod health;
 pub mod metrics;
 mod sign_in;
+mod sso;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use trailkeeper_app::api::SharedBackend;
 use trailkeeper_app::api::overview::AwsTarget;
 use trailkeeper_app::{App, Role, shell};
 
+use crate::auth::oidc::Oidc;
 pub use access::AuthSettings;
 pub use backend::ServerBackend;
 use metrics::HttpMetrics;
@@ -39,6 +41,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub metrics: Arc<HttpMetrics>,
     pub auth: Arc<AuthSettings>,
+    /// Single sign-on, when configured.
+    pub sso: Option<Arc<Oidc>>,
 }
 
 /// No request Trailkeeper serves needs a larger body; a bigger one is refused with 413
@@ -52,6 +56,7 @@ pub struct WebContext {
     pub aws: AwsTarget,
     pub listen: SocketAddr,
     pub auth: AuthSettings,
+    pub sso: Option<Oidc>,
 }
 
 /// A route the server itself defines (the Leptos pages and server functions have theirs in
@@ -92,6 +97,13 @@ pub fn server_routes() -> Vec<ServerRoute> {
             Access::Public,
             post(sign_in::sign_out),
         ),
+        route("/login/sso", Method::GET, Access::Public, get(sso::begin)),
+        route(
+            "/login/sso/callback",
+            Method::GET,
+            Access::Public,
+            get(sso::callback),
+        ),
         route("/api/v1/me", Method::GET, viewer, get(api::me)),
         route(
             "/api/v1/openapi.json",
@@ -118,6 +130,7 @@ pub fn router(context: WebContext) -> Router {
         pool: context.pool.clone(),
         database_location: context.database_location,
         aws: context.aws,
+        single_sign_on: context.sso.is_some(),
     });
     let tls = context.auth.tls;
     let auth = Arc::new(context.auth);
@@ -126,6 +139,7 @@ pub fn router(context: WebContext) -> Router {
         pool: context.pool.clone(),
         metrics: Arc::new(HttpMetrics::default()),
         auth: auth.clone(),
+        sso: context.sso.map(Arc::new),
     };
     let provide_backend = move || provide_context(backend.clone());
 

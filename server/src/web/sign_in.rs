@@ -28,12 +28,7 @@ pub async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Response {
     let settings = &state.auth;
-    // A new session id at every sign-in: whatever session the browser had ends now.
-    if let Some(previous) = settings.session_secret(&headers)
-        && let Err(error) = crate::auth::sessions::revoke(&state.pool, &previous).await
-    {
-        tracing::error!(error = ?error, "could not end the previous session");
-    }
+    end_previous_session(&state, &headers).await;
     let attempt = Attempt {
         name: &form.username,
         password: &form.password,
@@ -101,9 +96,18 @@ pub async fn sign_out(
         .into_response()
 }
 
+/// A new session id at every sign-in: whatever session the browser had ends now.
+pub(super) async fn end_previous_session(state: &AppState, headers: &HeaderMap) {
+    if let Some(previous) = state.auth.session_secret(headers)
+        && let Err(error) = crate::auth::sessions::revoke(&state.pool, &previous).await
+    {
+        tracing::error!(error = ?error, "could not end the previous session");
+    }
+}
+
 /// `next` if it is a path on this server, else the overview: a sign-in link must not send
 /// people to another site.
-fn local_path(next: &str) -> &str {
+pub(super) fn local_path(next: &str) -> &str {
     let local = next.starts_with('/')
         && !next.starts_with("//")
         && !next.starts_with("/\\")

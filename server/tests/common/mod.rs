@@ -38,6 +38,7 @@ pub fn app_with(pool: PgPool, auth: AuthSettings) -> Router {
         },
         listen: HOST.parse().unwrap(),
         auth,
+        sso: None,
     })
 }
 

@@ -1,0 +1,91 @@
+// Single sign-on in a real browser against a real OpenID Connect provider started here
+// (oauth2-mock-server: discovery, JWKS, signed ID tokens, PKCE checks).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { OAuth2Server } from 'oauth2-mock-server';
+import { repoRoot, startServer } from './server.mjs';
+
+const screenshots = path.join(repoRoot, 'end2end', 'output');
+let provider;
+let server;
+let browser;
+
+before(async () => {
+  provider = new OAuth2Server();
+  await provider.issuer.keys.generate('RS256');
+  await provider.start(0, '127.0.0.1');
+  server = await startServer({
+    TRAILKEEPER_OIDC_ISSUER: provider.issuer.url,
+    TRAILKEEPER_OIDC_CLIENT_ID: 'trailkeeper',
+    TRAILKEEPER_OIDC_CLIENT_SECRET: 'trailkeeper-test-secret',
+    TRAILKEEPER_OIDC_ROLES: 'admin=secops-admins,auditor=audit',
+  });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  await provider?.stop();
+});
+
+/** The provider signs the next tokens for this account. */
+function providerAccount(claims) {
+  const sign = (token) => Object.assign(token.payload, claims);
+  provider.service.on('beforeTokenSigning', sign);
+  return () => provider.service.off('beforeTokenSigning', sign);
+}
+
+test('single sign-on signs in with the role the provider\'s groups claim maps to', async () => {
+  const forget = providerAccount({ sub: 'u-1001', preferred_username: 'sso-auditor', groups: ['engineering', 'audit'] });
+  try {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${server.url}/findings`);
+    assert.equal(new URL(page.url()).pathname, '/login');
+    await page.screenshot({ path: path.join(screenshots, 'login-sso.png') });
+    await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
+    await page.getByTestId('signed-in-as').waitFor();
+    // Back where the browser was going, as the mapped role.
+    assert.equal(new URL(page.url()).pathname, '/findings');
+    assert.equal(await page.getByTestId('signed-in-as').textContent(), 'sso-auditor auditor');
+    const nav = page.getByRole('navigation', { name: 'Sections' });
+    await nav.getByRole('link', { name: 'Alerts' }).waitFor();
+    assert.equal(await nav.getByRole('link', { name: 'Audit log' }).count(), 0);
+  } finally {
+    forget();
+  }
+  const listed = await server.run(['user', 'list']);
+  assert.match(listed.stdout, /^sso-auditor\s+auditor\s/m, listed.stdout);
+});
+
+test('an account the role mapping does not cover is refused', async () => {
+  const forget = providerAccount({ sub: 'u-2002', preferred_username: 'intern', groups: ['engineering'] });
+  try {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${server.url}/login`);
+    await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
+    await page.getByTestId('sign-in-notice').waitFor();
+    assert.match(await page.getByTestId('sign-in-notice').textContent(), /has no Trailkeeper role/);
+    assert.equal(await page.getByTestId('signed-in-as').count(), 0);
+  } finally {
+    forget();
+  }
+  const listed = await server.run(['user', 'list']);
+  assert.doesNotMatch(listed.stdout, /intern/);
+});
+
+test('a callback with a state Trailkeeper never issued is refused', async () => {
+  const response = await fetch(`${server.url}/login/sso/callback?code=made-up&state=made-up`, { redirect: 'manual' });
+  assert.equal(response.status, 303);
+  assert.equal(response.headers.get('location'), '/login?reason=sso-expired');
+  assert.equal(response.headers.get('set-cookie'), null);
+});
