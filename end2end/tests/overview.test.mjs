@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { repoRoot, startServer } from './server.mjs';
+import { launchBrowser, repoRoot, startServer } from './server.mjs';
 
 const screenshots = path.join(repoRoot, 'end2end', 'output');
 let server;
@@ -14,15 +13,7 @@ let browser;
 
 before(async () => {
   server = await startServer();
-  // Debian's Chromium; Playwright gives each launch a fresh, empty profile directory.
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  browser = await launchBrowser();
   await mkdir(screenshots, { recursive: true });
 });
 

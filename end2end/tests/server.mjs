@@ -1,6 +1,8 @@
-// Starts the real release `trailkeeper serve` on its own embedded PostgreSQL (a fresh data
-// directory) and a free port, and stops it again.
+// The browser tests' harness: starts the real release `trailkeeper serve` on its own embedded
+// PostgreSQL (a fresh data directory) and a free port, runs other trailkeeper commands beside
+// it, and launches Debian's Chromium.
 import { spawn } from 'node:child_process';
+import { chromium } from 'playwright-core';
 import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -80,5 +82,17 @@ export function runTrailkeeper(args, env, input) {
     child.on('error', reject);
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(input ?? '');
+  });
+}
+
+/** Debian's Chromium, headless; Playwright gives each launch a fresh, empty profile. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
   });
 }

@@ -3,9 +3,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { OAuth2Server } from 'oauth2-mock-server';
-import { repoRoot, startServer } from './server.mjs';
+import { launchBrowser, repoRoot, startServer } from './server.mjs';
 
 const screenshots = path.join(repoRoot, 'end2end', 'output');
 let provider;
@@ -22,14 +21,7 @@ before(async () => {
     TRAILKEEPER_OIDC_CLIENT_SECRET: 'trailkeeper-test-secret',
     TRAILKEEPER_OIDC_ROLES: 'admin=secops-admins,auditor=audit',
   });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {

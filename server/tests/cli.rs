@@ -51,6 +51,22 @@ fn trailkeeper(args: &[&str], env: &[(&str, &str)]) -> Output {
     }
 }
 
+/// Runs a command to completion on a data directory that outlives it, with `stdin` as input.
+fn run_in(data_dir: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailkeeper"))
+        .args(["--data-dir", data_dir])
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -203,20 +219,7 @@ fn users_are_managed_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let data_dir = data_dir.to_str().unwrap();
-    let run = |args: &[&str], stdin: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trailkeeper"))
-            .args(["--data-dir", data_dir])
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let run = |args: &[&str], stdin: &str| run_in(data_dir, args, stdin);
     let stdout = |output: &Output| String::from_utf8_lossy(&output.stdout).into_owned();
 
     let added = run(
@@ -282,14 +285,7 @@ fn tokens_are_printed_once_listed_without_their_secret_and_revoked() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let data_dir = data_dir.to_str().unwrap();
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_trailkeeper"))
-            .args(["--data-dir", data_dir])
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| run_in(data_dir, args, "");
     let created = run(&[
         "token",
         "create",

@@ -4,8 +4,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
-use crate::api::audit::{AuditEntry, AuditFilter, AuditPage, OUTCOMES, get_audit_log};
-use crate::components::time::Timestamp;
+use crate::api::audit::{AuditFilter, AuditPage, OUTCOMES, get_audit_log};
+use crate::components::audit_table::AuditTable;
+use crate::components::load_failed::LoadFailed;
 
 /// `/audit`: Trailkeeper's own audit log for administrators, filtered by what the URL says.
 #[component]
@@ -29,15 +30,7 @@ pub fn AuditLogPage() -> impl IntoView {
                         let filter = query.with_untracked(filter_from);
                         view! { <Entries page filter /> }.into_any()
                     }
-                    Err(error) => {
-                        view! {
-                            <section class="panel error" role="alert">
-                                <h2>"The audit log could not be loaded"</h2>
-                                <p>{error.to_string()}</p>
-                            </section>
-                        }
-                            .into_any()
-                    }
+                    Err(error) => view! { <LoadFailed what="audit log" error /> }.into_any(),
                 }
             })}
         </Suspense>
@@ -127,45 +120,10 @@ fn Entries(page: AuditPage, filter: AuditFilter) -> impl IntoView {
         }
     });
     view! {
-        <table class="data" data-testid="audit-log">
-            <thead>
-                <tr>
-                    <th scope="col">"When"</th>
-                    <th scope="col">"Who"</th>
-                    <th scope="col">"From"</th>
-                    <th scope="col">"What"</th>
-                    <th scope="col">"Outcome"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {entries.into_iter().map(|entry| view! { <EntryRow entry /> }).collect_view()}
-            </tbody>
-        </table>
+        <AuditTable entries testid="audit-log" />
         {older}
     }
     .into_any()
-}
-
-#[component]
-fn EntryRow(entry: AuditEntry) -> impl IntoView {
-    let outcome_class = format!("badge outcome-{}", entry.outcome);
-    view! {
-        <tr>
-            <td class="nowrap">
-                <Timestamp at=entry.occurred_at />
-            </td>
-            <td>{entry.actor}</td>
-            <td class="nowrap">{entry.address.unwrap_or_else(|| "—".into())}</td>
-            <td>
-                <code class="action">{entry.action}</code>
-                " "
-                {entry.summary}
-            </td>
-            <td>
-                <span class=outcome_class>{entry.outcome}</span>
-            </td>
-        </tr>
-    }
 }
 
 /// The filter the URL describes; values that do not parse are ignored.

@@ -1,8 +1,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::audit::AuditEntry;
 use crate::api::overview::{Overview, get_overview};
+use crate::components::audit_table::AuditTable;
+use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
 
 #[component]
@@ -21,15 +22,7 @@ pub fn OverviewPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match overview.await {
                     Ok(overview) => view! { <OverviewPanels overview /> }.into_any(),
-                    Err(error) => {
-                        view! {
-                            <section class="panel error" role="alert">
-                                <h2>"The overview could not be loaded"</h2>
-                                <p>{error.to_string()}</p>
-                            </section>
-                        }
-                            .into_any()
-                    }
+                    Err(error) => view! { <LoadFailed what="overview" error /> }.into_any(),
                 }
             })}
         </Suspense>
@@ -80,49 +73,14 @@ fn OverviewPanels(overview: Overview) -> impl IntoView {
         <section class="panel" aria-labelledby="activity-heading">
             <h2 id="activity-heading">"Recent activity"</h2>
             <p class="muted">"Trailkeeper's own audit log: what it and its users did."</p>
-            <ActivityTable entries=recent_activity />
+            {if recent_activity.is_empty() {
+                view! { <p>"Nothing recorded yet."</p> }.into_any()
+            } else {
+                view! { <AuditTable entries=recent_activity testid="recent-activity" /> }.into_any()
+            }}
         </section>
         <p class="muted generated">"Read from the database at " <Timestamp at=generated_at /></p>
     }
-}
-
-#[component]
-fn ActivityTable(entries: Vec<AuditEntry>) -> impl IntoView {
-    if entries.is_empty() {
-        return view! { <p>"Nothing recorded yet."</p> }.into_any();
-    }
-    view! {
-        <table class="data" data-testid="recent-activity">
-            <thead>
-                <tr>
-                    <th scope="col">"When"</th>
-                    <th scope="col">"Who"</th>
-                    <th scope="col">"What"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {entries
-                    .into_iter()
-                    .map(|entry| {
-                        view! {
-                            <tr>
-                                <td class="nowrap">
-                                    <Timestamp at=entry.occurred_at />
-                                </td>
-                                <td>{entry.actor}</td>
-                                <td>
-                                    <code class="action">{entry.action}</code>
-                                    " "
-                                    {entry.summary}
-                                </td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
-    }
-    .into_any()
 }
 
 /// Sizes as people read them: `7.6 MiB`.

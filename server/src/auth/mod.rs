@@ -8,3 +8,11 @@ pub mod sessions;
 pub mod sign_in;
 pub mod tokens;
 pub mod users;
+
+use trailkeeper_app::Role;
+
+/// A role as the store keeps it; the schema's CHECK makes anything else a corrupt row.
+pub(crate) fn stored_role(text: &str) -> Result<Role, sqlx::Error> {
+    text.parse()
+        .map_err(|_| sqlx::Error::Decode(format!("unknown role {text:?}").into()))
+}

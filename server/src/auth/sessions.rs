@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
-use trailkeeper_app::Role;
 use trailkeeper_app::access::{Credential, Identity};
 
 use super::secret;
@@ -96,9 +95,7 @@ pub async fn resolve(
     let Some((id, user_id, name, role)) = row else {
         return Ok(None);
     };
-    let role: Role = role
-        .parse()
-        .map_err(|_| sqlx::Error::Decode(format!("unknown role {role:?}").into()))?;
+    let role = super::stored_role(&role)?;
     Ok(Some(Session {
         id,
         user_id,

@@ -49,9 +49,7 @@ type TokenRow = (
 fn from_row(
     (name, role, created_by, created_at, expires_at, last_used_at): TokenRow,
 ) -> Result<ApiToken, TokenError> {
-    let role = role
-        .parse()
-        .map_err(|_| sqlx::Error::Decode(format!("unknown role {role:?}").into()))?;
+    let role = super::stored_role(&role)?;
     Ok(ApiToken {
         name,
         role,
@@ -162,9 +160,7 @@ pub async fn resolve(pool: &PgPool, secret: &str) -> Result<Option<Identity>, sq
     .fetch_optional(pool)
     .await?;
     row.map(|(name, role)| {
-        let role = role
-            .parse()
-            .map_err(|_| sqlx::Error::Decode(format!("unknown role {role:?}").into()))?;
+        let role = super::stored_role(&role)?;
         Ok(Identity {
             name,
             role,

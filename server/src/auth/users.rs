@@ -51,9 +51,7 @@ pub(crate) fn valid_name(name: &str) -> bool {
 type UserRow = (i64, String, String, Option<DateTime<Utc>>, DateTime<Utc>);
 
 fn from_row((id, name, role, disabled_at, created_at): UserRow) -> Result<User, UserError> {
-    let role = role
-        .parse()
-        .map_err(|_| sqlx::Error::Decode(format!("unknown role {role:?}").into()))?;
+    let role = super::stored_role(&role)?;
     Ok(User {
         id,
         name,
