@@ -16,6 +16,7 @@ use trailkeeper::auth::sign_in::SignInLimits;
 use trailkeeper::auth::{tokens, users};
 use trailkeeper::config::{Invocation, ServeSettings, Settings, TokenInvocation, UserCommand};
 use trailkeeper::db::Database;
+use trailkeeper::inventory::sync::sync_region;
 use trailkeeper::{aws, web};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -26,6 +27,7 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
         Invocation::Serve(settings) => serve(&database, *settings).await,
         Invocation::Migrate => migrate(&database).await,
         Invocation::Check => check(&database).await,
+        Invocation::Sync { regions } => sync(&database, regions).await,
         Invocation::DbRun { command } => db_run(&database, command).await,
         Invocation::User(command) => user(&database, command).await,
         Invocation::Token(command) => token(&database, command).await,
@@ -165,6 +167,51 @@ async fn migrate_and_record(
         );
     }
     Ok(applied)
+}
+
+async fn sync(database: &Database, regions: Vec<String>) -> anyhow::Result<ExitCode> {
+    migrate_and_record(database).await?;
+    let config = aws::load_config().await;
+    let regions = if regions.is_empty() {
+        let region = config.region().context(
+            "no AWS region is configured; set TRAILKEEPER_REGIONS, AWS_REGION or a region in the AWS profile",
+        )?;
+        vec![region.to_string()]
+    } else {
+        regions
+    };
+    let mut complete = true;
+    for region in regions {
+        let client = aws::secrets_manager(&config, &region);
+        let summary = sync_region(database.pool(), &client, &region).await?;
+        println!(
+            "{region}: {} secrets ({} new, {} gone), {} label moves, {} errors",
+            summary.seen,
+            summary.new,
+            summary.gone,
+            summary.label_moves,
+            summary.errors.len()
+        );
+        for error in &summary.errors {
+            println!(
+                "  {} {} failed{}: {}",
+                error.secret.as_deref().unwrap_or(region.as_str()),
+                error.operation,
+                error
+                    .code
+                    .as_deref()
+                    .map(|code| format!(" with {code}"))
+                    .unwrap_or_default(),
+                error.message
+            );
+        }
+        complete &= summary.errors.is_empty();
+    }
+    Ok(if complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn check(database: &Database) -> anyhow::Result<ExitCode> {

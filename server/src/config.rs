@@ -76,6 +76,9 @@ pub enum Command {
     Migrate,
     /// Check that the database and AWS are reachable with the current configuration.
     Check,
+    /// Sync every secret's metadata, versions, labels and policy from AWS Secrets Manager
+    /// once, and print what changed. Never reads a secret's value.
+    Sync(SyncArgs),
     /// Work with Trailkeeper's database.
     #[command(subcommand)]
     Db(DbCommand),
@@ -85,6 +88,19 @@ pub enum Command {
     /// Manage API tokens for automation (`Authorization: Bearer` on /api/v1/).
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Regions to sync, comma-separated, for example us-east-1,eu-west-1. Default: the AWS
+    /// SDK's region.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_REGIONS",
+        value_name = "REGIONS",
+        value_delimiter = ','
+    )]
+    pub regions: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -266,6 +282,7 @@ pub enum Invocation {
     Serve(Box<ServeSettings>),
     Migrate,
     Check,
+    Sync { regions: Vec<String> },
     DbRun { command: Vec<OsString> },
     User(UserCommand),
     Token(TokenInvocation),
@@ -380,6 +397,12 @@ where
         })),
         Some(Command::Migrate) => Invocation::Migrate,
         Some(Command::Check) => Invocation::Check,
+        Some(Command::Sync(sync)) => Invocation::Sync {
+            regions: regions(
+                &sync.regions,
+                &named("regions", "--regions", "TRAILKEEPER_REGIONS"),
+            )?,
+        },
         Some(Command::Db(DbCommand::Run { command })) => Invocation::DbRun { command },
         Some(Command::User(command)) => Invocation::User(command),
         Some(Command::Token(command)) => Invocation::Token(match command {
@@ -472,6 +495,32 @@ fn listen_address(value: &str, setting: &str) -> Result<SocketAddr, ConfigError>
     SocketAddr::from_str(value.trim()).map_err(|_| {
         invalid(setting, format!("{value:?} is not an address to listen on; use IP:PORT such as 127.0.0.1:3000 or [::1]:3000"))
     })
+}
+
+/// AWS region names such as `eu-west-1`; empty means the SDK's own region.
+fn regions(values: &[String], setting: &str) -> Result<Vec<String>, ConfigError> {
+    let mut regions = Vec::new();
+    for region in values
+        .iter()
+        .map(|value| value.trim())
+        .filter(|value| !value.is_empty())
+    {
+        let plausible = region.len() <= 32
+            && region.contains('-')
+            && region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !plausible {
+            return Err(invalid(
+                setting,
+                format!("{region:?} is not an AWS region name such as eu-west-1"),
+            ));
+        }
+        if !regions.iter().any(|known| known == region) {
+            regions.push(region.to_string());
+        }
+    }
+    Ok(regions)
 }
 
 /// A positive duration such as `30m`, `12h` or `90d`.
@@ -768,6 +817,21 @@ mod tests {
             error.problem.contains("\"boss\" is not a role"),
             "{}",
             error.problem
+        );
+    }
+
+    #[test]
+    fn sync_regions_are_a_list_of_region_names() {
+        let (_, invocation) =
+            parse(&["sync", "--regions", "eu-west-1, us-east-1,eu-west-1"]).unwrap();
+        let Invocation::Sync { regions } = invocation else {
+            panic!("expected sync")
+        };
+        assert_eq!(regions, ["eu-west-1", "us-east-1"]);
+        let error = parse(&["sync", "--regions", "Frankfurt"]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "--regions: \"Frankfurt\" is not an AWS region name such as eu-west-1"
         );
     }
 

@@ -7,4 +7,5 @@ pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod db;
+pub mod inventory;
 pub mod web;

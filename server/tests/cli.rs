@@ -73,11 +73,12 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn every_command_has_help() {
-    let commands: [&[&str]; 15] = [
+    let commands: [&[&str]; 16] = [
         &["--help"],
         &["serve", "--help"],
         &["migrate", "--help"],
         &["check", "--help"],
+        &["sync", "--help"],
         &["db", "run", "--help"],
         &["user", "--help"],
         &["user", "add", "--help"],
@@ -433,4 +434,39 @@ fn serve_over_tls_answers_https_only_with_hsts_and_secure_cookies() {
     )
     .unwrap();
     assert!(server.wait().unwrap().success());
+}
+
+#[test]
+fn sync_prints_a_summary_per_region_and_fails_when_a_region_does_not_answer() {
+    std::env::var("AWS_ENDPOINT_URL")
+        .expect("this test needs the AWS API peer: run it with `make test`");
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data_dir = data_dir.to_str().unwrap();
+
+    // A region of its own, empty at the peer.
+    let synced = run_in(data_dir, &["sync", "--regions", "ca-central-1"], "");
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    assert_eq!(
+        String::from_utf8_lossy(&synced.stdout).trim(),
+        "ca-central-1: 0 secrets (0 new, 0 gone), 0 label moves, 0 errors"
+    );
+
+    let unreachable = trailkeeper(
+        &["--data-dir", data_dir, "sync", "--regions", "ca-west-1"],
+        &[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+            ("AWS_MAX_ATTEMPTS", "1"),
+        ],
+    );
+    assert_eq!(unreachable.status.code(), Some(1));
+    let printed = String::from_utf8_lossy(&unreachable.stdout).into_owned();
+    assert!(
+        printed.starts_with("ca-west-1: 0 secrets (0 new, 0 gone), 0 label moves, 1 errors"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("ca-west-1 ListSecrets failed"),
+        "{printed}"
+    );
 }

@@ -3,10 +3,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::Identity;
 
-/// Who the browser is signed in as, or `None` on the sign-in page.
+/// Who the browser is signed in as; an error for nobody (the sign-in page shows no
+/// navigation then).
 #[server(endpoint = "current_identity")]
-pub async fn current_identity() -> Result<Option<Identity>, ServerFnError> {
-    Ok(super::identity())
+pub async fn current_identity() -> Result<Identity, ServerFnError> {
+    super::authorize::<CurrentIdentity>()?;
+    super::identity().ok_or_else(|| ServerFnError::new("sign in required"))
 }
 
 /// How people can sign in here, for the sign-in page.

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod identity;
 pub mod overview;
+pub mod secrets;
 
 #[cfg(feature = "ssr")]
 pub use backend::{Backend, SharedBackend};
@@ -38,10 +39,10 @@ mod backend {
             .and_then(|parts| parts.extensions.get::<Identity>().cloned())
     }
 
-    /// The backend, for a caller that the access table allows to call the server function
-    /// `F`. Requests over HTTP were already checked on the way in; this also covers a page
+    /// Checks the caller against the access table's rule for the server function `F`.
+    /// Requests over HTTP were already checked on the way in; this also covers a page
     /// calling a server function in-process while it renders.
-    pub(crate) fn backend_for<F: ServerFn>() -> Result<SharedBackend, ServerFnError> {
+    pub(crate) fn authorize<F: ServerFn>() -> Result<(), ServerFnError> {
         let Some(required) = access::required(F::PATH) else {
             return Err(ServerFnError::new(format!(
                 "{} has no access rule; it is refused",
@@ -49,15 +50,21 @@ mod backend {
             )));
         };
         match access::decide(required, identity().as_ref()) {
-            Decision::Allow => use_context::<SharedBackend>()
-                .ok_or_else(|| ServerFnError::new("the server did not provide its backend")),
+            Decision::Allow => Ok(()),
             Decision::SignInRequired => Err(ServerFnError::new("sign in required")),
             Decision::Forbidden { needed } => {
                 Err(ServerFnError::new(format!("this needs the {needed} role")))
             }
         }
     }
+
+    /// The backend, for a caller allowed to call the server function `F`.
+    pub(crate) fn backend_for<F: ServerFn>() -> Result<SharedBackend, ServerFnError> {
+        authorize::<F>()?;
+        use_context::<SharedBackend>()
+            .ok_or_else(|| ServerFnError::new("the server did not provide its backend"))
+    }
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) use backend::{backend_for, identity};
+pub(crate) use backend::{authorize, backend_for, identity};

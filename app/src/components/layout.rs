@@ -17,7 +17,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             </a>
             <Suspense fallback=|| view! { <div class="spacer"></div> }>
                 {move || Suspend::new(async move {
-                    match identity.await.ok().flatten() {
+                    match identity.await.ok() {
                         Some(identity) => view! { <SignedIn identity /> }.into_any(),
                         None => view! { <div class="spacer"></div> }.into_any(),
                     }

@@ -12,6 +12,14 @@ pub async fn load_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
+/// A Secrets Manager client for `region`, otherwise configured as `config` says.
+pub fn secrets_manager(config: &SdkConfig, region: &str) -> aws_sdk_secretsmanager::Client {
+    let config = aws_sdk_secretsmanager::config::Builder::from(config)
+        .region(aws_config::Region::new(region.to_string()))
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
+}
+
 pub fn target(config: &SdkConfig) -> AwsTarget {
     AwsTarget {
         region: config.region().map(|region| region.to_string()),

@@ -21,6 +21,7 @@ use axum::routing::{MethodRouter, get, post};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::PgPool;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -189,6 +190,14 @@ pub fn router(context: WebContext) -> Router {
             access::identify,
         ))
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
+        // A bug must not show people a stack trace or drop their connection: the panic goes
+        // to the log, the browser gets a plain 500.
+        .layer(CatchPanicLayer::custom(|_| {
+            access::json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; the server log has the details",
+            )
+        }))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,

@@ -1,0 +1,8 @@
+//! The inventory: what AWS Secrets Manager holds about each secret, and what it means for
+//! the people who look after it: how its rotation stands and whom its resource policy lets
+//! in. Values are never part of it.
+
+pub mod labels;
+pub mod policy;
+pub mod status;
+pub mod sync;

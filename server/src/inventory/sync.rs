@@ -1,0 +1,390 @@
+//! Sync: reads every secret's metadata, versions, labels and resource policy from AWS
+//! Secrets Manager, region by region, and stores what changed. It never calls
+//! `GetSecretValue` or `BatchGetSecretValue`. One secret's error does not stop the others;
+//! it is recorded with its AWS error code in the run, which is itself stored.
+
+use std::collections::HashSet;
+
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_secretsmanager::primitives::DateTime as AwsDateTime;
+use aws_sdk_secretsmanager::types::SecretListEntry;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::labels::{self, Labels};
+
+/// How many secrets are described at once in one region: enough to hide AWS latency,
+/// few enough to stay under its request rates.
+pub const CONCURRENCY: usize = 8;
+
+/// What an AWS call that failed said.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SyncError {
+    /// The secret's ARN; `None` when the whole region failed.
+    pub secret: Option<String>,
+    pub operation: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+/// The outcome of one region's sync, as stored in `sync_runs`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncSummary {
+    pub region: String,
+    pub seen: usize,
+    pub new: usize,
+    pub gone: usize,
+    pub label_moves: usize,
+    pub errors: Vec<SyncError>,
+}
+
+fn aws_error<E, R>(
+    secret: Option<&str>,
+    operation: &'static str,
+    error: &aws_sdk_secretsmanager::error::SdkError<E, R>,
+) -> SyncError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    SyncError {
+        secret: secret.map(str::to_string),
+        operation,
+        code: error.code().map(str::to_string),
+        message: DisplayErrorContext(error).to_string(),
+    }
+}
+
+fn time(at: Option<&AwsDateTime>) -> Option<DateTime<Utc>> {
+    at.and_then(|at| DateTime::from_timestamp(at.secs(), at.subsec_nanos()))
+}
+
+/// Everything one secret's calls returned.
+struct Described {
+    entry: SecretListEntry,
+    replication: Value,
+    versions: Vec<Version>,
+    policy: Option<Value>,
+    errors: Vec<SyncError>,
+}
+
+struct Version {
+    id: String,
+    labels: Vec<String>,
+    created_at: Option<DateTime<Utc>>,
+    last_accessed_at: Option<DateTime<Utc>>,
+    kms_key_ids: Vec<String>,
+}
+
+/// Syncs one region: lists every secret (including those scheduled for deletion),
+/// describes each with bounded concurrency, stores the changes, and marks secrets that are
+/// no longer listed as gone.
+pub async fn sync_region(
+    pool: &PgPool,
+    client: &Client,
+    region: &str,
+) -> Result<SyncSummary, sqlx::Error> {
+    let run: i64 = sqlx::query_scalar("INSERT INTO sync_runs (region) VALUES ($1) RETURNING id")
+        .bind(region)
+        .fetch_one(pool)
+        .await?;
+    let mut summary = SyncSummary {
+        region: region.to_string(),
+        ..SyncSummary::default()
+    };
+
+    let listed: Result<Vec<_>, _> = client
+        .list_secrets()
+        .include_planned_deletion(true)
+        .into_paginator()
+        .send()
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect();
+    let entries: Vec<SecretListEntry> = match listed {
+        Ok(pages) => pages
+            .into_iter()
+            .flat_map(|page| page.secret_list.unwrap_or_default())
+            .collect(),
+        Err(error) => {
+            summary.errors.push(aws_error(None, "ListSecrets", &error));
+            finish(pool, run, &summary, "failed").await?;
+            return Ok(summary);
+        }
+    };
+
+    let described: Vec<Described> = futures::stream::iter(entries)
+        .map(|entry| describe(client, entry))
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut seen = HashSet::new();
+    for secret in described {
+        summary.errors.extend(secret.errors.iter().cloned());
+        let Some(arn) = secret.entry.arn().map(str::to_string) else {
+            continue;
+        };
+        let (new, moves) = store(pool, region, &secret).await?;
+        summary.new += usize::from(new);
+        summary.label_moves += moves;
+        seen.insert(arn);
+    }
+    summary.seen = seen.len();
+    let seen: Vec<String> = seen.into_iter().collect();
+    let gone = sqlx::query(
+        "UPDATE secrets SET gone_since = now() \
+         WHERE region = $1 AND gone_since IS NULL AND NOT (arn = ANY($2))",
+    )
+    .bind(region)
+    .bind(&seen)
+    .execute(pool)
+    .await?;
+    summary.gone = gone.rows_affected() as usize;
+    let outcome = if summary.errors.is_empty() {
+        "succeeded"
+    } else {
+        "partial"
+    };
+    finish(pool, run, &summary, outcome).await?;
+    Ok(summary)
+}
+
+async fn finish(
+    pool: &PgPool,
+    run: i64,
+    summary: &SyncSummary,
+    outcome: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE sync_runs SET finished_at = now(), outcome = $2, secrets_seen = $3, \
+         secrets_new = $4, secrets_gone = $5, label_moves = $6, errors = $7 WHERE id = $1",
+    )
+    .bind(run)
+    .bind(outcome)
+    .bind(summary.seen as i32)
+    .bind(summary.new as i32)
+    .bind(summary.gone as i32)
+    .bind(summary.label_moves as i32)
+    .bind(json!(summary.errors))
+    .execute(pool)
+    .await
+    .map(drop)
+}
+
+/// DescribeSecret, ListSecretVersionIds and GetResourcePolicy for one secret. A failed call
+/// leaves what the list said in place and is recorded.
+async fn describe(client: &Client, entry: SecretListEntry) -> Described {
+    let arn = entry.arn().unwrap_or_default().to_string();
+    let mut errors = Vec::new();
+
+    let replication = match client.describe_secret().secret_id(&arn).send().await {
+        Ok(described) => Value::Array(
+            described
+                .replication_status()
+                .iter()
+                .map(|replica| {
+                    json!({
+                        "region": replica.region(),
+                        "kms_key_id": replica.kms_key_id(),
+                        "status": replica.status().map(|status| status.as_str()),
+                        "status_message": replica.status_message(),
+                    })
+                })
+                .collect(),
+        ),
+        Err(error) => {
+            errors.push(aws_error(Some(&arn), "DescribeSecret", &error));
+            Value::Array(Vec::new())
+        }
+    };
+
+    let pages: Result<Vec<_>, _> = client
+        .list_secret_version_ids()
+        .secret_id(&arn)
+        .include_deprecated(true)
+        .into_paginator()
+        .send()
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect();
+    let versions = match pages {
+        Ok(pages) => pages
+            .into_iter()
+            .flat_map(|page| page.versions.unwrap_or_default())
+            .filter_map(|version| {
+                Some(Version {
+                    id: version.version_id()?.to_string(),
+                    labels: version.version_stages().to_vec(),
+                    created_at: time(version.created_date()),
+                    last_accessed_at: time(version.last_accessed_date()),
+                    kms_key_ids: version.kms_key_ids().to_vec(),
+                })
+            })
+            .collect(),
+        Err(error) => {
+            errors.push(aws_error(Some(&arn), "ListSecretVersionIds", &error));
+            Vec::new()
+        }
+    };
+
+    let policy = match client.get_resource_policy().secret_id(&arn).send().await {
+        Ok(answer) => answer
+            .resource_policy()
+            .and_then(|policy| serde_json::from_str(policy).ok()),
+        Err(error) => {
+            errors.push(aws_error(Some(&arn), "GetResourcePolicy", &error));
+            None
+        }
+    };
+
+    Described {
+        entry,
+        replication,
+        versions,
+        policy,
+        errors,
+    }
+}
+
+/// Stores one secret and its versions, and records each label move, in one transaction.
+/// Returns whether the secret is new and how many labels moved.
+async fn store(
+    pool: &PgPool,
+    region: &str,
+    secret: &Described,
+) -> Result<(bool, usize), sqlx::Error> {
+    let entry = &secret.entry;
+    let arn = entry.arn().unwrap_or_default();
+    let account = arn.split(':').nth(4).unwrap_or_default();
+    let tags: serde_json::Map<String, Value> = entry
+        .tags()
+        .iter()
+        .filter_map(|tag| {
+            Some((
+                tag.key()?.to_string(),
+                Value::from(tag.value().unwrap_or_default()),
+            ))
+        })
+        .collect();
+    let rules = entry.rotation_rules();
+    let mut tx = pool.begin().await?;
+    let new: bool = sqlx::query_scalar(
+        "INSERT INTO secrets (arn, name, region, account_id, description, kms_key_id, tags, \
+             owning_service, created_at, last_changed_at, last_accessed_at, last_rotated_at, \
+             next_rotation_at, rotation_enabled, rotation_lambda_arn, rotation_after_days, \
+             rotation_schedule, rotation_window, deletion_requested_at, primary_region, \
+             replication, resource_policy) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                 $18, $19, $20, $21, $22) \
+         ON CONFLICT (arn) DO UPDATE SET name = $2, description = $5, kms_key_id = $6, \
+             tags = $7, owning_service = $8, last_changed_at = $10, last_accessed_at = $11, \
+             last_rotated_at = $12, next_rotation_at = $13, rotation_enabled = $14, \
+             rotation_lambda_arn = $15, rotation_after_days = $16, rotation_schedule = $17, \
+             rotation_window = $18, deletion_requested_at = $19, primary_region = $20, \
+             replication = CASE WHEN $23 THEN secrets.replication ELSE $21 END, \
+             resource_policy = CASE WHEN $24 THEN secrets.resource_policy ELSE $22 END, \
+             last_seen_at = now(), gone_since = NULL \
+         RETURNING xmax = 0",
+    )
+    .bind(arn)
+    .bind(entry.name().unwrap_or_default())
+    .bind(region)
+    .bind(account)
+    .bind(entry.description())
+    .bind(entry.kms_key_id())
+    .bind(Value::Object(tags))
+    .bind(entry.owning_service())
+    .bind(time(entry.created_date()))
+    .bind(time(entry.last_changed_date()))
+    .bind(time(entry.last_accessed_date()))
+    .bind(time(entry.last_rotated_date()))
+    .bind(time(entry.next_rotation_date()))
+    .bind(entry.rotation_enabled().unwrap_or(false))
+    .bind(entry.rotation_lambda_arn())
+    .bind(
+        rules
+            .and_then(|rules| rules.automatically_after_days())
+            .map(|days| days as i32),
+    )
+    .bind(rules.and_then(|rules| rules.schedule_expression()))
+    .bind(rules.and_then(|rules| rules.duration()))
+    .bind(time(entry.deleted_date()))
+    .bind(entry.primary_region())
+    .bind(&secret.replication)
+    .bind(&secret.policy)
+    .bind(failed(secret, "DescribeSecret"))
+    .bind(failed(secret, "GetResourcePolicy"))
+    .fetch_one(&mut *tx)
+    .await?;
+
+    let mut moves = 0;
+    // Versions could not be listed: keep the stored ones rather than mark them all gone.
+    if !failed(secret, "ListSecretVersionIds") {
+        let stored: Vec<(String, Vec<String>)> = sqlx::query_as(
+            "SELECT version_id, labels FROM secret_versions WHERE secret_arn = $1 AND gone_since IS NULL",
+        )
+        .bind(arn)
+        .fetch_all(&mut *tx)
+        .await?;
+        let before: Labels = stored.into_iter().collect();
+        let after: Labels = secret
+            .versions
+            .iter()
+            .map(|version| (version.id.clone(), version.labels.clone()))
+            .collect();
+        for version in &secret.versions {
+            sqlx::query(
+                "INSERT INTO secret_versions (secret_arn, version_id, created_at, \
+                     last_accessed_at, kms_key_ids, labels) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (secret_arn, version_id) DO UPDATE SET \
+                     last_accessed_at = $4, kms_key_ids = $5, labels = $6, \
+                     last_seen_at = now(), gone_since = NULL",
+            )
+            .bind(arn)
+            .bind(&version.id)
+            .bind(version.created_at)
+            .bind(version.last_accessed_at)
+            .bind(&version.kms_key_ids)
+            .bind(&version.labels)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let listed: Vec<String> = after.keys().cloned().collect();
+        sqlx::query(
+            "UPDATE secret_versions SET gone_since = now(), labels = '{}' \
+             WHERE secret_arn = $1 AND gone_since IS NULL AND NOT (version_id = ANY($2))",
+        )
+        .bind(arn)
+        .bind(&listed)
+        .execute(&mut *tx)
+        .await?;
+        for labels::LabelMove { label, from, to } in labels::moves(&before, &after) {
+            sqlx::query(
+                "INSERT INTO label_history (secret_arn, label, from_version, to_version, source) \
+                 VALUES ($1, $2, $3, $4, 'sync')",
+            )
+            .bind(arn)
+            .bind(label)
+            .bind(from)
+            .bind(to)
+            .execute(&mut *tx)
+            .await?;
+            moves += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok((new, moves))
+}
+
+fn failed(secret: &Described, operation: &str) -> bool {
+    secret
+        .errors
+        .iter()
+        .any(|error| error.operation == operation)
+}

@@ -1,0 +1,190 @@
+//! The inventory sync against the real AWS API peer (moto) and a real PostgreSQL. Each test
+//! works in a region of its own, so tests running at once never see each other's secrets.
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::types::Tag;
+use sqlx::PgPool;
+use trailkeeper::inventory::sync::sync_region;
+
+async fn client(region: &'static str) -> Client {
+    std::env::var("AWS_ENDPOINT_URL")
+        .expect("these tests need the AWS API peer: run them with `make test`");
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .load()
+        .await;
+    Client::new(&config)
+}
+
+/// A random value: the tests never read it back, and neither does Trailkeeper.
+fn value() -> String {
+    format!("{:x}", rand_value())
+}
+
+fn rand_value() -> u128 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    nanos ^ (u128::from(std::process::id()) << 64)
+}
+
+async fn create(client: &Client, name: &str) -> String {
+    client
+        .create_secret()
+        .name(name)
+        .secret_string(value())
+        .tags(Tag::builder().key("team").value("payments").build())
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string()
+}
+
+async fn history(pool: &PgPool, arn: &str) -> Vec<(String, Option<String>, Option<String>)> {
+    sqlx::query_as(
+        "SELECT label, from_version, to_version FROM label_history WHERE secret_arn = $1 ORDER BY id",
+    )
+    .bind(arn)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn the_first_sync_stores_every_secret_with_its_versions_tags_and_policy(pool: PgPool) {
+    let client = client("eu-north-1").await;
+    let arn = create(&client, "payments/db").await;
+    create(&client, "payments/api-key").await;
+    client
+        .put_resource_policy()
+        .secret_id(&arn)
+        .resource_policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+
+    let summary = sync_region(&pool, &client, "eu-north-1").await.unwrap();
+    assert_eq!((summary.seen, summary.new, summary.gone), (2, 2, 0));
+    assert_eq!(summary.errors, []);
+
+    let (name, account, tags, policy): (String, String, serde_json::Value, serde_json::Value) =
+        sqlx::query_as(
+            "SELECT name, account_id, tags, resource_policy FROM secrets WHERE arn = $1",
+        )
+        .bind(&arn)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(name, "payments/db");
+    assert_eq!(account.len(), 12);
+    assert_eq!(tags, serde_json::json!({ "team": "payments" }));
+    assert_eq!(policy["Statement"][0]["Principal"], "*");
+    let labels = history(&pool, &arn).await;
+    assert_eq!(labels.len(), 1, "{labels:?}");
+    assert_eq!(labels[0].0, "AWSCURRENT");
+
+    let run: (String, i32) = sqlx::query_as("SELECT outcome, secrets_seen FROM sync_runs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(run, ("succeeded".to_string(), 2));
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn each_label_move_is_recorded_once(pool: PgPool) {
+    let client = client("ap-southeast-2").await;
+    let arn = create(&client, "orders/db").await;
+    sync_region(&pool, &client, "ap-southeast-2").await.unwrap();
+    let first = history(&pool, &arn).await[0].2.clone().unwrap();
+
+    let second = client
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(value())
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_string();
+    let summary = sync_region(&pool, &client, "ap-southeast-2").await.unwrap();
+    assert_eq!(summary.label_moves, 2);
+    let again = sync_region(&pool, &client, "ap-southeast-2").await.unwrap();
+    assert_eq!(again.label_moves, 0, "an unchanged secret records nothing");
+
+    assert_eq!(
+        history(&pool, &arn).await[1..],
+        [
+            (
+                "AWSCURRENT".to_string(),
+                Some(first.clone()),
+                Some(second.clone())
+            ),
+            ("AWSPREVIOUS".to_string(), None, Some(first)),
+        ]
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn deleted_secrets_keep_their_deletion_date_and_then_are_marked_gone(pool: PgPool) {
+    let client = client("sa-east-1").await;
+    let scheduled = create(&client, "legacy/ftp").await;
+    let removed = create(&client, "legacy/smtp").await;
+    sync_region(&pool, &client, "sa-east-1").await.unwrap();
+
+    client
+        .delete_secret()
+        .secret_id(&scheduled)
+        .recovery_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    client
+        .delete_secret()
+        .secret_id(&removed)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    let summary = sync_region(&pool, &client, "sa-east-1").await.unwrap();
+    assert_eq!((summary.seen, summary.gone), (1, 1));
+
+    let rows: Vec<(String, bool, bool)> = sqlx::query_as(
+        "SELECT arn, deletion_requested_at IS NOT NULL, gone_since IS NOT NULL FROM secrets ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        [(scheduled, true, false), (removed, false, true)],
+        "scheduled for deletion is still there; removed is kept, marked gone"
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_region_that_fails_is_recorded_with_its_error(pool: PgPool) {
+    // Nothing listens on port 1.
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-west-1"))
+        .endpoint_url("http://127.0.0.1:1")
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await;
+    let summary = sync_region(&pool, &Client::new(&config), "us-west-1")
+        .await
+        .unwrap();
+    assert_eq!(summary.errors.len(), 1);
+    assert_eq!(summary.errors[0].operation, "ListSecrets");
+    let (outcome, errors): (String, serde_json::Value) =
+        sqlx::query_as("SELECT outcome, errors FROM sync_runs WHERE region = 'us-west-1'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(outcome, "failed");
+    assert_eq!(errors[0]["operation"], "ListSecrets");
+}
