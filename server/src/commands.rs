@@ -16,7 +16,7 @@ use trailkeeper::auth::sign_in::SignInLimits;
 use trailkeeper::auth::{tokens, users};
 use trailkeeper::config::{Invocation, ServeSettings, Settings, TokenInvocation, UserCommand};
 use trailkeeper::db::Database;
-use trailkeeper::inventory::sync::sync_region;
+use trailkeeper::inventory::sync::{SyncSummary, sync_regions};
 use trailkeeper::{aws, web};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -60,6 +60,12 @@ async fn serve(database: &Database, serve: ServeSettings) -> anyhow::Result<Exit
         None => None,
     };
     let aws_config = aws::load_config().await;
+    spawn_inventory_sync(
+        database.pool().clone(),
+        aws_config.clone(),
+        serve.regions.clone(),
+        serve.sync_interval,
+    );
     let listen = serve.listen;
     let listener = std::net::TcpListener::bind(listen).with_context(|| {
         format!("cannot listen on {listen} (set by TRAILKEEPER_LISTEN or --listen)")
@@ -172,30 +178,13 @@ async fn migrate_and_record(
 async fn sync(database: &Database, regions: Vec<String>) -> anyhow::Result<ExitCode> {
     migrate_and_record(database).await?;
     let config = aws::load_config().await;
-    let regions = if regions.is_empty() {
-        let region = config.region().context(
-            "no AWS region is configured; set TRAILKEEPER_REGIONS, AWS_REGION or a region in the AWS profile",
-        )?;
-        vec![region.to_string()]
-    } else {
-        regions
-    };
-    let mut complete = true;
-    for region in regions {
-        let client = aws::secrets_manager(&config, &region);
-        let summary = sync_region(database.pool(), &client, &region).await?;
-        println!(
-            "{region}: {} secrets ({} new, {} gone), {} label moves, {} errors",
-            summary.seen,
-            summary.new,
-            summary.gone,
-            summary.label_moves,
-            summary.errors.len()
-        );
+    let summaries = sync_regions(database.pool(), &config, &regions).await?;
+    for summary in &summaries {
+        println!("{}", describe_sync(summary));
         for error in &summary.errors {
             println!(
                 "  {} {} failed{}: {}",
-                error.secret.as_deref().unwrap_or(region.as_str()),
+                error.secret.as_deref().unwrap_or(summary.region.as_str()),
                 error.operation,
                 error
                     .code
@@ -205,13 +194,55 @@ async fn sync(database: &Database, regions: Vec<String>) -> anyhow::Result<ExitC
                 error.message
             );
         }
-        complete &= summary.errors.is_empty();
     }
-    Ok(if complete {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(
+        if summaries.iter().all(|summary| summary.errors.is_empty()) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
+}
+
+fn describe_sync(summary: &SyncSummary) -> String {
+    format!(
+        "{}: {} secrets ({} new, {} gone), {} label moves, {} errors",
+        summary.region,
+        summary.seen,
+        summary.new,
+        summary.gone,
+        summary.label_moves,
+        summary.errors.len()
+    )
+}
+
+/// While serving: syncs at once, then every `interval`. Each run is stored in `sync_runs`;
+/// a failing run is logged and the next one tries again.
+fn spawn_inventory_sync(
+    pool: sqlx::PgPool,
+    config: aws_config::SdkConfig,
+    regions: Vec<String>,
+    interval: Duration,
+) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match sync_regions(&pool, &config, &regions).await {
+                Ok(summaries) => {
+                    for summary in summaries {
+                        if summary.errors.is_empty() {
+                            tracing::info!("inventory sync: {}", describe_sync(&summary));
+                        } else {
+                            tracing::warn!(errors = ?summary.errors, "inventory sync: {}", describe_sync(&summary));
+                        }
+                    }
+                }
+                Err(error) => tracing::error!(%error, "inventory sync failed"),
+            }
+        }
+    });
 }
 
 async fn check(database: &Database) -> anyhow::Result<ExitCode> {

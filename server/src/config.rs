@@ -163,6 +163,18 @@ pub struct ServeArgs {
     )]
     pub listen: String,
 
+    #[command(flatten)]
+    pub sync: SyncArgs,
+
+    /// How often to sync the inventory from AWS while serving (also once at start).
+    #[arg(
+        long,
+        env = "TRAILKEEPER_SYNC_INTERVAL",
+        default_value = "5m",
+        value_name = "DURATION"
+    )]
+    pub sync_interval: String,
+
     /// A session unused for this long ends, for example 30m or 1h.
     #[arg(
         long,
@@ -292,6 +304,9 @@ pub enum Invocation {
 #[derive(Debug)]
 pub struct ServeSettings {
     pub listen: SocketAddr,
+    /// Regions to sync; empty means the SDK's region.
+    pub regions: Vec<String>,
+    pub sync_interval: Duration,
     pub public_url: Option<String>,
     pub oidc: Option<OidcSettings>,
     pub sessions: SessionPolicy,
@@ -359,6 +374,18 @@ where
         None => unreachable!("a missing command was replaced by `serve` above"),
         Some(Command::Serve(serve)) => Invocation::Serve(Box::new(ServeSettings {
             listen: listen_address(&serve.listen, &listen_setting)?,
+            regions: regions(
+                &serve.sync.regions,
+                &named("regions", "--regions", "TRAILKEEPER_REGIONS"),
+            )?,
+            sync_interval: duration(
+                &serve.sync_interval,
+                &named(
+                    "sync_interval",
+                    "--sync-interval",
+                    "TRAILKEEPER_SYNC_INTERVAL",
+                ),
+            )?,
             sessions: SessionPolicy {
                 idle_timeout: duration(
                     &serve.session_idle_timeout,
@@ -684,6 +711,8 @@ mod tests {
         };
         assert_eq!(serve.listen.to_string(), "127.0.0.1:3000");
         assert_eq!(serve.sessions, SessionPolicy::default());
+        assert_eq!(serve.sync_interval, Duration::from_secs(300));
+        assert!(serve.regions.is_empty(), "the SDK's region");
         assert!(serve.tls.is_none());
     }
 

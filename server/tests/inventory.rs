@@ -5,7 +5,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::Tag;
 use sqlx::PgPool;
-use trailkeeper::inventory::sync::sync_region;
+use trailkeeper::inventory::sync::{sync_region, sync_regions};
 
 async fn client(region: &'static str) -> Client {
     std::env::var("AWS_ENDPOINT_URL")
@@ -187,4 +187,28 @@ async fn a_region_that_fails_is_recorded_with_its_error(pool: PgPool) {
             .unwrap();
     assert_eq!(outcome, "failed");
     assert_eq!(errors[0]["operation"], "ListSecrets");
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn every_configured_region_is_synced_in_turn(pool: PgPool) {
+    create(&client("eu-west-3").await, "billing/db").await;
+    create(&client("eu-south-1").await, "billing/db").await;
+    let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let regions = ["eu-west-3".to_string(), "eu-south-1".to_string()];
+    let summaries = sync_regions(&pool, &config, &regions).await.unwrap();
+    let seen: Vec<(&str, usize)> = summaries
+        .iter()
+        .map(|summary| (summary.region.as_str(), summary.seen))
+        .collect();
+    assert_eq!(seen, [("eu-west-3", 1), ("eu-south-1", 1)]);
+
+    // No region anywhere: nothing to sync, and the error says how to name one.
+    let regionless = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .build();
+    let error = sync_regions(&pool, &regionless, &[]).await.unwrap_err();
+    assert!(
+        error.to_string().starts_with("no AWS region is configured"),
+        "{error}"
+    );
 }

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_secretsmanager::primitives::DateTime as AwsDateTime;
@@ -78,6 +79,37 @@ struct Version {
     created_at: Option<DateTime<Utc>>,
     last_accessed_at: Option<DateTime<Utc>>,
     kms_key_ids: Vec<String>,
+}
+
+/// Syncs each region in turn (the SDK's own region when `regions` is empty); a region that
+/// fails is recorded and does not stop the others.
+pub async fn sync_regions(
+    pool: &PgPool,
+    config: &SdkConfig,
+    regions: &[String],
+) -> Result<Vec<SyncSummary>, SyncRegionsError> {
+    let regions = if regions.is_empty() {
+        let region = config.region().ok_or(SyncRegionsError::NoRegion)?;
+        vec![region.to_string()]
+    } else {
+        regions.to_vec()
+    };
+    let mut summaries = Vec::new();
+    for region in regions {
+        let client = crate::aws::secrets_manager(config, &region);
+        summaries.push(sync_region(pool, &client, &region).await?);
+    }
+    Ok(summaries)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncRegionsError {
+    #[error(
+        "no AWS region is configured; set TRAILKEEPER_REGIONS, AWS_REGION or a region in the AWS profile"
+    )]
+    NoRegion,
+    #[error("the inventory store failed")]
+    Store(#[from] sqlx::Error),
 }
 
 /// Syncs one region: lists every secret (including those scheduled for deletion),
