@@ -159,7 +159,7 @@ pub async fn recent(
 
 /// One page of entries matching `filter`, newest first, with the cursor for the next page.
 pub async fn page(
-    executor: impl PgExecutor<'_> + Copy,
+    executor: impl PgExecutor<'_>,
     filter: &AuditFilter,
 ) -> Result<AuditPage, sqlx::Error> {
     let mut query = QueryBuilder::new(COLUMNS);
@@ -210,13 +210,9 @@ pub async fn page(
     } else {
         None
     };
-    let actions = sqlx::query_scalar("SELECT DISTINCT action FROM audit_log ORDER BY action")
-        .fetch_all(executor)
-        .await?;
     Ok(AuditPage {
         entries,
         next_before,
-        actions,
     })
 }
 

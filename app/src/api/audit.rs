@@ -40,8 +40,6 @@ pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     /// The cursor for the next (older) page, when there is one.
     pub next_before: Option<i64>,
-    /// Every action recorded so far, for the filter.
-    pub actions: Vec<String>,
 }
 
 #[server(endpoint = "audit_log")]

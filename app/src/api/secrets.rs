@@ -20,52 +20,6 @@ pub enum RotationStatus {
     Stuck,
 }
 
-impl RotationStatus {
-    pub const ALL: [RotationStatus; 6] = [
-        RotationStatus::Disabled,
-        RotationStatus::NeverRotated,
-        RotationStatus::Healthy,
-        RotationStatus::DueSoon,
-        RotationStatus::Overdue,
-        RotationStatus::Stuck,
-    ];
-
-    /// The name in URLs, the API and the store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RotationStatus::Disabled => "disabled",
-            RotationStatus::NeverRotated => "never_rotated",
-            RotationStatus::Healthy => "healthy",
-            RotationStatus::DueSoon => "due_soon",
-            RotationStatus::Overdue => "overdue",
-            RotationStatus::Stuck => "stuck",
-        }
-    }
-
-    /// The words on a badge.
-    pub fn label(self) -> &'static str {
-        match self {
-            RotationStatus::Disabled => "disabled",
-            RotationStatus::NeverRotated => "never rotated",
-            RotationStatus::Healthy => "healthy",
-            RotationStatus::DueSoon => "due soon",
-            RotationStatus::Overdue => "overdue",
-            RotationStatus::Stuck => "stuck",
-        }
-    }
-}
-
-impl std::str::FromStr for RotationStatus {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        RotationStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == value)
-            .ok_or_else(|| format!("{value:?} is not a rotation status"))
-    }
-}
-
 /// A resource policy statement that opens a secret beyond its own account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyFlag {

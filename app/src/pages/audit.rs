@@ -98,7 +98,6 @@ fn Entries(page: AuditPage, filter: AuditFilter) -> impl IntoView {
     let AuditPage {
         entries,
         next_before,
-        ..
     } = page;
     if entries.is_empty() {
         return view! { <p data-testid="audit-empty">"No entries match."</p> }.into_any();

@@ -20,7 +20,8 @@ use tokio::sync::OnceCell;
 use trailkeeper_app::Role;
 
 use super::secret;
-use super::sessions::{self, NewSession, SessionPolicy};
+use super::sessions::{NewSession, SessionPolicy};
+use super::sign_in::open_session;
 use super::users::{self, User};
 use crate::audit::{Action, Entry, Outcome};
 
@@ -261,19 +262,15 @@ impl Oidc {
             }
         };
         let mut tx = pool.begin().await?;
-        let session =
-            sessions::create(&mut *tx, user.id, policy, Some(address), user_agent).await?;
-        Entry::new(
-            &user.name,
-            Action::SignIn,
-            format!(
-                "{} signed in with role {} through single sign-on",
-                user.name, user.role
-            ),
+        let session = open_session(
+            &mut tx,
+            &user,
+            policy,
+            address,
+            user_agent,
+            " through single sign-on",
+            json!({ "issuer": self.settings.issuer, "subject": subject }),
         )
-        .detail(json!({ "issuer": self.settings.issuer, "subject": subject }))
-        .from_address(Some(address))
-        .record(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok((user, session, next))
@@ -318,18 +315,11 @@ async fn provision(
     role: Role,
 ) -> Result<User, OidcError> {
     const ACTOR: &str = "single sign-on";
-    let existing: Option<String> =
-        sqlx::query_scalar("SELECT name FROM users WHERE external_id = $1")
-            .bind(external_id)
-            .fetch_optional(pool)
-            .await?;
+    let existing = users::by_external_id(pool, external_id)
+        .await
+        .map_err(store_error)?;
     let user = match existing {
-        Some(existing) => {
-            let found = users::credentials(pool, &existing)
-                .await
-                .map_err(store_error)?
-                .expect("the user was just found")
-                .user;
+        Some(found) => {
             if found.disabled_at.is_some() {
                 return Err(OidcError::Disabled(found.name));
             }

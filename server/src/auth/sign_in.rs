@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
-use sqlx::PgPool;
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::Semaphore;
 
 use super::password;
@@ -139,12 +139,14 @@ pub async fn sign_in(
 
     let user = credentials.expect("checked above").user;
     let mut tx = pool.begin().await?;
-    let session = sessions::create(
-        &mut *tx,
-        user.id,
+    let session = open_session(
+        &mut tx,
+        &user,
         policy,
-        Some(attempt.address),
+        attempt.address,
         attempt.user_agent,
+        "",
+        json!({}),
     )
     .await?;
     // A success clears the account's failures; the audit log keeps them.
@@ -152,17 +154,34 @@ pub async fn sign_in(
         .bind(&user.name)
         .execute(&mut *tx)
         .await?;
-    Entry::new(
-        &user.name,
-        Action::SignIn,
-        format!("{} signed in with role {}", user.name, user.role),
-    )
-    .from_address(Some(attempt.address))
-    .record(&mut *tx)
-    .await?;
     tx.commit().await?;
     tracing::info!(user = %user.name, address = attempt.address, "signed in");
     Ok((user, session))
+}
+
+/// A sign-in that succeeded, however it was proven: opens the session and records it in the
+/// audit log, in the caller's transaction. `how` ends the audit summary (" through single
+/// sign-on"); `detail` says more.
+pub(crate) async fn open_session(
+    tx: &mut PgConnection,
+    user: &User,
+    policy: SessionPolicy,
+    address: &str,
+    user_agent: Option<&str>,
+    how: &str,
+    detail: Value,
+) -> Result<NewSession, sqlx::Error> {
+    let session = sessions::create(&mut *tx, user.id, policy, Some(address), user_agent).await?;
+    Entry::new(
+        &user.name,
+        Action::SignIn,
+        format!("{} signed in with role {}{how}", user.name, user.role),
+    )
+    .detail(detail)
+    .from_address(Some(address))
+    .record(&mut *tx)
+    .await?;
+    Ok(session)
 }
 
 /// When the account or the address has failed too often within the window: how long until

@@ -233,6 +233,17 @@ pub async fn set_password(
     .await
 }
 
+/// The account single sign-on created for a provider's subject (`issuer subject`).
+pub async fn by_external_id(pool: &PgPool, external_id: &str) -> Result<Option<User>, UserError> {
+    let row: Option<UserRow> = sqlx::query_as(
+        "SELECT id, name, role, disabled_at, created_at FROM users WHERE external_id = $1",
+    )
+    .bind(external_id)
+    .fetch_optional(pool)
+    .await?;
+    row.map(from_row).transpose()
+}
+
 /// What sign-in needs to know of an account.
 #[derive(Debug)]
 pub struct Credentials {

@@ -134,10 +134,8 @@ pub async fn sync_region(
         .include_planned_deletion(true)
         .into_paginator()
         .send()
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect();
+        .try_collect()
+        .await;
     let entries: Vec<SecretListEntry> = match listed {
         Ok(pages) => pages
             .into_iter()
@@ -241,10 +239,8 @@ async fn describe(client: &Client, entry: SecretListEntry) -> Described {
         .include_deprecated(true)
         .into_paginator()
         .send()
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect();
+        .try_collect()
+        .await;
     let versions = match pages {
         Ok(pages) => pages
             .into_iter()

@@ -38,28 +38,28 @@ impl AuthSettings {
         }
     }
 
-    /// The cookie that carries a new session's secret.
-    pub fn session_cookie(&self, secret: String) -> HeaderValue {
-        let cookie = Cookie::build((self.cookie_name(), secret))
+    /// The session cookie's attributes, whatever it carries.
+    fn cookie(&self, value: String) -> Cookie<'static> {
+        Cookie::build((self.cookie_name(), value))
             .path("/")
             .http_only(true)
             .secure(self.tls)
             .same_site(SameSite::Lax)
-            .max_age(cookie::time::Duration::seconds(
-                self.sessions.lifetime.as_secs() as i64,
-            ))
-            .build();
+            .build()
+    }
+
+    /// The cookie that carries a new session's secret.
+    pub fn session_cookie(&self, secret: String) -> HeaderValue {
+        let mut cookie = self.cookie(secret);
+        cookie.set_max_age(cookie::time::Duration::seconds(
+            self.sessions.lifetime.as_secs() as i64,
+        ));
         HeaderValue::from_str(&cookie.to_string()).expect("a session cookie is plain ASCII")
     }
 
     /// Tells the browser to forget the session cookie.
     pub fn removal_cookie(&self) -> HeaderValue {
-        let mut cookie = Cookie::build((self.cookie_name(), ""))
-            .path("/")
-            .http_only(true)
-            .secure(self.tls)
-            .same_site(SameSite::Lax)
-            .build();
+        let mut cookie = self.cookie(String::new());
         cookie.make_removal();
         HeaderValue::from_str(&cookie.to_string()).expect("a removal cookie is plain ASCII")
     }
@@ -165,17 +165,38 @@ pub async fn authorize(request: Request, next: Next) -> Response {
         tracing::error!(%route, "refused a route that has no access rule");
         return json_error(StatusCode::FORBIDDEN, "this route has no access rule");
     };
-    enforce(required, request, next).await
+    // The app's routes are its pages and, under /api, its server functions.
+    let answer = if route.starts_with("/api/") {
+        Answer::Json
+    } else {
+        Answer::Page
+    };
+    enforce(required, answer, request, next).await
+}
+
+/// How a route answers a refusal: pages send people to sign in or show a page; everything
+/// else answers JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Page,
+    Json,
 }
 
 /// Lets the request through only if `required` allows the requester; every response that
 /// depends on who asked is kept out of caches.
-pub async fn enforce(required: Access, request: Request, next: Next) -> Response {
+pub async fn enforce(required: Access, answer: Answer, request: Request, next: Next) -> Response {
     let identity = request.extensions().get::<Identity>();
-    let mut response = match access::decide(required, identity) {
-        Decision::Allow => next.run(request).await,
-        Decision::SignInRequired => sign_in_required(&request),
-        Decision::Forbidden { needed } => forbidden(&request, needed),
+    let mut response = match (access::decide(required, identity), answer) {
+        (Decision::Allow, _) => next.run(request).await,
+        (Decision::SignInRequired, Answer::Json) => {
+            json_error(StatusCode::UNAUTHORIZED, "sign in required")
+        }
+        (Decision::SignInRequired, Answer::Page) => sign_in_required(&request),
+        (Decision::Forbidden { needed }, Answer::Json) => json_error(
+            StatusCode::FORBIDDEN,
+            &format!("this needs the {needed} role"),
+        ),
+        (Decision::Forbidden { needed }, Answer::Page) => forbidden_page(needed),
     };
     response
         .headers_mut()
@@ -184,16 +205,8 @@ pub async fn enforce(required: Access, request: Request, next: Next) -> Response
     response
 }
 
-/// Pages and server functions that are not API calls get HTML; the rest gets JSON.
-fn wants_page(request: &Request) -> bool {
-    let path = request.uri().path();
-    request.method() == Method::GET && !path.starts_with("/api/") && path != "/metrics"
-}
-
+/// Sends people to the sign-in page, and back here after it.
 fn sign_in_required(request: &Request) -> Response {
-    if !wants_page(request) {
-        return json_error(StatusCode::UNAUTHORIZED, "sign in required");
-    }
     let mut query = form_urlencoded::Serializer::new(String::new());
     let target = request
         .uri()
@@ -214,12 +227,8 @@ fn sign_in_required(request: &Request) -> Response {
     }
 }
 
-fn forbidden(request: &Request, needed: trailkeeper_app::Role) -> Response {
-    let message = format!("this needs the {needed} role");
-    if !wants_page(request) {
-        return json_error(StatusCode::FORBIDDEN, &message);
-    }
-    // A page of its own: the route exists but this role may not see it.
+/// A page of its own: the route exists, but this role may not see it.
+fn forbidden_page(needed: trailkeeper_app::Role) -> Response {
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>Not allowed · Trailkeeper</title>\

@@ -32,6 +32,7 @@ use trailkeeper_app::api::overview::AwsTarget;
 use trailkeeper_app::{App, Role, shell};
 
 use crate::auth::oidc::Oidc;
+use access::Answer;
 pub use access::AuthSettings;
 pub use backend::ServerBackend;
 use metrics::HttpMetrics;
@@ -61,7 +62,7 @@ pub struct WebContext {
 }
 
 /// A route the server itself defines (the Leptos pages and server functions have theirs in
-/// the app's access table), with who may reach it.
+/// the app's access table), with who may reach it. Each answers a refusal with JSON.
 pub struct ServerRoute {
     pub path: &'static str,
     pub method: Method,
@@ -158,7 +159,9 @@ pub fn router(context: WebContext) -> Router {
             router.route(
                 route.path,
                 route.handler.route_layer(middleware::from_fn(
-                    move |request: Request, next: Next| access::enforce(access, request, next),
+                    move |request: Request, next: Next| {
+                        access::enforce(access, Answer::Json, request, next)
+                    },
                 )),
             )
         });
