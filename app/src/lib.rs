@@ -21,7 +21,7 @@ use components::layout::Layout;
 use components::time::provide_display_zone;
 use pages::{
     audit::AuditLogPage, login::LoginPage, not_built::NotBuilt, not_found::NotFound,
-    overview::OverviewPage,
+    overview::OverviewPage, secret::SecretPage, secrets::SecretsPage,
 };
 
 /// The document around every page; rendered on the server only.
@@ -82,17 +82,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/") view=OverviewPage />
                     <Route path=path!("/audit") view=AuditLogPage />
-                    <Route
-                        path=path!("/secrets")
-                        view=|| {
-                            view! {
-                                <NotBuilt
-                                    title="Secrets"
-                                    purpose="every secret in every region: owner, encryption, replication, versions with their staging labels, and whether rotation is healthy"
-                                />
-                            }
-                        }
-                    />
+                    <Route path=path!("/secrets") view=SecretsPage />
+                    <Route path=path!("/secrets/*id") view=SecretPage />
                     <Route
                         path=path!("/events")
                         view=|| {

@@ -167,7 +167,7 @@ pub async fn page(
     if let Some(actor) = &filter.actor {
         query
             .push(" AND lower(actor) LIKE '%' || ")
-            .push_bind(escape_like(&actor.to_lowercase()))
+            .push_bind(crate::db::escape_like(&actor.to_lowercase()))
             .push(" || '%'");
     }
     if let Some(action) = &filter.action {
@@ -175,7 +175,7 @@ pub async fn page(
         if action.ends_with('.') {
             query
                 .push(" AND action LIKE ")
-                .push_bind(escape_like(action))
+                .push_bind(crate::db::escape_like(action))
                 .push(" || '%'");
         } else {
             query.push(" AND action = ").push_bind(action.clone());
@@ -214,22 +214,4 @@ pub async fn page(
         entries,
         next_before,
     })
-}
-
-/// `LIKE` treats `%` and `_` as wildcards; a filter means them literally.
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape_like;
-
-    #[test]
-    fn like_wildcards_in_filters_match_themselves() {
-        assert_eq!(escape_like("user_1%"), "user\\_1\\%");
-        assert_eq!(escape_like("a\\b"), "a\\\\b");
-    }
 }

@@ -1,34 +1,14 @@
 //! The inventory sync against the real AWS API peer (moto) and a real PostgreSQL. Each test
 //! works in a region of its own, so tests running at once never see each other's secrets.
 
+mod common;
+
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::Tag;
+use common::{client, value};
 use sqlx::PgPool;
 use trailkeeper::inventory::sync::{sync_region, sync_regions};
-
-async fn client(region: &'static str) -> Client {
-    std::env::var("AWS_ENDPOINT_URL")
-        .expect("these tests need the AWS API peer: run them with `make test`");
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region))
-        .load()
-        .await;
-    Client::new(&config)
-}
-
-/// A random value: the tests never read it back, and neither does Trailkeeper.
-fn value() -> String {
-    format!("{:x}", rand_value())
-}
-
-fn rand_value() -> u128 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    nanos ^ (u128::from(std::process::id()) << 64)
-}
 
 async fn create(client: &Client, name: &str) -> String {
     client

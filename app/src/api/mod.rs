@@ -20,6 +20,7 @@ mod backend {
     use super::audit::{AuditFilter, AuditPage};
     use super::identity::SignInMethods;
     use super::overview::Overview;
+    use super::secrets::{SecretListing, SecretLookup, SecretQuery};
     use crate::access::{self, Decision, Identity};
 
     /// What the pages need from the server's store and configuration. The server crate
@@ -29,6 +30,9 @@ mod backend {
         async fn overview(&self) -> Result<Overview, ServerFnError>;
         async fn audit_log(&self, filter: AuditFilter) -> Result<AuditPage, ServerFnError>;
         async fn sign_in_methods(&self) -> Result<SignInMethods, ServerFnError>;
+        async fn secrets(&self, query: SecretQuery) -> Result<SecretListing, ServerFnError>;
+        /// One secret by name or ARN.
+        async fn secret(&self, id: String) -> Result<SecretLookup, ServerFnError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;

@@ -1,4 +1,6 @@
 pub mod audit_table;
+pub mod badges;
 pub mod layout;
 pub mod load_failed;
 pub mod time;
+pub mod version_timeline;

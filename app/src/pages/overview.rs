@@ -1,8 +1,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::overview::{Overview, get_overview};
+use crate::api::overview::{InventoryOverview, Overview, get_overview};
 use crate::components::audit_table::AuditTable;
+use crate::components::badges::StatusBadge;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
 
@@ -34,10 +35,12 @@ fn OverviewPanels(overview: Overview) -> impl IntoView {
     let Overview {
         database,
         aws,
+        inventory,
         recent_activity,
         generated_at,
     } = overview;
     view! {
+        <Inventory inventory />
         <div class="cards">
             <section class="panel" aria-labelledby="database-heading">
                 <h2 id="database-heading">"Database"</h2>
@@ -80,6 +83,96 @@ fn OverviewPanels(overview: Overview) -> impl IntoView {
             }}
         </section>
         <p class="muted generated">"Read from the database at " <Timestamp at=generated_at /></p>
+    }
+}
+
+/// The inventory at a glance; each figure links to the list it counts.
+#[component]
+fn Inventory(inventory: InventoryOverview) -> impl IntoView {
+    let InventoryOverview {
+        secrets,
+        by_status,
+        flagged,
+        last_syncs,
+    } = inventory;
+    let syncs = if last_syncs.is_empty() {
+        view! { <p>"No sync has run yet."</p> }.into_any()
+    } else {
+        view! {
+            <table class="data" data-testid="last-syncs">
+                <thead>
+                    <tr>
+                        <th scope="col">"Region"</th>
+                        <th scope="col">"Started"</th>
+                        <th scope="col">"Outcome"</th>
+                        <th scope="col">"Secrets"</th>
+                        <th scope="col">"Errors"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {last_syncs
+                        .into_iter()
+                        .map(|run| {
+                            view! {
+                                <tr>
+                                    <td>{run.region}</td>
+                                    <td class="nowrap">
+                                        <Timestamp at=run.started_at />
+                                    </td>
+                                    <td>
+                                        <span class=format!(
+                                            "badge outcome-{}",
+                                            run.outcome,
+                                        )>{run.outcome.clone()}</span>
+                                    </td>
+                                    <td>{run.secrets_seen}</td>
+                                    <td>
+                                        {run
+                                            .errors
+                                            .into_iter()
+                                            .map(|error| view! { <div class="error-text">{error}</div> })
+                                            .collect_view()}
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        }
+            .into_any()
+    };
+    view! {
+        <section class="panel" aria-labelledby="inventory-heading">
+            <h2 id="inventory-heading">"Secrets"</h2>
+            <p class="headline">
+                <a href="/secrets" data-testid="secrets-count">
+                    {format!("{secrets} secrets")}
+                </a>
+                " · "
+                <a href="/secrets?flag=any" data-testid="flagged-count">
+                    {format!("{flagged} flagged")}
+                </a>
+            </p>
+            <ul class="status-counts" data-testid="status-counts">
+                {by_status
+                    .into_iter()
+                    .map(|(status, count)| {
+                        view! {
+                            <li>
+                                <a href=format!("/secrets?status={}", status.as_str())>
+                                    <StatusBadge status />
+                                    " "
+                                    <strong>{count}</strong>
+                                </a>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+            <h3>"Last sync"</h3>
+            {syncs}
+        </section>
     }
 }
 

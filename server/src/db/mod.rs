@@ -230,3 +230,21 @@ fn describe_external(options: &PgConnectOptions) -> String {
         ),
     }
 }
+
+/// `LIKE` treats `%` and `_` as wildcards; a search means them literally.
+pub fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_like;
+
+    #[test]
+    fn like_wildcards_in_searches_match_themselves() {
+        assert_eq!(escape_like("user_1%"), "user\\_1\\%");
+        assert_eq!(escape_like("a\\b"), "a\\\\b");
+    }
+}

@@ -2,7 +2,9 @@
 //! the people who look after it: how its rotation stands and whom its resource policy lets
 //! in. Values are never part of it.
 
+pub mod assess;
 pub mod labels;
 pub mod policy;
+pub mod read;
 pub mod status;
 pub mod sync;

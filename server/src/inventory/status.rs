@@ -107,6 +107,23 @@ pub fn assess(
     }
 }
 
+/// The schedule as people say it: "every 30 days", "every 12 hours", or for a `cron(…)`
+/// schedule, the expression itself.
+pub fn schedule_in_words(
+    automatically_after_days: Option<i64>,
+    schedule_expression: Option<&str>,
+) -> Option<String> {
+    let facts = RotationFacts {
+        automatically_after_days,
+        schedule_expression,
+        ..RotationFacts::default()
+    };
+    match interval(&facts) {
+        Some(interval) => Some(format!("every {}", span(interval))),
+        None => schedule_expression.map(|expression| format!("on the schedule {expression}")),
+    }
+}
+
 /// The rotation interval from the rules: `AutomaticallyAfterDays`, or a `rate(…)`
 /// expression. A `cron(…)` schedule has no fixed interval; AWS's next date stands for it.
 fn interval(facts: &RotationFacts) -> Option<Duration> {
@@ -271,6 +288,23 @@ mod tests {
             ..RotationFacts::default()
         };
         assert_eq!(check(cron).0, RotationStatus::Healthy);
+    }
+
+    #[test]
+    fn schedules_read_as_people_say_them() {
+        assert_eq!(
+            schedule_in_words(Some(30), None).as_deref(),
+            Some("every 30 days")
+        );
+        assert_eq!(
+            schedule_in_words(None, Some("rate(12 hours)")).as_deref(),
+            Some("every 12 hours")
+        );
+        assert_eq!(
+            schedule_in_words(None, Some("cron(0 16 1,15 * ? *)")).as_deref(),
+            Some("on the schedule cron(0 16 1,15 * ? *)")
+        );
+        assert_eq!(schedule_in_words(None, None), None);
     }
 
     #[test]

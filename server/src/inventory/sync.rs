@@ -16,7 +16,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
+use super::assess::reassess;
 use super::labels::{self, Labels};
+use super::status::StatusThresholds;
 
 /// How many secrets are described at once in one region: enough to hide AWS latency,
 /// few enough to stay under its request rates.
@@ -113,8 +115,8 @@ pub enum SyncRegionsError {
 }
 
 /// Syncs one region: lists every secret (including those scheduled for deletion),
-/// describes each with bounded concurrency, stores the changes, and marks secrets that are
-/// no longer listed as gone.
+/// describes each with bounded concurrency, stores the changes, marks secrets that are no
+/// longer listed as gone, and assesses the region's secrets afresh.
 pub async fn sync_region(
     pool: &PgPool,
     client: &Client,
@@ -144,6 +146,8 @@ pub async fn sync_region(
         Err(error) => {
             summary.errors.push(aws_error(None, "ListSecrets", &error));
             finish(pool, run, &summary, "failed").await?;
+            // Statuses move with the clock even when AWS cannot be asked.
+            reassess(pool, Some(region), Utc::now(), StatusThresholds::default()).await?;
             return Ok(summary);
         }
     };
@@ -181,6 +185,7 @@ pub async fn sync_region(
         "partial"
     };
     finish(pool, run, &summary, outcome).await?;
+    reassess(pool, Some(region), Utc::now(), StatusThresholds::default()).await?;
     Ok(summary)
 }
 

@@ -3,11 +3,21 @@
 //! document is generated from the handlers and types below.
 
 use axum::Json;
-use axum::extract::Extension;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Serialize;
+use sqlx::PgPool;
 use trailkeeper_app::access::{Credential, Identity};
+use trailkeeper_app::api::secrets::{
+    LabelMove, PolicyExposure, PolicyFlag, Replica, RotationSettings, RotationStatus, SecretDetail,
+    SecretFlag, SecretLookup, SecretPage, SecretQuery, SecretSummary, SecretVersion,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::access::json_error;
+use crate::inventory::read::{self, ReadError};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,8 +27,22 @@ use utoipa::{Modify, OpenApi, ToSchema};
                        needs `Authorization: Bearer TOKEN` with a token made by \
                        `trailkeeper token create`; the token's role decides what it may do."
     ),
-    paths(me, openapi_document),
-    components(schemas(Me, ApiError)),
+    paths(me, list_secrets, secret, openapi_document),
+    components(schemas(
+        Me,
+        ApiError,
+        SecretPage,
+        SecretSummary,
+        SecretDetail,
+        RotationStatus,
+        RotationSettings,
+        SecretFlag,
+        PolicyFlag,
+        PolicyExposure,
+        Replica,
+        SecretVersion,
+        LabelMove
+    )),
     modifiers(&BearerAuthentication),
     security(("bearer" = []))
 )]
@@ -76,6 +100,89 @@ pub async fn me(Extension(identity): Extension<Identity>) -> Json<Me> {
         role: identity.role,
         credential: identity.credential,
     })
+}
+
+/// Secrets, filtered and sorted as on the Secrets page, one page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/secrets",
+    tag = "inventory",
+    params(
+        ("q" = Option<String>, Query, description = "Part of the name, description, tag key or value; `key=value` matches a tag"),
+        ("region" = Option<String>, Query, description = "Only this region"),
+        ("status" = Option<RotationStatus>, Query, description = "Only this rotation status"),
+        ("service" = Option<String>, Query, description = "Only secrets managed by this AWS service"),
+        ("kms_key" = Option<String>, Query, description = "Only this KMS key (`aws/secretsmanager` for the default key)"),
+        ("deleted" = Option<String>, Query, description = "`existing` (default: what AWS still has), `only` (scheduled for deletion or gone), `include` (everything), `hide` (neither)"),
+        ("flag" = Option<String>, Query, description = "`any`, or one of `public_policy`, `cross_account`, `scheduled_deletion`, `replica`"),
+        ("sort" = Option<String>, Query, description = "`name` (default), `region`, `status`, `last_rotated`, `next_rotation`, `last_accessed`"),
+        ("order" = Option<String>, Query, description = "`asc` (default) or `desc`"),
+        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 1000 (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "One page of secrets", body = SecretPage),
+        (status = 400, description = "A parameter or the cursor is not valid", body = ApiError),
+        (status = 401, description = "No valid token or session", body = ApiError),
+    )
+)]
+pub async fn list_secrets(
+    State(pool): State<PgPool>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Json<SecretPage>, Response> {
+    let query = SecretQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.0))?;
+    match read::list(&pool, &query).await {
+        Ok(page) => Ok(Json(page)),
+        Err(ReadError::InvalidCursor(message)) => Err(json_error(StatusCode::BAD_REQUEST, message)),
+        Err(ReadError::Store(error)) => Err(store_failed(error)),
+    }
+}
+
+/// One secret by name or ARN, with its versions and label history.
+#[utoipa::path(
+    get,
+    path = "/api/v1/secrets/{id}",
+    tag = "inventory",
+    params(("id" = String, Path, description = "The secret's ARN, or its name when that is unique")),
+    responses(
+        (status = 200, description = "The secret", body = SecretDetail),
+        (status = 401, description = "No valid token or session", body = ApiError),
+        (status = 404, description = "No such secret", body = ApiError),
+        (status = 409, description = "The name belongs to several secrets; use an ARN", body = ApiError),
+    )
+)]
+pub async fn secret(
+    State(pool): State<PgPool>,
+    Path(id): Path<String>,
+) -> Result<Json<SecretDetail>, Response> {
+    match read::lookup(&pool, &id).await.map_err(store_failed)? {
+        SecretLookup::Found(detail) => Ok(Json(*detail)),
+        SecretLookup::NotFound => Err(json_error(
+            StatusCode::NOT_FOUND,
+            &format!("no secret has the name or ARN {id:?}"),
+        )),
+        SecretLookup::Ambiguous(secrets) => Err(json_error(
+            StatusCode::CONFLICT,
+            &format!(
+                "{} secrets have the name {id:?}; ask for one by ARN: {}",
+                secrets.len(),
+                secrets
+                    .iter()
+                    .map(|secret| secret.arn.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+fn store_failed(error: sqlx::Error) -> Response {
+    tracing::error!(error = ?error, "reading the inventory failed");
+    json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the inventory cannot be read right now; the server log has the details",
+    )
 }
 
 /// This document.

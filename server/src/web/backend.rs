@@ -7,7 +7,9 @@ use trailkeeper_app::api::Backend;
 use trailkeeper_app::api::audit::{AuditFilter, AuditPage};
 use trailkeeper_app::api::identity::SignInMethods;
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
+use trailkeeper_app::api::secrets::{SecretListing, SecretLookup, SecretQuery};
 
+use crate::inventory::read::{self, ReadError};
 use crate::{audit, db};
 
 /// How many audit entries the Overview lists.
@@ -29,9 +31,13 @@ impl Backend for ServerBackend {
         let recent_activity = audit::recent(&self.pool, RECENT_ACTIVITY)
             .await
             .map_err(|error| internal("reading the audit log", error))?;
+        let inventory = read::overview(&self.pool)
+            .await
+            .map_err(|error| internal("reading the inventory", error))?;
         Ok(Overview {
             database,
             aws: self.aws.clone(),
+            inventory,
             recent_activity,
             generated_at: chrono::Utc::now(),
         })
@@ -47,6 +53,33 @@ impl Backend for ServerBackend {
         Ok(SignInMethods {
             single_sign_on: self.single_sign_on,
         })
+    }
+
+    async fn secrets(&self, query: SecretQuery) -> Result<SecretListing, ServerFnError> {
+        let (page, matching, facets) = tokio::try_join!(
+            read::list(&self.pool, &query),
+            async {
+                read::count(&self.pool, &query)
+                    .await
+                    .map_err(ReadError::from)
+            },
+            async { read::facets(&self.pool).await.map_err(ReadError::from) },
+        )
+        .map_err(|error| match error {
+            ReadError::InvalidCursor(message) => ServerFnError::new(message),
+            ReadError::Store(error) => internal("reading the inventory", error),
+        })?;
+        Ok(SecretListing {
+            page,
+            matching,
+            facets,
+        })
+    }
+
+    async fn secret(&self, id: String) -> Result<SecretLookup, ServerFnError> {
+        read::lookup(&self.pool, &id)
+            .await
+            .map_err(|error| internal("reading the secret", error))
     }
 }
 

@@ -108,6 +108,18 @@ pub fn server_routes() -> Vec<ServerRoute> {
         ),
         route("/api/v1/me", Method::GET, viewer, get(api::me)),
         route(
+            "/api/v1/secrets",
+            Method::GET,
+            viewer,
+            get(api::list_secrets),
+        ),
+        route(
+            "/api/v1/secrets/{*id}",
+            Method::GET,
+            viewer,
+            get(api::secret),
+        ),
+        route(
             "/api/v1/openapi.json",
             Method::GET,
             viewer,

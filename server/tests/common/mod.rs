@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test crate uses its own part of this.
 
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_secretsmanager::Client;
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, Request, StatusCode, header};
@@ -132,4 +134,28 @@ pub async fn signed_in(pool: &PgPool, name: &str, role: Role) -> As {
         .await
         .unwrap();
     As::Cookie(format!("trailkeeper_session={}", session.secret))
+}
+
+/// A Secrets Manager client for the AWS API peer, in `region`.
+pub async fn client(region: &'static str) -> Client {
+    std::env::var("AWS_ENDPOINT_URL")
+        .expect("these tests need the AWS API peer: run them with `make test`");
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .load()
+        .await;
+    Client::new(&config)
+}
+
+/// A random secret value: the tests never read it back, and neither does Trailkeeper.
+pub fn value() -> String {
+    format!("{:x}", rand_value())
+}
+
+fn rand_value() -> u128 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    nanos ^ (u128::from(std::process::id()) << 64)
 }

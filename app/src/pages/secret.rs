@@ -1,0 +1,396 @@
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::secrets::{
+    LabelMove, PolicyExposure, PolicyFlag, SecretDetail, SecretLookup, SecretSummary,
+    SecretVersion, get_secret,
+};
+use crate::components::badges::{FlagBadges, StatusBadge};
+use crate::components::load_failed::LoadFailed;
+use crate::components::time::Timestamp;
+use crate::components::version_timeline::VersionTimeline;
+
+/// `/secrets/<name or ARN>`: one secret in full. Everything AWS wrote (names, tags,
+/// descriptions, policies) is shown as text, never as markup.
+#[component]
+pub fn SecretPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|params| params.get("id").unwrap_or_default());
+    let lookup = Resource::new(id, get_secret);
+
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading the secret…"</p> }>
+            {move || Suspend::new(async move {
+                match lookup.await {
+                    Ok(SecretLookup::Found(detail)) => view! { <Detail detail=*detail /> }.into_any(),
+                    Ok(SecretLookup::Ambiguous(secrets)) => {
+                        view! { <Ambiguous name=id() secrets /> }.into_any()
+                    }
+                    Ok(SecretLookup::NotFound) => {
+                        view! {
+                            <Title text="No such secret" />
+                            <h1>"No such secret"</h1>
+                            <p data-testid="secret-not-found">
+                                {format!("The inventory has no secret named {:?}. ", id())}
+                                <a href="/secrets">"All secrets"</a>
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Err(error) => view! { <LoadFailed what="secret" error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Ambiguous(name: String, secrets: Vec<SecretSummary>) -> impl IntoView {
+    view! {
+        <Title text=name.clone() />
+        <h1>{name.clone()}</h1>
+        <p>{format!("{} secrets have this name. Which one?", secrets.len())}</p>
+        <ul data-testid="secret-choices">
+            {secrets
+                .into_iter()
+                .map(|secret| {
+                    view! {
+                        <li>
+                            <a href=format!("/secrets/{}", secret.arn)>{secret.arn.clone()}</a>
+                            " "
+                            <StatusBadge status=secret.rotation_status />
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+}
+
+fn when(at: Option<DateTime<Utc>>, missing: &'static str) -> AnyView {
+    match at {
+        Some(at) => view! { <Timestamp at /> }.into_any(),
+        None => view! { <span class="muted">{missing}</span> }.into_any(),
+    }
+}
+
+fn or_dash(text: Option<String>) -> AnyView {
+    match text {
+        Some(text) => view! { <span>{text}</span> }.into_any(),
+        None => view! { <span class="muted">"—"</span> }.into_any(),
+    }
+}
+
+#[component]
+fn Detail(detail: SecretDetail) -> impl IntoView {
+    let SecretDetail {
+        summary,
+        account_id,
+        created_at,
+        last_changed_at,
+        rotation,
+        primary_region,
+        replicas,
+        resource_policy,
+        policy_flags,
+        versions,
+        label_history,
+        first_seen_at,
+        last_seen_at,
+    } = detail;
+    let gone = summary.gone_since.map(|since| {
+        view! {
+            <p class="notice error" data-testid="secret-gone">
+                "AWS no longer lists this secret (since " <Timestamp at=since />
+                "). Its record is kept."
+            </p>
+        }
+    });
+    let deletion = summary.deleted_at.map(|at| {
+        view! {
+            <p class="notice error">"Deletion scheduled (AWS deletion date " <Timestamp at /> ")."</p>
+        }
+    });
+    let raw_schedule = rotation.schedule_expression.clone().or_else(|| {
+        rotation
+            .automatically_after_days
+            .map(|days| format!("AutomaticallyAfterDays = {days}"))
+    });
+    let replication =
+        if let Some(primary) = primary_region.filter(|primary| *primary != summary.region) {
+            view! { <p>"A replica of the secret in " <strong>{primary}</strong> "."</p> }.into_any()
+        } else if replicas.is_empty() {
+            view! { <p class="muted">"Not replicated."</p> }.into_any()
+        } else {
+            view! {
+            <table class="data" data-testid="replicas">
+                <thead>
+                    <tr>
+                        <th scope="col">"Region"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"KMS key"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {replicas
+                        .into_iter()
+                        .map(|replica| {
+                            view! {
+                                <tr>
+                                    <td>{replica.region}</td>
+                                    <td title=replica.status_message>{or_dash(replica.status)}</td>
+                                    <td>{or_dash(replica.kms_key_id)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        }
+            .into_any()
+        };
+    let tags = if summary.tags.is_empty() {
+        view! { <p class="muted">"No tags."</p> }.into_any()
+    } else {
+        view! {
+            <dl class="facts" data-testid="secret-tags">
+                {summary
+                    .tags
+                    .iter()
+                    .map(|(key, value)| view! { <dt>{key.clone()}</dt><dd>{value.clone()}</dd> })
+                    .collect_view()}
+            </dl>
+        }
+        .into_any()
+    };
+
+    view! {
+        <Title text=summary.name.clone() />
+        <p class="breadcrumb">
+            <a href="/secrets">"Secrets"</a>
+            " / "
+            {summary.region.clone()}
+        </p>
+        <div class="page-head">
+            <h1 data-testid="secret-name">{summary.name.clone()}</h1>
+            <StatusBadge status=summary.rotation_status />
+            <FlagBadges flags=summary.flags.clone() />
+        </div>
+        <p class="muted arn">
+            <code>{summary.arn.clone()}</code>
+        </p>
+        {summary.description.clone().map(|text| view! { <p>{text}</p> })}
+        {gone}
+        {deletion}
+        <div class="cards">
+            <section class="panel" aria-labelledby="rotation-heading" data-testid="rotation-card">
+                <h2 id="rotation-heading">"Rotation"</h2>
+                <p>
+                    <StatusBadge status=summary.rotation_status />
+                    " "
+                    <span data-testid="rotation-reason">{summary.rotation_reason.clone()}</span>
+                </p>
+                <dl class="facts">
+                    <dt>"Enabled"</dt>
+                    <dd>{if rotation.enabled { "yes" } else { "no" }}</dd>
+                    <dt>"Schedule"</dt>
+                    <dd>
+                        {or_dash(rotation.schedule.clone())}
+                        {raw_schedule.map(|raw| view! { <div class="muted"><code>{raw}</code></div> })}
+                    </dd>
+                    <dt>"Window"</dt>
+                    <dd>{or_dash(rotation.window.clone())}</dd>
+                    <dt>"Last rotated"</dt>
+                    <dd>{when(summary.last_rotated_at, "never")}</dd>
+                    <dt>"Next rotation"</dt>
+                    <dd>{when(summary.next_rotation_at, "not scheduled")}</dd>
+                    <dt>"Lambda"</dt>
+                    <dd class="wrap">{or_dash(rotation.lambda_arn.clone())}</dd>
+                </dl>
+            </section>
+            <section class="panel" aria-labelledby="encryption-heading">
+                <h2 id="encryption-heading">"Encryption and ownership"</h2>
+                <dl class="facts">
+                    <dt>"KMS key"</dt>
+                    <dd class="wrap">
+                        {summary
+                            .kms_key_id
+                            .clone()
+                            .unwrap_or_else(|| "aws/secretsmanager (the account's default key)".into())}
+                    </dd>
+                    <dt>"Account"</dt>
+                    <dd>{account_id}</dd>
+                    <dt>"Managed by"</dt>
+                    <dd>{or_dash(summary.owning_service.clone())}</dd>
+                    <dt>"Created"</dt>
+                    <dd>{when(created_at, "unknown")}</dd>
+                    <dt>"Last changed"</dt>
+                    <dd>{when(last_changed_at, "unknown")}</dd>
+                    <dt>"Last accessed"</dt>
+                    <dd>{when(summary.last_accessed_at, "never")}</dd>
+                    <dt>"In the inventory"</dt>
+                    <dd>
+                        "first seen " <Timestamp at=first_seen_at /> ", last seen "
+                        <Timestamp at=last_seen_at />
+                    </dd>
+                </dl>
+            </section>
+            <section class="panel" aria-labelledby="replication-heading">
+                <h2 id="replication-heading">"Replication"</h2>
+                {replication}
+            </section>
+            <section class="panel" aria-labelledby="tags-heading">
+                <h2 id="tags-heading">"Tags"</h2>
+                {tags}
+            </section>
+        </div>
+        <Policy policy=resource_policy flags=policy_flags />
+        <section class="panel" aria-labelledby="timeline-heading">
+            <h2 id="timeline-heading">"Version timeline"</h2>
+            <VersionTimeline versions=versions.clone() moves=label_history.clone() now=last_seen_at />
+        </section>
+        <section class="panel" aria-labelledby="versions-heading">
+            <h2 id="versions-heading">"Versions"</h2>
+            <Versions versions />
+        </section>
+        <section class="panel" aria-labelledby="history-heading">
+            <h2 id="history-heading">"Label history"</h2>
+            <History moves=label_history />
+        </section>
+    }
+}
+
+#[component]
+fn Policy(policy: Option<String>, flags: Vec<PolicyFlag>) -> impl IntoView {
+    let analysis = match (&policy, flags.is_empty()) {
+        (None, _) => view! { <p>"No resource policy: only the account's own IAM policies grant access."</p> }
+            .into_any(),
+        (Some(_), true) => view! {
+            <p data-testid="policy-analysis">"No statement opens this secret beyond its own account."</p>
+        }
+            .into_any(),
+        (Some(_), false) => view! {
+            <ul class="policy-flags" data-testid="policy-analysis">
+                {flags
+                    .into_iter()
+                    .map(|flag| {
+                        let kind = match &flag.exposure {
+                            PolicyExposure::Public => "public",
+                            PolicyExposure::CrossAccount { .. } => "cross-account",
+                        };
+                        view! {
+                            <li>
+                                <span class="badge flag">{kind}</span>
+                                " "
+                                {flag.reason}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+            .into_any(),
+    };
+    view! {
+        <section class="panel" aria-labelledby="policy-heading">
+            <h2 id="policy-heading">"Resource policy"</h2>
+            {analysis}
+            {policy.map(|policy| view! { <pre class="policy" data-testid="resource-policy">{policy}</pre> })}
+        </section>
+    }
+}
+
+#[component]
+fn Versions(versions: Vec<SecretVersion>) -> impl IntoView {
+    view! {
+        <table class="data" data-testid="versions">
+            <thead>
+                <tr>
+                    <th scope="col">"Version"</th>
+                    <th scope="col">"Labels"</th>
+                    <th scope="col">"Created"</th>
+                    <th scope="col">"Last accessed"</th>
+                    <th scope="col">"KMS keys"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {versions
+                    .into_iter()
+                    .map(|version| {
+                        let state = match (&version.gone_since, version.labels.is_empty()) {
+                            (Some(_), _) => Some("gone"),
+                            (None, true) => Some("deprecated"),
+                            (None, false) => None,
+                        };
+                        view! {
+                            <tr data-version=version.version_id.clone()>
+                                <td>
+                                    <code>{version.version_id.clone()}</code>
+                                </td>
+                                <td>
+                                    {version
+                                        .labels
+                                        .iter()
+                                        .map(|label| view! { <span class="badge label">{label.clone()}</span> })
+                                        .collect_view()}
+                                    {state.map(|state| view! { <span class="muted">{state}</span> })}
+                                </td>
+                                <td class="nowrap">{when(version.created_at, "unknown")}</td>
+                                <td class="nowrap">{when(version.last_accessed_at, "never")}</td>
+                                <td class="wrap">{version.kms_key_ids.join(", ")}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn History(moves: Vec<LabelMove>) -> impl IntoView {
+    if moves.is_empty() {
+        return view! { <p class="muted">"No label moves observed yet."</p> }.into_any();
+    }
+    let version = |version: Option<String>| match version {
+        Some(version) => view! { <code>{version}</code> }.into_any(),
+        None => view! { <span class="muted">"none"</span> }.into_any(),
+    };
+    view! {
+        <table class="data" data-testid="label-history">
+            <thead>
+                <tr>
+                    <th scope="col">"Observed"</th>
+                    <th scope="col">"Label"</th>
+                    <th scope="col">"From"</th>
+                    <th scope="col">"To"</th>
+                    <th scope="col">"Source"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {moves
+                    .into_iter()
+                    .rev()
+                    .map(|change| {
+                        view! {
+                            <tr>
+                                <td class="nowrap">
+                                    <Timestamp at=change.observed_at />
+                                </td>
+                                <td>
+                                    <span class="badge label">{change.label}</span>
+                                </td>
+                                <td>{version(change.from_version)}</td>
+                                <td>{version(change.to_version)}</td>
+                                <td>{change.source}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}

@@ -1,0 +1,305 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
+
+use crate::api::secrets::{
+    DeletedFilter, FlagFilter, QueryError, RotationStatus, SecretFacets, SecretFlag, SecretListing,
+    SecretQuery, SecretSort, SecretSummary, list_secrets,
+};
+use crate::components::badges::{FlagBadges, StatusBadge};
+use crate::components::load_failed::LoadFailed;
+use crate::components::time::Timestamp;
+
+/// `/secrets`: every secret in every region, filtered, sorted and paged by what the URL says.
+#[component]
+pub fn SecretsPage() -> impl IntoView {
+    let params = use_query_map();
+    let listing = Resource::new(
+        move || params.with(query_from).map(|query| query.to_query_string()),
+        |query| async move {
+            match query {
+                Ok(query) => list_secrets(query).await,
+                Err(error) => Err(ServerFnError::new(error.0)),
+            }
+        },
+    );
+
+    view! {
+        <Title text="Secrets" />
+        <div class="page-head">
+            <h1>"Secrets"</h1>
+        </div>
+        <Suspense fallback=|| view! { <p class="muted">"Loading the secrets…"</p> }>
+            {move || Suspend::new(async move {
+                let query = params.with_untracked(query_from).unwrap_or_default();
+                match listing.await {
+                    Ok(listing) => view! { <Listing listing query /> }.into_any(),
+                    Err(error) => {
+                        view! {
+                            <Filters query facets=SecretFacets::default() />
+                            <LoadFailed what="list of secrets" error />
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn query_from(params: &ParamsMap) -> Result<SecretQuery, QueryError> {
+    let pairs: Vec<(String, String)> = params
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    SecretQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+fn href(query: &SecretQuery) -> String {
+    match query.to_query_string() {
+        text if text.is_empty() => "/secrets".into(),
+        text => format!("/secrets?{text}"),
+    }
+}
+
+#[component]
+fn Listing(listing: SecretListing, query: SecretQuery) -> impl IntoView {
+    let SecretListing {
+        page,
+        matching,
+        facets,
+    } = listing;
+    let first = query.cursor.is_some().then(|| {
+        view! {
+            <a href=href(&query.first_page())>"First page"</a>
+        }
+    });
+    let next = page.next.map(|cursor| {
+        let next = SecretQuery {
+            cursor: Some(cursor),
+            ..query.clone()
+        };
+        view! {
+            <a href=href(&next) rel="next" data-testid="next-page">
+                "Next page"
+            </a>
+        }
+    });
+    let table = if page.items.is_empty() {
+        view! { <p data-testid="secrets-empty">"No secrets match."</p> }.into_any()
+    } else {
+        view! { <SecretsTable secrets=page.items query=query.clone() /> }.into_any()
+    };
+    view! {
+        <Filters query facets />
+        <p class="muted" data-testid="secrets-matching">
+            {match matching {
+                1 => "1 secret matches".to_string(),
+                count => format!("{count} secrets match"),
+            }}
+        </p>
+        {table}
+        <nav class="pager" aria-label="Pages">
+            {first}
+            {next}
+        </nav>
+    }
+}
+
+/// A plain GET form, so the filters land in the URL and a view can be shared.
+#[component]
+fn Filters(query: SecretQuery, facets: SecretFacets) -> impl IntoView {
+    let status = query.status.map(RotationStatus::as_str).unwrap_or_default();
+    let flag = match query.flag {
+        None => "",
+        Some(FlagFilter::Any) => "any",
+        Some(FlagFilter::Flag(flag)) => flag.as_str(),
+    };
+    let status_options = RotationStatus::ALL
+        .into_iter()
+        .map(|option| (option.as_str().to_string(), option.label().to_string()))
+        .collect();
+    let flag_options = std::iter::once(("any".to_string(), "any flag".to_string()))
+        .chain(
+            SecretFlag::ALL
+                .into_iter()
+                .map(|option| (option.as_str().to_string(), option.label().to_string())),
+        )
+        .collect();
+    let deleted_options = [
+        (DeletedFilter::Only, "only deleted"),
+        (DeletedFilter::Hide, "hide deleted"),
+        (DeletedFilter::Include, "include gone"),
+    ]
+    .into_iter()
+    .map(|(option, label)| (option.as_str().to_string(), label.to_string()))
+    .collect();
+    let same = |values: Vec<String>| {
+        values
+            .into_iter()
+            .map(|value| (value.clone(), value))
+            .collect()
+    };
+    let deleted = match query.deleted {
+        DeletedFilter::Existing => "",
+        other => other.as_str(),
+    };
+    view! {
+        <form class="filters panel" method="get" action="/secrets" role="search">
+            <label>
+                "Search"
+                <input
+                    type="search"
+                    name="q"
+                    placeholder="name, description, tag or team=payments"
+                    value=query.search.clone().unwrap_or_default()
+                />
+            </label>
+            <Choice
+                label="Region"
+                name="region"
+                selected=query.region.clone().unwrap_or_default()
+                options=same(facets.regions)
+            />
+            <Choice label="Rotation" name="status" selected=status.to_string() options=status_options />
+            <Choice
+                label="Managed by"
+                name="service"
+                selected=query.owning_service.clone().unwrap_or_default()
+                options=same(facets.owning_services)
+            />
+            <Choice
+                label="KMS key"
+                name="kms_key"
+                selected=query.kms_key.clone().unwrap_or_default()
+                options=same(facets.kms_keys)
+            />
+            <Choice label="Deleted" name="deleted" selected=deleted.to_string() options=deleted_options />
+            <Choice label="Flags" name="flag" selected=flag.to_string() options=flag_options />
+            {(query.sort != SecretSort::Name)
+                .then(|| view! { <input type="hidden" name="sort" value=query.sort.as_str() /> })}
+            {query.descending.then(|| view! { <input type="hidden" name="order" value="desc" /> })}
+            <button type="submit">"Filter"</button>
+            <a href="/secrets">"Clear"</a>
+        </form>
+    }
+}
+
+/// A select whose first option, "any", leaves the filter off.
+#[component]
+fn Choice(
+    label: &'static str,
+    name: &'static str,
+    selected: String,
+    options: Vec<(String, String)>,
+) -> impl IntoView {
+    view! {
+        <label>
+            {label}
+            <select name=name>
+                <option value="" selected=selected.is_empty()>
+                    "any"
+                </option>
+                {options
+                    .into_iter()
+                    .map(|(value, text)| {
+                        let chosen = value == selected;
+                        view! {
+                            <option value=value selected=chosen>
+                                {text}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+        </label>
+    }
+}
+
+#[component]
+fn SecretsTable(secrets: Vec<SecretSummary>, query: SecretQuery) -> impl IntoView {
+    let header = |sort: SecretSort, label: &'static str| {
+        let active = query.sort == sort;
+        // A second click on the sorted column turns the order around.
+        let target = SecretQuery {
+            sort,
+            descending: active && !query.descending,
+            cursor: None,
+            ..query.clone()
+        };
+        let aria_sort = match (active, query.descending) {
+            (false, _) => "none",
+            (true, false) => "ascending",
+            (true, true) => "descending",
+        };
+        let arrow = match (active, query.descending) {
+            (false, _) => "",
+            (true, false) => " ▲",
+            (true, true) => " ▼",
+        };
+        view! {
+            <th scope="col" aria-sort=aria_sort>
+                <a href=href(&target)>{label} {arrow}</a>
+            </th>
+        }
+    };
+    view! {
+        <table class="data secrets" data-testid="secrets">
+            <thead>
+                <tr>
+                    {header(SecretSort::Name, "Name")}
+                    {header(SecretSort::Region, "Region")}
+                    {header(SecretSort::Status, "Rotation")}
+                    {header(SecretSort::LastRotated, "Last rotated")}
+                    {header(SecretSort::NextRotation, "Next rotation")}
+                    {header(SecretSort::LastAccessed, "Last accessed")}
+                    <th scope="col">"Tags"</th>
+                    <th scope="col">"Flags"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {secrets.into_iter().map(|secret| view! { <SecretRow secret /> }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn SecretRow(secret: SecretSummary) -> impl IntoView {
+    let when = |at: Option<chrono::DateTime<chrono::Utc>>| match at {
+        Some(at) => view! { <Timestamp at /> }.into_any(),
+        None => view! { <span class="muted">"—"</span> }.into_any(),
+    };
+    let gone = secret.gone_since.map(|since| {
+        view! {
+            <div class="muted">"Gone from AWS since " <Timestamp at=since /></div>
+        }
+    });
+    view! {
+        <tr data-arn=secret.arn.clone()>
+            <td>
+                <a href=format!("/secrets/{}", secret.arn)>{secret.name.clone()}</a>
+                {secret.description.map(|text| view! { <div class="muted small">{text}</div> })}
+                {gone}
+            </td>
+            <td class="nowrap">{secret.region}</td>
+            <td>
+                <StatusBadge status=secret.rotation_status reason=secret.rotation_reason />
+            </td>
+            <td class="nowrap">{when(secret.last_rotated_at)}</td>
+            <td class="nowrap">{when(secret.next_rotation_at)}</td>
+            <td class="nowrap">{when(secret.last_accessed_at)}</td>
+            <td>
+                {secret
+                    .tags
+                    .into_iter()
+                    .map(|(key, value)| view! { <span class="tag">{key} "=" {value}</span> })
+                    .collect_view()}
+            </td>
+            <td>
+                <FlagBadges flags=secret.flags />
+            </td>
+        </tr>
+    }
+}

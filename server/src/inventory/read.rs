@@ -1,0 +1,570 @@
+//! Reading the inventory for pages and the API: the filtered, sorted, keyset-paginated list,
+//! one secret in full, and the figures the Overview shows.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+use trailkeeper_app::api::overview::{InventoryOverview, SyncRun};
+use trailkeeper_app::api::secrets::{
+    DEFAULT_LIMIT, DeletedFilter, FlagFilter, LabelMove, PolicyFlag, Replica, RotationSettings,
+    RotationStatus, SecretDetail, SecretFacets, SecretFlag, SecretLookup, SecretPage, SecretQuery,
+    SecretSort, SecretSummary, SecretVersion,
+};
+
+use super::status::schedule_in_words;
+use crate::db::escape_like;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    InvalidCursor(&'static str),
+    #[error("the inventory store failed")]
+    Store(#[from] sqlx::Error),
+}
+
+/// The key of the default KMS key, which AWS leaves out of a secret's description.
+pub const DEFAULT_KMS_KEY: &str = "aws/secretsmanager";
+
+const SUMMARY_COLUMNS: &str = "arn, name, region, description, rotation_status, \
+    rotation_reason, rotation_enabled, last_rotated_at, next_rotation_at, last_accessed_at, \
+    tags, flags, owning_service, kms_key_id, deletion_requested_at, gone_since";
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    arn: String,
+    name: String,
+    region: String,
+    description: Option<String>,
+    rotation_status: String,
+    rotation_reason: String,
+    rotation_enabled: bool,
+    last_rotated_at: Option<DateTime<Utc>>,
+    next_rotation_at: Option<DateTime<Utc>>,
+    last_accessed_at: Option<DateTime<Utc>>,
+    tags: Value,
+    flags: Vec<String>,
+    owning_service: Option<String>,
+    kms_key_id: Option<String>,
+    deletion_requested_at: Option<DateTime<Utc>>,
+    gone_since: Option<DateTime<Utc>>,
+}
+
+impl From<SummaryRow> for SecretSummary {
+    fn from(row: SummaryRow) -> Self {
+        SecretSummary {
+            arn: row.arn,
+            name: row.name,
+            region: row.region,
+            description: row.description,
+            // Written by the assessment from the same enum; a value it does not know cannot
+            // be there, and disabled is the status that claims the least.
+            rotation_status: RotationStatus::parse(&row.rotation_status)
+                .unwrap_or(RotationStatus::Disabled),
+            rotation_reason: row.rotation_reason,
+            rotation_enabled: row.rotation_enabled,
+            last_rotated_at: row.last_rotated_at,
+            next_rotation_at: row.next_rotation_at,
+            last_accessed_at: row.last_accessed_at,
+            tags: tags(row.tags),
+            flags: row
+                .flags
+                .iter()
+                .filter_map(|flag| SecretFlag::parse(flag))
+                .collect(),
+            owning_service: row.owning_service,
+            kms_key_id: row.kms_key_id,
+            deleted_at: row.deletion_requested_at,
+            gone_since: row.gone_since,
+        }
+    }
+}
+
+fn tags(tags: Value) -> BTreeMap<String, String> {
+    match tags {
+        Value::Object(tags) => tags
+            .into_iter()
+            .map(|(key, value)| match value {
+                Value::String(value) => (key, value),
+                other => (key, other.to_string()),
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// Where a page ended: the sort it belongs to, the last row's sort key and ARN.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Cursor {
+    sort: SecretSort,
+    descending: bool,
+    key: String,
+    arn: String,
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    fn decode(text: &str, query: &SecretQuery) -> Result<Cursor, ReadError> {
+        let cursor: Cursor = URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or(ReadError::InvalidCursor(
+                "the cursor is not one this list gave out; start again without it",
+            ))?;
+        if cursor.sort != query.sort || cursor.descending != query.descending {
+            return Err(ReadError::InvalidCursor(
+                "the cursor belongs to the list sorted differently; start again without it",
+            ));
+        }
+        Ok(cursor)
+    }
+}
+
+/// The text a sort orders by (compared byte-wise), with rows that lack the value last in
+/// either direction.
+fn sort_key(sort: SecretSort, descending: bool) -> String {
+    let name = "lower(name)";
+    let missing_last = if descending { "''" } else { "'~'" };
+    let instant = |column: &str| {
+        format!(
+            "COALESCE(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), {missing_last})"
+        )
+    };
+    let key = match sort {
+        SecretSort::Name => name.to_string(),
+        SecretSort::Region => format!("region || ' ' || {name}"),
+        SecretSort::Status => {
+            let ranks: String = RotationStatus::ALL
+                .iter()
+                .enumerate()
+                .map(|(rank, status)| format!(" WHEN '{}' THEN '{rank}'", status.as_str()))
+                .collect();
+            format!("(CASE rotation_status{ranks} ELSE '9' END) || ' ' || {name}")
+        }
+        SecretSort::LastRotated => instant("last_rotated_at"),
+        SecretSort::NextRotation => instant("next_rotation_at"),
+        SecretSort::LastAccessed => instant("last_accessed_at"),
+    };
+    format!("(({key}) COLLATE \"C\")")
+}
+
+fn push_filters(sql: &mut QueryBuilder<'_, Postgres>, query: &SecretQuery) {
+    sql.push(" WHERE true");
+    if let Some(search) = &query.search {
+        let search = search.to_lowercase();
+        match search.split_once('=') {
+            Some((key, value)) => {
+                sql.push(
+                    " AND EXISTS (SELECT 1 FROM jsonb_each_text(tags) tag \
+                     WHERE lower(tag.key) = ",
+                )
+                .push_bind(key.trim().to_string())
+                .push(" AND lower(tag.value) LIKE '%' || ")
+                .push_bind(escape_like(value.trim()))
+                .push(" || '%')");
+            }
+            None => {
+                let pattern = format!("%{}%", escape_like(&search));
+                sql.push(" AND (lower(name) LIKE ")
+                    .push_bind(pattern.clone())
+                    .push(" OR lower(COALESCE(description, '')) LIKE ")
+                    .push_bind(pattern.clone())
+                    .push(
+                        " OR EXISTS (SELECT 1 FROM jsonb_each_text(tags) tag \
+                         WHERE lower(tag.key) LIKE ",
+                    )
+                    .push_bind(pattern.clone())
+                    .push(" OR lower(tag.value) LIKE ")
+                    .push_bind(pattern)
+                    .push("))");
+            }
+        }
+    }
+    if let Some(region) = &query.region {
+        sql.push(" AND region = ").push_bind(region.clone());
+    }
+    if let Some(status) = query.status {
+        sql.push(" AND rotation_status = ")
+            .push_bind(status.as_str());
+    }
+    if let Some(service) = &query.owning_service {
+        sql.push(" AND owning_service = ")
+            .push_bind(service.clone());
+    }
+    if let Some(key) = &query.kms_key {
+        if key == DEFAULT_KMS_KEY {
+            sql.push(" AND (kms_key_id IS NULL OR kms_key_id = 'alias/aws/secretsmanager')");
+        } else {
+            sql.push(" AND kms_key_id = ").push_bind(key.clone());
+        }
+    }
+    sql.push(match query.deleted {
+        DeletedFilter::Existing => " AND gone_since IS NULL",
+        DeletedFilter::Only => " AND (deletion_requested_at IS NOT NULL OR gone_since IS NOT NULL)",
+        DeletedFilter::Include => "",
+        DeletedFilter::Hide => " AND deletion_requested_at IS NULL AND gone_since IS NULL",
+    });
+    match query.flag {
+        Some(FlagFilter::Any) => {
+            sql.push(" AND cardinality(flags) > 0");
+        }
+        Some(FlagFilter::Flag(flag)) => {
+            sql.push(" AND ")
+                .push_bind(flag.as_str())
+                .push(" = ANY (flags)");
+        }
+        None => {}
+    }
+}
+
+/// One page of secrets matching `query`, with the cursor of the next page.
+pub async fn list(pool: &PgPool, query: &SecretQuery) -> Result<SecretPage, ReadError> {
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT) as usize;
+    let key = sort_key(query.sort, query.descending);
+    let mut sql = QueryBuilder::new(format!(
+        "SELECT {SUMMARY_COLUMNS}, {key} AS sort_key FROM secrets"
+    ));
+    push_filters(&mut sql, query);
+    let order = if query.descending { "DESC" } else { "ASC" };
+    if let Some(cursor) = &query.cursor {
+        let cursor = Cursor::decode(cursor, query)?;
+        let comparison = if query.descending { "<" } else { ">" };
+        sql.push(format!(" AND ({key}, arn COLLATE \"C\") {comparison} ("))
+            .push_bind(cursor.key)
+            .push(", ")
+            .push_bind(cursor.arn)
+            .push(")");
+    }
+    sql.push(format!(
+        " ORDER BY {key} {order}, arn COLLATE \"C\" {order} LIMIT "
+    ))
+    .push_bind(limit as i64 + 1);
+
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        summary: SummaryRow,
+        sort_key: String,
+    }
+    let mut rows: Vec<Row> = sql.build_query_as().fetch_all(pool).await?;
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|last| {
+            Cursor {
+                sort: query.sort,
+                descending: query.descending,
+                key: last.sort_key.clone(),
+                arn: last.summary.arn.clone(),
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    Ok(SecretPage {
+        items: rows.into_iter().map(|row| row.summary.into()).collect(),
+        next,
+    })
+}
+
+/// How many secrets match `query`'s filters, on all pages.
+pub async fn count(pool: &PgPool, query: &SecretQuery) -> Result<i64, sqlx::Error> {
+    let mut sql = QueryBuilder::new("SELECT count(*) FROM secrets");
+    push_filters(&mut sql, query);
+    sql.build_query_scalar().fetch_one(pool).await
+}
+
+/// The values the filters offer: those of secrets AWS still has.
+pub async fn facets(pool: &PgPool) -> Result<SecretFacets, sqlx::Error> {
+    let (regions, owning_services, kms_keys): (Vec<String>, Vec<String>, Vec<String>) =
+        sqlx::query_as(
+            "SELECT \
+                 COALESCE(array_agg(DISTINCT region ORDER BY region), '{}'), \
+                 COALESCE(array_agg(DISTINCT owning_service ORDER BY owning_service) \
+                     FILTER (WHERE owning_service IS NOT NULL), '{}'), \
+                 COALESCE(array_agg(DISTINCT COALESCE(kms_key_id, $1) \
+                     ORDER BY COALESCE(kms_key_id, $1)), '{}') \
+             FROM secrets WHERE gone_since IS NULL",
+        )
+        .bind(DEFAULT_KMS_KEY)
+        .fetch_one(pool)
+        .await?;
+    Ok(SecretFacets {
+        regions,
+        owning_services,
+        kms_keys,
+    })
+}
+
+/// A secret by its ARN or its name. A name AWS holds in several regions (or that was deleted
+/// and made again) is ambiguous unless only one of those secrets still exists.
+pub async fn lookup(pool: &PgPool, id: &str) -> Result<SecretLookup, sqlx::Error> {
+    let column = if id.starts_with("arn:") {
+        "arn"
+    } else {
+        "name"
+    };
+    let mut candidates: Vec<SummaryRow> = sqlx::query_as(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM secrets WHERE {column} = $1 ORDER BY region, arn"
+    ))
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    if candidates.len() > 1 && candidates.iter().any(|row| row.gone_since.is_none()) {
+        candidates.retain(|row| row.gone_since.is_none());
+    }
+    match candidates.len() {
+        0 => Ok(SecretLookup::NotFound),
+        1 => {
+            let summary = candidates.remove(0).into();
+            Ok(SecretLookup::Found(Box::new(detail(pool, summary).await?)))
+        }
+        _ => Ok(SecretLookup::Ambiguous(
+            candidates.into_iter().map(Into::into).collect(),
+        )),
+    }
+}
+
+async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        account_id: String,
+        created_at: Option<DateTime<Utc>>,
+        last_changed_at: Option<DateTime<Utc>>,
+        rotation_lambda_arn: Option<String>,
+        rotation_after_days: Option<i32>,
+        rotation_schedule: Option<String>,
+        rotation_window: Option<String>,
+        primary_region: Option<String>,
+        replication: Value,
+        resource_policy: Option<Value>,
+        policy_flags: Value,
+        first_seen_at: DateTime<Utc>,
+        last_seen_at: DateTime<Utc>,
+    }
+    let row: Row = sqlx::query_as(
+        "SELECT account_id, created_at, last_changed_at, rotation_lambda_arn, \
+             rotation_after_days, rotation_schedule, rotation_window, primary_region, \
+             replication, resource_policy, policy_flags, first_seen_at, last_seen_at \
+         FROM secrets WHERE arn = $1",
+    )
+    .bind(&summary.arn)
+    .fetch_one(pool)
+    .await?;
+
+    #[derive(sqlx::FromRow)]
+    struct VersionRow {
+        version_id: String,
+        created_at: Option<DateTime<Utc>>,
+        last_accessed_at: Option<DateTime<Utc>>,
+        labels: Vec<String>,
+        kms_key_ids: Vec<String>,
+        first_seen_at: DateTime<Utc>,
+        gone_since: Option<DateTime<Utc>>,
+    }
+    let versions: Vec<VersionRow> = sqlx::query_as(
+        "SELECT version_id, created_at, last_accessed_at, labels, kms_key_ids, first_seen_at, \
+             gone_since \
+         FROM secret_versions WHERE secret_arn = $1 \
+         ORDER BY COALESCE(created_at, first_seen_at) DESC, version_id",
+    )
+    .bind(&summary.arn)
+    .fetch_all(pool)
+    .await?;
+    #[derive(sqlx::FromRow)]
+    struct MoveRow {
+        label: String,
+        from_version: Option<String>,
+        to_version: Option<String>,
+        observed_at: DateTime<Utc>,
+        source: String,
+    }
+    let label_history: Vec<MoveRow> = sqlx::query_as(
+        "SELECT label, from_version, to_version, observed_at, source FROM label_history \
+         WHERE secret_arn = $1 ORDER BY observed_at, id",
+    )
+    .bind(&summary.arn)
+    .fetch_all(pool)
+    .await?;
+
+    let replicas = serde_json::from_value::<Vec<Replica>>(row.replication).unwrap_or_default();
+    let policy_flags =
+        serde_json::from_value::<Vec<PolicyFlag>>(row.policy_flags).unwrap_or_default();
+    Ok(SecretDetail {
+        account_id: row.account_id,
+        created_at: row.created_at,
+        last_changed_at: row.last_changed_at,
+        rotation: RotationSettings {
+            enabled: summary.rotation_enabled,
+            lambda_arn: row.rotation_lambda_arn,
+            automatically_after_days: row.rotation_after_days,
+            schedule: schedule_in_words(
+                row.rotation_after_days.map(i64::from),
+                row.rotation_schedule.as_deref(),
+            ),
+            schedule_expression: row.rotation_schedule,
+            window: row.rotation_window,
+        },
+        primary_region: row.primary_region,
+        replicas,
+        resource_policy: row
+            .resource_policy
+            .map(|policy| serde_json::to_string_pretty(&policy).unwrap_or_default()),
+        policy_flags,
+        versions: versions
+            .into_iter()
+            .map(|version| SecretVersion {
+                version_id: version.version_id,
+                created_at: version.created_at,
+                last_accessed_at: version.last_accessed_at,
+                labels: version.labels,
+                kms_key_ids: version.kms_key_ids,
+                first_seen_at: version.first_seen_at,
+                gone_since: version.gone_since,
+            })
+            .collect(),
+        label_history: label_history
+            .into_iter()
+            .map(|change| LabelMove {
+                label: change.label,
+                from_version: change.from_version,
+                to_version: change.to_version,
+                observed_at: change.observed_at,
+                source: change.source,
+            })
+            .collect(),
+        first_seen_at: row.first_seen_at,
+        last_seen_at: row.last_seen_at,
+        summary,
+    })
+}
+
+/// The Overview's figures: secrets by rotation status, how many are flagged, and each
+/// region's newest sync.
+pub async fn overview(pool: &PgPool) -> Result<InventoryOverview, sqlx::Error> {
+    let counts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT rotation_status, count(*) FROM secrets WHERE gone_since IS NULL \
+         GROUP BY rotation_status",
+    )
+    .fetch_all(pool)
+    .await?;
+    let by_status: Vec<(RotationStatus, i64)> = RotationStatus::ALL
+        .into_iter()
+        .filter_map(|status| {
+            counts
+                .iter()
+                .find(|(name, _)| name == status.as_str())
+                .map(|(_, count)| (status, *count))
+        })
+        .collect();
+    let flagged: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM secrets WHERE gone_since IS NULL AND cardinality(flags) > 0",
+    )
+    .fetch_one(pool)
+    .await?;
+    #[derive(sqlx::FromRow)]
+    struct RunRow {
+        region: String,
+        started_at: DateTime<Utc>,
+        finished_at: Option<DateTime<Utc>>,
+        outcome: String,
+        secrets_seen: i32,
+        label_moves: i32,
+        errors: Value,
+    }
+    let runs: Vec<RunRow> = sqlx::query_as(
+        "SELECT DISTINCT ON (region) region, started_at, finished_at, outcome, secrets_seen, \
+             label_moves, errors \
+         FROM sync_runs ORDER BY region, started_at DESC",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(InventoryOverview {
+        secrets: by_status.iter().map(|(_, count)| count).sum(),
+        by_status,
+        flagged,
+        last_syncs: runs
+            .into_iter()
+            .map(|run| SyncRun {
+                errors: sync_errors(&run.errors),
+                region: run.region,
+                started_at: run.started_at,
+                finished_at: run.finished_at,
+                outcome: run.outcome,
+                secrets_seen: run.secrets_seen,
+                label_moves: run.label_moves,
+            })
+            .collect(),
+    })
+}
+
+/// `CODE: message` for each error a run stored.
+fn sync_errors(errors: &Value) -> Vec<String> {
+    errors
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|error| {
+            let message = error["message"].as_str().unwrap_or("unknown error");
+            match error["code"].as_str() {
+                Some(code) => format!("{code}: {message}"),
+                None => message.to_string(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_only_continues_the_sort_it_came_from() {
+        let query = SecretQuery {
+            sort: SecretSort::LastRotated,
+            descending: true,
+            ..SecretQuery::default()
+        };
+        let cursor = Cursor {
+            sort: SecretSort::LastRotated,
+            descending: true,
+            key: "2026-11-01T00:00:00.000000".into(),
+            arn: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf".into(),
+        };
+        let text = cursor.encode();
+        assert_eq!(Cursor::decode(&text, &query).unwrap(), cursor);
+        let ascending = SecretQuery {
+            descending: false,
+            ..query.clone()
+        };
+        assert!(matches!(
+            Cursor::decode(&text, &ascending),
+            Err(ReadError::InvalidCursor(_))
+        ));
+        assert!(matches!(
+            Cursor::decode("not-a-cursor", &query),
+            Err(ReadError::InvalidCursor(_))
+        ));
+    }
+
+    #[test]
+    fn sync_errors_read_code_first() {
+        let errors = serde_json::json!([
+            {"code": "AccessDeniedException", "message": "not allowed"},
+            {"code": null, "message": "connection refused"}
+        ]);
+        assert_eq!(
+            sync_errors(&errors),
+            ["AccessDeniedException: not allowed", "connection refused"]
+        );
+    }
+}
