@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Serves the dashboard on http://127.0.0.1:3000 with the private PostgreSQL (under
-# .trailkeeper/) and the AWS API peer. Ctrl-C stops all of them.
+# .trailkeeper/) and the AWS API peer, seeded with a demo estate of secrets and synced.
+# Ctrl-C stops all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,4 +26,10 @@ BANNER
 
 # Lets other terminals run trailkeeper commands against the same AWS peer.
 export AWS_PEER_ENV_FILE=.trailkeeper/aws-peer.env
-exec scripts/with-aws-peer.sh "$bin" serve --listen 127.0.0.1:3000
+export AWS_PEER_CLOCK_FILE=.trailkeeper/aws-peer.clock
+export TRAILKEEPER_REGIONS=us-east-1,eu-west-1,ap-southeast-1
+# The peer starts empty: seed the estate (200 days of it), sync it once, then serve.
+exec scripts/with-aws-peer.sh bash -c 'set -e
+  .venv/bin/python scripts/seed-demo.py --clock "$AWS_PEER_CLOCK_FILE"
+  "$0" sync
+  exec "$0" serve --listen 127.0.0.1:3000' "$bin"

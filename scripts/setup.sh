@@ -21,6 +21,8 @@ command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 python3 -m venv --help >/dev/null 2>&1 || apt_packages+=(python3-venv)
 command -v cc >/dev/null 2>&1 || apt_packages+=(build-essential)
+# The demo's AWS peer walks its clock through the estate's history with libfaketime.
+compgen -G '/usr/lib/*/faketime/libfaketimeMT.so.1' >/dev/null || apt_packages+=(faketime)
 # The TLS test makes a self-signed certificate with it.
 command -v openssl >/dev/null 2>&1 || apt_packages+=(openssl)
 if [ ${#apt_packages[@]} -gt 0 ]; then

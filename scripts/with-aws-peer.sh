@@ -7,7 +7,20 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 port=${AWS_PEER_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 mkdir -p "$root/target"
 log="$root/target/aws-peer.log"
-"$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+# AWS_PEER_CLOCK_FILE: the peer's clock runs at the offset in that file (libfaketime), so
+# the demo can give its estate a history.
+clock=()
+if [ -n "${AWS_PEER_CLOCK_FILE:-}" ]; then
+  faketime_lib=$(compgen -G '/usr/lib/*/faketime/libfaketimeMT.so.1' | head -n 1 || true)
+  if [ -z "$faketime_lib" ]; then
+    echo "AWS_PEER_CLOCK_FILE needs libfaketime (apt package faketime); scripts/setup.sh installs it" >&2
+    exit 1
+  fi
+  [ -s "$AWS_PEER_CLOCK_FILE" ] || echo "+0" >"$AWS_PEER_CLOCK_FILE"
+  clock=(env "LD_PRELOAD=$faketime_lib" "FAKETIME_TIMESTAMP_FILE=$AWS_PEER_CLOCK_FILE"
+    FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1)
+fi
+"${clock[@]}" "$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 peer=$!
 trap 'kill "$peer" 2>/dev/null || true; wait "$peer" 2>/dev/null || true' EXIT
 

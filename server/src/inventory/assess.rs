@@ -37,9 +37,11 @@ pub struct Assessed {
     pub flags: Vec<SecretFlag>,
 }
 
-/// Where `AWSPENDING` sits on a version other than `AWSCURRENT`, since when: the version's
-/// creation when the label arrived with the version (a rotation's first step makes both at
-/// once), otherwise when a sync first saw the label there.
+/// Where `AWSPENDING` sits on a version other than `AWSCURRENT`, and since when. When the
+/// label arrived with the version (a rotation's first step makes both at once), that is the
+/// version's creation; the secret's last change and the version's first sighting are later
+/// than or equal to it, so the earliest of the three is the best bound (and holds when a
+/// peer misreports one). A label moved onto an older version dates from the sync that saw it.
 const FACTS: &str = "\
     SELECT s.arn, s.region, s.account_id, s.rotation_enabled, s.last_rotated_at, \
            s.next_rotation_at, s.rotation_after_days, s.rotation_schedule, \
@@ -49,7 +51,7 @@ const FACTS: &str = "\
     LEFT JOIN LATERAL ( \
         SELECT v.version_id, \
                CASE WHEN moved.observed_at IS NULL OR moved.observed_at = v.first_seen_at \
-                    THEN LEAST(COALESCE(v.created_at, v.first_seen_at), v.first_seen_at) \
+                    THEN LEAST(v.created_at, s.last_changed_at, v.first_seen_at) \
                     ELSE moved.observed_at END AS since \
         FROM secret_versions v \
         LEFT JOIN LATERAL ( \

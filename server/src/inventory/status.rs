@@ -65,7 +65,14 @@ pub fn assess(
         );
     }
     if !facts.enabled {
-        return assessment(RotationStatus::Disabled, "Rotation is not enabled".into());
+        let reason = match facts.last_rotated {
+            Some(last) => format!(
+                "Rotation is not enabled; last rotated {} ago",
+                span(now - last)
+            ),
+            None => "Rotation is not enabled, and the secret has never been rotated".into(),
+        };
+        return assessment(RotationStatus::Disabled, reason);
     }
     let Some(last) = facts.last_rotated else {
         return assessment(
@@ -205,7 +212,18 @@ mod tests {
     fn every_status_with_its_reason() {
         assert_eq!(
             check(RotationFacts::default()),
-            (RotationStatus::Disabled, "Rotation is not enabled".into())
+            (
+                RotationStatus::Disabled,
+                "Rotation is not enabled, and the secret has never been rotated".into()
+            )
+        );
+        let switched_off = RotationFacts {
+            enabled: false,
+            ..enabled(days_ago(40), 30)
+        };
+        assert_eq!(
+            check(switched_off).1,
+            "Rotation is not enabled; last rotated 40 days ago"
         );
         assert_eq!(
             check(enabled(None, 30)),

@@ -58,7 +58,12 @@ where
         secret: secret.map(str::to_string),
         operation,
         code: error.code().map(str::to_string),
-        message: DisplayErrorContext(error).to_string(),
+        // AWS's own message when it sent one; the whole chain (timeouts, refused
+        // connections) otherwise.
+        message: error
+            .message()
+            .map(str::to_string)
+            .unwrap_or_else(|| DisplayErrorContext(error).to_string()),
     }
 }
 
@@ -153,7 +158,7 @@ pub async fn sync_region(
     };
 
     let described: Vec<Described> = futures::stream::iter(entries)
-        .map(|entry| describe(client, entry))
+        .map(|entry| describe(client, region, entry))
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
@@ -211,9 +216,9 @@ async fn finish(
     .map(drop)
 }
 
-/// DescribeSecret, ListSecretVersionIds and GetResourcePolicy for one secret. A failed call
-/// leaves what the list said in place and is recorded.
-async fn describe(client: &Client, entry: SecretListEntry) -> Described {
+/// DescribeSecret, ListSecretVersionIds and (for all but replicas) GetResourcePolicy for one
+/// secret. A failed call leaves what the list said in place and is recorded.
+async fn describe(client: &Client, region: &str, entry: SecretListEntry) -> Described {
     let arn = entry.arn().unwrap_or_default().to_string();
     let mut errors = Vec::new();
 
@@ -266,13 +271,21 @@ async fn describe(client: &Client, entry: SecretListEntry) -> Described {
         }
     };
 
-    let policy = match client.get_resource_policy().secret_id(&arn).send().await {
-        Ok(answer) => answer
-            .resource_policy()
-            .and_then(|policy| serde_json::from_str(policy).ok()),
-        Err(error) => {
-            errors.push(aws_error(Some(&arn), "GetResourcePolicy", &error));
-            None
+    // A replica has no policy of its own; AWS answers for it only in the primary's region.
+    let replica = entry
+        .primary_region()
+        .is_some_and(|primary| primary != region);
+    let policy = if replica {
+        None
+    } else {
+        match client.get_resource_policy().secret_id(&arn).send().await {
+            Ok(answer) => answer
+                .resource_policy()
+                .and_then(|policy| serde_json::from_str(policy).ok()),
+            Err(error) => {
+                errors.push(aws_error(Some(&arn), "GetResourcePolicy", &error));
+                None
+            }
         }
     };
 

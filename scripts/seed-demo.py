@@ -1,0 +1,236 @@
+"""Seeds the AWS API peer with the demo's estate: 66 secrets over three regions, made and
+rotated over the last 200 days, so a new user sees a living inventory — healthy and overdue
+rotations, one stuck with AWSPENDING, versions with custom labels, scheduled deletions,
+replicas, a public and a cross-account resource policy.
+
+With --clock FILE (the file the peer's libfaketime reads its offset from), the peer's clock
+walks through those 200 days and ends back at the present; without it every event happens
+now, and the estate has the same shape without its history.
+
+Values are random and never read back, by this script or by Trailkeeper.
+"""
+
+import argparse
+import json
+import random
+import secrets
+import sys
+
+import boto3
+
+REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-1"]
+ACCOUNT = "123456789012"
+PARTNER_ACCOUNT = "444455556666"
+HISTORY_DAYS = 200
+
+# (team, application, region, kind)
+APPLICATIONS = [
+    ("payments", "checkout", "us-east-1"),
+    ("payments", "ledger", "us-east-1"),
+    ("payments", "billing", "eu-west-1"),
+    ("identity", "sso", "us-east-1"),
+    ("identity", "directory", "eu-west-1"),
+    ("data", "warehouse", "us-east-1"),
+    ("data", "etl", "ap-southeast-1"),
+    ("data", "reports", "eu-west-1"),
+    ("platform", "ci", "ap-southeast-1"),
+    ("platform", "monitoring", "ap-southeast-1"),
+    ("search", "indexer", "ap-southeast-1"),
+]
+KINDS = {
+    "db": ("Database credentials for {app}", 30),
+    "api-key": ("Third-party API key used by {app}", 90),
+    "oauth-client": ("OAuth client secret of {app}", 60),
+}
+KMS_KEYS = {
+    "payments": "alias/payments-secrets",
+    "identity": "alias/identity-secrets",
+}
+
+
+class Clock:
+    """Moves the peer's clock: the offset from now, in days, that libfaketime reads."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def set(self, day):
+        if self.path:
+            with open(self.path, "w") as clock:
+                clock.write(f"{day:+d}d\n" if day else "+0\n")
+
+
+def value():
+    return json.dumps({"secret": secrets.token_urlsafe(24)})
+
+
+def plan_estate():
+    """Every secret with what happens to it on which day (0 is today, -200 the first day)."""
+    rng = random.Random(7)
+    estate = []
+    for team, app, region in APPLICATIONS:
+        for env in ["prod", "staging"]:
+            for kind, (description, interval) in KINDS.items():
+                name = f"{env}/{app}/{kind}"
+                created = -rng.randint(120, HISTORY_DAYS)
+                secret = {
+                    "name": name,
+                    "region": region,
+                    "description": description.format(app=app),
+                    "tags": {"team": team, "env": env, "app": app},
+                    "kms": KMS_KEYS.get(team) if env == "prod" else None,
+                    "created": created,
+                    # Most production secrets rotate; staging ones mostly do not.
+                    "interval": interval if env == "prod" or rng.random() < 0.4 else None,
+                    "stop_rotating": None,
+                    "updates": [],
+                    "labels": [],
+                    "policy": None,
+                    "replicas": [],
+                    "delete": None,
+                    "stuck": None,
+                }
+                if kind == "api-key" and secret["interval"] is None:
+                    # Changed by hand every few weeks: many versions.
+                    secret["updates"] = list(range(created + 14, 0, 14))
+                estate.append(secret)
+    by_name = {(s["region"], s["name"]): s for s in estate}
+
+    def secret(region, name):
+        return by_name[(region, name)]
+
+    # Rotation stopped working some time ago (after having worked for a while).
+    for region, name, stopped in [
+        ("us-east-1", "prod/ledger/db", -75),
+        ("eu-west-1", "prod/reports/oauth-client", -130),
+        ("ap-southeast-1", "prod/ci/api-key", -120),
+    ]:
+        secret(region, name)["stop_rotating"] = stopped
+        secret(region, name)["created"] = min(secret(region, name)["created"], stopped - 30)
+    # A rotation began three days ago and its function never finished it.
+    secret("us-east-1", "prod/checkout/db")["stuck"] = -3
+    # Releases pin versions with labels of their own.
+    for region, name in [("us-east-1", "prod/sso/oauth-client"), ("eu-west-1", "staging/billing/api-key")]:
+        secret(region, name)["labels"] = [(-40, "release-2026-10"), (-12, "release-2026-11")]
+    # Shared beyond the account, once by mistake.
+    secret("us-east-1", "prod/warehouse/api-key")["policy"] = "public"
+    secret("eu-west-1", "prod/billing/db")["policy"] = "cross-account"
+    # Retired.
+    secret("ap-southeast-1", "staging/monitoring/oauth-client")["delete"] = -2
+    secret("eu-west-1", "staging/directory/oauth-client")["delete"] = -5
+    # Replicated for disaster recovery.
+    secret("us-east-1", "prod/checkout/api-key")["replicas"] = ["eu-west-1"]
+    secret("us-east-1", "prod/sso/db")["replicas"] = ["eu-west-1", "ap-southeast-1"]
+    return estate
+
+
+def policy_document(kind, arn_region):
+    if kind == "public":
+        statement = {
+            "Sid": "LegacyPublicRead",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": "*",
+        }
+    else:
+        statement = {
+            "Sid": "PartnerReads",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{PARTNER_ACCOUNT}:role/partner-reader"},
+            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            "Resource": "*",
+        }
+    own = {
+        "Sid": "AppReads",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/{arn_region}-app"},
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": "*",
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [own, statement]})
+
+
+def seed(clock):
+    clients = {region: boto3.client("secretsmanager", region_name=region) for region in REGIONS}
+    estate = plan_estate()
+    for day in range(-HISTORY_DAYS, 1):
+        clock.set(day)
+        for secret in estate:
+            client = clients[secret["region"]]
+            name = secret["name"]
+            if day == secret["created"]:
+                create = {
+                    "Name": name,
+                    "Description": secret["description"],
+                    "SecretString": value(),
+                    "Tags": [{"Key": k, "Value": v} for k, v in secret["tags"].items()],
+                }
+                if secret["kms"]:
+                    create["KmsKeyId"] = secret["kms"]
+                if secret["replicas"]:
+                    create["AddReplicaRegions"] = [{"Region": r} for r in secret["replicas"]]
+                client.create_secret(**create)
+                if secret["policy"]:
+                    client.put_resource_policy(
+                        SecretId=name,
+                        ResourcePolicy=policy_document(secret["policy"], secret["region"]),
+                    )
+                secret["last_rotated"] = None
+            if day < secret["created"]:
+                continue
+            if secret["delete"] is not None and day > secret["delete"]:
+                continue
+            pending = secret["stuck"] is not None and day > secret["stuck"]
+            interval = secret["interval"]
+            stop = secret["stop_rotating"] if secret["stop_rotating"] is not None else 0
+            last = secret.get("last_rotated")
+            due = last is None or day - last >= interval if interval else False
+            if interval and day <= stop and due and not pending:
+                client.rotate_secret(
+                    SecretId=name, RotationRules={"AutomaticallyAfterDays": interval}
+                )
+                secret["last_rotated"] = day
+            if day in secret["updates"]:
+                client.put_secret_value(SecretId=name, SecretString=value())
+            for labelled_on, label in secret["labels"]:
+                if day == labelled_on:
+                    current = current_version(client, name)
+                    client.update_secret_version_stage(
+                        SecretId=name, VersionStage=label, MoveToVersionId=current
+                    )
+                    client.put_secret_value(SecretId=name, SecretString=value())
+            if day == secret["stuck"]:
+                # A rotation function's first step (createSecret) made the pending version;
+                # the function then failed and nothing finished the rotation.
+                client.put_secret_value(
+                    SecretId=name, SecretString=value(), VersionStages=["AWSPENDING"]
+                )
+            if day == secret["delete"]:
+                client.delete_secret(SecretId=name, RecoveryWindowInDays=14)
+    return estate
+
+
+def current_version(client, name):
+    versions = client.list_secret_version_ids(SecretId=name)["Versions"]
+    return next(v["VersionId"] for v in versions if "AWSCURRENT" in v.get("VersionStages", []))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clock", help="the AWS peer's libfaketime offset file")
+    args = parser.parse_args()
+    clock = Clock(args.clock)
+    try:
+        estate = seed(clock)
+    finally:
+        clock.set(0)
+    replicas = sum(len(s["replicas"]) for s in estate)
+    print(
+        f"demo estate: {len(estate)} secrets (+{replicas} replicas) in {', '.join(REGIONS)}",
+        file=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    main()
