@@ -173,7 +173,7 @@ fn Detail(detail: SecretDetail) -> impl IntoView {
             " / "
             {summary.region.clone()}
         </p>
-        <div class="page-head">
+        <div class="title-with-badges">
             <h1 data-testid="secret-name">{summary.name.clone()}</h1>
             <StatusBadge status=summary.rotation_status />
             <FlagBadges flags=summary.flags.clone() />

@@ -374,7 +374,9 @@ async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, s
         "SELECT version_id, created_at, last_accessed_at, labels, kms_key_ids, first_seen_at, \
              gone_since \
          FROM secret_versions WHERE secret_arn = $1 \
-         ORDER BY COALESCE(created_at, first_seen_at) DESC, version_id",
+         ORDER BY COALESCE(created_at, first_seen_at) DESC, \
+             'AWSPENDING' = ANY (labels) DESC, 'AWSCURRENT' = ANY (labels) DESC, \
+             'AWSPREVIOUS' = ANY (labels) DESC, first_seen_at DESC, version_id",
     )
     .bind(&summary.arn)
     .fetch_all(pool)

@@ -9,7 +9,7 @@ use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_secretsmanager::primitives::DateTime as AwsDateTime;
-use aws_sdk_secretsmanager::types::SecretListEntry;
+use aws_sdk_secretsmanager::types::{SecretListEntry, SecretVersionsListEntry};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
@@ -71,13 +71,31 @@ fn time(at: Option<&AwsDateTime>) -> Option<DateTime<Utc>> {
     at.and_then(|at| DateTime::from_timestamp(at.secs(), at.subsec_nanos()))
 }
 
-/// Everything one secret's calls returned.
-struct Described {
+/// Everything one secret's calls returned: what [`store`] stores.
+pub struct Described {
     entry: SecretListEntry,
     replication: Value,
     versions: Vec<Version>,
     policy: Option<Value>,
     errors: Vec<SyncError>,
+}
+
+impl Described {
+    /// A secret as `ListSecrets` and `ListSecretVersionIds` describe it, with its resource
+    /// policy, and no replicas or errors.
+    pub fn new(
+        entry: SecretListEntry,
+        versions: Vec<SecretVersionsListEntry>,
+        policy: Option<Value>,
+    ) -> Described {
+        Described {
+            entry,
+            replication: Value::Array(Vec::new()),
+            versions: versions.into_iter().filter_map(Version::from_aws).collect(),
+            policy,
+            errors: Vec::new(),
+        }
+    }
 }
 
 struct Version {
@@ -86,6 +104,18 @@ struct Version {
     created_at: Option<DateTime<Utc>>,
     last_accessed_at: Option<DateTime<Utc>>,
     kms_key_ids: Vec<String>,
+}
+
+impl Version {
+    fn from_aws(version: SecretVersionsListEntry) -> Option<Version> {
+        Some(Version {
+            id: version.version_id()?.to_string(),
+            labels: version.version_stages().to_vec(),
+            created_at: time(version.created_date()),
+            last_accessed_at: time(version.last_accessed_date()),
+            kms_key_ids: version.kms_key_ids().to_vec(),
+        })
+    }
 }
 
 /// Syncs each region in turn (the SDK's own region when `regions` is empty); a region that
@@ -255,15 +285,7 @@ async fn describe(client: &Client, region: &str, entry: SecretListEntry) -> Desc
         Ok(pages) => pages
             .into_iter()
             .flat_map(|page| page.versions.unwrap_or_default())
-            .filter_map(|version| {
-                Some(Version {
-                    id: version.version_id()?.to_string(),
-                    labels: version.version_stages().to_vec(),
-                    created_at: time(version.created_date()),
-                    last_accessed_at: time(version.last_accessed_date()),
-                    kms_key_ids: version.kms_key_ids().to_vec(),
-                })
-            })
+            .filter_map(Version::from_aws)
             .collect(),
         Err(error) => {
             errors.push(aws_error(Some(&arn), "ListSecretVersionIds", &error));
@@ -300,7 +322,7 @@ async fn describe(client: &Client, region: &str, entry: SecretListEntry) -> Desc
 
 /// Stores one secret and its versions, and records each label move, in one transaction.
 /// Returns whether the secret is new and how many labels moved.
-async fn store(
+pub async fn store(
     pool: &PgPool,
     region: &str,
     secret: &Described,
@@ -352,7 +374,11 @@ async fn store(
     .bind(time(entry.last_rotated_date()))
     .bind(time(entry.next_rotation_date()))
     .bind(entry.rotation_enabled().unwrap_or(false))
-    .bind(entry.rotation_lambda_arn())
+    .bind(
+        entry
+            .rotation_lambda_arn()
+            .filter(|lambda| !lambda.is_empty()),
+    )
     .bind(
         rules
             .and_then(|rules| rules.automatically_after_days())
