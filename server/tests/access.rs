@@ -452,6 +452,20 @@ async fn the_openapi_document_describes_the_api_and_its_bearer_authentication(po
         "bearer"
     );
     assert!(document["components"]["schemas"]["Me"].is_object());
+    for path in ["/api/v1/secrets", "/api/v1/secrets/{id}"] {
+        assert!(document["paths"][path]["get"].is_object(), "{path} missing");
+    }
+    let summary = &document["components"]["schemas"]["SecretSummary"]["properties"];
+    for field in [
+        "arn",
+        "name",
+        "region",
+        "rotation_status",
+        "rotation_reason",
+        "flags",
+    ] {
+        assert!(summary[field].is_object(), "SecretSummary lacks {field}");
+    }
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]

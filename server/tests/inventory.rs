@@ -5,24 +5,9 @@ mod common;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::types::Tag;
-use common::{client, value};
+use common::{client, create_secret, value};
 use sqlx::PgPool;
 use trailkeeper::inventory::sync::{sync_region, sync_regions};
-
-async fn create(client: &Client, name: &str) -> String {
-    client
-        .create_secret()
-        .name(name)
-        .secret_string(value())
-        .tags(Tag::builder().key("team").value("payments").build())
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_string()
-}
 
 async fn history(pool: &PgPool, arn: &str) -> Vec<(String, Option<String>, Option<String>)> {
     sqlx::query_as(
@@ -37,8 +22,8 @@ async fn history(pool: &PgPool, arn: &str) -> Vec<(String, Option<String>, Optio
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn the_first_sync_stores_every_secret_with_its_versions_tags_and_policy(pool: PgPool) {
     let client = client("eu-north-1").await;
-    let arn = create(&client, "payments/db").await;
-    create(&client, "payments/api-key").await;
+    let arn = create_secret(&client, "payments/db", "payments").await;
+    create_secret(&client, "payments/api-key", "payments").await;
     client
         .put_resource_policy()
         .secret_id(&arn)
@@ -77,7 +62,7 @@ async fn the_first_sync_stores_every_secret_with_its_versions_tags_and_policy(po
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn each_label_move_is_recorded_once(pool: PgPool) {
     let client = client("ap-southeast-2").await;
-    let arn = create(&client, "orders/db").await;
+    let arn = create_secret(&client, "orders/db", "payments").await;
     sync_region(&pool, &client, "ap-southeast-2").await.unwrap();
     let first = history(&pool, &arn).await[0].2.clone().unwrap();
 
@@ -112,8 +97,8 @@ async fn each_label_move_is_recorded_once(pool: PgPool) {
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn deleted_secrets_keep_their_deletion_date_and_then_are_marked_gone(pool: PgPool) {
     let client = client("sa-east-1").await;
-    let scheduled = create(&client, "legacy/ftp").await;
-    let removed = create(&client, "legacy/smtp").await;
+    let scheduled = create_secret(&client, "legacy/ftp", "payments").await;
+    let removed = create_secret(&client, "legacy/smtp", "payments").await;
     sync_region(&pool, &client, "sa-east-1").await.unwrap();
 
     client
@@ -171,8 +156,8 @@ async fn a_region_that_fails_is_recorded_with_its_error(pool: PgPool) {
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn every_configured_region_is_synced_in_turn(pool: PgPool) {
-    create(&client("eu-west-3").await, "billing/db").await;
-    create(&client("eu-south-1").await, "billing/db").await;
+    create_secret(&client("eu-west-3").await, "billing/db", "payments").await;
+    create_secret(&client("eu-south-1").await, "billing/db", "payments").await;
     let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
     let regions = ["eu-west-3".to_string(), "eu-south-1".to_string()];
     let summaries = sync_regions(&pool, &config, &regions).await.unwrap();
@@ -190,5 +175,29 @@ async fn every_configured_region_is_synced_in_turn(pool: PgPool) {
     assert!(
         error.to_string().starts_with("no AWS region is configured"),
         "{error}"
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_region_that_errors_does_not_stop_the_others(pool: PgPool) {
+    create_secret(&client("eu-west-2").await, "billing/db", "payments").await;
+    let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    // The peer knows no such region and answers 500 for it.
+    let regions = ["mars-east-1".to_string(), "eu-west-2".to_string()];
+    let summaries = sync_regions(&pool, &config, &regions).await.unwrap();
+    assert_eq!(summaries[0].errors.len(), 1, "{:?}", summaries[0]);
+    assert_eq!(summaries[0].errors[0].operation, "ListSecrets");
+    assert_eq!((summaries[1].seen, summaries[1].errors.len()), (1, 0));
+    let outcomes: Vec<(String, String)> =
+        sqlx::query_as("SELECT region, outcome FROM sync_runs ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            ("mars-east-1".to_string(), "failed".to_string()),
+            ("eu-west-2".to_string(), "succeeded".to_string())
+        ]
     );
 }

@@ -3,33 +3,17 @@
 
 mod common;
 
-use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::{RotationRulesType, Tag};
 use axum::Router;
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};
-use common::{As, app, client, get, signed_in, value};
+use common::{As, app, client, create_secret, get, signed_in, value};
 use serde_json::Value;
 use sqlx::PgPool;
 use trailkeeper::inventory::assess::reassess;
 use trailkeeper::inventory::status::StatusThresholds;
 use trailkeeper::inventory::sync::sync_region;
 use trailkeeper_app::Role;
-
-async fn create(client: &Client, name: &str, team: &str) -> String {
-    client
-        .create_secret()
-        .name(name)
-        .description(format!("{team} credentials"))
-        .secret_string(value())
-        .tags(Tag::builder().key("team").value(team).build())
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_string()
-}
 
 async fn json(app: &Router, path: &str, who: &As) -> (StatusCode, Value) {
     let fetched = get(app, path, who).await;
@@ -58,7 +42,7 @@ async fn the_api_filters_sorts_and_pages_through_every_secret(pool: PgPool) {
         ("search/oauth", "search"),
         ("ledger/db", "payments"),
     ] {
-        create(&client, name, team).await;
+        create_secret(&client, name, team).await;
     }
     client
         .put_resource_policy()
@@ -165,7 +149,7 @@ async fn the_api_filters_sorts_and_pages_through_every_secret(pool: PgPool) {
 async fn one_secret_by_name_or_arn_with_its_versions_and_label_history(pool: PgPool) {
     let region = "ap-northeast-1";
     let client = client(region).await;
-    let arn = create(&client, "orders/api-key", "orders").await;
+    let arn = create_secret(&client, "orders/api-key", "orders").await;
     sync_region(&pool, &client, region).await.unwrap();
     client
         .put_secret_value()
@@ -201,7 +185,7 @@ async fn one_secret_by_name_or_arn_with_its_versions_and_label_history(pool: PgP
 
     // The same name in a second region needs the ARN.
     let elsewhere = common::client("us-east-2").await;
-    create(&elsewhere, "orders/api-key", "orders").await;
+    create_secret(&elsewhere, "orders/api-key", "orders").await;
     sync_region(&pool, &elsewhere, "us-east-2").await.unwrap();
     let (status, error) = json(&app, "/api/v1/secrets/orders/api-key", &viewer).await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -212,7 +196,7 @@ async fn one_secret_by_name_or_arn_with_its_versions_and_label_history(pool: PgP
 async fn a_pending_label_left_past_the_grace_period_is_stuck(pool: PgPool) {
     let region = "ap-south-1";
     let client = client(region).await;
-    let arn = create(&client, "reports/db", "data").await;
+    let arn = create_secret(&client, "reports/db", "data").await;
     // A rotation's first step made the pending version, and nothing finished it.
     let pending = client
         .put_secret_value()

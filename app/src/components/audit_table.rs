@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use super::column_heads::ColumnHeads;
 use super::time::Timestamp;
 use crate::api::audit::AuditEntry;
 
@@ -9,15 +10,7 @@ use crate::api::audit::AuditEntry;
 pub fn AuditTable(entries: Vec<AuditEntry>, testid: &'static str) -> impl IntoView {
     view! {
         <table class="data" data-testid=testid>
-            <thead>
-                <tr>
-                    <th scope="col">"When"</th>
-                    <th scope="col">"Who"</th>
-                    <th scope="col">"From"</th>
-                    <th scope="col">"What"</th>
-                    <th scope="col">"Outcome"</th>
-                </tr>
-            </thead>
+            <ColumnHeads names=&["When", "Who", "From", "What", "Outcome"] />
             <tbody>
                 {entries.into_iter().map(|entry| view! { <EntryRow entry /> }).collect_view()}
             </tbody>

@@ -1,5 +1,6 @@
 pub mod audit_table;
 pub mod badges;
+pub mod column_heads;
 pub mod layout;
 pub mod load_failed;
 pub mod time;

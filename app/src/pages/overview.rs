@@ -4,6 +4,7 @@ use leptos_meta::Title;
 use crate::api::overview::{InventoryOverview, Overview, get_overview};
 use crate::components::audit_table::AuditTable;
 use crate::components::badges::StatusBadge;
+use crate::components::column_heads::ColumnHeads;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
 
@@ -100,15 +101,7 @@ fn Inventory(inventory: InventoryOverview) -> impl IntoView {
     } else {
         view! {
             <table class="data" data-testid="last-syncs">
-                <thead>
-                    <tr>
-                        <th scope="col">"Region"</th>
-                        <th scope="col">"Started"</th>
-                        <th scope="col">"Outcome"</th>
-                        <th scope="col">"Secrets"</th>
-                        <th scope="col">"Errors"</th>
-                    </tr>
-                </thead>
+                <ColumnHeads names=&["Region", "Started", "Outcome", "Secrets", "Errors"] />
                 <tbody>
                     {last_syncs
                         .into_iter()

@@ -8,6 +8,7 @@ use crate::api::secrets::{
     SecretVersion, get_secret,
 };
 use crate::components::badges::{FlagBadges, StatusBadge};
+use crate::components::column_heads::ColumnHeads;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
 use crate::components::version_timeline::VersionTimeline;
@@ -126,13 +127,7 @@ fn Detail(detail: SecretDetail) -> impl IntoView {
         } else {
             view! {
             <table class="data" data-testid="replicas">
-                <thead>
-                    <tr>
-                        <th scope="col">"Region"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"KMS key"</th>
-                    </tr>
-                </thead>
+                <ColumnHeads names=&["Region", "Status", "KMS key"] />
                 <tbody>
                     {replicas
                         .into_iter()
@@ -306,15 +301,7 @@ fn Policy(policy: Option<String>, flags: Vec<PolicyFlag>) -> impl IntoView {
 fn Versions(versions: Vec<SecretVersion>) -> impl IntoView {
     view! {
         <table class="data" data-testid="versions">
-            <thead>
-                <tr>
-                    <th scope="col">"Version"</th>
-                    <th scope="col">"Labels"</th>
-                    <th scope="col">"Created"</th>
-                    <th scope="col">"Last accessed"</th>
-                    <th scope="col">"KMS keys"</th>
-                </tr>
-            </thead>
+            <ColumnHeads names=&["Version", "Labels", "Created", "Last accessed", "KMS keys"] />
             <tbody>
                 {versions
                     .into_iter()
@@ -360,15 +347,7 @@ fn History(moves: Vec<LabelMove>) -> impl IntoView {
     };
     view! {
         <table class="data" data-testid="label-history">
-            <thead>
-                <tr>
-                    <th scope="col">"Observed"</th>
-                    <th scope="col">"Label"</th>
-                    <th scope="col">"From"</th>
-                    <th scope="col">"To"</th>
-                    <th scope="col">"Source"</th>
-                </tr>
-            </thead>
+            <ColumnHeads names=&["Observed", "Label", "From", "To", "Source"] />
             <tbody>
                 {moves
                     .into_iter()

@@ -5,6 +5,7 @@
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::types::Tag;
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, Request, StatusCode, header};
@@ -145,6 +146,22 @@ pub async fn client(region: &'static str) -> Client {
         .load()
         .await;
     Client::new(&config)
+}
+
+/// Makes a secret tagged with its team; returns its ARN.
+pub async fn create_secret(client: &Client, name: &str, team: &str) -> String {
+    client
+        .create_secret()
+        .name(name)
+        .description(format!("{team} credentials"))
+        .secret_string(value())
+        .tags(Tag::builder().key("team").value(team).build())
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string()
 }
 
 /// A random secret value: the tests never read it back, and neither does Trailkeeper.
