@@ -117,8 +117,10 @@ test('a secret with a public policy opens with its analysis, versions and timeli
   const versions = await page.getByTestId('versions').locator('tbody tr').count();
   assert.ok(versions >= 2, `${versions} versions`);
   const timeline = page.getByTestId('version-timeline');
-  assert.equal(await timeline.locator('g.timeline-row').count(), versions);
+  assert.equal(await timeline.locator('g.timeline-row[data-version]').count(), versions);
   assert.ok(await timeline.locator('rect[data-label="AWSCURRENT"]').count() >= 1);
+  assert.equal(await timeline.locator('[data-milestone="created"]').count(), 1);
+  assert.equal(await timeline.locator('[data-milestone="next rotation"]').count(), 1);
   assert.match(await page.getByTestId('rotation-reason').innerText(), /Last rotated|Rotation is not enabled/);
   await page.screenshot({ path: path.join(screenshots, 'secret-detail.png'), fullPage: true });
   assert.deepEqual(problems, []);

@@ -1,7 +1,8 @@
-//! The version timeline: one row per version along time, a dot where the version was made,
-//! and a bar for each staging label over the span it sat on that version. Drawn as SVG on
-//! the server, so it needs no script; every mark has a tooltip and the label history table
-//! beside it says the same in words.
+//! The version timeline: a row for the secret itself (made, last changed, last and next
+//! rotation), then one row per version along time, a dot where the version was made, and a
+//! bar for each staging label over the span it sat on that version. Drawn as SVG on the
+//! server, so it needs no script; every mark has a tooltip and the tables beside it say the
+//! same in words.
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -74,10 +75,15 @@ fn stamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// Something that happened to the secret as a whole, with its name: "created",
+/// "next rotation".
+pub type Milestone = (&'static str, DateTime<Utc>);
+
 #[component]
 pub fn VersionTimeline(
     versions: Vec<SecretVersion>,
     moves: Vec<LabelMove>,
+    milestones: Vec<Milestone>,
     now: DateTime<Utc>,
 ) -> impl IntoView {
     if versions.is_empty() {
@@ -88,6 +94,7 @@ pub fn VersionTimeline(
         .iter()
         .map(|version| version.created_at.unwrap_or(version.first_seen_at))
         .chain(moves.iter().map(|change| change.observed_at))
+        .chain(milestones.iter().map(|(_, at)| *at))
         .chain([now])
         .collect();
     let start = instants.iter().min().copied().unwrap_or(now);
@@ -96,19 +103,63 @@ pub fn VersionTimeline(
     let x = move |at: DateTime<Utc>| {
         GUTTER + 10.0 + (at - start).num_milliseconds() as f64 / span * (WIDTH - GUTTER - 30.0)
     };
-    // Newest version on top, as in the versions table.
+    // The secret's own row first, then the newest version on top, as in the versions table.
     let row_of = |version: &str| {
         versions
             .iter()
             .position(|known| known.version_id == version)
+            .map(|index| index + 1)
     };
-    let height = AXIS + ROW * versions.len() as f64 + 10.0;
+    let height = AXIS + ROW * (versions.len() + 1) as f64 + 10.0;
+
+    let secret_row = {
+        let middle = AXIS + ROW / 2.0;
+        let marks = milestones
+            .iter()
+            .map(|(what, at)| {
+                let (cx, cy) = (x(*at), middle);
+                let diamond = format!(
+                    "{},{} {},{} {},{} {},{}",
+                    cx,
+                    cy - 6.0,
+                    cx + 6.0,
+                    cy,
+                    cx,
+                    cy + 6.0,
+                    cx - 6.0,
+                    cy
+                );
+                let class = if *at > now {
+                    "timeline-milestone upcoming"
+                } else {
+                    "timeline-milestone"
+                };
+                view! {
+                    <polygon points=diamond class=class data-milestone=*what>
+                        <title>{format!("{what}: {}", stamp(*at))}</title>
+                    </polygon>
+                }
+            })
+            .collect_view();
+        view! {
+            <g class="timeline-row secret-row">
+                <text x="4" y=middle + 4.0 class="timeline-version">
+                    "secret"
+                </text>
+                <line x1=GUTTER x2=WIDTH - 10.0 y1=middle y2=middle class="timeline-track" />
+                <line x1=x(now) x2=x(now) y1=AXIS y2=height - 10.0 class="timeline-now">
+                    <title>{format!("last synced {}", stamp(now))}</title>
+                </line>
+                {marks}
+            </g>
+        }
+    };
 
     let rows = versions
         .iter()
         .enumerate()
         .map(|(index, version)| {
-            let y = AXIS + ROW * index as f64;
+            let y = AXIS + ROW * (index + 1) as f64;
             let made = version.created_at.unwrap_or(version.first_seen_at);
             let what = if version.created_at.is_some() {
                 "created"
@@ -191,6 +242,7 @@ pub fn VersionTimeline(
                 aria-label="Versions along time, with the staging labels each one carried"
             >
                 {ticks}
+                {secret_row}
                 {rows}
                 {bars}
             </svg>
@@ -205,6 +257,8 @@ pub fn VersionTimeline(
                 "custom labels"
                 <span class="swatch made"></span>
                 "version made"
+                <span class="swatch milestone"></span>
+                "secret made, changed, rotated (hollow: next rotation)"
             </figcaption>
         </figure>
     }

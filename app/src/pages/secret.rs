@@ -11,7 +11,7 @@ use crate::components::badges::{FlagBadges, StatusBadge};
 use crate::components::column_heads::ColumnHeads;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
-use crate::components::version_timeline::VersionTimeline;
+use crate::components::version_timeline::{Milestone, VersionTimeline};
 
 /// `/secrets/<name or ARN>`: one secret in full. Everything AWS wrote (names, tags,
 /// descriptions, policies) is shown as text, never as markup.
@@ -114,6 +114,15 @@ fn Detail(detail: SecretDetail) -> impl IntoView {
             <p class="notice error">"Deletion scheduled (AWS deletion date " <Timestamp at /> ")."</p>
         }
     });
+    let milestones: Vec<Milestone> = [
+        ("created", created_at),
+        ("last changed", last_changed_at),
+        ("last rotated", summary.last_rotated_at),
+        ("next rotation", summary.next_rotation_at),
+    ]
+    .into_iter()
+    .filter_map(|(what, at)| Some((what, at?)))
+    .collect();
     let raw_schedule = rotation.schedule_expression.clone().or_else(|| {
         rotation
             .automatically_after_days
@@ -244,7 +253,12 @@ fn Detail(detail: SecretDetail) -> impl IntoView {
         <Policy policy=resource_policy flags=policy_flags />
         <section class="panel" aria-labelledby="timeline-heading">
             <h2 id="timeline-heading">"Version timeline"</h2>
-            <VersionTimeline versions=versions.clone() moves=label_history.clone() now=last_seen_at />
+            <VersionTimeline
+                versions=versions.clone()
+                moves=label_history.clone()
+                milestones=milestones
+                now=last_seen_at
+            />
         </section>
         <section class="panel" aria-labelledby="versions-heading">
             <h2 id="versions-heading">"Versions"</h2>
