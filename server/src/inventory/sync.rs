@@ -187,13 +187,13 @@ pub async fn sync_region(
         }
     };
 
-    let described: Vec<Described> = futures::stream::iter(entries)
+    // Each secret is stored as soon as it is described, while the next ones are being
+    // described: memory stays bounded by the concurrency, whatever the estate's size.
+    let mut described = futures::stream::iter(entries)
         .map(|entry| describe(client, region, entry))
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
+        .buffer_unordered(CONCURRENCY);
     let mut seen = HashSet::new();
-    for secret in described {
+    while let Some(secret) = described.next().await {
         summary.errors.extend(secret.errors.iter().cloned());
         let Some(arn) = secret.entry.arn().map(str::to_string) else {
             continue;
@@ -342,6 +342,11 @@ pub async fn store(
         .collect();
     let rules = entry.rotation_rules();
     let mut tx = pool.begin().await?;
+    // What a sync stores, the next sync can store again: a crash may lose the last few
+    // commits (each whole, never half), and need not wait for the disk on every secret.
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
     let new: bool = sqlx::query_scalar(
         "INSERT INTO secrets (arn, name, region, account_id, description, kms_key_id, tags, \
              owning_service, created_at, last_changed_at, last_accessed_at, last_rotated_at, \
@@ -410,23 +415,35 @@ pub async fn store(
             .iter()
             .map(|version| (version.id.clone(), version.labels.clone()))
             .collect();
-        for version in &secret.versions {
-            sqlx::query(
-                "INSERT INTO secret_versions (secret_arn, version_id, created_at, \
-                     last_accessed_at, kms_key_ids, labels) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (secret_arn, version_id) DO UPDATE SET \
-                     last_accessed_at = $4, kms_key_ids = $5, labels = $6, \
-                     last_seen_at = now(), gone_since = NULL",
-            )
-            .bind(arn)
-            .bind(&version.id)
-            .bind(version.created_at)
-            .bind(version.last_accessed_at)
-            .bind(&version.kms_key_ids)
-            .bind(&version.labels)
-            .execute(&mut *tx)
-            .await?;
-        }
+        // All versions in one statement: a secret can have a hundred.
+        let versions: Vec<Value> = secret
+            .versions
+            .iter()
+            .map(|version| {
+                json!({
+                    "version_id": version.id,
+                    "created_at": version.created_at,
+                    "last_accessed_at": version.last_accessed_at,
+                    "kms_key_ids": version.kms_key_ids,
+                    "labels": version.labels,
+                })
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO secret_versions (secret_arn, version_id, created_at, \
+                 last_accessed_at, kms_key_ids, labels) \
+             SELECT $1, v.version_id, v.created_at, v.last_accessed_at, v.kms_key_ids, v.labels \
+             FROM jsonb_to_recordset($2) AS v (version_id text, created_at timestamptz, \
+                 last_accessed_at timestamptz, kms_key_ids text[], labels text[]) \
+             ON CONFLICT (secret_arn, version_id) DO UPDATE SET \
+                 last_accessed_at = EXCLUDED.last_accessed_at, \
+                 kms_key_ids = EXCLUDED.kms_key_ids, labels = EXCLUDED.labels, \
+                 last_seen_at = now(), gone_since = NULL",
+        )
+        .bind(arn)
+        .bind(Value::Array(versions))
+        .execute(&mut *tx)
+        .await?;
         let listed: Vec<String> = after.keys().cloned().collect();
         sqlx::query(
             "UPDATE secret_versions SET gone_since = now(), labels = '{}' \
@@ -436,18 +453,28 @@ pub async fn store(
         .bind(&listed)
         .execute(&mut *tx)
         .await?;
-        for labels::LabelMove { label, from, to } in labels::moves(&before, &after) {
+        let changes = labels::moves(&before, &after);
+        if !changes.is_empty() {
+            let names: Vec<&str> = changes.iter().map(|change| change.label.as_str()).collect();
+            let from: Vec<Option<&str>> = changes
+                .iter()
+                .map(|change| change.from.as_deref())
+                .collect();
+            let to: Vec<Option<&str>> = changes.iter().map(|change| change.to.as_deref()).collect();
+            moves = names.len();
             sqlx::query(
                 "INSERT INTO label_history (secret_arn, label, from_version, to_version, source) \
-                 VALUES ($1, $2, $3, $4, 'sync')",
+                 SELECT $1, moved.label, moved.from_version, moved.to_version, 'sync' \
+                 FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY \
+                     AS moved (label, from_version, to_version, position) \
+                 ORDER BY moved.position",
             )
             .bind(arn)
-            .bind(label)
-            .bind(from)
-            .bind(to)
+            .bind(&names)
+            .bind(&from)
+            .bind(&to)
             .execute(&mut *tx)
             .await?;
-            moves += 1;
         }
     }
     tx.commit().await?;
