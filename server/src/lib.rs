@@ -7,5 +7,6 @@ pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod db;
+pub mod ingest;
 pub mod inventory;
 pub mod web;

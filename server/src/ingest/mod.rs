@@ -1,0 +1,6 @@
+//! CloudTrail ingestion: records from every source, in every format they come in, typed and
+//! (in later stages) normalised, stored once each, and handed to detection. Bad input is set
+//! aside with a reason; it never stops the good records beside it.
+
+pub mod formats;
+pub mod record;

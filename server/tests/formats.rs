@@ -1,0 +1,144 @@
+//! Every accepted file format, read from the real-shaped samples (the same 15 records in
+//! each): detected, split into records and typed, with nothing lost or reordered.
+
+use std::path::PathBuf;
+
+use trailkeeper::ingest::formats::{self, FileError, Format, Found};
+use trailkeeper::ingest::record::Record;
+
+fn sample(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/samples")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+const GZIPPED: &str = "111122223333_CloudTrail_us-east-1_20261003T0815Z_Ab12Cd34Ef56Gh78.json.gz";
+
+fn records(name: &str, format: Format) -> Vec<Record> {
+    let contents = formats::read(&sample(name)).unwrap();
+    assert_eq!(contents.format, format, "{name}");
+    assert_eq!(contents.truncated, None);
+    contents
+        .found
+        .iter()
+        .map(|found| match found {
+            Found::Record(_, raw) => Record::parse(raw).unwrap_or_else(|error| panic!("{error}")),
+            Found::Rejected(position, reason) => panic!("{name} {position}: {reason}"),
+        })
+        .collect()
+}
+
+fn ids(records: &[Record]) -> Vec<&str> {
+    records
+        .iter()
+        .map(|record| record.event_id.as_str())
+        .collect()
+}
+
+#[test]
+fn every_format_gives_the_same_records_in_order() {
+    let reference = records("trail-file.json", Format::TrailFile);
+    assert_eq!(reference.len(), 15);
+    for (name, format) in [
+        (GZIPPED, Format::TrailFile),
+        ("records.jsonl", Format::JsonLines),
+        ("eventbridge.jsonl", Format::EventBridge),
+    ] {
+        let found = records(name, format);
+        assert_eq!(ids(&found), ids(&reference), "{name}");
+        assert!(
+            found == reference,
+            "{name}: the records differ from the trail file's"
+        );
+    }
+    assert!(formats::read(&sample(GZIPPED)).unwrap().gzip);
+
+    // A LookupEvents response is one page: the first records, the same as in the trail file.
+    let page = records("lookup-events-response.json", Format::LookupEvents);
+    assert!(!page.is_empty());
+    assert!(
+        page[..] == reference[..page.len()],
+        "the page's records differ"
+    );
+}
+
+#[test]
+fn the_records_carry_what_detection_reads() {
+    let records = records("records.jsonl", Format::JsonLines);
+    let first = &records[0];
+    assert_eq!(first.event_name, "GetSecretValue");
+    assert_eq!(first.event_time.to_rfc3339(), "2026-10-03T08:12:41+00:00");
+    assert_eq!(first.read_only, Some(true));
+    let identity = first.user_identity.as_ref().unwrap();
+    assert_eq!(identity.kind.as_deref(), Some("AssumedRole"));
+    let issuer = identity
+        .session_context
+        .as_ref()
+        .and_then(|context| context.session_issuer.as_ref())
+        .unwrap();
+    assert_eq!(
+        issuer.arn.as_deref(),
+        Some("arn:aws:iam::111122223333:role/payments-api-task")
+    );
+    let names: Vec<&str> = records
+        .iter()
+        .map(|record| record.event_name.as_str())
+        .collect();
+    for expected in ["AccessDenied", "RotationFailed", "RotationAbandoned"] {
+        assert!(
+            names.contains(&expected)
+                || records
+                    .iter()
+                    .any(|record| record.error_code.as_deref() == Some(expected)),
+            "{expected} missing from {names:?}"
+        );
+    }
+}
+
+#[test]
+fn a_bare_array_of_records_is_its_own_format() {
+    let lines = String::from_utf8(sample("records.jsonl")).unwrap();
+    let array = format!("[{}]", lines.trim().lines().collect::<Vec<_>>().join(","));
+    let contents = formats::read(array.as_bytes()).unwrap();
+    assert_eq!(contents.format, Format::JsonArray);
+    assert_eq!(contents.found.len(), 15);
+}
+
+#[test]
+fn a_truncated_gzip_keeps_the_lines_before_the_break() {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(&sample("records.jsonl")).unwrap();
+    let whole = encoder.finish().unwrap();
+    let cut = &whole[..whole.len() * 2 / 3];
+
+    let contents = formats::read(cut).unwrap();
+    assert_eq!(contents.format, Format::JsonLines);
+    assert!(
+        contents
+            .truncated
+            .as_deref()
+            .unwrap()
+            .starts_with("the gzip stream ends early"),
+        "{:?}",
+        contents.truncated
+    );
+    let good = contents
+        .found
+        .iter()
+        .filter(|found| matches!(found, Found::Record(_, raw) if Record::parse(raw).is_ok()))
+        .count();
+    assert!(
+        (5..15).contains(&good),
+        "{good} whole records before the break"
+    );
+
+    // A trail file cut short is one broken document: the file is refused with the reason.
+    let gzipped = sample(GZIPPED);
+    let error = formats::read(&gzipped[..gzipped.len() / 2]).unwrap_err();
+    assert!(
+        matches!(&error, FileError::Unrecognised(reason) if reason.starts_with("the gzip stream ends early")),
+        "{error}"
+    );
+}
