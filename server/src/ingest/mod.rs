@@ -3,4 +3,5 @@
 //! aside with a reason; it never stops the good records beside it.
 
 pub mod formats;
+pub mod normalise;
 pub mod record;

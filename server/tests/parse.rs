@@ -1,5 +1,6 @@
-//! Every accepted file format, read from the real-shaped samples (the same 15 records in
-//! each): detected, split into records and typed, with nothing lost or reordered.
+//! Parsing, on the real-shaped samples (the same 15 records in every accepted format): each
+//! format detected, split into records and typed with nothing lost or reordered, and each
+//! record's secret, principal and source derived.
 
 use std::path::PathBuf;
 
@@ -141,4 +142,73 @@ fn a_truncated_gzip_keeps_the_lines_before_the_break() {
         matches!(&error, FileError::Unrecognised(reason) if reason.starts_with("the gzip stream ends early")),
         "{error}"
     );
+}
+
+#[test]
+fn each_record_names_its_secret_its_principal_and_its_source() {
+    use trailkeeper::ingest::normalise::{Source, normalise};
+    let records = records("records.jsonl", Format::JsonLines);
+    let secret = "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/payments/db-AbCdEf";
+    let by_id = |suffix: &str| {
+        let record = records
+            .iter()
+            .find(|record| record.event_id.ends_with(suffix))
+            .unwrap();
+        (record, normalise(record))
+    };
+
+    // An application's role reading by name: the ARN comes from `resources`, the session
+    // becomes its role.
+    let (_, read) = by_id("0001");
+    assert_eq!(read.secret.as_deref(), Some(secret));
+    assert_eq!(
+        read.principal.as_deref(),
+        Some("arn:aws:iam::111122223333:role/payments-api-task")
+    );
+    assert_eq!(read.session_name.as_deref(), Some("payments-api-7f9c"));
+    assert_eq!(read.source, Source::Address("10.20.4.17".parse().unwrap()));
+    assert_eq!(read.user_agent_family.as_deref(), Some("aws-sdk-java"));
+
+    // A user denied, naming the secret by ARN in the request.
+    let (denied, normalised) = by_id("0002");
+    assert_eq!(denied.error_code.as_deref(), Some("AccessDenied"));
+    assert_eq!(normalised.secret.as_deref(), Some(secret));
+    assert_eq!(
+        normalised.principal.as_deref(),
+        Some("arn:aws:iam::111122223333:user/jdoe")
+    );
+    assert_eq!(normalised.user_agent_family.as_deref(), Some("aws-cli"));
+
+    // A batch read by filter names no one secret.
+    assert_eq!(by_id("0003").1.secret, None);
+
+    // The service rotating, and its events naming the secret in `additionalEventData`.
+    let (_, rotate) = by_id("0004");
+    assert_eq!(
+        rotate.principal.as_deref(),
+        Some("secretsmanager.amazonaws.com")
+    );
+    assert_eq!(
+        rotate.source,
+        Source::Service("secretsmanager.amazonaws.com".into())
+    );
+    let (failed, normalised) = by_id("0009");
+    assert_eq!(failed.event_name, "RotationFailed");
+    assert_eq!(normalised.secret.as_deref(), Some(secret));
+
+    // The rotation function's role is named by its own session ARN, whatever the issuer says.
+    let (_, stage) = by_id("0007");
+    assert_eq!(
+        stage.principal.as_deref(),
+        Some("arn:aws:iam::111122223333:role/payments-db-rotation-role")
+    );
+    assert_eq!(stage.user_agent_family.as_deref(), Some("boto3"));
+
+    // A role of another account.
+    let (_, outside) = by_id("000f");
+    assert_eq!(
+        outside.principal.as_deref(),
+        Some("arn:aws:iam::444455556666:role/ci-deployer")
+    );
+    assert_eq!(outside.principal_account.as_deref(), Some("444455556666"));
 }
