@@ -2,6 +2,8 @@
 //! (in later stages) normalised, stored once each, and handed to detection. Bad input is set
 //! aside with a reason; it never stops the good records beside it.
 
+pub mod files;
 pub mod formats;
 pub mod normalise;
 pub mod record;
+pub mod store;

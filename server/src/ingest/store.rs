@@ -1,0 +1,202 @@
+//! Store: events in batches — `COPY` into a staging table, then one `INSERT … ON CONFLICT DO
+//! NOTHING`, so each event is stored once however often it arrives — with the secret each
+//! names resolved against the inventory, and what could not be read set aside in the
+//! quarantine, all in one transaction.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use serde_json::Value;
+use sqlx::PgPool;
+
+use super::normalise::{Normalised, Source};
+use super::record::Record;
+
+/// A record ready to store: typed, normalised, and whole.
+pub struct Prepared {
+    pub record: Record,
+    pub normalised: Normalised,
+    pub raw: Value,
+}
+
+/// Something that could not be read, and where it was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub position: Option<String>,
+    pub reason: String,
+    pub excerpt: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stored {
+    pub new: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+}
+
+/// How much of a rejected record the quarantine keeps.
+pub const EXCERPT_BYTES: usize = 4096;
+
+const COLUMNS: &str = "event_id, event_time, event_name, event_source, event_type, region, \
+    account_id, secret_ref, principal, session_name, principal_account, principal_type, \
+    source_ip, source_service, user_agent, user_agent_family, error_code, error_message, \
+    read_only, raw, ingested_from";
+
+/// Stores one batch from `source` (a file's path, an S3 URL…).
+pub async fn store(
+    pool: &PgPool,
+    source: &str,
+    events: &[Prepared],
+    rejected: &[Rejection],
+) -> Result<Stored, sqlx::Error> {
+    let months: BTreeSet<(i32, u32)> = events
+        .iter()
+        .map(|event| {
+            (
+                event.record.event_time.year(),
+                event.record.event_time.month(),
+            )
+        })
+        .collect();
+    for (year, month) in months {
+        create_partition(pool, year, month).await?;
+    }
+
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "CREATE TEMP TABLE IF NOT EXISTS events_staging \
+         (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let mut copy = tx
+        .copy_in_raw(&format!(
+            "COPY events_staging ({COLUMNS}) FROM STDIN WITH (FORMAT csv)"
+        ))
+        .await?;
+    copy.send(csv_rows(source, events)).await?;
+    copy.finish().await?;
+
+    // A full ARN is matched as is; a partial one (without AWS's 7-character suffix) by
+    // prefix; a name within the event's region and account, preferring a live secret.
+    let new = sqlx::query(&format!(
+        "INSERT INTO events ({COLUMNS}, secret_arn) \
+         SELECT {staged}, COALESCE(by_arn.arn, by_name.arn) \
+         FROM events_staging st \
+         LEFT JOIN LATERAL ( \
+             SELECT s.arn FROM secrets s \
+             WHERE st.secret_ref LIKE 'arn:%' AND (s.arn = st.secret_ref \
+                 OR (length(s.arn) = length(st.secret_ref) + 7 \
+                     AND left(s.arn, length(st.secret_ref)) = st.secret_ref)) \
+             ORDER BY s.arn = st.secret_ref DESC LIMIT 1) by_arn ON true \
+         LEFT JOIN LATERAL ( \
+             SELECT s.arn FROM secrets s \
+             WHERE st.secret_ref NOT LIKE 'arn:%' AND s.name = st.secret_ref \
+               AND s.region = st.region AND s.account_id = st.account_id \
+             ORDER BY s.gone_since IS NULL DESC, s.last_seen_at DESC LIMIT 1) by_name ON true \
+         ON CONFLICT DO NOTHING",
+        staged = COLUMNS
+            .split(", ")
+            .map(|column| format!("st.{}", column.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+
+    if !rejected.is_empty() {
+        let positions: Vec<Option<&str>> = rejected.iter().map(|r| r.position.as_deref()).collect();
+        let reasons: Vec<&str> = rejected.iter().map(|r| r.reason.as_str()).collect();
+        let excerpts: Vec<Option<&str>> = rejected.iter().map(|r| r.excerpt.as_deref()).collect();
+        sqlx::query(
+            "INSERT INTO quarantine (source, position, reason, excerpt) \
+             SELECT $1, position, reason, excerpt \
+             FROM unnest($2::text[], $3::text[], $4::text[]) AS q (position, reason, excerpt)",
+        )
+        .bind(source)
+        .bind(&positions)
+        .bind(&reasons)
+        .bind(&excerpts)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Stored {
+        new,
+        duplicates: events.len() as u64 - new,
+        quarantined: rejected.len() as u64,
+    })
+}
+
+/// The month's partition, made if missing. Two ingests making the same one at once is
+/// harmless: the loser finds it there.
+async fn create_partition(pool: &PgPool, year: i32, month: u32) -> Result<(), sqlx::Error> {
+    let start = Utc
+        .with_ymd_and_hms(year, month, 1, 0, 0, 0)
+        .single()
+        .expect("the first of a month exists");
+    let end = if month == 12 {
+        Utc.with_ymd_and_hms(year + 1, 1, 1, 0, 0, 0)
+    } else {
+        Utc.with_ymd_and_hms(year, month + 1, 1, 0, 0, 0)
+    }
+    .single()
+    .expect("the first of a month exists");
+    let name = format!("events_y{year:04}m{month:02}");
+    let created = sqlx::query(&format!(
+        "CREATE TABLE IF NOT EXISTS {name} PARTITION OF events \
+         FOR VALUES FROM ('{}') TO ('{}')",
+        start.to_rfc3339(),
+        end.to_rfc3339()
+    ))
+    .execute(pool)
+    .await;
+    match created {
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P07") => Ok(()),
+        other => other.map(drop),
+    }
+}
+
+fn csv_rows(source: &str, events: &[Prepared]) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for event in events {
+        let record = &event.record;
+        let normalised = &event.normalised;
+        let (address, service) = match &normalised.source {
+            Source::Address(address) => (Some(address.to_string()), None),
+            Source::Service(name) | Source::Other(name) => (None, Some(name.clone())),
+            Source::Unknown => (None, None),
+        };
+        let identity = record.user_identity.as_ref();
+        let time: DateTime<Utc> = record.event_time;
+        let fields: [Option<String>; 21] = [
+            Some(record.event_id.clone()),
+            Some(time.to_rfc3339()),
+            Some(record.event_name.clone()),
+            Some(record.event_source.clone()),
+            record.event_type.clone(),
+            record.aws_region.clone(),
+            record.recipient_account_id.clone(),
+            normalised.secret.clone(),
+            normalised.principal.clone(),
+            normalised.session_name.clone(),
+            normalised.principal_account.clone(),
+            identity.and_then(|identity| identity.kind.clone()),
+            address,
+            service,
+            record.user_agent.clone(),
+            normalised.user_agent_family.clone(),
+            record.error_code.clone(),
+            record.error_message.clone(),
+            record.read_only.map(|read_only| read_only.to_string()),
+            Some(event.raw.to_string()),
+            Some(source.to_string()),
+        ];
+        // An absent value is an unquoted empty field, which COPY reads as NULL.
+        writer
+            .write_record(fields.iter().map(|field| field.as_deref().unwrap_or("")))
+            .expect("writing to memory cannot fail");
+    }
+    writer.into_inner().unwrap_or_default()
+}

@@ -1,0 +1,106 @@
+//! Ingesting files into a real PostgreSQL: every event once however often it arrives, the
+//! secret each names resolved against the inventory, and bad input quarantined with a
+//! reason while the good records beside it are stored.
+
+use std::path::PathBuf;
+
+use sqlx::PgPool;
+use trailkeeper::ingest::files::ingest_file;
+
+fn sample(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/samples")
+        .join(name)
+}
+
+const SECRET: &str = "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/payments/db-AbCdEf";
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn each_event_is_stored_once_whatever_file_it_comes_in(pool: PgPool) {
+    sqlx::query(
+        "INSERT INTO secrets (arn, name, region, account_id) \
+         VALUES ($1, 'prod/payments/db', 'us-east-1', '111122223333')",
+    )
+    .bind(SECRET)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let first = ingest_file(&pool, &sample("trail-file.json"))
+        .await
+        .unwrap();
+    assert_eq!(first.format.as_deref(), Ok("CloudTrail log file"));
+    assert_eq!((first.records, first.new, first.duplicates), (15, 15, 0));
+    for name in [
+        "111122223333_CloudTrail_us-east-1_20261003T0815Z_Ab12Cd34Ef56Gh78.json.gz",
+        "records.jsonl",
+        "eventbridge.jsonl",
+        "lookup-events-response.json",
+    ] {
+        let again = ingest_file(&pool, &sample(name)).await.unwrap();
+        assert_eq!(again.new, 0, "{name}");
+        assert_eq!(again.duplicates, again.records, "{name}");
+    }
+    let (events, resolved): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(secret_arn) FROM events")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(events, 15);
+    // All but the batch read by filter name the one secret, by name or ARN.
+    assert_eq!(resolved, 14);
+    let by_name: (String, String) =
+        sqlx::query_as("SELECT secret_arn, principal FROM events WHERE event_id LIKE '%0001'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        by_name,
+        (
+            SECRET.to_string(),
+            "arn:aws:iam::111122223333:role/payments-api-task".to_string()
+        )
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn bad_records_are_quarantined_with_reasons_and_the_good_ones_stored(pool: PgPool) {
+    let lines = std::fs::read_to_string(sample("records.jsonl")).unwrap();
+    let mut lines: Vec<String> = lines.lines().map(str::to_string).collect();
+    lines.insert(2, "{not json".into());
+    lines.insert(4, r#"{"eventTime": "2026-10-03T08:00:00Z", "eventSource": "secretsmanager.amazonaws.com", "eventName": "GetSecretValue"}"#.into());
+    lines.push(r#"{"eventID": "s3-1", "eventTime": "2026-10-03T08:00:00Z", "eventSource": "s3.amazonaws.com", "eventName": "GetObject"}"#.into());
+    lines.push(r#"{"eventID": "nul-1", "eventTime": "2026-10-03T08:00:00Z", "eventSource": "secretsmanager.amazonaws.com", "eventName": "GetSecretValue", "userAgent": "evil\u0000agent"}"#.into());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.jsonl");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+
+    let summary = ingest_file(&pool, &path).await.unwrap();
+    assert_eq!(summary.format.as_deref(), Ok("JSON Lines of records"));
+    assert_eq!(
+        (
+            summary.records,
+            summary.new,
+            summary.skipped,
+            summary.quarantined
+        ),
+        (19, 15, 1, 3)
+    );
+    let reasons: Vec<(String, String)> =
+        sqlx::query_as("SELECT position, reason FROM quarantine ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(reasons[0].0, "line 3");
+    assert!(reasons[0].1.starts_with("not valid JSON"), "{reasons:?}");
+    assert_eq!(reasons[1].0, "line 5");
+    assert!(reasons[1].1.contains("eventID"), "{reasons:?}");
+    assert!(reasons[2].1.contains("NUL"), "{reasons:?}");
+
+    // A file that is not CloudTrail at all is quarantined whole.
+    let junk = dir.path().join("notes.txt");
+    std::fs::write(&junk, "hello").unwrap();
+    let summary = ingest_file(&pool, &junk).await.unwrap();
+    assert!(summary.format.unwrap_err().starts_with("not JSON"));
+    assert_eq!(summary.quarantined, 1);
+}
