@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use trailkeeper::auth::sign_in::SignInLimits;
 use trailkeeper::auth::{tokens, users};
 use trailkeeper::config::{Invocation, ServeSettings, Settings, TokenInvocation, UserCommand};
 use trailkeeper::db::Database;
+use trailkeeper::ingest::files;
 use trailkeeper::inventory::sync::{SyncSummary, sync_regions};
 use trailkeeper::{aws, web};
 
@@ -28,6 +30,7 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
         Invocation::Migrate => migrate(&database).await,
         Invocation::Check => check(&database).await,
         Invocation::Sync { regions } => sync(&database, regions).await,
+        Invocation::Ingest { paths } => ingest(&database, paths).await,
         Invocation::DbRun { command } => db_run(&database, command).await,
         Invocation::User(command) => user(&database, command).await,
         Invocation::Token(command) => token(&database, command).await,
@@ -202,6 +205,61 @@ async fn sync(database: &Database, regions: Vec<String>) -> anyhow::Result<ExitC
             ExitCode::FAILURE
         },
     )
+}
+
+/// `trailkeeper ingest PATH...`: each file's detected format and what became of its records,
+/// then the totals. A path that does not exist stops it before anything is read.
+async fn ingest(database: &Database, paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+    for path in &paths {
+        anyhow::ensure!(path.exists(), "{} does not exist", path.display());
+    }
+    let found = files::files(&paths)?;
+    migrate_and_record(database).await?;
+    let progress = indicatif::ProgressBar::new(found.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {wide_msg}")
+            .expect("the template is valid"),
+    );
+    let mut totals = [0u64; 6];
+    for path in &found {
+        progress.set_message(path.display().to_string());
+        let summary = files::ingest_file(database.pool(), path).await?;
+        progress.suspend(|| {
+            println!(
+                "{}: {}",
+                path.display(),
+                match &summary.format {
+                    Ok(format) => format!(
+                        "{format}; {} records: {} new, {} duplicates, {} skipped (not Secrets \
+                         Manager), {} quarantined",
+                        summary.records,
+                        summary.new,
+                        summary.duplicates,
+                        summary.skipped,
+                        summary.quarantined
+                    ),
+                    Err(reason) => format!("quarantined: {reason}"),
+                }
+            )
+        });
+        for (total, count) in totals.iter_mut().zip([
+            1,
+            summary.records,
+            summary.new,
+            summary.duplicates,
+            summary.skipped,
+            summary.quarantined,
+        ]) {
+            *total += count;
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    let [files, records, new, duplicates, skipped, quarantined] = totals;
+    println!(
+        "{files} files, {records} records: {new} new, {duplicates} duplicates, {skipped} \
+         skipped (not Secrets Manager), {quarantined} quarantined"
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn describe_sync(summary: &SyncSummary) -> String {

@@ -79,6 +79,10 @@ pub enum Command {
     /// Sync every secret's metadata, versions, labels and policy from AWS Secrets Manager
     /// once, and print what changed. Never reads a secret's value.
     Sync(SyncArgs),
+    /// Ingest CloudTrail records from files or directories (recursively): CloudTrail log
+    /// files, JSON arrays, JSON Lines, EventBridge events or LookupEvents output, plain or
+    /// gzip. Each event is stored once however often it is ingested.
+    Ingest(IngestArgs),
     /// Work with Trailkeeper's database.
     #[command(subcommand)]
     Db(DbCommand),
@@ -101,6 +105,13 @@ pub struct SyncArgs {
         value_delimiter = ','
     )]
     pub regions: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files or directories to ingest.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -295,6 +306,7 @@ pub enum Invocation {
     Migrate,
     Check,
     Sync { regions: Vec<String> },
+    Ingest { paths: Vec<PathBuf> },
     DbRun { command: Vec<OsString> },
     User(UserCommand),
     Token(TokenInvocation),
@@ -429,6 +441,9 @@ where
                 &sync.regions,
                 &named("regions", "--regions", "TRAILKEEPER_REGIONS"),
             )?,
+        },
+        Some(Command::Ingest(ingest)) => Invocation::Ingest {
+            paths: ingest.paths,
         },
         Some(Command::Db(DbCommand::Run { command })) => Invocation::DbRun { command },
         Some(Command::User(command)) => Invocation::User(command),
