@@ -17,7 +17,7 @@ use trailkeeper::auth::sign_in::SignInLimits;
 use trailkeeper::auth::{tokens, users};
 use trailkeeper::config::{Invocation, ServeSettings, Settings, TokenInvocation, UserCommand};
 use trailkeeper::db::Database;
-use trailkeeper::ingest::files;
+use trailkeeper::ingest::{files, partitions};
 use trailkeeper::inventory::sync::{SyncSummary, sync_regions};
 use trailkeeper::{aws, web};
 
@@ -69,6 +69,9 @@ async fn serve(database: &Database, serve: ServeSettings) -> anyhow::Result<Exit
         serve.regions.clone(),
         serve.sync_interval,
     );
+    if let Some(days) = serve.retention_days {
+        spawn_retention(database.pool().clone(), days);
+    }
     let listen = serve.listen;
     let listener = std::net::TcpListener::bind(listen).with_context(|| {
         format!("cannot listen on {listen} (set by TRAILKEEPER_LISTEN or --listen)")
@@ -298,6 +301,26 @@ fn spawn_inventory_sync(
                     }
                 }
                 Err(error) => tracing::error!(%error, "inventory sync failed"),
+            }
+        }
+    });
+}
+
+/// While serving with a retention period: drops the months of events that fell out of it,
+/// at start and every hour.
+fn spawn_retention(pool: sqlx::PgPool, days: u32) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            ticks.tick().await;
+            let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+            match partitions::drop_before(&pool, cutoff).await {
+                Ok(dropped) if dropped.is_empty() => {}
+                Ok(dropped) => tracing::info!(
+                    ?dropped,
+                    "dropped events older than the {days}-day retention period"
+                ),
+                Err(error) => tracing::error!(%error, "dropping expired events failed"),
             }
         }
     });

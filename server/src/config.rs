@@ -186,6 +186,16 @@ pub struct ServeArgs {
     )]
     pub sync_interval: String,
 
+    /// Keep CloudTrail events this many days; older months are dropped whole. Unset: keep
+    /// them all.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_RETENTION_DAYS",
+        value_name = "DAYS",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub retention_days: Option<u32>,
+
     /// A session unused for this long ends, for example 30m or 1h.
     #[arg(
         long,
@@ -319,6 +329,8 @@ pub struct ServeSettings {
     /// Regions to sync; empty means the SDK's region.
     pub regions: Vec<String>,
     pub sync_interval: Duration,
+    /// How long CloudTrail events are kept; `None` keeps them all.
+    pub retention_days: Option<u32>,
     pub public_url: Option<String>,
     pub oidc: Option<OidcSettings>,
     pub sessions: SessionPolicy,
@@ -398,6 +410,7 @@ where
                     "TRAILKEEPER_SYNC_INTERVAL",
                 ),
             )?,
+            retention_days: serve.retention_days,
             sessions: SessionPolicy {
                 idle_timeout: duration(
                     &serve.session_idle_timeout,

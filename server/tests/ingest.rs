@@ -104,3 +104,28 @@ async fn bad_records_are_quarantined_with_reasons_and_the_good_ones_stored(pool:
     assert!(summary.format.unwrap_err().starts_with("not JSON"));
     assert_eq!(summary.quarantined, 1);
 }
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn retention_drops_whole_months_that_ended_before_the_cutoff(pool: PgPool) {
+    use trailkeeper::ingest::partitions::drop_before;
+    // The samples span October and November 2026.
+    ingest_file(&pool, &sample("records.jsonl")).await.unwrap();
+    let months = |pool: PgPool| async move {
+        sqlx::query_as::<_, (String, i64)>(
+            "SELECT to_char(event_time, 'YYYY-MM'), count(*) FROM events GROUP BY 1 ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let before = months(pool.clone()).await;
+    assert_eq!(before.len(), 2, "{before:?}");
+
+    let mid_november = "2026-11-15T00:00:00Z".parse().unwrap();
+    let dropped = drop_before(&pool, mid_november).await.unwrap();
+    assert_eq!(dropped, ["events_y2026m10"]);
+    let after = months(pool.clone()).await;
+    assert_eq!(after, before[1..], "November is kept whole");
+    // Nothing older is left to drop.
+    assert!(drop_before(&pool, mid_november).await.unwrap().is_empty());
+}

@@ -5,5 +5,6 @@
 pub mod files;
 pub mod formats;
 pub mod normalise;
+pub mod partitions;
 pub mod record;
 pub mod store;

@@ -5,11 +5,12 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
 
 use super::normalise::{Normalised, Source};
+use super::partitions;
 use super::record::Record;
 
 /// A record ready to store: typed, normalised, and whole.
@@ -59,7 +60,7 @@ pub async fn store(
         })
         .collect();
     for (year, month) in months {
-        create_partition(pool, year, month).await?;
+        partitions::create(pool, year, month).await?;
     }
 
     let mut tx = pool.begin().await?;
@@ -127,35 +128,6 @@ pub async fn store(
         duplicates: events.len() as u64 - new,
         quarantined: rejected.len() as u64,
     })
-}
-
-/// The month's partition, made if missing. Two ingests making the same one at once is
-/// harmless: the loser finds it there.
-async fn create_partition(pool: &PgPool, year: i32, month: u32) -> Result<(), sqlx::Error> {
-    let start = Utc
-        .with_ymd_and_hms(year, month, 1, 0, 0, 0)
-        .single()
-        .expect("the first of a month exists");
-    let end = if month == 12 {
-        Utc.with_ymd_and_hms(year + 1, 1, 1, 0, 0, 0)
-    } else {
-        Utc.with_ymd_and_hms(year, month + 1, 1, 0, 0, 0)
-    }
-    .single()
-    .expect("the first of a month exists");
-    let name = format!("events_y{year:04}m{month:02}");
-    let created = sqlx::query(&format!(
-        "CREATE TABLE IF NOT EXISTS {name} PARTITION OF events \
-         FOR VALUES FROM ('{}') TO ('{}')",
-        start.to_rfc3339(),
-        end.to_rfc3339()
-    ))
-    .execute(pool)
-    .await;
-    match created {
-        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P07") => Ok(()),
-        other => other.map(drop),
-    }
 }
 
 fn csv_rows(source: &str, events: &[Prepared]) -> Vec<u8> {
