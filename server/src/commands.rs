@@ -18,6 +18,8 @@ use trailkeeper::auth::{tokens, users};
 use trailkeeper::config::{Invocation, ServeSettings, Settings, TokenInvocation, UserCommand};
 use trailkeeper::db::Database;
 use trailkeeper::ingest::{files, partitions};
+use trailkeeper::inventory::assess::reassess;
+use trailkeeper::inventory::status::StatusThresholds;
 use trailkeeper::inventory::sync::{SyncSummary, sync_regions};
 use trailkeeper::{aws, web};
 
@@ -257,6 +259,14 @@ async fn ingest(database: &Database, paths: Vec<PathBuf>) -> anyhow::Result<Exit
         progress.inc(1);
     }
     progress.finish_and_clear();
+    // Rotation failures among the new events change secrets' status.
+    reassess(
+        database.pool(),
+        None,
+        chrono::Utc::now(),
+        StatusThresholds::default(),
+    )
+    .await?;
     let [files, records, new, duplicates, skipped, quarantined] = totals;
     println!(
         "{files} files, {records} records: {new} new, {duplicates} duplicates, {skipped} \

@@ -106,6 +106,48 @@ async fn bad_records_are_quarantined_with_reasons_and_the_good_ones_stored(pool:
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_failed_rotation_in_cloudtrail_makes_the_secret_failing_until_one_succeeds(pool: PgPool) {
+    use chrono::Utc;
+    use trailkeeper::inventory::assess::reassess;
+    use trailkeeper::inventory::status::StatusThresholds;
+    sqlx::query(
+        "INSERT INTO secrets (arn, name, region, account_id, rotation_enabled) \
+         VALUES ($1, 'prod/payments/db', 'us-east-1', '111122223333', true)",
+    )
+    .bind(SECRET)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let status = |pool: PgPool| async move {
+        reassess(&pool, None, Utc::now(), StatusThresholds::default())
+            .await
+            .unwrap();
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT rotation_status, rotation_reason FROM secrets",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+
+    // The samples end with a RotationFailed (setSecret) and then a RotationAbandoned.
+    ingest_file(&pool, &sample("records.jsonl")).await.unwrap();
+    let (failing, reason) = status(pool.clone()).await;
+    assert_eq!(failing, "failing");
+    assert!(
+        reason.starts_with("The last rotation was abandoned"),
+        "{reason}"
+    );
+
+    // A rotation that succeeded since (as the inventory saw it) ends it.
+    sqlx::query("UPDATE secrets SET last_rotated_at = now()")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status(pool.clone()).await.0, "healthy");
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn retention_drops_whole_months_that_ended_before_the_cutoff(pool: PgPool) {
     use trailkeeper::ingest::partitions::drop_before;
     // The samples span October and November 2026.

@@ -18,6 +18,9 @@ pub enum RotationStatus {
     /// A rotation started and did not finish: `AWSPENDING` sits on a version that is not
     /// `AWSCURRENT` for longer than the grace period.
     Stuck,
+    /// The last rotation failed or was abandoned (CloudTrail's `RotationFailed` or
+    /// `RotationAbandoned`), and none has succeeded since.
+    Failing,
     /// The next rotation date has passed, or the last rotation is older than the interval.
     Overdue,
     /// Rotation is enabled and has never run.
@@ -32,8 +35,9 @@ pub enum RotationStatus {
 
 impl RotationStatus {
     /// Most urgent first: the order of the status column when sorted.
-    pub const ALL: [RotationStatus; 6] = [
+    pub const ALL: [RotationStatus; 7] = [
         RotationStatus::Stuck,
+        RotationStatus::Failing,
         RotationStatus::Overdue,
         RotationStatus::NeverRotated,
         RotationStatus::DueSoon,
@@ -45,6 +49,7 @@ impl RotationStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             RotationStatus::Stuck => "stuck",
+            RotationStatus::Failing => "failing",
             RotationStatus::Overdue => "overdue",
             RotationStatus::NeverRotated => "never_rotated",
             RotationStatus::DueSoon => "due_soon",
@@ -56,6 +61,7 @@ impl RotationStatus {
     pub fn label(self) -> &'static str {
         match self {
             RotationStatus::Stuck => "stuck",
+            RotationStatus::Failing => "failing",
             RotationStatus::Overdue => "overdue",
             RotationStatus::NeverRotated => "never rotated",
             RotationStatus::DueSoon => "due soon",
@@ -565,7 +571,7 @@ mod tests {
         let error = SecretQuery::from_pairs([("status", "fine")]).unwrap_err();
         assert_eq!(
             error.0,
-            "status=\"fine\" is not valid; it accepts stuck, overdue, never_rotated, due_soon, healthy, disabled"
+            "status=\"fine\" is not valid; it accepts stuck, failing, overdue, never_rotated, due_soon, healthy, disabled"
         );
         let error = SecretQuery::from_pairs([("limit", "5000")]).unwrap_err();
         assert!(error.0.contains("from 1 to 1000"), "{error}");

@@ -1,7 +1,8 @@
 //! Assessment: turns each stored secret's facts into what the list filters and sorts on —
 //! its rotation status with the reason, the policy statements that open it up, and its
 //! flags — and stores the result. Runs after every sync (status moves with the clock even
-//! when nothing in AWS changed), so every reader sees the same answer.
+//! when nothing in AWS changed) and every ingest (CloudTrail reports failed rotations), so
+//! every reader sees the same answer.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -27,6 +28,8 @@ struct Facts {
     resource_policy: Option<Value>,
     pending_version: Option<String>,
     pending_since: Option<DateTime<Utc>>,
+    failed_at: Option<DateTime<Utc>>,
+    failure_message: Option<String>,
 }
 
 /// What the assessment concluded for one secret.
@@ -46,7 +49,8 @@ const FACTS: &str = "\
     SELECT s.arn, s.region, s.account_id, s.rotation_enabled, s.last_rotated_at, \
            s.next_rotation_at, s.rotation_after_days, s.rotation_schedule, \
            s.deletion_requested_at, s.primary_region, s.resource_policy, \
-           pending.version_id AS pending_version, pending.since AS pending_since \
+           pending.version_id AS pending_version, pending.since AS pending_since, \
+           outcome.event_time AS failed_at, outcome.error_message AS failure_message \
     FROM secrets s \
     LEFT JOIN LATERAL ( \
         SELECT v.version_id, \
@@ -63,7 +67,18 @@ const FACTS: &str = "\
         WHERE v.secret_arn = s.arn AND v.gone_since IS NULL \
           AND 'AWSPENDING' = ANY (v.labels) AND NOT ('AWSCURRENT' = ANY (v.labels)) \
         LIMIT 1 \
-    ) pending ON true";
+    ) pending ON true \
+    LEFT JOIN LATERAL ( \
+        SELECT e.event_name, e.event_time, e.error_message FROM events e \
+        WHERE e.secret_arn = s.arn \
+          AND e.event_name IN ('RotationSucceeded', 'RotationFailed', 'RotationAbandoned') \
+        ORDER BY e.event_time DESC LIMIT 1 \
+    ) newest_outcome ON true \
+    LEFT JOIN LATERAL ( \
+        SELECT newest_outcome.event_time, newest_outcome.error_message \
+        WHERE newest_outcome.event_name <> 'RotationSucceeded' \
+          AND newest_outcome.event_time > COALESCE(s.last_rotated_at, '-infinity') \
+    ) outcome ON true";
 
 /// Assesses every secret of `region` (all regions when `None`) at `now` and stores the
 /// results. Returns how many secrets were assessed.
@@ -132,6 +147,9 @@ fn assess(secret: &Facts, now: DateTime<Utc>, thresholds: StatusThresholds) -> A
             automatically_after_days: secret.rotation_after_days.map(i64::from),
             schedule_expression: secret.rotation_schedule.as_deref(),
             pending: secret.pending_version.as_deref().zip(secret.pending_since),
+            failure: secret
+                .failed_at
+                .map(|at| (at, secret.failure_message.as_deref())),
         },
         now,
         thresholds,

@@ -17,6 +17,9 @@ pub struct RotationFacts<'a> {
     /// The version `AWSPENDING` sits on (when that is not the `AWSCURRENT` version) and since
     /// when it has been seen there.
     pub pending: Option<(&'a str, DateTime<Utc>)>,
+    /// The newest rotation outcome CloudTrail reported, when it is a failure with nothing
+    /// rotated since: when, and AWS's message (`None` for an abandoned rotation).
+    pub failure: Option<(DateTime<Utc>, Option<&'a str>)>,
 }
 
 /// How long a pending rotation may take, and how near a rotation counts as due soon.
@@ -63,6 +66,17 @@ pub fn assess(
                 span(now - since)
             ),
         );
+    }
+    if let Some((at, message)) = facts.failure {
+        let reason = match message {
+            Some(message) => format!(
+                "The last rotation failed {} ago: {}",
+                span(now - at),
+                message.chars().take(300).collect::<String>()
+            ),
+            None => format!("The last rotation was abandoned {} ago", span(now - at)),
+        };
+        return assessment(RotationStatus::Failing, reason);
     }
     if !facts.enabled {
         let reason = match facts.last_rotated {
@@ -267,6 +281,32 @@ mod tests {
                 RotationStatus::Stuck,
                 "AWSPENDING has been on version 3f2a9c1e… for 2 days".into()
             )
+        );
+    }
+
+    #[test]
+    fn a_failed_rotation_is_failing_with_aws_message_until_one_succeeds() {
+        let failed = RotationFacts {
+            failure: Some((
+                now() - Duration::days(3),
+                Some("Error when executing lambda during setSecret step"),
+            )),
+            ..enabled(days_ago(40), 30)
+        };
+        assert_eq!(
+            check(failed),
+            (
+                RotationStatus::Failing,
+                "The last rotation failed 3 days ago: Error when executing lambda during setSecret step".into()
+            )
+        );
+        let abandoned = RotationFacts {
+            failure: Some((now() - Duration::hours(2), None)),
+            ..RotationFacts::default()
+        };
+        assert_eq!(
+            check(abandoned).1,
+            "The last rotation was abandoned 2 hours ago"
         );
     }
 
