@@ -450,7 +450,15 @@ impl SecretQuery {
         Ok(query)
     }
 
-    /// The URL query that [`SecretQuery::from_pairs`] reads back into this query.
+    /// Reads a URL query string (without the `?`), as [`SecretQuery::from_pairs`] does.
+    pub fn parse(query: &str) -> Result<SecretQuery, QueryError> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        SecretQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// The URL query that [`SecretQuery::parse`] reads back into this query.
     pub fn to_query_string(&self) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());
         let flag = self.flag.map(|flag| match flag {
@@ -519,17 +527,13 @@ pub struct SecretFacets {
     pub kms_keys: Vec<String>,
 }
 
-/// Lists secrets; `query` is the list's URL query (see [`SecretQuery::from_pairs`]).
+/// Lists secrets; `query` is the list's URL query (see [`SecretQuery::parse`]).
 #[server(endpoint = "secrets")]
 pub async fn list_secrets(
     #[server(default)] query: String,
 ) -> Result<SecretListing, ServerFnError> {
     let backend = super::backend_for::<ListSecrets>()?;
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let query = SecretQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .map_err(|error| ServerFnError::new(error.0))?;
+    let query = SecretQuery::parse(&query).map_err(|error| ServerFnError::new(error.0))?;
     backend.secrets(query).await
 }
 
@@ -557,12 +561,7 @@ mod tests {
             cursor: Some("abc".into()),
             limit: Some(20),
         };
-        let text = query.to_query_string();
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
-            .into_owned()
-            .collect();
-        let reparsed = SecretQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        assert_eq!(reparsed, Ok(query));
+        assert_eq!(SecretQuery::parse(&query.to_query_string()), Ok(query));
         assert_eq!(SecretQuery::default().to_query_string(), "");
     }
 

@@ -3,7 +3,7 @@
 //! document is generated from the handlers and types below.
 
 use axum::Json;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
@@ -128,9 +128,9 @@ pub async fn me(Extension(identity): Extension<Identity>) -> Json<Me> {
 )]
 pub async fn list_secrets(
     State(pool): State<PgPool>,
-    Query(pairs): Query<Vec<(String, String)>>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<SecretPage>, Response> {
-    let query = SecretQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    let query = SecretQuery::parse(query.as_deref().unwrap_or_default())
         .map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.0))?;
     match read::list(&pool, &query).await {
         Ok(page) => Ok(Json(page)),
