@@ -157,7 +157,7 @@ fn assess(secret: &Facts, now: DateTime<Utc>, thresholds: StatusThresholds) -> A
     let policy_flags = secret
         .resource_policy
         .as_ref()
-        .and_then(|document| policy::analyse(&document.to_string(), &secret.account_id).ok())
+        .map(|document| policy::analyse_document(document, &secret.account_id))
         .unwrap_or_default();
     let flags = flags(
         &policy_flags,

@@ -25,10 +25,15 @@ const NARROWING_KEYS: [&str; 11] = [
 #[error("the resource policy is not valid JSON: {0}")]
 pub struct PolicyError(String);
 
-/// The flags for one secret's policy; `own_account` is the account that owns the secret.
+/// The flags for one secret's policy text; `own_account` is the account that owns the secret.
 pub fn analyse(policy: &str, own_account: &str) -> Result<Vec<PolicyFlag>, PolicyError> {
     let document: Value =
         serde_json::from_str(policy).map_err(|error| PolicyError(error.to_string()))?;
+    Ok(analyse_document(&document, own_account))
+}
+
+/// The flags for a policy already parsed (as the store keeps it).
+pub fn analyse_document(document: &Value, own_account: &str) -> Vec<PolicyFlag> {
     let statements = match &document["Statement"] {
         Value::Array(statements) => statements.iter().collect(),
         Value::Object(_) => vec![&document["Statement"]],
@@ -67,7 +72,7 @@ pub fn analyse(policy: &str, own_account: &str) -> Result<Vec<PolicyFlag>, Polic
             reason,
         });
     }
-    Ok(flags)
+    flags
 }
 
 fn narrowed(condition: &Value) -> bool {
