@@ -125,6 +125,15 @@ impl SecretFlag {
     }
 }
 
+/// `3f2a9c1e…` for a version id: enough to tell versions apart in a sentence or a chart.
+pub fn short_version_id(version: &str) -> String {
+    let mut short: String = version.chars().take(8).collect();
+    if version.chars().count() > 8 {
+        short.push('…');
+    }
+    short
+}
+
 /// A resource policy statement that opens a secret beyond its own account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
-use crate::api::secrets::{LabelMove, SecretVersion};
+use crate::api::secrets::{LabelMove, SecretVersion, short_version_id};
 
 const WIDTH: f64 = 900.0;
 const GUTTER: f64 = 120.0;
@@ -60,15 +60,6 @@ pub fn stays(moves: &[LabelMove]) -> Vec<Stay> {
     }
     closed.extend(open);
     closed
-}
-
-fn short(version: &str) -> String {
-    let short: String = version.chars().take(8).collect();
-    if version.chars().count() > 8 {
-        format!("{short}…")
-    } else {
-        short
-    }
 }
 
 fn stamp(at: DateTime<Utc>) -> String {
@@ -169,7 +160,7 @@ pub fn VersionTimeline(
             view! {
                 <g class="timeline-row" data-version=version.version_id.clone()>
                     <text x="4" y=y + ROW / 2.0 + 4.0 class="timeline-version">
-                        {short(&version.version_id)}
+                        {short_version_id(&version.version_id)}
                     </text>
                     <line x1=GUTTER x2=WIDTH - 10.0 y1=y + ROW / 2.0 y2=y + ROW / 2.0 class="timeline-track" />
                     <circle cx=x(made) cy=y + ROW / 2.0 r="5" class="timeline-made">
@@ -194,14 +185,14 @@ pub fn VersionTimeline(
                 Some(until) => format!(
                     "{} on {} from {} until {}",
                     stay.label,
-                    short(&stay.version),
+                    short_version_id(&stay.version),
                     stamp(stay.from),
                     stamp(until)
                 ),
                 None => format!(
                     "{} on {} since {}",
                     stay.label,
-                    short(&stay.version),
+                    short_version_id(&stay.version),
                     stamp(stay.from)
                 ),
             };

@@ -2,7 +2,7 @@
 //! detection always agree, and each status comes with a one-line reason a person can act on.
 
 use chrono::{DateTime, Duration, Utc};
-use trailkeeper_app::api::secrets::RotationStatus;
+use trailkeeper_app::api::secrets::{RotationStatus, short_version_id};
 
 /// What the inventory knows about a secret's rotation.
 #[derive(Clone, Debug, Default)]
@@ -62,7 +62,7 @@ pub fn assess(
             RotationStatus::Stuck,
             format!(
                 "AWSPENDING has been on version {} for {}",
-                short_version(version),
+                short_version_id(version),
                 span(now - since)
             ),
         );
@@ -164,15 +164,6 @@ fn interval(facts: &RotationFacts) -> Option<Duration> {
         "minute" => Some(Duration::minutes(count)),
         _ => None,
     }
-}
-
-/// `3f2a9c1e…` for a version id: enough to tell versions apart in a sentence.
-fn short_version(version: &str) -> String {
-    let mut short: String = version.chars().take(8).collect();
-    if version.chars().count() > 8 {
-        short.push('…');
-    }
-    short
 }
 
 /// A span as people say it: `2 days`, `5 hours`, `1 minute`.
