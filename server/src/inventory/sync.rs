@@ -181,8 +181,6 @@ pub async fn sync_region(
         Err(error) => {
             summary.errors.push(aws_error(None, "ListSecrets", &error));
             finish(pool, run, &summary, "failed").await?;
-            // Statuses move with the clock even when AWS cannot be asked.
-            reassess(pool, Some(region), Utc::now(), StatusThresholds::default()).await?;
             return Ok(summary);
         }
     };
@@ -220,10 +218,11 @@ pub async fn sync_region(
         "partial"
     };
     finish(pool, run, &summary, outcome).await?;
-    reassess(pool, Some(region), Utc::now(), StatusThresholds::default()).await?;
     Ok(summary)
 }
 
+/// Records how the run ended, then assesses the region's secrets afresh: statuses move with
+/// the clock even when AWS could not be asked.
 async fn finish(
     pool: &PgPool,
     run: i64,
@@ -242,6 +241,13 @@ async fn finish(
     .bind(summary.label_moves as i32)
     .bind(json!(summary.errors))
     .execute(pool)
+    .await?;
+    reassess(
+        pool,
+        Some(&summary.region),
+        Utc::now(),
+        StatusThresholds::default(),
+    )
     .await
     .map(drop)
 }
