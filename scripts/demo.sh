@@ -28,6 +28,8 @@ BANNER
 export AWS_PEER_ENV_FILE=.trailkeeper/aws-peer.env
 export AWS_PEER_CLOCK_FILE=.trailkeeper/aws-peer.clock
 export TRAILKEEPER_REGIONS=us-east-1,eu-west-1,ap-southeast-1
+# The AWS API peer has no CloudTrail LookupEvents.
+export TRAILKEEPER_LOOKUP_INTERVAL=off
 # The peer starts empty: seed the estate (200 days of it), sync it once, then serve.
 exec scripts/with-aws-peer.sh bash -c 'set -e
   .venv/bin/python scripts/seed-demo.py --clock "$AWS_PEER_CLOCK_FILE"

@@ -24,6 +24,8 @@ export async function startServer(env = {}) {
       DATABASE_URL: '',
       TRAILKEEPER_DATA_DIR: dataDir,
       TRAILKEEPER_LISTEN: '127.0.0.1:0',
+      // The AWS API peer has no CloudTrail LookupEvents.
+      TRAILKEEPER_LOOKUP_INTERVAL: 'off',
       LEPTOS_SITE_ROOT: path.join(repoRoot, 'target', 'site'),
       NO_COLOR: '1',
       ...env,

@@ -2,7 +2,6 @@
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,9 +14,17 @@ use trailkeeper::audit::{Action, Entry, SYSTEM_ACTOR};
 use trailkeeper::auth::oidc::Oidc;
 use trailkeeper::auth::sign_in::SignInLimits;
 use trailkeeper::auth::{tokens, users};
-use trailkeeper::config::{Invocation, ServeSettings, Settings, TokenInvocation, UserCommand};
+use trailkeeper::config::{
+    IngestPlan, Invocation, ServeSettings, Settings, TokenInvocation, UserCommand,
+};
 use trailkeeper::db::Database;
-use trailkeeper::ingest::{files, partitions};
+use trailkeeper::ingest::load::{Summary, Totals};
+use trailkeeper::ingest::partitions;
+use trailkeeper::ingest::sources::files::Files;
+use trailkeeper::ingest::sources::lookup::Lookup;
+use trailkeeper::ingest::sources::s3::S3Trail;
+use trailkeeper::ingest::sources::sqs::SqsNotices;
+use trailkeeper::ingest::sources::{EventSource, poll_and_record};
 use trailkeeper::inventory::assess::reassess;
 use trailkeeper::inventory::status::StatusThresholds;
 use trailkeeper::inventory::sync::{SyncSummary, sync_regions};
@@ -32,7 +39,7 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
         Invocation::Migrate => migrate(&database).await,
         Invocation::Check => check(&database).await,
         Invocation::Sync { regions } => sync(&database, regions).await,
-        Invocation::Ingest { paths } => ingest(&database, paths).await,
+        Invocation::Ingest(plan) => ingest(&database, plan).await,
         Invocation::DbRun { command } => db_run(&database, command).await,
         Invocation::User(command) => user(&database, command).await,
         Invocation::Token(command) => token(&database, command).await,
@@ -71,6 +78,7 @@ async fn serve(database: &Database, serve: ServeSettings) -> anyhow::Result<Exit
         serve.regions.clone(),
         serve.sync_interval,
     );
+    spawn_ingest(database.pool().clone(), &aws_config, &serve)?;
     if let Some(days) = serve.retention_days {
         spawn_retention(database.pool().clone(), days);
     }
@@ -212,67 +220,99 @@ async fn sync(database: &Database, regions: Vec<String>) -> anyhow::Result<ExitC
     )
 }
 
-/// `trailkeeper ingest PATH...`: each file's detected format and what became of its records,
-/// then the totals. A path that does not exist stops it before anything is read.
-async fn ingest(database: &Database, paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
-    for path in &paths {
-        anyhow::ensure!(path.exists(), "{} does not exist", path.display());
-    }
-    let found = files::files(&paths)?;
+/// `trailkeeper ingest`: each file, object or page read and what became of its records,
+/// then the totals. A path that does not exist stops it before anything is read; a source
+/// that fails (a missing bucket, refused credentials) is reported and the others still run.
+async fn ingest(database: &Database, plan: IngestPlan) -> anyhow::Result<ExitCode> {
+    let files = Files::new(&plan.paths)?;
     migrate_and_record(database).await?;
-    let progress = indicatif::ProgressBar::new(found.len() as u64).with_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {wide_msg}")
-            .expect("the template is valid"),
-    );
-    let mut totals = [0u64; 6];
-    for path in &found {
-        progress.set_message(path.display().to_string());
-        let summary = files::ingest_file(database.pool(), path).await?;
-        progress.suspend(|| {
-            println!(
-                "{}: {}",
-                path.display(),
-                match &summary.format {
-                    Ok(format) => format!(
-                        "{format}; {} records: {} new, {} duplicates, {} skipped (not Secrets \
-                         Manager), {} quarantined",
-                        summary.records,
-                        summary.new,
-                        summary.duplicates,
-                        summary.skipped,
-                        summary.quarantined
-                    ),
-                    Err(reason) => format!("quarantined: {reason}"),
-                }
-            )
-        });
-        for (total, count) in totals.iter_mut().zip([
-            1,
-            summary.records,
-            summary.new,
-            summary.duplicates,
-            summary.skipped,
-            summary.quarantined,
-        ]) {
-            *total += count;
+    let file_count = files.len() as u64;
+    let mut sources: Vec<Box<dyn EventSource>> = Vec::new();
+    if !plan.s3_urls.is_empty() || plan.lookup.is_some() {
+        let config = aws::load_config().await;
+        for url in plan.s3_urls {
+            sources.push(Box::new(S3Trail::new(aws::s3(&config), url)));
         }
-        progress.inc(1);
+        if let Some(lookup) = plan.lookup {
+            for region in regions_or_default(&config, lookup.regions)? {
+                sources.push(Box::new(Lookup::new(
+                    aws::cloudtrail(&config, &region),
+                    &region,
+                    lookup.since,
+                )));
+            }
+        }
+    }
+    let progress = if sources.is_empty() {
+        indicatif::ProgressBar::new(file_count).with_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {wide_msg}")
+                .expect("the template is valid"),
+        )
+    } else {
+        indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} read {wide_msg}")
+                .expect("the template is valid"),
+        )
+    };
+    let report = {
+        let progress = progress.clone();
+        move |summary: &Summary| {
+            progress.suspend(|| println!("{}: {}", summary.origin, summary.describe()));
+            progress.inc(1);
+        }
+    };
+    let mut totals = Totals::default();
+    let mut failed = false;
+    if file_count > 0 {
+        totals.merge(files.poll(database.pool(), &report).await?);
+    }
+    for source in &sources {
+        progress.set_message(source.name());
+        match poll_and_record(source.as_ref(), database.pool(), &report).await {
+            Ok(source_totals) => totals.merge(source_totals),
+            Err(error) => {
+                failed = true;
+                progress.suspend(|| eprintln!("{}: {error}", source.name()));
+            }
+        }
     }
     progress.finish_and_clear();
-    // Rotation failures among the new events change secrets' status.
-    reassess(
-        database.pool(),
-        None,
-        chrono::Utc::now(),
-        StatusThresholds::default(),
-    )
-    .await?;
-    let [files, records, new, duplicates, skipped, quarantined] = totals;
+    after_ingest(database.pool()).await?;
     println!(
-        "{files} files, {records} records: {new} new, {duplicates} duplicates, {skipped} \
-         skipped (not Secrets Manager), {quarantined} quarantined"
+        "{} read, {} records: {} new, {} duplicates, {} skipped (not Secrets Manager), {} \
+         quarantined",
+        totals.units,
+        totals.records,
+        totals.new,
+        totals.duplicates,
+        totals.skipped,
+        totals.quarantined
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// What new events change: rotation failures among them make secrets `failing`.
+async fn after_ingest(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    reassess(pool, None, chrono::Utc::now(), StatusThresholds::default()).await?;
+    Ok(())
+}
+
+/// The configured regions, or the SDK's own when none are.
+fn regions_or_default(
+    config: &aws_config::SdkConfig,
+    regions: Vec<String>,
+) -> anyhow::Result<Vec<String>> {
+    if !regions.is_empty() {
+        return Ok(regions);
+    }
+    let region = config
+        .region()
+        .context("no AWS region is configured; set TRAILKEEPER_REGIONS, AWS_REGION or a region in the AWS profile")?;
+    Ok(vec![region.to_string()])
 }
 
 fn describe_sync(summary: &SyncSummary) -> String {
@@ -311,6 +351,62 @@ fn spawn_inventory_sync(
                     }
                 }
                 Err(error) => tracing::error!(%error, "inventory sync failed"),
+            }
+        }
+    });
+}
+
+/// While serving: reads each configured CloudTrail source at its interval (the SQS queue
+/// continuously). A failing poll is logged and recorded, and the next one tries again.
+fn spawn_ingest(
+    pool: sqlx::PgPool,
+    config: &aws_config::SdkConfig,
+    serve: &ServeSettings,
+) -> anyhow::Result<()> {
+    if let Some(interval) = serve.lookup_interval {
+        for region in regions_or_default(config, serve.regions.clone())? {
+            let source = Lookup::new(aws::cloudtrail(config, &region), &region, None);
+            spawn_source(pool.clone(), Box::new(source), interval);
+        }
+    }
+    for url in &serve.s3_trails {
+        let source = S3Trail::new(aws::s3(config), url.clone());
+        spawn_source(pool.clone(), Box::new(source), serve.s3_interval);
+    }
+    if let Some(queue_url) = &serve.sqs_queue_url {
+        let source = SqsNotices::new(
+            aws::sqs(config),
+            aws::s3(config),
+            queue_url,
+            Duration::from_secs(20),
+        );
+        spawn_source(pool, Box::new(source), Duration::from_secs(1));
+    }
+    Ok(())
+}
+
+fn spawn_source(pool: sqlx::PgPool, source: Box<dyn EventSource>, interval: Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let name = source.name();
+        loop {
+            ticks.tick().await;
+            match poll_and_record(source.as_ref(), &pool, &|_| {}).await {
+                Ok(totals) if totals.new > 0 => {
+                    tracing::info!(
+                        source = %name,
+                        new = totals.new,
+                        duplicates = totals.duplicates,
+                        quarantined = totals.quarantined,
+                        "ingested CloudTrail events"
+                    );
+                    if let Err(error) = after_ingest(&pool).await {
+                        tracing::error!(%error, "re-assessing secrets after an ingest failed");
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(source = %name, %error, "reading CloudTrail failed"),
             }
         }
     });

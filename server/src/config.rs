@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use sqlx::postgres::PgConnectOptions;
@@ -16,6 +17,7 @@ use trailkeeper_app::Role;
 use crate::auth::oidc::OidcSettings;
 use crate::auth::sessions::SessionPolicy;
 use crate::db::DatabaseSource;
+use crate::ingest::sources::s3::S3Url;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -79,9 +81,10 @@ pub enum Command {
     /// Sync every secret's metadata, versions, labels and policy from AWS Secrets Manager
     /// once, and print what changed. Never reads a secret's value.
     Sync(SyncArgs),
-    /// Ingest CloudTrail records from files or directories (recursively): CloudTrail log
+    /// Ingest CloudTrail records from files or directories (recursively: CloudTrail log
     /// files, JSON arrays, JSON Lines, EventBridge events or LookupEvents output, plain or
-    /// gzip. Each event is stored once however often it is ingested.
+    /// gzip), from trail log files under s3://BUCKET/PREFIX URLs, and with --lookup from
+    /// CloudTrail's LookupEvents. Each event is stored once however often it is ingested.
     Ingest(IngestArgs),
     /// Work with Trailkeeper's database.
     #[command(subcommand)]
@@ -109,9 +112,19 @@ pub struct SyncArgs {
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Files or directories to ingest.
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    /// Files, directories, or s3://BUCKET/PREFIX URLs of CloudTrail trail logs.
+    #[arg(required_unless_present = "lookup", value_name = "PATH|S3_URL")]
+    pub sources: Vec<String>,
+    /// Also read CloudTrail's LookupEvents (the last 90 days) in each region of --regions,
+    /// from where the last run stopped.
+    #[arg(long)]
+    pub lookup: bool,
+    /// With --lookup: start at this time (RFC 3339, for example 2026-01-01T00:00:00Z)
+    /// instead of where the last run stopped.
+    #[arg(long, requires = "lookup", value_name = "TIME")]
+    pub since: Option<String>,
+    #[command(flatten)]
+    pub sync: SyncArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,6 +198,38 @@ pub struct ServeArgs {
         value_name = "DURATION"
     )]
     pub sync_interval: String,
+
+    /// How often to read CloudTrail's LookupEvents in each region while serving, or `off`.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_LOOKUP_INTERVAL",
+        default_value = "1m",
+        value_name = "DURATION"
+    )]
+    pub lookup_interval: String,
+
+    /// CloudTrail trail logs to read while serving: s3://BUCKET/PREFIX URLs, comma-separated.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_S3_TRAILS",
+        value_name = "URLS",
+        value_delimiter = ','
+    )]
+    pub s3_trails: Vec<String>,
+
+    /// How often to list the S3 trails for new log files while serving.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_S3_INTERVAL",
+        default_value = "1m",
+        value_name = "DURATION"
+    )]
+    pub s3_interval: String,
+
+    /// An SQS queue of S3 object-created notifications for the trail bucket: new log files
+    /// are read as soon as they land.
+    #[arg(long, env = "TRAILKEEPER_SQS_QUEUE_URL", value_name = "URL")]
+    pub sqs_queue_url: Option<String>,
 
     /// Keep CloudTrail events this many days; older months are dropped whole. Unset: keep
     /// them all.
@@ -316,10 +361,25 @@ pub enum Invocation {
     Migrate,
     Check,
     Sync { regions: Vec<String> },
-    Ingest { paths: Vec<PathBuf> },
+    Ingest(IngestPlan),
     DbRun { command: Vec<OsString> },
     User(UserCommand),
     Token(TokenInvocation),
+}
+
+/// What `trailkeeper ingest` reads, validated.
+#[derive(Debug, Default)]
+pub struct IngestPlan {
+    pub paths: Vec<PathBuf>,
+    pub s3_urls: Vec<S3Url>,
+    /// The regions to read LookupEvents in (empty: the SDK's region), when asked to.
+    pub lookup: Option<LookupPlan>,
+}
+
+#[derive(Debug, Default)]
+pub struct LookupPlan {
+    pub regions: Vec<String>,
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// What `serve` needs, validated.
@@ -331,6 +391,11 @@ pub struct ServeSettings {
     pub sync_interval: Duration,
     /// How long CloudTrail events are kept; `None` keeps them all.
     pub retention_days: Option<u32>,
+    /// `None`: LookupEvents is not read.
+    pub lookup_interval: Option<Duration>,
+    pub s3_trails: Vec<S3Url>,
+    pub s3_interval: Duration,
+    pub sqs_queue_url: Option<String>,
     pub public_url: Option<String>,
     pub oidc: Option<OidcSettings>,
     pub sessions: SessionPolicy,
@@ -411,6 +476,39 @@ where
                 ),
             )?,
             retention_days: serve.retention_days,
+            lookup_interval: match serve.lookup_interval.trim() {
+                "off" => None,
+                value => Some(duration(
+                    value,
+                    &named(
+                        "lookup_interval",
+                        "--lookup-interval",
+                        "TRAILKEEPER_LOOKUP_INTERVAL",
+                    ),
+                )?),
+            },
+            s3_trails: s3_urls(
+                &serve.s3_trails,
+                &named("s3_trails", "--s3-trails", "TRAILKEEPER_S3_TRAILS"),
+            )?,
+            s3_interval: duration(
+                &serve.s3_interval,
+                &named("s3_interval", "--s3-interval", "TRAILKEEPER_S3_INTERVAL"),
+            )?,
+            sqs_queue_url: serve
+                .sqs_queue_url
+                .as_deref()
+                .map(|url| {
+                    http_url(
+                        url,
+                        &named(
+                            "sqs_queue_url",
+                            "--sqs-queue-url",
+                            "TRAILKEEPER_SQS_QUEUE_URL",
+                        ),
+                    )
+                })
+                .transpose()?,
             sessions: SessionPolicy {
                 idle_timeout: duration(
                     &serve.session_idle_timeout,
@@ -455,9 +553,31 @@ where
                 &named("regions", "--regions", "TRAILKEEPER_REGIONS"),
             )?,
         },
-        Some(Command::Ingest(ingest)) => Invocation::Ingest {
-            paths: ingest.paths,
-        },
+        Some(Command::Ingest(ingest)) => {
+            let (urls, paths): (Vec<String>, Vec<String>) = ingest
+                .sources
+                .into_iter()
+                .partition(|source| source.starts_with("s3://"));
+            Invocation::Ingest(IngestPlan {
+                paths: paths.into_iter().map(PathBuf::from).collect(),
+                s3_urls: s3_urls(&urls, "PATH|S3_URL")?,
+                lookup: if ingest.lookup {
+                    Some(LookupPlan {
+                        regions: regions(
+                            &ingest.sync.regions,
+                            &named("regions", "--regions", "TRAILKEEPER_REGIONS"),
+                        )?,
+                        since: ingest
+                            .since
+                            .as_deref()
+                            .map(|since| time(since, "--since"))
+                            .transpose()?,
+                    })
+                } else {
+                    None
+                },
+            })
+        }
         Some(Command::Db(DbCommand::Run { command })) => Invocation::DbRun { command },
         Some(Command::User(command)) => Invocation::User(command),
         Some(Command::Token(command)) => Invocation::Token(match command {
@@ -576,6 +696,28 @@ fn regions(values: &[String], setting: &str) -> Result<Vec<String>, ConfigError>
         }
     }
     Ok(regions)
+}
+
+/// `s3://BUCKET/PREFIX` URLs.
+fn s3_urls(values: &[String], setting: &str) -> Result<Vec<S3Url>, ConfigError> {
+    values
+        .iter()
+        .map(|value| value.trim())
+        .filter(|value| !value.is_empty())
+        .map(|value| S3Url::parse(value).map_err(|error| invalid(setting, error.to_string())))
+        .collect()
+}
+
+/// An RFC 3339 time such as `2026-01-01T00:00:00Z`.
+fn time(value: &str, setting: &str) -> Result<DateTime<Utc>, ConfigError> {
+    DateTime::parse_from_rfc3339(value.trim())
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|error| {
+            invalid(
+                setting,
+                format!("{value:?} is not an RFC 3339 time ({error}); use for example 2026-01-01T00:00:00Z"),
+            )
+        })
 }
 
 /// A positive duration such as `30m`, `12h` or `90d`.
@@ -776,6 +918,66 @@ mod tests {
         assert_eq!(options.get_host(), "db.internal");
         assert_eq!(options.get_port(), 6432);
         assert!(matches!(invocation, Invocation::Migrate));
+    }
+
+    #[test]
+    fn ingest_reads_paths_s3_urls_and_lookup_events_from_a_time() {
+        let (_, invocation) = parse(&[
+            "ingest",
+            "exports/",
+            "s3://trails/AWSLogs/",
+            "--lookup",
+            "--since",
+            "2026-01-01T00:00:00Z",
+            "--regions",
+            "eu-west-1",
+        ])
+        .unwrap();
+        let Invocation::Ingest(plan) = invocation else {
+            panic!("expected ingest")
+        };
+        assert_eq!(plan.paths, [PathBuf::from("exports/")]);
+        assert_eq!(plan.s3_urls[0].bucket, "trails");
+        let lookup = plan.lookup.unwrap();
+        assert_eq!(lookup.regions, ["eu-west-1"]);
+        assert_eq!(
+            lookup.since.unwrap().to_rfc3339(),
+            "2026-01-01T00:00:00+00:00"
+        );
+
+        let error = parse(&["ingest", "--lookup", "--since", "yesterday"]).unwrap_err();
+        assert_eq!(error.setting, "--since");
+        assert!(error.problem.contains("RFC 3339"), "{}", error.problem);
+        let error = parse(&["ingest", "s3://"]).unwrap_err();
+        assert!(
+            error.problem.contains("names no bucket"),
+            "{}",
+            error.problem
+        );
+    }
+
+    #[test]
+    fn serve_reads_lookup_events_every_minute_unless_turned_off() {
+        let (_, invocation) = parse(&["serve"]).unwrap();
+        let Invocation::Serve(serve) = invocation else {
+            panic!("expected serve")
+        };
+        assert_eq!(serve.lookup_interval, Some(Duration::from_secs(60)));
+        let (_, invocation) = parse(&[
+            "serve",
+            "--lookup-interval",
+            "off",
+            "--s3-trails",
+            "s3://a/AWSLogs/,s3://b/",
+        ])
+        .unwrap();
+        let Invocation::Serve(serve) = invocation else {
+            panic!("expected serve")
+        };
+        assert_eq!(serve.lookup_interval, None);
+        assert_eq!(serve.s3_trails.len(), 2);
+        let error = parse(&["serve", "--s3-trails", "trails"]).unwrap_err();
+        assert_eq!(error.setting, "--s3-trails");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use sqlx::PgPool;
-use trailkeeper::ingest::files::ingest_file;
+use trailkeeper::ingest::sources::files::ingest_file;
 
 fn sample(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

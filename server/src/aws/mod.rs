@@ -20,6 +20,29 @@ pub fn secrets_manager(config: &SdkConfig, region: &str) -> aws_sdk_secretsmanag
     aws_sdk_secretsmanager::Client::from_conf(config)
 }
 
+/// A CloudTrail client for `region`. LookupEvents throttles at about two requests per second:
+/// a `ThrottlingException` is retried with exponential backoff and jitter, up to eight times.
+pub fn cloudtrail(config: &SdkConfig, region: &str) -> aws_sdk_cloudtrail::Client {
+    let config = aws_sdk_cloudtrail::config::Builder::from(config)
+        .region(aws_config::Region::new(region.to_string()))
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(8)
+                .with_initial_backoff(std::time::Duration::from_millis(500))
+                .with_max_backoff(std::time::Duration::from_secs(20)),
+        )
+        .build();
+    aws_sdk_cloudtrail::Client::from_conf(config)
+}
+
+pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::new(config)
+}
+
+pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(config)
+}
+
 pub fn target(config: &SdkConfig) -> AwsTarget {
     AwsTarget {
         region: config.region().map(|region| region.to_string()),

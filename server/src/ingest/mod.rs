@@ -1,10 +1,12 @@
-//! CloudTrail ingestion: records from every source, in every format they come in, typed and
-//! (in later stages) normalised, stored once each, and handed to detection. Bad input is set
-//! aside with a reason; it never stops the good records beside it.
+//! CloudTrail ingestion: records from every source, in every format they come in, typed,
+//! normalised, stored once each, and handed to detection. Bad input is set aside with a
+//! reason; it never stops the good records beside it.
 
-pub mod files;
+pub mod checkpoints;
 pub mod formats;
+pub mod load;
 pub mod normalise;
 pub mod partitions;
 pub mod record;
+pub mod sources;
 pub mod store;

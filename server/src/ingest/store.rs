@@ -9,6 +9,7 @@ use chrono::{DateTime, Datelike, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
 
+use super::checkpoints::{self, Checkpoint};
 use super::normalise::{Normalised, Source};
 use super::partitions;
 use super::record::Record;
@@ -43,12 +44,14 @@ const COLUMNS: &str = "event_id, event_time, event_name, event_source, event_typ
     source_ip, source_service, user_agent, user_agent_family, error_code, error_message, \
     read_only, raw, ingested_from";
 
-/// Stores one batch from `source` (a file's path, an S3 URL…).
+/// Stores one batch from `source` (a file's path, an S3 URL…), and advances `checkpoint`
+/// with it.
 pub async fn store(
     pool: &PgPool,
     source: &str,
     events: &[Prepared],
     rejected: &[Rejection],
+    checkpoint: Option<&Checkpoint>,
 ) -> Result<Stored, sqlx::Error> {
     let months: BTreeSet<(i32, u32)> = events
         .iter()
@@ -64,47 +67,51 @@ pub async fn store(
     }
 
     let mut tx = pool.begin().await?;
-    sqlx::query(
-        "CREATE TEMP TABLE IF NOT EXISTS events_staging \
-         (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-    )
-    .execute(&mut *tx)
-    .await?;
-    let mut copy = tx
-        .copy_in_raw(&format!(
-            "COPY events_staging ({COLUMNS}) FROM STDIN WITH (FORMAT csv)"
-        ))
+    let new = if events.is_empty() {
+        0
+    } else {
+        sqlx::query(
+            "CREATE TEMP TABLE IF NOT EXISTS events_staging \
+             (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+        )
+        .execute(&mut *tx)
         .await?;
-    copy.send(csv_rows(source, events)).await?;
-    copy.finish().await?;
+        let mut copy = tx
+            .copy_in_raw(&format!(
+                "COPY events_staging ({COLUMNS}) FROM STDIN WITH (FORMAT csv)"
+            ))
+            .await?;
+        copy.send(csv_rows(source, events)).await?;
+        copy.finish().await?;
 
-    // A full ARN is matched as is; a partial one (without AWS's 7-character suffix) by
-    // prefix; a name within the event's region and account, preferring a live secret.
-    let new = sqlx::query(&format!(
-        "INSERT INTO events ({COLUMNS}, secret_arn) \
-         SELECT {staged}, COALESCE(by_arn.arn, by_name.arn) \
-         FROM events_staging st \
-         LEFT JOIN LATERAL ( \
-             SELECT s.arn FROM secrets s \
-             WHERE st.secret_ref LIKE 'arn:%' AND (s.arn = st.secret_ref \
-                 OR (length(s.arn) = length(st.secret_ref) + 7 \
-                     AND left(s.arn, length(st.secret_ref)) = st.secret_ref)) \
-             ORDER BY s.arn = st.secret_ref DESC LIMIT 1) by_arn ON true \
-         LEFT JOIN LATERAL ( \
-             SELECT s.arn FROM secrets s \
-             WHERE st.secret_ref NOT LIKE 'arn:%' AND s.name = st.secret_ref \
-               AND s.region = st.region AND s.account_id = st.account_id \
-             ORDER BY s.gone_since IS NULL DESC, s.last_seen_at DESC LIMIT 1) by_name ON true \
-         ON CONFLICT DO NOTHING",
-        staged = COLUMNS
-            .split(", ")
-            .map(|column| format!("st.{}", column.trim()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+        // A full ARN is matched as is; a partial one (without AWS's 7-character suffix) by
+        // prefix; a name within the event's region and account, preferring a live secret.
+        sqlx::query(&format!(
+            "INSERT INTO events ({COLUMNS}, secret_arn) \
+             SELECT {staged}, COALESCE(by_arn.arn, by_name.arn) \
+             FROM events_staging st \
+             LEFT JOIN LATERAL ( \
+                 SELECT s.arn FROM secrets s \
+                 WHERE st.secret_ref LIKE 'arn:%' AND (s.arn = st.secret_ref \
+                     OR (length(s.arn) = length(st.secret_ref) + 7 \
+                         AND left(s.arn, length(st.secret_ref)) = st.secret_ref)) \
+                 ORDER BY s.arn = st.secret_ref DESC LIMIT 1) by_arn ON true \
+             LEFT JOIN LATERAL ( \
+                 SELECT s.arn FROM secrets s \
+                 WHERE st.secret_ref NOT LIKE 'arn:%' AND s.name = st.secret_ref \
+                   AND s.region = st.region AND s.account_id = st.account_id \
+                 ORDER BY s.gone_since IS NULL DESC, s.last_seen_at DESC LIMIT 1) by_name ON true \
+             ON CONFLICT DO NOTHING",
+            staged = COLUMNS
+                .split(", ")
+                .map(|column| format!("st.{}", column.trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    };
 
     if !rejected.is_empty() {
         let positions: Vec<Option<&str>> = rejected.iter().map(|r| r.position.as_deref()).collect();
@@ -113,7 +120,8 @@ pub async fn store(
         sqlx::query(
             "INSERT INTO quarantine (source, position, reason, excerpt) \
              SELECT $1, position, reason, excerpt \
-             FROM unnest($2::text[], $3::text[], $4::text[]) AS q (position, reason, excerpt)",
+             FROM unnest($2::text[], $3::text[], $4::text[]) AS q (position, reason, excerpt) \
+             ON CONFLICT DO NOTHING",
         )
         .bind(source)
         .bind(&positions)
@@ -121,6 +129,9 @@ pub async fn store(
         .bind(&excerpts)
         .execute(&mut *tx)
         .await?;
+    }
+    if let Some(checkpoint) = checkpoint {
+        checkpoints::advance(&mut tx, checkpoint).await?;
     }
     tx.commit().await?;
     Ok(Stored {

@@ -1,0 +1,211 @@
+//! The step every source shares: one unit of input (a file, an S3 object, a page of
+//! LookupEvents) read into records, each typed, normalised and stored in batches, what cannot
+//! be read quarantined with a reason, and the source's checkpoint advanced in the same
+//! transaction as the unit's last batch.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgPool;
+
+use super::checkpoints::Checkpoint;
+use super::formats::{Contents, Found};
+use super::normalise::normalise;
+use super::record::Record;
+use super::store::{self, EXCERPT_BYTES, Prepared, Rejection};
+
+/// The service whose events Trailkeeper keeps; others are counted and skipped.
+pub const SECRETS_MANAGER: &str = "secretsmanager.amazonaws.com";
+/// CloudTrail records are far smaller; a larger one is not a record to trust.
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+/// Events stored per transaction.
+const BATCH: usize = 5000;
+
+/// What one unit of input held and what became of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Where it came from: a path, an `s3://` URL, a region's LookupEvents.
+    pub origin: String,
+    /// The detected format, or why the unit could not be read at all.
+    pub format: Result<String, String>,
+    pub records: u64,
+    pub new: u64,
+    pub duplicates: u64,
+    /// Records of other services.
+    pub skipped: u64,
+    pub quarantined: u64,
+}
+
+impl Summary {
+    fn new(origin: &str) -> Self {
+        Summary {
+            origin: origin.to_string(),
+            format: Err("not read yet".into()),
+            records: 0,
+            new: 0,
+            duplicates: 0,
+            skipped: 0,
+            quarantined: 0,
+        }
+    }
+
+    fn add(&mut self, stored: store::Stored) {
+        self.new += stored.new;
+        self.duplicates += stored.duplicates;
+        self.quarantined += stored.quarantined;
+    }
+
+    /// One line for a person: the format and what became of the records.
+    pub fn describe(&self) -> String {
+        match &self.format {
+            Ok(format) => format!(
+                "{format}; {} records: {} new, {} duplicates, {} skipped (not Secrets Manager), \
+                 {} quarantined",
+                self.records, self.new, self.duplicates, self.skipped, self.quarantined
+            ),
+            Err(reason) => format!("quarantined: {reason}"),
+        }
+    }
+}
+
+/// Several units' summaries added up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub units: u64,
+    pub records: u64,
+    pub new: u64,
+    pub duplicates: u64,
+    pub skipped: u64,
+    pub quarantined: u64,
+}
+
+impl Totals {
+    pub fn add(&mut self, summary: &Summary) {
+        self.units += 1;
+        self.records += summary.records;
+        self.new += summary.new;
+        self.duplicates += summary.duplicates;
+        self.skipped += summary.skipped;
+        self.quarantined += summary.quarantined;
+    }
+
+    pub fn merge(&mut self, other: Totals) {
+        self.units += other.units;
+        self.records += other.records;
+        self.new += other.new;
+        self.duplicates += other.duplicates;
+        self.skipped += other.skipped;
+        self.quarantined += other.quarantined;
+    }
+}
+
+/// Stores what one unit of input held. `contents` is the unit as read, or why it could not
+/// be (then it is quarantined whole). `checkpoint`, when given, advances with the last batch.
+pub async fn load(
+    pool: &PgPool,
+    origin: &str,
+    contents: Result<Contents, String>,
+    checkpoint: Option<Checkpoint>,
+) -> Result<Summary, sqlx::Error> {
+    let mut summary = Summary::new(origin);
+    let contents = match contents {
+        Ok(contents) => contents,
+        Err(reason) => {
+            let rejection = Rejection {
+                position: None,
+                reason: reason.clone(),
+                excerpt: None,
+            };
+            let stored = store::store(pool, origin, &[], &[rejection], checkpoint.as_ref()).await?;
+            summary.add(stored);
+            summary.format = Err(reason);
+            return Ok(summary);
+        }
+    };
+    summary.format = Ok(format!(
+        "{}{}",
+        contents.format,
+        if contents.gzip { ", gzip" } else { "" }
+    ));
+    let mut events = Vec::new();
+    let mut rejected = Vec::new();
+    if let Some(reason) = &contents.truncated {
+        rejected.push(Rejection {
+            position: Some("end of file".into()),
+            reason: reason.clone(),
+            excerpt: None,
+        });
+    }
+    let mut newest: Option<DateTime<Utc>> = None;
+    for found in contents.found {
+        summary.records += 1;
+        match found {
+            Found::Rejected(position, reason) => rejected.push(Rejection {
+                position: Some(position.to_string()),
+                reason,
+                excerpt: None,
+            }),
+            Found::Record(position, raw) => match prepare(raw) {
+                Ok(Some(prepared)) => {
+                    newest = newest.max(Some(prepared.record.event_time));
+                    events.push(prepared);
+                }
+                Ok(None) => summary.skipped += 1,
+                Err((reason, text)) => rejected.push(Rejection {
+                    position: Some(position.to_string()),
+                    reason,
+                    excerpt: Some(excerpt(&text)),
+                }),
+            },
+        }
+        if events.len() >= BATCH {
+            summary.add(store::store(pool, origin, &events, &rejected, None).await?);
+            events.clear();
+            rejected.clear();
+        }
+    }
+    let checkpoint = checkpoint.map(|checkpoint| Checkpoint {
+        newest_event_time: checkpoint.newest_event_time.max(newest),
+        ..checkpoint
+    });
+    if !events.is_empty() || !rejected.is_empty() || checkpoint.is_some() {
+        summary.add(store::store(pool, origin, &events, &rejected, checkpoint.as_ref()).await?);
+    }
+    Ok(summary)
+}
+
+fn excerpt(text: &str) -> String {
+    let mut end = text.len().min(EXCERPT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+/// A record to store, `None` for another service's, or why it cannot be stored (with its
+/// text for the quarantine).
+fn prepare(raw: Value) -> Result<Option<Prepared>, (String, String)> {
+    let text = raw.to_string();
+    if text.len() > MAX_RECORD_BYTES {
+        return Err((
+            format!(
+                "the record is {} bytes, over the {MAX_RECORD_BYTES}-byte limit",
+                text.len()
+            ),
+            text,
+        ));
+    }
+    // PostgreSQL stores no NUL character, in text or in jsonb.
+    if text.contains("\\u0000") {
+        return Err(("the record contains a NUL character".into(), text));
+    }
+    let record = Record::parse(&raw).map_err(|reason| (reason, text.clone()))?;
+    if record.event_source != SECRETS_MANAGER {
+        return Ok(None);
+    }
+    let normalised = normalise(&record);
+    Ok(Some(Prepared {
+        record,
+        normalised,
+        raw,
+    }))
+}
