@@ -20,8 +20,9 @@ pub use roles::Role;
 use components::layout::Layout;
 use components::time::provide_display_zone;
 use pages::{
-    audit::AuditLogPage, login::LoginPage, not_built::NotBuilt, not_found::NotFound,
-    overview::OverviewPage, secret::SecretPage, secrets::SecretsPage,
+    audit::AuditLogPage, event::EventPage, events::EventsPage, login::LoginPage,
+    not_built::NotBuilt, not_found::NotFound, overview::OverviewPage, secret::SecretPage,
+    secrets::SecretsPage,
 };
 
 /// The document around every page; rendered on the server only.
@@ -84,17 +85,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/audit") view=AuditLogPage />
                     <Route path=path!("/secrets") view=SecretsPage />
                     <Route path=path!("/secrets/*id") view=SecretPage />
-                    <Route
-                        path=path!("/events")
-                        view=|| {
-                            view! {
-                                <NotBuilt
-                                    title="Events"
-                                    purpose="every CloudTrail event about Secrets Manager: who read or changed which secret, when, from where, and whether it failed"
-                                />
-                            }
-                        }
-                    />
+                    <Route path=path!("/events") view=EventsPage />
+                    <Route path=path!("/events/:id") view=EventPage />
                     <Route
                         path=path!("/findings")
                         view=|| {

@@ -25,6 +25,7 @@ pub enum Action {
     SignOut,
     TokenCreated,
     TokenRevoked,
+    EventsExported,
 }
 
 impl Action {
@@ -40,6 +41,7 @@ impl Action {
             Action::SignOut => "auth.sign_out",
             Action::TokenCreated => "token.created",
             Action::TokenRevoked => "token.revoked",
+            Action::EventsExported => "events.exported",
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod db;
+pub mod events;
 pub mod ingest;
 pub mod inventory;
 pub mod web;

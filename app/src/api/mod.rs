@@ -4,6 +4,7 @@
 //! lives (and is tested) in the server crate.
 
 pub mod audit;
+pub mod events;
 pub mod identity;
 pub mod overview;
 pub mod secrets;
@@ -18,6 +19,7 @@ mod backend {
     use std::sync::Arc;
 
     use super::audit::{AuditFilter, AuditPage};
+    use super::events::{EventListing, EventQuery, EventRecord};
     use super::identity::SignInMethods;
     use super::overview::Overview;
     use super::secrets::{SecretListing, SecretLookup, SecretQuery};
@@ -31,6 +33,9 @@ mod backend {
         async fn audit_log(&self, filter: AuditFilter) -> Result<AuditPage, ServerFnError>;
         async fn sign_in_methods(&self) -> Result<SignInMethods, ServerFnError>;
         async fn secrets(&self, query: SecretQuery) -> Result<SecretListing, ServerFnError>;
+        async fn events(&self, query: EventQuery) -> Result<EventListing, ServerFnError>;
+        /// One event by its CloudTrail id.
+        async fn event(&self, event_id: String) -> Result<Option<EventRecord>, ServerFnError>;
         /// One secret by name or ARN.
         async fn secret(&self, id: String) -> Result<SecretLookup, ServerFnError>;
     }

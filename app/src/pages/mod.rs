@@ -1,4 +1,6 @@
 pub mod audit;
+pub mod event;
+pub mod events;
 pub mod login;
 pub mod not_built;
 pub mod not_found;

@@ -9,6 +9,7 @@ use axum::response::Response;
 use serde::Serialize;
 use sqlx::PgPool;
 use trailkeeper_app::access::{Credential, Identity};
+use trailkeeper_app::api::events::{EventPage, EventQuery, EventRecord, EventSummary};
 use trailkeeper_app::api::secrets::{
     LabelMove, PolicyExposure, PolicyFlag, Replica, RotationSettings, RotationStatus, SecretDetail,
     SecretFlag, SecretLookup, SecretPage, SecretQuery, SecretSummary, SecretVersion,
@@ -17,6 +18,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::access::json_error;
+use crate::events::read as events;
 use crate::inventory::read::{self, ReadError};
 
 #[derive(OpenApi)]
@@ -27,8 +29,19 @@ use crate::inventory::read::{self, ReadError};
                        needs `Authorization: Bearer TOKEN` with a token made by \
                        `trailkeeper token create`; the token's role decides what it may do."
     ),
-    paths(me, list_secrets, secret, openapi_document),
+    paths(
+        me,
+        list_secrets,
+        secret,
+        list_events,
+        super::export::csv,
+        super::export::json_lines,
+        openapi_document
+    ),
     components(schemas(
+        EventPage,
+        EventRecord,
+        EventSummary,
         Me,
         ApiError,
         SecretPage,
@@ -177,11 +190,55 @@ pub async fn secret(
     }
 }
 
+/// CloudTrail events about Secrets Manager, newest first, filtered as in the explorer, one
+/// page at a time; each with its derived fields and its whole record.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    params(
+        ("since" = Option<String>, Query, description = "Events at or after this time (RFC 3339)"),
+        ("until" = Option<String>, Query, description = "Events before this time (RFC 3339)"),
+        ("range" = Option<String>, Query, description = "Instead of since/until, a span ending now: `1h`, `24h`, `7d`, `30d`, `90d`, `all` (default)"),
+        ("secret" = Option<String>, Query, description = "A secret's name, partial ARN or ARN"),
+        ("principal" = Option<String>, Query, description = "A principal's ARN (an assumed role's role ARN), or part of it, or a session name"),
+        ("event_name" = Option<String>, Query, description = "Such as `GetSecretValue`"),
+        ("source_ip" = Option<String>, Query, description = "An address or CIDR block, such as `10.0.0.0/8`"),
+        ("error_code" = Option<String>, Query, description = "`any`, `none`, or an error code such as `AccessDenied`"),
+        ("access" = Option<String>, Query, description = "`read` or `write`"),
+        ("user_agent" = Option<String>, Query, description = "Part of the user agent"),
+        ("account" = Option<String>, Query, description = "The account the event was delivered to"),
+        ("region" = Option<String>, Query, description = "The event's region"),
+        ("event_id" = Option<String>, Query, description = "CloudTrail's eventID"),
+        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 1000 (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "One page of events", body = EventPage),
+        (status = 400, description = "A parameter or the cursor is not valid", body = ApiError),
+        (status = 401, description = "No valid token or session", body = ApiError),
+    )
+)]
+pub async fn list_events(
+    State(pool): State<PgPool>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<EventPage>, Response> {
+    let query = EventQuery::parse(query.as_deref().unwrap_or_default())
+        .map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.0))?;
+    match events::list(&pool, &query, chrono::Utc::now()).await {
+        Ok((items, next)) => Ok(Json(EventPage { items, next })),
+        Err(events::ReadError::InvalidCursor(message)) => {
+            Err(json_error(StatusCode::BAD_REQUEST, message))
+        }
+        Err(events::ReadError::Store(error)) => Err(store_failed(error)),
+    }
+}
+
 fn store_failed(error: sqlx::Error) -> Response {
-    tracing::error!(error = ?error, "reading the inventory failed");
+    tracing::error!(error = ?error, "reading the store failed");
     json_error(
         StatusCode::SERVICE_UNAVAILABLE,
-        "the inventory cannot be read right now; the server log has the details",
+        "the store cannot be read right now; the server log has the details",
     )
 }
 

@@ -5,10 +5,12 @@ use leptos::prelude::ServerFnError;
 use sqlx::PgPool;
 use trailkeeper_app::api::Backend;
 use trailkeeper_app::api::audit::{AuditFilter, AuditPage};
+use trailkeeper_app::api::events::{EventListing, EventQuery, EventRecord};
 use trailkeeper_app::api::identity::SignInMethods;
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
 use trailkeeper_app::api::secrets::{SecretListing, SecretLookup, SecretQuery};
 
+use crate::events::read as events;
 use crate::inventory::read::{self, ReadError};
 use crate::{audit, db};
 
@@ -74,6 +76,31 @@ impl Backend for ServerBackend {
             matching,
             facets,
         })
+    }
+
+    async fn events(&self, query: EventQuery) -> Result<EventListing, ServerFnError> {
+        let now = chrono::Utc::now();
+        let (page, histogram) = tokio::try_join!(events::list(&self.pool, &query, now), async {
+            events::histogram(&self.pool, &query, now)
+                .await
+                .map_err(events::ReadError::from)
+        },)
+        .map_err(|error| match error {
+            events::ReadError::InvalidCursor(message) => ServerFnError::new(message),
+            events::ReadError::Store(error) => internal("reading the events", error),
+        })?;
+        let (items, next) = page;
+        Ok(EventListing {
+            items: items.into_iter().map(|record| record.event).collect(),
+            next,
+            histogram,
+        })
+    }
+
+    async fn event(&self, event_id: String) -> Result<Option<EventRecord>, ServerFnError> {
+        events::event(&self.pool, &event_id)
+            .await
+            .map_err(|error| internal("reading the event", error))
     }
 
     async fn secret(&self, id: String) -> Result<SecretLookup, ServerFnError> {

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod api;
 mod backend;
+mod export;
 pub mod health;
 pub mod metrics;
 mod sign_in;
@@ -79,6 +80,7 @@ pub fn server_routes() -> Vec<ServerRoute> {
         handler,
     };
     let viewer = Access::Role(Role::Viewer);
+    let auditor = Access::Role(Role::Auditor);
     vec![
         route(
             "/healthz",
@@ -118,6 +120,19 @@ pub fn server_routes() -> Vec<ServerRoute> {
             Method::GET,
             viewer,
             get(api::secret),
+        ),
+        route("/api/v1/events", Method::GET, viewer, get(api::list_events)),
+        route(
+            "/api/v1/events/export.csv",
+            Method::GET,
+            auditor,
+            get(export::csv),
+        ),
+        route(
+            "/api/v1/events/export.jsonl",
+            Method::GET,
+            auditor,
+            get(export::json_lines),
         ),
         route(
             "/api/v1/openapi.json",

@@ -1,0 +1,142 @@
+//! `/api/v1/events/export.csv` and `/api/v1/events/export.jsonl`: the explorer's current filter as a
+//! download, streamed, for auditors and admins; each export is recorded in the audit log
+//! with who asked, from where, and the filter.
+
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use sqlx::PgPool;
+use trailkeeper_app::access::Identity;
+use trailkeeper_app::api::events::EventQuery;
+
+use super::access::{ClientAddress, json_error};
+use crate::audit::{Action, Entry};
+use crate::events::export::{ExportFormat, stream};
+
+/// Every event the filter matches, newest first, as CSV (the derived fields), streamed.
+/// Needs the auditor role; recorded in the audit log.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/export.csv",
+    tag = "events",
+    params(
+        ("since" = Option<String>, Query, description = "Events at or after this time (RFC 3339)"),
+        ("until" = Option<String>, Query, description = "Events before this time (RFC 3339)"),
+        ("range" = Option<String>, Query, description = "Instead of since/until, a span ending now: `1h`, `24h`, `7d`, `30d`, `90d`, `all` (default)"),
+        ("secret" = Option<String>, Query, description = "A secret's name, partial ARN or ARN"),
+        ("principal" = Option<String>, Query, description = "A principal's ARN, or part of it, or a session name"),
+        ("event_name" = Option<String>, Query, description = "Such as `GetSecretValue`"),
+        ("source_ip" = Option<String>, Query, description = "An address or CIDR block"),
+        ("error_code" = Option<String>, Query, description = "`any`, `none`, or an error code"),
+        ("access" = Option<String>, Query, description = "`read` or `write`"),
+        ("user_agent" = Option<String>, Query, description = "Part of the user agent"),
+        ("account" = Option<String>, Query, description = "The account the event was delivered to"),
+        ("region" = Option<String>, Query, description = "The event's region"),
+    ),
+    responses(
+        (status = 200, description = "The events as CSV", content_type = "text/csv"),
+        (status = 400, description = "A parameter is not valid", body = super::api::ApiError),
+        (status = 403, description = "The auditor role is needed", body = super::api::ApiError),
+    )
+)]
+pub async fn csv(
+    state: State<PgPool>,
+    identity: Extension<Identity>,
+    address: Extension<ClientAddress>,
+    query: RawQuery,
+) -> Response {
+    export(state, identity, address, query, ExportFormat::Csv).await
+}
+
+/// Every event the filter matches, newest first, one JSON object per line with its derived
+/// fields and its whole record, streamed. Needs the auditor role; recorded in the audit log.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/export.jsonl",
+    tag = "events",
+    params(
+        ("since" = Option<String>, Query, description = "Events at or after this time (RFC 3339)"),
+        ("until" = Option<String>, Query, description = "Events before this time (RFC 3339)"),
+        ("range" = Option<String>, Query, description = "Instead of since/until, a span ending now: `1h`, `24h`, `7d`, `30d`, `90d`, `all` (default)"),
+        ("secret" = Option<String>, Query, description = "A secret's name, partial ARN or ARN"),
+        ("principal" = Option<String>, Query, description = "A principal's ARN, or part of it, or a session name"),
+        ("event_name" = Option<String>, Query, description = "Such as `GetSecretValue`"),
+        ("source_ip" = Option<String>, Query, description = "An address or CIDR block"),
+        ("error_code" = Option<String>, Query, description = "`any`, `none`, or an error code"),
+        ("access" = Option<String>, Query, description = "`read` or `write`"),
+        ("user_agent" = Option<String>, Query, description = "Part of the user agent"),
+        ("account" = Option<String>, Query, description = "The account the event was delivered to"),
+        ("region" = Option<String>, Query, description = "The event's region"),
+    ),
+    responses(
+        (status = 200, description = "The events as JSON Lines", content_type = "application/x-ndjson"),
+        (status = 400, description = "A parameter is not valid", body = super::api::ApiError),
+        (status = 403, description = "The auditor role is needed", body = super::api::ApiError),
+    )
+)]
+pub async fn json_lines(
+    state: State<PgPool>,
+    identity: Extension<Identity>,
+    address: Extension<ClientAddress>,
+    query: RawQuery,
+) -> Response {
+    export(state, identity, address, query, ExportFormat::JsonLines).await
+}
+
+async fn export(
+    State(pool): State<PgPool>,
+    Extension(identity): Extension<Identity>,
+    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    RawQuery(query): RawQuery,
+    format: ExportFormat,
+) -> Response {
+    let text = query.unwrap_or_default();
+    let query = match EventQuery::parse(&text) {
+        Ok(query) => query,
+        Err(error) => return json_error(StatusCode::BAD_REQUEST, &error.0),
+    };
+    let now = chrono::Utc::now();
+    let recorded = Entry::new(
+        &identity.name,
+        Action::EventsExported,
+        format!(
+            "exported events as {}{}",
+            format.extension(),
+            if text.is_empty() {
+                String::new()
+            } else {
+                format!(" matching {text}")
+            }
+        ),
+    )
+    .detail(json!({ "format": format.extension(), "query": query.first_page().to_query_string() }))
+    .from_address(Some(&address))
+    .record(&pool)
+    .await;
+    if let Err(error) = recorded {
+        // No export leaves without its audit entry.
+        tracing::error!(%error, "recording an export in the audit log failed");
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the export cannot be recorded right now; the server log has the details",
+        );
+    }
+    let filename = format!(
+        "trailkeeper-events-{}.{}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        format.extension()
+    );
+    (
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        stream(pool, query, format, now),
+    )
+        .into_response()
+}

@@ -1,0 +1,228 @@
+//! The events explorer, its JSON API and its exports, over the sample CloudTrail records
+//! ingested into a real PostgreSQL.
+
+mod common;
+
+use axum::Router;
+use axum::http::StatusCode;
+use serde_json::Value;
+use sqlx::PgPool;
+use trailkeeper::ingest::sources::files::ingest_file;
+use trailkeeper_app::Role;
+
+use common::{As, app, get, signed_in};
+
+const SECRET: &str = "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/payments/db-AbCdEf";
+const JDOE: &str = "arn:aws:iam::111122223333:user/jdoe";
+
+async fn with_samples(pool: &PgPool) {
+    sqlx::query(
+        "INSERT INTO secrets (arn, name, region, account_id) \
+         VALUES ($1, 'prod/payments/db', 'us-east-1', '111122223333')",
+    )
+    .bind(SECRET)
+    .execute(pool)
+    .await
+    .unwrap();
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples");
+    ingest_file(pool, &samples.join("records.jsonl"))
+        .await
+        .unwrap();
+}
+
+async fn events(app: &Router, query: &str, who: &As) -> (StatusCode, Value) {
+    let fetched = get(app, &format!("/api/v1/events?{query}"), who).await;
+    (fetched.status, serde_json::from_str(&fetched.body).unwrap())
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| {
+            let id = event["event_id"].as_str().unwrap();
+            id[id.len() - 4..].to_string()
+        })
+        .collect()
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn the_api_filters_events_newest_first_and_pages_through_them(pool: PgPool) {
+    with_samples(&pool).await;
+    let app = app(pool.clone());
+    let viewer = signed_in(&pool, "vera", Role::Viewer).await;
+
+    let (status, all) = events(&app, "", &viewer).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(all["items"].as_array().unwrap().len(), 15);
+    assert_eq!(ids(&all)[..3], ["000e", "000f", "000d"], "newest first");
+    let first = &all["items"][0];
+    assert_eq!(first["raw"]["eventName"], "EndSecretVersionDelete");
+
+    // A secret by name finds the events that named it by name, partial or full ARN.
+    let (_, by_secret) = events(
+        &app,
+        "secret=prod/payments/db&event_name=GetSecretValue",
+        &viewer,
+    )
+    .await;
+    assert_eq!(ids(&by_secret), ["000f", "0002", "0001"]);
+    let (_, by_principal) = events(&app, &format!("principal={JDOE}&access=write"), &viewer).await;
+    assert_eq!(ids(&by_principal), ["000d", "000c", "000b"]);
+    let (_, role) = events(&app, "principal=payments-api-task", &viewer).await;
+    assert_eq!(ids(&role), ["0001"]);
+    assert_eq!(
+        role["items"][0]["principal"],
+        "arn:aws:iam::111122223333:role/payments-api-task"
+    );
+    let (_, errors) = events(&app, "error_code=any", &viewer).await;
+    assert_eq!(ids(&errors), ["0002"]);
+    let (_, denied) = events(
+        &app,
+        "error_code=AccessDenied&source_ip=203.0.113.0/24",
+        &viewer,
+    )
+    .await;
+    assert_eq!(ids(&denied), ["0002"]);
+    let (_, network) = events(&app, "source_ip=198.51.100.23", &viewer).await;
+    assert_eq!(ids(&network), ["000f"]);
+    let (_, window) = events(
+        &app,
+        "since=2026-10-03T09:00:00Z&until=2026-10-04T00:00:03Z",
+        &viewer,
+    )
+    .await;
+    assert_eq!(ids(&window), ["0005", "0004", "0003", "0002"]);
+    let (_, one) = events(
+        &app,
+        "event_id=0b1e7a52-6c1d-4c55-9f0a-000000000001",
+        &viewer,
+    )
+    .await;
+    assert_eq!(ids(&one), ["0001"]);
+
+    // Pages of 4 continue exactly where the last one stopped.
+    let mut seen = Vec::new();
+    let mut query = "limit=4".to_string();
+    loop {
+        let (status, page) = events(&app, &query, &viewer).await;
+        assert_eq!(status, StatusCode::OK);
+        seen.extend(ids(&page));
+        match page["next"].as_str() {
+            Some(next) => query = format!("limit=4&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids(&all));
+
+    for bad in [
+        "source_ip=10.0.0.999",
+        "since=yesterday",
+        "cursor=nonsense",
+        "limit=0",
+    ] {
+        let (status, body) = events(&app, bad, &viewer).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(body["error"].as_str().unwrap().len() > 10, "{bad}: {body}");
+    }
+    let (status, _) = events(&app, "", &As::Nobody).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn exports_stream_the_filter_for_auditors_and_are_audited(pool: PgPool) {
+    with_samples(&pool).await;
+    let app = app(pool.clone());
+    let auditor = signed_in(&pool, "audrey", Role::Auditor).await;
+    let viewer = signed_in(&pool, "vera", Role::Viewer).await;
+
+    let csv = get(
+        &app,
+        "/api/v1/events/export.csv?secret=prod/payments/db&range=all",
+        &auditor,
+    )
+    .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(".csv")
+    );
+    let mut reader = csv::Reader::from_reader(csv.body.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    assert_eq!(&header[0], "event_time");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let by_secret = rows.iter().filter(|row| &row[6] == SECRET).count();
+    assert_eq!(by_secret, rows.len());
+    // Every event but the batch read, which names no one secret.
+    assert_eq!(rows.len(), 14);
+
+    let lines = get(
+        &app,
+        "/api/v1/events/export.jsonl?error_code=AccessDenied",
+        &auditor,
+    )
+    .await;
+    assert_eq!(lines.status, StatusCode::OK);
+    let records: Vec<Value> = lines
+        .body
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["raw"]["errorCode"], "AccessDenied");
+
+    let refused = get(&app, "/api/v1/events/export.csv", &viewer).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let audited: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor, summary FROM audit_log WHERE action = 'events.exported' ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(audited.len(), 2);
+    assert_eq!(audited[0].0, "audrey");
+    assert!(audited[0].1.contains("csv"), "{audited:?}");
+    assert!(audited[1].1.contains("AccessDenied"), "{audited:?}");
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn the_explorer_charts_lists_and_opens_events_with_their_records_as_text(pool: PgPool) {
+    with_samples(&pool).await;
+    // A record whose fields hold markup.
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = dir.path().join("hostile.json");
+    std::fs::write(
+        &hostile,
+        r#"{"eventID": "hostile-1", "eventTime": "2026-10-05T10:00:00Z", "eventSource": "secretsmanager.amazonaws.com", "eventName": "GetSecretValue", "userAgent": "<script>alert(1)</script>", "requestParameters": {"secretId": "<img src=x onerror=alert(1)>"}}"#,
+    )
+    .unwrap();
+    ingest_file(&pool, &hostile).await.unwrap();
+    let app = app(pool.clone());
+    let viewer = signed_in(&pool, "vera", Role::Viewer).await;
+
+    let page = get(&app, "/events?range=all&principal=jdoe", &viewer).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("data-testid=\"event-histogram\""));
+    // Five events by jdoe on two days: a bar for each of those days.
+    assert_eq!(page.body.matches("<rect").count(), 2, "{}", page.body);
+    assert_eq!(page.body.matches("data-event-id=").count(), 5);
+    assert!(page.body.contains("Exports need the auditor role"));
+
+    let opened = get(&app, "/events/hostile-1", &viewer).await;
+    assert_eq!(opened.status, StatusCode::OK);
+    assert!(opened.body.contains("data-testid=\"event-record\""));
+    assert!(!opened.body.contains("<script>alert"));
+    assert!(!opened.body.contains("<img src=x"));
+    assert!(
+        opened
+            .body
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+    );
+
+    let missing = get(&app, "/events/no-such-event", &viewer).await;
+    assert!(missing.body.contains("data-testid=\"event-not-found\""));
+}
