@@ -81,7 +81,7 @@ const fn section(path: &'static str, label: &'static str, role: Role) -> Section
 /// Routes outside the navigation: the sign-in page and the server functions (by the path
 /// their `endpoint` gives them under `/api`). Only the sign-in page and its own question
 /// (how can I sign in here?) are public.
-const OTHER_ROUTES: [(&str, Access); 11] = [
+const OTHER_ROUTES: [(&str, Access); 12] = [
     ("/login", Access::Public),
     ("/secrets/{*id}", Access::Role(Role::Viewer)),
     ("/events/{id}", Access::Role(Role::Viewer)),
@@ -93,6 +93,7 @@ const OTHER_ROUTES: [(&str, Access); 11] = [
     ("/api/secret", Access::Role(Role::Viewer)),
     ("/api/events", Access::Role(Role::Viewer)),
     ("/api/event", Access::Role(Role::Viewer)),
+    ("/api/secret_access", Access::Role(Role::Viewer)),
 ];
 
 /// What a route (as registered: `/secrets/{name}`, not `/secrets/db-password`) asks of the

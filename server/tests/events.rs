@@ -226,3 +226,78 @@ async fn the_explorer_charts_lists_and_opens_events_with_their_records_as_text(p
     let missing = get(&app, "/events/no-such-event", &viewer).await;
     assert!(missing.body.contains("data-testid=\"event-not-found\""));
 }
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_secrets_access_report_lists_who_used_it_with_sources_and_errors(pool: PgPool) {
+    with_samples(&pool).await;
+    let app = app(pool.clone());
+    let viewer = signed_in(&pool, "vera", Role::Viewer).await;
+    let auditor = signed_in(&pool, "audrey", Role::Auditor).await;
+
+    let fetched = get(
+        &app,
+        "/api/v1/secrets/prod/payments/db/access?range=all",
+        &viewer,
+    )
+    .await;
+    assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.body);
+    let report: Value = serde_json::from_str(&fetched.body).unwrap();
+    assert_eq!(report["secret_arn"], SECRET);
+    let principals = report["principals"].as_array().unwrap();
+    let jdoe = principals
+        .iter()
+        .find(|access| access["principal"] == JDOE)
+        .unwrap();
+    // One denied read and three writes, all from one address.
+    assert_eq!(
+        (&jdoe["reads"], &jdoe["writes"], &jdoe["errors"]),
+        (&Value::from(1), &Value::from(3), &Value::from(1))
+    );
+    assert_eq!(jdoe["sources"], serde_json::json!(["203.0.113.45"]));
+    assert_eq!(jdoe["error_codes"], serde_json::json!(["AccessDenied"]));
+    let outsider = principals
+        .iter()
+        .find(|access| access["principal_account"] == "444455556666")
+        .unwrap();
+    assert_eq!(
+        outsider["principal"],
+        "arn:aws:iam::444455556666:role/ci-deployer"
+    );
+    // A period without events has nobody in it.
+    let (status, empty) = {
+        let fetched = get(
+            &app,
+            "/api/v1/secrets/prod/payments/db/access?since=2020-01-01T00:00:00Z&until=2020-02-01T00:00:00Z",
+            &viewer,
+        )
+        .await;
+        (
+            fetched.status,
+            serde_json::from_str::<Value>(&fetched.body).unwrap(),
+        )
+    };
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(empty["principals"], serde_json::json!([]));
+
+    let csv = get(
+        &app,
+        "/api/v1/secrets/prod/payments/db/access?range=all&format=csv",
+        &viewer,
+    )
+    .await;
+    assert_eq!(csv.status, StatusCode::FORBIDDEN);
+    let csv = get(
+        &app,
+        "/api/v1/secrets/prod/payments/db/access?range=all&format=csv",
+        &auditor,
+    )
+    .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.starts_with("principal,principal_account,events"));
+    assert!(csv.body.contains(JDOE));
+
+    // The secret's page shows the same report.
+    let page = get(&app, "/secrets/prod/payments/db?range=all", &viewer).await;
+    assert!(page.body.contains("data-testid=\"access-principals\""));
+    assert!(page.body.contains(&format!("data-principal=\"{JDOE}\"")));
+}

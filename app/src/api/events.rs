@@ -386,6 +386,49 @@ pub struct EventListing {
     pub histogram: Option<Histogram>,
 }
 
+/// Who used one secret over a period: what an audit review of a secret asks for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AccessReport {
+    pub secret_arn: String,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// The busiest first.
+    pub principals: Vec<PrincipalAccess>,
+}
+
+/// One principal's use of a secret over the report's period.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PrincipalAccess {
+    /// The principal's ARN, or the AWS service that acted.
+    pub principal: String,
+    pub principal_account: Option<String>,
+    pub events: i64,
+    pub reads: i64,
+    pub writes: i64,
+    pub errors: i64,
+    pub first_at: DateTime<Utc>,
+    pub last_at: DateTime<Utc>,
+    /// Up to ten addresses (or calling services) it came from.
+    pub sources: Vec<String>,
+    /// Up to ten client families it used.
+    pub user_agents: Vec<String>,
+    pub error_codes: Vec<String>,
+}
+
+/// The access report of a secret (its ARN); `query` is an events query whose time range
+/// (`range`, `since`, `until`) sets the period.
+#[server(endpoint = "secret_access")]
+pub async fn secret_access(
+    #[server(default)] secret_arn: String,
+    #[server(default)] query: String,
+) -> Result<AccessReport, ServerFnError> {
+    let backend = super::backend_for::<SecretAccess>()?;
+    let query = EventQuery::parse(&query).map_err(|error| ServerFnError::new(error.0))?;
+    backend.access_report(secret_arn, query).await
+}
+
 /// Lists events; `query` is the explorer's URL query (see [`EventQuery::parse`]).
 #[server(endpoint = "events")]
 pub async fn list_events(#[server(default)] query: String) -> Result<EventListing, ServerFnError> {

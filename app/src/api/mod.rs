@@ -19,7 +19,7 @@ mod backend {
     use std::sync::Arc;
 
     use super::audit::{AuditFilter, AuditPage};
-    use super::events::{EventListing, EventQuery, EventRecord};
+    use super::events::{AccessReport, EventListing, EventQuery, EventRecord};
     use super::identity::SignInMethods;
     use super::overview::Overview;
     use super::secrets::{SecretListing, SecretLookup, SecretQuery};
@@ -34,6 +34,12 @@ mod backend {
         async fn sign_in_methods(&self) -> Result<SignInMethods, ServerFnError>;
         async fn secrets(&self, query: SecretQuery) -> Result<SecretListing, ServerFnError>;
         async fn events(&self, query: EventQuery) -> Result<EventListing, ServerFnError>;
+        /// Who used the secret with this ARN over the query's period.
+        async fn access_report(
+            &self,
+            secret_arn: String,
+            query: EventQuery,
+        ) -> Result<AccessReport, ServerFnError>;
         /// One event by its CloudTrail id.
         async fn event(&self, event_id: String) -> Result<Option<EventRecord>, ServerFnError>;
         /// One secret by name or ARN.

@@ -1,3 +1,4 @@
+pub mod access_report;
 pub mod audit_table;
 pub mod badges;
 pub mod column_heads;

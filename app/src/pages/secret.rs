@@ -7,6 +7,7 @@ use crate::api::secrets::{
     LabelMove, PolicyExposure, PolicyFlag, SecretDetail, SecretLookup, SecretSummary,
     SecretVersion, get_secret,
 };
+use crate::components::access_report::AccessSection;
 use crate::components::badges::{FlagBadges, StatusBadge};
 use crate::components::column_heads::ColumnHeads;
 use crate::components::load_failed::LoadFailed;
@@ -250,6 +251,7 @@ fn Detail(detail: SecretDetail) -> impl IntoView {
                 {tags}
             </section>
         </div>
+        <AccessSection arn=summary.arn.clone() />
         <Policy policy=resource_policy flags=policy_flags />
         <section class="panel" aria-labelledby="timeline-heading">
             <h2 id="timeline-heading">"Version timeline"</h2>

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use trailkeeper_app::api::events::{
-    AccessKind, Bucket, DEFAULT_LIMIT, ErrorFilter, EventQuery, EventRecord, EventSummary,
-    Histogram,
+    AccessKind, AccessReport, Bucket, DEFAULT_LIMIT, ErrorFilter, EventQuery, EventRecord,
+    EventSummary, Histogram, PrincipalAccess,
 };
 
 use crate::db::escape_like;
@@ -267,6 +267,79 @@ pub async fn histogram(
         to: until.unwrap_or(if since.is_some() { now } else { last.0 + step }),
         bars,
     }))
+}
+
+/// Who used the secret `secret_arn` within the query's time range (its other filters are
+/// not part of a report): per principal, counts, first and last use, sources, clients and
+/// errors, the busiest first.
+pub async fn access_report(
+    pool: &PgPool,
+    secret_arn: &str,
+    query: &EventQuery,
+    now: DateTime<Utc>,
+) -> Result<AccessReport, sqlx::Error> {
+    let (since, until) = query.bounds(now);
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        principal: String,
+        principal_account: Option<String>,
+        events: i64,
+        reads: i64,
+        writes: i64,
+        errors: i64,
+        first_at: DateTime<Utc>,
+        last_at: DateTime<Utc>,
+        sources: Vec<String>,
+        user_agents: Vec<String>,
+        error_codes: Vec<String>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT COALESCE(principal, source_service, 'unknown') AS principal, \
+                max(principal_account) AS principal_account, \
+                count(*) AS events, \
+                count(*) FILTER (WHERE read_only) AS reads, \
+                count(*) FILTER (WHERE NOT read_only) AS writes, \
+                count(*) FILTER (WHERE error_code IS NOT NULL) AS errors, \
+                min(event_time) AS first_at, max(event_time) AS last_at, \
+                (COALESCE(array_agg(DISTINCT COALESCE(host(source_ip), source_service)) \
+                    FILTER (WHERE source_ip IS NOT NULL OR source_service IS NOT NULL), \
+                    '{}'))[1:10] AS sources, \
+                (COALESCE(array_agg(DISTINCT user_agent_family) \
+                    FILTER (WHERE user_agent_family IS NOT NULL), '{}'))[1:10] AS user_agents, \
+                COALESCE(array_agg(DISTINCT error_code) FILTER (WHERE error_code IS NOT NULL), \
+                    '{}') AS error_codes \
+         FROM events \
+         WHERE secret_arn = $1 \
+           AND ($2::timestamptz IS NULL OR event_time >= $2) \
+           AND ($3::timestamptz IS NULL OR event_time < $3) \
+         GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 500",
+    )
+    .bind(secret_arn)
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    Ok(AccessReport {
+        secret_arn: secret_arn.to_string(),
+        since,
+        until,
+        principals: rows
+            .into_iter()
+            .map(|row| PrincipalAccess {
+                principal: row.principal,
+                principal_account: row.principal_account,
+                events: row.events,
+                reads: row.reads,
+                writes: row.writes,
+                errors: row.errors,
+                first_at: row.first_at,
+                last_at: row.last_at,
+                sources: row.sources,
+                user_agents: row.user_agents,
+                error_codes: row.error_codes,
+            })
+            .collect(),
+    })
 }
 
 /// One event by its CloudTrail id.

@@ -4,12 +4,16 @@
 
 use axum::Json;
 use axum::extract::{Extension, Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde_json::json;
 use sqlx::PgPool;
+use trailkeeper_app::Role;
 use trailkeeper_app::access::{Credential, Identity};
-use trailkeeper_app::api::events::{EventPage, EventQuery, EventRecord, EventSummary};
+use trailkeeper_app::api::events::{
+    AccessReport, EventPage, EventQuery, EventRecord, EventSummary, PrincipalAccess,
+};
 use trailkeeper_app::api::secrets::{
     LabelMove, PolicyExposure, PolicyFlag, Replica, RotationSettings, RotationStatus, SecretDetail,
     SecretFlag, SecretLookup, SecretPage, SecretQuery, SecretSummary, SecretVersion,
@@ -17,7 +21,8 @@ use trailkeeper_app::api::secrets::{
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::access::json_error;
+use super::access::{ClientAddress, json_error};
+use crate::audit::{Action, Entry};
 use crate::events::read as events;
 use crate::inventory::read::{self, ReadError};
 
@@ -34,11 +39,14 @@ use crate::inventory::read::{self, ReadError};
         list_secrets,
         secret,
         list_events,
+        access,
         super::export::csv,
         super::export::json_lines,
         openapi_document
     ),
     components(schemas(
+        AccessReport,
+        PrincipalAccess,
         EventPage,
         EventRecord,
         EventSummary,
@@ -167,10 +175,24 @@ pub async fn list_secrets(
 )]
 pub async fn secret(
     State(pool): State<PgPool>,
+    Extension(identity): Extension<Identity>,
+    Extension(ClientAddress(address)): Extension<ClientAddress>,
     Path(id): Path<String>,
-) -> Result<Json<SecretDetail>, Response> {
-    match read::lookup(&pool, &id).await.map_err(store_failed)? {
-        SecretLookup::Found(detail) => Ok(Json(*detail)),
+    RawQuery(query): RawQuery,
+) -> Result<Response, Response> {
+    let found = find_secret(&pool, &id).await;
+    // A name may itself end in `/access`: the secret wins, else it is the secret's report.
+    if let (Err(_), Some(secret)) = (&found, id.strip_suffix("/access")) {
+        let detail = find_secret(&pool, secret).await?;
+        let query = query.as_deref().unwrap_or_default();
+        return access(&pool, &identity, &address, &detail.summary.arn, query).await;
+    }
+    Ok(Json(found?).into_response())
+}
+
+async fn find_secret(pool: &PgPool, id: &str) -> Result<SecretDetail, Response> {
+    match read::lookup(pool, id).await.map_err(store_failed)? {
+        SecretLookup::Found(detail) => Ok(*detail),
         SecretLookup::NotFound => Err(json_error(
             StatusCode::NOT_FOUND,
             &format!("no secret has the name or ARN {id:?}"),
@@ -188,6 +210,111 @@ pub async fn secret(
             ),
         )),
     }
+}
+
+/// Who used a secret over a period: per principal, reads, writes, errors, first and last
+/// use, sources and clients; as CSV with `format=csv` (role `auditor`, recorded in the audit
+/// log, as every export is).
+#[utoipa::path(
+    get,
+    path = "/api/v1/secrets/{id}/access",
+    tag = "events",
+    params(
+        ("id" = String, Path, description = "The secret's ARN, or its name when that is unique"),
+        ("since" = Option<String>, Query, description = "From this time (RFC 3339)"),
+        ("until" = Option<String>, Query, description = "Before this time (RFC 3339)"),
+        ("range" = Option<String>, Query, description = "Instead of since/until, a span ending now: `1h`, `24h`, `7d`, `30d`, `90d`, `all` (default)"),
+        ("format" = Option<String>, Query, description = "`json` (default) or `csv`"),
+    ),
+    responses(
+        (status = 200, description = "The access report", body = AccessReport),
+        (status = 400, description = "A parameter is not valid", body = ApiError),
+        (status = 403, description = "A CSV export needs the auditor role", body = ApiError),
+        (status = 404, description = "No such secret", body = ApiError),
+    )
+)]
+async fn access(
+    pool: &PgPool,
+    identity: &Identity,
+    address: &str,
+    arn: &str,
+    text: &str,
+) -> Result<Response, Response> {
+    let csv = form_urlencoded::parse(text.as_bytes())
+        .any(|(name, value)| name == "format" && value == "csv");
+    let query =
+        EventQuery::parse(text).map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.0))?;
+    if csv {
+        if !identity.role.includes(Role::Auditor) {
+            return Err(json_error(
+                StatusCode::FORBIDDEN,
+                "exporting needs the auditor role",
+            ));
+        }
+        Entry::new(
+            &identity.name,
+            Action::EventsExported,
+            format!("exported the access report of {arn} as csv"),
+        )
+        .detail(json!({ "format": "csv", "secret": arn, "query": query.to_query_string() }))
+        .from_address(Some(address))
+        .record(pool)
+        .await
+        .map_err(store_failed)?;
+    }
+    let report = events::access_report(pool, arn, &query, chrono::Utc::now())
+        .await
+        .map_err(store_failed)?;
+    if !csv {
+        return Ok(Json(report).into_response());
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let written = writer
+        .write_record([
+            "principal",
+            "principal_account",
+            "events",
+            "reads",
+            "writes",
+            "errors",
+            "first_at",
+            "last_at",
+            "sources",
+            "user_agents",
+            "error_codes",
+        ])
+        .and_then(|()| {
+            report.principals.iter().try_for_each(|access| {
+                writer.write_record([
+                    access.principal.clone(),
+                    access.principal_account.clone().unwrap_or_default(),
+                    access.events.to_string(),
+                    access.reads.to_string(),
+                    access.writes.to_string(),
+                    access.errors.to_string(),
+                    access.first_at.to_rfc3339(),
+                    access.last_at.to_rfc3339(),
+                    access.sources.join(" "),
+                    access.user_agents.join("; "),
+                    access.error_codes.join(" "),
+                ])
+            })
+        });
+    let body = written
+        .ok()
+        .and_then(|()| writer.into_inner().ok())
+        .unwrap_or_default();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"trailkeeper-access-report.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// CloudTrail events about Secrets Manager, newest first, filtered as in the explorer, one

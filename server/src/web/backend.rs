@@ -5,7 +5,7 @@ use leptos::prelude::ServerFnError;
 use sqlx::PgPool;
 use trailkeeper_app::api::Backend;
 use trailkeeper_app::api::audit::{AuditFilter, AuditPage};
-use trailkeeper_app::api::events::{EventListing, EventQuery, EventRecord};
+use trailkeeper_app::api::events::{AccessReport, EventListing, EventQuery, EventRecord};
 use trailkeeper_app::api::identity::SignInMethods;
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
 use trailkeeper_app::api::secrets::{SecretListing, SecretLookup, SecretQuery};
@@ -95,6 +95,16 @@ impl Backend for ServerBackend {
             next,
             histogram,
         })
+    }
+
+    async fn access_report(
+        &self,
+        secret_arn: String,
+        query: EventQuery,
+    ) -> Result<AccessReport, ServerFnError> {
+        events::access_report(&self.pool, &secret_arn, &query, chrono::Utc::now())
+            .await
+            .map_err(|error| internal("reading the secret's access", error))
     }
 
     async fn event(&self, event_id: String) -> Result<Option<EventRecord>, ServerFnError> {
