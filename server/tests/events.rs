@@ -301,3 +301,47 @@ async fn a_secrets_access_report_lists_who_used_it_with_sources_and_errors(pool:
     assert!(page.body.contains("data-testid=\"access-principals\""));
     assert!(page.body.contains(&format!("data-principal=\"{JDOE}\"")));
 }
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn the_overview_counts_the_last_days_events_errors_and_busiest_principals(pool: PgPool) {
+    with_samples(&pool).await;
+    let recent = |id: &str, who: &str, error: Option<&str>| {
+        serde_json::json!({
+            "eventID": id,
+            "eventTime": (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339(),
+            "eventSource": "secretsmanager.amazonaws.com",
+            "eventName": "GetSecretValue",
+            "errorCode": error,
+            "requestParameters": { "secretId": "prod/payments/db" },
+            "userIdentity": { "type": "IAMUser", "arn": who }
+        })
+        .to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("recent.jsonl");
+    std::fs::write(
+        &file,
+        [
+            recent("r-1", "arn:aws:iam::111122223333:user/busy", None),
+            recent("r-2", "arn:aws:iam::111122223333:user/busy", None),
+            recent("r-3", JDOE, Some("AccessDenied")),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    ingest_file(&pool, &file).await.unwrap();
+    let app = app(pool.clone());
+    let viewer = signed_in(&pool, "vera", Role::Viewer).await;
+
+    let page = get(&app, "/", &viewer).await;
+    assert!(
+        page.body.contains("3 events in the last 24 hours"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("1 failed"));
+    let top = &page.body[page.body.find("data-testid=\"top-principals\"").unwrap()..];
+    let busy = top.find("user/busy").unwrap();
+    let jdoe = top.find("user/jdoe").unwrap();
+    assert!(busy < jdoe, "the busiest first");
+}

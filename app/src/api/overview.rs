@@ -11,6 +11,7 @@ pub struct Overview {
     pub database: DatabaseStatus,
     pub aws: AwsTarget,
     pub inventory: InventoryOverview,
+    pub events: EventsOverview,
     /// Newest first.
     pub recent_activity: Vec<AuditEntry>,
     pub generated_at: DateTime<Utc>,
@@ -41,6 +42,46 @@ pub struct InventoryOverview {
     pub flagged: i64,
     /// The newest sync of each region.
     pub last_syncs: Vec<SyncRun>,
+}
+
+/// CloudTrail at a glance: the last day's events, and how each source is keeping up.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventsOverview {
+    /// Events in the last 24 hours.
+    pub last_day: i64,
+    /// Of those, how many failed.
+    pub errors_last_day: i64,
+    /// The busiest principals of the last 24 hours, with their event counts.
+    pub top_principals: Vec<(String, i64)>,
+    /// The newest event stored, if any.
+    pub newest_event: Option<DateTime<Utc>>,
+    /// Records and files set aside, in all.
+    pub quarantined: i64,
+    /// Each configured source's last poll.
+    pub polls: Vec<SourcePoll>,
+    /// Each stream's checkpoint (an S3 account × region prefix, a region's LookupEvents).
+    pub checkpoints: Vec<StreamCheckpoint>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourcePoll {
+    pub source: String,
+    pub polled_at: DateTime<Utc>,
+    /// Why the last poll failed, if it did.
+    pub error: Option<String>,
+    pub new_events: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamCheckpoint {
+    pub source: String,
+    /// The last object key read, or the time read up to.
+    pub position: String,
+    /// The newest event time the stream has delivered: its lag is now minus this.
+    pub newest_event_time: Option<DateTime<Utc>>,
+    pub advanced_at: DateTime<Utc>,
+    /// Records or files from this stream set aside.
+    pub quarantined: i64,
 }
 
 /// One region's sync.

@@ -1,7 +1,10 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::overview::{InventoryOverview, Overview, get_overview};
+use chrono::{DateTime, Utc};
+
+use crate::api::events::{ErrorFilter, EventQuery, TimeRange};
+use crate::api::overview::{EventsOverview, InventoryOverview, Overview, get_overview};
 use crate::components::audit_table::AuditTable;
 use crate::components::badges::StatusBadge;
 use crate::components::column_heads::ColumnHeads;
@@ -37,11 +40,13 @@ fn OverviewPanels(overview: Overview) -> impl IntoView {
         database,
         aws,
         inventory,
+        events,
         recent_activity,
         generated_at,
     } = overview;
     view! {
         <Inventory inventory />
+        <Events events now=generated_at />
         <div class="cards">
             <section class="panel" aria-labelledby="database-heading">
                 <h2 id="database-heading">"Database"</h2>
@@ -165,6 +170,127 @@ fn Inventory(inventory: InventoryOverview) -> impl IntoView {
             </ul>
             <h3>"Last sync"</h3>
             {syncs}
+        </section>
+    }
+}
+
+/// CloudTrail at a glance; each figure links to the events it counts.
+#[component]
+fn Events(events: EventsOverview, now: DateTime<Utc>) -> impl IntoView {
+    let explorer = |query: EventQuery| format!("/events?{}", query.to_query_string());
+    let last_day = EventQuery {
+        range: Some(TimeRange::LastDay),
+        ..EventQuery::default()
+    };
+    let principals = if events.top_principals.is_empty() {
+        view! { <p class="muted">"No events in the last 24 hours."</p> }.into_any()
+    } else {
+        view! {
+            <ol class="top-principals" data-testid="top-principals">
+                {events
+                    .top_principals
+                    .into_iter()
+                    .map(|(principal, count)| {
+                        let href = explorer(EventQuery {
+                            principal: Some(principal.clone()),
+                            ..last_day.clone()
+                        });
+                        view! {
+                            <li>
+                                <a href=href>{principal}</a>
+                                " "
+                                <span class="muted">{format!("{count} events")}</span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+        }
+        .into_any()
+    };
+    let lag = move |newest: Option<DateTime<Utc>>| match newest {
+        None => "no events yet".to_string(),
+        Some(newest) => {
+            let behind = now - newest;
+            if behind.num_days() > 0 {
+                format!("{} days behind", behind.num_days())
+            } else if behind.num_hours() > 0 {
+                format!("{} hours behind", behind.num_hours())
+            } else {
+                format!("{} minutes behind", behind.num_minutes().max(0))
+            }
+        }
+    };
+    let sources = if events.polls.is_empty() && events.checkpoints.is_empty() {
+        view! {
+            <p class="muted">
+                "No continuing source is configured (TRAILKEEPER_S3_TRAILS, TRAILKEEPER_SQS_QUEUE_URL,                  TRAILKEEPER_LOOKUP_INTERVAL); events come from trailkeeper ingest."
+            </p>
+        }
+            .into_any()
+    } else {
+        view! {
+            <table class="data" data-testid="ingest-sources">
+                <ColumnHeads names=&["Source", "Last read", "Position", "Lag", "Quarantined", "Problem"] />
+                <tbody>
+                    {events
+                        .polls
+                        .into_iter()
+                        .map(|poll| {
+                            view! {
+                                <tr>
+                                    <td class="wrap">{poll.source}</td>
+                                    <td class="nowrap"><Timestamp at=poll.polled_at /></td>
+                                    <td class="muted">{format!("{} new events", poll.new_events)}</td>
+                                    <td></td>
+                                    <td></td>
+                                    <td>{poll.error.map(|error| view! { <div class="error-text">{error}</div> })}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                    {events
+                        .checkpoints
+                        .into_iter()
+                        .map(|checkpoint| {
+                            view! {
+                                <tr>
+                                    <td class="wrap">{checkpoint.source}</td>
+                                    <td class="nowrap"><Timestamp at=checkpoint.advanced_at /></td>
+                                    <td class="wrap muted small">{checkpoint.position}</td>
+                                    <td class="nowrap">{lag(checkpoint.newest_event_time)}</td>
+                                    <td>{checkpoint.quarantined}</td>
+                                    <td></td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        }
+            .into_any()
+    };
+    view! {
+        <section class="panel" aria-labelledby="events-heading">
+            <h2 id="events-heading">"CloudTrail"</h2>
+            <p class="headline">
+                <a href=explorer(last_day.clone()) data-testid="events-last-day">
+                    {format!("{} events in the last 24 hours", events.last_day)}
+                </a>
+                " · "
+                <a href=explorer(EventQuery { error: Some(ErrorFilter::Any), ..last_day.clone() })>
+                    {format!("{} failed", events.errors_last_day)}
+                </a>
+                " · "
+                <span data-testid="quarantined-count">{format!("{} quarantined", events.quarantined)}</span>
+            </p>
+            {events
+                .newest_event
+                .map(|at| view! { <p class="muted">"Newest event: " <Timestamp at /></p> })}
+            <h3>"Busiest principals, last 24 hours"</h3>
+            {principals}
+            <h3>"Sources"</h3>
+            {sources}
         </section>
     }
 }

@@ -19,6 +19,7 @@ use trailkeeper_app::api::events::{
     AccessKind, AccessReport, Bucket, DEFAULT_LIMIT, ErrorFilter, EventQuery, EventRecord,
     EventSummary, Histogram, PrincipalAccess,
 };
+use trailkeeper_app::api::overview::{EventsOverview, SourcePoll, StreamCheckpoint};
 
 use crate::db::escape_like;
 
@@ -351,6 +352,77 @@ pub async fn event(pool: &PgPool, event_id: &str) -> Result<Option<EventRecord>,
     .fetch_optional(pool)
     .await?;
     Ok(row.map(EventRecord::from))
+}
+
+/// The Overview's CloudTrail figures: the last day's events, errors and busiest principals,
+/// and each source's last poll and checkpoint.
+pub async fn overview(pool: &PgPool) -> Result<EventsOverview, sqlx::Error> {
+    let (last_day, errors_last_day, newest_event): (i64, i64, Option<DateTime<Utc>>) =
+        sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE event_time >= now() - interval '1 day'), \
+                    count(*) FILTER (WHERE event_time >= now() - interval '1 day' \
+                                       AND error_code IS NOT NULL), \
+                    (SELECT max(event_time) FROM events) \
+             FROM events WHERE event_time >= now() - interval '1 day'",
+        )
+        .fetch_one(pool)
+        .await?;
+    let top_principals: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT principal, count(*) FROM events \
+         WHERE event_time >= now() - interval '1 day' AND principal IS NOT NULL \
+         GROUP BY principal ORDER BY count(*) DESC, principal LIMIT 5",
+    )
+    .fetch_all(pool)
+    .await?;
+    let quarantined: i64 = sqlx::query_scalar("SELECT count(*) FROM quarantine")
+        .fetch_one(pool)
+        .await?;
+    let polls = sqlx::query_as::<_, (String, DateTime<Utc>, Option<String>, i64)>(
+        "SELECT source, polled_at, error, new_events FROM ingest_polls ORDER BY source",
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|(source, polled_at, error, new_events)| SourcePoll {
+        source,
+        polled_at,
+        error,
+        new_events,
+    })
+    .collect();
+    // An S3 stream's objects are quarantined under their own URLs, LookupEvents pages as
+    // "LookupEvents in REGION …".
+    let checkpoints =
+        sqlx::query_as::<_, (String, String, Option<DateTime<Utc>>, DateTime<Utc>, i64)>(
+            "SELECT c.source, c.position, c.newest_event_time, c.advanced_at, \
+                (SELECT count(*) FROM quarantine q WHERE q.source LIKE \
+                    CASE WHEN c.source LIKE 'lookup:%' \
+                         THEN 'LookupEvents in ' || substr(c.source, 8) || ' %' \
+                         ELSE replace(replace(c.source, '%', '\\%'), '_', '\\_') || '%' END) \
+         FROM ingest_checkpoints c ORDER BY c.source",
+        )
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(
+            |(source, position, newest_event_time, advanced_at, quarantined)| StreamCheckpoint {
+                source,
+                position,
+                newest_event_time,
+                advanced_at,
+                quarantined,
+            },
+        )
+        .collect();
+    Ok(EventsOverview {
+        last_day,
+        errors_last_day,
+        top_principals,
+        newest_event,
+        quarantined,
+        polls,
+        checkpoints,
+    })
 }
 
 #[cfg(test)]

@@ -36,10 +36,14 @@ impl Backend for ServerBackend {
         let inventory = read::overview(&self.pool)
             .await
             .map_err(|error| internal("reading the inventory", error))?;
+        let events = events::overview(&self.pool)
+            .await
+            .map_err(|error| internal("reading the events", error))?;
         Ok(Overview {
             database,
             aws: self.aws.clone(),
             inventory,
+            events,
             recent_activity,
             generated_at: chrono::Utc::now(),
         })
