@@ -26,6 +26,7 @@ pub enum Action {
     TokenCreated,
     TokenRevoked,
     EventsExported,
+    EventsIngested,
 }
 
 impl Action {
@@ -42,6 +43,7 @@ impl Action {
             Action::TokenCreated => "token.created",
             Action::TokenRevoked => "token.revoked",
             Action::EventsExported => "events.exported",
+            Action::EventsIngested => "events.ingested",
         }
     }
 }

@@ -18,6 +18,7 @@ use trailkeeper::config::{
     IngestPlan, Invocation, ServeSettings, Settings, TokenInvocation, UserCommand,
 };
 use trailkeeper::db::Database;
+use trailkeeper::ingest::after_ingest;
 use trailkeeper::ingest::load::{Summary, Totals};
 use trailkeeper::ingest::partitions;
 use trailkeeper::ingest::sources::files::Files;
@@ -25,8 +26,6 @@ use trailkeeper::ingest::sources::lookup::Lookup;
 use trailkeeper::ingest::sources::s3::S3Trail;
 use trailkeeper::ingest::sources::sqs::SqsNotices;
 use trailkeeper::ingest::sources::{EventSource, poll_and_record};
-use trailkeeper::inventory::assess::reassess;
-use trailkeeper::inventory::status::StatusThresholds;
 use trailkeeper::inventory::sync::{SyncSummary, sync_regions};
 use trailkeeper::{aws, web};
 
@@ -293,12 +292,6 @@ async fn ingest(database: &Database, plan: IngestPlan) -> anyhow::Result<ExitCod
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// What new events change: rotation failures among them make secrets `failing`.
-async fn after_ingest(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
-    reassess(pool, None, chrono::Utc::now(), StatusThresholds::default()).await?;
-    Ok(())
 }
 
 /// The configured regions, or the SDK's own when none are.

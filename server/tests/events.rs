@@ -345,3 +345,68 @@ async fn the_overview_counts_the_last_days_events_errors_and_busiest_principals(
     let jdoe = top.find("user/jdoe").unwrap();
     assert!(busy < jdoe, "the busiest first");
 }
+
+async fn post_body(app: &Router, body: Vec<u8>, who: &As) -> common::Fetched {
+    let As::Cookie(cookie) = who else {
+        panic!("a signed-in user")
+    };
+    let request = axum::http::Request::post("/api/v1/ingest")
+        .header("host", common::HOST)
+        .header("origin", common::ORIGIN)
+        .header("cookie", cookie)
+        .header("content-type", "application/octet-stream")
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    common::send(app, request).await
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn admins_post_files_of_any_format_to_the_ingest_api(pool: PgPool) {
+    let app = app(pool.clone());
+    let admin = signed_in(&pool, "ada", Role::Admin).await;
+    let auditor = signed_in(&pool, "audrey", Role::Auditor).await;
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples");
+    let gzip = std::fs::read(
+        samples.join("111122223333_CloudTrail_us-east-1_20261003T0815Z_Ab12Cd34Ef56Gh78.json.gz"),
+    )
+    .unwrap();
+
+    let refused = post_body(&app, gzip.clone(), &auditor).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let first = post_body(&app, gzip.clone(), &admin).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let summary: Value = serde_json::from_str(&first.body).unwrap();
+    assert_eq!(summary["format"], "CloudTrail log file, gzip");
+    assert!(summary["new"].as_u64().unwrap() > 0);
+    let again: Value = serde_json::from_str(&post_body(&app, gzip, &admin).await.body).unwrap();
+    assert_eq!(again["new"], 0);
+    assert_eq!(again["duplicates"], summary["new"]);
+
+    // Larger than any other request may be: a JSON Lines file of a few megabytes.
+    let line = std::fs::read_to_string(samples.join("records.jsonl")).unwrap();
+    let record: Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    let big: Vec<String> = (0..3000)
+        .map(|n| {
+            let mut record = record.clone();
+            record["eventID"] = Value::from(format!("big-{n}"));
+            record.to_string()
+        })
+        .collect();
+    let big = big.join("\n").into_bytes();
+    assert!(big.len() > trailkeeper::web::MAX_REQUEST_BODY);
+    let stored = post_body(&app, big, &admin).await;
+    assert_eq!(stored.status, StatusCode::OK, "{}", stored.body);
+    assert!(stored.body.contains("\"new\":3000"), "{}", stored.body);
+
+    let junk = post_body(&app, b"not cloudtrail".to_vec(), &admin).await;
+    assert_eq!(junk.status, StatusCode::BAD_REQUEST);
+    assert!(junk.body.contains("quarantined"), "{}", junk.body);
+
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'events.ingested'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 4);
+}

@@ -10,3 +10,15 @@ pub mod partitions;
 pub mod record;
 pub mod sources;
 pub mod store;
+
+use sqlx::PgPool;
+
+use crate::inventory::assess::reassess;
+use crate::inventory::status::StatusThresholds;
+
+/// What newly stored events change, run after each ingest: rotation failures among them
+/// make secrets `failing`.
+pub async fn after_ingest(pool: &PgPool) -> Result<(), sqlx::Error> {
+    reassess(pool, None, chrono::Utc::now(), StatusThresholds::default()).await?;
+    Ok(())
+}

@@ -24,6 +24,9 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use super::access::{ClientAddress, json_error};
 use crate::audit::{Action, Entry};
 use crate::events::read as events;
+use crate::ingest::after_ingest;
+use crate::ingest::formats;
+use crate::ingest::load::load;
 use crate::inventory::read::{self, ReadError};
 
 #[derive(OpenApi)]
@@ -40,6 +43,7 @@ use crate::inventory::read::{self, ReadError};
         secret,
         list_events,
         access,
+        ingest,
         super::export::csv,
         super::export::json_lines,
         openapi_document
@@ -47,6 +51,7 @@ use crate::inventory::read::{self, ReadError};
     components(schemas(
         AccessReport,
         PrincipalAccess,
+        IngestSummary,
         EventPage,
         EventRecord,
         EventSummary,
@@ -358,6 +363,95 @@ pub async fn list_events(
             Err(json_error(StatusCode::BAD_REQUEST, message))
         }
         Err(events::ReadError::Store(error)) => Err(store_failed(error)),
+    }
+}
+
+/// What an ingest did with the records it was given: the same figures as
+/// `trailkeeper ingest` prints.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestSummary {
+    /// The detected format, such as `CloudTrail log file, gzip`.
+    #[schema(example = "CloudTrail log file, gzip")]
+    pub format: String,
+    pub records: u64,
+    /// Stored for the first time.
+    pub new: u64,
+    /// Already stored (each event is stored once).
+    pub duplicates: u64,
+    /// Records of other services than Secrets Manager.
+    pub skipped: u64,
+    /// Records set aside in the quarantine, each with a reason.
+    pub quarantined: u64,
+}
+
+/// Ingests CloudTrail records posted as the body, in any format `trailkeeper ingest` reads
+/// (a CloudTrail log file, a JSON array, JSON Lines, EventBridge events, a LookupEvents
+/// response), plain or gzip, up to 256 MiB. Role `admin`; recorded in the audit log.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ingest",
+    tag = "events",
+    request_body(content = String, description = "CloudTrail records in any accepted format, plain or gzip", content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "What became of the records", body = IngestSummary),
+        (status = 400, description = "The body is not CloudTrail records in any accepted format; it was quarantined", body = ApiError),
+        (status = 403, description = "The admin role is needed", body = ApiError),
+        (status = 413, description = "The body is larger than 256 MiB", body = ApiError),
+    )
+)]
+pub async fn ingest(
+    State(pool): State<PgPool>,
+    Extension(identity): Extension<Identity>,
+    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    body: axum::body::Body,
+) -> Result<Json<IngestSummary>, Response> {
+    let bytes = axum::body::to_bytes(body, super::MAX_INGEST_BODY)
+        .await
+        .map_err(|error| {
+            json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the body could not be read whole: {error}"),
+            )
+        })?;
+    let origin = format!("POST /api/v1/ingest by {}", identity.name);
+    let contents = formats::read(&bytes).map_err(|error| error.to_string());
+    let summary = load(&pool, &origin, contents, None)
+        .await
+        .map_err(store_failed)?;
+    after_ingest(&pool).await.map_err(store_failed)?;
+    Entry::new(
+        &identity.name,
+        Action::EventsIngested,
+        format!(
+            "ingested {} bytes through the API: {}",
+            bytes.len(),
+            summary.describe()
+        ),
+    )
+    .detail(json!({
+        "bytes": bytes.len(),
+        "records": summary.records,
+        "new": summary.new,
+        "duplicates": summary.duplicates,
+        "quarantined": summary.quarantined,
+    }))
+    .from_address(Some(&address))
+    .record(&pool)
+    .await
+    .map_err(store_failed)?;
+    match summary.format {
+        Ok(format) => Ok(Json(IngestSummary {
+            format,
+            records: summary.records,
+            new: summary.new,
+            duplicates: summary.duplicates,
+            skipped: summary.skipped,
+            quarantined: summary.quarantined,
+        })),
+        Err(reason) => Err(json_error(
+            StatusCode::BAD_REQUEST,
+            &format!("the body was quarantined: {reason}"),
+        )),
     }
 }
 

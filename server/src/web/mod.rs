@@ -48,9 +48,11 @@ pub struct AppState {
     pub sso: Option<Arc<Oidc>>,
 }
 
-/// No request Trailkeeper serves needs a larger body; a bigger one is refused with 413
-/// before it is read.
+/// No request Trailkeeper serves needs a larger body, but `POST /api/v1/ingest`; a bigger
+/// one is refused with 413 before it is read.
 pub const MAX_REQUEST_BODY: usize = 256 * 1024;
+/// A CloudTrail file posted to `/api/v1/ingest` (a day of a busy trail, gzip or not).
+pub const MAX_INGEST_BODY: usize = 256 * 1024 * 1024;
 
 /// What the web layer needs to serve.
 pub struct WebContext {
@@ -68,6 +70,8 @@ pub struct ServerRoute {
     pub path: &'static str,
     pub method: Method,
     pub access: Access,
+    /// The largest request body it reads.
+    pub body_limit: usize,
     handler: MethodRouter<AppState>,
 }
 
@@ -77,6 +81,7 @@ pub fn server_routes() -> Vec<ServerRoute> {
         path,
         method,
         access,
+        body_limit: MAX_REQUEST_BODY,
         handler,
     };
     let viewer = Access::Role(Role::Viewer);
@@ -121,6 +126,15 @@ pub fn server_routes() -> Vec<ServerRoute> {
             viewer,
             get(api::secret),
         ),
+        ServerRoute {
+            body_limit: MAX_INGEST_BODY,
+            ..route(
+                "/api/v1/ingest",
+                Method::POST,
+                Access::Role(Role::Admin),
+                post(api::ingest),
+            )
+        },
         route("/api/v1/events", Method::GET, viewer, get(api::list_events)),
         route(
             "/api/v1/events/export.csv",
@@ -178,18 +192,20 @@ pub fn router(context: WebContext) -> Router {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .route_layer(middleware::from_fn(access::authorize));
+        .route_layer(middleware::from_fn(access::authorize))
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY));
     let routes = server_routes()
         .into_iter()
         .fold(app_routes, |router, route| {
             let access = route.access;
             router.route(
                 route.path,
-                route.handler.route_layer(middleware::from_fn(
-                    move |request: Request, next: Next| {
+                route
+                    .handler
+                    .route_layer(middleware::from_fn(move |request: Request, next: Next| {
                         access::enforce(access, Answer::Json, request, next)
-                    },
-                )),
+                    }))
+                    .layer(RequestBodyLimitLayer::new(route.body_limit)),
             )
         });
 
@@ -219,7 +235,6 @@ pub fn router(context: WebContext) -> Router {
             access_state,
             access::identify,
         ))
-        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
         // A bug must not show people a stack trace or drop their connection: the panic goes
         // to the log, the browser gets a plain 500.
         .layer(CatchPanicLayer::custom(|_| {
