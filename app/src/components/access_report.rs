@@ -103,7 +103,7 @@ fn Report(report: AccessReport, period: EventQuery) -> impl IntoView {
         <p>
             <a href=events data-testid="access-events">"Its events in this period"</a>
             " · "
-            <a href=export download>"Export this report (CSV, auditors)"</a>
+            <a href=export rel="external" download>"Export this report (CSV, auditors)"</a>
         </p>
     };
     if report.principals.is_empty() {

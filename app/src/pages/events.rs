@@ -139,11 +139,11 @@ fn Listing(listing: EventListing, query: EventQuery, may_export: bool) -> impl I
         view! {
             <p class="exports">
                 "Export this filter: "
-                <a href=href("/api/v1/events/export.csv", &filter) data-testid="export-csv" download>
+                <a href=href("/api/v1/events/export.csv", &filter) data-testid="export-csv" rel="external" download>
                     "CSV"
                 </a>
                 " · "
-                <a href=href("/api/v1/events/export.jsonl", &filter) data-testid="export-jsonl" download>
+                <a href=href("/api/v1/events/export.jsonl", &filter) data-testid="export-jsonl" rel="external" download>
                     "JSON Lines"
                 </a>
             </p>

@@ -1,0 +1,142 @@
+// The events explorer in a real browser: a secret made in the AWS API peer and synced,
+// CloudTrail records about it ingested by the real binary, then filtered by secret and
+// principal, one opened, the filter exported as CSV, and the secret's Access section read.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { launchBrowser, repoRoot, startServer } from './server.mjs';
+
+const screenshots = path.join(repoRoot, 'end2end', 'output');
+const secretName = 'e2e/events/orders-db';
+const reader = 'arn:aws:iam::123456789012:role/orders-api';
+const intruder = 'arn:aws:iam::123456789012:user/mallory';
+let server;
+let browser;
+let page;
+let secretArn;
+const problems = [];
+
+/** Makes the secret in the AWS peer (through boto3 in the repo's venv); returns its ARN. */
+function createSecret() {
+  const script = `
+import boto3, sys
+client = boto3.client("secretsmanager", region_name="us-east-1")
+try:
+    print(client.create_secret(Name=sys.argv[1], SecretString="x")["ARN"])
+except client.exceptions.ResourceExistsException:
+    print(client.describe_secret(SecretId=sys.argv[1])["ARN"])
+`;
+  const made = spawnSync(path.join(repoRoot, '.venv', 'bin', 'python'), ['-c', script, secretName], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  });
+  assert.equal(made.status, 0, `creating the secret failed:\n${made.stderr}`);
+  return made.stdout.trim();
+}
+
+/** A CloudTrail record about the secret, `minutesAgo` before now. */
+function record(id, minutesAgo, fields) {
+  return {
+    eventVersion: '1.09',
+    eventID: id,
+    eventTime: new Date(Date.now() - minutesAgo * 60_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+    eventSource: 'secretsmanager.amazonaws.com',
+    awsRegion: 'us-east-1',
+    recipientAccountId: '123456789012',
+    eventType: 'AwsApiCall',
+    requestParameters: { secretId: secretArn },
+    ...fields,
+  };
+}
+
+before(async () => {
+  secretArn = createSecret();
+  server = await startServer({ TRAILKEEPER_REGIONS: 'us-east-1' });
+  const synced = await server.run(['sync', '--regions', 'us-east-1']);
+  assert.equal(synced.code, 0, synced.stderr);
+
+  const role = { type: 'AssumedRole', arn: 'arn:aws:sts::123456789012:assumed-role/orders-api/task-1', accountId: '123456789012',
+    sessionContext: { sessionIssuer: { type: 'Role', arn: reader, accountId: '123456789012' } } };
+  const records = [
+    record('e2e-1', 50, { eventName: 'GetSecretValue', readOnly: true, userIdentity: role, sourceIPAddress: '10.0.1.5', userAgent: 'aws-sdk-java/2.25.11' }),
+    record('e2e-2', 40, { eventName: 'GetSecretValue', readOnly: true, userIdentity: role, sourceIPAddress: '10.0.1.5', userAgent: 'aws-sdk-java/2.25.11' }),
+    record('e2e-3', 30, { eventName: 'DescribeSecret', readOnly: true, userIdentity: role, sourceIPAddress: '10.0.1.6', userAgent: 'aws-sdk-java/2.25.11' }),
+    record('e2e-4', 20, { eventName: 'GetSecretValue', readOnly: true, userIdentity: { type: 'IAMUser', arn: intruder, accountId: '123456789012' },
+      sourceIPAddress: '203.0.113.9', userAgent: 'aws-cli/2.15.0', errorCode: 'AccessDenied', errorMessage: 'not authorized' }),
+    record('e2e-5', 10, { eventName: 'PutSecretValue', readOnly: false, userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::123456789012:user/ops', accountId: '123456789012' },
+      sourceIPAddress: '198.51.100.7', userAgent: 'aws-cli/2.15.0' }),
+  ];
+  const scratch = await mkdtemp(path.join(tmpdir(), 'trailkeeper-events-'));
+  const file = path.join(scratch, 'events.jsonl');
+  await writeFile(file, records.map((item) => JSON.stringify(item)).join('\n'));
+  const ingested = await server.run(['ingest', file]);
+  assert.equal(ingested.code, 0, ingested.stderr);
+  assert.match(ingested.stdout, /5 new/);
+
+  browser = await launchBrowser();
+  await mkdir(screenshots, { recursive: true });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+  page = await context.newPage();
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  await page.goto(`${server.url}/login`);
+  await page.getByLabel('User name').fill(server.admin.user);
+  await page.getByLabel('Password').fill(server.admin.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('signed-in-as').waitFor();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const rows = () => page.getByTestId('events').locator('tbody tr');
+
+test('events filter by secret and principal, and one opens with its record', async () => {
+  await page.goto(`${server.url}/events`);
+  await page.getByTestId('event-histogram').waitFor();
+  await page.getByLabel('Secret').fill(secretName);
+  await page.getByLabel('Principal').fill('orders-api');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForURL(/principal=orders-api/);
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('secret'), secretName);
+  const ids = await rows().evaluateAll((trs) => trs.map((tr) => tr.dataset.eventId));
+  assert.deepEqual(ids, ['e2e-3', 'e2e-2', 'e2e-1'], 'newest first, only the role\'s events');
+  await page.screenshot({ path: path.join(screenshots, 'events.png'), fullPage: true });
+
+  await rows().first().getByTestId('event-link').click();
+  await page.waitForURL(/\/events\/e2e-3$/);
+  const recordText = await page.getByTestId('event-record').innerText();
+  assert.equal(JSON.parse(recordText).eventName, 'DescribeSecret');
+  assert.match(await page.getByTestId('event-facts').innerText(), /10\.0\.1\.6/);
+});
+
+test('the current filter exports as CSV', async () => {
+  await page.goto(`${server.url}/events?secret=${encodeURIComponent(secretName)}&error_code=any`);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByTestId('export-csv').click(),
+  ]);
+  const csv = await readFile(await download.path(), 'utf8');
+  const lines = csv.trim().split('\n');
+  assert.match(lines[0], /^event_time,event_id,event_name/);
+  assert.equal(lines.length, 2, csv);
+  assert.match(lines[1], /e2e-4,GetSecretValue/);
+  assert.match(lines[1], /AccessDenied/);
+});
+
+test("the secret's Access section lists who used it, with the denied reader", async () => {
+  await page.goto(`${server.url}/secrets/${secretArn}`);
+  const table = page.getByTestId('access-principals');
+  await table.waitFor();
+  const principals = await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.principal));
+  assert.deepEqual(new Set(principals), new Set([reader, intruder, 'arn:aws:iam::123456789012:user/ops']));
+  const intruderRow = await table.locator(`tr[data-principal="${intruder}"]`).innerText();
+  assert.match(intruderRow, /203\.0\.113\.9/);
+  assert.equal(principals[0], reader, 'the busiest first');
+  assert.deepEqual(problems, []);
+});
