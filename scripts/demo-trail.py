@@ -1,0 +1,311 @@
+"""Writes a month of CloudTrail for the demo estate into the AWS API peer's S3, as real trail
+log files (`AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/…json.gz`, one per region and hour),
+for Trailkeeper to ingest through its S3 source.
+
+The month is what a security team would see: each application's roles reading their
+secrets on steady daily patterns (busier in working hours, a nightly batch job), rotation
+Lambdas running createSecret/setSecret/testSecret/finishSecret between RotationStarted and
+RotationSucceeded, a few RotationFailed, people using the console and the CLI, and some
+AccessDenied. It reads the estate from the peer (seed it first), so every event names a
+secret the inventory knows. Each day's events (and their IDs) depend only on that day, so a
+demo started again the next day stores its overlapping days once.
+
+Usage: demo-trail.py BUCKET [--days 30]
+"""
+
+import argparse
+import gzip
+import json
+import random
+import sys
+import uuid
+import zlib
+from datetime import datetime, timedelta, timezone
+
+import boto3
+
+REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-1"]
+ACCOUNT = "123456789012"
+SOURCE = "secretsmanager.amazonaws.com"
+
+JAVA = "aws-sdk-java/2.25.11 Linux/5.10.210 OpenJDK_64-Bit_Server_VM/17.0.10+7-LTS Java/17.0.10"
+GO = "aws-sdk-go-v2/1.30.3 os/linux lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64 api/secretsmanager#1.32.3"
+PYTHON = "Boto3/1.34.144 md/Botocore#1.34.144 ua/2.0 os/linux#5.10 md/arch#x86_64 lang/python#3.12.4 exec-env/AWS_Lambda_python3.12"
+CLI = "aws-cli/2.17.12 md/awscrt#0.20.11 ua/2.0 os/macos#23.5.0 md/arch#arm64 lang/python#3.11.9 md/prompt#off"
+CONSOLE = "AWS Internal"
+PEOPLE = ["alice", "bob", "carol"]
+# Each application's workload: (clients, reads per hour at the busiest, a nightly batch).
+WORKLOADS = {
+    "checkout": (3, 14, False),
+    "ledger": (2, 8, True),
+    "billing": (2, 6, True),
+    "sso": (3, 16, False),
+    "directory": (2, 6, False),
+    "warehouse": (2, 4, True),
+    "etl": (2, 5, True),
+    "reports": (1, 4, True),
+    "ci": (1, 6, False),
+    "monitoring": (2, 4, False),
+    "indexer": (2, 5, False),
+}
+STEPS = ["createSecret", "setSecret", "testSecret", "finishSecret"]
+
+
+def iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Trail:
+    """Records by region and hour, made to look like CloudTrail wrote them."""
+
+    def __init__(self):
+        self.files = {}
+
+    def add(self, rng, moment, region, name, identity, source, agent, secret=None, read_only=True,
+            error=None, parameters=None, response=None, event_type="AwsApiCall",
+            additional=None):
+        record = {
+            "eventVersion": "1.09",
+            "userIdentity": identity,
+            "eventTime": iso(moment),
+            "eventSource": SOURCE,
+            "eventName": name,
+            "awsRegion": region,
+            "sourceIPAddress": source,
+            "userAgent": agent,
+            "requestParameters": parameters if parameters is not None
+            else ({"secretId": secret} if secret else None),
+            "responseElements": response,
+            "requestID": str(uuid.UUID(int=rng.getrandbits(128))),
+            "eventID": str(uuid.UUID(int=rng.getrandbits(128))),
+            "readOnly": read_only,
+            "eventType": event_type,
+            "managementEvent": True,
+            "recipientAccountId": ACCOUNT,
+            "eventCategory": "Management",
+        }
+        if error:
+            code, message = error
+            if code:
+                record["errorCode"] = code
+            record["errorMessage"] = message
+        if additional:
+            record["additionalEventData"] = additional
+        if secret and secret.startswith("arn:"):
+            record["resources"] = [{"accountId": ACCOUNT, "type": "AWS::SecretsManager::Secret",
+                                    "ARN": secret}]
+        hour = moment.replace(minute=0, second=0, microsecond=0)
+        self.files.setdefault((region, hour), []).append(record)
+
+
+def role_identity(role, session):
+    return {
+        "type": "AssumedRole",
+        "principalId": f"AROA{zlib.crc32(role.encode()):012d}:{session}",
+        "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}",
+        "accountId": ACCOUNT,
+        "accessKeyId": "ASIA" + "DEMO" * 4,
+        "sessionContext": {
+            "sessionIssuer": {"type": "Role", "principalId": "AROADEMO", "userName": role,
+                              "arn": f"arn:aws:iam::{ACCOUNT}:role/{role}", "accountId": ACCOUNT},
+            "attributes": {"creationDate": "2026-01-01T00:00:00Z", "mfaAuthenticated": "false"},
+        },
+    }
+
+
+def user_identity(user):
+    return {"type": "IAMUser", "principalId": f"AIDA{user.upper()}", "accountId": ACCOUNT,
+            "arn": f"arn:aws:iam::{ACCOUNT}:user/{user}", "userName": user,
+            "accessKeyId": f"AKIA{user.upper()}"}
+
+
+def service_identity():
+    return {"accountId": ACCOUNT, "invokedBy": SOURCE}
+
+
+def applications(secret):
+    tags = {tag["Key"]: tag["Value"] for tag in secret.get("Tags", [])}
+    return tags.get("app"), tags.get("env"), tags.get("team")
+
+
+def day_rng(*parts):
+    """Randomness that depends only on what it is for, not on when the script runs."""
+    return random.Random("/".join(str(part) for part in parts))
+
+
+def reads(trail, region, secret, start, days):
+    """An application's roles reading their secret: steady, busier in working hours."""
+    app, env, _ = applications(secret)
+    clients, busiest, nightly = WORKLOADS.get(app, (1, 2, False))
+    if env != "prod":
+        busiest = max(1, busiest // 4)
+    agent = {"checkout": JAVA, "ledger": JAVA, "billing": JAVA, "sso": GO, "directory": GO}.get(app, PYTHON)
+    role = f"{app}-{env}-task"
+    for day in range(days):
+        rng = day_rng("reads", region, secret["Name"], (start + timedelta(days=day)).date())
+        for hour in range(24):
+            daytime = 8 <= hour < 20
+            rate = busiest if daytime else max(1, busiest // 3)
+            if nightly and hour == 2:
+                rate += busiest * 4
+            for client in range(clients):
+                for _ in range(rng.randint(rate // 2, rate)):
+                    moment = start + timedelta(days=day, hours=hour, seconds=rng.randrange(3600))
+                    address = f"10.{20 + REGIONS.index(region)}.{client + 1}.{rng.randint(10, 40)}"
+                    ref = secret["Name"] if rng.random() < 0.6 else secret["ARN"]
+                    trail.add(rng, moment, region, "GetSecretValue",
+                              role_identity(role, f"{app}-{client}-{moment.weekday()}"), address,
+                              agent, ref)
+
+
+def rotations(trail, region, secret, start, days, failing):
+    """The rotation Lambda's four steps every interval, between RotationStarted and the end."""
+    rules = secret.get("RotationRules", {}).get("AutomaticallyAfterDays")
+    if not secret.get("RotationEnabled") or not rules:
+        return
+    arn = secret["ARN"]
+    role = f"{applications(secret)[0]}-rotation-role"
+    session = f"SecretsManagerRotation-{secret['Name'].replace('/', '-')}"
+    first = day_rng("rotation", region, secret["Name"]).randrange(max(rules, 1))
+    for day in range(first, days, rules):
+        rng = day_rng("rotation", region, secret["Name"], (start + timedelta(days=day)).date())
+        begin = start + timedelta(days=day, hours=3, minutes=rng.randrange(60))
+        token = str(uuid.UUID(int=rng.getrandbits(128)))
+        service = {"read_only": False, "event_type": "AwsServiceEvent", "parameters": None,
+                   "additional": {"SecretId": arn}}
+        trail.add(rng, begin, region, "RotationStarted", service_identity(), SOURCE, SOURCE, **service)
+        moment = begin
+        failed_at = STEPS.index("setSecret") if failing and day + rules >= days else None
+        identity = role_identity(role, session)
+        for index, step in enumerate(STEPS):
+            moment += timedelta(seconds=rng.randint(1, 4))
+            calls = {
+                "createSecret": [("DescribeSecret", True), ("GetSecretValue", True),
+                                 ("GetRandomPassword", True), ("PutSecretValue", False)],
+                "setSecret": [("GetSecretValue", True), ("GetSecretValue", True)],
+                "testSecret": [("GetSecretValue", True)],
+                "finishSecret": [("DescribeSecret", True), ("UpdateSecretVersionStage", False)],
+            }[step]
+            for name, read_only in calls:
+                moment += timedelta(milliseconds=rng.randint(50, 400))
+                parameters = None if name == "GetRandomPassword" else {"secretId": arn}
+                if name == "PutSecretValue":
+                    parameters = {"secretId": arn, "clientRequestToken": token,
+                                  "versionStages": ["AWSPENDING"]}
+                if name == "UpdateSecretVersionStage":
+                    parameters = {"secretId": arn, "versionStage": "AWSCURRENT",
+                                  "moveToVersionId": token}
+                trail.add(rng, moment, region, name, identity, "lambda.amazonaws.com", PYTHON,
+                          read_only=read_only, parameters=parameters)
+            if failed_at == index:
+                function = "arn:aws:lambda:%s:%s:function:SecretsManagerRotation-%s" % (
+                    region, ACCOUNT, secret["Name"].replace("/", "-"))
+                trail.add(rng, moment + timedelta(seconds=30), region, "RotationFailed",
+                          service_identity(), SOURCE, SOURCE,
+                          error=(None, "Error when executing lambda %s during %s step"
+                                 % (function, step)), **service)
+                break
+        else:
+            trail.add(rng, moment + timedelta(seconds=2), region, "RotationSucceeded",
+                      service_identity(), SOURCE, SOURCE, **service)
+
+
+def people(trail, region, secrets, start, days):
+    """People in the console and the CLI; now and then someone is refused."""
+    for day in range(days):
+        date = (start + timedelta(days=day)).date()
+        rng = day_rng("people", region, date)
+        if date.weekday() >= 5:
+            continue
+        for person in PEOPLE:
+            identity = role_identity("Admin", f"{person}@example.com") if person != "carol" \
+                else user_identity(person)
+            console = person != "carol"
+            for _ in range(rng.randint(3, 12)):
+                moment = start + timedelta(days=day, hours=rng.randint(9, 17),
+                                           seconds=rng.randrange(3600))
+                secret = rng.choice(secrets)
+                agent = CONSOLE if console else CLI
+                address = "203.0.113.%d" % (10 + PEOPLE.index(person))
+                name = rng.choice(["DescribeSecret", "DescribeSecret", "ListSecrets",
+                                   "GetResourcePolicy", "ListSecretVersionIds",
+                                   "GetSecretValue", "UpdateSecret", "TagResource"])
+                read_only = name not in ("UpdateSecret", "TagResource")
+                if name == "ListSecrets":
+                    trail.add(rng, moment, region, name, identity, address, agent, parameters={})
+                else:
+                    trail.add(rng, moment, region, name, identity, address, agent,
+                              secret["ARN"], read_only=read_only)
+    # A contractor's role probing secrets it has no access to, on some weekdays.
+    for day in range(days):
+        date = (start + timedelta(days=day)).date()
+        rng = day_rng("probe", region, date)
+        if date.weekday() != 2:
+            continue
+        for _ in range(rng.randint(5, 25)):
+            moment = start + timedelta(days=day, hours=rng.randint(0, 23),
+                                       seconds=rng.randrange(3600))
+            secret = rng.choice(secrets)
+            trail.add(rng, moment, region, "GetSecretValue",
+                      role_identity("contractor-readonly", "dave"), "198.51.100.77", CLI,
+                      secret["Name"],
+                      error=("AccessDenied", "User: arn:aws:sts::%s:assumed-role/"
+                             "contractor-readonly/dave is not authorized to perform: "
+                             "secretsmanager:GetSecretValue on resource: %s because no "
+                             "identity-based policy allows the secretsmanager:GetSecretValue "
+                             "action" % (ACCOUNT, secret["Name"])))
+
+
+def key_seed(region, hour):
+    return f"{region}/{hour.isoformat()}".encode()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bucket")
+    parser.add_argument("--days", type=int, default=30)
+    arguments = parser.parse_args()
+    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    start = now - timedelta(days=arguments.days)
+    trail = Trail()
+    for region in REGIONS:
+        client = boto3.client("secretsmanager", region_name=region)
+        listed = []
+        for page in client.get_paginator("list_secrets").paginate():
+            listed.extend(page["SecretList"])
+        listed = [s for s in listed if not s.get("DeletedDate") and not s.get("PrimaryRegion")]
+        if not listed:
+            continue
+        # In each region, one production database whose last rotation fails at setSecret.
+        failing = [s["Name"] for s in listed if s["Name"].startswith("prod/") and
+                   s["Name"].endswith("/db")][:1]
+        for secret in listed:
+            reads(trail, region, secret, start, arguments.days)
+            rotations(trail, region, secret, start, arguments.days, secret["Name"] in failing)
+        people(trail, region, listed, start, arguments.days)
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    try:
+        s3.create_bucket(Bucket=arguments.bucket)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    total = 0
+    for (region, hour), records in sorted(trail.files.items()):
+        records = [r for r in records if datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ")
+                   .replace(tzinfo=timezone.utc) < now]
+        if not records:
+            continue
+        records.sort(key=lambda record: record["eventTime"])
+        delivered = hour + timedelta(minutes=65)
+        key = "AWSLogs/%s/CloudTrail/%s/%s/%s_CloudTrail_%s_%s_%s.json.gz" % (
+            ACCOUNT, region, hour.strftime("%Y/%m/%d"), ACCOUNT, region,
+            delivered.strftime("%Y%m%dT%H%MZ"), "%016x" % zlib.crc32(key_seed(region, hour)))
+        body = gzip.compress(json.dumps({"Records": records}).encode(), compresslevel=5)
+        s3.put_object(Bucket=arguments.bucket, Key=key, Body=body)
+        total += len(records)
+    print(f"wrote {total} CloudTrail events in {len(trail.files)} trail files to "
+          f"s3://{arguments.bucket}/", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
