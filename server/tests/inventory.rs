@@ -201,3 +201,25 @@ async fn a_region_that_errors_does_not_stop_the_others(pool: PgPool) {
         ]
     );
 }
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_resource_policy_that_is_not_json_is_a_sync_error_that_says_so(pool: PgPool) {
+    let client = client("ap-northeast-2").await;
+    let arn = create_secret(&client, "legacy/broken-policy", "legacy").await;
+    // The peer stores any text; AWS would refuse it, but a policy read back must still
+    // never be trusted to be JSON.
+    client
+        .put_resource_policy()
+        .secret_id(&arn)
+        .resource_policy("{not json")
+        .send()
+        .await
+        .unwrap();
+    let summary = sync_region(&pool, &client, "ap-northeast-2").await.unwrap();
+    assert_eq!(summary.seen, 1);
+    assert_eq!(summary.errors.len(), 1, "{:?}", summary.errors);
+    let error = &summary.errors[0];
+    assert_eq!(error.secret.as_deref(), Some(arn.as_str()));
+    assert_eq!(error.operation, "GetResourcePolicy");
+    assert!(error.message.contains("not JSON"), "{}", error.message);
+}

@@ -307,9 +307,22 @@ async fn describe(client: &Client, region: &str, entry: SecretListEntry) -> Desc
         None
     } else {
         match client.get_resource_policy().secret_id(&arn).send().await {
-            Ok(answer) => answer
-                .resource_policy()
-                .and_then(|policy| serde_json::from_str(policy).ok()),
+            Ok(answer) => match answer.resource_policy().map(serde_json::from_str) {
+                Some(Ok(policy)) => Some(policy),
+                Some(Err(error)) => {
+                    errors.push(SyncError {
+                        secret: Some(arn.clone()),
+                        operation: "GetResourcePolicy",
+                        code: None,
+                        message: format!(
+                            "the resource policy AWS returned is not JSON ({error}), so it \
+                             could not be analysed or stored"
+                        ),
+                    });
+                    None
+                }
+                None => None,
+            },
             Err(error) => {
                 errors.push(aws_error(Some(&arn), "GetResourcePolicy", &error));
                 None
