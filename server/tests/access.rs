@@ -455,6 +455,29 @@ async fn the_openapi_document_describes_the_api_and_its_bearer_authentication(po
     for path in ["/api/v1/secrets", "/api/v1/secrets/{id}"] {
         assert!(document["paths"][path]["get"].is_object(), "{path} missing");
     }
+    // The events list and its exports take the same filters.
+    for path in [
+        "/api/v1/events",
+        "/api/v1/events/export.csv",
+        "/api/v1/events/export.jsonl",
+    ] {
+        let names: Vec<&str> = document["paths"][path]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{path} has no shared parameters"))
+            .iter()
+            .map(|parameter| parameter["name"].as_str().unwrap())
+            .collect();
+        for filter in [
+            "since",
+            "until",
+            "secret",
+            "principal",
+            "source_ip",
+            "error_code",
+        ] {
+            assert!(names.contains(&filter), "{path} lacks {filter}: {names:?}");
+        }
+    }
     let summary = &document["components"]["schemas"]["SecretSummary"]["properties"];
     for field in [
         "arn",

@@ -18,6 +18,9 @@ use trailkeeper_app::api::secrets::{
     LabelMove, PolicyExposure, PolicyFlag, Replica, RotationSettings, RotationStatus, SecretDetail,
     SecretFlag, SecretLookup, SecretPage, SecretQuery, SecretSummary, SecretVersion,
 };
+use utoipa::openapi::Required;
+use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -69,7 +72,7 @@ use crate::inventory::read::{self, ReadError};
         SecretVersion,
         LabelMove
     )),
-    modifiers(&BearerAuthentication),
+    modifiers(&BearerAuthentication, &EventFilterParameters),
     security(("bearer" = []))
 )]
 pub struct ApiDocument;
@@ -108,6 +111,73 @@ pub struct ApiError {
     /// What went wrong, for people.
     #[schema(example = "sign in required")]
     pub error: String,
+}
+
+/// The time span of an events query: every events path takes it.
+const TIME_FILTERS: [(&str, &str); 3] = [
+    ("since", "Events at or after this time (RFC 3339)"),
+    ("until", "Events before this time (RFC 3339)"),
+    (
+        "range",
+        "Instead of since/until, a span ending now: `1h`, `24h`, `7d`, `30d`, `90d`, `all` \
+         (default)",
+    ),
+];
+
+/// The rest of the explorer's filters: the events list and its exports take them.
+const EVENT_FILTERS: [(&str, &str); 9] = [
+    ("secret", "A secret's name, partial ARN or ARN"),
+    (
+        "principal",
+        "A principal's ARN (an assumed role's role ARN), or part of it, or a session name",
+    ),
+    ("event_name", "Such as `DescribeSecret` or `RotationFailed`"),
+    (
+        "source_ip",
+        "An address or CIDR block, such as `10.0.0.0/8`",
+    ),
+    (
+        "error_code",
+        "`any`, `none`, or an error code such as `AccessDenied`",
+    ),
+    ("access", "`read` or `write`"),
+    ("user_agent", "Part of the user agent"),
+    ("account", "The account the event was delivered to"),
+    ("region", "The event's region"),
+];
+
+/// Adds the filters above to each path that takes them, so the list and both exports are
+/// described by one table (as `EventQuery::parse` reads them all the same way).
+struct EventFilterParameters;
+
+impl Modify for EventFilterParameters {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let filtered: [(&str, &[(&str, &str)]); 4] = [
+            ("/api/v1/events", &EVENT_FILTERS),
+            ("/api/v1/events/export.csv", &EVENT_FILTERS),
+            ("/api/v1/events/export.jsonl", &EVENT_FILTERS),
+            ("/api/v1/secrets/{id}/access", &[]),
+        ];
+        for (path, filters) in filtered {
+            let Some(item) = openapi.paths.paths.get_mut(path) else {
+                continue;
+            };
+            item.parameters.get_or_insert_with(Vec::new).extend(
+                TIME_FILTERS
+                    .iter()
+                    .chain(filters)
+                    .map(|(name, description)| {
+                        ParameterBuilder::new()
+                            .name(*name)
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .description(Some(*description))
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                            .build()
+                    }),
+            );
+        }
+    }
 }
 
 /// Who am I, and with which role.
@@ -226,9 +296,6 @@ async fn find_secret(pool: &PgPool, id: &str) -> Result<SecretDetail, Response> 
     tag = "events",
     params(
         ("id" = String, Path, description = "The secret's ARN, or its name when that is unique"),
-        ("since" = Option<String>, Query, description = "From this time (RFC 3339)"),
-        ("until" = Option<String>, Query, description = "Before this time (RFC 3339)"),
-        ("range" = Option<String>, Query, description = "Instead of since/until, a span ending now: `1h`, `24h`, `7d`, `30d`, `90d`, `all` (default)"),
         ("format" = Option<String>, Query, description = "`json` (default) or `csv`"),
     ),
     responses(
@@ -323,24 +390,13 @@ async fn access(
 }
 
 /// CloudTrail events about Secrets Manager, newest first, filtered as in the explorer, one
-/// page at a time; each with its derived fields and its whole record.
+/// page at a time; each with its derived fields and its whole record. Takes the explorer's
+/// filters (see `EventFilterParameters`) and these:
 #[utoipa::path(
     get,
     path = "/api/v1/events",
     tag = "events",
     params(
-        ("since" = Option<String>, Query, description = "Events at or after this time (RFC 3339)"),
-        ("until" = Option<String>, Query, description = "Events before this time (RFC 3339)"),
-        ("range" = Option<String>, Query, description = "Instead of since/until, a span ending now: `1h`, `24h`, `7d`, `30d`, `90d`, `all` (default)"),
-        ("secret" = Option<String>, Query, description = "A secret's name, partial ARN or ARN"),
-        ("principal" = Option<String>, Query, description = "A principal's ARN (an assumed role's role ARN), or part of it, or a session name"),
-        ("event_name" = Option<String>, Query, description = "Such as `GetSecretValue`"),
-        ("source_ip" = Option<String>, Query, description = "An address or CIDR block, such as `10.0.0.0/8`"),
-        ("error_code" = Option<String>, Query, description = "`any`, `none`, or an error code such as `AccessDenied`"),
-        ("access" = Option<String>, Query, description = "`read` or `write`"),
-        ("user_agent" = Option<String>, Query, description = "Part of the user agent"),
-        ("account" = Option<String>, Query, description = "The account the event was delivered to"),
-        ("region" = Option<String>, Query, description = "The event's region"),
         ("event_id" = Option<String>, Query, description = "CloudTrail's eventID"),
         ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
         ("limit" = Option<u32>, Query, description = "Page size, 1 to 1000 (default 50)"),

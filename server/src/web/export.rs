@@ -15,25 +15,12 @@ use crate::audit::{Action, Entry};
 use crate::events::export::{ExportFormat, stream};
 
 /// Every event the filter matches, newest first, as CSV (the derived fields), streamed.
-/// Needs the auditor role; recorded in the audit log.
+/// Takes the explorer's filters (see `EventFilterParameters`). Needs the auditor role;
+/// recorded in the audit log.
 #[utoipa::path(
     get,
     path = "/api/v1/events/export.csv",
     tag = "events",
-    params(
-        ("since" = Option<String>, Query, description = "Events at or after this time (RFC 3339)"),
-        ("until" = Option<String>, Query, description = "Events before this time (RFC 3339)"),
-        ("range" = Option<String>, Query, description = "Instead of since/until, a span ending now: `1h`, `24h`, `7d`, `30d`, `90d`, `all` (default)"),
-        ("secret" = Option<String>, Query, description = "A secret's name, partial ARN or ARN"),
-        ("principal" = Option<String>, Query, description = "A principal's ARN, or part of it, or a session name"),
-        ("event_name" = Option<String>, Query, description = "Such as `GetSecretValue`"),
-        ("source_ip" = Option<String>, Query, description = "An address or CIDR block"),
-        ("error_code" = Option<String>, Query, description = "`any`, `none`, or an error code"),
-        ("access" = Option<String>, Query, description = "`read` or `write`"),
-        ("user_agent" = Option<String>, Query, description = "Part of the user agent"),
-        ("account" = Option<String>, Query, description = "The account the event was delivered to"),
-        ("region" = Option<String>, Query, description = "The event's region"),
-    ),
     responses(
         (status = 200, description = "The events as CSV", content_type = "text/csv"),
         (status = 400, description = "A parameter is not valid", body = super::api::ApiError),
@@ -50,25 +37,12 @@ pub async fn csv(
 }
 
 /// Every event the filter matches, newest first, one JSON object per line with its derived
-/// fields and its whole record, streamed. Needs the auditor role; recorded in the audit log.
+/// fields and its whole record, streamed. Takes the explorer's filters. Needs the auditor
+/// role; recorded in the audit log.
 #[utoipa::path(
     get,
     path = "/api/v1/events/export.jsonl",
     tag = "events",
-    params(
-        ("since" = Option<String>, Query, description = "Events at or after this time (RFC 3339)"),
-        ("until" = Option<String>, Query, description = "Events before this time (RFC 3339)"),
-        ("range" = Option<String>, Query, description = "Instead of since/until, a span ending now: `1h`, `24h`, `7d`, `30d`, `90d`, `all` (default)"),
-        ("secret" = Option<String>, Query, description = "A secret's name, partial ARN or ARN"),
-        ("principal" = Option<String>, Query, description = "A principal's ARN, or part of it, or a session name"),
-        ("event_name" = Option<String>, Query, description = "Such as `GetSecretValue`"),
-        ("source_ip" = Option<String>, Query, description = "An address or CIDR block"),
-        ("error_code" = Option<String>, Query, description = "`any`, `none`, or an error code"),
-        ("access" = Option<String>, Query, description = "`read` or `write`"),
-        ("user_agent" = Option<String>, Query, description = "Part of the user agent"),
-        ("account" = Option<String>, Query, description = "The account the event was delivered to"),
-        ("region" = Option<String>, Query, description = "The event's region"),
-    ),
     responses(
         (status = 200, description = "The events as JSON Lines", content_type = "application/x-ndjson"),
         (status = 400, description = "A parameter is not valid", body = super::api::ApiError),
