@@ -224,19 +224,27 @@ fn lookup_events(events: &[Value]) -> Vec<Found> {
         .iter()
         .enumerate()
         .map(|(index, event)| {
-            let position = Position::Item(index + 1);
-            match event.get("CloudTrailEvent").and_then(Value::as_str) {
-                None => Found::Rejected(position, "an event without \"CloudTrailEvent\"".into()),
-                Some(text) => match serde_json::from_str(text) {
-                    Ok(record) => Found::Record(position, record),
-                    Err(error) => Found::Rejected(
-                        position,
-                        format!("\"CloudTrailEvent\" is not valid JSON: {error}"),
-                    ),
-                },
-            }
+            lookup_event(
+                Position::Item(index + 1),
+                event.get("CloudTrailEvent").and_then(Value::as_str),
+            )
         })
         .collect()
+}
+
+/// One `LookupEvents` event's record, from its `CloudTrailEvent` string (in a saved response
+/// or as the SDK returns it).
+pub fn lookup_event(position: Position, cloudtrail_event: Option<&str>) -> Found {
+    match cloudtrail_event {
+        None => Found::Rejected(position, "an event without \"CloudTrailEvent\"".into()),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(record) => Found::Record(position, record),
+            Err(error) => Found::Rejected(
+                position,
+                format!("\"CloudTrailEvent\" is not valid JSON: {error}"),
+            ),
+        },
+    }
 }
 
 #[cfg(test)]

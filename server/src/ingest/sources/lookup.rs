@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::{EventSource, Report, SourceError};
 use crate::ingest::checkpoints::{self, Checkpoint};
-use crate::ingest::formats::{Contents, Format, Found, Position};
+use crate::ingest::formats::{Contents, Format, Position, lookup_event};
 use crate::ingest::load::{SECRETS_MANAGER, Totals, load};
 
 /// How far before the checkpoint each poll starts again: CloudTrail usually makes an event
@@ -113,19 +113,7 @@ impl Lookup {
                 .iter()
                 .enumerate()
                 .map(|(index, event)| {
-                    let position = Position::Item(index + 1);
-                    match event.cloud_trail_event() {
-                        None => {
-                            Found::Rejected(position, "an event without CloudTrailEvent".into())
-                        }
-                        Some(text) => match serde_json::from_str(text) {
-                            Ok(record) => Found::Record(position, record),
-                            Err(error) => Found::Rejected(
-                                position,
-                                format!("CloudTrailEvent is not valid JSON: {error}"),
-                            ),
-                        },
-                    }
+                    lookup_event(Position::Item(index + 1), event.cloud_trail_event())
                 })
                 .collect();
             next_token = page
