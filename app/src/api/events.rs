@@ -344,6 +344,16 @@ pub enum Bucket {
     Day,
 }
 
+impl Bucket {
+    /// How long one bar spans.
+    pub fn step(self) -> Duration {
+        match self {
+            Bucket::Hour => Duration::hours(1),
+            Bucket::Day => Duration::days(1),
+        }
+    }
+}
+
 impl fmt::Display for Bucket {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(match self {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use leptos::prelude::*;
 
 use crate::api::events::{Bucket, Histogram};
@@ -13,16 +13,9 @@ const HEIGHT: f64 = 120.0;
 /// More bars than this would be thinner than a pixel.
 const MOST_BARS: i64 = 800;
 
-fn step(bucket: Bucket) -> Duration {
-    match bucket {
-        Bucket::Hour => Duration::hours(1),
-        Bucket::Day => Duration::days(1),
-    }
-}
-
 /// Every bucket from `from` to `to`, the empty ones with zero.
 pub fn bars(histogram: &Histogram) -> Vec<(DateTime<Utc>, i64)> {
-    let step = step(histogram.bucket);
+    let step = histogram.bucket.step();
     let counts: HashMap<DateTime<Utc>, i64> = histogram.bars.iter().copied().collect();
     let mut at = histogram
         .from
@@ -43,7 +36,7 @@ pub fn EventHistogram(
     href: Callback<(DateTime<Utc>, DateTime<Utc>), String>,
 ) -> impl IntoView {
     let all = bars(&histogram);
-    let step = step(histogram.bucket);
+    let step = histogram.bucket.step();
     let highest = all
         .iter()
         .map(|(_, count)| *count)

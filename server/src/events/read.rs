@@ -258,14 +258,14 @@ pub async fn histogram(
     let (Some(first), Some(last)) = (bars.first(), bars.last()) else {
         return Ok(None);
     };
-    let step = match bucket {
-        Bucket::Hour => chrono::Duration::hours(1),
-        Bucket::Day => chrono::Duration::days(1),
-    };
     Ok(Some(Histogram {
         bucket,
         from: since.unwrap_or(first.0),
-        to: until.unwrap_or(if since.is_some() { now } else { last.0 + step }),
+        to: until.unwrap_or(if since.is_some() {
+            now
+        } else {
+            last.0 + bucket.step()
+        }),
         bars,
     }))
 }
