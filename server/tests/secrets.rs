@@ -6,7 +6,7 @@ mod common;
 use aws_sdk_secretsmanager::types::{RotationRulesType, Tag};
 use axum::Router;
 use axum::http::StatusCode;
-use chrono::{Duration, Utc};
+use chrono::{Duration, SubsecRound, Utc};
 use common::{As, app, client, create_secret, get, signed_in, value};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -270,4 +270,166 @@ async fn pages_show_what_aws_wrote_as_text_never_as_markup(pool: PgPool) {
         assert!(!page.contains(hostile), "markup from AWS reached the page");
         assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"));
     }
+}
+
+/// A CloudTrail record of a call on the secret, as a trail file holds it.
+fn record(id: &str, name: &str, at: chrono::DateTime<Utc>, arn: &str, fields: Value) -> Value {
+    let mut record = serde_json::json!({
+        "eventVersion": "1.09",
+        "eventID": id,
+        "eventTime": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "eventSource": "secretsmanager.amazonaws.com",
+        "eventName": name,
+        "awsRegion": "af-south-1",
+        "recipientAccountId": "123456789012",
+        "eventType": "AwsApiCall",
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-cli/2.15.0",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "arn": "arn:aws:sts::123456789012:assumed-role/deployer/ci-run-42",
+            "accountId": "123456789012",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::123456789012:role/deployer"}}
+        },
+        "requestParameters": {"secretId": arn},
+        "responseElements": {"arn": arn},
+    });
+    let object = record.as_object_mut().unwrap();
+    for (key, value) in fields.as_object().unwrap() {
+        object.insert(key.clone(), value.clone());
+    }
+    record
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn cloudtrail_says_who_moved_each_label_and_when(pool: PgPool) {
+    let region = "af-south-1";
+    let client = client(region).await;
+    let arn = create_secret(&client, "billing/ledger", "billing").await;
+    sync_region(&pool, &client, region).await.unwrap();
+    let first: String =
+        sqlx::query_scalar("SELECT version_id FROM secret_versions WHERE secret_arn = $1")
+            .bind(&arn)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    // CloudTrail times are whole seconds: keep the call a second clear of the first sync.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let put_at = Utc::now();
+    let second = client
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(value())
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_string();
+    sync_region(&pool, &client, region).await.unwrap();
+
+    // CloudTrail: the deployer's PutSecretValue made the second version current; later the
+    // deployer moved AWSCURRENT back (no sync has seen that yet) and a rotation failed.
+    let rollback_at = Utc::now() + Duration::seconds(5);
+    let mut failed = record(
+        "failed-0001",
+        "RotationFailed",
+        rollback_at + Duration::seconds(10),
+        &arn,
+        serde_json::json!({"errorMessage": "Error when executing lambda during testSecret step"}),
+    );
+    failed["eventType"] = "AwsServiceEvent".into();
+    failed["userIdentity"] = serde_json::json!({"accountId": "123456789012", "invokedBy": "secretsmanager.amazonaws.com"});
+    failed["additionalEventData"] = serde_json::json!({"SecretId": arn});
+    let records = [
+        record(
+            "put-0001",
+            "PutSecretValue",
+            put_at,
+            &arn,
+            serde_json::json!({
+                "requestParameters": {"secretId": arn, "clientRequestToken": second},
+            }),
+        ),
+        record(
+            "back-0001",
+            "UpdateSecretVersionStage",
+            rollback_at,
+            &arn,
+            serde_json::json!({
+                "requestParameters": {"secretId": arn, "versionStage": "AWSCURRENT",
+                    "moveToVersionId": first, "removeFromVersionId": second},
+            }),
+        ),
+        failed,
+    ];
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        serde_json::json!({"Records": records}).to_string(),
+    )
+    .unwrap();
+    trailkeeper::ingest::sources::files::ingest_file(&pool, file.path())
+        .await
+        .unwrap();
+    trailkeeper::ingest::after_ingest(&pool).await.unwrap();
+
+    let app = app(pool.clone());
+    let viewer = signed_in(&pool, "vera", Role::Viewer).await;
+    let (status, detail) = json(&app, &format!("/api/v1/secrets/{arn}"), &viewer).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let moves: Vec<(&str, Option<&str>, Option<&str>, bool)> = detail["label_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| {
+            (
+                change["label"].as_str().unwrap(),
+                change["to_version"].as_str(),
+                change["by"]["event_id"].as_str(),
+                change["observed_at"].is_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            ("AWSCURRENT", Some(first.as_str()), None, true),
+            ("AWSCURRENT", Some(second.as_str()), Some("put-0001"), true),
+            ("AWSPREVIOUS", Some(first.as_str()), Some("put-0001"), true),
+            ("AWSCURRENT", Some(first.as_str()), Some("back-0001"), false),
+        ]
+    );
+    let put = &detail["label_history"][1];
+    assert_eq!(
+        put["at"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<Utc>>()
+            .unwrap(),
+        put_at.trunc_subsecs(0),
+        "the move is dated by the event, not the sync"
+    );
+    assert_eq!(
+        put["by"]["principal"],
+        "arn:aws:iam::123456789012:role/deployer"
+    );
+    assert_eq!(put["by"]["session_name"], "ci-run-42");
+    assert_eq!(put["by"]["origin"], "203.0.113.7");
+    assert_eq!(detail["changes"][0]["event_name"], "RotationFailed");
+    assert_eq!(
+        detail["changes"][0]["message"],
+        "Error when executing lambda during testSecret step"
+    );
+    assert_eq!(detail["rotation_status"], "failing");
+
+    // The page says the same in words: who, which call, and what the sync has not seen.
+    let page = get(&app, &format!("/secrets/{arn}"), &viewer).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains(r#"data-actor="arn:aws:iam::123456789012:role/deployer""#)
+    );
+    assert!(page.body.contains("no: CloudTrail only"));
+    assert!(page.body.contains("testSecret step"));
 }

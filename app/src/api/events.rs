@@ -455,6 +455,15 @@ pub async fn get_event(
     super::backend_for::<GetEvent>()?.event(event_id).await
 }
 
+/// The last part of a principal's ARN, which is what people call it: `payments-api-task`
+/// for `arn:aws:iam::111122223333:role/service/payments-api-task`; a service stays whole.
+pub fn principal_name(principal: &str) -> &str {
+    match principal.rsplit_once('/') {
+        Some((_, name)) if principal.starts_with("arn:") && !name.is_empty() => name,
+        _ => principal,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -204,6 +204,9 @@ pub struct SecretDetail {
     pub versions: Vec<SecretVersion>,
     /// Oldest first.
     pub label_history: Vec<LabelMove>,
+    /// CloudTrail events that changed the secret without moving a label (rotations' starts
+    /// and outcomes, rotation cancelled, metadata updated, deleted, restored), oldest first.
+    pub changes: Vec<SecretChange>,
     pub first_seen_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
 }
@@ -246,18 +249,40 @@ pub struct SecretVersion {
     pub gone_since: Option<DateTime<Utc>>,
 }
 
-/// One observed move of a staging label.
+/// One move of a staging label, as a sync saw it, CloudTrail recorded it, or both.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LabelMove {
     pub label: String,
-    /// `None`: the label was on no version before.
+    /// `None`: the label was on no version before (or CloudTrail did not say where it was).
     pub from_version: Option<String>,
     /// `None`: the label left every version.
     pub to_version: Option<String>,
-    pub observed_at: DateTime<Utc>,
-    /// `sync` (seen by comparing two syncs) or `cloudtrail` (from the event itself).
-    pub source: String,
+    /// When it happened: the time of the CloudTrail event that made it when one is known,
+    /// otherwise when a sync first saw it.
+    pub at: DateTime<Utc>,
+    /// When a sync first saw it; `None` for a move only CloudTrail knows (a label moved
+    /// again before the next sync, or before Trailkeeper's first).
+    pub observed_at: Option<DateTime<Utc>>,
+    /// The CloudTrail event that made the move: who, when, from where.
+    pub by: Option<SecretChange>,
+}
+
+/// A CloudTrail event that changed a secret: a new value, a label moved, a rotation's start
+/// or outcome, rotation switched off, the secret deleted or restored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SecretChange {
+    pub event_id: String,
+    pub event_name: String,
+    pub event_time: DateTime<Utc>,
+    /// Who acted: a role's ARN for its sessions, a user's ARN, or the AWS service.
+    pub principal: Option<String>,
+    pub session_name: Option<String>,
+    /// The source address, or the AWS service that called.
+    pub origin: Option<String>,
+    /// AWS's message, such as why a rotation failed.
+    pub message: Option<String>,
 }
 
 /// What a name or ARN in an address found.

@@ -7,7 +7,8 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
-use crate::api::secrets::{LabelMove, SecretVersion, short_version_id};
+use crate::api::events::principal_name;
+use crate::api::secrets::{LabelMove, SecretChange, SecretVersion, short_version_id};
 
 const WIDTH: f64 = 900.0;
 const GUTTER: f64 = 120.0;
@@ -35,25 +36,36 @@ pub struct Stay {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// Each label's stays, from the moves in time order.
+/// Each label's stays, from the moves in time order. AWS keeps a label on one version at a
+/// time, so a label arriving somewhere ends its stay wherever it was, even when the move
+/// does not say where that was (one CloudTrail alone reported).
 pub fn stays(moves: &[LabelMove]) -> Vec<Stay> {
     let mut open: Vec<Stay> = Vec::new();
     let mut closed = Vec::new();
     for change in moves {
-        if let Some(from) = &change.from_version
-            && let Some(index) = open
-                .iter()
-                .position(|stay| stay.label == change.label && &stay.version == from)
+        if change.to_version.is_some()
+            && open.iter().any(|stay| {
+                stay.label == change.label && Some(&stay.version) == change.to_version.as_ref()
+            })
         {
-            let mut stay = open.remove(index);
-            stay.until = Some(change.observed_at);
-            closed.push(stay);
+            continue;
         }
+        let (ending, staying): (Vec<Stay>, Vec<Stay>) = open.into_iter().partition(|stay| {
+            stay.label == change.label
+                && (change.to_version.is_some()
+                    || change.from_version.is_none()
+                    || change.from_version.as_ref() == Some(&stay.version))
+        });
+        open = staying;
+        closed.extend(ending.into_iter().map(|stay| Stay {
+            until: Some(change.at),
+            ..stay
+        }));
         if let Some(to) = &change.to_version {
             open.push(Stay {
                 label: change.label.clone(),
                 version: to.clone(),
-                from: change.observed_at,
+                from: change.at,
                 until: None,
             });
         }
@@ -74,6 +86,7 @@ pub type Milestone = (&'static str, DateTime<Utc>);
 pub fn VersionTimeline(
     versions: Vec<SecretVersion>,
     moves: Vec<LabelMove>,
+    changes: Vec<SecretChange>,
     milestones: Vec<Milestone>,
     now: DateTime<Utc>,
 ) -> impl IntoView {
@@ -84,7 +97,8 @@ pub fn VersionTimeline(
     let instants: Vec<DateTime<Utc>> = versions
         .iter()
         .map(|version| version.created_at.unwrap_or(version.first_seen_at))
-        .chain(moves.iter().map(|change| change.observed_at))
+        .chain(moves.iter().map(|change| change.at))
+        .chain(changes.iter().map(|change| change.event_time))
         .chain(milestones.iter().map(|(_, at)| *at))
         .chain([now])
         .collect();
@@ -132,6 +146,42 @@ pub fn VersionTimeline(
                 }
             })
             .collect_view();
+        let events = changes
+            .iter()
+            .map(|change| {
+                let failed = matches!(
+                    change.event_name.as_str(),
+                    "RotationFailed" | "RotationAbandoned" | "DeleteSecret" | "CancelRotateSecret"
+                );
+                let by = change
+                    .principal
+                    .as_deref()
+                    .map(|principal| format!(" by {}", principal_name(principal)))
+                    .unwrap_or_default();
+                let message = change
+                    .message
+                    .as_deref()
+                    .map(|message| format!(": {message}"))
+                    .unwrap_or_default();
+                view! {
+                    <circle
+                        cx=x(change.event_time)
+                        cy=middle
+                        r="4"
+                        class=if failed { "timeline-change warning" } else { "timeline-change" }
+                        data-event=change.event_name.clone()
+                    >
+                        <title>
+                            {format!(
+                                "{} {}{by}{message}",
+                                change.event_name,
+                                stamp(change.event_time),
+                            )}
+                        </title>
+                    </circle>
+                }
+            })
+            .collect_view();
         view! {
             <g class="timeline-row secret-row">
                 <text x="4" y=middle + 4.0 class="timeline-version">
@@ -142,6 +192,7 @@ pub fn VersionTimeline(
                     <title>{format!("last synced {}", stamp(now))}</title>
                 </line>
                 {marks}
+                {events}
             </g>
         }
     };
@@ -250,6 +301,8 @@ pub fn VersionTimeline(
                 "version made"
                 <span class="swatch milestone"></span>
                 "secret made, changed, rotated (hollow: next rotation)"
+                <span class="swatch change"></span>
+                "CloudTrail: rotation, deletion, restore"
             </figcaption>
         </figure>
     }
@@ -269,8 +322,9 @@ mod tests {
             label: label.into(),
             from_version: from.map(Into::into),
             to_version: to.map(Into::into),
-            observed_at: at(hour),
-            source: "sync".into(),
+            at: at(hour),
+            observed_at: Some(at(hour)),
+            by: None,
         }
     }
 
@@ -304,6 +358,25 @@ mod tests {
                     until: None,
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn a_label_arriving_elsewhere_ends_its_stay_even_when_the_move_does_not_say_where_from() {
+        // CloudTrail alone saw v2; the sync saw v1 → v3.
+        let stays = stays(&[
+            moved("AWSCURRENT", None, Some("v1"), 1),
+            moved("AWSCURRENT", None, Some("v2"), 3),
+            moved("AWSCURRENT", Some("v1"), Some("v3"), 5),
+            moved("AWSCURRENT", Some("v2"), Some("v3"), 6),
+        ]);
+        let spans: Vec<(&str, Option<DateTime<Utc>>)> = stays
+            .iter()
+            .map(|stay| (stay.version.as_str(), stay.until))
+            .collect();
+        assert_eq!(
+            spans,
+            [("v1", Some(at(3))), ("v2", Some(at(5))), ("v3", None)]
         );
     }
 

@@ -7,7 +7,7 @@ use leptos_router::params::ParamsMap;
 use crate::Role;
 use crate::api::events::{
     AccessKind, ErrorFilter, EventListing, EventQuery, EventSummary, QueryError, TimeRange,
-    list_events,
+    list_events, principal_name,
 };
 use crate::api::identity::current_identity;
 use crate::components::histogram::EventHistogram;
@@ -345,11 +345,7 @@ fn EventRow(event: EventSummary) -> impl IntoView {
         view! { <a href=format!("/secrets/{target}")>{label}</a> }
     });
     let principal = event.principal.clone().map(|principal| {
-        let short = principal
-            .rsplit('/')
-            .next()
-            .unwrap_or(&principal)
-            .to_string();
+        let short = principal_name(&principal).to_string();
         let filter = format!(
             "/events?{}",
             EventQuery {

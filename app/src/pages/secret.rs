@@ -3,8 +3,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use crate::api::events::principal_name;
 use crate::api::secrets::{
-    LabelMove, PolicyExposure, PolicyFlag, SecretDetail, SecretLookup, SecretSummary,
+    LabelMove, PolicyExposure, PolicyFlag, SecretChange, SecretDetail, SecretLookup, SecretSummary,
     SecretVersion, get_secret,
 };
 use crate::components::access_report::AccessSection;
@@ -99,6 +100,7 @@ fn Detail(detail: SecretDetail) -> impl IntoView {
         policy_flags,
         versions,
         label_history,
+        changes,
         first_seen_at,
         last_seen_at,
     } = detail;
@@ -258,6 +260,7 @@ fn Detail(detail: SecretDetail) -> impl IntoView {
             <VersionTimeline
                 versions=versions.clone()
                 moves=label_history.clone()
+                changes=changes.clone()
                 milestones=milestones
                 now=last_seen_at
             />
@@ -267,8 +270,8 @@ fn Detail(detail: SecretDetail) -> impl IntoView {
             <Versions versions />
         </section>
         <section class="panel" aria-labelledby="history-heading">
-            <h2 id="history-heading">"Label history"</h2>
-            <History moves=label_history />
+            <h2 id="history-heading">"Changes"</h2>
+            <History moves=label_history changes />
         </section>
     }
 }
@@ -352,35 +355,128 @@ fn Versions(versions: Vec<SecretVersion>) -> impl IntoView {
     }
 }
 
-#[component]
-fn History(moves: Vec<LabelMove>) -> impl IntoView {
-    if moves.is_empty() {
-        return view! { <p class="muted">"No label moves observed yet."</p> }.into_any();
+/// One line of the changes table: a label move, or a change that moved no label.
+enum Line {
+    Move(LabelMove),
+    Change(SecretChange),
+}
+
+impl Line {
+    fn at(&self) -> DateTime<Utc> {
+        match self {
+            Line::Move(change) => change.at,
+            Line::Change(change) => change.event_time,
+        }
     }
+}
+
+/// Who made a change, as people call them, with the full ARN, session and origin on hover;
+/// the event itself one click away.
+#[component]
+fn Actor(change: SecretChange) -> impl IntoView {
+    let detail = [
+        change.principal.clone(),
+        change
+            .session_name
+            .clone()
+            .map(|session| format!("session {session}")),
+        change.origin.clone().map(|origin| format!("from {origin}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
+    let name = change
+        .principal
+        .as_deref()
+        .map(principal_name)
+        .unwrap_or("unknown")
+        .to_string();
+    view! {
+        <span title=detail data-actor=change.principal.clone()>
+            {name}
+        </span>
+        " "
+        <a href=format!("/events/{}", change.event_id) class="muted">
+            {change.event_name}
+        </a>
+    }
+}
+
+#[component]
+fn History(moves: Vec<LabelMove>, changes: Vec<SecretChange>) -> impl IntoView {
+    if moves.is_empty() && changes.is_empty() {
+        return view! { <p class="muted">"No changes observed yet."</p> }.into_any();
+    }
+    let mut lines: Vec<Line> = moves
+        .into_iter()
+        .map(Line::Move)
+        .chain(changes.into_iter().map(Line::Change))
+        .collect();
+    lines.sort_by_key(Line::at);
     let version = |version: Option<String>| match version {
         Some(version) => view! { <code>{version}</code> }.into_any(),
         None => view! { <span class="muted">"none"</span> }.into_any(),
     };
     view! {
         <table class="data" data-testid="label-history">
-            <ColumnHeads names=&["Observed", "Label", "From", "To", "Source"] />
+            <ColumnHeads names=&["When", "Change", "From", "To", "By", "Seen by a sync"] />
             <tbody>
-                {moves
+                {lines
                     .into_iter()
                     .rev()
-                    .map(|change| {
-                        view! {
-                            <tr>
-                                <td class="nowrap">
-                                    <Timestamp at=change.observed_at />
-                                </td>
-                                <td>
-                                    <span class="badge label">{change.label}</span>
-                                </td>
-                                <td>{version(change.from_version)}</td>
-                                <td>{version(change.to_version)}</td>
-                                <td>{change.source}</td>
-                            </tr>
+                    .map(|line| {
+                        let at = line.at();
+                        match line {
+                            Line::Move(change) => {
+                                let by = match change.by {
+                                    Some(by) => view! { <Actor change=by /> }.into_any(),
+                                    None => view! { <span class="muted">"not in CloudTrail"</span> }
+                                        .into_any(),
+                                };
+                                let seen = match change.observed_at {
+                                    Some(observed) => view! { <Timestamp at=observed /> }.into_any(),
+                                    None => view! { <span class="muted">"no: CloudTrail only"</span> }
+                                        .into_any(),
+                                };
+                                let label = change.label.clone();
+                                view! {
+                                    <tr data-label=label>
+                                        <td class="nowrap">
+                                            <Timestamp at />
+                                        </td>
+                                        <td>
+                                            <span class="badge label">{change.label}</span>
+                                        </td>
+                                        <td>{version(change.from_version)}</td>
+                                        <td>{version(change.to_version)}</td>
+                                        <td>{by}</td>
+                                        <td class="nowrap">{seen}</td>
+                                    </tr>
+                                }
+                                    .into_any()
+                            }
+                            Line::Change(change) => {
+                                let message = change.message.clone();
+                                let name = change.event_name.clone();
+                                let kind = name.clone();
+                                view! {
+                                    <tr data-event=kind>
+                                        <td class="nowrap">
+                                            <Timestamp at />
+                                        </td>
+                                        <td colspan="3">
+                                            <strong>{name}</strong>
+                                            {message.map(|message| view! { ": " {message} })}
+                                        </td>
+                                        <td>
+                                            <Actor change />
+                                        </td>
+                                        <td class="muted">"CloudTrail"</td>
+                                    </tr>
+                                }
+                                    .into_any()
+                            }
                         }
                     })
                     .collect_view()}

@@ -3,6 +3,7 @@
 //! in. Values are never part of it.
 
 pub mod assess;
+pub mod changes;
 pub mod labels;
 pub mod policy;
 pub mod read;

@@ -11,11 +11,12 @@ use serde_json::Value;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use trailkeeper_app::api::overview::{InventoryOverview, SyncRun};
 use trailkeeper_app::api::secrets::{
-    DEFAULT_LIMIT, DeletedFilter, FlagFilter, LabelMove, PolicyFlag, Replica, RotationSettings,
+    DEFAULT_LIMIT, DeletedFilter, FlagFilter, PolicyFlag, Replica, RotationSettings,
     RotationStatus, SecretDetail, SecretFacets, SecretFlag, SecretLookup, SecretPage, SecretQuery,
     SecretSort, SecretSummary, SecretVersion,
 };
 
+use super::changes::{self, CHANGE_EVENTS, ChangeEvent, ObservedMove};
 use super::status::schedule_in_words;
 use crate::db::escape_like;
 
@@ -381,21 +382,28 @@ async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, s
     .bind(&summary.arn)
     .fetch_all(pool)
     .await?;
-    #[derive(sqlx::FromRow)]
-    struct MoveRow {
-        label: String,
-        from_version: Option<String>,
-        to_version: Option<String>,
-        observed_at: DateTime<Utc>,
-        source: String,
-    }
-    let label_history: Vec<MoveRow> = sqlx::query_as(
-        "SELECT label, from_version, to_version, observed_at, source FROM label_history \
+    let observed: Vec<ObservedMove> = sqlx::query_as(
+        "SELECT label, from_version, to_version, observed_at FROM label_history \
          WHERE secret_arn = $1 ORDER BY observed_at, id",
     )
     .bind(&summary.arn)
     .fetch_all(pool)
     .await?;
+    let names = CHANGE_EVENTS.map(|name| format!("'{name}'")).join(", ");
+    // A call that failed changed nothing; a service event's message is its news.
+    let events: Vec<ChangeEvent> = sqlx::query_as(&format!(
+        "SELECT event_id, event_name, event_time, principal, session_name, \
+             COALESCE(host(source_ip), source_service) AS origin, error_message AS message, \
+             raw -> 'requestParameters' AS request, raw -> 'responseElements' AS response \
+         FROM events \
+         WHERE secret_arn = $1 AND event_name IN ({names}) \
+           AND (error_code IS NULL OR event_type = 'AwsServiceEvent') \
+         ORDER BY event_time, event_id"
+    ))
+    .bind(&summary.arn)
+    .fetch_all(pool)
+    .await?;
+    let (label_history, changes) = changes::explain(&observed, &events);
 
     let replicas = serde_json::from_value::<Vec<Replica>>(row.replication).unwrap_or_default();
     let policy_flags =
@@ -433,16 +441,8 @@ async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, s
                 gone_since: version.gone_since,
             })
             .collect(),
-        label_history: label_history
-            .into_iter()
-            .map(|change| LabelMove {
-                label: change.label,
-                from_version: change.from_version,
-                to_version: change.to_version,
-                observed_at: change.observed_at,
-                source: change.source,
-            })
-            .collect(),
+        label_history,
+        changes,
         first_seen_at: row.first_seen_at,
         last_seen_at: row.last_seen_at,
         summary,
