@@ -433,3 +433,49 @@ async fn cloudtrail_says_who_moved_each_label_and_when(pool: PgPool) {
     assert!(page.body.contains("no: CloudTrail only"));
     assert!(page.body.contains("testSecret step"));
 }
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn events_stored_before_the_sync_found_their_secret_are_resolved_by_it(pool: PgPool) {
+    let region = "me-central-1";
+    // CloudTrail names the secret by its name before any sync has seen it.
+    let mut read = record(
+        "early-0001",
+        "GetSecretValue",
+        Utc::now() - Duration::hours(1),
+        "reports/warehouse",
+        serde_json::json!({}),
+    );
+    read["awsRegion"] = region.into();
+    read["responseElements"] = Value::Null;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), read.to_string()).unwrap();
+    trailkeeper::ingest::sources::files::ingest_file(&pool, file.path())
+        .await
+        .unwrap();
+    let resolved = || async {
+        sqlx::query_scalar::<_, Option<String>>("SELECT secret_arn FROM events")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(resolved().await, None);
+
+    let client = client(region).await;
+    let arn = create_secret(&client, "reports/warehouse", "data").await;
+    sync_region(&pool, &client, region).await.unwrap();
+    assert_eq!(resolved().await.as_deref(), Some(arn.as_str()));
+
+    let app = app(pool.clone());
+    let auditor = signed_in(&pool, "ada", Role::Auditor).await;
+    let (status, report) = json(
+        &app,
+        &format!("/api/v1/secrets/{arn}/access?range=7d"),
+        &auditor,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        report["principals"][0]["principal"],
+        "arn:aws:iam::123456789012:role/deployer"
+    );
+}

@@ -84,23 +84,20 @@ pub async fn store(
         copy.send(csv_rows(source, events)).await?;
         copy.finish().await?;
 
-        // A full ARN is matched as is; a partial one (without AWS's 7-character suffix) by
-        // prefix; a name within the event's region and account, preferring a live secret.
+        // Each distinct reference in the batch is resolved once (`resolve_secret`,
+        // migration 0012), not once per event.
         sqlx::query(&format!(
-            "INSERT INTO events ({COLUMNS}, secret_arn) \
-             SELECT {staged}, COALESCE(by_arn.arn, by_name.arn) \
+            "WITH refs AS ( \
+                 SELECT r.secret_ref, r.region, r.account_id, \
+                        resolve_secret(r.secret_ref, r.region, r.account_id) AS arn \
+                 FROM (SELECT DISTINCT secret_ref, region, account_id FROM events_staging \
+                       WHERE secret_ref IS NOT NULL) r) \
+             INSERT INTO events ({COLUMNS}, secret_arn) \
+             SELECT {staged}, refs.arn \
              FROM events_staging st \
-             LEFT JOIN LATERAL ( \
-                 SELECT s.arn FROM secrets s \
-                 WHERE st.secret_ref LIKE 'arn:%' AND (s.arn = st.secret_ref \
-                     OR (length(s.arn) = length(st.secret_ref) + 7 \
-                         AND left(s.arn, length(st.secret_ref)) = st.secret_ref)) \
-                 ORDER BY s.arn = st.secret_ref DESC LIMIT 1) by_arn ON true \
-             LEFT JOIN LATERAL ( \
-                 SELECT s.arn FROM secrets s \
-                 WHERE st.secret_ref NOT LIKE 'arn:%' AND s.name = st.secret_ref \
-                   AND s.region = st.region AND s.account_id = st.account_id \
-                 ORDER BY s.gone_since IS NULL DESC, s.last_seen_at DESC LIMIT 1) by_name ON true \
+             LEFT JOIN refs ON refs.secret_ref = st.secret_ref \
+                 AND COALESCE(refs.region, '') = COALESCE(st.region, '') \
+                 AND COALESCE(refs.account_id, '') = COALESCE(st.account_id, '') \
              ON CONFLICT DO NOTHING",
             staged = COLUMNS
                 .split(", ")
@@ -182,4 +179,24 @@ fn csv_rows(source: &str, events: &[Prepared]) -> Vec<u8> {
             .expect("writing to memory cannot fail");
     }
     writer.into_inner().unwrap_or_default()
+}
+
+/// Resolves the events stored before a sync found the secret they name, with the same rule
+/// as `store`. Returns how many events now have their secret.
+pub async fn resolve_waiting(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let resolved = sqlx::query(
+        "WITH refs AS ( \
+             SELECT r.secret_ref, r.region, r.account_id, \
+                    resolve_secret(r.secret_ref, r.region, r.account_id) AS arn \
+             FROM (SELECT DISTINCT secret_ref, region, account_id FROM events \
+                   WHERE secret_arn IS NULL AND secret_ref IS NOT NULL) r) \
+         UPDATE events e SET secret_arn = refs.arn FROM refs \
+         WHERE refs.arn IS NOT NULL AND e.secret_arn IS NULL \
+           AND e.secret_ref = refs.secret_ref \
+           AND COALESCE(e.region, '') = COALESCE(refs.region, '') \
+           AND COALESCE(e.account_id, '') = COALESCE(refs.account_id, '')",
+    )
+    .execute(pool)
+    .await?;
+    Ok(resolved.rows_affected())
 }

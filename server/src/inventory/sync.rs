@@ -19,6 +19,7 @@ use sqlx::PgPool;
 use super::assess::reassess;
 use super::labels::{self, Labels};
 use super::status::StatusThresholds;
+use crate::ingest::store::resolve_waiting;
 
 /// How many secrets are described at once in one region: enough to hide AWS latency,
 /// few enough to stay under its request rates.
@@ -212,6 +213,10 @@ pub async fn sync_region(
     .execute(pool)
     .await?;
     summary.gone = gone.rows_affected() as usize;
+    if summary.new > 0 {
+        // Events may have named these secrets before the inventory knew them.
+        resolve_waiting(pool).await?;
+    }
     let outcome = if summary.errors.is_empty() {
         "succeeded"
     } else {
