@@ -47,4 +47,4 @@ test-e2e:
 
 # Figures, not pass/fail: the inventory at 10 000 secrets on a private PostgreSQL.
 bench: build
-	scripts/with-test-database.sh cargo bench -p trailkeeper --bench inventory
+	scripts/with-test-database.sh cargo bench -p trailkeeper --bench inventory --bench ingest

@@ -3,38 +3,27 @@
 //! secrets, no AWS latency), and the server-side latency of the Secrets page and the list API
 //! (through the real router, warm): p50 and p95.
 
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Instant;
 
 use aws_sdk_secretsmanager::primitives::DateTime as AwsDateTime;
 use aws_sdk_secretsmanager::types::{
     RotationRulesType, SecretListEntry, SecretVersionsListEntry, Tag,
 };
-use axum::Router;
-use axum::body::{Body, to_bytes};
-use axum::http::{Request, StatusCode, header};
 use chrono::Utc;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgConnection, PgPool};
-use tower::ServiceExt;
-use trailkeeper::auth::sessions::{self, SessionPolicy};
-use trailkeeper::auth::sign_in::SignInLimits;
-use trailkeeper::auth::users;
 use trailkeeper::inventory::assess::reassess;
 use trailkeeper::inventory::status::StatusThresholds;
 use trailkeeper::inventory::sync::{Described, store};
-use trailkeeper::web::{AuthSettings, WebContext, router};
-use trailkeeper_app::Role;
-use trailkeeper_app::api::overview::AwsTarget;
+
+use common::{app, database_url, fresh_database, latency, millis};
 
 const SECRETS: usize = 10_000;
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-1"];
-const SAMPLES: usize = 200;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let url = std::env::var("DATABASE_URL")
-        .map_err(|_| anyhow::anyhow!("DATABASE_URL is not set: run it with `make bench`"))?;
-    let pool = fresh_database(&url).await?;
+    let (pool, _) = fresh_database(&database_url()?, "inventory").await?;
 
     let described: Vec<(String, Described)> = (0..SECRETS).map(secret).collect();
     let started = Instant::now();
@@ -71,27 +60,6 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn millis(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
-/// A database of the bench's own, migrated.
-async fn fresh_database(url: &str) -> anyhow::Result<PgPool> {
-    let name = format!("bench_inventory_{}", std::process::id());
-    let mut admin = PgConnection::connect(url).await?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await?;
-    let mut options: sqlx::postgres::PgConnectOptions = url.parse()?;
-    options = options.database(&name);
-    let pool = PgPoolOptions::new()
-        .max_connections(8)
-        .connect_with(options)
-        .await?;
-    trailkeeper::db::MIGRATOR.run(&pool).await?;
-    Ok(pool)
 }
 
 fn at(days_ago: i64) -> AwsDateTime {
@@ -146,50 +114,4 @@ fn secret(n: usize) -> (String, Described) {
         region.to_string(),
         Described::new(entry.build(), versions, None),
     )
-}
-
-async fn app(pool: PgPool) -> anyhow::Result<(Router, String)> {
-    let user = users::add(&pool, "bench", "bench", Role::Viewer, "bench password 123").await?;
-    let session = sessions::create(&pool, user.id, SessionPolicy::default(), None, None).await?;
-    let app = router(WebContext {
-        pool,
-        database_location: "bench database".into(),
-        aws: AwsTarget {
-            region: None,
-            endpoint: None,
-        },
-        listen: "127.0.0.1:3000".parse()?,
-        auth: AuthSettings {
-            sessions: SessionPolicy::default(),
-            limits: SignInLimits::default(),
-            tls: false,
-        },
-        sso: None,
-    });
-    Ok((app, format!("trailkeeper_session={}", session.secret)))
-}
-
-/// p50 and p95 of `SAMPLES` requests, after warming up.
-async fn latency(
-    (app, cookie): &(Router, String),
-    path: &str,
-) -> anyhow::Result<(Duration, Duration)> {
-    let mut samples = Vec::with_capacity(SAMPLES);
-    for round in 0..SAMPLES + 20 {
-        let request = Request::get(path)
-            .header(header::HOST, "127.0.0.1:3000")
-            .header(header::COOKIE, cookie)
-            .body(Body::empty())?;
-        let started = Instant::now();
-        let response = app.clone().oneshot(request).await?;
-        let status = response.status();
-        to_bytes(response.into_body(), usize::MAX).await?;
-        let took = started.elapsed();
-        anyhow::ensure!(status == StatusCode::OK, "{path} answered {status}");
-        if round >= 20 {
-            samples.push(took);
-        }
-    }
-    samples.sort();
-    Ok((samples[SAMPLES / 2], samples[SAMPLES * 95 / 100]))
 }

@@ -24,7 +24,9 @@ fn records(name: &str, format: Format) -> Vec<Record> {
         .found
         .iter()
         .map(|found| match found {
-            Found::Record(_, raw) => Record::parse(raw).unwrap_or_else(|error| panic!("{error}")),
+            Found::Record(_, raw) => {
+                Record::parse(raw.clone()).unwrap_or_else(|error| panic!("{error}"))
+            }
             Found::Rejected(position, reason) => panic!("{name} {position}: {reason}"),
         })
         .collect()
@@ -128,7 +130,9 @@ fn a_truncated_gzip_keeps_the_lines_before_the_break() {
     let good = contents
         .found
         .iter()
-        .filter(|found| matches!(found, Found::Record(_, raw) if Record::parse(raw).is_ok()))
+        .filter(
+            |found| matches!(found, Found::Record(_, raw) if Record::parse(raw.clone()).is_ok()),
+        )
         .count();
     assert!(
         (5..15).contains(&good),

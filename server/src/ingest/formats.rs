@@ -138,25 +138,29 @@ pub fn read(bytes: &[u8]) -> Result<Contents, FileError> {
 
 /// A file that is one JSON document.
 fn whole(document: Value) -> Result<(Format, Vec<Found>), FileError> {
-    let items = |list: &Vec<Value>| -> Vec<Found> {
-        list.iter()
+    // The records are moved out of the document, never copied: a file can hold thousands.
+    let items = |list: Vec<Value>| -> Vec<Found> {
+        list.into_iter()
             .enumerate()
-            .map(|(index, item)| Found::Record(Position::Item(index + 1), item.clone()))
+            .map(|(index, item)| Found::Record(Position::Item(index + 1), item))
             .collect()
     };
-    match &document {
-        Value::Object(object) => {
-            if let Some(Value::Array(records)) = object.get("Records") {
+    match document {
+        Value::Object(mut object) => {
+            if matches!(object.get("Records"), Some(Value::Array(_))) {
+                let Some(Value::Array(records)) = object.remove("Records") else {
+                    unreachable!("just matched an array");
+                };
                 Ok((Format::TrailFile, items(records)))
             } else if let Some(Value::Array(events)) = object.get("Events") {
                 Ok((Format::LookupEvents, lookup_events(events)))
-            } else if is_eventbridge(&document) {
-                let found = Found::Record(Position::Item(1), document);
+            } else if object.contains_key("detail-type") && object.contains_key("detail") {
+                let found = Found::Record(Position::Item(1), Value::Object(object));
                 Ok((Format::EventBridge, vec![unwrap_eventbridge(found)]))
             } else if object.contains_key("eventID") || object.contains_key("eventTime") {
                 Ok((
                     Format::JsonLines,
-                    vec![Found::Record(Position::Line(1), document)],
+                    vec![Found::Record(Position::Line(1), Value::Object(object))],
                 ))
             } else {
                 Err(FileError::Unrecognised(
@@ -168,8 +172,9 @@ fn whole(document: Value) -> Result<(Format, Vec<Found>), FileError> {
             }
         }
         Value::Array(list) => {
+            let eventbridge = list.iter().any(is_eventbridge);
             let found = items(list);
-            if list.iter().any(is_eventbridge) {
+            if eventbridge {
                 Ok((
                     Format::EventBridge,
                     found.into_iter().map(unwrap_eventbridge).collect(),

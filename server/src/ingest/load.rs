@@ -98,79 +98,122 @@ impl Totals {
     }
 }
 
-/// Stores what one unit of input held. `contents` is the unit as read, or why it could not
-/// be (then it is quarantined whole). `checkpoint`, when given, advances with the last batch.
-pub async fn load(
-    pool: &PgPool,
-    origin: &str,
-    contents: Result<Contents, String>,
-    checkpoint: Option<Checkpoint>,
-) -> Result<Summary, sqlx::Error> {
-    let mut summary = Summary::new(origin);
+/// One unit of input read, typed and normalised: everything but the storing, which is
+/// CPU work a source can do for the next unit while the last one is being stored.
+pub struct Unit {
+    summary: Summary,
+    events: Vec<Prepared>,
+    rejected: Vec<Rejection>,
+    newest: Option<DateTime<Utc>>,
+}
+
+/// Types and normalises what one unit of input held. `contents` is the unit as read, or
+/// why it could not be (then it is quarantined whole).
+pub fn prepare(origin: &str, contents: Result<Contents, String>) -> Unit {
+    let mut unit = Unit {
+        summary: Summary::new(origin),
+        events: Vec::new(),
+        rejected: Vec::new(),
+        newest: None,
+    };
     let contents = match contents {
         Ok(contents) => contents,
         Err(reason) => {
-            let rejection = Rejection {
+            unit.rejected.push(Rejection {
                 position: None,
                 reason: reason.clone(),
                 excerpt: None,
-            };
-            let stored = store::store(pool, origin, &[], &[rejection], checkpoint.as_ref()).await?;
-            summary.add(stored);
-            summary.format = Err(reason);
-            return Ok(summary);
+            });
+            unit.summary.format = Err(reason);
+            return unit;
         }
     };
-    summary.format = Ok(format!(
+    unit.summary.format = Ok(format!(
         "{}{}",
         contents.format,
         if contents.gzip { ", gzip" } else { "" }
     ));
-    let mut events = Vec::new();
-    let mut rejected = Vec::new();
     if let Some(reason) = &contents.truncated {
-        rejected.push(Rejection {
+        unit.rejected.push(Rejection {
             position: Some("end of file".into()),
             reason: reason.clone(),
             excerpt: None,
         });
     }
-    let mut newest: Option<DateTime<Utc>> = None;
     for found in contents.found {
-        summary.records += 1;
+        unit.summary.records += 1;
         match found {
-            Found::Rejected(position, reason) => rejected.push(Rejection {
+            Found::Rejected(position, reason) => unit.rejected.push(Rejection {
                 position: Some(position.to_string()),
                 reason,
                 excerpt: None,
             }),
-            Found::Record(position, raw) => match prepare(raw) {
+            Found::Record(position, raw) => match prepare_record(raw) {
                 Ok(Some(prepared)) => {
-                    newest = newest.max(Some(prepared.record.event_time));
-                    events.push(prepared);
+                    unit.newest = unit.newest.max(Some(prepared.record.event_time));
+                    unit.events.push(prepared);
                 }
-                Ok(None) => summary.skipped += 1,
-                Err((reason, text)) => rejected.push(Rejection {
+                Ok(None) => unit.summary.skipped += 1,
+                Err((reason, text)) => unit.rejected.push(Rejection {
                     position: Some(position.to_string()),
                     reason,
                     excerpt: Some(excerpt(&text)),
                 }),
             },
         }
-        if events.len() >= BATCH {
-            summary.add(store::store(pool, origin, &events, &rejected, None).await?);
-            events.clear();
-            rejected.clear();
-        }
     }
+    unit
+}
+
+/// Stores a prepared unit in batches; `checkpoint`, when given, advances with the last.
+pub async fn store_unit(
+    pool: &PgPool,
+    unit: Unit,
+    checkpoint: Option<Checkpoint>,
+) -> Result<Summary, sqlx::Error> {
+    let Unit {
+        mut summary,
+        events,
+        rejected,
+        newest,
+    } = unit;
     let checkpoint = checkpoint.map(|checkpoint| Checkpoint {
         newest_event_time: checkpoint.newest_event_time.max(newest),
         ..checkpoint
     });
-    if !events.is_empty() || !rejected.is_empty() || checkpoint.is_some() {
-        summary.add(store::store(pool, origin, &events, &rejected, checkpoint.as_ref()).await?);
+    let mut batches = events.chunks(BATCH).peekable();
+    let mut rejected = Some(rejected);
+    while let Some(batch) = batches.next() {
+        let last = batches.peek().is_none();
+        let stored = store::store(
+            pool,
+            &summary.origin,
+            batch,
+            &rejected.take().unwrap_or_default(),
+            if last { checkpoint.as_ref() } else { None },
+        )
+        .await?;
+        summary.add(stored);
+    }
+    // A unit of nothing but rejects (or of nothing) still records them and its progress.
+    if let Some(rejected) = rejected
+        && (!rejected.is_empty() || checkpoint.is_some())
+    {
+        let stored =
+            store::store(pool, &summary.origin, &[], &rejected, checkpoint.as_ref()).await?;
+        summary.add(stored);
     }
     Ok(summary)
+}
+
+/// Prepares and stores one unit of input.
+pub async fn load(
+    pool: &PgPool,
+    origin: &str,
+    contents: Result<Contents, String>,
+    checkpoint: Option<Checkpoint>,
+) -> Result<Summary, sqlx::Error> {
+    store_unit(pool, prepare(origin, contents), checkpoint).await
 }
 
 fn excerpt(text: &str) -> String {
@@ -183,7 +226,7 @@ fn excerpt(text: &str) -> String {
 
 /// A record to store, `None` for another service's, or why it cannot be stored (with its
 /// text for the quarantine).
-fn prepare(raw: Value) -> Result<Option<Prepared>, (String, String)> {
+fn prepare_record(raw: Value) -> Result<Option<Prepared>, (String, String)> {
     let text = raw.to_string();
     if text.len() > MAX_RECORD_BYTES {
         return Err((
@@ -198,7 +241,10 @@ fn prepare(raw: Value) -> Result<Option<Prepared>, (String, String)> {
     if text.contains("\\u0000") {
         return Err(("the record contains a NUL character".into(), text));
     }
-    let record = Record::parse(&raw).map_err(|reason| (reason, text.clone()))?;
+    let record = match Record::parse(raw) {
+        Ok(record) => record,
+        Err(reason) => return Err((reason, text)),
+    };
     if record.event_source != SECRETS_MANAGER {
         return Ok(None);
     }
@@ -206,6 +252,6 @@ fn prepare(raw: Value) -> Result<Option<Prepared>, (String, String)> {
     Ok(Some(Prepared {
         record,
         normalised,
-        raw,
+        raw: text,
     }))
 }

@@ -30,7 +30,8 @@ fn bounds(year: i32, month: u32) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
 }
 
 /// The month's partition, made if missing. Two ingests making the same one at once is
-/// harmless: the loser finds it there.
+/// harmless: the loser finds it there (42P07), or loses the race for its row type in the
+/// catalog (23505).
 pub async fn create(pool: &PgPool, year: i32, month: u32) -> Result<(), sqlx::Error> {
     let (start, end) = bounds(year, month).expect("a record's month has a first day");
     let created = sqlx::query(&format!(
@@ -42,7 +43,11 @@ pub async fn create(pool: &PgPool, year: i32, month: u32) -> Result<(), sqlx::Er
     .execute(pool)
     .await;
     match created {
-        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P07") => Ok(()),
+        Err(sqlx::Error::Database(error))
+            if matches!(error.code().as_deref(), Some("42P07" | "23505")) =>
+        {
+            Ok(())
+        }
         other => other.map(drop),
     }
 }

@@ -99,8 +99,9 @@ fn flexible_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bo
 }
 
 impl Record {
-    /// Types a raw record; the error names what is missing or malformed, for the quarantine.
-    pub fn parse(raw: &Value) -> Result<Record, String> {
+    /// Types a raw record, taking its parts rather than copying them; the error names what
+    /// is missing or malformed, for the quarantine.
+    pub fn parse(raw: Value) -> Result<Record, String> {
         if !raw.is_object() {
             return Err("a record must be a JSON object".into());
         }
@@ -115,7 +116,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_ignored_and_missing_optional_ones_are_none() {
-        let record = Record::parse(&json!({
+        let record = Record::parse(json!({
             "eventID": "e-1",
             "eventTime": "2026-10-03T08:12:41Z",
             "eventSource": "secretsmanager.amazonaws.com",
@@ -135,14 +136,14 @@ mod tests {
 
     #[test]
     fn a_record_without_its_identity_or_with_a_wrong_type_says_which() {
-        let missing = Record::parse(&json!({
+        let missing = Record::parse(json!({
             "eventTime": "2026-10-03T08:12:41Z",
             "eventSource": "secretsmanager.amazonaws.com",
             "eventName": "GetSecretValue"
         }))
         .unwrap_err();
         assert!(missing.contains("eventID"), "{missing}");
-        let bad_time = Record::parse(&json!({
+        let bad_time = Record::parse(json!({
             "eventID": "e-1",
             "eventTime": "yesterday",
             "eventSource": "secretsmanager.amazonaws.com",
@@ -154,7 +155,7 @@ mod tests {
             "{bad_time}"
         );
         assert_eq!(
-            Record::parse(&json!([1, 2])).unwrap_err(),
+            Record::parse(json!([1, 2])).unwrap_err(),
             "a record must be a JSON object"
         );
     }

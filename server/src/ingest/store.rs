@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Datelike, Utc};
-use serde_json::Value;
 use sqlx::PgPool;
 
 use super::checkpoints::{self, Checkpoint};
@@ -14,11 +13,11 @@ use super::normalise::{Normalised, Source};
 use super::partitions;
 use super::record::Record;
 
-/// A record ready to store: typed, normalised, and whole.
+/// A record ready to store: typed, normalised, and whole (as JSON text).
 pub struct Prepared {
     pub record: Record,
     pub normalised: Normalised,
-    pub raw: Value,
+    pub raw: String,
 }
 
 /// Something that could not be read, and where it was.
@@ -84,21 +83,23 @@ pub async fn store(
         copy.send(csv_rows(source, events)).await?;
         copy.finish().await?;
 
-        // Each distinct reference in the batch is resolved once (`resolve_secret`,
-        // migration 0012), not once per event.
+        // Each distinct reference in the batch is resolved once, not once per event. Every
+        // batch inserts in event ID order, so ingests storing the same events at once wait
+        // for each other instead of deadlocking.
         sqlx::query(&format!(
-            "WITH refs AS ( \
-                 SELECT r.secret_ref, r.region, r.account_id, \
-                        resolve_secret(r.secret_ref, r.region, r.account_id) AS arn \
-                 FROM (SELECT DISTINCT secret_ref, region, account_id FROM events_staging \
-                       WHERE secret_ref IS NOT NULL) r) \
+            "WITH refs AS ({}) \
              INSERT INTO events ({COLUMNS}, secret_arn) \
              SELECT {staged}, refs.arn \
              FROM events_staging st \
              LEFT JOIN refs ON refs.secret_ref = st.secret_ref \
                  AND COALESCE(refs.region, '') = COALESCE(st.region, '') \
                  AND COALESCE(refs.account_id, '') = COALESCE(st.account_id, '') \
+             ORDER BY st.event_id \
              ON CONFLICT DO NOTHING",
+            resolved(
+                "SELECT DISTINCT secret_ref, region, account_id FROM events_staging \
+                      WHERE secret_ref IS NOT NULL"
+            ),
             staged = COLUMNS
                 .split(", ")
                 .map(|column| format!("st.{}", column.trim()))
@@ -170,7 +171,7 @@ fn csv_rows(source: &str, events: &[Prepared]) -> Vec<u8> {
             record.error_code.clone(),
             record.error_message.clone(),
             record.read_only.map(|read_only| read_only.to_string()),
-            Some(event.raw.to_string()),
+            Some(event.raw.clone()),
             Some(source.to_string()),
         ];
         // An absent value is an unquoted empty field, which COPY reads as NULL.
@@ -181,21 +182,35 @@ fn csv_rows(source: &str, events: &[Prepared]) -> Vec<u8> {
     writer.into_inner().unwrap_or_default()
 }
 
-/// Resolves the events stored before a sync found the secret they name, with the same rule
+/// The secret each distinct `(secret_ref, region, account_id)` of `references` (a query)
+/// names, by the rule of the `secret_references` view (migration 0012): the references
+/// that resolve, each with its `arn`.
+fn resolved(references: &str) -> String {
+    format!(
+        "SELECT DISTINCT ON (r.secret_ref, r.region, r.account_id) \
+             r.secret_ref, r.region, r.account_id, v.arn \
+         FROM ({references}) r \
+         JOIN secret_references v ON v.reference = r.secret_ref \
+             AND (v.region IS NULL OR (v.region = r.region AND v.account_id = r.account_id)) \
+         ORDER BY r.secret_ref, r.region, r.account_id, v.preference, \
+             v.gone_since IS NULL DESC, v.last_seen_at DESC"
+    )
+}
+
+/// Resolves the events stored before a sync found the secret they name, by the same rule
 /// as `store`. Returns how many events now have their secret.
 pub async fn resolve_waiting(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let resolved = sqlx::query(
-        "WITH refs AS ( \
-             SELECT r.secret_ref, r.region, r.account_id, \
-                    resolve_secret(r.secret_ref, r.region, r.account_id) AS arn \
-             FROM (SELECT DISTINCT secret_ref, region, account_id FROM events \
-                   WHERE secret_arn IS NULL AND secret_ref IS NOT NULL) r) \
+    let resolved = sqlx::query(&format!(
+        "WITH refs AS ({}) \
          UPDATE events e SET secret_arn = refs.arn FROM refs \
-         WHERE refs.arn IS NOT NULL AND e.secret_arn IS NULL \
-           AND e.secret_ref = refs.secret_ref \
+         WHERE e.secret_arn IS NULL AND e.secret_ref = refs.secret_ref \
            AND COALESCE(e.region, '') = COALESCE(refs.region, '') \
            AND COALESCE(e.account_id, '') = COALESCE(refs.account_id, '')",
-    )
+        resolved(
+            "SELECT DISTINCT secret_ref, region, account_id FROM events \
+             WHERE secret_arn IS NULL AND secret_ref IS NOT NULL"
+        )
+    ))
     .execute(pool)
     .await?;
     Ok(resolved.rows_affected())

@@ -5,11 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use sqlx::PgPool;
 
 use super::{EventSource, Report, SourceError};
 use crate::ingest::formats;
-use crate::ingest::load::{Summary, Totals, load};
+use crate::ingest::load::{Summary, Totals, Unit, prepare, store_unit};
 
 /// Files and directories given on the command line.
 pub struct Files {
@@ -39,6 +40,11 @@ impl Files {
     }
 }
 
+/// Files stored at once. Files have no checkpoint, so their order does not matter, and
+/// two at a time keep two PostgreSQL backends (and the parsing) busy; more would contend on
+/// a small machine.
+const AT_ONCE: usize = 2;
+
 fn walk(path: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if path.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
@@ -65,10 +71,20 @@ impl EventSource for Files {
         format!("{} local files", self.files.len())
     }
 
+    /// Files are read and typed on blocking threads and stored `AT_ONCE` at a time; the
+    /// reports come in the files' order.
     async fn poll(&self, pool: &PgPool, report: Report<'_>) -> Result<Totals, SourceError> {
+        let mut stored = futures::stream::iter(self.files.iter().cloned())
+            .map(|path| async move {
+                let unit = tokio::task::spawn_blocking(move || read_file(&path))
+                    .await
+                    .expect("reading a file does not panic");
+                store_unit(pool, unit, None).await
+            })
+            .buffered(AT_ONCE);
         let mut totals = Totals::default();
-        for path in &self.files {
-            let summary = ingest_file(pool, path).await?;
+        while let Some(summary) = stored.next().await {
+            let summary = summary?;
             totals.add(&summary);
             report(&summary);
         }
@@ -76,10 +92,15 @@ impl EventSource for Files {
     }
 }
 
-/// Reads, types and stores one file; a file that cannot be read is quarantined whole.
-pub async fn ingest_file(pool: &PgPool, path: &Path) -> Result<Summary, sqlx::Error> {
+/// Reads and types one file; a file that cannot be read becomes a unit quarantined whole.
+fn read_file(path: &Path) -> Unit {
     let contents = std::fs::read(path)
         .map_err(|error| format!("cannot be read: {error}"))
         .and_then(|bytes| formats::read(&bytes).map_err(|error| error.to_string()));
-    load(pool, &path.display().to_string(), contents, None).await
+    prepare(&path.display().to_string(), contents)
+}
+
+/// Reads, types and stores one file.
+pub async fn ingest_file(pool: &PgPool, path: &Path) -> Result<Summary, sqlx::Error> {
+    store_unit(pool, read_file(path), None).await
 }

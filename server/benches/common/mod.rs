@@ -1,0 +1,95 @@
+//! What the benchmarks share: a database of their own, a signed-in router, latency
+//! percentiles.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode, header};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
+use tower::ServiceExt;
+use trailkeeper::auth::sessions::{self, SessionPolicy};
+use trailkeeper::auth::sign_in::SignInLimits;
+use trailkeeper::auth::users;
+use trailkeeper::web::{AuthSettings, WebContext, router};
+use trailkeeper_app::Role;
+use trailkeeper_app::api::overview::AwsTarget;
+
+/// Requests measured per path, after 20 to warm up.
+pub const SAMPLES: usize = 200;
+
+/// The server's `DATABASE_URL`, which `make bench` provides.
+pub fn database_url() -> anyhow::Result<String> {
+    std::env::var("DATABASE_URL")
+        .map_err(|_| anyhow::anyhow!("DATABASE_URL is not set: run it with `make bench`"))
+}
+
+/// A database of the bench's own, migrated: its pool, and how to connect to it.
+pub async fn fresh_database(
+    url: &str,
+    purpose: &str,
+) -> anyhow::Result<(PgPool, PgConnectOptions)> {
+    let name = format!("bench_{purpose}_{}", std::process::id());
+    let mut admin = PgConnection::connect(url).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await?;
+    let options = url.parse::<PgConnectOptions>()?.database(&name);
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(options.clone())
+        .await?;
+    trailkeeper::db::MIGRATOR.run(&pool).await?;
+    Ok((pool, options))
+}
+
+pub async fn app(pool: PgPool) -> anyhow::Result<(Router, String)> {
+    let user = users::add(&pool, "bench", "bench", Role::Viewer, "bench password 123").await?;
+    let session = sessions::create(&pool, user.id, SessionPolicy::default(), None, None).await?;
+    let app = router(WebContext {
+        pool,
+        database_location: "bench database".into(),
+        aws: AwsTarget {
+            region: None,
+            endpoint: None,
+        },
+        listen: "127.0.0.1:3000".parse()?,
+        auth: AuthSettings {
+            sessions: SessionPolicy::default(),
+            limits: SignInLimits::default(),
+            tls: false,
+        },
+        sso: None,
+    });
+    Ok((app, format!("trailkeeper_session={}", session.secret)))
+}
+
+/// p50 and p95 of `SAMPLES` requests, after warming up.
+pub async fn latency(
+    (app, cookie): &(Router, String),
+    path: &str,
+) -> anyhow::Result<(Duration, Duration)> {
+    let mut samples = Vec::with_capacity(SAMPLES);
+    for round in 0..SAMPLES + 20 {
+        let request = Request::get(path)
+            .header(header::HOST, "127.0.0.1:3000")
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())?;
+        let started = Instant::now();
+        let response = app.clone().oneshot(request).await?;
+        let status = response.status();
+        to_bytes(response.into_body(), usize::MAX).await?;
+        let took = started.elapsed();
+        anyhow::ensure!(status == StatusCode::OK, "{path} answered {status}");
+        if round >= 20 {
+            samples.push(took);
+        }
+    }
+    samples.sort();
+    Ok((samples[SAMPLES / 2], samples[SAMPLES * 95 / 100]))
+}
+
+pub fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
