@@ -398,12 +398,20 @@ fn ingest(
     })
 }
 
-/// Runs one psql meta-command against the bench's database.
+/// Runs one psql meta-command against the bench's database (a password, if the server
+/// needs one, comes from `PGPASSWORD` or `~/.pgpass`).
 fn psql(database: &PgConnectOptions, command: &str) -> anyhow::Result<()> {
+    // libpq reads these; sqlx's own URL parameters would not parse.
+    let host = match database.get_socket() {
+        Some(socket) => socket.to_string_lossy().into_owned(),
+        None => database.get_host().to_string(),
+    };
     let output = Command::new("psql")
         .args(["--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1"])
-        .arg("--dbname")
-        .arg(database.to_url_lossy().as_str())
+        .env("PGHOST", host)
+        .env("PGPORT", database.get_port().to_string())
+        .env("PGUSER", database.get_username())
+        .env("PGDATABASE", database.get_database().unwrap_or_default())
         .arg("--command")
         .arg(command)
         .output()?;

@@ -5,7 +5,7 @@ mod common;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_secretsmanager::Client;
-use common::{client, create_secret, value};
+use common::{client, create_secret, put_value};
 use sqlx::PgPool;
 use trailkeeper::inventory::sync::{sync_region, sync_regions};
 
@@ -66,16 +66,7 @@ async fn each_label_move_is_recorded_once(pool: PgPool) {
     sync_region(&pool, &client, "ap-southeast-2").await.unwrap();
     let first = history(&pool, &arn).await[0].2.clone().unwrap();
 
-    let second = client
-        .put_secret_value()
-        .secret_id(&arn)
-        .secret_string(value())
-        .send()
-        .await
-        .unwrap()
-        .version_id()
-        .unwrap()
-        .to_string();
+    let second = put_value(&client, &arn, &[]).await;
     let summary = sync_region(&pool, &client, "ap-southeast-2").await.unwrap();
     assert_eq!(summary.label_moves, 2);
     let again = sync_region(&pool, &client, "ap-southeast-2").await.unwrap();

@@ -7,7 +7,7 @@ use aws_sdk_secretsmanager::types::{RotationRulesType, Tag};
 use axum::Router;
 use axum::http::StatusCode;
 use chrono::{Duration, SubsecRound, Utc};
-use common::{As, app, client, create_secret, get, signed_in, value};
+use common::{As, app, client, create_secret, get, put_value, signed_in, value};
 use serde_json::Value;
 use sqlx::PgPool;
 use trailkeeper::inventory::assess::reassess;
@@ -151,13 +151,7 @@ async fn one_secret_by_name_or_arn_with_its_versions_and_label_history(pool: PgP
     let client = client(region).await;
     let arn = create_secret(&client, "orders/api-key", "orders").await;
     sync_region(&pool, &client, region).await.unwrap();
-    client
-        .put_secret_value()
-        .secret_id(&arn)
-        .secret_string(value())
-        .send()
-        .await
-        .unwrap();
+    put_value(&client, &arn, &[]).await;
     sync_region(&pool, &client, region).await.unwrap();
     let app = app(pool.clone());
     let viewer = signed_in(&pool, "vera", Role::Viewer).await;
@@ -198,17 +192,7 @@ async fn a_pending_label_left_past_the_grace_period_is_stuck(pool: PgPool) {
     let client = client(region).await;
     let arn = create_secret(&client, "reports/db", "data").await;
     // A rotation's first step made the pending version, and nothing finished it.
-    let pending = client
-        .put_secret_value()
-        .secret_id(&arn)
-        .secret_string(value())
-        .version_stages("AWSPENDING")
-        .send()
-        .await
-        .unwrap()
-        .version_id()
-        .unwrap()
-        .to_string();
+    let pending = put_value(&client, &arn, &["AWSPENDING"]).await;
     sync_region(&pool, &client, region).await.unwrap();
     let status = |pool: PgPool| async move {
         sqlx::query_as::<_, (String, String)>(
@@ -316,16 +300,7 @@ async fn cloudtrail_says_who_moved_each_label_and_when(pool: PgPool) {
     // CloudTrail times are whole seconds: keep the call a second clear of the first sync.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let put_at = Utc::now();
-    let second = client
-        .put_secret_value()
-        .secret_id(&arn)
-        .secret_string(value())
-        .send()
-        .await
-        .unwrap()
-        .version_id()
-        .unwrap()
-        .to_string();
+    let second = put_value(&client, &arn, &[]).await;
     sync_region(&pool, &client, region).await.unwrap();
 
     // CloudTrail: the deployer's PutSecretValue made the second version current; later the

@@ -8,7 +8,7 @@ use futures::{SinkExt, StreamExt};
 use sqlx::{PgPool, QueryBuilder};
 use trailkeeper_app::api::events::{EventQuery, EventRecord, EventSummary};
 
-use super::read::{EVENT_COLUMNS, RecordRow, push_filters};
+use super::read::{EVENT_COLUMNS, RecordRow, push_filters, secret_arns};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportFormat {
@@ -114,9 +114,22 @@ pub fn stream(pool: PgPool, query: EventQuery, format: ExportFormat, now: DateTi
             limit: None,
             ..query.first_page()
         };
-        push_filters(&mut sql, &query, now);
+        let secrets = match secret_arns(&pool, &query).await {
+            Ok(secrets) => secrets,
+            Err(error) => {
+                tracing::error!(%error, "an export could not look its secret up");
+                let _ = sender
+                    .send(Err(std::io::Error::other("reading the events failed")))
+                    .await;
+                return;
+            }
+        };
+        push_filters(&mut sql, &query, now, &secrets);
         sql.push(" ORDER BY event_time DESC, event_id DESC");
-        let mut rows = sql.build_query_as::<RecordRow>().fetch(&pool);
+        let mut rows = sql
+            .build_query_as::<RecordRow>()
+            .persistent(false)
+            .fetch(&pool);
         while let Some(row) = rows.next().await {
             let chunk = match row {
                 Ok(row) => {

@@ -4,7 +4,9 @@
 //! Which index serves which query (`EXPLAIN` on a million events, see `make bench`):
 //! - no filter, or filters without an index of their own: `events_newest` (event_time DESC),
 //!   read backwards from the cursor until a page is full;
-//! - `secret=`: `events_by_secret` (secret_arn, event_time DESC), the page read in order;
+//! - `secret=`: the secret's ARNs are looked up first, then `events_by_secret` (secret_arn,
+//!   event_time DESC) OR-ed with `events_unresolved` for records that named it without
+//!   resolving: a bitmap of the secret's events in the range, the page sorted from those;
 //! - `principal=ARN`: `events_by_principal` (principal, event_time DESC), likewise.
 //!
 //! Monthly partitions are pruned by the time range.
@@ -127,8 +129,30 @@ impl Cursor {
     }
 }
 
-/// The query's filters as a `WHERE` clause, its range resolved at `now`.
-pub fn push_filters(sql: &mut QueryBuilder<'_, Postgres>, query: &EventQuery, now: DateTime<Utc>) {
+/// The inventory's ARNs for the query's secret filter (an ARN, or a name that finds each
+/// secret of that name), looked up before the events are: with the ARNs themselves in the
+/// query, PostgreSQL plans the secret index rather than reading every event in the range.
+pub async fn secret_arns(pool: &PgPool, query: &EventQuery) -> Result<Vec<String>, sqlx::Error> {
+    match &query.secret {
+        Some(secret) => {
+            sqlx::query_scalar("SELECT arn FROM secrets WHERE arn = $1 OR name = $1")
+                .bind(secret)
+                .fetch_all(pool)
+                .await
+        }
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The query's filters as a `WHERE` clause, its range resolved at `now` and its secret
+/// filter standing for `secret_arns` (from [`secret_arns`]). Run the result unprepared
+/// (`persistent(false)`), so each is planned for its own values.
+pub fn push_filters(
+    sql: &mut QueryBuilder<'_, Postgres>,
+    query: &EventQuery,
+    now: DateTime<Utc>,
+    secret_arns: &[String],
+) {
     sql.push(" WHERE true");
     let (since, until) = query.bounds(now);
     if let Some(since) = since {
@@ -138,12 +162,9 @@ pub fn push_filters(sql: &mut QueryBuilder<'_, Postgres>, query: &EventQuery, no
         sql.push(" AND event_time < ").push_bind(until);
     }
     if let Some(secret) = &query.secret {
-        // By the inventory's ARN (a name finds each secret of that name), or as the record
-        // named it when it did not resolve.
-        sql.push(" AND (secret_arn IN (SELECT arn FROM secrets WHERE arn = ")
-            .push_bind(secret.clone())
-            .push(" OR name = ")
-            .push_bind(secret.clone())
+        // By the inventory's ARN, or as the record named it when it did not resolve.
+        sql.push(" AND (secret_arn = ANY(")
+            .push_bind(secret_arns.to_vec())
             .push(") OR (secret_arn IS NULL AND secret_ref = ")
             .push_bind(secret.clone())
             .push("))");
@@ -210,8 +231,13 @@ pub async fn list(
     now: DateTime<Utc>,
 ) -> Result<(Vec<EventRecord>, Option<String>), ReadError> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT) as usize;
-    let mut sql = list_sql("", query, now, limit)?;
-    let mut rows: Vec<RecordRow> = sql.build_query_as().fetch_all(pool).await?;
+    let secrets = secret_arns(pool, query).await?;
+    let mut sql = list_sql("", query, now, limit, &secrets)?;
+    let mut rows: Vec<RecordRow> = sql
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(pool)
+        .await?;
     let next = if rows.len() > limit {
         rows.truncate(limit);
         rows.last().map(|last| {
@@ -235,8 +261,13 @@ pub async fn explain_list(
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, ReadError> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT) as usize;
-    let mut sql = list_sql("EXPLAIN (COSTS OFF) ", query, now, limit)?;
-    Ok(sql.build_query_scalar().fetch_all(pool).await?)
+    let secrets = secret_arns(pool, query).await?;
+    let mut sql = list_sql("EXPLAIN (COSTS OFF) ", query, now, limit, &secrets)?;
+    Ok(sql
+        .build_query_scalar()
+        .persistent(false)
+        .fetch_all(pool)
+        .await?)
 }
 
 /// A page of `query`, one more row than `limit` to tell whether another page follows.
@@ -245,9 +276,10 @@ fn list_sql<'a>(
     query: &'a EventQuery,
     now: DateTime<Utc>,
     limit: usize,
+    secret_arns: &[String],
 ) -> Result<QueryBuilder<'a, Postgres>, ReadError> {
     let mut sql = QueryBuilder::new(format!("{prefix}SELECT {EVENT_COLUMNS}, raw FROM events"));
-    push_filters(&mut sql, query, now);
+    push_filters(&mut sql, query, now, secret_arns);
     if let Some(cursor) = &query.cursor {
         let cursor = Cursor::decode(cursor)?;
         sql.push(" AND (event_time, event_id) < (")
@@ -275,9 +307,14 @@ pub async fn histogram(
     let mut sql = QueryBuilder::new(format!(
         "SELECT date_trunc('{bucket}', event_time, 'UTC') AS bucket, count(*) FROM events"
     ));
-    push_filters(&mut sql, &query.first_page(), now);
+    let secrets = secret_arns(pool, query).await?;
+    push_filters(&mut sql, &query.first_page(), now, &secrets);
     sql.push(" GROUP BY 1 ORDER BY 1");
-    let bars: Vec<(DateTime<Utc>, i64)> = sql.build_query_as().fetch_all(pool).await?;
+    let bars: Vec<(DateTime<Utc>, i64)> = sql
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(pool)
+        .await?;
     let (Some(first), Some(last)) = (bars.first(), bars.last()) else {
         return Ok(None);
     };

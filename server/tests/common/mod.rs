@@ -164,6 +164,19 @@ pub async fn create_secret(client: &Client, name: &str, team: &str) -> String {
         .to_string()
 }
 
+/// Puts a new value on the secret with the given staging labels (AWS's default,
+/// `AWSCURRENT`, when none) and returns the new version's id.
+pub async fn put_value(client: &Client, arn: &str, stages: &[&str]) -> String {
+    let mut put = client
+        .put_secret_value()
+        .secret_id(arn)
+        .secret_string(value());
+    for stage in stages {
+        put = put.version_stages(*stage);
+    }
+    put.send().await.unwrap().version_id().unwrap().to_string()
+}
+
 /// A random secret value: the tests never read it back, and neither does Trailkeeper.
 pub fn value() -> String {
     format!("{:x}", rand_value())
