@@ -1,6 +1,7 @@
 // The events explorer in a real browser: a secret made in the AWS API peer and synced,
 // CloudTrail records about it ingested by the real binary, then filtered by secret and
-// principal, one opened, the filter exported as CSV, and the secret's Access section read.
+// principal, one opened, the filter exported as CSV, and the secret's Access section and
+// changes read.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -138,5 +139,10 @@ test("the secret's Access section lists who used it, with the denied reader", as
   const intruderRow = await table.locator(`tr[data-principal="${intruder}"]`).innerText();
   assert.match(intruderRow, /203\.0\.113\.9/);
   assert.equal(principals[0], reader, 'the busiest first');
+
+  // The new value the ops user put is in the secret's changes, with who did it.
+  const change = page.getByTestId('label-history').locator('tr[data-event="PutSecretValue"]');
+  assert.match(await change.innerText(), /ops/);
+  assert.equal(await change.locator('[data-actor]').getAttribute('data-actor'), 'arn:aws:iam::123456789012:user/ops');
   assert.deepEqual(problems, []);
 });
