@@ -8,12 +8,13 @@
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
+use futures::StreamExt;
 use sqlx::PgPool;
 
 use super::{EventSource, Report, SourceError};
 use crate::ingest::checkpoints::{self, Checkpoint};
 use crate::ingest::formats::{self, Contents};
-use crate::ingest::load::{Totals, load};
+use crate::ingest::load::{Totals, prepare, store_unit};
 
 /// An `s3://bucket/prefix` URL, taken apart.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +42,9 @@ impl S3Url {
         format!("s3://{}/{key}", self.bucket)
     }
 }
+
+/// Objects fetched and typed ahead of the one being stored.
+const FETCH_AHEAD: usize = 2;
 
 pub struct S3Trail {
     client: Client,
@@ -118,18 +122,36 @@ impl S3Trail {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| SourceError::aws("S3", "ListObjectsV2", &error))?;
-            for key in page.contents().iter().filter_map(|object| object.key()) {
-                if !is_log_file(key) {
-                    continue;
-                }
+            let keys: Vec<String> = page
+                .contents()
+                .iter()
+                .filter_map(|object| object.key())
+                .filter(|key| is_log_file(key))
+                .map(str::to_string)
+                .collect();
+            // The next objects are fetched and typed (in tasks of their own) while this one
+            // is stored; storing stays in key order, as the checkpoint needs.
+            let mut ready = futures::stream::iter(keys)
+                .map(|key| {
+                    let (client, url) = (self.client.clone(), self.url.clone());
+                    tokio::spawn(async move {
+                        let contents = fetch(&client, &url.bucket, &key).await?;
+                        let origin = url.key_url(&key);
+                        let unit = tokio::task::spawn_blocking(move || prepare(&origin, contents))
+                            .await
+                            .expect("typing records does not panic");
+                        Ok::<_, SourceError>((key, unit))
+                    })
+                })
+                .buffered(FETCH_AHEAD + 1);
+            while let Some(fetched) = ready.next().await {
+                let (key, unit) = fetched.expect("fetching an object does not panic")?;
                 let checkpoint = Checkpoint {
                     source: source.clone(),
-                    position: key.to_string(),
+                    position: key,
                     newest_event_time: None,
                 };
-                let contents = fetch(&self.client, &self.url.bucket, key).await?;
-                let summary =
-                    load(pool, &self.url.key_url(key), contents, Some(checkpoint)).await?;
+                let summary = store_unit(pool, unit, Some(checkpoint)).await?;
                 totals.add(&summary);
                 report(&summary);
             }
