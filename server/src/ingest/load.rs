@@ -181,26 +181,28 @@ pub async fn store_unit(
         newest_event_time: checkpoint.newest_event_time.max(newest),
         ..checkpoint
     });
-    let mut batches = events.chunks(BATCH).peekable();
-    let mut rejected = Some(rejected);
-    while let Some(batch) = batches.next() {
-        let last = batches.peek().is_none();
+    // A unit of nothing but rejects (or of nothing) still records them and its progress.
+    let mut batches: Vec<&[Prepared]> = events.chunks(BATCH).collect();
+    if batches.is_empty() {
+        if rejected.is_empty() && checkpoint.is_none() {
+            return Ok(summary);
+        }
+        batches.push(&[]);
+    }
+    let last = batches.len() - 1;
+    for (index, batch) in batches.into_iter().enumerate() {
         let stored = store::store(
             pool,
             &summary.origin,
             batch,
-            &rejected.take().unwrap_or_default(),
-            if last { checkpoint.as_ref() } else { None },
+            if index == 0 { &rejected } else { &[] },
+            if index == last {
+                checkpoint.as_ref()
+            } else {
+                None
+            },
         )
         .await?;
-        summary.add(stored);
-    }
-    // A unit of nothing but rejects (or of nothing) still records them and its progress.
-    if let Some(rejected) = rejected
-        && (!rejected.is_empty() || checkpoint.is_some())
-    {
-        let stored =
-            store::store(pool, &summary.origin, &[], &rejected, checkpoint.as_ref()).await?;
         summary.add(stored);
     }
     Ok(summary)
