@@ -27,6 +27,10 @@ pub enum Action {
     TokenRevoked,
     EventsExported,
     EventsIngested,
+    /// A detector closed a finding itself (a rotation that succeeded after failing, a
+    /// rotation back on schedule).
+    FindingResolved,
+    DetectionBackfilled,
 }
 
 impl Action {
@@ -44,6 +48,8 @@ impl Action {
             Action::TokenRevoked => "token.revoked",
             Action::EventsExported => "events.exported",
             Action::EventsIngested => "events.ingested",
+            Action::FindingResolved => "finding.resolved",
+            Action::DetectionBackfilled => "detection.backfilled",
         }
     }
 }

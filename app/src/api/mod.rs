@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod events;
+pub mod findings;
 pub mod identity;
 pub mod overview;
 pub mod secrets;

@@ -1,7 +1,7 @@
 //! Store: events in batches — `COPY` into a staging table, then one `INSERT … ON CONFLICT DO
 //! NOTHING`, so each event is stored once however often it arrives — with the secret each
 //! names resolved against the inventory, and what could not be read set aside in the
-//! quarantine, all in one transaction.
+//! quarantine, and the new events through detection, all in one transaction.
 
 use std::collections::BTreeSet;
 
@@ -9,6 +9,8 @@ use chrono::{DateTime, Datelike, Utc};
 use sqlx::PgPool;
 
 use super::checkpoints::{self, Checkpoint};
+use crate::detect::engine;
+use crate::detect::{Observed, observed};
 use super::normalise::{Normalised, Source};
 use super::partitions;
 use super::record::Record;
@@ -66,8 +68,8 @@ pub async fn store(
     }
 
     let mut tx = pool.begin().await?;
-    let new = if events.is_empty() {
-        0
+    let new: Vec<Observed> = if events.is_empty() {
+        Vec::new()
     } else {
         sqlx::query(
             "CREATE TEMP TABLE IF NOT EXISTS events_staging \
@@ -86,7 +88,7 @@ pub async fn store(
         // Each distinct reference in the batch is resolved once, not once per event. Every
         // batch inserts in event ID order, so ingests storing the same events at once wait
         // for each other instead of deadlocking.
-        sqlx::query(&format!(
+        sqlx::query_as(&format!(
             "WITH refs AS ({}) \
              INSERT INTO events ({COLUMNS}, secret_arn) \
              SELECT {staged}, refs.arn \
@@ -95,7 +97,8 @@ pub async fn store(
                  AND COALESCE(refs.region, '') = COALESCE(st.region, '') \
                  AND COALESCE(refs.account_id, '') = COALESCE(st.account_id, '') \
              ORDER BY st.event_id \
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT DO NOTHING \
+             RETURNING {observed}",
             resolved(
                 "SELECT DISTINCT secret_ref, region, account_id FROM events_staging \
                       WHERE secret_ref IS NOT NULL"
@@ -104,12 +107,13 @@ pub async fn store(
                 .split(", ")
                 .map(|column| format!("st.{}", column.trim()))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            observed = observed::COLUMNS
         ))
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?
-        .rows_affected()
     };
+    let new_count = new.len() as u64;
 
     if !rejected.is_empty() {
         let positions: Vec<Option<&str>> = rejected.iter().map(|r| r.position.as_deref()).collect();
@@ -131,10 +135,11 @@ pub async fn store(
     if let Some(checkpoint) = checkpoint {
         checkpoints::advance(&mut tx, checkpoint).await?;
     }
+    engine::on_stored(&mut tx, new).await?;
     tx.commit().await?;
     Ok(Stored {
-        new,
-        duplicates: events.len() as u64 - new,
+        new: new_count,
+        duplicates: events.len() as u64 - new_count,
         quarantined: rejected.len() as u64,
     })
 }

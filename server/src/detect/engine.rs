@@ -1,0 +1,308 @@
+//! The engine: runs every detector over a batch of events in event-time order, with the
+//! memory each needs loaded for the batch's keys and saved after it, and records their
+//! verdicts as findings — all inside the caller's transaction. One batch detects at a time
+//! (an advisory lock held to the commit), so each sees the memory the previous one left.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgConnection;
+
+use super::history::{self, History, Rotation, SecretFacts};
+use super::{DetectionSettings, Detector, Known, Observed, detectors};
+use crate::findings::store::{self, Recorded};
+use crate::findings::Verdict;
+
+/// The advisory lock that lets one batch detect at a time ("detect" in ASCII).
+pub(crate) const DETECTION_LOCK: i64 = 0x6465_7465_6374;
+
+/// The memories a batch needs, as stored: (memory name, key) → state.
+pub type Stored = HashMap<(String, String), Value>;
+
+/// A detector as the engine drives it, whatever it remembers.
+pub trait Run: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn keys(&self, events: &[Observed]) -> Vec<Option<String>>;
+    /// Observes `events` in order; returns each verdict with the index of its event, and
+    /// the memory it now holds per key.
+    fn run(
+        &self,
+        events: &[Observed],
+        keys: &[Option<String>],
+        known: &[Known],
+        stored: &Stored,
+    ) -> (Vec<(usize, Verdict)>, Vec<(String, Value)>);
+}
+
+impl<D: Detector> Run for D {
+    fn name(&self) -> &'static str {
+        D::NAME
+    }
+
+    fn keys(&self, events: &[Observed]) -> Vec<Option<String>> {
+        events.iter().map(|event| self.key(event)).collect()
+    }
+
+    fn run(
+        &self,
+        events: &[Observed],
+        keys: &[Option<String>],
+        known: &[Known],
+        stored: &Stored,
+    ) -> (Vec<(usize, Verdict)>, Vec<(String, Value)>) {
+        let mut states: HashMap<&str, D::State> = HashMap::new();
+        let mut verdicts = Vec::new();
+        let mut found = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            let Some(key) = keys[index].as_deref() else {
+                continue;
+            };
+            let state = states
+                .entry(key)
+                .or_insert_with(|| recall(D::NAME, key, stored));
+            self.observe(event, &known[index], state, &mut found);
+            verdicts.extend(found.drain(..).map(|verdict| (index, verdict)));
+        }
+        let rows = if remembers::<D>() {
+            states
+                .into_iter()
+                .map(|(key, state)| {
+                    let value = serde_json::to_value(state).expect("detector state serialises");
+                    (key.to_string(), value)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (verdicts, rows)
+    }
+}
+
+/// A detector whose state is `()` keeps nothing in the store.
+fn remembers<D: Detector>() -> bool {
+    std::mem::size_of::<D::State>() != 0
+}
+
+/// A memory as stored, or a fresh one. A memory that no longer reads (written by another
+/// version) starts afresh rather than stopping detection.
+fn recall<T: serde::de::DeserializeOwned + Default>(name: &str, key: &str, stored: &Stored) -> T {
+    match stored.get(&(name.to_string(), key.to_string())) {
+        None => T::default(),
+        Some(value) => T::deserialize(value).unwrap_or_else(|error| {
+            tracing::warn!(memory = name, key, %error, "detector memory unreadable; starting it afresh");
+            T::default()
+        }),
+    }
+}
+
+/// Detects over newly stored `events` inside the caller's transaction, when live detection
+/// is on.
+pub async fn on_stored(db: &mut PgConnection, events: Vec<Observed>) -> Result<Recorded, sqlx::Error> {
+    if events.is_empty() {
+        return Ok(Recorded::default());
+    }
+    let settings = DetectionSettings::load(&mut *db)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "detection settings unreadable; using the defaults");
+            DetectionSettings::default()
+        });
+    if !settings.live {
+        return Ok(Recorded::default());
+    }
+    detect(db, events, &settings, None).await
+}
+
+/// Runs every detector over `events` and records the verdicts about events at or after
+/// `record_from` (all of them when `None`).
+pub async fn detect(
+    db: &mut PgConnection,
+    mut events: Vec<Observed>,
+    settings: &DetectionSettings,
+    record_from: Option<DateTime<Utc>>,
+) -> Result<Recorded, sqlx::Error> {
+    if events.is_empty() {
+        return Ok(Recorded::default());
+    }
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(DETECTION_LOCK)
+        .execute(&mut *db)
+        .await?;
+    events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+
+    let detectors = detectors::all();
+    let keys: Vec<Vec<Option<String>>> = detectors.iter().map(|d| d.keys(&events)).collect();
+    let mut wanted: HashSet<(&str, &str)> = HashSet::new();
+    let history_keys: Vec<[(&str, Option<String>); 4]> = events.iter().map(history::keys).collect();
+    for event_keys in &history_keys {
+        for (name, key) in event_keys {
+            if let Some(key) = key {
+                wanted.insert((name, key));
+            }
+        }
+    }
+    for (detector, detector_keys) in detectors.iter().zip(&keys) {
+        for key in detector_keys.iter().flatten() {
+            wanted.insert((detector.name(), key));
+        }
+    }
+    let stored = load(db, &wanted).await?;
+    let facts = secret_facts(db, &events).await?;
+
+    let mut history = recall_history(&stored);
+    let mut known = Vec::with_capacity(events.len());
+    for event in &events {
+        let secret = event.secret_arn.as_ref().and_then(|arn| facts.get(arn));
+        let this = history.known(event, settings, secret);
+        history.learn(event, this.by_rotation);
+        known.push(this);
+    }
+
+    let mut verdicts: Vec<(usize, usize, Verdict)> = Vec::new();
+    let mut rows: Vec<(String, String, Value)> = history_rows(&history);
+    for (order, (detector, detector_keys)) in detectors.iter().zip(&keys).enumerate() {
+        let (found, memory) = detector.run(&events, detector_keys, &known, &stored);
+        verdicts.extend(found.into_iter().map(|(index, verdict)| (index, order, verdict)));
+        rows.extend(
+            memory
+                .into_iter()
+                .map(|(key, state)| (detector.name().to_string(), key, state)),
+        );
+    }
+    rows.retain(|(name, key, state)| stored.get(&(name.clone(), key.clone())) != Some(state));
+    save(db, rows).await?;
+
+    verdicts.sort_by_key(|(index, order, _)| (*index, *order));
+    let verdicts = verdicts
+        .into_iter()
+        .filter(|(index, _, _)| record_from.is_none_or(|from| events[*index].event_time >= from))
+        .map(|(_, _, verdict)| verdict)
+        .collect();
+    store::record(db, verdicts).await
+}
+
+async fn load(db: &mut PgConnection, wanted: &HashSet<(&str, &str)>) -> Result<Stored, sqlx::Error> {
+    let (names, keys): (Vec<&str>, Vec<&str>) = wanted.iter().copied().unzip();
+    let rows: Vec<(String, String, Value)> = sqlx::query_as(
+        "SELECT s.detector, s.key, s.state FROM detector_state s \
+         JOIN unnest($1::text[], $2::text[]) AS w (detector, key) USING (detector, key)",
+    )
+    .bind(&names)
+    .bind(&keys)
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, key, state)| ((name, key), state))
+        .collect())
+}
+
+/// Writes the memories that changed, in key order.
+async fn save(db: &mut PgConnection, mut rows: Vec<(String, String, Value)>) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    let mut names = Vec::with_capacity(rows.len());
+    let mut keys = Vec::with_capacity(rows.len());
+    let mut states = Vec::with_capacity(rows.len());
+    for (name, key, state) in rows {
+        names.push(name);
+        keys.push(key);
+        states.push(state);
+    }
+    sqlx::query(
+        "INSERT INTO detector_state (detector, key, state) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) \
+         ON CONFLICT (detector, key) DO UPDATE SET state = EXCLUDED.state",
+    )
+    .bind(&names)
+    .bind(&keys)
+    .bind(&states)
+    .execute(&mut *db)
+    .await?;
+    Ok(())
+}
+
+fn recall_history(stored: &Stored) -> History {
+    let mut history = History::default();
+    for (name, key) in stored.keys() {
+        match name.as_str() {
+            history::ACCOUNTS => {
+                history.accounts.insert(key.clone(), recall(name, key, stored));
+            }
+            history::PRINCIPALS => {
+                history.principals.insert(key.clone(), recall(name, key, stored));
+            }
+            history::READERS => {
+                history.readers.insert(key.clone(), recall(name, key, stored));
+            }
+            history::ROTATIONS => {
+                history.rotations.insert(key.clone(), recall::<Rotation>(name, key, stored));
+            }
+            _ => {}
+        }
+    }
+    history
+}
+
+fn history_rows(history: &History) -> Vec<(String, String, Value)> {
+    let times = |name: &str, map: &HashMap<String, DateTime<Utc>>| {
+        map.iter()
+            .map(|(key, at)| (name.to_string(), key.clone(), serde_json::json!(at)))
+            .collect::<Vec<_>>()
+    };
+    let mut rows = times(history::ACCOUNTS, &history.accounts);
+    rows.extend(times(history::PRINCIPALS, &history.principals));
+    rows.extend(times(history::READERS, &history.readers));
+    rows.extend(history.rotations.iter().map(|(key, rotation)| {
+        (
+            history::ROTATIONS.to_string(),
+            key.clone(),
+            serde_json::to_value(rotation).expect("rotation serialises"),
+        )
+    }));
+    rows
+}
+
+/// The inventory's facts about the batch's secrets.
+async fn secret_facts(
+    db: &mut PgConnection,
+    events: &[Observed],
+) -> Result<HashMap<String, SecretFacts>, sqlx::Error> {
+    let arns: HashSet<&str> = events.iter().filter_map(|e| e.secret_arn.as_deref()).collect();
+    let arns: Vec<&str> = arns.into_iter().collect();
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT arn, name, rotation_lambda_arn FROM secrets WHERE arn = ANY($1)",
+    )
+    .bind(&arns)
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(arn, name, lambda)| {
+            let rotation_function = lambda.as_deref().and_then(function_name).map(str::to_string);
+            (arn, SecretFacts { name, rotation_function })
+        })
+        .collect())
+}
+
+/// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]` → `NAME`.
+fn function_name(arn: &str) -> Option<&str> {
+    arn.split(':').nth(6).filter(|name| !name.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::function_name;
+
+    #[test]
+    fn a_rotation_lambda_is_named_by_its_arn() {
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:1:function:rotate-db:live"),
+            Some("rotate-db")
+        );
+        assert_eq!(function_name("not-an-arn"), None);
+    }
+}

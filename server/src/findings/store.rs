@@ -1,0 +1,110 @@
+//! Store: verdicts become findings in the transaction that stored their events. A finding
+//! merges into the active one with the same kind × principal × secret; a rule in force
+//! (`suppressed()`, migration 0013) files it as suppressed.
+
+use serde_json::json;
+use sqlx::PgConnection;
+
+use super::{Draft, EVIDENCE_CAP, Verdict, coalesce};
+use crate::audit::{Action, Entry, SYSTEM_ACTOR};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recorded {
+    pub opened: u64,
+    pub updated: u64,
+    pub resolved: u64,
+}
+
+/// Records `verdicts` (in event order).
+pub async fn record(
+    db: &mut PgConnection,
+    verdicts: Vec<Verdict>,
+) -> Result<Recorded, sqlx::Error> {
+    let mut recorded = Recorded::default();
+    for verdict in coalesce(verdicts) {
+        match verdict {
+            Verdict::Finding(draft) => match upsert(db, &draft).await? {
+                Some(true) => recorded.opened += 1,
+                Some(false) => recorded.updated += 1,
+                None => {}
+            },
+            Verdict::Resolve {
+                kind,
+                principal,
+                secret_arn,
+                at,
+                reason,
+            } => {
+                let resolved: Vec<(i64, String)> = sqlx::query_as(
+                    "UPDATE findings SET status = 'resolved', updated_at = now() \
+                     WHERE kind = $1 AND principal IS NOT DISTINCT FROM $2 \
+                       AND secret_arn IS NOT DISTINCT FROM $3 AND status <> 'resolved' \
+                     RETURNING id, title",
+                )
+                .bind(kind.as_str())
+                .bind(&principal)
+                .bind(&secret_arn)
+                .fetch_all(&mut *db)
+                .await?;
+                for (id, title) in resolved {
+                    recorded.resolved += 1;
+                    Entry::new(
+                        SYSTEM_ACTOR,
+                        Action::FindingResolved,
+                        format!("Resolved finding {id} ({title}): {reason}"),
+                    )
+                    .detail(json!({ "finding_id": id, "reason": reason, "at": at }))
+                    .record(&mut *db)
+                    .await?;
+                }
+            }
+        }
+    }
+    Ok(recorded)
+}
+
+/// Opens the draft as a finding or adds it to the active one. `Some(true)`: opened;
+/// `Some(false)`: added to; `None`: the active finding already holds these events (a
+/// backfill replaying what live detection recorded).
+async fn upsert(db: &mut PgConnection, draft: &Draft) -> Result<Option<bool>, sqlx::Error> {
+    let created: Option<bool> = sqlx::query_scalar(&format!(
+        "INSERT INTO findings AS f (kind, severity, title, explanation, secret_arn, \
+             secret_name, principal, account_id, region, first_seen, last_seen, count, \
+             evidence_event_ids, detail, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             CASE WHEN suppressed($1, $7, $5, $6) THEN 'suppressed' ELSE 'open' END) \
+         ON CONFLICT (kind, COALESCE(principal, ''), COALESCE(secret_arn, '')) \
+             WHERE status <> 'resolved' \
+         DO UPDATE SET \
+             severity = CASE WHEN severity_rank(EXCLUDED.severity) > severity_rank(f.severity) \
+                 THEN EXCLUDED.severity ELSE f.severity END, \
+             title = EXCLUDED.title, explanation = EXCLUDED.explanation, \
+             detail = EXCLUDED.detail, \
+             first_seen = LEAST(f.first_seen, EXCLUDED.first_seen), \
+             last_seen = GREATEST(f.last_seen, EXCLUDED.last_seen), \
+             count = f.count + EXCLUDED.count, \
+             evidence_event_ids = \
+                 (f.evidence_event_ids || EXCLUDED.evidence_event_ids)[1:{EVIDENCE_CAP}], \
+             updated_at = now() \
+         WHERE EXCLUDED.last_seen > f.last_seen \
+            OR NOT (EXCLUDED.evidence_event_ids <@ f.evidence_event_ids) \
+         RETURNING (xmax = 0)"
+    ))
+    .bind(draft.kind.as_str())
+    .bind(draft.severity.as_str())
+    .bind(&draft.title)
+    .bind(&draft.explanation)
+    .bind(&draft.secret_arn)
+    .bind(&draft.secret_name)
+    .bind(&draft.principal)
+    .bind(&draft.account_id)
+    .bind(&draft.region)
+    .bind(draft.first_seen)
+    .bind(draft.last_seen)
+    .bind(draft.count)
+    .bind(&draft.evidence)
+    .bind(&draft.detail)
+    .fetch_optional(&mut *db)
+    .await?;
+    Ok(created)
+}
