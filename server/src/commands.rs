@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum_server::tls_rustls::RustlsConfig;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::ConnectOptions;
 use tokio::signal::unix::{SignalKind, signal};
@@ -18,6 +19,7 @@ use trailkeeper::config::{
     IngestPlan, Invocation, ServeSettings, Settings, TokenInvocation, UserCommand,
 };
 use trailkeeper::db::Database;
+use trailkeeper::detect;
 use trailkeeper::ingest::after_ingest;
 use trailkeeper::ingest::load::{Summary, Totals};
 use trailkeeper::ingest::partitions;
@@ -39,6 +41,7 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
         Invocation::Check => check(&database).await,
         Invocation::Sync { regions } => sync(&database, regions).await,
         Invocation::Ingest(plan) => ingest(&database, plan).await,
+        Invocation::Backfill { since, until } => backfill(&database, since, until).await,
         Invocation::DbRun { command } => db_run(&database, command).await,
         Invocation::User(command) => user(&database, command).await,
         Invocation::Token(command) => token(&database, command).await,
@@ -292,6 +295,45 @@ async fn ingest(database: &Database, plan: IngestPlan) -> anyhow::Result<ExitCod
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn backfill(
+    database: &Database,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> anyhow::Result<ExitCode> {
+    migrate_and_record(database).await?;
+    let progress = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} events through detection")
+            .expect("the template is valid"),
+    );
+    let done = detect::backfill::backfill(database.pool(), since, until, |events| {
+        progress.set_position(events)
+    })
+    .await?;
+    progress.finish_and_clear();
+    let range = match (since, until) {
+        (None, None) => "all stored events".to_string(),
+        (since, until) => format!(
+            "events from {} to {}",
+            since.map_or("the first".into(), |at| at.to_rfc3339()),
+            until.map_or("the last".into(), |at| at.to_rfc3339())
+        ),
+    };
+    let summary = format!(
+        "Backfilled detection over {range}: {} events, {} findings opened, {} added to, {} \
+         resolved",
+        done.events, done.findings.opened, done.findings.updated, done.findings.resolved
+    );
+    Entry::new(SYSTEM_ACTOR, Action::DetectionBackfilled, summary.clone())
+        .detail(
+            json!({ "since": since, "until": until, "events": done.events,
+                        "opened": done.findings.opened }),
+        )
+        .record(database.pool())
+        .await?;
+    println!("{summary}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The configured regions, or the SDK's own when none are.

@@ -86,6 +86,9 @@ pub enum Command {
     /// gzip), from trail log files under s3://BUCKET/PREFIX URLs, and with --lookup from
     /// CloudTrail's LookupEvents. Each event is stored once however often it is ingested.
     Ingest(IngestArgs),
+    /// Run detection over stored events: with --backfill, every detector over the stored
+    /// history in event-time order, exactly as if it had arrived live.
+    Detect(DetectArgs),
     /// Work with Trailkeeper's database.
     #[command(subcommand)]
     Db(DbCommand),
@@ -125,6 +128,21 @@ pub struct IngestArgs {
     pub since: Option<String>,
     #[command(flatten)]
     pub sync: SyncArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// Clear the detectors' memory and run them over the stored events from the first;
+    /// findings nobody has triaged in the range are made again.
+    #[arg(long, required = true)]
+    pub backfill: bool,
+    /// Record findings for events at or after this time (RFC 3339). The detectors still
+    /// learn from everything before it.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Stop at events before this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -360,9 +378,17 @@ pub enum Invocation {
     Serve(Box<ServeSettings>),
     Migrate,
     Check,
-    Sync { regions: Vec<String> },
+    Sync {
+        regions: Vec<String>,
+    },
     Ingest(IngestPlan),
-    DbRun { command: Vec<OsString> },
+    Backfill {
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+    },
+    DbRun {
+        command: Vec<OsString>,
+    },
     User(UserCommand),
     Token(TokenInvocation),
 }
@@ -577,6 +603,24 @@ where
                     None
                 },
             })
+        }
+        Some(Command::Detect(detect)) => {
+            let since = detect
+                .since
+                .as_deref()
+                .map(|since| time(since, "--since"))
+                .transpose()?;
+            let until = detect
+                .until
+                .as_deref()
+                .map(|until| time(until, "--until"))
+                .transpose()?;
+            if let (Some(since), Some(until)) = (since, until)
+                && since >= until
+            {
+                return Err(invalid("--until", "must be later than --since"));
+            }
+            Invocation::Backfill { since, until }
         }
         Some(Command::Db(DbCommand::Run { command })) => Invocation::DbRun { command },
         Some(Command::User(command)) => Invocation::User(command),

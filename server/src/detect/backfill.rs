@@ -64,7 +64,9 @@ async fn run(
     progress: &mut impl FnMut(u64),
 ) -> Result<Backfilled, BackfillError> {
     let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM detector_state").execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM detector_state")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "DELETE FROM findings f \
          WHERE ($1::timestamptz IS NULL OR f.first_seen >= $1) \

@@ -11,8 +11,8 @@ use sqlx::PgConnection;
 
 use super::history::{self, History, Rotation, SecretFacts};
 use super::{DetectionSettings, Detector, Known, Observed, detectors};
-use crate::findings::store::{self, Recorded};
 use crate::findings::Verdict;
+use crate::findings::store::{self, Recorded};
 
 /// The advisory lock that lets one batch detect at a time ("detect" in ASCII).
 pub(crate) const DETECTION_LOCK: i64 = 0x6465_7465_6374;
@@ -20,19 +20,25 @@ pub(crate) const DETECTION_LOCK: i64 = 0x6465_7465_6374;
 /// The memories a batch needs, as stored: (memory name, key) → state.
 pub type Stored = HashMap<(String, String), Value>;
 
+/// What a detector concluded over a batch: each verdict with the index of its event, and
+/// the memory it now holds per key.
+pub struct Ran {
+    pub verdicts: Vec<(usize, Verdict)>,
+    pub memory: Vec<(String, Value)>,
+}
+
 /// A detector as the engine drives it, whatever it remembers.
 pub trait Run: Send + Sync {
     fn name(&self) -> &'static str;
     fn keys(&self, events: &[Observed]) -> Vec<Option<String>>;
-    /// Observes `events` in order; returns each verdict with the index of its event, and
-    /// the memory it now holds per key.
+    /// Observes `events` in order.
     fn run(
         &self,
         events: &[Observed],
         keys: &[Option<String>],
         known: &[Known],
         stored: &Stored,
-    ) -> (Vec<(usize, Verdict)>, Vec<(String, Value)>);
+    ) -> Ran;
 }
 
 impl<D: Detector> Run for D {
@@ -50,7 +56,7 @@ impl<D: Detector> Run for D {
         keys: &[Option<String>],
         known: &[Known],
         stored: &Stored,
-    ) -> (Vec<(usize, Verdict)>, Vec<(String, Value)>) {
+    ) -> Ran {
         let mut states: HashMap<&str, D::State> = HashMap::new();
         let mut verdicts = Vec::new();
         let mut found = Vec::new();
@@ -64,7 +70,7 @@ impl<D: Detector> Run for D {
             self.observe(event, &known[index], state, &mut found);
             verdicts.extend(found.drain(..).map(|verdict| (index, verdict)));
         }
-        let rows = if remembers::<D>() {
+        let memory = if remembers::<D>() {
             states
                 .into_iter()
                 .map(|(key, state)| {
@@ -75,7 +81,7 @@ impl<D: Detector> Run for D {
         } else {
             Vec::new()
         };
-        (verdicts, rows)
+        Ran { verdicts, memory }
     }
 }
 
@@ -98,7 +104,10 @@ fn recall<T: serde::de::DeserializeOwned + Default>(name: &str, key: &str, store
 
 /// Detects over newly stored `events` inside the caller's transaction, when live detection
 /// is on.
-pub async fn on_stored(db: &mut PgConnection, events: Vec<Observed>) -> Result<Recorded, sqlx::Error> {
+pub async fn on_stored(
+    db: &mut PgConnection,
+    events: Vec<Observed>,
+) -> Result<Recorded, sqlx::Error> {
     if events.is_empty() {
         return Ok(Recorded::default());
     }
@@ -162,8 +171,15 @@ pub async fn detect(
     let mut verdicts: Vec<(usize, usize, Verdict)> = Vec::new();
     let mut rows: Vec<(String, String, Value)> = history_rows(&history);
     for (order, (detector, detector_keys)) in detectors.iter().zip(&keys).enumerate() {
-        let (found, memory) = detector.run(&events, detector_keys, &known, &stored);
-        verdicts.extend(found.into_iter().map(|(index, verdict)| (index, order, verdict)));
+        let Ran {
+            verdicts: found,
+            memory,
+        } = detector.run(&events, detector_keys, &known, &stored);
+        verdicts.extend(
+            found
+                .into_iter()
+                .map(|(index, verdict)| (index, order, verdict)),
+        );
         rows.extend(
             memory
                 .into_iter()
@@ -182,7 +198,10 @@ pub async fn detect(
     store::record(db, verdicts).await
 }
 
-async fn load(db: &mut PgConnection, wanted: &HashSet<(&str, &str)>) -> Result<Stored, sqlx::Error> {
+async fn load(
+    db: &mut PgConnection,
+    wanted: &HashSet<(&str, &str)>,
+) -> Result<Stored, sqlx::Error> {
     let (names, keys): (Vec<&str>, Vec<&str>) = wanted.iter().copied().unzip();
     let rows: Vec<(String, String, Value)> = sqlx::query_as(
         "SELECT s.detector, s.key, s.state FROM detector_state s \
@@ -199,7 +218,10 @@ async fn load(db: &mut PgConnection, wanted: &HashSet<(&str, &str)>) -> Result<S
 }
 
 /// Writes the memories that changed, in key order.
-async fn save(db: &mut PgConnection, mut rows: Vec<(String, String, Value)>) -> Result<(), sqlx::Error> {
+async fn save(
+    db: &mut PgConnection,
+    mut rows: Vec<(String, String, Value)>,
+) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -230,16 +252,24 @@ fn recall_history(stored: &Stored) -> History {
     for (name, key) in stored.keys() {
         match name.as_str() {
             history::ACCOUNTS => {
-                history.accounts.insert(key.clone(), recall(name, key, stored));
+                history
+                    .accounts
+                    .insert(key.clone(), recall(name, key, stored));
             }
             history::PRINCIPALS => {
-                history.principals.insert(key.clone(), recall(name, key, stored));
+                history
+                    .principals
+                    .insert(key.clone(), recall(name, key, stored));
             }
             history::READERS => {
-                history.readers.insert(key.clone(), recall(name, key, stored));
+                history
+                    .readers
+                    .insert(key.clone(), recall(name, key, stored));
             }
             history::ROTATIONS => {
-                history.rotations.insert(key.clone(), recall::<Rotation>(name, key, stored));
+                history
+                    .rotations
+                    .insert(key.clone(), recall::<Rotation>(name, key, stored));
             }
             _ => {}
         }
@@ -271,19 +301,30 @@ async fn secret_facts(
     db: &mut PgConnection,
     events: &[Observed],
 ) -> Result<HashMap<String, SecretFacts>, sqlx::Error> {
-    let arns: HashSet<&str> = events.iter().filter_map(|e| e.secret_arn.as_deref()).collect();
+    let arns: HashSet<&str> = events
+        .iter()
+        .filter_map(|e| e.secret_arn.as_deref())
+        .collect();
     let arns: Vec<&str> = arns.into_iter().collect();
-    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT arn, name, rotation_lambda_arn FROM secrets WHERE arn = ANY($1)",
-    )
-    .bind(&arns)
-    .fetch_all(&mut *db)
-    .await?;
+    let rows: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT arn, name, rotation_lambda_arn FROM secrets WHERE arn = ANY($1)")
+            .bind(&arns)
+            .fetch_all(&mut *db)
+            .await?;
     Ok(rows
         .into_iter()
         .map(|(arn, name, lambda)| {
-            let rotation_function = lambda.as_deref().and_then(function_name).map(str::to_string);
-            (arn, SecretFacts { name, rotation_function })
+            let rotation_function = lambda
+                .as_deref()
+                .and_then(function_name)
+                .map(str::to_string);
+            (
+                arn,
+                SecretFacts {
+                    name,
+                    rotation_function,
+                },
+            )
         })
         .collect())
 }

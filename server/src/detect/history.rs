@@ -52,7 +52,11 @@ pub fn keys(event: &Observed) -> [(&'static str, Option<String>); 4] {
 }
 
 fn reader_key(event: &Observed) -> Option<String> {
-    Some(format!("{}\u{1f}{}", event.principal.as_deref()?, event.secret()?))
+    Some(format!(
+        "{}\u{1f}{}",
+        event.principal.as_deref()?,
+        event.secret()?
+    ))
 }
 
 impl History {
@@ -147,16 +151,28 @@ mod tests {
 
         let mut by_function = read("r", at(1, 3, 1), "rotation-role", "prod/db");
         by_function.session_name = Some("rotate-prod-db".into());
-        assert!(history.known(&by_function, &settings, Some(&facts)).by_rotation);
+        assert!(
+            history
+                .known(&by_function, &settings, Some(&facts))
+                .by_rotation
+        );
         let someone_else = read("o", at(1, 3, 1), "payments-task", "prod/db");
-        assert!(!history.known(&someone_else, &settings, Some(&facts)).by_rotation);
+        assert!(
+            !history
+                .known(&someone_else, &settings, Some(&facts))
+                .by_rotation
+        );
 
         let mut succeeded = started.clone();
         succeeded.event_name = "RotationSucceeded".into();
         succeeded.event_time = at(1, 3, 2);
         history.learn(&succeeded, false);
         by_function.event_time = at(1, 3, 5);
-        assert!(!history.known(&by_function, &settings, Some(&facts)).by_rotation);
+        assert!(
+            !history
+                .known(&by_function, &settings, Some(&facts))
+                .by_rotation
+        );
     }
 
     #[test]

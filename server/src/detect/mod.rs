@@ -102,10 +102,11 @@ pub fn draft(
         title,
         explanation,
         secret_arn: event.secret().map(str::to_string),
-        secret_name: known
-            .secret_name
-            .map(str::to_string)
-            .or_else(|| event.secret().map(|id| observed::secret_name(id).to_string())),
+        secret_name: known.secret_name.map(str::to_string).or_else(|| {
+            event
+                .secret()
+                .map(|id| observed::secret_name(id).to_string())
+        }),
         principal: event.principal.clone(),
         account_id: event.account_id.clone(),
         region: event.region.clone(),

@@ -198,7 +198,13 @@ mod tests {
 
     #[test]
     fn private_ranges_are_told_from_public_ones() {
-        for private in ["10.0.0.1", "172.20.1.1", "192.168.0.9", "100.64.0.1", "fd00::1"] {
+        for private in [
+            "10.0.0.1",
+            "172.20.1.1",
+            "192.168.0.9",
+            "100.64.0.1",
+            "fd00::1",
+        ] {
             assert!(is_private(private.parse().unwrap()), "{private}");
         }
         for public in ["203.0.113.7", "8.8.8.8", "2001:db8::1"] {

@@ -181,7 +181,13 @@ mod tests {
             spike_factor: f64::NAN,
             ..DetectionSettings::default()
         };
-        assert!(settings.validate().unwrap_err().to_string().contains("spike_factor"));
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("spike_factor")
+        );
     }
 
     #[test]

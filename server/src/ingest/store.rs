@@ -9,11 +9,11 @@ use chrono::{DateTime, Datelike, Utc};
 use sqlx::PgPool;
 
 use super::checkpoints::{self, Checkpoint};
-use crate::detect::engine;
-use crate::detect::{Observed, observed};
 use super::normalise::{Normalised, Source};
 use super::partitions;
 use super::record::Record;
+use crate::detect::engine;
+use crate::detect::{Observed, observed};
 
 /// A record ready to store: typed, normalised, and whole (as JSON text).
 pub struct Prepared {

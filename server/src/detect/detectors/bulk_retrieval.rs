@@ -40,7 +40,13 @@ impl Detector for BulkRetrieval {
         event.principal.clone().filter(|_| relevant)
     }
 
-    fn observe(&self, event: &Observed, known: &Known, recent: &mut Recent, verdicts: &mut Vec<Verdict>) {
+    fn observe(
+        &self,
+        event: &Observed,
+        known: &Known,
+        recent: &mut Recent,
+        verdicts: &mut Vec<Verdict>,
+    ) {
         if known.by_rotation {
             return;
         }
@@ -78,7 +84,11 @@ impl Detector for BulkRetrieval {
                     );
                     if !catch_all && calls == settings.batch_calls_per_day {
                         finding.count = calls;
-                        finding.evidence = recent.batch_calls.iter().map(|(_, id)| id.clone()).collect();
+                        finding.evidence = recent
+                            .batch_calls
+                            .iter()
+                            .map(|(_, id)| id.clone())
+                            .collect();
                     }
                     verdicts.push(Verdict::Finding(finding));
                 }
@@ -94,7 +104,8 @@ impl Detector for BulkRetrieval {
                     .insert(secret.to_string(), (at, event.event_id.clone()))
                     .is_none();
                 let distinct = recent.reads.len() as i64;
-                if new && distinct >= settings.bulk_secrets {
+                let many = new && distinct >= settings.bulk_secrets;
+                if many {
                     let mut finding = bulk(
                         event,
                         known,
@@ -126,7 +137,8 @@ impl Detector for BulkRetrieval {
                         .insert(secret.to_string(), (at, event.event_id.clone()))
                         .is_none();
                     let distinct = recent.after_list.len() as i64;
-                    if new && distinct > settings.list_then_read_secrets {
+                    // A read already counted as one of many is not counted twice.
+                    if new && distinct > settings.list_then_read_secrets && !many {
                         let mut finding = bulk(
                             event,
                             known,
@@ -219,9 +231,21 @@ mod tests {
     #[test]
     fn twenty_secrets_in_six_minutes_is_one_finding_for_all_of_them() {
         let events: Vec<Observed> = (0..25)
-            .map(|n| read(&format!("r{n}"), at(3, 2, 0) + Duration::seconds(n * 10), "ci-runner", &format!("app/{n}")))
+            .map(|n| {
+                read(
+                    &format!("r{n}"),
+                    at(3, 2, 0) + Duration::seconds(n * 10),
+                    "ci-runner",
+                    &format!("app/{n}"),
+                )
+            })
             .collect();
-        let verdicts = run(&BulkRetrieval, &DetectionSettings::default(), at(1, 0, 0), &events);
+        let verdicts = run(
+            &BulkRetrieval,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         let found = findings(&verdicts);
         assert_eq!(found.len(), 6);
         assert_eq!(found[0].count, 20);
@@ -233,17 +257,41 @@ mod tests {
     #[test]
     fn reads_spread_over_an_hour_are_not_bulk() {
         let events: Vec<Observed> = (0..30)
-            .map(|n| read(&format!("r{n}"), at(3, 2, 0) + Duration::minutes(n * 2), "ci-runner", &format!("app/{n}")))
+            .map(|n| {
+                read(
+                    &format!("r{n}"),
+                    at(3, 2, 0) + Duration::minutes(n * 2),
+                    "ci-runner",
+                    &format!("app/{n}"),
+                )
+            })
             .collect();
-        let verdicts = run(&BulkRetrieval, &DetectionSettings::default(), at(1, 0, 0), &events);
+        let verdicts = run(
+            &BulkRetrieval,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         assert!(findings(&verdicts).is_empty());
     }
 
     #[test]
     fn listing_then_reading_six_secrets_is_found() {
         let mut events = vec![call("l", at(3, 2, 0), "ListSecrets", "intruder")];
-        events.extend((0..6).map(|n| read(&format!("r{n}"), at(3, 2, 1 + n), "intruder", &format!("app/{n}"))));
-        let verdicts = run(&BulkRetrieval, &DetectionSettings::default(), at(1, 0, 0), &events);
+        events.extend((0..6).map(|n| {
+            read(
+                &format!("r{n}"),
+                at(3, 2, 1 + n),
+                "intruder",
+                &format!("app/{n}"),
+            )
+        }));
+        let verdicts = run(
+            &BulkRetrieval,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         let found = findings(&verdicts);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].count, 6);
@@ -253,10 +301,16 @@ mod tests {
     #[test]
     fn a_catch_all_batch_filter_is_found_at_once_and_a_named_list_is_not() {
         let mut catch_all = call("b", at(3, 2, 0), "BatchGetSecretValue", "intruder");
-        catch_all.request = Some(json!({ "filters": [{ "key": "tag-key", "values": ["!nothing"] }] }));
+        catch_all.request =
+            Some(json!({ "filters": [{ "key": "tag-key", "values": ["!nothing"] }] }));
         let mut named = call("n", at(3, 2, 1), "BatchGetSecretValue", "app");
         named.request = Some(json!({ "secretIdList": ["a", "b"] }));
-        let verdicts = run(&BulkRetrieval, &DetectionSettings::default(), at(1, 0, 0), &[catch_all, named]);
+        let verdicts = run(
+            &BulkRetrieval,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &[catch_all, named],
+        );
         let found = findings(&verdicts);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].detail["catch_all"], true);
@@ -266,12 +320,22 @@ mod tests {
     fn the_fifth_batch_call_in_a_day_stands_for_all_five() {
         let events: Vec<Observed> = (0..5)
             .map(|n| {
-                let mut batch = call(&format!("b{n}"), at(3, 1 + n as u32, 0), "BatchGetSecretValue", "app");
+                let mut batch = call(
+                    &format!("b{n}"),
+                    at(3, 1 + n as u32, 0),
+                    "BatchGetSecretValue",
+                    "app",
+                );
                 batch.request = Some(json!({ "secretIdList": ["a", "b"] }));
                 batch
             })
             .collect();
-        let verdicts = run(&BulkRetrieval, &DetectionSettings::default(), at(1, 0, 0), &events);
+        let verdicts = run(
+            &BulkRetrieval,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         let found = findings(&verdicts);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].count, 5);

@@ -27,7 +27,13 @@ impl Detector for CrossAccount {
             .then(|| format!("{caller}\u{1f}{}", event.secret().unwrap_or_default()))
     }
 
-    fn observe(&self, event: &Observed, known: &Known, seen: &mut Seen, verdicts: &mut Vec<Verdict>) {
+    fn observe(
+        &self,
+        event: &Observed,
+        known: &Known,
+        seen: &mut Seen,
+        verdicts: &mut Vec<Verdict>,
+    ) {
         if known.by_rotation || seen.first.is_some() {
             return;
         }
@@ -75,7 +81,12 @@ mod tests {
             partner("1", 8, "partner-sync"),
             partner("2", 9, "partner-other"),
         ];
-        let verdicts = run(&CrossAccount, &DetectionSettings::default(), at(1, 0, 0), &events);
+        let verdicts = run(
+            &CrossAccount,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         let found = findings(&verdicts);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].evidence, ["1"]);

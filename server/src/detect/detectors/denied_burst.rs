@@ -30,15 +30,25 @@ impl Detector for DeniedBurst {
         event.principal.clone().filter(|_| event.is_denied_read())
     }
 
-    fn observe(&self, event: &Observed, known: &Known, refusals: &mut Refusals, verdicts: &mut Vec<Verdict>) {
+    fn observe(
+        &self,
+        event: &Observed,
+        known: &Known,
+        refusals: &mut Refusals,
+        verdicts: &mut Vec<Verdict>,
+    ) {
         let settings = known.settings;
         let at = event.event_time;
         let window = Duration::minutes(settings.denied_window_minutes);
         let threshold = settings.denied_reads as usize;
-        refusals.latest.retain(|(refused, _, _)| at - *refused < window);
         refusals
             .latest
-            .push_back((at, event.event_id.clone(), event.secret().map(str::to_string)));
+            .retain(|(refused, _, _)| at - *refused < window);
+        refusals.latest.push_back((
+            at,
+            event.event_id.clone(),
+            event.secret().map(str::to_string),
+        ));
         while refusals.latest.len() > threshold {
             refusals.latest.pop_front();
         }
@@ -57,7 +67,7 @@ impl Detector for DeniedBurst {
             Severity::Medium,
             event,
             known,
-            format!("{} was refused {threshold} reads within {} minutes", who(event), settings.denied_window_minutes),
+            format!("Burst of refused reads by {}", who(event)),
             format!(
                 "{} was refused at least {threshold} reads of secret values within {} minutes \
                  ({} different secrets among the latest; the latest at {} from {}, {codes}). \
@@ -79,7 +89,11 @@ impl Detector for DeniedBurst {
             refusals.in_burst = true;
             finding.count = refusals.latest.len() as i64;
             finding.first_seen = refusals.latest.front().map_or(at, |(first, _, _)| *first);
-            finding.evidence = refusals.latest.iter().map(|(_, id, _)| id.clone()).collect();
+            finding.evidence = refusals
+                .latest
+                .iter()
+                .map(|(_, id, _)| id.clone())
+                .collect();
         }
         verdicts.push(Verdict::Finding(finding));
     }
@@ -92,7 +106,12 @@ mod tests {
     use crate::detect::testing::{at, findings, read, run};
 
     fn refused(n: i64, minutes_apart: i64) -> Observed {
-        let mut event = read(&format!("d{n}"), at(3, 0, 0) + Duration::minutes(n * minutes_apart), "contractor", &format!("app/{n}"));
+        let mut event = read(
+            &format!("d{n}"),
+            at(3, 0, 0) + Duration::minutes(n * minutes_apart),
+            "contractor",
+            &format!("app/{n}"),
+        );
         event.error_code = Some("AccessDenied".into());
         event
     }
@@ -100,7 +119,12 @@ mod tests {
     #[test]
     fn twenty_refusals_in_an_hour_make_one_burst_counting_them_all() {
         let events: Vec<Observed> = (0..25).map(|n| refused(n, 1)).collect();
-        let verdicts = run(&DeniedBurst, &DetectionSettings::default(), at(1, 0, 0), &events);
+        let verdicts = run(
+            &DeniedBurst,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         let found = findings(&verdicts);
         assert_eq!(found[0].count, 20);
         assert_eq!(found[0].evidence.len(), 20);
@@ -111,7 +135,12 @@ mod tests {
     #[test]
     fn refusals_spread_over_a_day_are_no_burst() {
         let events: Vec<Observed> = (0..25).map(|n| refused(n, 10)).collect();
-        let verdicts = run(&DeniedBurst, &DetectionSettings::default(), at(1, 0, 0), &events);
+        let verdicts = run(
+            &DeniedBurst,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         assert!(findings(&verdicts).is_empty());
     }
 }

@@ -19,7 +19,9 @@ impl Detector for FirstTimeReader {
     }
 
     fn observe(&self, event: &Observed, known: &Known, _: &mut (), verdicts: &mut Vec<Verdict>) {
-        if known.by_rotation || known.first_read.is_some() || !known.account_learned(event.event_time)
+        if known.by_rotation
+            || known.first_read.is_some()
+            || !known.account_learned(event.event_time)
         {
             return;
         }
@@ -63,12 +65,27 @@ mod tests {
             read("5", at(9, 2, 0), "intruder", "prod/db"),
             read("6", at(9, 2, 1), "intruder", "prod/db"),
         ];
-        let verdicts = run(&FirstTimeReader, &DetectionSettings::default(), at(1, 9, 0), &events);
+        let verdicts = run(
+            &FirstTimeReader,
+            &DetectionSettings::default(),
+            at(1, 9, 0),
+            &events,
+        );
         let found = findings(&verdicts);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].evidence, ["5"]);
-        assert!(found[0].principal.as_deref().unwrap().ends_with(":role/intruder"));
-        assert!(found[0].title.starts_with("intruder (session intruder-1) read prod/db"));
+        assert!(
+            found[0]
+                .principal
+                .as_deref()
+                .unwrap()
+                .ends_with(":role/intruder")
+        );
+        assert!(
+            found[0]
+                .title
+                .starts_with("intruder (session intruder-1) read prod/db")
+        );
     }
 
     #[test]
@@ -76,7 +93,12 @@ mod tests {
         let mut refused = read("1", at(8, 9, 0), "intruder", "prod/db");
         refused.error_code = Some("AccessDenied".into());
         let events = [refused, read("2", at(8, 9, 1), "intruder", "prod/db")];
-        let verdicts = run(&FirstTimeReader, &DetectionSettings::default(), at(1, 0, 0), &events);
+        let verdicts = run(
+            &FirstTimeReader,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         assert_eq!(findings(&verdicts)[0].evidence, ["2"]);
     }
 }

@@ -31,7 +31,13 @@ impl Detector for OffHours {
             .filter(|_| event.succeeded() && event.is_human())
     }
 
-    fn observe(&self, event: &Observed, known: &Known, usual: &mut UsualHours, verdicts: &mut Vec<Verdict>) {
+    fn observe(
+        &self,
+        event: &Observed,
+        known: &Known,
+        usual: &mut UsualHours,
+        verdicts: &mut Vec<Verdict>,
+    ) {
         let at = event.event_time;
         let hour = at.duration_trunc(Duration::hours(1)).unwrap_or(at);
         let hour_of_week = at.weekday().num_days_from_monday() * 24 + at.hour();
@@ -39,7 +45,9 @@ impl Detector for OffHours {
         let span = Duration::days(days);
         let judged = event.is_secret_read()
             && known.account_learned(at)
-            && known.principal_since.is_some_and(|since| at - since >= span);
+            && known
+                .principal_since
+                .is_some_and(|since| at - since >= span);
         let last = usual.active.insert(hour_of_week, hour);
         if !judged || last.is_some_and(|last| hour - last <= span) {
             return;
@@ -121,11 +129,20 @@ mod tests {
         let mut events = working_weeks();
         events.push(person("night", at(37, 3, 0)));
         events.push(person("day", at(37, 10, 0)));
-        let verdicts = run(&OffHours, &DetectionSettings::default(), at(1, 0, 0), &events);
+        let verdicts = run(
+            &OffHours,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         let found = findings(&verdicts);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].evidence, ["night"]);
-        assert!(found[0].explanation.contains("mostly between 09:00 and 17:00 UTC"));
+        assert!(
+            found[0]
+                .explanation
+                .contains("mostly between 09:00 and 17:00 UTC")
+        );
     }
 
     #[test]
@@ -134,7 +151,12 @@ mod tests {
         let mut job = read("job", at(37, 3, 0), "nightly-job", "prod/db");
         job.session_name = Some("i-0abc".into());
         events.push(job);
-        let verdicts = run(&OffHours, &DetectionSettings::default(), at(1, 0, 0), &events);
+        let verdicts = run(
+            &OffHours,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         assert!(findings(&verdicts).is_empty());
     }
 }

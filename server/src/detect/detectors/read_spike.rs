@@ -36,7 +36,13 @@ impl Detector for ReadSpike {
         ))
     }
 
-    fn observe(&self, event: &Observed, known: &Known, hours: &mut Hours, verdicts: &mut Vec<Verdict>) {
+    fn observe(
+        &self,
+        event: &Observed,
+        known: &Known,
+        hours: &mut Hours,
+        verdicts: &mut Vec<Verdict>,
+    ) {
         if known.by_rotation {
             return;
         }
@@ -80,7 +86,10 @@ impl Detector for ReadSpike {
             return;
         }
         let mean = baseline.iter().sum::<f64>() / baseline.len() as f64;
-        let deviation = (baseline.iter().map(|count| (count - mean).powi(2)).sum::<f64>()
+        let deviation = (baseline
+            .iter()
+            .map(|count| (count - mean).powi(2))
+            .sum::<f64>()
             / baseline.len() as f64)
             .sqrt();
         let threshold = (mean + settings.spike_sigmas * deviation)
@@ -156,7 +165,12 @@ mod tests {
         days.into_iter()
             .flat_map(|day| {
                 (0..per_hour).map(move |n| {
-                    read(&format!("{day}-{n}"), at(day, 16, 0) + Duration::seconds(i64::from(n)), "payments-task", "prod/db")
+                    read(
+                        &format!("{day}-{n}"),
+                        at(day, 16, 0) + Duration::seconds(i64::from(n)),
+                        "payments-task",
+                        "prod/db",
+                    )
                 })
             })
             .collect()
@@ -167,14 +181,23 @@ mod tests {
         // Every day at 16:00 for four weeks, 30 reads; then one Sunday, 2 000.
         let mut events = reads(1..=28, 30);
         events.extend(reads([29], 2000));
-        let verdicts = run(&ReadSpike, &DetectionSettings::default(), at(1, 0, 0), &events);
+        let verdicts = run(
+            &ReadSpike,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         let found = findings(&verdicts);
         assert!(!found.is_empty());
         let total: i64 = found.iter().map(|draft| draft.count).sum();
         // It fires above 10 × 30 = 300 and counts every read of the hour from there.
         assert_eq!(found[0].count, 301);
         assert_eq!(total, 2000);
-        assert!(found[0].explanation.contains("its usual rate for Sunday 16:00 is 30 ± 0"));
+        assert!(
+            found[0]
+                .explanation
+                .contains("its usual rate for Sunday 16:00 is 30 ± 0")
+        );
     }
 
     #[test]
@@ -184,7 +207,12 @@ mod tests {
         for day in 1..=29 {
             events.extend(reads([day], if day % 7 == 1 { 3000 } else { 5 }));
         }
-        let verdicts = run(&ReadSpike, &DetectionSettings::default(), at(1, 0, 0), &events);
+        let verdicts = run(
+            &ReadSpike,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         assert!(findings(&verdicts).is_empty());
     }
 
@@ -192,7 +220,12 @@ mod tests {
     fn nothing_is_judged_before_two_weeks_of_history() {
         let mut events = reads(1..=10, 10);
         events.extend(reads([12], 5000));
-        let verdicts = run(&ReadSpike, &DetectionSettings::default(), at(1, 0, 0), &events);
+        let verdicts = run(
+            &ReadSpike,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         assert!(findings(&verdicts).is_empty());
     }
 }

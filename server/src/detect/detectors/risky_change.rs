@@ -54,17 +54,24 @@ impl Detector for RiskyChange {
         };
         match event.event_name.as_str() {
             "PutResourcePolicy" => {
-                let text = field("resourcePolicy").and_then(Value::as_str).unwrap_or("");
+                let text = field("resourcePolicy")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 let own = event.account_id.as_deref().unwrap_or("");
                 let flags = policy::analyse(text, own).unwrap_or_default();
                 let public = flags
                     .iter()
                     .any(|flag| flag.exposure == PolicyExposure::Public);
                 if !flags.is_empty() {
-                    let reasons: Vec<&str> = flags.iter().map(|flag| flag.reason.as_str()).collect();
+                    let reasons: Vec<&str> =
+                        flags.iter().map(|flag| flag.reason.as_str()).collect();
                     found(
                         FindingKind::PolicyOpened,
-                        if public { Severity::Critical } else { Severity::High },
+                        if public {
+                            Severity::Critical
+                        } else {
+                            Severity::High
+                        },
                         format!(
                             "Policy of {secret} opened to {}",
                             if public { "anyone" } else { "another account" }
@@ -93,8 +100,8 @@ impl Detector for RiskyChange {
                 json!({}),
             ),
             "DeleteSecret" => {
-                let at_once = field("forceDeleteWithoutRecovery").and_then(Value::as_bool)
-                    == Some(true);
+                let at_once =
+                    field("forceDeleteWithoutRecovery").and_then(Value::as_bool) == Some(true);
                 let window = field("recoveryWindowInDays").and_then(Value::as_i64);
                 let (severity, consequence) = if at_once {
                     (
@@ -176,7 +183,12 @@ mod tests {
     }
 
     fn kinds(events: &[Observed]) -> Vec<(FindingKind, Severity)> {
-        let verdicts = run(&RiskyChange, &DetectionSettings::default(), at(1, 0, 0), events);
+        let verdicts = run(
+            &RiskyChange,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            events,
+        );
         findings(&verdicts)
             .iter()
             .map(|draft| (draft.kind, draft.severity))
@@ -205,7 +217,11 @@ mod tests {
         assert_eq!(
             kinds(&[
                 change("d", "DeleteSecret", json!({ "recoveryWindowInDays": 7 })),
-                change("f", "DeleteSecret", json!({ "forceDeleteWithoutRecovery": true })),
+                change(
+                    "f",
+                    "DeleteSecret",
+                    json!({ "forceDeleteWithoutRecovery": true })
+                ),
             ]),
             [
                 (FindingKind::SecretDeleted, Severity::High),
@@ -230,6 +246,9 @@ mod tests {
         let mut root = read("r", at(4, 11, 0), "x", "prod/db");
         root.principal_type = Some("Root".into());
         root.principal = Some(format!("arn:aws:iam::{ACCOUNT}:root"));
-        assert_eq!(kinds(&[root]), [(FindingKind::RootUsed, Severity::Critical)]);
+        assert_eq!(
+            kinds(&[root]),
+            [(FindingKind::RootUsed, Severity::Critical)]
+        );
     }
 }

@@ -33,7 +33,10 @@ impl Detector for RotationFailed {
                 principal: None,
                 secret_arn: event.secret().map(str::to_string),
                 at: event.event_time,
-                reason: format!("{secret} rotated successfully at {}", time(event.event_time)),
+                reason: format!(
+                    "{secret} rotated successfully at {}",
+                    time(event.event_time)
+                ),
             });
             return;
         }
@@ -41,7 +44,10 @@ impl Detector for RotationFailed {
         let step = message.and_then(step);
         let abandoned = event.event_name == "RotationAbandoned";
         let what = if abandoned { "was abandoned" } else { "failed" };
-        let mut explanation = format!("The rotation of {secret} {what} at {}", time(event.event_time));
+        let mut explanation = format!(
+            "The rotation of {secret} {what} at {}",
+            time(event.event_time)
+        );
         if let Some(step) = step {
             explanation.push_str(&format!(" in its {step} step"));
         }
@@ -120,6 +126,9 @@ mod tests {
             at(1, 0, 0),
             &[service_event("a", 0, "RotationAbandoned")],
         );
-        assert_eq!(findings(&verdicts)[0].title, "Rotation of prod/db was abandoned");
+        assert_eq!(
+            findings(&verdicts)[0].title,
+            "Rotation of prod/db was abandoned"
+        );
     }
 }

@@ -59,7 +59,9 @@ impl Detector for UnfamiliarSource {
             if let Some(client) = client.as_deref()
                 && !familiar.clients.contains_key(client)
             {
-                verdicts.push(Verdict::Finding(unfamiliar_client(event, known, client, familiar)));
+                verdicts.push(Verdict::Finding(unfamiliar_client(
+                    event, known, client, familiar,
+                )));
             }
         }
         if let Some(network) = network {
@@ -167,7 +169,14 @@ mod tests {
 
     fn daily_reads() -> Vec<Observed> {
         (1..=20)
-            .map(|day| read(&format!("d{day}"), at(day, 10, 0), "payments-task", "prod/db"))
+            .map(|day| {
+                read(
+                    &format!("d{day}"),
+                    at(day, 10, 0),
+                    "payments-task",
+                    "prod/db",
+                )
+            })
             .collect()
     }
 
@@ -180,7 +189,12 @@ mod tests {
         again.event_id = "y".into();
         again.event_time = at(20, 11, 5);
         events.extend([stolen, again]);
-        let verdicts = run(&UnfamiliarSource, &DetectionSettings::default(), at(1, 0, 0), &events);
+        let verdicts = run(
+            &UnfamiliarSource,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         let found = findings(&verdicts);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].kind, FindingKind::UnfamiliarNetwork);
@@ -196,7 +210,12 @@ mod tests {
         away.source_ip = Some("10.9.9.9".into());
         let back = read("b", at(23, 10, 0), "payments-task", "prod/db");
         events.extend([away, back]);
-        let verdicts = run(&UnfamiliarSource, &DetectionSettings::default(), at(1, 0, 0), &events);
+        let verdicts = run(
+            &UnfamiliarSource,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         let evidence: Vec<_> = findings(&verdicts)
             .iter()
             .map(|draft| (draft.kind, draft.evidence[0].clone()))
@@ -221,9 +240,17 @@ mod tests {
         let mut cli = read("c", at(9, 10, 0), "payments-task", "prod/db");
         cli.user_agent_family = Some("aws-cli".into());
         events.push(cli);
-        let verdicts = run(&UnfamiliarSource, &DetectionSettings::default(), at(1, 0, 0), &events);
+        let verdicts = run(
+            &UnfamiliarSource,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
         let found = findings(&verdicts);
         assert_eq!(found.len(), 1);
-        assert_eq!((found[0].kind, found[0].severity), (FindingKind::UnfamiliarClient, Severity::Low));
+        assert_eq!(
+            (found[0].kind, found[0].severity),
+            (FindingKind::UnfamiliarClient, Severity::Low)
+        );
     }
 }
