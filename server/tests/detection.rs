@@ -79,3 +79,101 @@ async fn every_incident_is_found_live_and_a_backfill_finds_exactly_the_same(pool
         assert_eq!(live, backfilled);
     }
 }
+
+async fn add_secret(
+    pool: &PgPool,
+    name: &str,
+    status: &str,
+    reason: &str,
+    created_days_ago: i64,
+) -> String {
+    let arn = format!("arn:aws:secretsmanager:us-east-1:111122223333:secret:{name}-AbCdEf");
+    sqlx::query(
+        "INSERT INTO secrets (arn, name, region, account_id, rotation_status, rotation_reason, \
+             created_at) VALUES ($1, $2, 'us-east-1', '111122223333', $3, $4, now() - make_interval(days => $5::int))",
+    )
+    .bind(&arn)
+    .bind(name)
+    .bind(status)
+    .bind(reason)
+    .bind(created_days_ago as i32)
+    .execute(pool)
+    .await
+    .unwrap();
+    arn
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn rotation_conditions_open_once_and_resolve_when_they_no_longer_hold(pool: PgPool) {
+    use trailkeeper::detect::detectors::rotation_schedule::reassess;
+    let overdue = add_secret(
+        &pool,
+        "prod/db",
+        "overdue",
+        "Rotation was due 3 days ago",
+        400,
+    )
+    .await;
+    let old = add_secret(
+        &pool,
+        "prod/legacy",
+        "disabled",
+        "Rotation is not enabled",
+        200,
+    )
+    .await;
+    add_secret(
+        &pool,
+        "prod/young",
+        "disabled",
+        "Rotation is not enabled",
+        10,
+    )
+    .await;
+    add_secret(
+        &pool,
+        "prod/fine",
+        "healthy",
+        "Last rotated 2 days ago",
+        400,
+    )
+    .await;
+
+    let first = reassess(&pool, None, Utc::now()).await.unwrap();
+    assert_eq!(first.opened, 2);
+    let again = reassess(&pool, None, Utc::now()).await.unwrap();
+    assert_eq!((again.opened, again.resolved), (0, 0));
+    let open: Vec<(String, String, i64, String)> = sqlx::query_as(
+        "SELECT kind, secret_arn, count, title FROM findings WHERE status = 'open' ORDER BY kind",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(open.len(), 2);
+    assert_eq!(
+        (open[0].0.as_str(), open[0].1.as_str(), open[0].2),
+        ("rotation_neglected", old.as_str(), 1)
+    );
+    assert_eq!(open[0].3, "prod/legacy has not been rotated for 200 days");
+    assert_eq!(
+        (open[1].0.as_str(), open[1].1.as_str(), open[1].2),
+        ("rotation_overdue", overdue.as_str(), 1)
+    );
+
+    sqlx::query("UPDATE secrets SET rotation_status = 'healthy' WHERE arn = $1")
+        .bind(&overdue)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let later = reassess(&pool, None, Utc::now()).await.unwrap();
+    assert_eq!(later.resolved, 1);
+    let (status, audited): (String, i64) = sqlx::query_as(
+        "SELECT f.status, (SELECT count(*) FROM audit_log a WHERE (a.detail ->> 'finding_id')::bigint = f.id) \
+         FROM findings f WHERE secret_arn = $1",
+    )
+    .bind(&overdue)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), audited), ("resolved", 1));
+}

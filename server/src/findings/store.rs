@@ -2,8 +2,10 @@
 //! merges into the active one with the same kind × principal × secret; a rule in force
 //! (`suppressed()`, migration 0013) files it as suppressed.
 
-use serde_json::json;
-use sqlx::PgConnection;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool};
+use trailkeeper_app::api::findings::{FindingKind, Severity};
 
 use super::{Draft, EVIDENCE_CAP, Verdict, coalesce};
 use crate::audit::{Action, Entry, SYSTEM_ACTOR};
@@ -46,17 +48,7 @@ pub async fn record(
                 .bind(&secret_arn)
                 .fetch_all(&mut *db)
                 .await?;
-                for (id, title) in resolved {
-                    recorded.resolved += 1;
-                    Entry::new(
-                        SYSTEM_ACTOR,
-                        Action::FindingResolved,
-                        format!("Resolved finding {id} ({title}): {reason}"),
-                    )
-                    .detail(json!({ "finding_id": id, "reason": reason, "at": at }))
-                    .record(&mut *db)
-                    .await?;
-                }
+                recorded.resolved += resolved_by_detector(db, resolved, &reason, at).await?;
             }
         }
     }
@@ -107,4 +99,105 @@ async fn upsert(db: &mut PgConnection, draft: &Draft) -> Result<Option<bool>, sq
     .fetch_optional(&mut *db)
     .await?;
     Ok(created)
+}
+
+/// Audits findings a detector resolved; returns how many.
+async fn resolved_by_detector(
+    db: &mut PgConnection,
+    resolved: Vec<(i64, String)>,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let count = resolved.len() as u64;
+    for (id, title) in resolved {
+        Entry::new(
+            SYSTEM_ACTOR,
+            Action::FindingResolved,
+            format!("Resolved finding {id} ({title}): {reason}"),
+        )
+        .detail(json!({ "finding_id": id, "reason": reason, "at": at }))
+        .record(&mut *db)
+        .await?;
+    }
+    Ok(count)
+}
+
+/// A standing condition of a secret (a rotation overdue, stuck…): a finding while it holds,
+/// opened once, its words kept current, its count not raised by holding on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Condition {
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub title: String,
+    pub explanation: String,
+    pub secret_arn: String,
+    pub secret_name: String,
+    pub account_id: String,
+    pub region: String,
+    pub detail: Value,
+}
+
+/// Holds `conditions` at `now` for the secrets in `assessed`: each opens (or keeps) its
+/// finding; an active finding of `kinds` about an assessed secret whose condition no longer
+/// holds is resolved.
+pub async fn hold(
+    pool: &PgPool,
+    kinds: &[FindingKind],
+    assessed: &[&str],
+    conditions: Vec<Condition>,
+    now: DateTime<Utc>,
+) -> Result<Recorded, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut recorded = Recorded::default();
+    for condition in &conditions {
+        let created: bool = sqlx::query_scalar(
+            "INSERT INTO findings AS f (kind, severity, title, explanation, secret_arn, \
+                 secret_name, account_id, region, first_seen, last_seen, count, detail, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 1, $10, \
+                 CASE WHEN suppressed($1, NULL, $5, $6) THEN 'suppressed' ELSE 'open' END) \
+             ON CONFLICT (kind, COALESCE(principal, ''), COALESCE(secret_arn, '')) \
+                 WHERE status <> 'resolved' \
+             DO UPDATE SET severity = EXCLUDED.severity, title = EXCLUDED.title, \
+                 explanation = EXCLUDED.explanation, detail = EXCLUDED.detail, \
+                 last_seen = EXCLUDED.last_seen, updated_at = now() \
+             RETURNING (xmax = 0)",
+        )
+        .bind(condition.kind.as_str())
+        .bind(condition.severity.as_str())
+        .bind(&condition.title)
+        .bind(&condition.explanation)
+        .bind(&condition.secret_arn)
+        .bind(&condition.secret_name)
+        .bind(&condition.account_id)
+        .bind(&condition.region)
+        .bind(now)
+        .bind(&condition.detail)
+        .fetch_one(&mut *tx)
+        .await?;
+        if created {
+            recorded.opened += 1;
+        } else {
+            recorded.updated += 1;
+        }
+    }
+    let kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
+    let holding: Vec<String> = conditions
+        .iter()
+        .map(|condition| format!("{}\u{1f}{}", condition.kind.as_str(), condition.secret_arn))
+        .collect();
+    let resolved: Vec<(i64, String)> = sqlx::query_as(
+        "UPDATE findings SET status = 'resolved', updated_at = now() \
+         WHERE kind = ANY($1) AND secret_arn = ANY($2) AND status <> 'resolved' \
+           AND NOT (kind || chr(31) || secret_arn = ANY($3)) \
+         RETURNING id, title",
+    )
+    .bind(&kinds)
+    .bind(assessed)
+    .bind(&holding)
+    .fetch_all(&mut *tx)
+    .await?;
+    recorded.resolved +=
+        resolved_by_detector(&mut tx, resolved, "the condition no longer holds", now).await?;
+    tx.commit().await?;
+    Ok(recorded)
 }

@@ -19,6 +19,8 @@ use sqlx::PgPool;
 use super::assess::reassess;
 use super::labels::{self, Labels};
 use super::status::StatusThresholds;
+use crate::detect::detectors::rotation_schedule;
+use crate::detect::settings::SettingsError;
 use crate::ingest::store::resolve_waiting;
 
 /// How many secrets are described at once in one region: enough to hide AWS latency,
@@ -226,8 +228,8 @@ pub async fn sync_region(
     Ok(summary)
 }
 
-/// Records how the run ended, then assesses the region's secrets afresh: statuses move with
-/// the clock even when AWS could not be asked.
+/// Records how the run ended, then assesses the region's secrets afresh (statuses move with
+/// the clock even when AWS could not be asked) and re-evaluates the rotation findings.
 async fn finish(
     pool: &PgPool,
     run: i64,
@@ -247,14 +249,23 @@ async fn finish(
     .bind(json!(summary.errors))
     .execute(pool)
     .await?;
+    let now = Utc::now();
     reassess(
         pool,
         Some(&summary.region),
-        Utc::now(),
+        now,
         StatusThresholds::default(),
     )
-    .await
-    .map(drop)
+    .await?;
+    if let Err(error) = rotation_schedule::reassess(pool, Some(&summary.region), now).await {
+        match error {
+            SettingsError::Database(error) => return Err(error),
+            SettingsError::Invalid(problem) => {
+                tracing::warn!(%problem, "rotation findings not re-evaluated")
+            }
+        }
+    }
+    Ok(())
 }
 
 /// DescribeSecret, ListSecretVersionIds and (for all but replicas) GetResourcePolicy for one

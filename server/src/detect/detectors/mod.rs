@@ -1,4 +1,5 @@
-//! The detectors, one file each, in the order their verdicts about one event are recorded.
+//! The detectors, one file each: those over events in the order their verdicts about one
+//! event are recorded, and `rotation_schedule` over the inventory after each sync.
 
 mod bulk_retrieval;
 mod cross_account;
@@ -9,6 +10,7 @@ mod read_spike;
 mod risky_change;
 mod rotation_cancelled;
 mod rotation_failed;
+pub mod rotation_schedule;
 mod unfamiliar_source;
 
 use super::engine::Run;
