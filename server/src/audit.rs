@@ -30,7 +30,15 @@ pub enum Action {
     /// A detector closed a finding itself (a rotation that succeeded after failing, a
     /// rotation back on schedule).
     FindingResolved,
+    FindingAcknowledged,
+    FindingReopened,
+    FindingSuppressed,
+    FindingAssigned,
+    FindingCommented,
+    SuppressionAdded,
+    SuppressionRemoved,
     DetectionBackfilled,
+    SettingsChanged,
 }
 
 impl Action {
@@ -49,7 +57,15 @@ impl Action {
             Action::EventsExported => "events.exported",
             Action::EventsIngested => "events.ingested",
             Action::FindingResolved => "finding.resolved",
+            Action::FindingAcknowledged => "finding.acknowledged",
+            Action::FindingReopened => "finding.reopened",
+            Action::FindingSuppressed => "finding.suppressed",
+            Action::FindingAssigned => "finding.assigned",
+            Action::FindingCommented => "finding.commented",
+            Action::SuppressionAdded => "suppression.added",
+            Action::SuppressionRemoved => "suppression.removed",
             Action::DetectionBackfilled => "detection.backfilled",
+            Action::SettingsChanged => "settings.changed",
         }
     }
 }

@@ -9,7 +9,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use common::{
-    As, Fetched, HOST, PASSWORD, app, app_with, get, post_form, send, settings, signed_in,
+    As, Fetched, HOST, PASSWORD, app, app_with, get, post_form, send, send_json, settings,
+    signed_in,
 };
 use leptos_axum::generate_route_list;
 use serde_json::Value;
@@ -33,10 +34,10 @@ async fn sign_in(app: &Router, name: &str, password: &str, who: &As) -> Fetched 
 
 /// A request to `path` as `who`; server functions are POSTed from our own origin.
 async fn request(app: &Router, method: &Method, path: &str, who: &As) -> Fetched {
-    if method == Method::GET {
-        get(app, path, who).await
-    } else {
-        post_form(app, path, "", who).await
+    match *method {
+        Method::GET => get(app, path, who).await,
+        Method::POST => post_form(app, path, "", who).await,
+        _ => send_json(app, method.as_str(), path, "", who).await,
     }
 }
 

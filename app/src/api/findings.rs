@@ -2,7 +2,10 @@
 //! and where it stands in triage.
 
 use chrono::{DateTime, Utc};
+use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+
+use super::events::{EventSummary, MAX_LIMIT, QueryError};
 
 /// How serious a finding is, least first (the order sorts and compares by it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -232,4 +235,386 @@ pub struct Finding {
     /// The first events of it (at most 50; `count` has the full number).
     pub evidence_event_ids: Vec<String>,
     pub status: FindingStatus,
+}
+
+/// Which statuses a query lists.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StatusFilter {
+    /// Open or acknowledged: the queue.
+    #[default]
+    Active,
+    All,
+    Only(FindingStatus),
+}
+
+impl StatusFilter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusFilter::Active => "active",
+            StatusFilter::All => "all",
+            StatusFilter::Only(status) => status.as_str(),
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<StatusFilter> {
+        match name {
+            "active" => Some(StatusFilter::Active),
+            "all" => Some(StatusFilter::All),
+            other => FindingStatus::parse(other).map(StatusFilter::Only),
+        }
+    }
+}
+
+/// Which findings to list, most recent activity first: the queue's URL query and the API's
+/// query parameters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FindingQuery {
+    pub status: StatusFilter,
+    /// Any of these severities; all when empty.
+    pub severities: Vec<Severity>,
+    /// Any of these kinds; all when empty.
+    pub kinds: Vec<FindingKind>,
+    /// A secret's ARN, or part of its name.
+    pub secret: Option<String>,
+    /// A principal's ARN, or part of it.
+    pub principal: Option<String>,
+    /// Findings with activity at or after this time…
+    pub since: Option<DateTime<Utc>>,
+    /// …and before this one.
+    pub until: Option<DateTime<Utc>>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+fn time(name: &str, value: &str) -> Result<DateTime<Utc>, QueryError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|_| {
+            QueryError(format!(
+                "{name}={value:?} is not valid; it accepts an RFC 3339 time such as 2026-01-01T00:00:00Z"
+            ))
+        })
+}
+
+/// Comma-separated names, each read by `parse`.
+fn names<T>(
+    name: &str,
+    value: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    accepted: &str,
+) -> Result<Vec<T>, QueryError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            parse(part).ok_or_else(|| {
+                QueryError(format!(
+                    "{name}={part:?} is not valid; it accepts {accepted}, comma-separated"
+                ))
+            })
+        })
+        .collect()
+}
+
+impl FindingQuery {
+    /// Reads URL query parameters: `status` (`active`, the default: open or acknowledged;
+    /// `all`; or one status), `severity` and `kind` (comma-separated), `secret`, `principal`,
+    /// `since`, `until` (RFC 3339), `cursor`, `limit`. Empty values are ignored; a value a
+    /// parameter does not accept is an error that names it.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<FindingQuery, QueryError> {
+        let mut query = FindingQuery::default();
+        for (name, value) in pairs {
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            let text = Some(value.to_string());
+            match name {
+                "status" => {
+                    query.status = StatusFilter::parse(value).ok_or_else(|| {
+                        QueryError(format!(
+                            "status={value:?} is not valid; it accepts active, all, open, \
+                             acknowledged, resolved, suppressed"
+                        ))
+                    })?
+                }
+                "severity" => {
+                    query.severities = names(
+                        name,
+                        value,
+                        Severity::parse,
+                        "info, low, medium, high, critical",
+                    )?
+                }
+                "kind" => {
+                    query.kinds = names(
+                        name,
+                        value,
+                        FindingKind::parse,
+                        &FindingKind::ALL.map(FindingKind::as_str).join(", "),
+                    )?
+                }
+                "secret" => query.secret = text,
+                "principal" => query.principal = text,
+                "since" => query.since = Some(time(name, value)?),
+                "until" => query.until = Some(time(name, value)?),
+                "cursor" => query.cursor = text,
+                "limit" => {
+                    query.limit = Some(
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                            .ok_or_else(|| {
+                                QueryError(format!(
+                                    "limit={value:?} is not valid; it accepts a number from 1 to {MAX_LIMIT}"
+                                ))
+                            })?,
+                    )
+                }
+                _ => {}
+            }
+        }
+        if let (Some(since), Some(until)) = (query.since, query.until)
+            && since >= until
+        {
+            return Err(QueryError(format!(
+                "since ({}) must be before until ({})",
+                since.to_rfc3339(),
+                until.to_rfc3339()
+            )));
+        }
+        Ok(query)
+    }
+
+    pub fn parse(query: &str) -> Result<FindingQuery, QueryError> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        FindingQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// The URL query that [`FindingQuery::parse`] reads back into this query.
+    pub fn to_query_string(&self) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        let status = (self.status != StatusFilter::Active).then(|| self.status.as_str());
+        let severities = self
+            .severities
+            .iter()
+            .map(|severity| severity.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let kinds = self
+            .kinds
+            .iter()
+            .map(|kind| kind.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let since = self.since.map(|time| time.to_rfc3339());
+        let until = self.until.map(|time| time.to_rfc3339());
+        let limit = self.limit.map(|limit| limit.to_string());
+        for (name, value) in [
+            ("status", status),
+            (
+                "severity",
+                Some(severities.as_str()).filter(|s| !s.is_empty()),
+            ),
+            ("kind", Some(kinds.as_str()).filter(|s| !s.is_empty())),
+            ("secret", self.secret.as_deref()),
+            ("principal", self.principal.as_deref()),
+            ("since", since.as_deref()),
+            ("until", until.as_deref()),
+            ("cursor", self.cursor.as_deref()),
+            ("limit", limit.as_deref()),
+        ] {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+        query.finish()
+    }
+
+    pub fn first_page(&self) -> FindingQuery {
+        FindingQuery {
+            cursor: None,
+            ..self.clone()
+        }
+    }
+}
+
+/// One page of findings: `next` continues it when there is more.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FindingPage {
+    pub items: Vec<Finding>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next: Option<String>,
+}
+
+/// The queue's data: a page, and how many findings of each severity match the other filters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FindingListing {
+    pub page: FindingPage,
+    /// Most severe first; severities with none are left out.
+    pub counts: Vec<(Severity, i64)>,
+}
+
+/// One entry of a finding's history: a triage action or a detector's resolution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TriageEntry {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    /// `finding.acknowledged`, `finding.commented`, `finding.resolved`, …
+    pub action: String,
+    pub summary: String,
+}
+
+/// One finding in full: what the finding page shows and `GET /api/v1/findings/{id}` returns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FindingDetail {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub assignee: Option<String>,
+    /// The detector's numbers (baseline, observed, the step that failed…) and the settings'
+    /// values it used.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub detail: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The evidence events that are still stored, oldest first.
+    pub evidence: Vec<EventSummary>,
+    /// The principal's events per hour around the finding (a day either side).
+    pub activity: Vec<(DateTime<Utc>, i64)>,
+    /// Oldest first.
+    pub history: Vec<TriageEntry>,
+}
+
+/// What a person does with a finding. Every action may carry a comment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum TriageAction {
+    Acknowledge {
+        #[serde(default)]
+        comment: Option<String>,
+    },
+    Resolve {
+        #[serde(default)]
+        comment: Option<String>,
+    },
+    /// Back to open, from acknowledged, resolved or suppressed.
+    Reopen {
+        #[serde(default)]
+        comment: Option<String>,
+    },
+    /// Files the finding, and findings of the same kind, principal and secret until then,
+    /// as suppressed: a suppression rule.
+    Suppress {
+        until: DateTime<Utc>,
+        reason: String,
+    },
+    /// To a person (`null` to unassign).
+    Assign {
+        #[serde(default)]
+        assignee: Option<String>,
+        #[serde(default)]
+        comment: Option<String>,
+    },
+    Comment {
+        comment: String,
+    },
+}
+
+/// An empty comment (which is refused): what a request without an action asks for.
+impl Default for TriageAction {
+    fn default() -> Self {
+        TriageAction::Comment {
+            comment: String::new(),
+        }
+    }
+}
+
+/// A rule that files matching findings as suppressed until it expires.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Suppression {
+    pub id: i64,
+    /// `null`: any kind.
+    pub kind: Option<FindingKind>,
+    /// A principal's ARN; `*` matches anything. `null`: any principal.
+    pub principal_pattern: Option<String>,
+    /// A secret's name or ARN; `*` matches anything. `null`: any secret.
+    pub secret_pattern: Option<String>,
+    pub until: DateTime<Utc>,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A suppression rule to add.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewSuppression {
+    #[serde(default)]
+    pub kind: Option<FindingKind>,
+    #[serde(default)]
+    pub principal_pattern: Option<String>,
+    #[serde(default)]
+    pub secret_pattern: Option<String>,
+    pub until: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// The queue; `query` is its URL query (see [`FindingQuery::parse`]).
+#[server(endpoint = "findings")]
+pub async fn list_findings(
+    #[server(default)] query: String,
+) -> Result<FindingListing, ServerFnError> {
+    let backend = super::backend_for::<ListFindings>()?;
+    let query = FindingQuery::parse(&query).map_err(|error| ServerFnError::new(error.0))?;
+    backend.findings(query).await
+}
+
+#[server(endpoint = "finding")]
+pub async fn get_finding(
+    #[server(default)] id: i64,
+) -> Result<Option<FindingDetail>, ServerFnError> {
+    super::backend_for::<GetFinding>()?.finding(id).await
+}
+
+/// Does a triage action as the caller. `Ok(Err(reason))`: the action was refused (the
+/// finding's status does not allow it, a value is not valid), and why.
+#[server(endpoint = "triage_finding")]
+pub async fn triage_finding(
+    #[server(default)] id: i64,
+    #[server(default)] action: TriageAction,
+) -> Result<Result<(), String>, ServerFnError> {
+    let backend = super::backend_for::<TriageFinding>()?;
+    let who = super::identity().ok_or_else(|| ServerFnError::new("sign in required"))?;
+    backend.triage(who, id, action).await
+}
+
+/// The suppression rules in force, soonest to expire first.
+#[server(endpoint = "suppressions")]
+pub async fn list_suppressions() -> Result<Vec<Suppression>, ServerFnError> {
+    super::backend_for::<ListSuppressions>()?
+        .suppressions()
+        .await
+}
+
+/// Removes a suppression rule as the caller; `Ok(Err(reason))` when there is no such rule.
+#[server(endpoint = "remove_suppression")]
+pub async fn remove_suppression(
+    #[server(default)] id: i64,
+) -> Result<Result<(), String>, ServerFnError> {
+    let backend = super::backend_for::<RemoveSuppression>()?;
+    let who = super::identity().ok_or_else(|| ServerFnError::new("sign in required"))?;
+    backend.remove_suppression(who, id).await
 }

@@ -21,6 +21,7 @@ mod backend {
 
     use super::audit::{AuditFilter, AuditPage};
     use super::events::{AccessReport, EventListing, EventQuery, EventRecord};
+    use super::findings::{FindingDetail, FindingListing, FindingQuery, Suppression, TriageAction};
     use super::identity::SignInMethods;
     use super::overview::Overview;
     use super::secrets::{SecretListing, SecretLookup, SecretQuery};
@@ -45,6 +46,21 @@ mod backend {
         async fn event(&self, event_id: String) -> Result<Option<EventRecord>, ServerFnError>;
         /// One secret by name or ARN.
         async fn secret(&self, id: String) -> Result<SecretLookup, ServerFnError>;
+        async fn findings(&self, query: FindingQuery) -> Result<FindingListing, ServerFnError>;
+        async fn finding(&self, id: i64) -> Result<Option<FindingDetail>, ServerFnError>;
+        /// A triage action by `who`; `Ok(Err(reason))` when it is refused.
+        async fn triage(
+            &self,
+            who: Identity,
+            id: i64,
+            action: TriageAction,
+        ) -> Result<Result<(), String>, ServerFnError>;
+        async fn suppressions(&self) -> Result<Vec<Suppression>, ServerFnError>;
+        async fn remove_suppression(
+            &self,
+            who: Identity,
+            id: i64,
+        ) -> Result<Result<(), String>, ServerFnError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;

@@ -232,6 +232,34 @@ fn describe_external(options: &PgConnectOptions) -> String {
 }
 
 /// `LIKE` treats `%` and `_` as wildcards; a search means them literally.
+/// Where a page of a newest-first list ended: its last row's time and id. Clients get it
+/// as an opaque token and hand it back for the next page.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Cursor<Id> {
+    pub time: chrono::DateTime<chrono::Utc>,
+    pub id: Id,
+}
+
+/// What a list says of a cursor it did not give out.
+pub const FOREIGN_CURSOR: &str = "the cursor is not one this list gave out; start again without it";
+
+impl<Id: serde::Serialize + serde::de::DeserializeOwned> Cursor<Id> {
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// `None` for a cursor this list did not give out.
+    pub fn decode(text: &str) -> Option<Cursor<Id>> {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+    }
+}
+
 pub fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")

@@ -7,7 +7,7 @@ use sqlx::PgExecutor;
 
 const AREA: &str = "detection";
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectionSettings {
     /// Detect as events are ingested. Off, events are stored and a backfill detects later.

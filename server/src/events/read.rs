@@ -11,10 +11,7 @@
 //!
 //! Monthly partitions are pruned by the time range.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use trailkeeper_app::api::events::{
@@ -107,26 +104,10 @@ impl From<RecordRow> for EventRecord {
 }
 
 /// Where a page ended: the last event's time and id.
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-struct Cursor {
-    time: DateTime<Utc>,
-    id: String,
-}
+type Cursor = crate::db::Cursor<String>;
 
-impl Cursor {
-    fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
-    }
-
-    fn decode(text: &str) -> Result<Cursor, ReadError> {
-        URL_SAFE_NO_PAD
-            .decode(text)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or(ReadError::InvalidCursor(
-                "the cursor is not one this list gave out; start again without it",
-            ))
-    }
+fn decode_cursor(text: &str) -> Result<Cursor, ReadError> {
+    Cursor::decode(text).ok_or(ReadError::InvalidCursor(crate::db::FOREIGN_CURSOR))
 }
 
 /// The inventory's ARNs for the query's secret filter (an ARN, or a name that finds each
@@ -281,7 +262,7 @@ fn list_sql<'a>(
     let mut sql = QueryBuilder::new(format!("{prefix}SELECT {EVENT_COLUMNS}, raw FROM events"));
     push_filters(&mut sql, query, now, secret_arns);
     if let Some(cursor) = &query.cursor {
-        let cursor = Cursor::decode(cursor)?;
+        let cursor = decode_cursor(cursor)?;
         sql.push(" AND (event_time, event_id) < (")
             .push_bind(cursor.time)
             .push(", ")
@@ -414,6 +395,36 @@ pub async fn event(pool: &PgPool, event_id: &str) -> Result<Option<EventRecord>,
     Ok(row.map(EventRecord::from))
 }
 
+/// The events with these CloudTrail ids that are stored, oldest first.
+pub async fn summaries(pool: &PgPool, ids: &[String]) -> Result<Vec<EventSummary>, sqlx::Error> {
+    let rows: Vec<EventRow> = sqlx::query_as(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ANY($1) \
+         ORDER BY event_time, event_id"
+    ))
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(EventSummary::from).collect())
+}
+
+/// A principal's events per hour from `from` to `to`, the hours with events only.
+pub async fn hourly(
+    pool: &PgPool,
+    principal: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT date_trunc('hour', event_time), count(*) FROM events \
+         WHERE principal = $1 AND event_time >= $2 AND event_time < $3 GROUP BY 1 ORDER BY 1",
+    )
+    .bind(principal)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await
+}
+
 /// The Overview's CloudTrail figures: the last day's events, errors and busiest principals,
 /// and each source's last poll and checkpoint.
 pub async fn overview(pool: &PgPool) -> Result<EventsOverview, sqlx::Error> {
@@ -495,9 +506,9 @@ mod tests {
             time: "2026-10-03T08:00:00Z".parse().unwrap(),
             id: "e-1".into(),
         };
-        assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+        assert_eq!(decode_cursor(&cursor.encode()).unwrap(), cursor);
         assert!(matches!(
-            Cursor::decode("nonsense"),
+            decode_cursor("nonsense"),
             Err(ReadError::InvalidCursor(_))
         ));
     }

@@ -1,7 +1,9 @@
 //! Findings: what detection concluded, stored once per kind × principal × secret while
 //! active (new evidence adds to it), with triage by people and suppression rules.
 
+pub mod read;
 pub mod store;
+pub mod triage;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

@@ -72,6 +72,8 @@ async fn upsert(db: &mut PgConnection, draft: &Draft) -> Result<Option<bool>, sq
                  THEN EXCLUDED.severity ELSE f.severity END, \
              title = EXCLUDED.title, explanation = EXCLUDED.explanation, \
              detail = EXCLUDED.detail, \
+             status = CASE WHEN f.status = 'suppressed' AND NOT suppressed($1, $7, $5, $6) \
+                 THEN 'open' ELSE f.status END, \
              first_seen = LEAST(f.first_seen, EXCLUDED.first_seen), \
              last_seen = GREATEST(f.last_seen, EXCLUDED.last_seen), \
              count = f.count + EXCLUDED.count, \

@@ -14,6 +14,10 @@ use trailkeeper_app::access::{Credential, Identity};
 use trailkeeper_app::api::events::{
     AccessReport, EventPage, EventQuery, EventRecord, EventSummary, PrincipalAccess,
 };
+use trailkeeper_app::api::findings::{
+    Finding, FindingDetail, FindingKind, FindingPage, FindingStatus, NewSuppression, Severity,
+    Suppression, TriageAction, TriageEntry,
+};
 use trailkeeper_app::api::secrets::{
     LabelMove, PolicyExposure, PolicyFlag, Replica, RotationSettings, RotationStatus, SecretDetail,
     SecretFlag, SecretLookup, SecretPage, SecretQuery, SecretSummary, SecretVersion,
@@ -26,6 +30,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::access::{ClientAddress, json_error};
 use crate::audit::{Action, Entry};
+use crate::detect::DetectionSettings;
 use crate::events::read as events;
 use crate::ingest::after_ingest;
 use crate::ingest::formats;
@@ -49,6 +54,14 @@ use crate::inventory::read::{self, ReadError};
         ingest,
         super::export::csv,
         super::export::json_lines,
+        super::findings_api::list,
+        super::findings_api::get,
+        super::findings_api::triage,
+        super::findings_api::suppressions,
+        super::findings_api::add_suppression,
+        super::findings_api::remove_suppression,
+        super::findings_api::detection_settings,
+        super::findings_api::put_detection_settings,
         openapi_document
     ),
     components(schemas(
@@ -70,7 +83,18 @@ use crate::inventory::read::{self, ReadError};
         PolicyExposure,
         Replica,
         SecretVersion,
-        LabelMove
+        LabelMove,
+        Finding,
+        FindingPage,
+        FindingDetail,
+        FindingKind,
+        FindingStatus,
+        Severity,
+        TriageAction,
+        TriageEntry,
+        Suppression,
+        NewSuppression,
+        DetectionSettings
     )),
     modifiers(&BearerAuthentication, &EventFilterParameters),
     security(("bearer" = []))

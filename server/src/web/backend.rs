@@ -3,14 +3,20 @@
 use async_trait::async_trait;
 use leptos::prelude::ServerFnError;
 use sqlx::PgPool;
+use trailkeeper_app::access::Identity;
 use trailkeeper_app::api::Backend;
 use trailkeeper_app::api::audit::{AuditFilter, AuditPage};
 use trailkeeper_app::api::events::{AccessReport, EventListing, EventQuery, EventRecord};
+use trailkeeper_app::api::findings::{
+    FindingDetail, FindingListing, FindingQuery, Suppression, TriageAction,
+};
 use trailkeeper_app::api::identity::SignInMethods;
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
 use trailkeeper_app::api::secrets::{SecretListing, SecretLookup, SecretQuery};
 
 use crate::events::read as events;
+use crate::findings::read as findings;
+use crate::findings::triage::{self, Actor, TriageError};
 use crate::inventory::read::{self, ReadError};
 use crate::{audit, db};
 
@@ -121,6 +127,65 @@ impl Backend for ServerBackend {
         read::lookup(&self.pool, &id)
             .await
             .map_err(|error| internal("reading the secret", error))
+    }
+
+    async fn findings(&self, query: FindingQuery) -> Result<FindingListing, ServerFnError> {
+        let (page, counts) = tokio::try_join!(findings::list(&self.pool, &query), async {
+            findings::counts(&self.pool, &query)
+                .await
+                .map_err(findings::ReadError::from)
+        })
+        .map_err(|error| match error {
+            findings::ReadError::InvalidCursor(message) => ServerFnError::new(message),
+            findings::ReadError::Store(error) => internal("reading the findings", error),
+        })?;
+        Ok(FindingListing { page, counts })
+    }
+
+    async fn finding(&self, id: i64) -> Result<Option<FindingDetail>, ServerFnError> {
+        findings::get(&self.pool, id)
+            .await
+            .map_err(|error| internal("reading the finding", error))
+    }
+
+    async fn triage(
+        &self,
+        who: Identity,
+        id: i64,
+        action: TriageAction,
+    ) -> Result<Result<(), String>, ServerFnError> {
+        let actor = Actor {
+            name: &who.name,
+            address: None,
+        };
+        refused(triage::triage(&self.pool, id, &actor, action).await)
+    }
+
+    async fn suppressions(&self) -> Result<Vec<Suppression>, ServerFnError> {
+        triage::suppressions(&self.pool)
+            .await
+            .map_err(|error| internal("reading the suppression rules", error))
+    }
+
+    async fn remove_suppression(
+        &self,
+        who: Identity,
+        id: i64,
+    ) -> Result<Result<(), String>, ServerFnError> {
+        let actor = Actor {
+            name: &who.name,
+            address: None,
+        };
+        refused(triage::remove_suppression(&self.pool, &actor, id).await)
+    }
+}
+
+/// A refused action is an answer for the person; a store failure is the server's.
+fn refused(outcome: Result<(), TriageError>) -> Result<Result<(), String>, ServerFnError> {
+    match outcome {
+        Ok(()) => Ok(Ok(())),
+        Err(TriageError::Store(error)) => Err(internal("triage", error)),
+        Err(refusal) => Ok(Err(refusal.to_string())),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod access;
 pub mod api;
 mod backend;
 mod export;
+pub mod findings_api;
 pub mod health;
 pub mod metrics;
 mod sign_in;
@@ -18,7 +19,7 @@ use axum::extract::{FromRef, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::PgPool;
@@ -147,6 +148,54 @@ pub fn server_routes() -> Vec<ServerRoute> {
             Method::GET,
             auditor,
             get(export::json_lines),
+        ),
+        route(
+            "/api/v1/findings",
+            Method::GET,
+            viewer,
+            get(findings_api::list),
+        ),
+        route(
+            "/api/v1/findings/{id}",
+            Method::GET,
+            viewer,
+            get(findings_api::get),
+        ),
+        route(
+            "/api/v1/findings/{id}/triage",
+            Method::POST,
+            auditor,
+            post(findings_api::triage),
+        ),
+        route(
+            "/api/v1/suppressions",
+            Method::GET,
+            viewer,
+            get(findings_api::suppressions),
+        ),
+        route(
+            "/api/v1/suppressions",
+            Method::POST,
+            auditor,
+            post(findings_api::add_suppression),
+        ),
+        route(
+            "/api/v1/suppressions/{id}",
+            Method::DELETE,
+            auditor,
+            delete(findings_api::remove_suppression),
+        ),
+        route(
+            "/api/v1/settings/detection",
+            Method::GET,
+            viewer,
+            get(findings_api::detection_settings),
+        ),
+        route(
+            "/api/v1/settings/detection",
+            Method::PUT,
+            Access::Role(Role::Admin),
+            put(findings_api::put_detection_settings),
         ),
         route(
             "/api/v1/openapi.json",

@@ -189,3 +189,13 @@ fn rand_value() -> u128 {
         .as_nanos();
     nanos ^ (u128::from(std::process::id()) << 64)
 }
+
+/// A JSON request from an API client or one of Trailkeeper's own pages.
+pub async fn send_json(app: &Router, method: &str, uri: &str, body: &str, who: &As) -> Fetched {
+    let request = with_credentials(Request::builder().method(method).uri(uri), who)
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    send(app, request).await
+}

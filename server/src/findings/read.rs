@@ -1,0 +1,253 @@
+//! Reading findings: the queue (a [`FindingQuery`] as SQL, most recent activity first, with a
+//! keyset cursor and counts per severity), one finding in full, and active findings per
+//! secret for the inventory's badges.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+use trailkeeper_app::api::events::DEFAULT_LIMIT;
+use trailkeeper_app::api::findings::{
+    Finding, FindingDetail, FindingKind, FindingPage, FindingQuery, FindingStatus, Severity,
+    StatusFilter, TriageEntry,
+};
+
+use crate::db::{Cursor, FOREIGN_CURSOR, escape_like};
+use crate::events::read as events;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    InvalidCursor(&'static str),
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+const COLUMNS: &str = "id, kind, severity, title, explanation, secret_arn, secret_name, \
+    principal, first_seen, last_seen, count, evidence_event_ids, status";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    kind: String,
+    severity: String,
+    title: String,
+    explanation: String,
+    secret_arn: Option<String>,
+    secret_name: Option<String>,
+    principal: Option<String>,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    count: i64,
+    evidence_event_ids: Vec<String>,
+    status: String,
+}
+
+impl Row {
+    /// The finding, unless a newer version wrote a kind this one does not know.
+    fn finding(self) -> Option<Finding> {
+        let Some(kind) = FindingKind::parse(&self.kind) else {
+            tracing::warn!(id = self.id, kind = %self.kind, "a finding of an unknown kind is left out");
+            return None;
+        };
+        let row = self;
+        Some(Finding {
+            id: row.id,
+            kind,
+            // The CHECK constraints hold these to the names these parse.
+            severity: Severity::parse(&row.severity).unwrap_or(Severity::Medium),
+            title: row.title,
+            explanation: row.explanation,
+            secret_arn: row.secret_arn,
+            secret_name: row.secret_name,
+            principal: row.principal,
+            first_seen: row.first_seen,
+            last_seen: row.last_seen,
+            count: row.count,
+            evidence_event_ids: row.evidence_event_ids,
+            status: FindingStatus::parse(&row.status).unwrap_or(FindingStatus::Open),
+        })
+    }
+}
+
+/// The query's filters, all but severity (the counts are per severity).
+fn push_filters(sql: &mut QueryBuilder<'_, Postgres>, query: &FindingQuery) {
+    match query.status {
+        StatusFilter::Active => {
+            sql.push(" AND status IN ('open', 'acknowledged')");
+        }
+        StatusFilter::All => {}
+        StatusFilter::Only(status) => {
+            sql.push(" AND status = ").push_bind(status.as_str());
+        }
+    }
+    if !query.kinds.is_empty() {
+        let kinds: Vec<&str> = query.kinds.iter().map(|kind| kind.as_str()).collect();
+        sql.push(" AND kind = ANY(").push_bind(kinds).push(")");
+    }
+    if let Some(secret) = &query.secret {
+        sql.push(" AND (secret_arn = ")
+            .push_bind(secret.clone())
+            .push(" OR secret_name ILIKE '%' || ")
+            .push_bind(escape_like(secret))
+            .push(" || '%')");
+    }
+    if let Some(principal) = &query.principal {
+        sql.push(" AND principal ILIKE '%' || ")
+            .push_bind(escape_like(principal))
+            .push(" || '%'");
+    }
+    if let Some(since) = query.since {
+        sql.push(" AND last_seen >= ").push_bind(since);
+    }
+    if let Some(until) = query.until {
+        sql.push(" AND first_seen < ").push_bind(until);
+    }
+}
+
+/// One page of the query's findings, most recent activity first.
+pub async fn list(pool: &PgPool, query: &FindingQuery) -> Result<FindingPage, ReadError> {
+    let limit = i64::from(query.limit.unwrap_or(DEFAULT_LIMIT));
+    let mut sql = QueryBuilder::new(format!("SELECT {COLUMNS} FROM findings WHERE true"));
+    push_filters(&mut sql, query);
+    if !query.severities.is_empty() {
+        let severities: Vec<&str> = query.severities.iter().map(|s| s.as_str()).collect();
+        sql.push(" AND severity = ANY(")
+            .push_bind(severities)
+            .push(")");
+    }
+    if let Some(cursor) = &query.cursor {
+        let cursor =
+            Cursor::<i64>::decode(cursor).ok_or(ReadError::InvalidCursor(FOREIGN_CURSOR))?;
+        sql.push(" AND (last_seen, id) < (")
+            .push_bind(cursor.time)
+            .push(", ")
+            .push_bind(cursor.id)
+            .push(")");
+    }
+    sql.push(" ORDER BY last_seen DESC, id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let mut rows: Vec<Row> = sql.build_query_as().fetch_all(pool).await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|row| {
+            Cursor {
+                time: row.last_seen,
+                id: row.id,
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    Ok(FindingPage {
+        items: rows.into_iter().filter_map(Row::finding).collect(),
+        next,
+    })
+}
+
+/// How many of the query's findings there are of each severity, most severe first.
+pub async fn counts(
+    pool: &PgPool,
+    query: &FindingQuery,
+) -> Result<Vec<(Severity, i64)>, sqlx::Error> {
+    let mut sql = QueryBuilder::new("SELECT severity, count(*) FROM findings WHERE true");
+    push_filters(&mut sql, query);
+    sql.push(" GROUP BY severity");
+    let rows: Vec<(String, i64)> = sql.build_query_as().fetch_all(pool).await?;
+    let mut counts: Vec<(Severity, i64)> = rows
+        .into_iter()
+        .filter_map(|(severity, count)| Some((Severity::parse(&severity)?, count)))
+        .collect();
+    counts.sort_by_key(|(severity, _)| std::cmp::Reverse(*severity));
+    Ok(counts)
+}
+
+#[derive(sqlx::FromRow)]
+struct DetailRow {
+    #[sqlx(flatten)]
+    row: Row,
+    account_id: Option<String>,
+    region: Option<String>,
+    assignee: Option<String>,
+    detail: Value,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// One finding with its evidence events, the principal's activity around it, and its
+/// history.
+pub async fn get(pool: &PgPool, id: i64) -> Result<Option<FindingDetail>, sqlx::Error> {
+    let Some(found): Option<DetailRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, account_id, region, assignee, detail, created_at, updated_at \
+         FROM findings WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let Some(finding) = found.row.finding() else {
+        return Ok(None);
+    };
+    let evidence = events::summaries(pool, &finding.evidence_event_ids).await?;
+    let activity = match &finding.principal {
+        Some(principal) => {
+            events::hourly(
+                pool,
+                principal,
+                finding.first_seen - Duration::days(1),
+                finding.last_seen + Duration::days(1),
+            )
+            .await?
+        }
+        None => Vec::new(),
+    };
+    let history: Vec<(DateTime<Utc>, String, String, String)> = sqlx::query_as(
+        "SELECT occurred_at, actor, action, summary FROM audit_log \
+         WHERE detail ? 'finding_id' AND (detail ->> 'finding_id')::bigint = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(Some(FindingDetail {
+        finding,
+        account_id: found.account_id,
+        region: found.region,
+        assignee: found.assignee,
+        detail: found.detail,
+        created_at: found.created_at,
+        updated_at: found.updated_at,
+        evidence,
+        activity,
+        history: history
+            .into_iter()
+            .map(|(at, actor, action, summary)| TriageEntry {
+                at,
+                actor,
+                action,
+                summary,
+            })
+            .collect(),
+    }))
+}
+
+/// Active findings per secret: how many, and the most severe.
+pub async fn active_by_secret(
+    pool: &PgPool,
+    arns: &[String],
+) -> Result<Vec<(String, i64, Severity)>, sqlx::Error> {
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT secret_arn, count(*), \
+             (array_agg(severity ORDER BY severity_rank(severity) DESC))[1] \
+         FROM findings WHERE secret_arn = ANY($1) AND status IN ('open', 'acknowledged') \
+         GROUP BY secret_arn",
+    )
+    .bind(arns)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(arn, count, severity)| Some((arn, count, Severity::parse(&severity)?)))
+        .collect())
+}

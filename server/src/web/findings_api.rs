@@ -1,0 +1,297 @@
+//! The JSON API's findings, triage, suppression rules and detection settings.
+
+use axum::Json;
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+use sqlx::PgPool;
+use trailkeeper_app::access::Identity;
+use trailkeeper_app::api::findings::{
+    FindingDetail, FindingPage, FindingQuery, NewSuppression, Suppression, TriageAction,
+};
+
+use super::access::{ClientAddress, json_error};
+use super::api::ApiError;
+use crate::audit::{Action, Entry};
+use crate::detect::DetectionSettings;
+use crate::detect::settings::SettingsError;
+use crate::findings::read::{self, ReadError};
+use crate::findings::triage::{self, Actor, TriageError};
+
+fn store_failed(error: sqlx::Error) -> Response {
+    tracing::error!(error = ?error, "the findings store failed");
+    json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the store cannot be read right now; the server log has the details",
+    )
+}
+
+fn triage_failed(error: TriageError) -> Response {
+    match error {
+        TriageError::NotFound(_) => json_error(StatusCode::NOT_FOUND, &error.to_string()),
+        TriageError::Invalid(message) => json_error(StatusCode::BAD_REQUEST, &message),
+        TriageError::Conflict(message) => json_error(StatusCode::CONFLICT, &message),
+        TriageError::Store(error) => store_failed(error),
+    }
+}
+
+/// Findings, most recent activity first, one page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/findings",
+    tag = "findings",
+    params(
+        ("since" = Option<String>, Query, description = "Findings with activity at or after this time (RFC 3339)"),
+        ("until" = Option<String>, Query, description = "Findings with activity before this time (RFC 3339)"),
+        ("status" = Option<String>, Query, description = "`active` (default: open or acknowledged), `all`, `open`, `acknowledged`, `resolved` or `suppressed`"),
+        ("severity" = Option<String>, Query, description = "`info`, `low`, `medium`, `high`, `critical`; comma-separated for several"),
+        ("kind" = Option<String>, Query, description = "Such as `first_time_reader` or `rotation_failed`; comma-separated for several"),
+        ("secret" = Option<String>, Query, description = "A secret's ARN, or part of its name"),
+        ("principal" = Option<String>, Query, description = "A principal's ARN, or part of it"),
+        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 1000 (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "One page of findings", body = FindingPage),
+        (status = 400, description = "A parameter or the cursor is not valid", body = ApiError),
+        (status = 401, description = "No valid token or session", body = ApiError),
+    )
+)]
+pub async fn list(
+    State(pool): State<PgPool>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<FindingPage>, Response> {
+    let query = FindingQuery::parse(query.as_deref().unwrap_or_default())
+        .map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.0))?;
+    match read::list(&pool, &query).await {
+        Ok(page) => Ok(Json(page)),
+        Err(ReadError::InvalidCursor(message)) => Err(json_error(StatusCode::BAD_REQUEST, message)),
+        Err(ReadError::Store(error)) => Err(store_failed(error)),
+    }
+}
+
+/// One finding with its evidence events, the principal's activity around it, the detector's
+/// numbers and its triage history.
+#[utoipa::path(
+    get,
+    path = "/api/v1/findings/{id}",
+    tag = "findings",
+    params(("id" = i64, Path, description = "The finding's id")),
+    responses(
+        (status = 200, description = "The finding", body = FindingDetail),
+        (status = 401, description = "No valid token or session", body = ApiError),
+        (status = 404, description = "No such finding", body = ApiError),
+    )
+)]
+pub async fn get(
+    State(pool): State<PgPool>,
+    Path(id): Path<i64>,
+) -> Result<Json<FindingDetail>, Response> {
+    match read::get(&pool, id).await {
+        Ok(Some(detail)) => Ok(Json(detail)),
+        Ok(None) => Err(json_error(
+            StatusCode::NOT_FOUND,
+            &format!("there is no finding {id}"),
+        )),
+        Err(error) => Err(store_failed(error)),
+    }
+}
+
+/// Acknowledge, resolve, reopen, suppress (until a time, with a reason: a suppression rule for
+/// the finding's kind, principal and secret), assign or comment on a finding. Role
+/// `auditor`; recorded in the audit log, which is the finding's history.
+#[utoipa::path(
+    post,
+    path = "/api/v1/findings/{id}/triage",
+    tag = "findings",
+    params(("id" = i64, Path, description = "The finding's id")),
+    request_body(content = TriageAction, description = "For example {\"action\": \"acknowledge\", \"comment\": \"looking\"}"),
+    responses(
+        (status = 200, description = "The finding after the action", body = FindingDetail),
+        (status = 400, description = "The action is not valid", body = ApiError),
+        (status = 403, description = "The auditor role is needed", body = ApiError),
+        (status = 404, description = "No such finding", body = ApiError),
+        (status = 409, description = "The finding's status does not allow it", body = ApiError),
+    )
+)]
+pub async fn triage(
+    State(pool): State<PgPool>,
+    Extension(identity): Extension<Identity>,
+    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    Path(id): Path<i64>,
+    body: Result<Json<TriageAction>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<FindingDetail>, Response> {
+    let Json(action) =
+        body.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
+    let actor = Actor {
+        name: &identity.name,
+        address: Some(&address),
+    };
+    triage::triage(&pool, id, &actor, action)
+        .await
+        .map_err(triage_failed)?;
+    get(State(pool), Path(id)).await
+}
+
+/// The suppression rules in force, soonest to expire first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/suppressions",
+    tag = "findings",
+    responses(
+        (status = 200, description = "The rules in force", body = Vec<Suppression>),
+        (status = 401, description = "No valid token or session", body = ApiError),
+    )
+)]
+pub async fn suppressions(State(pool): State<PgPool>) -> Result<Json<Vec<Suppression>>, Response> {
+    triage::suppressions(&pool)
+        .await
+        .map(Json)
+        .map_err(store_failed)
+}
+
+/// Adds a suppression rule: findings of the kind (any when left out), principal and secret
+/// patterns (`*` matches anything) are filed as suppressed until it expires. Role `auditor`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/suppressions",
+    tag = "findings",
+    request_body = NewSuppression,
+    responses(
+        (status = 201, description = "The rule's id", body = Object),
+        (status = 400, description = "The rule is not valid", body = ApiError),
+        (status = 403, description = "The auditor role is needed", body = ApiError),
+    )
+)]
+pub async fn add_suppression(
+    State(pool): State<PgPool>,
+    Extension(identity): Extension<Identity>,
+    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    body: Result<Json<NewSuppression>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), Response> {
+    let Json(rule) =
+        body.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
+    let actor = Actor {
+        name: &identity.name,
+        address: Some(&address),
+    };
+    let id = triage::add_suppression(&pool, &actor, rule)
+        .await
+        .map_err(triage_failed)?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+/// Removes a suppression rule. Role `auditor`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/suppressions/{id}",
+    tag = "findings",
+    params(("id" = i64, Path, description = "The rule's id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "No such rule", body = ApiError),
+        (status = 403, description = "The auditor role is needed", body = ApiError),
+    )
+)]
+pub async fn remove_suppression(
+    State(pool): State<PgPool>,
+    Extension(identity): Extension<Identity>,
+    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, Response> {
+    let actor = Actor {
+        name: &identity.name,
+        address: Some(&address),
+    };
+    triage::remove_suppression(&pool, &actor, id)
+        .await
+        .map_err(triage_failed)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn settings_failed(error: SettingsError) -> Response {
+    match error {
+        SettingsError::Invalid(message) => json_error(StatusCode::BAD_REQUEST, &message),
+        SettingsError::Database(error) => store_failed(error),
+    }
+}
+
+/// Detection's thresholds as they are now (defaults where none were set).
+#[utoipa::path(
+    get,
+    path = "/api/v1/settings/detection",
+    tag = "settings",
+    responses(
+        (status = 200, description = "The settings", body = DetectionSettings),
+        (status = 401, description = "No valid token or session", body = ApiError),
+    )
+)]
+pub async fn detection_settings(
+    State(pool): State<PgPool>,
+) -> Result<Json<DetectionSettings>, Response> {
+    DetectionSettings::load(&pool)
+        .await
+        .map(Json)
+        .map_err(settings_failed)
+}
+
+/// Changes detection's thresholds: the settings given replace the current ones, those left
+/// out return to their defaults. Applies to events detected from now on (and to a backfill).
+/// Role `admin`; recorded in the audit log.
+#[utoipa::path(
+    put,
+    path = "/api/v1/settings/detection",
+    tag = "settings",
+    request_body = DetectionSettings,
+    responses(
+        (status = 200, description = "The settings now", body = DetectionSettings),
+        (status = 400, description = "A setting is not valid; nothing was changed", body = ApiError),
+        (status = 403, description = "The admin role is needed", body = ApiError),
+    )
+)]
+pub async fn put_detection_settings(
+    State(pool): State<PgPool>,
+    Extension(identity): Extension<Identity>,
+    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    body: Result<Json<DetectionSettings>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<DetectionSettings>, Response> {
+    let Json(settings) =
+        body.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
+    save_settings(&pool, &settings, &identity.name, Some(&address))
+        .await
+        .map_err(settings_failed)?;
+    Ok(Json(settings))
+}
+
+/// Saves detection settings by `who`, with the audit entry naming what changed.
+pub async fn save_settings(
+    pool: &PgPool,
+    settings: &DetectionSettings,
+    who: &str,
+    address: Option<&str>,
+) -> Result<(), SettingsError> {
+    let before = DetectionSettings::load(pool).await?;
+    let mut tx = pool.begin().await?;
+    settings.save(&mut *tx, who).await?;
+    let (before, after) = (json!(before), json!(settings));
+    let changed: Vec<String> = after
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(name, value)| before.get(name.as_str()) != Some(value))
+        .map(|(name, value)| format!("{name} = {value}"))
+        .collect();
+    let summary = if changed.is_empty() {
+        "saved the detection settings unchanged".to_string()
+    } else {
+        format!("changed detection settings: {}", changed.join(", "))
+    };
+    Entry::new(who, Action::SettingsChanged, summary)
+        .detail(json!({ "area": "detection", "before": before, "after": after }))
+        .from_address(address)
+        .record(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}

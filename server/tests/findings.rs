@@ -1,0 +1,360 @@
+//! Findings through the JSON API: the list and its filters, one finding with its evidence and
+//! history, triage by role, suppression rules, and detection's settings.
+
+mod common;
+
+use common::{As, app, get, send_json, signed_in};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use trailkeeper::ingest::sources::files::ingest_file;
+use trailkeeper_app::Role;
+
+const ACCOUNT: &str = "111122223333";
+
+fn record(id: &str, time: &str, name: &str, request: Value) -> Value {
+    json!({
+        "eventVersion": "1.09",
+        "userIdentity": { "type": "IAMUser", "principalId": "AIDABOB",
+                          "arn": format!("arn:aws:iam::{ACCOUNT}:user/bob"),
+                          "accountId": ACCOUNT, "userName": "bob" },
+        "eventTime": time, "eventSource": "secretsmanager.amazonaws.com", "eventName": name,
+        "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.11",
+        "userAgent": "aws-cli/2.17.12", "requestParameters": request,
+        "responseElements": null, "eventID": id, "eventType": "AwsApiCall",
+        "recipientAccountId": ACCOUNT
+    })
+}
+
+fn arn(name: &str) -> String {
+    format!("arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{name}-AbCdEf")
+}
+
+/// Bob deletes one secret at once and another with a recovery window, and opens a third's
+/// policy to anyone: three findings, one critical deletion, one high, one critical policy.
+async fn ingest_incidents(pool: &PgPool) {
+    let records = json!({ "Records": [
+        record("e1", "2026-11-02T10:30:00Z", "DeleteSecret",
+               json!({ "secretId": arn("prod/old"), "forceDeleteWithoutRecovery": true })),
+        record("e2", "2026-11-02T10:31:00Z", "DeleteSecret",
+               json!({ "secretId": arn("prod/older"), "recoveryWindowInDays": 7 })),
+        record("e3", "2026-11-02T10:35:00Z", "PutResourcePolicy",
+               json!({ "secretId": arn("prod/key"), "resourcePolicy":
+                   r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"# })),
+    ]});
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trail.json");
+    std::fs::write(&path, records.to_string()).unwrap();
+    ingest_file(pool, &path).await.unwrap();
+}
+
+fn json_body(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn findings_are_listed_filtered_and_shown_with_their_evidence(pool: PgPool) {
+    ingest_incidents(&pool).await;
+    let app = app(pool.clone());
+    let viewer = signed_in(&pool, "vera", Role::Viewer).await;
+
+    let all = json_body(&get(&app, "/api/v1/findings", &viewer).await.body);
+    let items = all["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{all}");
+    // Most recent activity first.
+    assert_eq!(items[0]["kind"], "policy_opened");
+    assert_eq!(items[0]["severity"], "critical");
+    assert_eq!(
+        items[0]["principal"],
+        format!("arn:aws:iam::{ACCOUNT}:user/bob")
+    );
+    assert_eq!(items[0]["secret_name"], "prod/key");
+    assert_eq!(items[0]["evidence_event_ids"], json!(["e3"]));
+    assert_eq!(items[0]["status"], "open");
+    for field in [
+        "id",
+        "title",
+        "explanation",
+        "secret_arn",
+        "first_seen",
+        "last_seen",
+        "count",
+    ] {
+        assert!(items[0].get(field).is_some(), "{field} missing");
+    }
+
+    let high = json_body(
+        &get(&app, "/api/v1/findings?severity=high", &viewer)
+            .await
+            .body,
+    );
+    assert_eq!(high["items"].as_array().unwrap().len(), 1);
+    assert_eq!(high["items"][0]["secret_name"], "prod/older");
+    let by_secret = json_body(
+        &get(
+            &app,
+            "/api/v1/findings?secret=prod/old&kind=secret_deleted",
+            &viewer,
+        )
+        .await
+        .body,
+    );
+    assert_eq!(by_secret["items"].as_array().unwrap().len(), 2);
+    let paged = json_body(&get(&app, "/api/v1/findings?limit=2", &viewer).await.body);
+    let next = paged["next"].as_str().unwrap();
+    let rest = json_body(
+        &get(
+            &app,
+            &format!("/api/v1/findings?limit=2&cursor={next}"),
+            &viewer,
+        )
+        .await
+        .body,
+    );
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert!(rest["next"].is_null());
+    let refused = get(&app, "/api/v1/findings?severity=urgent", &viewer).await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused
+            .body
+            .contains("severity=\\\"urgent\\\" is not valid"),
+        "{}",
+        refused.body
+    );
+
+    let id = items[0]["id"].as_i64().unwrap();
+    let one = json_body(
+        &get(&app, &format!("/api/v1/findings/{id}"), &viewer)
+            .await
+            .body,
+    );
+    assert_eq!(one["evidence"][0]["event_id"], "e3");
+    assert_eq!(one["evidence"][0]["event_name"], "PutResourcePolicy");
+    assert_eq!(one["activity"].as_array().unwrap().len(), 1);
+    assert!(
+        one["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("lets anyone in")
+    );
+    assert_eq!(
+        get(&app, "/api/v1/findings/999999", &viewer).await.status,
+        404
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn auditors_triage_and_every_action_is_in_the_findings_history(pool: PgPool) {
+    ingest_incidents(&pool).await;
+    let app = app(pool.clone());
+    let viewer = signed_in(&pool, "vera", Role::Viewer).await;
+    let auditor = signed_in(&pool, "audrey", Role::Auditor).await;
+    let list = json_body(
+        &get(&app, "/api/v1/findings?kind=policy_opened", &viewer)
+            .await
+            .body,
+    );
+    let id = list["items"][0]["id"].as_i64().unwrap();
+    let triage = |who: As, body: Value| {
+        let app = app.clone();
+        async move {
+            send_json(
+                &app,
+                "POST",
+                &format!("/api/v1/findings/{id}/triage"),
+                &body.to_string(),
+                &who,
+            )
+            .await
+        }
+    };
+
+    assert_eq!(
+        triage(viewer.clone(), json!({ "action": "acknowledge" }))
+            .await
+            .status,
+        403
+    );
+    let acknowledged = triage(
+        auditor.clone(),
+        json!({ "action": "acknowledge", "comment": "looking into it" }),
+    )
+    .await;
+    assert_eq!(acknowledged.status, 200, "{}", acknowledged.body);
+    assert_eq!(json_body(&acknowledged.body)["status"], "acknowledged");
+    assert_eq!(
+        triage(auditor.clone(), json!({ "action": "acknowledge" }))
+            .await
+            .status,
+        409
+    );
+    let assigned = triage(
+        auditor.clone(),
+        json!({ "action": "assign", "assignee": "audrey" }),
+    )
+    .await;
+    assert_eq!(json_body(&assigned.body)["assignee"], "audrey");
+    assert_eq!(
+        triage(
+            auditor.clone(),
+            json!({ "action": "assign", "assignee": "nobody" })
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        triage(
+            auditor.clone(),
+            json!({ "action": "comment", "comment": "  " })
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        triage(auditor.clone(), json!({ "action": "dance" }))
+            .await
+            .status,
+        400
+    );
+    let resolved = triage(
+        auditor.clone(),
+        json!({ "action": "resolve", "comment": "policy reverted" }),
+    )
+    .await;
+    let resolved = json_body(&resolved.body);
+    assert_eq!(resolved["status"], "resolved");
+    let history: Vec<(String, String)> = resolved["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (
+                entry["actor"].as_str().unwrap().to_string(),
+                entry["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("audrey".to_string(), "finding.acknowledged".to_string()),
+            ("audrey".to_string(), "finding.assigned".to_string()),
+            ("audrey".to_string(), "finding.resolved".to_string()),
+        ]
+    );
+    assert!(
+        resolved["history"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with(": looking into it")
+    );
+    // Resolved, it no longer shows in the queue (active findings) but does with status=all.
+    let active = json_body(&get(&app, "/api/v1/findings", &viewer).await.body);
+    assert_eq!(active["items"].as_array().unwrap().len(), 2);
+    let all = json_body(&get(&app, "/api/v1/findings?status=all", &viewer).await.body);
+    assert_eq!(all["items"].as_array().unwrap().len(), 3);
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_suppression_files_matching_findings_away_until_it_is_removed(pool: PgPool) {
+    ingest_incidents(&pool).await;
+    let app = app(pool.clone());
+    let auditor = signed_in(&pool, "audrey", Role::Auditor).await;
+    let rule = json!({ "kind": "secret_deleted", "secret_pattern": "prod/old*",
+                       "until": "2099-01-01T00:00:00Z", "reason": "decommissioning" });
+    let added = send_json(
+        &app,
+        "POST",
+        "/api/v1/suppressions",
+        &rule.to_string(),
+        &auditor,
+    )
+    .await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    let active = json_body(&get(&app, "/api/v1/findings", &auditor).await.body);
+    assert_eq!(active["items"].as_array().unwrap().len(), 1);
+    let suppressed = json_body(
+        &get(&app, "/api/v1/findings?status=suppressed", &auditor)
+            .await
+            .body,
+    );
+    assert_eq!(suppressed["items"].as_array().unwrap().len(), 2);
+
+    let rules = json_body(&get(&app, "/api/v1/suppressions", &auditor).await.body);
+    assert_eq!(rules[0]["reason"], "decommissioning");
+    assert_eq!(rules[0]["created_by"], "audrey");
+    let past = json!({ "until": "2001-01-01T00:00:00Z", "reason": "x" });
+    assert_eq!(
+        send_json(
+            &app,
+            "POST",
+            "/api/v1/suppressions",
+            &past.to_string(),
+            &auditor
+        )
+        .await
+        .status,
+        400
+    );
+
+    let id = rules[0]["id"].as_i64().unwrap();
+    let removed = send_json(
+        &app,
+        "DELETE",
+        &format!("/api/v1/suppressions/{id}"),
+        "",
+        &auditor,
+    )
+    .await;
+    assert_eq!(removed.status, 204);
+    assert_eq!(
+        json_body(&get(&app, "/api/v1/suppressions", &auditor).await.body),
+        json!([])
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn admins_change_detection_settings_and_bad_values_change_nothing(pool: PgPool) {
+    let app = app(pool.clone());
+    let admin = signed_in(&pool, "ada", Role::Admin).await;
+    let auditor = signed_in(&pool, "audrey", Role::Auditor).await;
+    let defaults = json_body(&get(&app, "/api/v1/settings/detection", &auditor).await.body);
+    assert_eq!(defaults["bulk_secrets"], 20);
+    assert_eq!(defaults["learning_days"], 5);
+
+    let change = json!({ "bulk_secrets": 30 }).to_string();
+    assert_eq!(
+        send_json(&app, "PUT", "/api/v1/settings/detection", &change, &auditor)
+            .await
+            .status,
+        403
+    );
+    let changed = send_json(&app, "PUT", "/api/v1/settings/detection", &change, &admin).await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_eq!(json_body(&changed.body)["bulk_secrets"], 30);
+    let bad = json!({ "denied_reads": 0 }).to_string();
+    let refused = send_json(&app, "PUT", "/api/v1/settings/detection", &bad, &admin).await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.body.contains("denied_reads must be at least 1"),
+        "{}",
+        refused.body
+    );
+    let misspelt = json!({ "bulk_secret": 3 }).to_string();
+    assert_eq!(
+        send_json(&app, "PUT", "/api/v1/settings/detection", &misspelt, &admin)
+            .await
+            .status,
+        400
+    );
+    let now = json_body(&get(&app, "/api/v1/settings/detection", &auditor).await.body);
+    assert_eq!(now["bulk_secrets"], 30);
+    let audited: String =
+        sqlx::query_scalar("SELECT summary FROM audit_log WHERE action = 'settings.changed'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, "changed detection settings: bulk_secrets = 30");
+}
