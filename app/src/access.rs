@@ -81,7 +81,7 @@ const fn section(path: &'static str, label: &'static str, role: Role) -> Section
 /// Routes outside the navigation: the sign-in page and the server functions (by the path
 /// their `endpoint` gives them under `/api`). Only the sign-in page and its own question
 /// (how can I sign in here?) are public.
-const OTHER_ROUTES: [(&str, Access); 18] = [
+const OTHER_ROUTES: [(&str, Access); 20] = [
     ("/login", Access::Public),
     ("/secrets/{*id}", Access::Role(Role::Viewer)),
     ("/events/{id}", Access::Role(Role::Viewer)),
@@ -91,6 +91,8 @@ const OTHER_ROUTES: [(&str, Access); 18] = [
     ("/api/triage_finding", Access::Role(Role::Auditor)),
     ("/api/suppressions", Access::Role(Role::Viewer)),
     ("/api/remove_suppression", Access::Role(Role::Auditor)),
+    ("/api/detection_settings", Access::Role(Role::Viewer)),
+    ("/api/save_detection_settings", Access::Role(Role::Admin)),
     ("/api/current_identity", Access::Role(Role::Viewer)),
     ("/api/sign_in_methods", Access::Public),
     ("/api/overview", Access::Role(Role::Viewer)),

@@ -20,9 +20,9 @@ pub use roles::Role;
 use components::layout::Layout;
 use components::time::provide_display_zone;
 use pages::{
-    audit::AuditLogPage, event::EventPage, events::EventsPage, login::LoginPage,
-    not_built::NotBuilt, not_found::NotFound, overview::OverviewPage, secret::SecretPage,
-    secrets::SecretsPage,
+    audit::AuditLogPage, event::EventPage, events::EventsPage, finding::FindingPage,
+    findings::FindingsPage, login::LoginPage, not_built::NotBuilt, not_found::NotFound,
+    overview::OverviewPage, secret::SecretPage, secrets::SecretsPage, settings::SettingsPage,
 };
 
 /// The document around every page; rendered on the server only.
@@ -87,17 +87,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/secrets/*id") view=SecretPage />
                     <Route path=path!("/events") view=EventsPage />
                     <Route path=path!("/events/:id") view=EventPage />
-                    <Route
-                        path=path!("/findings")
-                        view=|| {
-                            view! {
-                                <NotBuilt
-                                    title="Findings"
-                                    purpose="anomalous secret access and failed rotations, each with the evidence and the baseline that flagged it"
-                                />
-                            }
-                        }
-                    />
+                    <Route path=path!("/findings") view=FindingsPage />
+                    <Route path=path!("/findings/:id") view=FindingPage />
                     <Route
                         path=path!("/alerts")
                         view=|| {
@@ -109,17 +100,7 @@ pub fn App() -> impl IntoView {
                             }
                         }
                     />
-                    <Route
-                        path=path!("/settings")
-                        view=|| {
-                            view! {
-                                <NotBuilt
-                                    title="Settings"
-                                    purpose="detection thresholds, users and other settings an administrator changes"
-                                />
-                            }
-                        }
-                    />
+                    <Route path=path!("/settings") view=SettingsPage />
                 </Routes>
             </Layout>
         </Router>

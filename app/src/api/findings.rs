@@ -44,6 +44,10 @@ impl Severity {
             .into_iter()
             .find(|severity| severity.as_str() == name)
     }
+
+    pub fn label(self) -> &'static str {
+        self.as_str()
+    }
 }
 
 /// What a finding is about: one kind per thing a detector recognises.
@@ -211,6 +215,11 @@ impl FindingStatus {
         FindingStatus::ALL
             .into_iter()
             .find(|status| status.as_str() == name)
+    }
+
+    /// Open or acknowledged: new evidence adds to it.
+    pub fn is_active(self) -> bool {
+        matches!(self, FindingStatus::Open | FindingStatus::Acknowledged)
     }
 }
 

@@ -9,6 +9,7 @@ pub mod findings;
 pub mod identity;
 pub mod overview;
 pub mod secrets;
+pub mod settings;
 
 #[cfg(feature = "ssr")]
 pub use backend::{Backend, SharedBackend};
@@ -25,6 +26,7 @@ mod backend {
     use super::identity::SignInMethods;
     use super::overview::Overview;
     use super::secrets::{SecretListing, SecretLookup, SecretQuery};
+    use super::settings::DetectionSettings;
     use crate::access::{self, Decision, Identity};
 
     /// What the pages need from the server's store and configuration. The server crate
@@ -60,6 +62,13 @@ mod backend {
             &self,
             who: Identity,
             id: i64,
+        ) -> Result<Result<(), String>, ServerFnError>;
+        async fn detection_settings(&self) -> Result<DetectionSettings, ServerFnError>;
+        /// Saves detection settings by `who`; `Ok(Err(reason))` when one is not valid.
+        async fn save_detection_settings(
+            &self,
+            who: Identity,
+            settings: DetectionSettings,
         ) -> Result<Result<(), String>, ServerFnError>;
     }
 

@@ -3,11 +3,14 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::audit::AuditEntry;
+use super::events::Histogram;
+use super::findings::{Finding, Severity};
 use super::secrets::RotationStatus;
 
 /// Everything the Overview page shows, read in one round trip.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Overview {
+    pub findings: FindingsOverview,
     pub database: DatabaseStatus,
     pub aws: AwsTarget,
     pub inventory: InventoryOverview,
@@ -15,6 +18,15 @@ pub struct Overview {
     /// Newest first.
     pub recent_activity: Vec<AuditEntry>,
     pub generated_at: DateTime<Utc>,
+}
+
+/// What needs a person first: active findings by severity, and the most pressing of them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FindingsOverview {
+    /// Open or acknowledged findings of each severity, most severe first.
+    pub by_severity: Vec<(Severity, i64)>,
+    /// The most severe active findings, the most recent first within a severity.
+    pub top: Vec<Finding>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -53,6 +65,8 @@ pub struct EventsOverview {
     pub errors_last_day: i64,
     /// The busiest principals of the last 24 hours, with their event counts.
     pub top_principals: Vec<(String, i64)>,
+    /// The last 24 hours' events per hour.
+    pub last_day_by_hour: Option<Histogram>,
     /// The newest event stored, if any.
     pub newest_event: Option<DateTime<Utc>>,
     /// Records and files set aside, in all.

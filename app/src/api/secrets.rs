@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::findings::Severity;
+
 /// How a secret's rotation stands, computed in one place on the server and shown the same
 /// way everywhere.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -181,6 +183,12 @@ pub struct SecretSummary {
     pub deleted_at: Option<DateTime<Utc>>,
     /// Since when AWS no longer lists the secret; its record is kept.
     pub gone_since: Option<DateTime<Utc>>,
+    /// Its active findings (open or acknowledged)…
+    #[serde(default)]
+    pub active_findings: i64,
+    /// …and the most severe of them.
+    #[serde(default)]
+    pub worst_finding: Option<Severity>,
 }
 
 /// One secret in full: everything the detail page shows.

@@ -299,7 +299,7 @@ fn Filters(query: EventQuery) -> impl IntoView {
 }
 
 #[component]
-fn EventsTable(events: Vec<EventSummary>) -> impl IntoView {
+pub fn EventsTable(events: Vec<EventSummary>) -> impl IntoView {
     view! {
         <table class="data events" data-testid="events">
             <thead>

@@ -4,12 +4,17 @@ use leptos_meta::Title;
 use chrono::{DateTime, Utc};
 
 use crate::api::events::{ErrorFilter, EventQuery, TimeRange};
-use crate::api::overview::{EventsOverview, InventoryOverview, Overview, get_overview};
+use crate::api::findings::{FindingQuery, Severity};
+use crate::api::overview::{
+    EventsOverview, FindingsOverview, InventoryOverview, Overview, get_overview,
+};
 use crate::components::audit_table::AuditTable;
 use crate::components::badges::StatusBadge;
 use crate::components::column_heads::ColumnHeads;
+use crate::components::histogram::EventHistogram;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
+use crate::pages::findings::{FindingsTable, href as findings_href};
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
@@ -37,6 +42,7 @@ pub fn OverviewPage() -> impl IntoView {
 #[component]
 fn OverviewPanels(overview: Overview) -> impl IntoView {
     let Overview {
+        findings,
         database,
         aws,
         inventory,
@@ -45,6 +51,7 @@ fn OverviewPanels(overview: Overview) -> impl IntoView {
         generated_at,
     } = overview;
     view! {
+        <Findings findings />
         <Inventory inventory />
         <Events events now=generated_at />
         <div class="cards">
@@ -89,6 +96,53 @@ fn OverviewPanels(overview: Overview) -> impl IntoView {
             }}
         </section>
         <p class="muted generated">"Read from the database at " <Timestamp at=generated_at /></p>
+    }
+}
+
+/// What needs a person first: active findings by severity (each a link to the queue so
+/// filtered) and the most severe of them.
+#[component]
+fn Findings(findings: FindingsOverview) -> impl IntoView {
+    let queue = |severities: Vec<Severity>| {
+        findings_href(&FindingQuery {
+            severities,
+            ..FindingQuery::default()
+        })
+    };
+    let chips = if findings.by_severity.is_empty() {
+        view! { <p data-testid="no-findings">"No open findings."</p> }.into_any()
+    } else {
+        view! {
+            <p class="severity-counts" data-testid="findings-by-severity">
+                {findings
+                    .by_severity
+                    .into_iter()
+                    .map(|(severity, count)| {
+                        view! {
+                            <a
+                                class=format!("badge severity-{}", severity.as_str())
+                                href=queue(vec![severity])
+                                data-severity=severity.as_str()
+                                data-count=count
+                            >
+                                {format!("{count} {}", severity.label())}
+                            </a>
+                        }
+                    })
+                    .collect_view()}
+            </p>
+        }
+        .into_any()
+    };
+    let top = (!findings.top.is_empty()).then(|| view! { <FindingsTable findings=findings.top /> });
+    view! {
+        <section class="panel" aria-labelledby="findings-heading">
+            <h2 id="findings-heading">
+                <a href="/findings">"Open findings"</a>
+            </h2>
+            {chips}
+            {top}
+        </section>
     }
 }
 
@@ -287,6 +341,18 @@ fn Events(events: EventsOverview, now: DateTime<Utc>) -> impl IntoView {
             {events
                 .newest_event
                 .map(|at| view! { <p class="muted">"Newest event: " <Timestamp at /></p> })}
+            {events
+                .last_day_by_hour
+                .map(|histogram| {
+                    let narrow = Callback::new(move |(since, until): (DateTime<Utc>, DateTime<Utc>)| {
+                        explorer(EventQuery {
+                            since: Some(since),
+                            until: Some(until),
+                            ..EventQuery::default()
+                        })
+                    });
+                    view! { <EventHistogram histogram href=narrow /> }
+                })}
             <h3>"Busiest principals, last 24 hours"</h3>
             {principals}
             <h3>"Sources"</h3>

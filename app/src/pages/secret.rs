@@ -9,7 +9,7 @@ use crate::api::secrets::{
     SecretVersion, get_secret,
 };
 use crate::components::access_report::AccessSection;
-use crate::components::badges::{FlagBadges, StatusBadge};
+use crate::components::badges::{FindingsBadge, FlagBadges, StatusBadge};
 use crate::components::column_heads::ColumnHeads;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
@@ -184,6 +184,7 @@ fn Detail(detail: SecretDetail) -> impl IntoView {
             <h1 data-testid="secret-name">{summary.name.clone()}</h1>
             <StatusBadge status=summary.rotation_status />
             <FlagBadges flags=summary.flags.clone() />
+            <FindingsBadge secret=summary.clone() />
         </div>
         <p class="muted arn">
             <code>{summary.arn.clone()}</code>

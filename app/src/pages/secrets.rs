@@ -7,7 +7,7 @@ use crate::api::secrets::{
     DeletedFilter, FlagFilter, QueryError, RotationStatus, SecretFacets, SecretFlag, SecretListing,
     SecretQuery, SecretSort, SecretSummary, list_secrets,
 };
-use crate::components::badges::{FlagBadges, StatusBadge};
+use crate::components::badges::{FindingsBadge, FlagBadges, StatusBadge};
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
 
@@ -276,10 +276,13 @@ fn SecretRow(secret: SecretSummary) -> impl IntoView {
             <div class="muted">"Gone from AWS since " <Timestamp at=since /></div>
         }
     });
+    let findings = view! { <FindingsBadge secret=secret.clone() /> };
     view! {
         <tr data-arn=secret.arn.clone()>
             <td>
                 <a href=format!("/secrets/{}", secret.arn)>{secret.name.clone()}</a>
+                " "
+                {findings}
                 {secret.description.map(|text| view! { <div class="muted small">{text}</div> })}
                 {gone}
             </td>

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Connection, PgPool};
 
 use super::engine;
-use super::settings::SettingsError;
+use super::settings::{self, SettingsError};
 use super::{DetectionSettings, Observed, observed};
 use crate::audit::SYSTEM_ACTOR;
 use crate::findings::store::Recorded;
@@ -39,7 +39,7 @@ pub async fn backfill(
     until: Option<DateTime<Utc>>,
     mut progress: impl FnMut(u64),
 ) -> Result<Backfilled, BackfillError> {
-    let settings = DetectionSettings::load(pool).await?;
+    let settings = settings::load(pool).await?;
     let mut db = pool.acquire().await?;
     // Held for the whole backfill: live detection waits rather than interleaving with it.
     sqlx::query("SELECT pg_advisory_lock($1)")

@@ -10,7 +10,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 
 use super::history::{self, History, Rotation, SecretFacts};
-use super::{DetectionSettings, Detector, Known, Observed, detectors};
+use super::{DetectionSettings, Detector, Known, Observed, detectors, settings};
 use crate::findings::Verdict;
 use crate::findings::store::{self, Recorded};
 
@@ -111,12 +111,10 @@ pub async fn on_stored(
     if events.is_empty() {
         return Ok(Recorded::default());
     }
-    let settings = DetectionSettings::load(&mut *db)
-        .await
-        .unwrap_or_else(|error| {
-            tracing::warn!(%error, "detection settings unreadable; using the defaults");
-            DetectionSettings::default()
-        });
+    let settings = settings::load(&mut *db).await.unwrap_or_else(|error| {
+        tracing::warn!(%error, "detection settings unreadable; using the defaults");
+        DetectionSettings::default()
+    });
     if !settings.live {
         return Ok(Recorded::default());
     }

@@ -16,7 +16,7 @@ use serde_json::Value;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use trailkeeper_app::api::events::{
     AccessKind, AccessReport, Bucket, DEFAULT_LIMIT, ErrorFilter, EventQuery, EventRecord,
-    EventSummary, Histogram, PrincipalAccess,
+    EventSummary, Histogram, PrincipalAccess, TimeRange,
 };
 use trailkeeper_app::api::overview::{EventsOverview, SourcePoll, StreamCheckpoint};
 
@@ -485,10 +485,20 @@ pub async fn overview(pool: &PgPool) -> Result<EventsOverview, sqlx::Error> {
             },
         )
         .collect();
+    let last_day_by_hour = histogram(
+        pool,
+        &EventQuery {
+            range: Some(TimeRange::LastDay),
+            ..EventQuery::default()
+        },
+        Utc::now(),
+    )
+    .await?;
     Ok(EventsOverview {
         last_day,
         errors_last_day,
         top_principals,
+        last_day_by_hour,
         newest_event,
         quarantined,
         polls,

@@ -11,6 +11,8 @@ use trailkeeper_app::api::findings::{
     StatusFilter, TriageEntry,
 };
 
+use trailkeeper_app::api::overview::FindingsOverview;
+
 use crate::db::{Cursor, FOREIGN_CURSOR, escape_like};
 use crate::events::read as events;
 
@@ -230,6 +232,25 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<Option<FindingDetail>, sqlx::
             })
             .collect(),
     }))
+}
+
+/// How many findings to show first on the Overview.
+const OVERVIEW_TOP: i64 = 5;
+
+/// Active findings by severity, and the most pressing of them.
+pub async fn overview(pool: &PgPool) -> Result<FindingsOverview, sqlx::Error> {
+    let by_severity = counts(pool, &FindingQuery::default()).await?;
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM findings WHERE status IN ('open', 'acknowledged') \
+         ORDER BY severity_rank(severity) DESC, last_seen DESC, id DESC LIMIT $1"
+    ))
+    .bind(OVERVIEW_TOP)
+    .fetch_all(pool)
+    .await?;
+    Ok(FindingsOverview {
+        by_severity,
+        top: rows.into_iter().filter_map(Row::finding).collect(),
+    })
 }
 
 /// Active findings per secret: how many, and the most severe.

@@ -19,6 +19,7 @@ use trailkeeper_app::api::secrets::{
 use super::changes::{self, CHANGE_EVENTS, ChangeEvent, ObservedMove};
 use super::status::schedule_in_words;
 use crate::db::escape_like;
+use crate::findings::read as findings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -81,6 +82,8 @@ impl From<SummaryRow> for SecretSummary {
             kms_key_id: row.kms_key_id,
             deleted_at: row.deletion_requested_at,
             gone_since: row.gone_since,
+            active_findings: 0,
+            worst_finding: None,
         }
     }
 }
@@ -270,10 +273,22 @@ pub async fn list(pool: &PgPool, query: &SecretQuery) -> Result<SecretPage, Read
     } else {
         None
     };
-    Ok(SecretPage {
-        items: rows.into_iter().map(|row| row.summary.into()).collect(),
-        next,
-    })
+    let mut items: Vec<SecretSummary> = rows.into_iter().map(|row| row.summary.into()).collect();
+    with_findings(pool, &mut items).await?;
+    Ok(SecretPage { items, next })
+}
+
+/// Fills in each secret's active findings.
+async fn with_findings(pool: &PgPool, secrets: &mut [SecretSummary]) -> Result<(), sqlx::Error> {
+    let arns: Vec<String> = secrets.iter().map(|secret| secret.arn.clone()).collect();
+    let active = findings::active_by_secret(pool, &arns).await?;
+    for secret in secrets {
+        if let Some((_, count, worst)) = active.iter().find(|(arn, ..)| *arn == secret.arn) {
+            secret.active_findings = *count;
+            secret.worst_finding = Some(*worst);
+        }
+    }
+    Ok(())
 }
 
 /// How many secrets match `query`'s filters, on all pages.
@@ -325,7 +340,9 @@ pub async fn lookup(pool: &PgPool, id: &str) -> Result<SecretLookup, sqlx::Error
     match candidates.len() {
         0 => Ok(SecretLookup::NotFound),
         1 => {
-            let summary = candidates.remove(0).into();
+            let mut summary = [candidates.remove(0).into()];
+            with_findings(pool, &mut summary).await?;
+            let [summary] = summary;
             Ok(SecretLookup::Found(Box::new(detail(pool, summary).await?)))
         }
         _ => Ok(SecretLookup::Ambiguous(

@@ -13,11 +13,14 @@ use trailkeeper_app::api::findings::{
 use trailkeeper_app::api::identity::SignInMethods;
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
 use trailkeeper_app::api::secrets::{SecretListing, SecretLookup, SecretQuery};
+use trailkeeper_app::api::settings::DetectionSettings;
 
+use crate::detect::settings::{self, SettingsError};
 use crate::events::read as events;
 use crate::findings::read as findings;
 use crate::findings::triage::{self, Actor, TriageError};
 use crate::inventory::read::{self, ReadError};
+use crate::web::findings_api::save_settings;
 use crate::{audit, db};
 
 /// How many audit entries the Overview lists.
@@ -45,7 +48,11 @@ impl Backend for ServerBackend {
         let events = events::overview(&self.pool)
             .await
             .map_err(|error| internal("reading the events", error))?;
+        let findings = findings::overview(&self.pool)
+            .await
+            .map_err(|error| internal("reading the findings", error))?;
         Ok(Overview {
+            findings,
             database,
             aws: self.aws.clone(),
             inventory,
@@ -177,6 +184,31 @@ impl Backend for ServerBackend {
             address: None,
         };
         refused(triage::remove_suppression(&self.pool, &actor, id).await)
+    }
+
+    async fn detection_settings(&self) -> Result<DetectionSettings, ServerFnError> {
+        settings::load(&self.pool)
+            .await
+            .map_err(|error| internal("reading the detection settings", error))
+    }
+
+    async fn save_detection_settings(
+        &self,
+        who: Identity,
+        new: DetectionSettings,
+    ) -> Result<Result<(), String>, ServerFnError> {
+        settings_refused(save_settings(&self.pool, &new, &who.name, None).await)
+    }
+}
+
+/// A refused setting is an answer for the person; a store failure is the server's.
+fn settings_refused(
+    outcome: Result<(), SettingsError>,
+) -> Result<Result<(), String>, ServerFnError> {
+    match outcome {
+        Ok(()) => Ok(Ok(())),
+        Err(SettingsError::Database(error)) => Err(internal("saving the settings", error)),
+        Err(SettingsError::Invalid(reason)) => Ok(Err(reason)),
     }
 }
 

@@ -15,7 +15,7 @@ use super::access::{ClientAddress, json_error};
 use super::api::ApiError;
 use crate::audit::{Action, Entry};
 use crate::detect::DetectionSettings;
-use crate::detect::settings::SettingsError;
+use crate::detect::settings::{self, SettingsError};
 use crate::findings::read::{self, ReadError};
 use crate::findings::triage::{self, Actor, TriageError};
 
@@ -230,7 +230,7 @@ fn settings_failed(error: SettingsError) -> Response {
 pub async fn detection_settings(
     State(pool): State<PgPool>,
 ) -> Result<Json<DetectionSettings>, Response> {
-    DetectionSettings::load(&pool)
+    settings::load(&pool)
         .await
         .map(Json)
         .map_err(settings_failed)
@@ -271,9 +271,9 @@ pub async fn save_settings(
     who: &str,
     address: Option<&str>,
 ) -> Result<(), SettingsError> {
-    let before = DetectionSettings::load(pool).await?;
+    let before = settings::load(pool).await?;
     let mut tx = pool.begin().await?;
-    settings.save(&mut *tx, who).await?;
+    settings::save(&mut *tx, settings, who).await?;
     let (before, after) = (json!(before), json!(settings));
     let changed: Vec<String> = after
         .as_object()

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use trailkeeper_app::api::findings::{FindingKind, Severity};
 
 use crate::detect::DetectionSettings;
-use crate::detect::settings::SettingsError;
+use crate::detect::settings::{self, SettingsError};
 use crate::findings::store::{self, Condition};
 
 /// The kinds this detector owns: those it does not find any more are resolved.
@@ -40,7 +40,7 @@ pub async fn reassess(
     region: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<store::Recorded, SettingsError> {
-    let settings = DetectionSettings::load(pool).await?;
+    let settings = settings::load(pool).await?;
     let secrets: Vec<Secret> = sqlx::query_as(
         "SELECT arn, name, account_id, region, rotation_status, rotation_reason, \
              last_rotated_at, created_at, first_seen_at \

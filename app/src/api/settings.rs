@@ -1,0 +1,131 @@
+//! Settings admins change at run time: detection's thresholds, with the defaults taken from
+//! the references each detector follows.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectionSettings {
+    /// Detect as events are ingested. Off, events are stored and a backfill detects later.
+    pub live: bool,
+    /// Behaviour detectors learn for this many days of an account's (and a principal's)
+    /// event history before they judge it.
+    pub learning_days: i64,
+    /// A network or client not used for this many days is unfamiliar again.
+    pub unfamiliar_after_days: i64,
+    /// A read spike compares an hour with the same hour of the week over this many weeks…
+    pub spike_baseline_weeks: i64,
+    /// …once this many days of the principal's reads of the secret exist…
+    pub spike_history_days: i64,
+    /// …and fires above the largest of mean + this many standard deviations,
+    pub spike_sigmas: f64,
+    /// this many times the mean,
+    pub spike_factor: f64,
+    /// and this many reads.
+    pub spike_minimum_reads: i64,
+    /// Bulk retrieval: this many distinct secrets read by one principal…
+    pub bulk_secrets: i64,
+    /// …within this many minutes.
+    pub bulk_window_minutes: i64,
+    /// After `ListSecrets`: more than this many distinct secrets read…
+    pub list_then_read_secrets: i64,
+    /// …within this many minutes.
+    pub list_then_read_minutes: i64,
+    /// `BatchGetSecretValue` calls by one principal in a day that make a finding.
+    pub batch_calls_per_day: i64,
+    /// Refused reads by one principal…
+    pub denied_reads: i64,
+    /// …within this many minutes.
+    pub denied_window_minutes: i64,
+    /// A person's usual hours: the hours of the week they were active in over this many days.
+    pub usual_hours_days: i64,
+    /// A secret never rotated (or not for this many days), with rotation off, is neglected.
+    pub rotation_max_age_days: i64,
+}
+
+impl Default for DetectionSettings {
+    fn default() -> Self {
+        DetectionSettings {
+            live: true,
+            learning_days: 5,
+            unfamiliar_after_days: 14,
+            spike_baseline_weeks: 4,
+            spike_history_days: 14,
+            spike_sigmas: 6.0,
+            spike_factor: 10.0,
+            spike_minimum_reads: 50,
+            bulk_secrets: 20,
+            bulk_window_minutes: 6,
+            list_then_read_secrets: 5,
+            list_then_read_minutes: 10,
+            batch_calls_per_day: 5,
+            denied_reads: 20,
+            denied_window_minutes: 60,
+            usual_hours_days: 28,
+            rotation_max_age_days: 90,
+        }
+    }
+}
+
+impl DetectionSettings {
+    /// Every count, span and factor must be positive (a zero window or threshold would make
+    /// every event a finding or none).
+    pub fn validate(&self) -> Result<(), String> {
+        let whole = [
+            ("learning_days", self.learning_days),
+            ("unfamiliar_after_days", self.unfamiliar_after_days),
+            ("spike_baseline_weeks", self.spike_baseline_weeks),
+            ("spike_history_days", self.spike_history_days),
+            ("spike_minimum_reads", self.spike_minimum_reads),
+            ("bulk_secrets", self.bulk_secrets),
+            ("bulk_window_minutes", self.bulk_window_minutes),
+            ("list_then_read_secrets", self.list_then_read_secrets),
+            ("list_then_read_minutes", self.list_then_read_minutes),
+            ("batch_calls_per_day", self.batch_calls_per_day),
+            ("denied_reads", self.denied_reads),
+            ("denied_window_minutes", self.denied_window_minutes),
+            ("usual_hours_days", self.usual_hours_days),
+            ("rotation_max_age_days", self.rotation_max_age_days),
+        ];
+        if let Some((name, value)) = whole.iter().find(|(_, value)| *value < 1) {
+            return Err(format!("{name} must be at least 1, not {value}"));
+        }
+        if let Some((name, value)) = [
+            ("spike_sigmas", self.spike_sigmas),
+            ("spike_factor", self.spike_factor),
+        ]
+        .iter()
+        .find(|(_, value)| !(value.is_finite() && *value > 0.0))
+        {
+            return Err(format!("{name} must be a positive number, not {value}"));
+        }
+        if self.spike_baseline_weeks > 52 {
+            return Err(format!(
+                "spike_baseline_weeks must be at most 52, not {}",
+                self.spike_baseline_weeks
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The settings detection runs with now.
+#[server(endpoint = "detection_settings")]
+pub async fn get_detection_settings() -> Result<DetectionSettings, ServerFnError> {
+    super::backend_for::<GetDetectionSettings>()?
+        .detection_settings()
+        .await
+}
+
+/// Saves detection settings as the caller; `Ok(Err(reason))` when one is not valid (and
+/// nothing was changed).
+#[server(endpoint = "save_detection_settings")]
+pub async fn save_detection_settings(
+    #[server(default)] settings: DetectionSettings,
+) -> Result<Result<(), String>, ServerFnError> {
+    let backend = super::backend_for::<SaveDetectionSettings>()?;
+    let who = super::identity().ok_or_else(|| ServerFnError::new("sign in required"))?;
+    backend.save_detection_settings(who, settings).await
+}

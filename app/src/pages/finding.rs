@@ -1,0 +1,406 @@
+use chrono::{DateTime, Duration, Utc};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::Role;
+use crate::api::events::{Bucket, EventQuery, Histogram, principal_name};
+use crate::api::findings::{
+    FindingDetail, FindingStatus, TriageAction, TriageFinding, get_finding,
+};
+use crate::api::identity::current_identity;
+use crate::components::badges::{FindingStatusBadge, SeverityBadge};
+use crate::components::histogram::EventHistogram;
+use crate::components::load_failed::LoadFailed;
+use crate::components::time::Timestamp;
+use crate::pages::events::EventsTable;
+
+/// `/findings/<id>`: one finding — its explanation with the detector's numbers, the evidence
+/// events, the principal's activity around it, its history, and triage for auditors.
+#[component]
+pub fn FindingPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params.with(|params| {
+            params
+                .get("id")
+                .and_then(|id| id.parse::<i64>().ok())
+                .unwrap_or_default()
+        })
+    };
+    let triage = ServerAction::<TriageFinding>::new();
+    let finding = Resource::new(
+        move || (id(), triage.version().get()),
+        |(id, _)| get_finding(id),
+    );
+    let identity = Resource::new(|| (), |_| current_identity());
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading the finding…"</p> }>
+            {move || Suspend::new(async move {
+                let may_triage = identity
+                    .await
+                    .is_ok_and(|identity| identity.role.includes(Role::Auditor));
+                match finding.await {
+                    Ok(Some(detail)) => view! { <Detail detail may_triage triage /> }.into_any(),
+                    Ok(None) => {
+                        view! {
+                            <Title text="No such finding" />
+                            <h1>"No such finding"</h1>
+                            <p data-testid="finding-not-found">
+                                "There is no finding with this number. "
+                                <a href="/findings">"All findings"</a>
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Err(error) => view! { <LoadFailed what="finding" error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn explorer(query: EventQuery) -> String {
+    format!("/events?{}", query.to_query_string())
+}
+
+/// A detector's number as people read it.
+fn number(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Number(number) => match number.as_f64() {
+            Some(float) if float.fract() != 0.0 => format!("{float:.1}"),
+            _ => number.to_string(),
+        },
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Null => "—".into(),
+        other => other.to_string(),
+    }
+}
+
+#[component]
+fn Detail(
+    detail: FindingDetail,
+    may_triage: bool,
+    triage: ServerAction<TriageFinding>,
+) -> impl IntoView {
+    let finding = detail.finding.clone();
+    let (from, to) = (
+        finding.first_seen - Duration::days(1),
+        finding.last_seen + Duration::days(1),
+    );
+    let secret = finding.secret_name.clone().map(|name| {
+        let target = finding.secret_arn.clone().unwrap_or_else(|| name.clone());
+        let events = explorer(EventQuery {
+            secret: Some(target.clone()),
+            since: Some(from),
+            until: Some(to),
+            ..EventQuery::default()
+        });
+        view! {
+            <dt>"Secret"</dt>
+            <dd>
+                <a href=format!("/secrets/{target}")>{name}</a>
+                " · "
+                <a href=events>"its events around it"</a>
+            </dd>
+        }
+    });
+    let principal_events = finding.principal.clone().map(|principal| {
+        explorer(EventQuery {
+            principal: Some(principal),
+            since: Some(from),
+            until: Some(to),
+            ..EventQuery::default()
+        })
+    });
+    let principal = finding.principal.clone().map(|principal| {
+        view! {
+            <dt>"Principal"</dt>
+            <dd>
+                <span title=principal.clone()>{principal_name(&principal).to_string()}</span>
+                " "
+                <span class="muted small mono">{principal.clone()}</span>
+                " · "
+                <a href=principal_events.clone().unwrap_or_default() data-testid="principal-events">
+                    "its events around it"
+                </a>
+            </dd>
+        }
+    });
+    let numbers: Vec<(String, String)> = detail
+        .detail
+        .as_object()
+        .map(|object| {
+            object
+                .iter()
+                .filter(|(name, _)| name.as_str() != "settings")
+                .map(|(name, value)| (name.replace('_', " "), number(value)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let thresholds: Vec<(String, String)> = detail
+        .detail
+        .get("settings")
+        .and_then(|settings| settings.as_object())
+        .map(|object| {
+            object
+                .iter()
+                .map(|(name, value)| (name.clone(), number(value)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let activity = finding.principal.clone().map(|principal| {
+        let histogram = Histogram {
+            bucket: Bucket::Hour,
+            from,
+            to,
+            bars: detail.activity.clone(),
+        };
+        let narrow = Callback::new(move |(since, until): (DateTime<Utc>, DateTime<Utc>)| {
+            explorer(EventQuery {
+                principal: Some(principal.clone()),
+                since: Some(since),
+                until: Some(until),
+                ..EventQuery::default()
+            })
+        });
+        view! {
+            <section class="panel" aria-labelledby="activity-heading">
+                <h2 id="activity-heading">"The principal's activity around it"</h2>
+                <EventHistogram histogram href=narrow />
+            </section>
+        }
+    });
+    let evidence_note = (finding.count > finding.evidence_event_ids.len() as i64).then(|| {
+        view! {
+            <p class="muted small">
+                {format!(
+                    "The first {} of {} events; ",
+                    finding.evidence_event_ids.len(),
+                    finding.count,
+                )}
+                {principal_events
+                    .clone()
+                    .map(|href| view! { <a href=href>"the explorer has them all"</a> })}
+            </p>
+        }
+    });
+    let evidence = if detail.evidence.is_empty() {
+        view! {
+            <p class="muted">
+                "This finding comes from the inventory, or its events are no longer stored."
+            </p>
+        }
+        .into_any()
+    } else {
+        view! { <EventsTable events=detail.evidence.clone() /> }.into_any()
+    };
+    let history = if detail.history.is_empty() {
+        view! { <p class="muted">"Nobody has acted on it yet."</p> }.into_any()
+    } else {
+        view! {
+            <ol class="history" data-testid="finding-history">
+                {detail
+                    .history
+                    .iter()
+                    .map(|entry| {
+                        view! {
+                            <li data-action=entry.action.clone()>
+                                <Timestamp at=entry.at />
+                                " "
+                                <strong>{entry.actor.clone()}</strong>
+                                " "
+                                {entry.summary.clone()}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+        }
+        .into_any()
+    };
+    view! {
+        <Title text=finding.title.clone() />
+        <div class="page-head">
+            <h1 data-testid="finding-title">{finding.title.clone()}</h1>
+            <p>
+                <SeverityBadge severity=finding.severity />
+                " "
+                <FindingStatusBadge status=finding.status />
+                " "
+                <span class="muted">{finding.kind.label()}</span>
+            </p>
+        </div>
+        <section class="panel">
+            <p class="explanation" data-testid="finding-explanation">
+                {finding.explanation.clone()}
+            </p>
+            <dl class="facts">
+                {secret}
+                {principal}
+                <dt>"First seen"</dt>
+                <dd>
+                    <Timestamp at=finding.first_seen />
+                </dd>
+                <dt>"Last seen"</dt>
+                <dd>
+                    <Timestamp at=finding.last_seen />
+                </dd>
+                <dt>"Events"</dt>
+                <dd data-testid="finding-count">{finding.count}</dd>
+                <dt>"Assigned to"</dt>
+                <dd data-testid="finding-assignee">
+                    {detail.assignee.clone().unwrap_or_else(|| "nobody".into())}
+                </dd>
+                {detail.account_id.clone().map(|account| view! { <dt>"Account"</dt> <dd>{account}</dd> })}
+                {detail.region.clone().map(|region| view! { <dt>"Region"</dt> <dd>{region}</dd> })}
+            </dl>
+        </section>
+        <section class="panel" aria-labelledby="numbers-heading">
+            <h2 id="numbers-heading">"What the detector measured"</h2>
+            <dl class="numbers" data-testid="finding-numbers">
+                {numbers
+                    .into_iter()
+                    .map(|(name, value)| view! { <dt>{name}</dt> <dd>{value}</dd> })
+                    .collect_view()}
+            </dl>
+            {(!thresholds.is_empty())
+                .then(|| {
+                    view! {
+                        <h3>"Settings it used"</h3>
+                        <dl class="numbers" data-testid="finding-settings">
+                            {thresholds
+                                .into_iter()
+                                .map(|(name, value)| view! { <dt class="mono">{name}</dt> <dd>{value}</dd> })
+                                .collect_view()}
+                        </dl>
+                    }
+                })}
+        </section>
+        <section class="panel" aria-labelledby="evidence-heading">
+            <h2 id="evidence-heading">"Evidence"</h2>
+            {evidence_note}
+            {evidence}
+        </section>
+        {activity}
+        <section class="panel" aria-labelledby="history-heading">
+            <h2 id="history-heading">"History"</h2>
+            {history}
+            {may_triage.then(|| view! { <Triage id=finding.id status=finding.status triage /> })}
+        </section>
+    }
+}
+
+/// Triage for auditors: each button sends one action, with the comment when one is written.
+#[component]
+fn Triage(id: i64, status: FindingStatus, triage: ServerAction<TriageFinding>) -> impl IntoView {
+    let comment = RwSignal::new(String::new());
+    let assignee = RwSignal::new(String::new());
+    let until = RwSignal::new(String::new());
+    let noted = move || Some(comment.get_untracked()).filter(|text| !text.trim().is_empty());
+    let send = move |action: TriageAction| {
+        triage.dispatch(TriageFinding { id, action });
+        comment.set(String::new());
+    };
+    let refusal = move || {
+        triage
+            .value()
+            .get()
+            .and_then(|outcome| match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(reason)) => Some(reason),
+                Err(error) => Some(error.to_string()),
+            })
+            .map(|reason| view! { <p class="error" role="alert" data-testid="triage-refused">{reason}</p> })
+    };
+    let suppress = move |_| {
+        let reason = noted().unwrap_or_default();
+        match DateTime::parse_from_rfc3339(&format!("{}T00:00:00Z", until.get_untracked())) {
+            Ok(until) => send(TriageAction::Suppress {
+                until: until.with_timezone(&Utc),
+                reason,
+            }),
+            Err(_) => send(TriageAction::Suppress {
+                until: Utc::now(),
+                reason,
+            }),
+        }
+    };
+    view! {
+        <div class="triage" data-testid="triage">
+            <label>
+                "Comment or reason"
+                <textarea
+                    name="comment"
+                    prop:value=move || comment.get()
+                    on:input=move |event| comment.set(event_target_value(&event))
+                ></textarea>
+            </label>
+            {(status == FindingStatus::Open)
+                .then(|| {
+                    view! {
+                        <button type="button" on:click=move |_| send(TriageAction::Acknowledge { comment: noted() })>
+                            "Acknowledge"
+                        </button>
+                    }
+                })}
+            {(status != FindingStatus::Resolved)
+                .then(|| {
+                    view! {
+                        <button type="button" on:click=move |_| send(TriageAction::Resolve { comment: noted() })>
+                            "Resolve"
+                        </button>
+                    }
+                })}
+            {(status != FindingStatus::Open)
+                .then(|| {
+                    view! {
+                        <button type="button" on:click=move |_| send(TriageAction::Reopen { comment: noted() })>
+                            "Reopen"
+                        </button>
+                    }
+                })}
+            <button
+                type="button"
+                on:click=move |_| send(TriageAction::Comment { comment: noted().unwrap_or_default() })
+            >
+                "Comment"
+            </button>
+            <label>
+                "Assign to"
+                <input
+                    type="text"
+                    name="assignee"
+                    placeholder="user name"
+                    prop:value=move || assignee.get()
+                    on:input=move |event| assignee.set(event_target_value(&event))
+                />
+            </label>
+            <button
+                type="button"
+                on:click=move |_| {
+                    let name = assignee.get_untracked();
+                    send(TriageAction::Assign {
+                        assignee: Some(name).filter(|name| !name.trim().is_empty()),
+                        comment: noted(),
+                    })
+                }
+            >
+                "Assign"
+            </button>
+            <label>
+                "Suppress until"
+                <input
+                    type="date"
+                    name="until"
+                    prop:value=move || until.get()
+                    on:input=move |event| until.set(event_target_value(&event))
+                />
+            </label>
+            <button type="button" on:click=suppress>
+                "Suppress"
+            </button>
+        </div>
+        {refusal}
+    }
+}

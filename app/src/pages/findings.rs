@@ -1,0 +1,389 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
+
+use crate::Role;
+use crate::api::events::{QueryError, principal_name};
+use crate::api::findings::{
+    Finding, FindingKind, FindingListing, FindingQuery, FindingStatus, RemoveSuppression, Severity,
+    StatusFilter, Suppression, list_findings, list_suppressions,
+};
+use crate::api::identity::current_identity;
+use crate::components::badges::{FindingStatusBadge, SeverityBadge};
+use crate::components::load_failed::LoadFailed;
+use crate::components::time::Timestamp;
+
+/// `/findings`: the queue — active findings by default, most recent activity first, filtered
+/// by the URL, with how many there are of each severity.
+#[component]
+pub fn FindingsPage() -> impl IntoView {
+    let params = use_query_map();
+    let listing = Resource::new(
+        move || params.with(query_from).map(|query| query.to_query_string()),
+        |query| async move {
+            match query {
+                Ok(query) => list_findings(query).await,
+                Err(error) => Err(ServerFnError::new(error.0)),
+            }
+        },
+    );
+    let identity = Resource::new(|| (), |_| current_identity());
+
+    view! {
+        <Title text="Findings" />
+        <div class="page-head">
+            <h1>"Findings"</h1>
+        </div>
+        <Suspense fallback=|| view! { <p class="muted">"Loading the findings…"</p> }>
+            {move || Suspend::new(async move {
+                let query = params.with_untracked(query_from).unwrap_or_default();
+                let may_triage = identity
+                    .await
+                    .is_ok_and(|identity| identity.role.includes(Role::Auditor));
+                match listing.await {
+                    Ok(listing) => {
+                        view! {
+                            <Listing listing query />
+                            <Suppressions may_triage />
+                        }
+                            .into_any()
+                    }
+                    Err(error) => {
+                        view! {
+                            <Filters query />
+                            <LoadFailed what="findings" error />
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn query_from(params: &ParamsMap) -> Result<FindingQuery, QueryError> {
+    let pairs: Vec<(String, String)> = params
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    FindingQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+pub fn href(query: &FindingQuery) -> String {
+    match query.to_query_string() {
+        text if text.is_empty() => "/findings".to_string(),
+        text => format!("/findings?{text}"),
+    }
+}
+
+#[component]
+fn Listing(listing: FindingListing, query: FindingQuery) -> impl IntoView {
+    let FindingListing { page, counts } = listing;
+    let total: i64 = counts.iter().map(|(_, count)| count).sum();
+    let chips = counts
+        .into_iter()
+        .map(|(severity, count)| {
+            let current = query.severities == [severity];
+            let target = FindingQuery {
+                severities: if current { Vec::new() } else { vec![severity] },
+                ..query.first_page()
+            };
+            view! {
+                <a
+                    class=format!("badge severity-{}", severity.as_str())
+                    href=href(&target)
+                    aria-current=current.then_some("true")
+                    data-severity=severity.as_str()
+                    data-count=count
+                >
+                    {format!("{count} {}", severity.label())}
+                </a>
+            }
+        })
+        .collect_view();
+    let first = query.cursor.is_some().then(|| {
+        view! { <a href=href(&query.first_page())>"Most recent"</a> }
+    });
+    let older = page.next.map(|cursor| {
+        let next = FindingQuery {
+            cursor: Some(cursor),
+            ..query.clone()
+        };
+        view! {
+            <a href=href(&next) rel="next" data-testid="next-page">
+                "Older findings"
+            </a>
+        }
+    });
+    let table = if page.items.is_empty() {
+        view! { <p data-testid="findings-empty">"No findings match."</p> }.into_any()
+    } else {
+        view! { <FindingsTable findings=page.items /> }.into_any()
+    };
+    view! {
+        <Filters query=query.clone() />
+        <p class="severity-counts" data-testid="severity-counts" aria-label="By severity">
+            {chips}
+            {(total == 0).then(|| view! { <span class="muted">"Nothing to look at."</span> })}
+        </p>
+        {table}
+        <nav class="pager" aria-label="Pages">
+            {first}
+            {older}
+        </nav>
+    }
+}
+
+/// A plain GET form, so the filters land in the URL and a view can be shared.
+#[component]
+fn Filters(query: FindingQuery) -> impl IntoView {
+    let status = query.status.as_str();
+    let severity = match query.severities.as_slice() {
+        [one] => one.as_str(),
+        _ => "",
+    };
+    let kind = match query.kinds.as_slice() {
+        [one] => one.as_str(),
+        _ => "",
+    };
+    let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default()
+    };
+    let statuses = [
+        StatusFilter::Active,
+        StatusFilter::All,
+        StatusFilter::Only(FindingStatus::Open),
+        StatusFilter::Only(FindingStatus::Acknowledged),
+        StatusFilter::Only(FindingStatus::Resolved),
+        StatusFilter::Only(FindingStatus::Suppressed),
+    ];
+    view! {
+        <form class="filters panel" method="get" action="/findings" role="search">
+            <label>
+                "Status"
+                <select name="status">
+                    {statuses
+                        .into_iter()
+                        .map(|option| {
+                            let label = match option {
+                                StatusFilter::Active => "open or acknowledged",
+                                StatusFilter::All => "all",
+                                StatusFilter::Only(status) => status.as_str(),
+                            };
+                            view! {
+                                <option value=option.as_str() selected=option.as_str() == status>
+                                    {label}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>
+                "Severity"
+                <select name="severity">
+                    <option value="" selected=severity.is_empty()>
+                        "any"
+                    </option>
+                    {Severity::ALL
+                        .into_iter()
+                        .rev()
+                        .map(|option| {
+                            view! {
+                                <option value=option.as_str() selected=option.as_str() == severity>
+                                    {option.label()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>
+                "Kind"
+                <select name="kind">
+                    <option value="" selected=kind.is_empty()>
+                        "any"
+                    </option>
+                    {FindingKind::ALL
+                        .into_iter()
+                        .map(|option| {
+                            view! {
+                                <option value=option.as_str() selected=option.as_str() == kind>
+                                    {option.label()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>
+                "Secret"
+                <input type="text" name="secret" value=query.secret.clone().unwrap_or_default() placeholder="name or ARN" />
+            </label>
+            <label>
+                "Principal"
+                <input type="text" name="principal" value=query.principal.clone().unwrap_or_default() placeholder="role or user ARN, or part of it" />
+            </label>
+            <label>
+                "Active from"
+                <input type="text" name="since" value=time(query.since) placeholder="2026-10-01T00:00:00Z" />
+            </label>
+            <label>
+                "Until"
+                <input type="text" name="until" value=time(query.until) placeholder="2026-10-02T00:00:00Z" />
+            </label>
+            <button type="submit">"Filter"</button>
+            <a href="/findings">"Clear"</a>
+        </form>
+    }
+}
+
+#[component]
+pub fn FindingsTable(findings: Vec<Finding>) -> impl IntoView {
+    view! {
+        <table class="data findings" data-testid="findings">
+            <thead>
+                <tr>
+                    <th scope="col">"Severity"</th>
+                    <th scope="col">"Finding"</th>
+                    <th scope="col">"Secret"</th>
+                    <th scope="col">"Principal"</th>
+                    <th scope="col">"Last seen"</th>
+                    <th scope="col">"Events"</th>
+                    <th scope="col">"Status"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {findings.into_iter().map(|finding| view! { <FindingRow finding /> }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn FindingRow(finding: Finding) -> impl IntoView {
+    let secret = finding.secret_name.clone().map(|name| {
+        let target = finding.secret_arn.clone().unwrap_or_else(|| name.clone());
+        view! { <a href=format!("/secrets/{target}")>{name}</a> }
+    });
+    let principal = finding.principal.clone().map(|principal| {
+        view! { <span title=principal.clone()>{principal_name(&principal).to_string()}</span> }
+    });
+    view! {
+        <tr data-finding-id=finding.id data-kind=finding.kind.as_str()>
+            <td>
+                <SeverityBadge severity=finding.severity />
+            </td>
+            <td>
+                <a href=format!("/findings/{}", finding.id) data-testid="finding-link">
+                    {finding.title.clone()}
+                </a>
+                <div class="muted small">{finding.kind.label()}</div>
+            </td>
+            <td>{secret}</td>
+            <td>{principal}</td>
+            <td class="nowrap">
+                <Timestamp at=finding.last_seen />
+            </td>
+            <td class="number">{finding.count}</td>
+            <td>
+                <FindingStatusBadge status=finding.status />
+            </td>
+        </tr>
+    }
+}
+
+/// The suppression rules in force; auditors may remove them.
+#[component]
+fn Suppressions(may_triage: bool) -> impl IntoView {
+    let remove = ServerAction::<RemoveSuppression>::new();
+    let rules = Resource::new(move || remove.version().get(), |_| list_suppressions());
+    let refusal = move || {
+        remove
+            .value()
+            .get()
+            .and_then(|outcome| outcome.ok().and_then(Result::err))
+            .map(|reason| view! { <p class="error" role="alert">{reason}</p> })
+    };
+    view! {
+        <section class="panel" aria-labelledby="suppressions-heading" data-testid="suppressions">
+            <h2 id="suppressions-heading">"Suppression rules"</h2>
+            <p class="muted small">
+                "Findings a rule matches are kept as suppressed until it expires. Suppress a finding from its page."
+            </p>
+            {refusal}
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match rules.await {
+                        Ok(rules) if rules.is_empty() => {
+                            view! { <p class="muted">"None in force."</p> }.into_any()
+                        }
+                        Ok(rules) => view! { <RulesTable rules remove may_triage /> }.into_any(),
+                        Err(error) => view! { <LoadFailed what="suppression rules" error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn RulesTable(
+    rules: Vec<Suppression>,
+    remove: ServerAction<RemoveSuppression>,
+    may_triage: bool,
+) -> impl IntoView {
+    view! {
+        <table class="data">
+            <thead>
+                <tr>
+                    <th scope="col">"Kind"</th>
+                    <th scope="col">"Principal"</th>
+                    <th scope="col">"Secret"</th>
+                    <th scope="col">"Until"</th>
+                    <th scope="col">"Reason"</th>
+                    <th scope="col">"By"</th>
+                    <th scope="col"></th>
+                </tr>
+            </thead>
+            <tbody>
+                {rules
+                    .into_iter()
+                    .map(|rule| {
+                        let id = rule.id;
+                        let any = || "any".to_string();
+                        view! {
+                            <tr data-suppression-id=id>
+                                <td>{rule.kind.map(|kind| kind.label().to_string()).unwrap_or_else(any)}</td>
+                                <td class="mono">{rule.principal_pattern.unwrap_or_else(any)}</td>
+                                <td class="mono">{rule.secret_pattern.unwrap_or_else(any)}</td>
+                                <td class="nowrap">
+                                    <Timestamp at=rule.until />
+                                </td>
+                                <td>{rule.reason}</td>
+                                <td>{rule.created_by}</td>
+                                <td>
+                                    {may_triage
+                                        .then(|| {
+                                            view! {
+                                                <button
+                                                    type="button"
+                                                    on:click=move |_| {
+                                                        remove.dispatch(RemoveSuppression { id });
+                                                    }
+                                                >
+                                                    "Remove"
+                                                </button>
+                                            }
+                                        })}
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}

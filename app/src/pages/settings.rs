@@ -1,0 +1,181 @@
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::settings::{SaveDetectionSettings, get_detection_settings};
+use crate::components::load_failed::LoadFailed;
+
+/// Each threshold: its name in the settings, what it is called here, and what it does, with
+/// the reference its default comes from.
+const THRESHOLDS: [(&str, &str, &str); 17] = [
+    (
+        "learning_days",
+        "Learning period (days)",
+        "Behaviour detectors learn an account's and a principal's first days of history before they judge it (Elastic's new-terms rules).",
+    ),
+    (
+        "unfamiliar_after_days",
+        "Unfamiliar after (days)",
+        "A network or client not used for this long is unfamiliar again.",
+    ),
+    (
+        "spike_baseline_weeks",
+        "Spike baseline (weeks)",
+        "A read spike compares an hour with the same hour of the week over this many weeks…",
+    ),
+    (
+        "spike_history_days",
+        "Spike history needed (days)",
+        "…once this much of the principal's history with the secret exists.",
+    ),
+    (
+        "spike_sigmas",
+        "Spike: standard deviations",
+        "Fires above mean + this many standard deviations…",
+    ),
+    (
+        "spike_factor",
+        "Spike: times the mean",
+        "…and above this many times the mean…",
+    ),
+    (
+        "spike_minimum_reads",
+        "Spike: minimum reads",
+        "…and above this many reads in the hour.",
+    ),
+    (
+        "bulk_secrets",
+        "Bulk: distinct secrets",
+        "One principal reading this many different secrets… (Elastic's rapid secret retrieval)",
+    ),
+    (
+        "bulk_window_minutes",
+        "Bulk: within (minutes)",
+        "…within this many minutes.",
+    ),
+    (
+        "list_then_read_secrets",
+        "List then read: more than",
+        "ListSecrets followed by reads of more than this many secrets… (Stratus Red Team)",
+    ),
+    (
+        "list_then_read_minutes",
+        "List then read: within (minutes)",
+        "…within this many minutes.",
+    ),
+    (
+        "batch_calls_per_day",
+        "BatchGetSecretValue calls a day",
+        "This many batch reads by one principal in 24 hours (Panther).",
+    ),
+    (
+        "denied_reads",
+        "Denied burst: refusals",
+        "This many refused reads by one principal…",
+    ),
+    (
+        "denied_window_minutes",
+        "Denied burst: within (minutes)",
+        "…within this many minutes.",
+    ),
+    (
+        "usual_hours_days",
+        "Usual hours from (days)",
+        "A person's usual hours are the hours of the week they were active in over this many days.",
+    ),
+    (
+        "rotation_max_age_days",
+        "Maximum age without rotation (days)",
+        "A secret with rotation off and not rotated for this long is a finding (Prowler, AWS Config).",
+    ),
+    (
+        "live",
+        "Detect while ingesting",
+        "Off: events are stored, and `trailkeeper detect --backfill` detects later.",
+    ),
+];
+
+/// `/settings`: what administrators change at run time — detection's thresholds.
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let save = ServerAction::<SaveDetectionSettings>::new();
+    let settings = Resource::new(move || save.version().get(), |_| get_detection_settings());
+    let outcome = move || {
+        save.value().get().map(|outcome| match outcome {
+            Ok(Ok(())) => {
+                view! { <p class="notice" role="status" data-testid="settings-saved">"Saved."</p> }
+                    .into_any()
+            }
+            Ok(Err(reason)) => {
+                view! { <p class="error" role="alert" data-testid="settings-refused">{reason}</p> }
+                    .into_any()
+            }
+            Err(error) => {
+                view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any()
+            }
+        })
+    };
+    view! {
+        <Title text="Settings" />
+        <div class="page-head">
+            <h1>"Settings"</h1>
+        </div>
+        <section class="panel" aria-labelledby="detection-heading">
+            <h2 id="detection-heading">"Detection"</h2>
+            <p class="muted">
+                "Each finding records the values it was made with. Changes apply to events detected from now on, and to a backfill."
+            </p>
+            {outcome}
+            <Suspense fallback=|| view! { <p class="muted">"Loading the settings…"</p> }>
+                {move || Suspend::new(async move {
+                    match settings.await {
+                        Ok(current) => {
+                            let values = serde_json::to_value(&current).unwrap_or_default();
+                            view! {
+                                <ActionForm action=save attr:class="settings" attr:data-testid="detection-settings">
+                                    <dl class="numbers">
+                                        {THRESHOLDS
+                                            .into_iter()
+                                            .map(|(name, label, help)| {
+                                                let field = format!("settings[{name}]");
+                                                let input = match &values[name] {
+                                                    serde_json::Value::Bool(on) => {
+                                                        view! {
+                                                            <select name=field id=name>
+                                                                <option value="true" selected=*on>"on"</option>
+                                                                <option value="false" selected=!on>"off"</option>
+                                                            </select>
+                                                        }
+                                                            .into_any()
+                                                    }
+                                                    value => {
+                                                        view! {
+                                                            <input type="number" step="any" min="0" name=field id=name value=value.to_string() />
+                                                        }
+                                                            .into_any()
+                                                    }
+                                                };
+                                                view! {
+                                                    <dt>
+                                                        <label for=name>{label}</label>
+                                                    </dt>
+                                                    <dd>
+                                                        {input}
+                                                        <div class="muted small">{help}</div>
+                                                    </dd>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </dl>
+                                    <button type="submit">"Save"</button>
+                                </ActionForm>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <LoadFailed what="settings" error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
