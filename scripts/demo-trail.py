@@ -6,11 +6,14 @@ The month is what a security team would see: each application's roles reading th
 secrets on steady daily patterns (busier in working hours, a nightly batch job), rotation
 Lambdas running createSecret/setSecret/testSecret/finishSecret between RotationStarted and
 RotationSucceeded, a few RotationFailed, people using the console and the CLI, and some
-AccessDenied. It reads the estate from the peer (seed it first), so every event names a
+AccessDenied. In its last days, a handful of incidents for detection to find: a workload
+reading another application's secret, credentials used from a public address, a read
+spike, a catch-all batch read, a burst of refused reads, a reader from an unknown account,
+a policy opened to anyone, and a person reading a key at three in the morning. It reads the estate from the peer (seed it first), so every event names a
 secret the inventory knows. Each day's events (and their IDs) depend only on that day, so a
 demo started again the next day stores its overlapping days once.
 
-Usage: demo-trail.py BUCKET [--days 30]
+Usage: demo-trail.py BUCKET [--days 35]
 """
 
 import argparse
@@ -212,6 +215,7 @@ def rotations(trail, region, secret, start, days, failing):
 
 def people(trail, region, secrets, start, days):
     """People in the console and the CLI; now and then someone is refused."""
+    started = set()
     for day in range(days):
         date = (start + timedelta(days=day)).date()
         rng = day_rng("people", region, date)
@@ -221,6 +225,17 @@ def people(trail, region, secrets, start, days):
             identity = role_identity("Admin", f"{person}@example.com") if person != "carol" \
                 else user_identity(person)
             console = person != "carol"
+            # Each person reads the values of the same few secrets they own; they look
+            # others up without reading them.
+            own = secrets[PEOPLE.index(person)::len(PEOPLE)][:2]
+            if person not in started:
+                # Their first working day: each reads the secrets they own.
+                started.add(person)
+                for secret in own:
+                    moment = start + timedelta(days=day, hours=9, seconds=rng.randrange(3600))
+                    trail.add(rng, moment, region, "GetSecretValue", identity,
+                              "203.0.113.%d" % (10 + PEOPLE.index(person)),
+                              CONSOLE if console else CLI, secret["ARN"])
             for _ in range(rng.randint(3, 12)):
                 moment = start + timedelta(days=day, hours=rng.randint(9, 17),
                                            seconds=rng.randrange(3600))
@@ -233,6 +248,9 @@ def people(trail, region, secrets, start, days):
                 read_only = name not in ("UpdateSecret", "TagResource")
                 if name == "ListSecrets":
                     trail.add(rng, moment, region, name, identity, address, agent, parameters={})
+                elif name == "GetSecretValue":
+                    trail.add(rng, moment, region, name, identity, address, agent,
+                              rng.choice(own)["ARN"])
                 else:
                     trail.add(rng, moment, region, name, identity, address, agent,
                               secret["ARN"], read_only=read_only)
@@ -256,6 +274,66 @@ def people(trail, region, secrets, start, days):
                              "action" % (ACCOUNT, secret["Name"])))
 
 
+def incidents(trail, region, secrets, now):
+    """What detection should find, in the demo's last days (us-east-1 only)."""
+    by_name = {secret["Name"]: secret["ARN"] for secret in secrets}
+    needed = ["prod/checkout/db", "prod/checkout/api-key", "prod/sso/db", "prod/ledger/api-key",
+              "prod/warehouse/api-key"]
+    if region != "us-east-1" or any(name not in by_name for name in needed):
+        return
+    # New IDs for each demo run's incidents (they are placed relative to now).
+    rng = random.Random(f"incidents/{now.isoformat()}")
+    day = lambda days_ago, hour, minute=0: (now - timedelta(days=days_ago)).replace(
+        hour=hour, minute=minute, second=0, microsecond=0)
+    # A workload reads another application's database credentials.
+    warehouse = role_identity("warehouse-prod-task", "warehouse-0-incident")
+    for minute in (12, 13, 19):
+        trail.add(rng, day(3, 11, minute), region, "GetSecretValue", warehouse, "10.20.1.33",
+                  PYTHON, by_name["prod/checkout/db"])
+    # The checkout role's credentials, used from a public address.
+    checkout = role_identity("checkout-prod-task", "checkout-0-incident")
+    for minute in range(40, 44):
+        trail.add(rng, day(2, 14, minute), region, "GetSecretValue", checkout, "198.51.100.23",
+                  JAVA, by_name["prod/checkout/api-key"])
+    # The SSO role reads its database credentials 1 500 times in an hour.
+    sso = role_identity("sso-prod-task", "sso-1-incident")
+    for n in range(1500):
+        trail.add(rng, day(1, 15) + timedelta(seconds=n * 2.3), region, "GetSecretValue", sso,
+                  "10.20.2.18", GO, by_name["prod/sso/db"])
+    # A batch read whose filter matches every secret.
+    trail.add(rng, day(1, 16, 5), region, "BatchGetSecretValue", warehouse, "10.20.1.33", PYTHON,
+              parameters={"filters": [{"key": "tag-key", "values": ["!tagKeyThatWillNeverExist"]}]})
+    # A contractor's role refused 30 times in a quarter of an hour.
+    contractor = role_identity("contractor-readonly", "dave")
+    for n in range(30):
+        secret = secrets[n % len(secrets)]
+        trail.add(rng, day(4, 9) + timedelta(seconds=n * 30), region, "GetSecretValue", contractor,
+                  "198.51.100.77", CLI, secret["Name"],
+                  error=("AccessDenied", "User: arn:aws:sts::%s:assumed-role/contractor-readonly/"
+                         "dave is not authorized to perform: secretsmanager:GetSecretValue on "
+                         "resource: %s" % (ACCOUNT, secret["Name"])))
+    # An account nobody knows reads the secret whose policy lets anyone in.
+    stranger = role_identity("data-broker", "pull")
+    stranger["arn"] = "arn:aws:sts::999988887777:assumed-role/data-broker/pull"
+    stranger["accountId"] = "999988887777"
+    stranger["sessionContext"]["sessionIssuer"].update(
+        arn="arn:aws:iam::999988887777:role/data-broker", accountId="999988887777")
+    for minute in (2, 7):
+        trail.add(rng, day(1, 20, minute), region, "GetSecretValue", stranger, "192.0.2.200",
+                  PYTHON, by_name["prod/warehouse/api-key"])
+    # Carol opens a key's policy to anyone.
+    public = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "secretsmanager:GetSecretValue",
+        "Resource": "*"}]})
+    trail.add(rng, now - timedelta(hours=12), region, "PutResourcePolicy", user_identity("carol"),
+              "203.0.113.12", CLI, read_only=False,
+              parameters={"secretId": by_name["prod/ledger/api-key"], "resourcePolicy": public})
+    # Alice reads a key at ten past three in the morning.
+    trail.add(rng, day(1, 3, 10), region, "GetSecretValue",
+              role_identity("Admin", "alice@example.com"), "203.0.113.10", CONSOLE,
+              by_name["prod/checkout/api-key"])
+
+
 def key_seed(region, hour):
     return f"{region}/{hour.isoformat()}".encode()
 
@@ -263,7 +341,8 @@ def key_seed(region, hour):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bucket")
-    parser.add_argument("--days", type=int, default=30)
+    # Five weeks: a person's usual hours are learned from four.
+    parser.add_argument("--days", type=int, default=35)
     arguments = parser.parse_args()
     now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     start = now - timedelta(days=arguments.days)
@@ -283,6 +362,7 @@ def main():
             reads(trail, region, secret, start, arguments.days)
             rotations(trail, region, secret, start, arguments.days, secret["Name"] in failing)
         people(trail, region, listed, start, arguments.days)
+        incidents(trail, region, listed, now)
 
     s3 = boto3.client("s3", region_name="us-east-1")
     try:

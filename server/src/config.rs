@@ -965,6 +965,33 @@ mod tests {
     }
 
     #[test]
+    fn detect_backfills_a_range_and_refuses_one_that_ends_before_it_starts() {
+        let (_, invocation) =
+            parse(&["detect", "--backfill", "--since", "2026-01-01T00:00:00Z"]).unwrap();
+        let Invocation::Backfill { since, until } = invocation else {
+            panic!("expected a backfill")
+        };
+        assert_eq!(since.unwrap().to_rfc3339(), "2026-01-01T00:00:00+00:00");
+        assert_eq!(until, None);
+        let error = parse(&[
+            "detect",
+            "--backfill",
+            "--since",
+            "2026-02-01T00:00:00Z",
+            "--until",
+            "2026-01-01T00:00:00Z",
+        ])
+        .unwrap_err();
+        assert_eq!(error.setting, "--until");
+        assert_eq!(
+            parse(&["detect", "--backfill", "--until", "soon"])
+                .unwrap_err()
+                .setting,
+            "--until"
+        );
+    }
+
+    #[test]
     fn ingest_reads_paths_s3_urls_and_lookup_events_from_a_time() {
         let (_, invocation) = parse(&[
             "ingest",

@@ -73,6 +73,12 @@ fn number(value: &serde_json::Value) -> String {
         },
         serde_json::Value::String(text) => text.clone(),
         serde_json::Value::Null => "—".into(),
+        serde_json::Value::Array(items) if items.is_empty() => "none".into(),
+        serde_json::Value::Array(items) => items.iter().map(number).collect::<Vec<_>>().join("; "),
+        // A policy flag (and anything else that explains itself) reads as its reason.
+        serde_json::Value::Object(object) if object.contains_key("reason") => {
+            number(&object["reason"])
+        }
         other => other.to_string(),
     }
 }

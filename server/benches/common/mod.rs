@@ -1,6 +1,8 @@
 //! What the benchmarks share: a database of their own, a signed-in router, latency
 //! percentiles.
 
+#![allow(dead_code)] // Each benchmark uses its own part of this.
+
 use std::time::{Duration, Instant};
 
 use axum::Router;

@@ -102,42 +102,38 @@ fn recall<T: serde::de::DeserializeOwned + Default>(name: &str, key: &str, store
     }
 }
 
-/// Detects over newly stored `events` inside the caller's transaction, when live detection
-/// is on.
+/// Detects over newly stored `events` inside the caller's transaction, with the stored
+/// settings, when live detection is on.
 pub async fn on_stored(
     db: &mut PgConnection,
     events: Vec<Observed>,
 ) -> Result<Recorded, sqlx::Error> {
-    if events.is_empty() {
-        return Ok(Recorded::default());
-    }
-    let settings = settings::load(&mut *db).await.unwrap_or_else(|error| {
-        tracing::warn!(%error, "detection settings unreadable; using the defaults");
-        DetectionSettings::default()
-    });
-    if !settings.live {
-        return Ok(Recorded::default());
-    }
-    detect(db, events, &settings, None).await
+    run(db, events, None, None).await
 }
 
-/// Runs every detector over `events` and records the verdicts about events at or after
-/// `record_from` (all of them when `None`).
+/// Runs every detector over `events` with `settings` and records the verdicts about events
+/// at or after `record_from` (all of them when `None`).
 pub async fn detect(
     db: &mut PgConnection,
-    mut events: Vec<Observed>,
+    events: Vec<Observed>,
     settings: &DetectionSettings,
+    record_from: Option<DateTime<Utc>>,
+) -> Result<Recorded, sqlx::Error> {
+    run(db, events, Some(settings), record_from).await
+}
+
+/// A batch costs four round trips besides its findings: the secrets' facts (and the
+/// settings, when not given), the lock, the memories, and saving them.
+async fn run(
+    db: &mut PgConnection,
+    mut events: Vec<Observed>,
+    given: Option<&DetectionSettings>,
     record_from: Option<DateTime<Utc>>,
 ) -> Result<Recorded, sqlx::Error> {
     if events.is_empty() {
         return Ok(Recorded::default());
     }
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(DETECTION_LOCK)
-        .execute(&mut *db)
-        .await?;
     events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
-
     let detectors = detectors::all();
     let keys: Vec<Vec<Option<String>>> = detectors.iter().map(|d| d.keys(&events)).collect();
     let mut wanted: HashSet<(&str, &str)> = HashSet::new();
@@ -154,8 +150,22 @@ pub async fn detect(
             wanted.insert((detector.name(), key));
         }
     }
-    let stored = load(db, &wanted).await?;
-    let facts = secret_facts(db, &events).await?;
+
+    // What other batches do not change is read before waiting for the lock.
+    let Facts {
+        secrets: facts,
+        settings: loaded,
+    } = facts(db, &events, given.is_none()).await?;
+    let settings = match given {
+        Some(settings) => settings,
+        None if !loaded.live => return Ok(Recorded::default()),
+        None => &loaded,
+    };
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(DETECTION_LOCK)
+        .execute(&mut *db)
+        .await?;
+    let stored = memories(db, &wanted).await?;
 
     let mut history = recall_history(&stored);
     let mut known = Vec::with_capacity(events.len());
@@ -196,7 +206,64 @@ pub async fn detect(
     store::record(db, verdicts).await
 }
 
-async fn load(
+/// What a batch needs besides the detectors' memory.
+struct Facts {
+    secrets: HashMap<String, SecretFacts>,
+    settings: DetectionSettings,
+}
+
+/// The inventory's facts about the events' secrets and (when `with_settings`) the stored
+/// settings, in one query.
+async fn facts(
+    db: &mut PgConnection,
+    events: &[Observed],
+    with_settings: bool,
+) -> Result<Facts, sqlx::Error> {
+    let arns: HashSet<&str> = events
+        .iter()
+        .filter_map(|e| e.secret_arn.as_deref())
+        .collect();
+    let arns: Vec<&str> = arns.into_iter().collect();
+    let rows: Vec<(String, String, Option<Value>)> = sqlx::query_as(
+        "SELECT arn, name, to_jsonb(rotation_lambda_arn) FROM secrets WHERE arn = ANY($1) \
+         UNION ALL \
+         SELECT '', '', value FROM settings WHERE $2 AND area = 'detection'",
+    )
+    .bind(&arns)
+    .bind(with_settings)
+    .fetch_all(&mut *db)
+    .await?;
+    let mut facts = Facts {
+        secrets: HashMap::new(),
+        settings: DetectionSettings::default(),
+    };
+    for (arn, name, value) in rows {
+        if arn.is_empty() {
+            facts.settings =
+                settings::parse(value.unwrap_or(Value::Null)).unwrap_or_else(|error| {
+                    tracing::warn!(%error, "detection settings unreadable; using the defaults");
+                    DetectionSettings::default()
+                });
+            continue;
+        }
+        let rotation_function = value
+            .as_ref()
+            .and_then(Value::as_str)
+            .and_then(function_name)
+            .map(str::to_string);
+        facts.secrets.insert(
+            arn,
+            SecretFacts {
+                name,
+                rotation_function,
+            },
+        );
+    }
+    Ok(facts)
+}
+
+/// The memories `wanted`, as stored.
+async fn memories(
     db: &mut PgConnection,
     wanted: &HashSet<(&str, &str)>,
 ) -> Result<Stored, sqlx::Error> {
@@ -292,39 +359,6 @@ fn history_rows(history: &History) -> Vec<(String, String, Value)> {
         )
     }));
     rows
-}
-
-/// The inventory's facts about the batch's secrets.
-async fn secret_facts(
-    db: &mut PgConnection,
-    events: &[Observed],
-) -> Result<HashMap<String, SecretFacts>, sqlx::Error> {
-    let arns: HashSet<&str> = events
-        .iter()
-        .filter_map(|e| e.secret_arn.as_deref())
-        .collect();
-    let arns: Vec<&str> = arns.into_iter().collect();
-    let rows: Vec<(String, String, Option<String>)> =
-        sqlx::query_as("SELECT arn, name, rotation_lambda_arn FROM secrets WHERE arn = ANY($1)")
-            .bind(&arns)
-            .fetch_all(&mut *db)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(arn, name, lambda)| {
-            let rotation_function = lambda
-                .as_deref()
-                .and_then(function_name)
-                .map(str::to_string);
-            (
-                arn,
-                SecretFacts {
-                    name,
-                    rotation_function,
-                },
-            )
-        })
-        .collect())
 }
 
 /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]` → `NAME`.

@@ -24,10 +24,17 @@ pub async fn load(db: impl PgExecutor<'_>) -> Result<DetectionSettings, Settings
             .await?;
     match stored {
         None => Ok(DetectionSettings::default()),
-        Some(value) => serde_json::from_value(value).map_err(|error| {
-            SettingsError::Invalid(format!("the stored detection settings: {error}"))
-        }),
+        Some(value) => parse(value),
     }
+}
+
+/// Settings as stored (`null`: none were saved).
+pub fn parse(value: serde_json::Value) -> Result<DetectionSettings, SettingsError> {
+    if value.is_null() {
+        return Ok(DetectionSettings::default());
+    }
+    serde_json::from_value(value)
+        .map_err(|error| SettingsError::Invalid(format!("the stored detection settings: {error}")))
 }
 
 /// Saves `settings` as `by`, if they are valid.

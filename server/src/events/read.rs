@@ -415,7 +415,7 @@ pub async fn hourly(
     to: DateTime<Utc>,
 ) -> Result<Vec<(DateTime<Utc>, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT date_trunc('hour', event_time), count(*) FROM events \
+        "SELECT date_trunc('hour', event_time, 'UTC'), count(*) FROM events \
          WHERE principal = $1 AND event_time >= $2 AND event_time < $3 GROUP BY 1 ORDER BY 1",
     )
     .bind(principal)

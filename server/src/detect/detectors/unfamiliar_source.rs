@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use trailkeeper_app::api::findings::{FindingKind, Severity};
@@ -16,8 +16,9 @@ use crate::findings::Verdict;
 
 pub struct UnfamiliarSource;
 
-/// A principal's networks and clients, each with when it was last used; those unused for
-/// longer than the setting are forgotten.
+/// A principal's networks and clients, each with the day (UTC midnight) it was last used;
+/// those unused for longer than the setting are forgotten. Days, not instants: the memory
+/// changes once a day per network rather than with every call.
 #[derive(Default, Serialize, Deserialize)]
 pub struct Familiar {
     networks: BTreeMap<String, DateTime<Utc>>,
@@ -43,7 +44,8 @@ impl Detector for UnfamiliarSource {
             return;
         }
         let at = event.event_time;
-        let forget_before = at - Duration::days(known.settings.unfamiliar_after_days);
+        let today = at.duration_trunc(Duration::days(1)).unwrap_or(at);
+        let forget_before = today - Duration::days(known.settings.unfamiliar_after_days);
         familiar.networks.retain(|_, last| *last >= forget_before);
         familiar.clients.retain(|_, last| *last >= forget_before);
         let network = event.network();
@@ -65,10 +67,10 @@ impl Detector for UnfamiliarSource {
             }
         }
         if let Some(network) = network {
-            familiar.networks.insert(network, at);
+            familiar.networks.insert(network, today);
         }
         if let Some(client) = client {
-            familiar.clients.insert(client, at);
+            familiar.clients.insert(client, today);
         }
     }
 }

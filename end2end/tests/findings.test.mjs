@@ -1,0 +1,125 @@
+// Findings in a real browser: incidents in CloudTrail ingested by the real binary become
+// findings on the Overview and in the queue; one is opened, read with its evidence, and
+// triaged; detection's settings are changed, and a bad value is refused by name.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { launchBrowser, repoRoot, startServer } from './server.mjs';
+
+const screenshots = path.join(repoRoot, 'end2end', 'output');
+const account = '123456789012';
+const bob = `arn:aws:iam::${account}:user/bob`;
+let server;
+let browser;
+let page;
+const problems = [];
+
+function record(id, minutesAgo, name, secret, request) {
+  return {
+    eventVersion: '1.09',
+    eventID: id,
+    eventTime: new Date(Date.now() - minutesAgo * 60_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+    eventSource: 'secretsmanager.amazonaws.com',
+    eventName: name,
+    awsRegion: 'us-east-1',
+    recipientAccountId: account,
+    eventType: 'AwsApiCall',
+    userIdentity: { type: 'IAMUser', arn: bob, accountId: account, userName: 'bob' },
+    sourceIPAddress: '203.0.113.11',
+    userAgent: 'aws-cli/2.17.12',
+    requestParameters: { secretId: `arn:aws:secretsmanager:us-east-1:${account}:secret:${secret}-AbCdEf`, ...request },
+  };
+}
+
+before(async () => {
+  server = await startServer({ TRAILKEEPER_REGIONS: 'us-east-1' });
+  const records = [
+    record('f2e-1', 30, 'DeleteSecret', 'e2e/findings/old-token', { forceDeleteWithoutRecovery: true }),
+    record('f2e-2', 20, 'PutResourcePolicy', 'e2e/findings/api-key', {
+      resourcePolicy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: '*', Action: 'secretsmanager:GetSecretValue', Resource: '*' }] }),
+    }),
+    record('f2e-3', 10, 'CancelRotateSecret', 'e2e/findings/db', {}),
+  ];
+  const scratch = await mkdtemp(path.join(tmpdir(), 'trailkeeper-findings-'));
+  const file = path.join(scratch, 'incidents.jsonl');
+  await writeFile(file, records.map((item) => JSON.stringify(item)).join('\n'));
+  const ingested = await server.run(['ingest', file]);
+  assert.equal(ingested.code, 0, ingested.stderr);
+  assert.match(ingested.stdout, /3 new/);
+
+  browser = await launchBrowser();
+  await mkdir(screenshots, { recursive: true });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  page = await context.newPage();
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  await page.goto(`${server.url}/login`);
+  await page.getByLabel('User name').fill(server.admin.user);
+  await page.getByLabel('Password').fill(server.admin.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('signed-in-as').waitFor();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('the Overview opens with open findings by severity', async () => {
+  await page.goto(server.url);
+  const counts = page.getByTestId('findings-by-severity');
+  await counts.waitFor();
+  assert.equal(await counts.locator('[data-severity="critical"]').getAttribute('data-count'), '2');
+  assert.equal(await counts.locator('[data-severity="medium"]').getAttribute('data-count'), '1');
+  await page.screenshot({ path: path.join(screenshots, 'overview-findings.png'), fullPage: true });
+});
+
+test('the queue filters by severity and a finding opens with its evidence, then is triaged', async () => {
+  await page.goto(`${server.url}/findings`);
+  const rows = page.getByTestId('findings').locator('tbody tr');
+  await rows.first().waitFor();
+  assert.equal(await rows.count(), 3);
+  await page.getByTestId('severity-counts').locator('[data-severity="critical"]').click();
+  await page.waitForURL(/severity=critical/);
+  const kinds = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.kind));
+  assert.deepEqual(kinds, ['policy_opened', 'secret_deleted'], 'most recent first, critical only');
+  await page.screenshot({ path: path.join(screenshots, 'findings.png'), fullPage: true });
+
+  await rows.first().getByTestId('finding-link').click();
+  await page.waitForURL(/\/findings\/\d+$/);
+  assert.match(await page.getByTestId('finding-explanation').innerText(), /lets anyone in/);
+  const evidence = await page.getByTestId('events').locator('tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.eventId));
+  assert.deepEqual(evidence, ['f2e-2']);
+  const bars = page.getByTestId('event-histogram').locator('rect[data-count]');
+  assert.ok(await bars.count() > 0, "the principal's activity has bars");
+
+  await page.getByLabel('Comment or reason').fill('asked bob to revert it');
+  await page.getByRole('button', { name: 'Acknowledge' }).click();
+  const history = page.getByTestId('finding-history');
+  await history.waitFor();
+  assert.match(await history.innerText(), /acknowledged finding \d+ .*: asked bob to revert it/);
+  assert.equal(await page.locator('[data-finding-status]').first().getAttribute('data-finding-status'), 'acknowledged');
+
+  await page.getByLabel('Assign to').fill('nobody-here');
+  await page.getByRole('button', { name: 'Assign' }).click();
+  assert.match(await page.getByTestId('triage-refused').innerText(), /no active user named "nobody-here"/);
+  await page.screenshot({ path: path.join(screenshots, 'finding.png'), fullPage: true });
+});
+
+test('admins change detection settings, and a bad value is refused by name', async () => {
+  await page.goto(`${server.url}/settings`);
+  const form = page.getByTestId('detection-settings');
+  await form.waitFor();
+  await page.getByLabel('Bulk: distinct secrets').fill('30');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByTestId('settings-saved').waitFor();
+  await page.reload();
+  await form.waitFor();
+  assert.equal(await page.getByLabel('Bulk: distinct secrets').inputValue(), '30');
+
+  await page.getByLabel('Denied burst: refusals').fill('0');
+  await page.getByRole('button', { name: 'Save' }).click();
+  assert.match(await page.getByTestId('settings-refused').innerText(), /denied_reads must be at least 1/);
+  assert.deepEqual(problems, []);
+});
