@@ -129,11 +129,11 @@ async fn the_overview_server_function_returns_newest_activity_first(pool: PgPool
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn unbuilt_pages_say_so_and_unknown_pages_are_404(pool: PgPool) {
-    let viewer = signed_in(&pool, "vic", Role::Viewer).await;
+    let viewer = signed_in(&pool, "vic", Role::Auditor).await;
     let app = app(pool);
     let Fetched {
         status, body: html, ..
-    } = get(&app, "/findings", &viewer).await;
+    } = get(&app, "/alerts", &viewer).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("This page is not built yet."));
 
