@@ -177,3 +177,49 @@ async fn rotation_conditions_open_once_and_resolve_when_they_no_longer_hold(pool
     .unwrap();
     assert_eq!((status.as_str(), audited), ("resolved", 1));
 }
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_secret_nobody_read_for_the_setting_is_unused_unless_cloudtrail_saw_a_read(pool: PgPool) {
+    use trailkeeper::detect::detectors::unused_secret::reassess;
+    let forgotten = add_secret(&pool, "prod/forgotten", "healthy", "ok", 400).await;
+    let read_lately = add_secret(&pool, "prod/read-lately", "healthy", "ok", 400).await;
+    add_secret(&pool, "prod/new", "healthy", "ok", 10).await;
+    add_secret(&pool, "prod/no-date", "healthy", "ok", 400).await;
+    sqlx::query("UPDATE secrets SET last_accessed_at = now() - interval '200 days'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Without AWS's date, only CloudTrail reaching back 90 days could say it was never read.
+    sqlx::query(
+        "UPDATE secrets SET last_accessed_at = NULL WHERE name IN ('prod/new', 'prod/no-date')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // AWS's date lags (it records days, and only some reads); CloudTrail saw one last week.
+    let read = serde_json::json!({ "Records": [{
+        "eventVersion": "1.09", "eventID": "read-1", "eventName": "GetSecretValue",
+        "eventTime": (Utc::now() - Duration::days(7)).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "eventSource": "secretsmanager.amazonaws.com", "awsRegion": "us-east-1",
+        "recipientAccountId": "111122223333", "eventType": "AwsApiCall",
+        "userIdentity": { "type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/app",
+                          "accountId": "111122223333" },
+        "requestParameters": { "secretId": read_lately }
+    }]});
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("read.json");
+    std::fs::write(&path, read.to_string()).unwrap();
+    ingest_file(&pool, &path).await.unwrap();
+
+    let assessed = reassess(&pool, None, Utc::now()).await.unwrap();
+    assert_eq!(assessed.opened, 1);
+    let (arn, title, severity): (String, String, String) = sqlx::query_as(
+        "SELECT secret_arn, title, severity FROM findings WHERE kind = 'secret_unused'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(arn, forgotten);
+    assert_eq!(title, "prod/forgotten has not been read for 200 days");
+    assert_eq!(severity, "low");
+}

@@ -67,6 +67,8 @@ pub enum FindingKind {
     RotationNeglected,
     /// Someone switched rotation off (`CancelRotateSecret`).
     RotationCancelled,
+    /// Nobody has read the secret for longer than the setting allows.
+    SecretUnused,
     /// A principal read a secret it had never read before.
     FirstTimeReader,
     /// A principal read from a network it has not used lately.
@@ -98,13 +100,14 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 20] = [
+    pub const ALL: [FindingKind; 21] = [
         FindingKind::RotationFailed,
         FindingKind::RotationStuck,
         FindingKind::RotationOverdue,
         FindingKind::RotationNeverRan,
         FindingKind::RotationNeglected,
         FindingKind::RotationCancelled,
+        FindingKind::SecretUnused,
         FindingKind::FirstTimeReader,
         FindingKind::UnfamiliarNetwork,
         FindingKind::UnfamiliarClient,
@@ -130,6 +133,7 @@ impl FindingKind {
             FindingKind::RotationNeverRan => "rotation_never_ran",
             FindingKind::RotationNeglected => "rotation_neglected",
             FindingKind::RotationCancelled => "rotation_cancelled",
+            FindingKind::SecretUnused => "secret_unused",
             FindingKind::FirstTimeReader => "first_time_reader",
             FindingKind::UnfamiliarNetwork => "unfamiliar_network",
             FindingKind::UnfamiliarClient => "unfamiliar_client",
@@ -155,6 +159,7 @@ impl FindingKind {
             FindingKind::RotationNeverRan => "rotation never ran",
             FindingKind::RotationNeglected => "not rotated",
             FindingKind::RotationCancelled => "rotation switched off",
+            FindingKind::SecretUnused => "unused secret",
             FindingKind::FirstTimeReader => "first-time reader",
             FindingKind::UnfamiliarNetwork => "unfamiliar network",
             FindingKind::UnfamiliarClient => "unfamiliar client",

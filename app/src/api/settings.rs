@@ -43,6 +43,9 @@ pub struct DetectionSettings {
     pub usual_hours_days: i64,
     /// A secret never rotated (or not for this many days), with rotation off, is neglected.
     pub rotation_max_age_days: i64,
+    /// A secret nobody read for this many days (by AWS's last access date and CloudTrail) is
+    /// unused.
+    pub unused_after_days: i64,
 }
 
 impl Default for DetectionSettings {
@@ -65,6 +68,7 @@ impl Default for DetectionSettings {
             denied_window_minutes: 60,
             usual_hours_days: 28,
             rotation_max_age_days: 90,
+            unused_after_days: 90,
         }
     }
 }
@@ -88,6 +92,7 @@ impl DetectionSettings {
             ("denied_window_minutes", self.denied_window_minutes),
             ("usual_hours_days", self.usual_hours_days),
             ("rotation_max_age_days", self.rotation_max_age_days),
+            ("unused_after_days", self.unused_after_days),
         ];
         if let Some((name, value)) = whole.iter().find(|(_, value)| *value < 1) {
             return Err(format!("{name} must be at least 1, not {value}"));

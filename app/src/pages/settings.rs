@@ -7,7 +7,7 @@ use crate::components::load_failed::LoadFailed;
 
 /// Each threshold: its name in the settings, what it is called here, and what it does, with
 /// the reference its default comes from.
-const THRESHOLDS: [(&str, &str, &str); 17] = [
+const THRESHOLDS: [(&str, &str, &str); 18] = [
     (
         "learning_days",
         "Learning period (days)",
@@ -87,6 +87,11 @@ const THRESHOLDS: [(&str, &str, &str); 17] = [
         "rotation_max_age_days",
         "Maximum age without rotation (days)",
         "A secret with rotation off and not rotated for this long is a finding (Prowler, AWS Config).",
+    ),
+    (
+        "unused_after_days",
+        "Unused after (days)",
+        "A secret nobody read for this long, by AWS's last access date and CloudTrail, is a finding (AWS Config's secretsmanager-secret-unused).",
     ),
     (
         "live",

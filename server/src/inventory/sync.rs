@@ -19,7 +19,7 @@ use sqlx::PgPool;
 use super::assess::reassess;
 use super::labels::{self, Labels};
 use super::status::StatusThresholds;
-use crate::detect::detectors::rotation_schedule;
+use crate::detect::detectors::{rotation_schedule, unused_secret};
 use crate::detect::settings::SettingsError;
 use crate::ingest::store::resolve_waiting;
 
@@ -229,7 +229,7 @@ pub async fn sync_region(
 }
 
 /// Records how the run ended, then assesses the region's secrets afresh (statuses move with
-/// the clock even when AWS could not be asked) and re-evaluates the rotation findings.
+/// the clock even when AWS could not be asked) and re-evaluates the inventory's findings.
 async fn finish(
     pool: &PgPool,
     run: i64,
@@ -257,11 +257,16 @@ async fn finish(
         StatusThresholds::default(),
     )
     .await?;
-    if let Err(error) = rotation_schedule::reassess(pool, Some(&summary.region), now).await {
-        match error {
-            SettingsError::Database(error) => return Err(error),
-            SettingsError::Invalid(problem) => {
-                tracing::warn!(%problem, "rotation findings not re-evaluated")
+    let region = Some(summary.region.as_str());
+    for outcome in [
+        rotation_schedule::reassess(pool, region, now).await,
+        unused_secret::reassess(pool, region, now).await,
+    ] {
+        match outcome {
+            Ok(_) => {}
+            Err(SettingsError::Database(error)) => return Err(error),
+            Err(SettingsError::Invalid(problem)) => {
+                tracing::warn!(%problem, "inventory findings not re-evaluated")
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The detectors, one file each: those over events in the order their verdicts about one
-//! event are recorded, and `rotation_schedule` over the inventory after each sync.
+//! event are recorded, and `rotation_schedule` and `unused_secret` over the inventory after
+//! each sync.
 
 mod bulk_retrieval;
 mod cross_account;
@@ -12,6 +13,7 @@ mod rotation_cancelled;
 mod rotation_failed;
 pub mod rotation_schedule;
 mod unfamiliar_source;
+pub mod unused_secret;
 
 use super::engine::Run;
 
