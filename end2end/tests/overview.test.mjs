@@ -149,13 +149,13 @@ test('the hydrated overview switches every timestamp between local time and UTC'
 
 test('navigation moves between sections in the browser and unbuilt pages say so', async () => {
   const { page, problems } = await signedInPage();
-  await page.getByRole('link', { name: 'Findings' }).click();
-  await page.getByRole('heading', { level: 1, name: 'Findings' }).waitFor();
-  assert.equal(new URL(page.url()).pathname, '/findings');
+  await page.getByRole('link', { name: 'Alerts' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Alerts' }).waitFor();
+  assert.equal(new URL(page.url()).pathname, '/alerts');
   await page.getByText('This page is not built yet.').waitFor();
-  assert.equal(await page.getByRole('link', { name: 'Findings' }).getAttribute('aria-current'), 'page');
-  assert.equal(await page.title(), 'Findings · Trailkeeper');
-  await page.screenshot({ path: path.join(screenshots, 'findings-not-built.png') });
+  assert.equal(await page.getByRole('link', { name: 'Alerts' }).getAttribute('aria-current'), 'page');
+  assert.equal(await page.title(), 'Alerts · Trailkeeper');
+  await page.screenshot({ path: path.join(screenshots, 'alerts-not-built.png') });
   assert.deepEqual(problems, []);
 });
 
