@@ -161,7 +161,8 @@ pub struct EventQuery {
     pub limit: Option<u32>,
 }
 
-fn time(name: &str, value: &str) -> Result<DateTime<Utc>, QueryError> {
+/// A query parameter's RFC 3339 time, or an error naming the parameter.
+pub(crate) fn time(name: &str, value: &str) -> Result<DateTime<Utc>, QueryError> {
     DateTime::parse_from_rfc3339(value)
         .map(|time| time.with_timezone(&Utc))
         .map_err(|_| {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::events::{EventSummary, MAX_LIMIT, QueryError};
+use super::events::{EventSummary, MAX_LIMIT, QueryError, time};
 
 /// How serious a finding is, least first (the order sorts and compares by it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -298,16 +298,6 @@ pub struct FindingQuery {
     pub until: Option<DateTime<Utc>>,
     pub cursor: Option<String>,
     pub limit: Option<u32>,
-}
-
-fn time(name: &str, value: &str) -> Result<DateTime<Utc>, QueryError> {
-    DateTime::parse_from_rfc3339(value)
-        .map(|time| time.with_timezone(&Utc))
-        .map_err(|_| {
-            QueryError(format!(
-                "{name}={value:?} is not valid; it accepts an RFC 3339 time such as 2026-01-01T00:00:00Z"
-            ))
-        })
 }
 
 /// Comma-separated names, each read by `parse`.

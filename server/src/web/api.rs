@@ -535,7 +535,7 @@ pub async fn ingest(
     }
 }
 
-fn store_failed(error: sqlx::Error) -> Response {
+pub(super) fn store_failed(error: sqlx::Error) -> Response {
     tracing::error!(error = ?error, "reading the store failed");
     json_error(
         StatusCode::SERVICE_UNAVAILABLE,

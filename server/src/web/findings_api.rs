@@ -12,20 +12,12 @@ use trailkeeper_app::api::findings::{
 };
 
 use super::access::{ClientAddress, json_error};
-use super::api::ApiError;
+use super::api::{ApiError, store_failed};
 use crate::audit::{Action, Entry};
 use crate::detect::DetectionSettings;
 use crate::detect::settings::{self, SettingsError};
 use crate::findings::read::{self, ReadError};
 use crate::findings::triage::{self, Actor, TriageError};
-
-fn store_failed(error: sqlx::Error) -> Response {
-    tracing::error!(error = ?error, "the findings store failed");
-    json_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the store cannot be read right now; the server log has the details",
-    )
-}
 
 fn triage_failed(error: TriageError) -> Response {
     match error {
