@@ -24,6 +24,17 @@ pub struct Identity {
     pub credential: Credential,
 }
 
+/// The client's address as the server saw the connection, set on every request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientAddress(pub String);
+
+/// Who is asking and from where: what the audit log records of a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub identity: Identity,
+    pub address: Option<String>,
+}
+
 /// How the requester proved who they are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,7 +92,7 @@ const fn section(path: &'static str, label: &'static str, role: Role) -> Section
 /// Routes outside the navigation: the sign-in page and the server functions (by the path
 /// their `endpoint` gives them under `/api`). Only the sign-in page and its own question
 /// (how can I sign in here?) are public.
-const OTHER_ROUTES: [(&str, Access); 20] = [
+const OTHER_ROUTES: [(&str, Access); 21] = [
     ("/login", Access::Public),
     ("/secrets/{*id}", Access::Role(Role::Viewer)),
     ("/events/{id}", Access::Role(Role::Viewer)),
@@ -90,6 +101,7 @@ const OTHER_ROUTES: [(&str, Access); 20] = [
     ("/api/finding", Access::Role(Role::Viewer)),
     ("/api/triage_finding", Access::Role(Role::Auditor)),
     ("/api/suppressions", Access::Role(Role::Viewer)),
+    ("/api/add_suppression", Access::Role(Role::Auditor)),
     ("/api/remove_suppression", Access::Role(Role::Auditor)),
     ("/api/detection_settings", Access::Role(Role::Viewer)),
     ("/api/save_detection_settings", Access::Role(Role::Admin)),

@@ -107,6 +107,44 @@ test('the queue filters by severity and a finding opens with its evidence, then 
   await page.screenshot({ path: path.join(screenshots, 'finding.png'), fullPage: true });
 });
 
+test('a suppression rule added on the queue hides the findings it matches, and is removable', async () => {
+  await page.goto(`${server.url}/findings`);
+  const rows = page.getByTestId('findings').locator('tbody tr');
+  await rows.first().waitFor();
+  const form = page.getByTestId('new-suppression');
+  await form.getByLabel('Kind').selectOption('rotation_cancelled');
+  await form.getByLabel('Principal pattern').fill('*:user/bob');
+  await form.getByLabel('Secret pattern').fill('e2e/findings/*');
+  await form.getByLabel('Reason').fill('bob is migrating rotation to the new Lambda');
+  await form.getByRole('button', { name: 'Add rule' }).click();
+  assert.match(await page.getByTestId('rule-refused').innerText(), /a date it lasts until/);
+
+  const inAMonth = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+  await form.getByLabel('Until').fill(inAMonth);
+  await form.getByRole('button', { name: 'Add rule' }).click();
+  await page.getByTestId('rule-added').waitFor();
+  const rule = page.getByTestId('suppressions').locator('tbody tr');
+  await rule.first().waitFor();
+  assert.match(await rule.first().innerText(), /\*:user\/bob/);
+
+  await page.reload();
+  await rows.first().waitFor();
+  const kinds = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.kind));
+  assert.ok(!kinds.includes('rotation_cancelled'), `the suppressed finding left the queue: ${kinds}`);
+  await page.goto(`${server.url}/findings?status=suppressed`);
+  await rows.first().waitFor();
+  assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.kind)), ['rotation_cancelled']);
+
+  await page.getByTestId('suppressions').getByRole('button', { name: 'Remove' }).click();
+  await page.getByTestId('suppressions').getByText('None in force.').waitFor();
+
+  // The rule's audit entry names who added it and from where.
+  await page.goto(`${server.url}/audit?action=suppression.added`);
+  const entry = page.getByTestId('audit-log').locator('tbody tr').first();
+  await entry.waitFor();
+  assert.match(await entry.innerText(), /127\.0\.0\.1/);
+});
+
 test('admins change detection settings, and a bad value is refused by name', async () => {
   await page.goto(`${server.url}/settings`);
   const form = page.getByTestId('detection-settings');

@@ -601,7 +601,7 @@ pub async fn triage_finding(
     #[server(default)] action: TriageAction,
 ) -> Result<Result<(), String>, ServerFnError> {
     let backend = super::backend_for::<TriageFinding>()?;
-    let who = super::identity().ok_or_else(|| ServerFnError::new("sign in required"))?;
+    let who = super::caller()?;
     backend.triage(who, id, action).await
 }
 
@@ -613,12 +613,36 @@ pub async fn list_suppressions() -> Result<Vec<Suppression>, ServerFnError> {
         .await
 }
 
+/// Adds a suppression rule as the caller; `Ok(Err(reason))` when a value is not valid.
+#[server(endpoint = "add_suppression")]
+pub async fn add_suppression(
+    #[server(default)] kind: Option<FindingKind>,
+    #[server(default)] principal_pattern: Option<String>,
+    #[server(default)] secret_pattern: Option<String>,
+    #[server(default)] until: Option<DateTime<Utc>>,
+    #[server(default)] reason: String,
+) -> Result<Result<(), String>, ServerFnError> {
+    let backend = super::backend_for::<AddSuppression>()?;
+    let who = super::caller()?;
+    let Some(until) = until else {
+        return Ok(Err("a suppression needs a date it lasts until".into()));
+    };
+    let rule = NewSuppression {
+        kind,
+        principal_pattern,
+        secret_pattern,
+        until,
+        reason,
+    };
+    backend.add_suppression(who, rule).await
+}
+
 /// Removes a suppression rule as the caller; `Ok(Err(reason))` when there is no such rule.
 #[server(endpoint = "remove_suppression")]
 pub async fn remove_suppression(
     #[server(default)] id: i64,
 ) -> Result<Result<(), String>, ServerFnError> {
     let backend = super::backend_for::<RemoveSuppression>()?;
-    let who = super::identity().ok_or_else(|| ServerFnError::new("sign in required"))?;
+    let who = super::caller()?;
     backend.remove_suppression(who, id).await
 }

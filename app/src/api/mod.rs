@@ -22,12 +22,14 @@ mod backend {
 
     use super::audit::{AuditFilter, AuditPage};
     use super::events::{AccessReport, EventListing, EventQuery, EventRecord};
-    use super::findings::{FindingDetail, FindingListing, FindingQuery, Suppression, TriageAction};
+    use super::findings::{
+        FindingDetail, FindingListing, FindingQuery, NewSuppression, Suppression, TriageAction,
+    };
     use super::identity::SignInMethods;
     use super::overview::Overview;
     use super::secrets::{SecretListing, SecretLookup, SecretQuery};
     use super::settings::DetectionSettings;
-    use crate::access::{self, Decision, Identity};
+    use crate::access::{self, Caller, ClientAddress, Decision, Identity};
 
     /// What the pages need from the server's store and configuration. The server crate
     /// implements it and provides an [`Arc`] of it as Leptos context for every request.
@@ -53,21 +55,27 @@ mod backend {
         /// A triage action by `who`; `Ok(Err(reason))` when it is refused.
         async fn triage(
             &self,
-            who: Identity,
+            who: Caller,
             id: i64,
             action: TriageAction,
         ) -> Result<Result<(), String>, ServerFnError>;
         async fn suppressions(&self) -> Result<Vec<Suppression>, ServerFnError>;
+        /// A suppression rule by `who`; `Ok(Err(reason))` when a value is not valid.
+        async fn add_suppression(
+            &self,
+            who: Caller,
+            rule: NewSuppression,
+        ) -> Result<Result<(), String>, ServerFnError>;
         async fn remove_suppression(
             &self,
-            who: Identity,
+            who: Caller,
             id: i64,
         ) -> Result<Result<(), String>, ServerFnError>;
         async fn detection_settings(&self) -> Result<DetectionSettings, ServerFnError>;
         /// Saves detection settings by `who`; `Ok(Err(reason))` when one is not valid.
         async fn save_detection_settings(
             &self,
-            who: Identity,
+            who: Caller,
             settings: DetectionSettings,
         ) -> Result<Result<(), String>, ServerFnError>;
     }
@@ -78,6 +86,15 @@ mod backend {
     pub(crate) fn identity() -> Option<Identity> {
         use_context::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<Identity>().cloned())
+    }
+
+    /// The signed-in caller and their address, for a change the audit log records.
+    pub(crate) fn caller() -> Result<Caller, ServerFnError> {
+        let identity = identity().ok_or_else(|| ServerFnError::new("sign in required"))?;
+        let address = use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<ClientAddress>().cloned())
+            .map(|ClientAddress(address)| address);
+        Ok(Caller { identity, address })
     }
 
     /// Checks the caller against the access table's rule for the server function `F`.
@@ -108,4 +125,4 @@ mod backend {
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) use backend::{authorize, backend_for, identity};
+pub(crate) use backend::{authorize, backend_for, caller, identity};

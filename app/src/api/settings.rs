@@ -131,6 +131,6 @@ pub async fn save_detection_settings(
     #[server(default)] settings: DetectionSettings,
 ) -> Result<Result<(), String>, ServerFnError> {
     let backend = super::backend_for::<SaveDetectionSettings>()?;
-    let who = super::identity().ok_or_else(|| ServerFnError::new("sign in required"))?;
+    let who = super::caller()?;
     backend.save_detection_settings(who, settings).await
 }

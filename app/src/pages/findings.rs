@@ -6,8 +6,8 @@ use leptos_router::params::ParamsMap;
 use crate::Role;
 use crate::api::events::{QueryError, principal_name};
 use crate::api::findings::{
-    Finding, FindingKind, FindingListing, FindingQuery, FindingStatus, RemoveSuppression, Severity,
-    StatusFilter, Suppression, list_findings, list_suppressions,
+    AddSuppression, Finding, FindingKind, FindingListing, FindingQuery, FindingStatus,
+    RemoveSuppression, Severity, StatusFilter, Suppression, list_findings, list_suppressions,
 };
 use crate::api::identity::current_identity;
 use crate::components::badges::{FindingStatusBadge, SeverityBadge};
@@ -295,11 +295,15 @@ fn FindingRow(finding: Finding) -> impl IntoView {
     }
 }
 
-/// The suppression rules in force; auditors may remove them.
+/// The suppression rules in force; auditors may add and remove them.
 #[component]
 fn Suppressions(may_triage: bool) -> impl IntoView {
+    let add = ServerAction::<AddSuppression>::new();
     let remove = ServerAction::<RemoveSuppression>::new();
-    let rules = Resource::new(move || remove.version().get(), |_| list_suppressions());
+    let rules = Resource::new(
+        move || (add.version().get(), remove.version().get()),
+        |_| list_suppressions(),
+    );
     let refusal = move || {
         remove
             .value()
@@ -311,7 +315,7 @@ fn Suppressions(may_triage: bool) -> impl IntoView {
         <section class="panel" aria-labelledby="suppressions-heading" data-testid="suppressions">
             <h2 id="suppressions-heading">"Suppression rules"</h2>
             <p class="muted small">
-                "Findings a rule matches are kept as suppressed until it expires. Suppress a finding from its page."
+                "Findings a rule matches are kept as suppressed until it expires. Suppress one finding from its page, or many with a rule."
             </p>
             {refusal}
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -325,7 +329,86 @@ fn Suppressions(may_triage: bool) -> impl IntoView {
                     }
                 })}
             </Suspense>
+            {may_triage.then(|| view! { <NewRule add /> })}
         </section>
+    }
+}
+
+/// A rule over any kind, principal and secret: patterns match whole values, `*` standing
+/// for any run of characters.
+#[component]
+fn NewRule(add: ServerAction<AddSuppression>) -> impl IntoView {
+    let kind = RwSignal::new(String::new());
+    let principal = RwSignal::new(String::new());
+    let secret = RwSignal::new(String::new());
+    let until = RwSignal::new(String::new());
+    let reason = RwSignal::new(String::new());
+    let pattern = |signal: RwSignal<String>| {
+        Some(signal.get_untracked().trim().to_string()).filter(|text| !text.is_empty())
+    };
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let until = chrono::NaiveDate::parse_from_str(&until.get_untracked(), "%Y-%m-%d")
+            .ok()
+            .map(|day| day.and_time(chrono::NaiveTime::MIN).and_utc());
+        add.dispatch(AddSuppression {
+            kind: FindingKind::parse(&kind.get_untracked()),
+            principal_pattern: pattern(principal),
+            secret_pattern: pattern(secret),
+            until,
+            reason: reason.get_untracked(),
+        });
+    };
+    let outcome = move || {
+        add.value().get().map(|outcome| match outcome {
+            Ok(Ok(())) => view! { <p class="notice" role="status" data-testid="rule-added">"Rule added."</p> }.into_any(),
+            Ok(Err(reason)) => view! { <p class="error" role="alert" data-testid="rule-refused">{reason}</p> }.into_any(),
+            Err(error) => view! { <p class="error" role="alert" data-testid="rule-refused">{error.to_string()}</p> }.into_any(),
+        })
+    };
+    view! {
+        <h3>"Add a rule"</h3>
+        <form class="filters" data-testid="new-suppression" on:submit=submit>
+            <label>
+                "Kind"
+                <select name="kind" on:change=move |event| kind.set(event_target_value(&event))>
+                    <option value="">"any"</option>
+                    {FindingKind::ALL
+                        .into_iter()
+                        .map(|option| view! { <option value=option.as_str()>{option.label()}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>
+                "Principal pattern"
+                <input
+                    type="text"
+                    name="principal_pattern"
+                    placeholder="arn:aws:iam::*:role/ci-*"
+                    on:input=move |event| principal.set(event_target_value(&event))
+                />
+            </label>
+            <label>
+                "Secret pattern"
+                <input
+                    type="text"
+                    name="secret_pattern"
+                    placeholder="staging/*"
+                    on:input=move |event| secret.set(event_target_value(&event))
+                />
+            </label>
+            <label>
+                "Until"
+                <input type="date" name="until" on:input=move |event| until.set(event_target_value(&event)) />
+            </label>
+            <label>
+                "Reason"
+                <input type="text" name="reason" on:input=move |event| reason.set(event_target_value(&event)) />
+            </label>
+            <button type="submit">"Add rule"</button>
+        </form>
+        <p class="muted small">"Empty patterns match anything; * matches any run of characters."</p>
+        {outcome}
     }
 }
 

@@ -77,9 +77,7 @@ impl AuthSettings {
     }
 }
 
-/// The client's address as the server saw the connection.
-#[derive(Clone, Debug)]
-pub struct ClientAddress(pub String);
+pub use trailkeeper_app::access::ClientAddress;
 
 /// Set when the request carried a session cookie that is no longer valid, so the sign-in
 /// page can say the session ended.

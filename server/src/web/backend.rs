@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use leptos::prelude::ServerFnError;
 use sqlx::PgPool;
-use trailkeeper_app::access::Identity;
+use trailkeeper_app::access::Caller;
 use trailkeeper_app::api::Backend;
 use trailkeeper_app::api::audit::{AuditFilter, AuditPage};
 use trailkeeper_app::api::events::{AccessReport, EventListing, EventQuery, EventRecord};
 use trailkeeper_app::api::findings::{
-    FindingDetail, FindingListing, FindingQuery, Suppression, TriageAction,
+    FindingDetail, FindingListing, FindingQuery, NewSuppression, Suppression, TriageAction,
 };
 use trailkeeper_app::api::identity::SignInMethods;
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
@@ -157,13 +157,13 @@ impl Backend for ServerBackend {
 
     async fn triage(
         &self,
-        who: Identity,
+        who: Caller,
         id: i64,
         action: TriageAction,
     ) -> Result<Result<(), String>, ServerFnError> {
         let actor = Actor {
-            name: &who.name,
-            address: None,
+            name: &who.identity.name,
+            address: who.address.as_deref(),
         };
         refused(triage::triage(&self.pool, id, &actor, action).await)
     }
@@ -174,14 +174,30 @@ impl Backend for ServerBackend {
             .map_err(|error| internal("reading the suppression rules", error))
     }
 
+    async fn add_suppression(
+        &self,
+        who: Caller,
+        rule: NewSuppression,
+    ) -> Result<Result<(), String>, ServerFnError> {
+        let actor = Actor {
+            name: &who.identity.name,
+            address: who.address.as_deref(),
+        };
+        refused(
+            triage::add_suppression(&self.pool, &actor, rule)
+                .await
+                .map(|_| ()),
+        )
+    }
+
     async fn remove_suppression(
         &self,
-        who: Identity,
+        who: Caller,
         id: i64,
     ) -> Result<Result<(), String>, ServerFnError> {
         let actor = Actor {
-            name: &who.name,
-            address: None,
+            name: &who.identity.name,
+            address: who.address.as_deref(),
         };
         refused(triage::remove_suppression(&self.pool, &actor, id).await)
     }
@@ -194,10 +210,12 @@ impl Backend for ServerBackend {
 
     async fn save_detection_settings(
         &self,
-        who: Identity,
+        who: Caller,
         new: DetectionSettings,
     ) -> Result<Result<(), String>, ServerFnError> {
-        settings_refused(save_settings(&self.pool, &new, &who.name, None).await)
+        settings_refused(
+            save_settings(&self.pool, &new, &who.identity.name, who.address.as_deref()).await,
+        )
     }
 }
 
