@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 
 use sqlx::PgPool;
+use trailkeeper::ingest::formats;
+use trailkeeper::ingest::load::{prepare, store_together};
 use trailkeeper::ingest::sources::files::ingest_file;
 
 fn sample(name: &str) -> PathBuf {
@@ -103,6 +105,69 @@ async fn bad_records_are_quarantined_with_reasons_and_the_good_ones_stored(pool:
     let summary = ingest_file(&pool, &junk).await.unwrap();
     assert!(summary.format.unwrap_err().starts_with("not JSON"));
     assert_eq!(summary.quarantined, 1);
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn small_files_stored_together_are_each_reported_for_themselves(pool: PgPool) {
+    // Files stored in one transaction: a trail file, the same events again in other
+    // formats, one with a bad record, and one that is not CloudTrail at all.
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines: Vec<String> = std::fs::read_to_string(sample("records.jsonl"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.insert(1, "{not json".into());
+    let mixed = dir.path().join("mixed.jsonl");
+    std::fs::write(&mixed, lines.join("\n")).unwrap();
+    let junk = dir.path().join("notes.txt");
+    std::fs::write(&junk, "hello").unwrap();
+    let paths = [
+        sample("trail-file.json"),
+        sample("eventbridge.jsonl"),
+        mixed.clone(),
+        junk.clone(),
+    ];
+
+    let units = paths
+        .iter()
+        .map(|path| {
+            let contents = std::fs::read(path).unwrap();
+            let contents = formats::read(&contents).map_err(|error| error.to_string());
+            prepare(&path.display().to_string(), contents)
+        })
+        .collect();
+    let reported = store_together(&pool, units).await.unwrap();
+    let origins: Vec<String> = reported.iter().map(|s| s.origin.clone()).collect();
+    let expected: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    assert_eq!(
+        origins, expected,
+        "one report per file, in the files' order"
+    );
+    let counts: Vec<(u64, u64, u64)> = reported
+        .iter()
+        .map(|s| (s.new, s.duplicates, s.quarantined))
+        .collect();
+    assert_eq!(counts, [(15, 0, 0), (0, 15, 0), (0, 15, 1), (0, 0, 1)]);
+
+    let quarantined: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT source, position FROM quarantine ORDER BY source")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        quarantined,
+        [
+            (mixed.display().to_string(), Some("line 2".to_string())),
+            (junk.display().to_string(), None),
+        ],
+        "each rejected record names its own file"
+    );
+    let sources: Vec<String> = sqlx::query_scalar("SELECT DISTINCT ingested_from FROM events")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sources, [paths[0].display().to_string()]);
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]

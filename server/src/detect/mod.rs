@@ -7,7 +7,8 @@
 //! stored events through the same path in event-time order, so it concludes what watching
 //! them live would have: every window, learning period and baseline is measured in event
 //! time, and a detector's memory carries from one batch to the next exactly as from one event
-//! to the next.
+//! to the next. That holds for batches that commit in event-time order; an event arriving
+//! after newer ones is judged with the memory as it stands when it arrives, as live.
 
 pub mod backfill;
 pub mod detectors;

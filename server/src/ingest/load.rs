@@ -11,14 +11,14 @@ use super::checkpoints::Checkpoint;
 use super::formats::{Contents, Found};
 use super::normalise::normalise;
 use super::record::Record;
-use super::store::{self, EXCERPT_BYTES, Prepared, Rejection};
+use super::store::{self, EXCERPT_BYTES, Part, Prepared, Rejection};
 
 /// The service whose events Trailkeeper keeps; others are counted and skipped.
 pub const SECRETS_MANAGER: &str = "secretsmanager.amazonaws.com";
 /// CloudTrail records are far smaller; a larger one is not a record to trust.
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 /// Events stored per transaction.
-const BATCH: usize = 5000;
+pub const BATCH: usize = 5000;
 
 /// What one unit of input held and what became of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -191,21 +191,59 @@ pub async fn store_unit(
     }
     let last = batches.len() - 1;
     for (index, batch) in batches.into_iter().enumerate() {
-        let stored = store::store(
-            pool,
-            &summary.origin,
-            batch,
-            if index == 0 { &rejected } else { &[] },
-            if index == last {
-                checkpoint.as_ref()
-            } else {
-                None
-            },
-        )
-        .await?;
-        summary.add(stored);
+        let part = Part {
+            source: &summary.origin,
+            events: batch,
+            rejected: if index == 0 { &rejected } else { &[] },
+        };
+        let checkpoint = if index == last {
+            checkpoint.as_ref()
+        } else {
+            None
+        };
+        for stored in store::store(pool, &[part], checkpoint).await? {
+            summary.add(stored);
+        }
     }
     Ok(summary)
+}
+
+/// Stores units without checkpoints in one transaction, so many small files (a trail
+/// delivers one every few minutes per region) do not each pay for one. Several units must
+/// hold at most [`BATCH`] events between them; one alone may hold more.
+pub async fn store_together(
+    pool: &PgPool,
+    mut units: Vec<Unit>,
+) -> Result<Vec<Summary>, sqlx::Error> {
+    if units.len() == 1 {
+        let unit = units.pop().expect("one unit");
+        return Ok(vec![store_unit(pool, unit, None).await?]);
+    }
+    let parts: Vec<Part> = units
+        .iter()
+        .map(|unit| Part {
+            source: &unit.summary.origin,
+            events: &unit.events,
+            rejected: &unit.rejected,
+        })
+        .collect();
+    let stored = store::store(pool, &parts, None).await?;
+    Ok(units
+        .into_iter()
+        .zip(stored)
+        .map(|(unit, stored)| {
+            let mut summary = unit.summary;
+            summary.add(stored);
+            summary
+        })
+        .collect())
+}
+
+impl Unit {
+    /// Events it holds.
+    pub fn events(&self) -> usize {
+        self.events.len()
+    }
 }
 
 /// Prepares and stores one unit of input.

@@ -3,7 +3,7 @@
 //! names resolved against the inventory, and what could not be read set aside in the
 //! quarantine, and the new events through detection, all in one transaction.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, Utc};
 use sqlx::PgPool;
@@ -45,17 +45,32 @@ const COLUMNS: &str = "event_id, event_time, event_name, event_source, event_typ
     source_ip, source_service, user_agent, user_agent_family, error_code, error_message, \
     read_only, raw, ingested_from";
 
-/// Stores one batch from `source` (a file's path, an S3 URL…), and advances `checkpoint`
-/// with it.
+/// One unit's share of a batch: where it came from (a file's path, an S3 URL…), its events,
+/// and what in it could not be read.
+pub struct Part<'a> {
+    pub source: &'a str,
+    pub events: &'a [Prepared],
+    pub rejected: &'a [Rejection],
+}
+
+/// A newly stored event, with the unit it came from.
+#[derive(sqlx::FromRow)]
+struct Inserted {
+    #[sqlx(flatten)]
+    observed: Observed,
+    ingested_from: String,
+}
+
+/// Stores one batch of `parts` (several small units share one transaction) and advances
+/// `checkpoint` with it. Returns what became of each part, in order.
 pub async fn store(
     pool: &PgPool,
-    source: &str,
-    events: &[Prepared],
-    rejected: &[Rejection],
+    parts: &[Part<'_>],
     checkpoint: Option<&Checkpoint>,
-) -> Result<Stored, sqlx::Error> {
-    let months: BTreeSet<(i32, u32)> = events
+) -> Result<Vec<Stored>, sqlx::Error> {
+    let months: BTreeSet<(i32, u32)> = parts
         .iter()
+        .flat_map(|part| part.events)
         .map(|event| {
             (
                 event.record.event_time.year(),
@@ -68,7 +83,7 @@ pub async fn store(
     }
 
     let mut tx = pool.begin().await?;
-    let new: Vec<Observed> = if events.is_empty() {
+    let new: Vec<Inserted> = if parts.iter().all(|part| part.events.is_empty()) {
         Vec::new()
     } else {
         sqlx::query(
@@ -82,23 +97,29 @@ pub async fn store(
                 "COPY events_staging ({COLUMNS}) FROM STDIN WITH (FORMAT csv)"
             ))
             .await?;
-        copy.send(csv_rows(source, events)).await?;
+        let mut rows = Vec::new();
+        for part in parts {
+            rows.extend(csv_rows(part.source, part.events));
+        }
+        copy.send(rows).await?;
         copy.finish().await?;
 
         // Each distinct reference in the batch is resolved once, not once per event. Every
         // batch inserts in event ID order, so ingests storing the same events at once wait
-        // for each other instead of deadlocking.
+        // for each other instead of deadlocking. An event twice in the batch is stored from
+        // its first part: the staging table is emptied at each commit and only appended to,
+        // so its physical order (ctid) is the order it was copied in.
         sqlx::query_as(&format!(
             "WITH refs AS ({}) \
              INSERT INTO events ({COLUMNS}, secret_arn) \
-             SELECT {staged}, refs.arn \
+             SELECT DISTINCT ON (st.event_id, st.event_time) {staged}, refs.arn \
              FROM events_staging st \
              LEFT JOIN refs ON refs.secret_ref = st.secret_ref \
                  AND COALESCE(refs.region, '') = COALESCE(st.region, '') \
                  AND COALESCE(refs.account_id, '') = COALESCE(st.account_id, '') \
-             ORDER BY st.event_id \
+             ORDER BY st.event_id, st.event_time, st.ctid \
              ON CONFLICT DO NOTHING \
-             RETURNING {observed}",
+             RETURNING {observed}, ingested_from",
             resolved(
                 "SELECT DISTINCT secret_ref, region, account_id FROM events_staging \
                       WHERE secret_ref IS NOT NULL"
@@ -113,19 +134,30 @@ pub async fn store(
         .fetch_all(&mut *tx)
         .await?
     };
-    let new_count = new.len() as u64;
 
+    let rejected: Vec<(&str, &Rejection)> = parts
+        .iter()
+        .flat_map(|part| {
+            part.rejected
+                .iter()
+                .map(|rejection| (part.source, rejection))
+        })
+        .collect();
     if !rejected.is_empty() {
-        let positions: Vec<Option<&str>> = rejected.iter().map(|r| r.position.as_deref()).collect();
-        let reasons: Vec<&str> = rejected.iter().map(|r| r.reason.as_str()).collect();
-        let excerpts: Vec<Option<&str>> = rejected.iter().map(|r| r.excerpt.as_deref()).collect();
+        let sources: Vec<&str> = rejected.iter().map(|(source, _)| *source).collect();
+        let positions: Vec<Option<&str>> = rejected
+            .iter()
+            .map(|(_, r)| r.position.as_deref())
+            .collect();
+        let reasons: Vec<&str> = rejected.iter().map(|(_, r)| r.reason.as_str()).collect();
+        let excerpts: Vec<Option<&str>> =
+            rejected.iter().map(|(_, r)| r.excerpt.as_deref()).collect();
         sqlx::query(
             "INSERT INTO quarantine (source, position, reason, excerpt) \
-             SELECT $1, position, reason, excerpt \
-             FROM unnest($2::text[], $3::text[], $4::text[]) AS q (position, reason, excerpt) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) \
              ON CONFLICT DO NOTHING",
         )
-        .bind(source)
+        .bind(&sources)
         .bind(&positions)
         .bind(&reasons)
         .bind(&excerpts)
@@ -135,13 +167,30 @@ pub async fn store(
     if let Some(checkpoint) = checkpoint {
         checkpoints::advance(&mut tx, checkpoint).await?;
     }
-    engine::on_stored(&mut tx, new).await?;
+    let mut new_by_source: HashMap<String, u64> = HashMap::new();
+    let mut observed = Vec::with_capacity(new.len());
+    for inserted in new {
+        *new_by_source.entry(inserted.ingested_from).or_default() += 1;
+        observed.push(inserted.observed);
+    }
+    engine::on_stored(&mut tx, observed).await?;
     tx.commit().await?;
-    Ok(Stored {
-        new: new_count,
-        duplicates: events.len() as u64 - new_count,
-        quarantined: rejected.len() as u64,
-    })
+
+    // A part's new events are those stored from its source (the same source twice in one
+    // batch: the first part has them).
+    Ok(parts
+        .iter()
+        .map(|part| {
+            let left = new_by_source.entry(part.source.to_string()).or_default();
+            let new = (*left).min(part.events.len() as u64);
+            *left -= new;
+            Stored {
+                new,
+                duplicates: part.events.len() as u64 - new,
+                quarantined: part.rejected.len() as u64,
+            }
+        })
+        .collect())
 }
 
 fn csv_rows(source: &str, events: &[Prepared]) -> Vec<u8> {

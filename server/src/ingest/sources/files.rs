@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use sqlx::PgPool;
 
 use super::{EventSource, Report, SourceError};
 use crate::ingest::formats;
-use crate::ingest::load::{Summary, Totals, Unit, prepare, store_unit};
+use crate::ingest::load::{BATCH, Summary, Totals, Unit, prepare, store_together, store_unit};
 
 /// Files and directories given on the command line.
 pub struct Files {
@@ -40,10 +40,9 @@ impl Files {
     }
 }
 
-/// Files stored at once. Files have no checkpoint, so their order does not matter, and
-/// two at a time keep two PostgreSQL backends (and the parsing) busy; more would contend on
-/// a small machine.
-const AT_ONCE: usize = 2;
+/// Transactions at once: two keep two PostgreSQL backends busy; more would contend on a
+/// small machine.
+const STORING: usize = 2;
 
 fn walk(path: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if path.is_dir() {
@@ -71,24 +70,56 @@ impl EventSource for Files {
         format!("{} local files", self.files.len())
     }
 
-    /// Files are read and typed on blocking threads and stored `AT_ONCE` at a time; the
+    /// Files are read and typed one after another on a blocking thread, while the store
+    /// takes them in groups of consecutive files, `STORING` transactions at once; the
     /// reports come in the files' order.
     async fn poll(&self, pool: &PgPool, report: Report<'_>) -> Result<Totals, SourceError> {
-        let mut stored = futures::stream::iter(self.files.iter().cloned())
-            .map(|path| async move {
-                let unit = tokio::task::spawn_blocking(move || read_file(&path))
-                    .await
-                    .expect("reading a file does not panic");
-                store_unit(pool, unit, None).await
-            })
-            .buffered(AT_ONCE);
+        let (groups, read) = futures::channel::mpsc::channel::<Vec<Unit>>(0);
+        let reader = tokio::spawn(read_in_groups(self.files.clone(), groups));
+        let mut stored = read
+            .map(|group| store_together(pool, group))
+            .buffered(STORING);
         let mut totals = Totals::default();
-        while let Some(summary) = stored.next().await {
-            let summary = summary?;
-            totals.add(&summary);
-            report(&summary);
+        while let Some(summaries) = stored.next().await {
+            for summary in summaries? {
+                totals.add(&summary);
+                report(&summary);
+            }
         }
+        reader.await.expect("the reader does not panic");
         Ok(totals)
+    }
+}
+
+/// Reads `files` and hands them to the store in groups: a group goes as soon as the store
+/// can take one, and grows while it cannot, up to a batch of events.
+async fn read_in_groups(
+    files: Vec<PathBuf>,
+    mut groups: futures::channel::mpsc::Sender<Vec<Unit>>,
+) {
+    let mut group: Vec<Unit> = Vec::new();
+    let mut events = 0;
+    for path in files {
+        let unit = tokio::task::spawn_blocking(move || read_file(&path))
+            .await
+            .expect("reading a file does not panic");
+        if !group.is_empty() && events + unit.events() > BATCH {
+            if groups.send(std::mem::take(&mut group)).await.is_err() {
+                return;
+            }
+            events = 0;
+        }
+        events += unit.events();
+        group.push(unit);
+        match groups.try_send(std::mem::take(&mut group)) {
+            Ok(()) => events = 0,
+            Err(full) if full.is_full() => group = full.into_inner(),
+            Err(_) => return,
+        }
+    }
+    if !group.is_empty() {
+        // The store stopped early only on an error, which it reports.
+        let _ = groups.send(group).await;
     }
 }
 

@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use super::s3::fetch;
 use super::{EventSource, Report, SourceError};
 use crate::ingest::load::{Totals, load};
-use crate::ingest::store::{self, EXCERPT_BYTES, Rejection};
+use crate::ingest::store::{self, EXCERPT_BYTES, Part, Rejection};
 
 pub struct SqsNotices {
     sqs: aws_sdk_sqs::Client,
@@ -104,7 +104,12 @@ impl EventSource for SqsNotices {
                             reason,
                             excerpt: Some(body.chars().take(EXCERPT_BYTES).collect()),
                         };
-                        store::store(pool, &self.queue_url, &[], &[rejection], None).await?;
+                        let part = Part {
+                            source: &self.queue_url,
+                            events: &[],
+                            rejected: &[rejection],
+                        };
+                        store::store(pool, &[part], None).await?;
                     }
                 }
                 if let Some(receipt) = message.receipt_handle() {
