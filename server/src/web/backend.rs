@@ -161,11 +161,7 @@ impl Backend for ServerBackend {
         id: i64,
         action: TriageAction,
     ) -> Result<Result<(), String>, ServerFnError> {
-        let actor = Actor {
-            name: &who.identity.name,
-            address: who.address.as_deref(),
-        };
-        refused(triage::triage(&self.pool, id, &actor, action).await)
+        refused(triage::triage(&self.pool, id, &actor(&who), action).await)
     }
 
     async fn suppressions(&self) -> Result<Vec<Suppression>, ServerFnError> {
@@ -179,12 +175,8 @@ impl Backend for ServerBackend {
         who: Caller,
         rule: NewSuppression,
     ) -> Result<Result<(), String>, ServerFnError> {
-        let actor = Actor {
-            name: &who.identity.name,
-            address: who.address.as_deref(),
-        };
         refused(
-            triage::add_suppression(&self.pool, &actor, rule)
+            triage::add_suppression(&self.pool, &actor(&who), rule)
                 .await
                 .map(|_| ()),
         )
@@ -195,11 +187,7 @@ impl Backend for ServerBackend {
         who: Caller,
         id: i64,
     ) -> Result<Result<(), String>, ServerFnError> {
-        let actor = Actor {
-            name: &who.identity.name,
-            address: who.address.as_deref(),
-        };
-        refused(triage::remove_suppression(&self.pool, &actor, id).await)
+        refused(triage::remove_suppression(&self.pool, &actor(&who), id).await)
     }
 
     async fn detection_settings(&self) -> Result<DetectionSettings, ServerFnError> {
@@ -227,6 +215,14 @@ fn settings_refused(
         Ok(()) => Ok(Ok(())),
         Err(SettingsError::Database(error)) => Err(internal("saving the settings", error)),
         Err(SettingsError::Invalid(reason)) => Ok(Err(reason)),
+    }
+}
+
+/// The caller as the audit log names them.
+fn actor(who: &Caller) -> Actor<'_> {
+    Actor {
+        name: &who.identity.name,
+        address: who.address.as_deref(),
     }
 }
 
