@@ -107,6 +107,10 @@ async fn run(
         after = Some((last.event_time, last.event_id.clone()));
         let count = events.len() as u64;
         let mut tx = db.begin().await?;
+        // History's findings are for reading, not for paging anyone (migration 0014).
+        sqlx::query("SET LOCAL trailkeeper.alerts = 'off'")
+            .execute(&mut *tx)
+            .await?;
         let recorded = engine::detect(&mut tx, events, settings, since).await?;
         tx.commit().await?;
         done.events += count;
