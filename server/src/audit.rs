@@ -39,6 +39,13 @@ pub enum Action {
     SuppressionRemoved,
     DetectionBackfilled,
     SettingsChanged,
+    AlertChannelAdded,
+    AlertChannelChanged,
+    AlertChannelRemoved,
+    AlertRuleAdded,
+    AlertRuleRemoved,
+    AlertTestSent,
+    AlertDeliveryRetried,
 }
 
 impl Action {
@@ -66,6 +73,13 @@ impl Action {
             Action::SuppressionRemoved => "suppression.removed",
             Action::DetectionBackfilled => "detection.backfilled",
             Action::SettingsChanged => "settings.changed",
+            Action::AlertChannelAdded => "alert.channel_added",
+            Action::AlertChannelChanged => "alert.channel_changed",
+            Action::AlertChannelRemoved => "alert.channel_removed",
+            Action::AlertRuleAdded => "alert.rule_added",
+            Action::AlertRuleRemoved => "alert.rule_removed",
+            Action::AlertTestSent => "alert.test_sent",
+            Action::AlertDeliveryRetried => "alert.delivery_retried",
         }
     }
 }

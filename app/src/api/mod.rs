@@ -3,6 +3,7 @@
 //! first checks the caller against the access table, and calls into it, so the domain logic
 //! lives (and is tested) in the server crate.
 
+pub mod alerts;
 pub mod audit;
 pub mod events;
 pub mod findings;

@@ -1,0 +1,227 @@
+//! Alerting as pages and the JSON API see it: channels (where alerts go), routing rules
+//! (which findings go to which channels) and the delivery log.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::findings::{FindingKind, Severity};
+
+/// How a channel reaches people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// An HTTP POST of a signed JSON body.
+    Webhook,
+    /// A Slack incoming webhook.
+    Slack,
+    /// Email over SMTP.
+    Email,
+    /// A message published to an AWS SNS topic.
+    Sns,
+}
+
+impl ChannelKind {
+    pub const ALL: [ChannelKind; 4] = [
+        ChannelKind::Webhook,
+        ChannelKind::Slack,
+        ChannelKind::Email,
+        ChannelKind::Sns,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Slack => "slack",
+            ChannelKind::Email => "email",
+            ChannelKind::Sns => "sns",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ChannelKind> {
+        ChannelKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+
+    /// The configuration fields that are secrets: stored sealed, never shown again.
+    pub fn secret_fields(self) -> &'static [&'static str] {
+        match self {
+            // Header values often carry a receiver's credentials.
+            ChannelKind::Webhook => &["signing_key", "headers"],
+            // A Slack incoming webhook's URL is itself the credential.
+            ChannelKind::Slack => &["url"],
+            ChannelKind::Email => &["password"],
+            ChannelKind::Sns => &[],
+        }
+    }
+}
+
+/// A channel as it is shown: its secrets are named, never given.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Channel {
+    pub id: i64,
+    pub kind: ChannelKind,
+    pub name: String,
+    /// The settings that are not secrets (a webhook's URL, an SMTP server, a topic ARN).
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub config: Value,
+    /// The secret settings it has saved (for example `signing_key`).
+    pub secret_fields: Vec<String>,
+    pub enabled: bool,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A channel to add. For a webhook, `config` is
+/// `{"url": …, "signing_key": …, "headers": {…}}` (a signing key is made when none is given);
+/// for Slack `{"url": …}`; for email `{"host": …, "port": …, "security": "starttls" | "tls" |
+/// "none", "username": …, "password": …, "from": …, "to": […]}`; for SNS
+/// `{"topic_arn": …}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewChannel {
+    pub kind: ChannelKind,
+    pub name: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub config: Value,
+    /// When given, a routing rule sending every finding at or above it to this channel is
+    /// made with it.
+    #[serde(default)]
+    pub min_severity: Option<Severity>,
+}
+
+/// What adding a channel made.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ChannelCreated {
+    pub channel: Channel,
+    /// The catch-all rule made for `min_severity`.
+    pub rule_id: Option<i64>,
+    /// A webhook signing key Trailkeeper made because none was given: shown only this once.
+    pub signing_key: Option<String>,
+}
+
+/// Changes to a channel; what is left out stays. Secret settings left out of `config` keep
+/// their saved values.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ChannelChange {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub config: Option<Value>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// Which findings go to which channels, and when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AlertRule {
+    pub id: i64,
+    pub min_severity: Severity,
+    /// Empty: every kind.
+    pub kinds: Vec<FindingKind>,
+    /// A secret's name or ARN; `*` matches anything.
+    pub secret_pattern: Option<String>,
+    /// A tag on the secret: `key` or `key=value`.
+    pub secret_tag: Option<String>,
+    /// A principal's ARN; `*` matches anything.
+    pub principal_pattern: Option<String>,
+    pub channel_ids: Vec<i64>,
+    /// `null`: each alert at once; otherwise one message every so many minutes.
+    pub digest_minutes: Option<i32>,
+    pub enabled: bool,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A rule to add.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewAlertRule {
+    pub min_severity: Severity,
+    #[serde(default)]
+    pub kinds: Vec<FindingKind>,
+    #[serde(default)]
+    pub secret_pattern: Option<String>,
+    #[serde(default)]
+    pub secret_tag: Option<String>,
+    #[serde(default)]
+    pub principal_pattern: Option<String>,
+    pub channel_ids: Vec<i64>,
+    #[serde(default)]
+    pub digest_minutes: Option<i32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryKind {
+    /// One finding.
+    Alert,
+    /// A period's findings for a digest rule.
+    Digest,
+    /// What throttling held back, in one message.
+    Overflow,
+    /// A test message someone asked for.
+    Test,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// A digest still gathering its period's findings.
+    Collecting,
+    /// Waiting for its next attempt.
+    Pending,
+    Delivered,
+    /// Given up on; it can be retried.
+    Dead,
+}
+
+/// One attempt at sending a delivery.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DeliveryAttempt {
+    pub attempted_at: DateTime<Utc>,
+    pub delivered: bool,
+    /// The receiver's HTTP status or SMTP reply code, when it answered.
+    pub response_code: Option<i32>,
+    pub error: Option<String>,
+    pub latency_ms: i32,
+}
+
+/// One message to one channel, with every attempt at it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Delivery {
+    /// Sent in the message, the same on every attempt: receivers deduplicate by it.
+    pub id: String,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub kind: DeliveryKind,
+    pub status: DeliveryStatus,
+    pub finding_ids: Vec<i64>,
+    pub created_at: DateTime<Utc>,
+    /// When it is tried next (pending) or sent (collecting).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub attempts: Vec<DeliveryAttempt>,
+}
+
+/// One page of the delivery log, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DeliveryPage {
+    pub items: Vec<Delivery>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next: Option<String>,
+}

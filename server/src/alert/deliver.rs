@@ -1,0 +1,452 @@
+//! The delivery worker, in every `serve` process: woken by the outbox's NOTIFY (or by the
+//! next retry falling due), it routes waiting alerts, claims due deliveries with
+//! `FOR UPDATE SKIP LOCKED` (several servers never send the same one), sends them, and
+//! records each attempt. A failure is retried with exponential backoff and jitter (or when
+//! the receiver's `Retry-After` says) for up to a day, then the delivery dies with its last
+//! error. A claim is a lease: a server that stops mid-send leaves the delivery due again a
+//! minute later, so nothing is lost — at worst a message arrives twice with the same id.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use trailkeeper_app::api::alerts::DeliveryKind;
+
+use super::channels::{self, Failure, Receipt, Retry, Senders};
+use super::message::{self, Message};
+use super::route;
+use super::sealing::SealingKey;
+use super::setup;
+
+/// The channel the outbox's trigger notifies.
+pub const WAKE_CHANNEL: &str = "trailkeeper_alerts";
+/// Deliveries claimed per round.
+const CLAIM_BATCH: i64 = 50;
+/// Deliveries sent at once.
+const SENDING: usize = 8;
+
+/// How delivery behaves; the defaults are the product's, tests shorten the waits.
+#[derive(Clone, Debug)]
+pub struct DeliverySettings {
+    /// Where people reach Trailkeeper: messages link to findings under it.
+    pub dashboard: String,
+    pub first_retry: Duration,
+    pub longest_retry: Duration,
+    pub give_up_after: Duration,
+    /// How long a claimed delivery is held before another sender may take it.
+    pub lease: Duration,
+    /// Per channel: at most this many messages per window; the rest fold into one.
+    pub throttle_messages: i64,
+    pub throttle_window: Duration,
+}
+
+impl DeliverySettings {
+    pub fn new(dashboard: impl Into<String>) -> DeliverySettings {
+        DeliverySettings {
+            dashboard: dashboard.into().trim_end_matches('/').to_string(),
+            first_retry: Duration::from_secs(10),
+            longest_retry: Duration::from_secs(3600),
+            give_up_after: Duration::from_secs(24 * 3600),
+            lease: Duration::from_secs(60),
+            throttle_messages: 30,
+            throttle_window: Duration::from_secs(600),
+        }
+    }
+
+    /// The wait before attempt `attempts + 1`: doubling from the first retry up to the
+    /// longest, with jitter so a receiver coming back is not hit by every sender at once.
+    pub fn backoff(&self, attempts: i32, jitter: f64) -> Duration {
+        let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+        let full = self
+            .first_retry
+            .saturating_mul(2u32.saturating_pow(doublings))
+            .min(self.longest_retry);
+        full.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    }
+}
+
+/// What sending alerts needs, shared by the worker and the web layer (for test messages).
+#[derive(Clone, Debug)]
+pub struct Alerting {
+    pub key: SealingKey,
+    pub senders: Senders,
+    pub settings: DeliverySettings,
+}
+
+/// A delivery this sender holds.
+#[derive(sqlx::FromRow)]
+struct Claimed {
+    id: String,
+    channel_id: i64,
+    kind: String,
+    attempts: i32,
+    /// When the give-up clock started: made, or last retried by a person.
+    since: DateTime<Utc>,
+    digest_minutes: Option<i32>,
+}
+
+fn delivery_kind(name: &str) -> DeliveryKind {
+    match name {
+        "digest" => DeliveryKind::Digest,
+        "overflow" => DeliveryKind::Overflow,
+        "test" => DeliveryKind::Test,
+        _ => DeliveryKind::Alert,
+    }
+}
+
+fn jitter() -> f64 {
+    let mut bytes = [0u8; 4];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system's random source works");
+    f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX)
+}
+
+impl Alerting {
+    /// Runs until the process ends: a pass at start (whatever waited across a restart), then
+    /// one whenever woken or a retry falls due.
+    pub async fn run(self, pool: PgPool) {
+        let mut listener = loop {
+            match listen(&pool).await {
+                Ok(listener) => break listener,
+                Err(error) => {
+                    tracing::warn!(%error, "alert delivery cannot listen for new alerts; retrying");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        };
+        loop {
+            let wait = match self.pass(&pool).await {
+                Ok(()) => self
+                    .until_next_due(&pool)
+                    .await
+                    .unwrap_or(Duration::from_secs(5)),
+                Err(error) => {
+                    tracing::warn!(%error, "alert delivery failed a round; trying again shortly");
+                    Duration::from_secs(5)
+                }
+            };
+            tokio::select! {
+                woken = listener.recv() => {
+                    if let Err(error) = woken {
+                        tracing::warn!(%error, "alert delivery lost its wake-up connection");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Routes what waits, then sends everything due.
+    pub async fn pass(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        route::route_waiting(pool).await?;
+        loop {
+            let claimed = self.claim(pool).await?;
+            if claimed.is_empty() {
+                return Ok(());
+            }
+            let results: Vec<Result<(), sqlx::Error>> = futures::stream::iter(claimed)
+                .map(|delivery| self.attempt(pool, delivery))
+                .buffer_unordered(SENDING)
+                .collect()
+                .await;
+            results.into_iter().collect::<Result<(), _>>()?;
+        }
+    }
+
+    async fn until_next_due(&self, pool: &PgPool) -> Result<Duration, sqlx::Error> {
+        let next: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT min(next_attempt_at) FROM alert_deliveries d \
+             JOIN alert_channels c ON c.id = d.channel_id AND c.enabled \
+             WHERE d.status IN ('collecting', 'pending')",
+        )
+        .fetch_one(pool)
+        .await?;
+        // A disabled channel's deliveries wait for it; look again now and then.
+        let most = Duration::from_secs(60);
+        Ok(next.map_or(most, |at| {
+            (at - Utc::now()).to_std().unwrap_or_default().min(most)
+        }))
+    }
+
+    /// Claims due deliveries of enabled channels, folding alerts over a channel's throttle
+    /// into its overflow message.
+    async fn claim(&self, pool: &PgPool) -> Result<Vec<Claimed>, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        let claimed: Vec<Claimed> = sqlx::query_as(
+            "WITH due AS ( \
+                 SELECT d.id FROM alert_deliveries d \
+                 JOIN alert_channels c ON c.id = d.channel_id AND c.enabled \
+                 WHERE d.status IN ('collecting', 'pending') AND d.next_attempt_at <= now() \
+                 ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED) \
+             UPDATE alert_deliveries d SET status = 'pending', attempts = d.attempts + 1, \
+                 next_attempt_at = now() + make_interval(secs => $2) \
+             FROM due WHERE d.id = due.id \
+             RETURNING d.id::text AS id, d.channel_id, d.kind, d.attempts, \
+                 COALESCE(d.retried_at, d.created_at) AS since, \
+                 (SELECT digest_minutes FROM alert_rules r WHERE r.id = d.rule_id) \
+                     AS digest_minutes",
+        )
+        .bind(CLAIM_BATCH)
+        .bind(self.settings.lease.as_secs_f64())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut sending = Vec::new();
+        let mut sent_in_window: std::collections::HashMap<i64, i64> = Default::default();
+        for delivery in claimed {
+            if delivery.kind == "alert" {
+                let window = match sent_in_window.get(&delivery.channel_id) {
+                    Some(count) => *count,
+                    None => self.sent_in_window(&mut tx, delivery.channel_id).await?,
+                };
+                if window >= self.settings.throttle_messages {
+                    self.fold(&mut tx, &delivery).await?;
+                    continue;
+                }
+                sent_in_window.insert(delivery.channel_id, window + 1);
+            }
+            sending.push(delivery);
+        }
+        tx.commit().await?;
+        Ok(sending)
+    }
+
+    /// Messages a channel has had in the throttle window, or has on their way.
+    async fn sent_in_window(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        channel_id: i64,
+    ) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM alert_deliveries \
+             WHERE channel_id = $1 AND kind = 'alert' AND ( \
+                 (status = 'delivered' AND delivered_at > now() - make_interval(secs => $2)) \
+                 OR (status = 'pending' AND attempts > 0 AND next_attempt_at > now()))",
+        )
+        .bind(channel_id)
+        .bind(self.settings.throttle_window.as_secs_f64())
+        .fetch_one(&mut *tx)
+        .await
+    }
+
+    /// Moves an alert over the throttle into the channel's overflow message, which goes when
+    /// the window has room again.
+    async fn fold(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        delivery: &Claimed,
+    ) -> Result<(), sqlx::Error> {
+        let overflow: String = sqlx::query_scalar(
+            "WITH existing AS ( \
+                 SELECT id FROM alert_deliveries WHERE channel_id = $1 AND kind = 'overflow' \
+                 AND status = 'collecting' LIMIT 1), \
+             made AS ( \
+                 INSERT INTO alert_deliveries (channel_id, kind, status, next_attempt_at) \
+                 SELECT $1, 'overflow', 'collecting', \
+                     COALESCE((SELECT min(delivered_at) FROM alert_deliveries \
+                               WHERE channel_id = $1 AND status = 'delivered' \
+                               AND delivered_at > now() - make_interval(secs => $2)), now()) \
+                     + make_interval(secs => $2) \
+                 WHERE NOT EXISTS (SELECT 1 FROM existing) RETURNING id) \
+             SELECT id::text FROM existing UNION ALL SELECT id::text FROM made",
+        )
+        .bind(delivery.channel_id)
+        .bind(self.settings.throttle_window.as_secs_f64())
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE alert_delivery_items SET delivery_id = $1::uuid WHERE delivery_id = $2::uuid",
+        )
+        .bind(&overflow)
+        .bind(&delivery.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM alert_deliveries WHERE id = $1::uuid")
+            .bind(&delivery.id)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn message(&self, pool: &PgPool, delivery: &Claimed) -> Result<Message, Failure> {
+        let kind = delivery_kind(&delivery.kind);
+        if kind == DeliveryKind::Test {
+            return Ok(Message::test(delivery.id.clone(), &self.settings.dashboard));
+        }
+        let alerts = message::alerts(pool, &delivery.id, &self.settings.dashboard)
+            .await
+            .map_err(|error| Failure {
+                error: format!("cannot read the alerts to send: {error}"),
+                response_code: None,
+                retry: Retry::Backoff,
+            })?;
+        if alerts.is_empty() {
+            return Err(Failure {
+                error: "the findings it was about no longer exist".into(),
+                response_code: None,
+                retry: Retry::Never,
+            });
+        }
+        Ok(Message {
+            delivery_id: delivery.id.clone(),
+            kind,
+            sent_at: Utc::now(),
+            alerts,
+            digest_minutes: delivery.digest_minutes,
+        })
+    }
+
+    async fn send(&self, pool: &PgPool, delivery: &Claimed) -> Result<Receipt, Failure> {
+        let channel = setup::openable(pool, &self.key, delivery.channel_id)
+            .await
+            .map_err(|error| Failure {
+                error: format!("the channel cannot be used: {error}"),
+                response_code: None,
+                retry: Retry::Never,
+            })?;
+        let sender =
+            channels::open(channel.kind, &channel.config, &self.senders).map_err(|error| {
+                Failure {
+                    error: format!("the channel {:?} cannot be used: {error}", channel.name),
+                    response_code: None,
+                    retry: Retry::Never,
+                }
+            })?;
+        let message = self.message(pool, delivery).await?;
+        sender.send(&message).await
+    }
+
+    /// Sends one claimed delivery and records how it went.
+    async fn attempt(&self, pool: &PgPool, delivery: Claimed) -> Result<(), sqlx::Error> {
+        let started = Instant::now();
+        let outcome = self.send(pool, &delivery).await;
+        let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+        self.record(pool, &delivery, outcome, latency_ms).await
+    }
+
+    async fn record(
+        &self,
+        pool: &PgPool,
+        delivery: &Claimed,
+        outcome: Result<Receipt, Failure>,
+        latency_ms: i32,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        let (delivered, code, error) = match &outcome {
+            Ok(receipt) => (true, receipt.response_code, None),
+            Err(failure) => (false, failure.response_code, Some(failure.error.clone())),
+        };
+        sqlx::query(
+            "INSERT INTO alert_attempts (delivery_id, delivered, response_code, error, latency_ms) \
+             VALUES ($1::uuid, $2, $3, $4, $5)",
+        )
+        .bind(&delivery.id)
+        .bind(delivered)
+        .bind(code)
+        .bind(&error)
+        .bind(latency_ms)
+        .execute(&mut *tx)
+        .await?;
+        // Only the holder of this attempt's claim settles it.
+        let claim = "id = $1::uuid AND attempts = $2 AND status = 'pending'";
+        match outcome {
+            Ok(_) => {
+                sqlx::query(&format!(
+                    "UPDATE alert_deliveries SET status = 'delivered', delivered_at = now(), \
+                     last_error = NULL WHERE {claim}"
+                ))
+                .bind(&delivery.id)
+                .bind(delivery.attempts)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Err(failure) => {
+                let wait = match failure.retry {
+                    Retry::Never => None,
+                    Retry::After(wait) => Some(wait.max(Duration::from_secs(1))),
+                    Retry::Backoff => Some(self.settings.backoff(delivery.attempts, jitter())),
+                };
+                let deadline = delivery.since
+                    + chrono::Duration::from_std(self.settings.give_up_after)
+                        .unwrap_or(chrono::Duration::MAX);
+                let retry_at = wait.and_then(|wait| {
+                    let at = Utc::now() + chrono::Duration::from_std(wait).ok()?;
+                    (at <= deadline).then_some(at)
+                });
+                if retry_at.is_none() {
+                    tracing::warn!(delivery = %delivery.id, error = %failure.error, "alert delivery gave up");
+                }
+                sqlx::query(&format!(
+                    "UPDATE alert_deliveries SET status = $3, \
+                     next_attempt_at = COALESCE($4, next_attempt_at), last_error = $5 \
+                     WHERE {claim}"
+                ))
+                .bind(&delivery.id)
+                .bind(delivery.attempts)
+                .bind(if retry_at.is_some() {
+                    "pending"
+                } else {
+                    "dead"
+                })
+                .bind(retry_at)
+                .bind(&failure.error)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await
+    }
+
+    /// Sends a test message to a channel now and says how it went; a failed test is not
+    /// retried.
+    pub async fn send_test(
+        &self,
+        pool: &PgPool,
+        channel_id: i64,
+        requested_by: &str,
+    ) -> Result<String, sqlx::Error> {
+        let delivery: Claimed = sqlx::query_as(
+            "INSERT INTO alert_deliveries (channel_id, kind, attempts, requested_by, \
+                 next_attempt_at) VALUES ($1, 'test', 1, $2, now() + make_interval(secs => $3)) \
+             RETURNING id::text AS id, channel_id, kind, attempts, created_at AS since, \
+                 NULL::integer AS digest_minutes",
+        )
+        .bind(channel_id)
+        .bind(requested_by)
+        .bind(self.settings.lease.as_secs_f64())
+        .fetch_one(pool)
+        .await?;
+        let started = Instant::now();
+        let outcome = self.send(pool, &delivery).await.map_err(|failure| Failure {
+            retry: Retry::Never,
+            ..failure
+        });
+        let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+        self.record(pool, &delivery, outcome, latency_ms).await?;
+        Ok(delivery.id)
+    }
+}
+
+async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(WAKE_CHANNEL).await?;
+    Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_the_longest_wait_with_jitter_below_it() {
+        let settings = DeliverySettings::new("http://127.0.0.1:3000");
+        assert_eq!(settings.backoff(1, 1.0), Duration::from_secs(10));
+        assert_eq!(settings.backoff(2, 1.0), Duration::from_secs(20));
+        assert_eq!(settings.backoff(4, 1.0), Duration::from_secs(80));
+        assert_eq!(settings.backoff(40, 1.0), Duration::from_secs(3600));
+        assert_eq!(settings.backoff(1, 0.0), Duration::from_secs(5));
+        let jittered = settings.backoff(3, 0.3);
+        assert!(jittered > Duration::from_secs(20) && jittered < Duration::from_secs(40));
+    }
+}
