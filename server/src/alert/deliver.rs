@@ -192,13 +192,17 @@ impl Alerting {
         .bind(self.settings.lease.as_secs_f64())
         .fetch_all(&mut *tx)
         .await?;
+        let claimed_ids: Vec<String> = claimed.iter().map(|d| d.id.clone()).collect();
         let mut sending = Vec::new();
         let mut sent_in_window: std::collections::HashMap<i64, i64> = Default::default();
         for delivery in claimed {
             if delivery.kind == "alert" {
                 let window = match sent_in_window.get(&delivery.channel_id) {
                     Some(count) => *count,
-                    None => self.sent_in_window(&mut tx, delivery.channel_id).await?,
+                    None => {
+                        self.sent_in_window(&mut tx, delivery.channel_id, &claimed_ids)
+                            .await?
+                    }
                 };
                 if window >= self.settings.throttle_messages {
                     self.fold(&mut tx, &delivery).await?;
@@ -212,20 +216,24 @@ impl Alerting {
         Ok(sending)
     }
 
-    /// Messages a channel has had in the throttle window, or has on their way.
+    /// Messages a channel has had in the throttle window, or has on their way from other
+    /// claims than this one.
     async fn sent_in_window(
         &self,
         tx: &mut sqlx::PgConnection,
         channel_id: i64,
+        claiming: &[String],
     ) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar(
             "SELECT count(*) FROM alert_deliveries \
              WHERE channel_id = $1 AND kind = 'alert' AND ( \
                  (status = 'delivered' AND delivered_at > now() - make_interval(secs => $2)) \
-                 OR (status = 'pending' AND attempts > 0 AND next_attempt_at > now()))",
+                 OR (status = 'pending' AND attempts > 0 AND next_attempt_at > now() \
+                     AND id::text <> ALL ($3)))",
         )
         .bind(channel_id)
         .bind(self.settings.throttle_window.as_secs_f64())
+        .bind(claiming)
         .fetch_one(&mut *tx)
         .await
     }

@@ -1,0 +1,650 @@
+//! Alert delivery end to end on a real PostgreSQL and real HTTP: findings made by ingesting
+//! CloudTrail events reach a webhook receiver started by the test, signed, routed by the
+//! rules, retried while the receiver is down, once per delivery id across a restart,
+//! throttled and digested.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_lc_rs::hmac;
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use trailkeeper::alert::channels::Senders;
+use trailkeeper::alert::log::{self, DeliveryFilter};
+use trailkeeper::alert::sealing::SealingKey;
+use trailkeeper::alert::setup;
+use trailkeeper::alert::{Alerting, DeliverySettings};
+use trailkeeper::findings::triage::Actor;
+use trailkeeper::ingest::sources::files::ingest_file;
+use trailkeeper_app::api::alerts::ChannelKind;
+use trailkeeper_app::api::alerts::{DeliveryStatus, NewAlertRule, NewChannel};
+use trailkeeper_app::api::findings::{FindingKind, Severity};
+
+const ACCOUNT: &str = "111122223333";
+const SIGNING_KEY: &str = "test-signing-key-0123456789";
+const ADMIN: Actor<'static> = Actor {
+    name: "admin",
+    address: None,
+};
+
+fn secret_arn(name: &str) -> String {
+    format!("arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{name}-AbCdEf")
+}
+
+fn event(id: &str, name: &str, secret: &str, request: Value) -> Value {
+    let mut request = request;
+    request["secretId"] = json!(secret_arn(secret));
+    json!({
+        "eventVersion": "1.09",
+        "userIdentity": { "type": "IAMUser", "principalId": "AIDABOB",
+                          "arn": format!("arn:aws:iam::{ACCOUNT}:user/bob"),
+                          "accountId": ACCOUNT, "userName": "bob" },
+        "eventTime": "2026-11-02T10:00:00Z", "eventSource": "secretsmanager.amazonaws.com",
+        "eventName": name, "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.11", "userAgent": "aws-cli/2.17.12",
+        "requestParameters": request, "responseElements": null, "eventID": id,
+        "eventType": "AwsApiCall", "recipientAccountId": ACCOUNT
+    })
+}
+
+/// A scheduled deletion of `secret`: a high finding.
+fn deletion(id: &str, secret: &str) -> Value {
+    event(
+        id,
+        "DeleteSecret",
+        secret,
+        json!({ "recoveryWindowInDays": 7 }),
+    )
+}
+
+async fn ingest(pool: &PgPool, records: Vec<Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trail.json");
+    std::fs::write(&path, json!({ "Records": records }).to_string()).unwrap();
+    ingest_file(pool, &path).await.unwrap();
+}
+
+#[derive(Clone, Debug)]
+struct Received {
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+
+    fn delivery_id(&self) -> String {
+        self.headers["trailkeeper-delivery"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+/// A webhook receiver: it keeps what it gets and answers with `status`.
+#[derive(Clone)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Received>>>,
+    status: Arc<AtomicU16>,
+    address: SocketAddr,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Receiver::serve(listener).await
+    }
+
+    /// On an address nobody listens on yet: until `serve_on` runs, connections are refused.
+    async fn reserve() -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap()
+    }
+
+    async fn serve_on(address: SocketAddr) -> Receiver {
+        let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+        Receiver::serve(listener).await
+    }
+
+    async fn serve(listener: tokio::net::TcpListener) -> Receiver {
+        let receiver = Receiver {
+            got: Arc::default(),
+            status: Arc::new(AtomicU16::new(200)),
+            address: listener.local_addr().unwrap(),
+        };
+        let app = Router::new().route(
+            "/hook",
+            post({
+                let receiver = receiver.clone();
+                move |headers: HeaderMap, body: axum::body::Bytes| async move {
+                    receiver.got.lock().unwrap().push(Received {
+                        headers,
+                        body: body.to_vec(),
+                    });
+                    let status = receiver.status.load(Ordering::SeqCst);
+                    let mut answer = HeaderMap::new();
+                    if status == 429 {
+                        answer.insert("retry-after", "1".parse().unwrap());
+                    }
+                    (StatusCode::from_u16(status).unwrap(), answer, "noted")
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        receiver
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hook", self.address)
+    }
+
+    fn got(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Waits until it has had `count` requests.
+    async fn wait_for(&self, count: usize) -> Vec<Received> {
+        for _ in 0..300 {
+            let got = self.got();
+            if got.len() >= count {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the receiver got {} requests, not {count}",
+            self.got().len()
+        );
+    }
+}
+
+fn quick_settings() -> DeliverySettings {
+    DeliverySettings {
+        first_retry: Duration::from_millis(200),
+        longest_retry: Duration::from_millis(500),
+        lease: Duration::from_secs(2),
+        ..DeliverySettings::new("http://127.0.0.1:3000")
+    }
+}
+
+fn alerting(settings: DeliverySettings) -> Alerting {
+    Alerting {
+        key: SealingKey::generate(),
+        senders: Senders::new(),
+        settings,
+    }
+}
+
+async fn webhook(
+    pool: &PgPool,
+    alerting: &Alerting,
+    name: &str,
+    url: &str,
+    min_severity: Option<Severity>,
+) -> i64 {
+    setup::add_channel(
+        pool,
+        &alerting.key,
+        &alerting.senders,
+        &ADMIN,
+        NewChannel {
+            kind: ChannelKind::Webhook,
+            name: name.into(),
+            config: json!({ "url": url, "signing_key": SIGNING_KEY,
+                            "headers": { "Authorization": "Bearer receiver-token" } }),
+            min_severity,
+        },
+    )
+    .await
+    .unwrap()
+    .channel
+    .id
+}
+
+/// Whether `header` signs `body` under `key`, as a receiver checks it.
+fn verifies(key: &str, header: &str, body: &[u8]) -> bool {
+    let mut parts = header.split(',');
+    let timestamp = parts.next().unwrap().strip_prefix("t=").unwrap();
+    let signature = parts.next().unwrap().strip_prefix("v1=").unwrap();
+    let expected: Vec<u8> = (0..signature.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&signature[at..at + 2], 16).unwrap())
+        .collect();
+    let mut signed = format!("{timestamp}.").into_bytes();
+    signed.extend_from_slice(body);
+    hmac::verify(
+        &hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes()),
+        &signed,
+        &expected,
+    )
+    .is_ok()
+}
+
+async fn deliveries(pool: &PgPool) -> Vec<trailkeeper_app::api::alerts::Delivery> {
+    log::list(pool, &DeliveryFilter::default())
+        .await
+        .unwrap()
+        .items
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_finding_reaches_a_webhook_signed_and_a_wrong_key_does_not_verify(pool: PgPool) {
+    let receiver = Receiver::start().await;
+    let alerting = alerting(quick_settings());
+    webhook(
+        &pool,
+        &alerting,
+        "security",
+        &receiver.url(),
+        Some(Severity::Medium),
+    )
+    .await;
+    let worker = tokio::spawn(alerting.clone().run(pool.clone()));
+
+    ingest(&pool, vec![deletion("e1", "prod/db")]).await;
+    let got = receiver.wait_for(1).await;
+    worker.abort();
+
+    let request = &got[0];
+    let signature = request.headers["trailkeeper-signature"].to_str().unwrap();
+    assert!(
+        verifies(SIGNING_KEY, signature, &request.body),
+        "{signature}"
+    );
+    assert!(!verifies(
+        "another-key-0123456789",
+        signature,
+        &request.body
+    ));
+    let timestamp: i64 = signature[2..signature.find(',').unwrap()].parse().unwrap();
+    assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 60);
+    assert_eq!(request.headers["authorization"], "Bearer receiver-token");
+    assert_eq!(request.headers["content-type"], "application/json");
+
+    let body = request.json();
+    let finding: i64 = sqlx::query_scalar("SELECT id FROM findings")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(body["delivery_id"], request.delivery_id());
+    assert_eq!(body["type"], "alert");
+    let alert = &body["alerts"][0];
+    assert_eq!(alert["finding_id"], finding);
+    assert_eq!(alert["reason"], "opened");
+    assert_eq!(alert["kind"], "secret_deleted");
+    assert_eq!(alert["severity"], "high");
+    assert_eq!(alert["secret"]["arn"], secret_arn("prod/db"));
+    assert_eq!(
+        alert["principal"],
+        format!("arn:aws:iam::{ACCOUNT}:user/bob")
+    );
+    assert_eq!(alert["count"], 1);
+    assert_eq!(
+        alert["url"],
+        format!("http://127.0.0.1:3000/findings/{finding}")
+    );
+    assert!(
+        alert["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("recovery window of 7 days")
+    );
+
+    let log = deliveries(&pool).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].status, DeliveryStatus::Delivered);
+    assert_eq!(log[0].id, request.delivery_id());
+    assert_eq!(log[0].finding_ids, [finding]);
+    assert_eq!(log[0].attempts.len(), 1);
+    assert_eq!(log[0].attempts[0].response_code, Some(200));
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn alerts_wait_out_a_dead_receiver_and_a_restart_and_arrive_once_each(pool: PgPool) {
+    let address = Receiver::reserve().await;
+    let alerting = alerting(quick_settings());
+    let url = format!("http://{address}/hook");
+    webhook(&pool, &alerting, "security", &url, Some(Severity::Info)).await;
+    let first_server = tokio::spawn(alerting.clone().run(pool.clone()));
+
+    ingest(
+        &pool,
+        vec![
+            deletion("e1", "prod/db"),
+            deletion("e2", "prod/api"),
+            deletion("e3", "prod/queue"),
+        ],
+    )
+    .await;
+    // Nobody listens: every delivery fails, more than once, and stays pending.
+    for _ in 0..200 {
+        let failed: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM alert_attempts WHERE NOT delivered")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if failed >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let waiting = deliveries(&pool).await;
+    assert_eq!(waiting.len(), 3);
+    for delivery in &waiting {
+        assert_eq!(delivery.status, DeliveryStatus::Pending, "{delivery:?}");
+        assert!(delivery.attempts.len() >= 2, "{delivery:?}");
+        assert!(
+            delivery
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("cannot connect"),
+            "{delivery:?}"
+        );
+    }
+
+    // The server stops (perhaps mid-send) and another starts; then the receiver comes back.
+    first_server.abort();
+    let second_server = tokio::spawn(alerting.clone().run(pool.clone()));
+    let receiver = Receiver::serve_on(address).await;
+    receiver.wait_for(3).await;
+    // Give a duplicate, if any were coming, the time to arrive.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    second_server.abort();
+
+    let got = receiver.got();
+    let mut ids: Vec<String> = got.iter().map(Received::delivery_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "three deliveries, by id");
+    let mut findings: Vec<i64> = got
+        .iter()
+        .map(|request| request.json()["alerts"][0]["finding_id"].as_i64().unwrap())
+        .collect();
+    findings.sort();
+    findings.dedup();
+    assert_eq!(findings.len(), 3, "each finding alerted");
+    for delivery in deliveries(&pool).await {
+        assert_eq!(delivery.status, DeliveryStatus::Delivered, "{delivery:?}");
+    }
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_refused_delivery_dies_at_once_and_a_person_can_retry_it(pool: PgPool) {
+    let receiver = Receiver::start().await;
+    receiver.status.store(404, Ordering::SeqCst);
+    let alerting = alerting(quick_settings());
+    webhook(
+        &pool,
+        &alerting,
+        "security",
+        &receiver.url(),
+        Some(Severity::Info),
+    )
+    .await;
+    ingest(&pool, vec![deletion("e1", "prod/db")]).await;
+    alerting.pass(&pool).await.unwrap();
+
+    let dead = &deliveries(&pool).await[0];
+    assert_eq!(dead.status, DeliveryStatus::Dead);
+    assert_eq!(dead.attempts.len(), 1, "a 404 is not retried by itself");
+    assert_eq!(dead.attempts[0].response_code, Some(404));
+    assert!(
+        dead.last_error.as_deref().unwrap().contains("404"),
+        "{dead:?}"
+    );
+
+    // Throttled receivers are waited for, as they ask.
+    receiver.status.store(429, Ordering::SeqCst);
+    log::retry(&pool, &ADMIN, &dead.id).await.unwrap();
+    alerting.pass(&pool).await.unwrap();
+    let waiting = &deliveries(&pool).await[0];
+    assert_eq!(waiting.status, DeliveryStatus::Pending);
+    let wait = waiting.next_attempt_at.unwrap() - chrono::Utc::now();
+    assert!(
+        wait > chrono::Duration::milliseconds(500),
+        "Retry-After: 1 is honoured: {wait}"
+    );
+
+    receiver.status.store(200, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    alerting.pass(&pool).await.unwrap();
+    let delivered = &deliveries(&pool).await[0];
+    assert_eq!(delivered.status, DeliveryStatus::Delivered);
+    assert_eq!(delivered.attempts.len(), 3);
+    let ids: Vec<String> = receiver.got().iter().map(Received::delivery_id).collect();
+    assert_eq!(
+        ids,
+        vec![dead.id.clone(); 3],
+        "one delivery id on every attempt"
+    );
+    assert!(
+        log::retry(&pool, &ADMIN, &dead.id).await.is_err(),
+        "only the dead are retried"
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn rules_route_by_severity_and_kind(pool: PgPool) {
+    let (pager, policies) = (Receiver::start().await, Receiver::start().await);
+    let alerting = alerting(quick_settings());
+    webhook(
+        &pool,
+        &alerting,
+        "pager",
+        &pager.url(),
+        Some(Severity::Critical),
+    )
+    .await;
+    let policy_channel = webhook(&pool, &alerting, "policies", &policies.url(), None).await;
+    setup::add_rule(
+        &pool,
+        &ADMIN,
+        NewAlertRule {
+            min_severity: Severity::Low,
+            kinds: vec![FindingKind::PolicyDeleted],
+            secret_pattern: Some("prod/*".into()),
+            secret_tag: None,
+            principal_pattern: None,
+            channel_ids: vec![policy_channel],
+            digest_minutes: None,
+        },
+    )
+    .await
+    .unwrap();
+
+    ingest(
+        &pool,
+        vec![
+            // High: under the pager's minimum, not a policy.
+            deletion("e1", "prod/db"),
+            // Critical: the pager.
+            event(
+                "e2",
+                "DeleteSecret",
+                "prod/api",
+                json!({ "forceDeleteWithoutRecovery": true }),
+            ),
+            // Medium policy deletions: the policy channel, for prod/ only.
+            event("e3", "DeleteResourcePolicy", "prod/db", json!({})),
+            event("e4", "DeleteResourcePolicy", "dev/db", json!({})),
+        ],
+    )
+    .await;
+    alerting.pass(&pool).await.unwrap();
+
+    let alerted = |receiver: &Receiver| -> Vec<(String, String)> {
+        receiver
+            .got()
+            .iter()
+            .map(|request| {
+                let alert = request.json()["alerts"][0].clone();
+                (
+                    alert["kind"].as_str().unwrap().to_string(),
+                    alert["secret"]["arn"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        alerted(&pager),
+        [("secret_deleted".to_string(), secret_arn("prod/api"))]
+    );
+    assert_eq!(
+        alerted(&policies),
+        [("policy_deleted".to_string(), secret_arn("prod/db"))]
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_busy_channel_is_throttled_into_one_more_message(pool: PgPool) {
+    let receiver = Receiver::start().await;
+    let alerting = alerting(DeliverySettings {
+        throttle_messages: 2,
+        throttle_window: Duration::from_secs(2),
+        ..quick_settings()
+    });
+    webhook(
+        &pool,
+        &alerting,
+        "security",
+        &receiver.url(),
+        Some(Severity::Info),
+    )
+    .await;
+    let worker = tokio::spawn(alerting.clone().run(pool.clone()));
+    ingest(
+        &pool,
+        (1..=5)
+            .map(|n| deletion(&format!("e{n}"), &format!("prod/s{n}")))
+            .collect(),
+    )
+    .await;
+    let first = receiver.wait_for(2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.got().len(), 2, "two messages in the window");
+    assert!(
+        first
+            .iter()
+            .all(|request| request.json()["type"] == "alert")
+    );
+
+    // When the window has room again, the rest go as one message.
+    let got = receiver.wait_for(3).await;
+    worker.abort();
+    let overflow = got[2].json();
+    assert_eq!(overflow["type"], "overflow");
+    assert_eq!(overflow["alerts"].as_array().unwrap().len(), 3);
+    let mut alerted: Vec<i64> = got
+        .iter()
+        .flat_map(|request| {
+            request.json()["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|alert| alert["finding_id"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    alerted.sort();
+    alerted.dedup();
+    assert_eq!(alerted.len(), 5, "every finding alerted once");
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_digest_rule_sends_its_periods_findings_in_one_message(pool: PgPool) {
+    let receiver = Receiver::start().await;
+    let alerting = alerting(quick_settings());
+    let channel = webhook(&pool, &alerting, "digest", &receiver.url(), None).await;
+    setup::add_rule(
+        &pool,
+        &ADMIN,
+        NewAlertRule {
+            min_severity: Severity::Info,
+            kinds: Vec::new(),
+            secret_pattern: None,
+            secret_tag: None,
+            principal_pattern: None,
+            channel_ids: vec![channel],
+            digest_minutes: Some(60),
+        },
+    )
+    .await
+    .unwrap();
+    ingest(&pool, vec![deletion("e1", "prod/db")]).await;
+    ingest(&pool, vec![deletion("e2", "prod/api")]).await;
+    alerting.pass(&pool).await.unwrap();
+    assert!(receiver.got().is_empty(), "nothing before the period ends");
+    let collecting = deliveries(&pool).await;
+    assert_eq!(collecting.len(), 1);
+    assert_eq!(collecting[0].status, DeliveryStatus::Collecting);
+    assert_eq!(collecting[0].finding_ids.len(), 2);
+    let due = collecting[0].next_attempt_at.unwrap() - chrono::Utc::now();
+    assert!(due > chrono::Duration::minutes(59), "{due}");
+
+    // The period ends.
+    sqlx::query("UPDATE alert_deliveries SET next_attempt_at = now()")
+        .execute(&pool)
+        .await
+        .unwrap();
+    alerting.pass(&pool).await.unwrap();
+    let got = receiver.got();
+    assert_eq!(got.len(), 1);
+    let digest = got[0].json();
+    assert_eq!(digest["type"], "digest");
+    assert_eq!(digest["digest_minutes"], 60);
+    assert_eq!(digest["alerts"].as_array().unwrap().len(), 2);
+
+    // A later finding starts the next period's digest.
+    ingest(&pool, vec![deletion("e3", "prod/queue")]).await;
+    alerting.pass(&pool).await.unwrap();
+    let statuses: Vec<DeliveryStatus> = deliveries(&pool).await.iter().map(|d| d.status).collect();
+    assert_eq!(
+        statuses,
+        [DeliveryStatus::Collecting, DeliveryStatus::Delivered]
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn two_servers_on_one_database_send_each_alert_once(pool: PgPool) {
+    let receiver = Receiver::start().await;
+    let alerting = alerting(quick_settings());
+    webhook(
+        &pool,
+        &alerting,
+        "security",
+        &receiver.url(),
+        Some(Severity::Info),
+    )
+    .await;
+    let servers = [
+        tokio::spawn(alerting.clone().run(pool.clone())),
+        tokio::spawn(alerting.clone().run(pool.clone())),
+    ];
+    for batch in 0..4 {
+        ingest(
+            &pool,
+            (0..5)
+                .map(|n| deletion(&format!("e{batch}-{n}"), &format!("prod/s{batch}-{n}")))
+                .collect(),
+        )
+        .await;
+    }
+    receiver.wait_for(20).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for server in servers {
+        server.abort();
+    }
+    let mut ids: Vec<String> = receiver.got().iter().map(Received::delivery_id).collect();
+    assert_eq!(ids.len(), 20, "no message sent twice");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20);
+}
