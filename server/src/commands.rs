@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,6 +12,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::ConnectOptions;
 use tokio::signal::unix::{SignalKind, signal};
+use trailkeeper::alert::channels::Senders;
+use trailkeeper::alert::sealing::{SECRET_KEY_FILE, SealingKey};
+use trailkeeper::alert::{Alerting, DeliverySettings};
 use trailkeeper::audit::{Action, Entry, SYSTEM_ACTOR};
 use trailkeeper::auth::oidc::Oidc;
 use trailkeeper::auth::sign_in::SignInLimits;
@@ -36,7 +40,7 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<ExitCode> {
     let database = Database::open(&settings.database).await?;
     let outcome = match invocation {
-        Invocation::Serve(settings) => serve(&database, *settings).await,
+        Invocation::Serve(serving) => serve(&database, &settings.data_dir, *serving).await,
         Invocation::Migrate => migrate(&database).await,
         Invocation::Check => check(&database).await,
         Invocation::Sync { regions } => sync(&database, regions).await,
@@ -51,7 +55,11 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
     outcome
 }
 
-async fn serve(database: &Database, serve: ServeSettings) -> anyhow::Result<ExitCode> {
+async fn serve(
+    database: &Database,
+    data_dir: &Path,
+    serve: ServeSettings,
+) -> anyhow::Result<ExitCode> {
     migrate_and_record(database).await?;
     if let Some(password) = users::ensure_initial_admin(database.pool()).await? {
         // Printed to the terminal only, never logged.
@@ -72,6 +80,11 @@ async fn serve(database: &Database, serve: ServeSettings) -> anyhow::Result<Exit
                 })?,
         ),
         None => None,
+    };
+    let secret_key = match serve.secret_key.clone() {
+        Some(key) => key,
+        None => SealingKey::from_file(&data_dir.join(SECRET_KEY_FILE))
+            .context("alert channels' secrets need a key (TRAILKEEPER_SECRET_KEY)")?,
     };
     let aws_config = aws::load_config().await;
     spawn_inventory_sync(
@@ -102,6 +115,12 @@ async fn serve(database: &Database, serve: ServeSettings) -> anyhow::Result<Exit
     .detail(json!({ "version": VERSION, "listen": address.to_string(), "tls": tls.is_some() }))
     .record(database.pool())
     .await?;
+    let alerting = Alerting {
+        key: secret_key,
+        senders: Senders::new(),
+        settings: DeliverySettings::new(serve.public_url.clone().unwrap_or_else(|| url.clone())),
+    };
+    tokio::spawn(alerting.clone().run(database.pool().clone()));
     let app = web::router(web::WebContext {
         pool: database.pool().clone(),
         database_location: database.location().to_string(),
@@ -112,6 +131,7 @@ async fn serve(database: &Database, serve: ServeSettings) -> anyhow::Result<Exit
             limits: SignInLimits::default(),
             tls: tls.is_some(),
         },
+        alerting,
         sso: serve.oidc.map(|settings| {
             let public = serve.public_url.clone().unwrap_or_else(|| url.clone());
             Oidc::new(settings, format!("{public}/login/sso/callback"))

@@ -14,6 +14,7 @@ use sqlx::postgres::PgConnectOptions;
 
 use trailkeeper_app::Role;
 
+use crate::alert::sealing::SealingKey;
 use crate::auth::oidc::OidcSettings;
 use crate::auth::sessions::SessionPolicy;
 use crate::db::DatabaseSource;
@@ -317,6 +318,17 @@ pub struct ServeArgs {
     )]
     pub oidc_client_secret: Option<String>,
 
+    /// The key that seals alert channels' secrets (signing keys, SMTP passwords) in the
+    /// database: 32 bytes in base64. Unset: a key file `secret.key` in the data directory,
+    /// made at first start and readable by its owner only.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_SECRET_KEY",
+        hide_env_values = true,
+        value_name = "BASE64"
+    )]
+    pub secret_key: Option<String>,
+
     /// The ID token claim that decides the role (a string or a list of strings).
     #[arg(
         long,
@@ -426,6 +438,8 @@ pub struct ServeSettings {
     pub oidc: Option<OidcSettings>,
     pub sessions: SessionPolicy,
     pub tls: Option<TlsFiles>,
+    /// `None`: the key file in the data directory.
+    pub secret_key: Option<SealingKey>,
 }
 
 #[derive(Debug, Clone)]
@@ -564,6 +578,16 @@ where
                 })
                 .transpose()?,
             oidc: oidc_settings(&serve, &named)?,
+            secret_key: serve
+                .secret_key
+                .as_deref()
+                .map(|key| {
+                    SealingKey::from_base64(key).map_err(|error| ConfigError {
+                        setting: named("secret_key", "--secret-key", "TRAILKEEPER_SECRET_KEY"),
+                        problem: error.to_string(),
+                    })
+                })
+                .transpose()?,
             tls: tls_files(
                 serve.tls_cert,
                 serve.tls_key,
@@ -939,6 +963,14 @@ mod tests {
             "{}",
             error.problem
         );
+    }
+
+    #[test]
+    fn a_secret_key_that_is_not_32_bytes_is_refused_without_echoing_it() {
+        let error = parse(&["serve", "--secret-key", "hunter2hunter2"]).unwrap_err();
+        assert_eq!(error.setting, "--secret-key");
+        assert!(error.problem.contains("32 bytes"), "{}", error.problem);
+        assert!(!error.to_string().contains("hunter2"));
     }
 
     #[test]

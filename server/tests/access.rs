@@ -456,6 +456,21 @@ async fn the_openapi_document_describes_the_api_and_its_bearer_authentication(po
     for path in ["/api/v1/secrets", "/api/v1/secrets/{id}"] {
         assert!(document["paths"][path]["get"].is_object(), "{path} missing");
     }
+    for (path, method) in [
+        ("/api/v1/alerts/channels", "get"),
+        ("/api/v1/alerts/channels", "post"),
+        ("/api/v1/alerts/channels/{id}", "patch"),
+        ("/api/v1/alerts/channels/{id}", "delete"),
+        ("/api/v1/alerts/channels/{id}/test", "post"),
+        ("/api/v1/alerts/rules", "get"),
+        ("/api/v1/alerts/rules", "post"),
+        ("/api/v1/alerts/deliveries", "get"),
+    ] {
+        assert!(
+            document["paths"][path][method].is_object(),
+            "{method} {path} missing"
+        );
+    }
     // The events list and its exports take the same filters.
     for path in [
         "/api/v1/events",

@@ -1,7 +1,9 @@
 //! Alert delivery end to end on a real PostgreSQL and real HTTP: findings made by ingesting
 //! CloudTrail events reach a webhook receiver started by the test, signed, routed by the
 //! rules, retried while the receiver is down, once per delivery id across a restart,
-//! throttled and digested.
+//! throttled and digested; and the alerts API that sets it up.
+
+mod common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -647,4 +649,169 @@ async fn two_servers_on_one_database_send_each_alert_once(pool: PgPool) {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 20);
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn admins_set_up_channels_through_the_api_and_secrets_never_come_back(pool: PgPool) {
+    use common::{As, get, send_json, signed_in};
+    use trailkeeper_app::Role;
+
+    let receiver = Receiver::start().await;
+    let admin = signed_in(&pool, "ada", Role::Admin).await;
+    let auditor = signed_in(&pool, "aud", Role::Auditor).await;
+    let app = common::app(pool.clone());
+
+    // A webhook without a signing key gets one, shown this once, and a catch-all rule.
+    let created = send_json(
+        &app,
+        "POST",
+        "/api/v1/alerts/channels",
+        &json!({ "kind": "webhook", "name": "security", "min_severity": "high",
+                 "config": { "url": receiver.url(),
+                             "headers": { "Authorization": "Bearer hunter2-token" } } })
+        .to_string(),
+        &admin,
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let created: Value = serde_json::from_str(&created.body).unwrap();
+    let signing_key = created["signing_key"].as_str().unwrap().to_string();
+    assert!(signing_key.starts_with("whsec_"));
+    let channel = created["channel"]["id"].as_i64().unwrap();
+    assert_eq!(
+        created["channel"]["config"],
+        json!({ "url": receiver.url() })
+    );
+    assert_eq!(
+        created["channel"]["secret_fields"],
+        json!(["headers", "signing_key"])
+    );
+
+    let listed = get(&app, "/api/v1/alerts/channels", &auditor).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert!(listed.body.contains("security"));
+    let rules = get(&app, "/api/v1/alerts/rules", &auditor).await;
+    let rules: Value = serde_json::from_str(&rules.body).unwrap();
+    assert_eq!(rules[0]["min_severity"], "high");
+    assert_eq!(rules[0]["channel_ids"], json!([channel]));
+
+    // Settings that cannot work are refused by name; a second channel of one name too.
+    let refused = send_json(
+        &app,
+        "POST",
+        "/api/v1/alerts/channels",
+        &json!({ "kind": "slack", "name": "chat", "config": { "url": "not a url" } }).to_string(),
+        &admin,
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("not a URL"), "{}", refused.body);
+    let taken = send_json(
+        &app,
+        "POST",
+        "/api/v1/alerts/channels",
+        &json!({ "kind": "webhook", "name": "security",
+                 "config": { "url": receiver.url() } })
+        .to_string(),
+        &admin,
+    )
+    .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+
+    // A test message goes out signed with the key that was shown.
+    let tested = send_json(
+        &app,
+        "POST",
+        &format!("/api/v1/alerts/channels/{channel}/test"),
+        "",
+        &admin,
+    )
+    .await;
+    assert_eq!(tested.status, StatusCode::OK, "{}", tested.body);
+    let tested: Value = serde_json::from_str(&tested.body).unwrap();
+    assert_eq!(tested["status"], "delivered");
+    assert_eq!(tested["kind"], "test");
+    assert_eq!(tested["attempts"][0]["response_code"], 200);
+    let request = &receiver.got()[0];
+    let signature = request.headers["trailkeeper-signature"].to_str().unwrap();
+    assert!(verifies(&signing_key, signature, &request.body));
+    assert_eq!(request.headers["authorization"], "Bearer hunter2-token");
+    assert_eq!(request.json()["type"], "test");
+
+    // Changing the URL keeps the saved secrets.
+    let moved = Receiver::start().await;
+    let changed = send_json(
+        &app,
+        "PATCH",
+        &format!("/api/v1/alerts/channels/{channel}"),
+        &json!({ "config": { "url": moved.url() } }).to_string(),
+        &admin,
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    send_json(
+        &app,
+        "POST",
+        &format!("/api/v1/alerts/channels/{channel}/test"),
+        "",
+        &admin,
+    )
+    .await;
+    let request = &moved.got()[0];
+    let signature = request.headers["trailkeeper-signature"].to_str().unwrap();
+    assert!(verifies(&signing_key, signature, &request.body));
+    assert_eq!(request.headers["authorization"], "Bearer hunter2-token");
+
+    // The log, filtered; and nothing anywhere repeats a secret.
+    let log = get(
+        &app,
+        &format!("/api/v1/alerts/deliveries?status=delivered&channel={channel}"),
+        &auditor,
+    )
+    .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+    let log: Value = serde_json::from_str(&log.body).unwrap();
+    assert_eq!(log["items"].as_array().unwrap().len(), 2);
+    let bad = get(&app, "/api/v1/alerts/deliveries?status=lost", &auditor).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let stored: String = sqlx::query_scalar(
+        "SELECT string_agg(config::text || COALESCE(sealed, ''), ' ') FROM alert_channels",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let audit: String =
+        sqlx::query_scalar("SELECT string_agg(summary || detail::text, ' ') FROM audit_log")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let listed = get(&app, "/api/v1/alerts/channels", &auditor).await.body;
+    for text in [stored, audit.clone(), listed] {
+        assert!(!text.contains(&signing_key));
+        assert!(!text.contains("hunter2-token"));
+    }
+    assert!(audit.contains("added the webhook alert channel"), "{audit}");
+    assert!(audit.contains("sent a test message"), "{audit}");
+
+    let disabled = send_json(
+        &app,
+        "PATCH",
+        &format!("/api/v1/alerts/channels/{channel}"),
+        &json!({ "enabled": false }).to_string(),
+        &admin,
+    )
+    .await;
+    let disabled: Value = serde_json::from_str(&disabled.body).unwrap();
+    assert_eq!(disabled["enabled"], false);
+    let removed = send_json(
+        &app,
+        "DELETE",
+        &format!("/api/v1/alerts/channels/{channel}"),
+        "",
+        &admin,
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    let rules = get(&app, "/api/v1/alerts/rules", &auditor).await;
+    assert_eq!(rules.body, "[]", "a rule left with no channel goes too");
 }

@@ -11,6 +11,9 @@ use axum::http::{Request, StatusCode, header};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 use tower::ServiceExt;
+use trailkeeper::alert::channels::Senders;
+use trailkeeper::alert::sealing::SealingKey;
+use trailkeeper::alert::{Alerting, DeliverySettings};
 use trailkeeper::auth::sessions::{self, SessionPolicy};
 use trailkeeper::auth::sign_in::SignInLimits;
 use trailkeeper::auth::users;
@@ -63,6 +66,11 @@ pub async fn app(pool: PgPool) -> anyhow::Result<(Router, String)> {
             tls: false,
         },
         sso: None,
+        alerting: Alerting {
+            key: SealingKey::generate(),
+            senders: Senders::new(),
+            settings: DeliverySettings::new("http://127.0.0.1:3000"),
+        },
     });
     Ok((app, format!("trailkeeper_session={}", session.secret)))
 }

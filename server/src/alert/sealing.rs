@@ -11,6 +11,8 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+/// The key file's name in the data directory, when no key is configured.
+pub const SECRET_KEY_FILE: &str = "secret.key";
 /// Bytes in a key.
 pub const KEY_LEN: usize = 32;
 /// Marks the sealing scheme, so a later one can tell old values apart.

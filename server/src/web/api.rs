@@ -11,6 +11,10 @@ use serde_json::json;
 use sqlx::PgPool;
 use trailkeeper_app::Role;
 use trailkeeper_app::access::{Credential, Identity};
+use trailkeeper_app::api::alerts::{
+    AlertRule, Channel, ChannelChange, ChannelCreated, ChannelKind, Delivery, DeliveryAttempt,
+    DeliveryKind, DeliveryPage, DeliveryStatus, NewAlertRule, NewChannel,
+};
 use trailkeeper_app::api::events::{
     AccessReport, EventPage, EventQuery, EventRecord, EventSummary, PrincipalAccess,
 };
@@ -62,6 +66,16 @@ use crate::inventory::read::{self, ReadError};
         super::findings_api::remove_suppression,
         super::findings_api::detection_settings,
         super::findings_api::put_detection_settings,
+        super::alerts_api::channels,
+        super::alerts_api::add_channel,
+        super::alerts_api::change_channel,
+        super::alerts_api::remove_channel,
+        super::alerts_api::test_channel,
+        super::alerts_api::rules,
+        super::alerts_api::add_rule,
+        super::alerts_api::remove_rule,
+        super::alerts_api::deliveries,
+        super::alerts_api::retry_delivery,
         openapi_document
     ),
     components(schemas(
@@ -94,7 +108,19 @@ use crate::inventory::read::{self, ReadError};
         TriageEntry,
         Suppression,
         NewSuppression,
-        DetectionSettings
+        DetectionSettings,
+        Channel,
+        ChannelKind,
+        NewChannel,
+        ChannelCreated,
+        ChannelChange,
+        AlertRule,
+        NewAlertRule,
+        Delivery,
+        DeliveryKind,
+        DeliveryStatus,
+        DeliveryAttempt,
+        DeliveryPage
     )),
     modifiers(&BearerAuthentication, &EventFilterParameters),
     security(("bearer" = []))

@@ -2,6 +2,7 @@
 //! `/metrics`, all behind one request path that decides who may reach what.
 
 pub mod access;
+pub mod alerts_api;
 pub mod api;
 mod backend;
 mod export;
@@ -19,7 +20,7 @@ use axum::extract::{FromRef, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::PgPool;
@@ -33,6 +34,7 @@ use trailkeeper_app::api::SharedBackend;
 use trailkeeper_app::api::overview::AwsTarget;
 use trailkeeper_app::{App, Role, shell};
 
+use crate::alert::Alerting;
 use crate::auth::oidc::Oidc;
 use access::Answer;
 pub use access::AuthSettings;
@@ -47,6 +49,7 @@ pub struct AppState {
     pub auth: Arc<AuthSettings>,
     /// Single sign-on, when configured.
     pub sso: Option<Arc<Oidc>>,
+    pub alerting: Arc<Alerting>,
 }
 
 /// No request Trailkeeper serves needs a larger body, but `POST /api/v1/ingest`; a bigger
@@ -63,6 +66,8 @@ pub struct WebContext {
     pub listen: SocketAddr,
     pub auth: AuthSettings,
     pub sso: Option<Oidc>,
+    /// Channels' key and senders, for changing channels and sending test messages.
+    pub alerting: Alerting,
 }
 
 /// A route the server itself defines (the Leptos pages and server functions have theirs in
@@ -87,6 +92,7 @@ pub fn server_routes() -> Vec<ServerRoute> {
     };
     let viewer = Access::Role(Role::Viewer);
     let auditor = Access::Role(Role::Auditor);
+    let admin = Access::Role(Role::Admin);
     vec![
         route(
             "/healthz",
@@ -194,8 +200,68 @@ pub fn server_routes() -> Vec<ServerRoute> {
         route(
             "/api/v1/settings/detection",
             Method::PUT,
-            Access::Role(Role::Admin),
+            admin,
             put(findings_api::put_detection_settings),
+        ),
+        route(
+            "/api/v1/alerts/channels",
+            Method::GET,
+            auditor,
+            get(alerts_api::channels),
+        ),
+        route(
+            "/api/v1/alerts/channels",
+            Method::POST,
+            admin,
+            post(alerts_api::add_channel),
+        ),
+        route(
+            "/api/v1/alerts/channels/{id}",
+            Method::PATCH,
+            admin,
+            patch(alerts_api::change_channel),
+        ),
+        route(
+            "/api/v1/alerts/channels/{id}",
+            Method::DELETE,
+            admin,
+            delete(alerts_api::remove_channel),
+        ),
+        route(
+            "/api/v1/alerts/channels/{id}/test",
+            Method::POST,
+            admin,
+            post(alerts_api::test_channel),
+        ),
+        route(
+            "/api/v1/alerts/rules",
+            Method::GET,
+            auditor,
+            get(alerts_api::rules),
+        ),
+        route(
+            "/api/v1/alerts/rules",
+            Method::POST,
+            admin,
+            post(alerts_api::add_rule),
+        ),
+        route(
+            "/api/v1/alerts/rules/{id}",
+            Method::DELETE,
+            admin,
+            delete(alerts_api::remove_rule),
+        ),
+        route(
+            "/api/v1/alerts/deliveries",
+            Method::GET,
+            auditor,
+            get(alerts_api::deliveries),
+        ),
+        route(
+            "/api/v1/alerts/deliveries/{id}/retry",
+            Method::POST,
+            admin,
+            post(alerts_api::retry_delivery),
         ),
         route(
             "/api/v1/openapi.json",
@@ -232,6 +298,7 @@ pub fn router(context: WebContext) -> Router {
         metrics: Arc::new(HttpMetrics::default()),
         auth: auth.clone(),
         sso: context.sso.map(Arc::new),
+        alerting: Arc::new(context.alerting),
     };
     let provide_backend = move || provide_context(backend.clone());
 

@@ -11,6 +11,9 @@ use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use sqlx::PgPool;
 use tower::ServiceExt;
+use trailkeeper::alert::channels::Senders;
+use trailkeeper::alert::sealing::SealingKey;
+use trailkeeper::alert::{Alerting, DeliverySettings};
 use trailkeeper::auth::sessions::{self, SessionPolicy};
 use trailkeeper::auth::sign_in::SignInLimits;
 use trailkeeper::auth::users;
@@ -42,6 +45,11 @@ pub fn app_with(pool: PgPool, auth: AuthSettings) -> Router {
         listen: HOST.parse().unwrap(),
         auth,
         sso: None,
+        alerting: Alerting {
+            key: SealingKey::generate(),
+            senders: Senders::new(),
+            settings: DeliverySettings::new(ORIGIN),
+        },
     })
 }
 

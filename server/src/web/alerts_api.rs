@@ -1,0 +1,340 @@
+//! The JSON API's alerting: channels, routing rules and the delivery log. Viewing needs the
+//! `auditor` role, changing `admin`; changes are recorded in the audit log, secrets never.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use sqlx::PgPool;
+use std::sync::Arc;
+use trailkeeper_app::access::Identity;
+use trailkeeper_app::api::alerts::{
+    AlertRule, Channel, ChannelChange, ChannelCreated, Delivery, DeliveryPage, DeliveryStatus,
+    NewAlertRule, NewChannel,
+};
+
+use super::access::{ClientAddress, json_error};
+use super::api::{ApiError, store_failed};
+use crate::alert::Alerting;
+use crate::alert::log::{self, DeliveryFilter};
+use crate::alert::setup::{self, SetupError};
+use crate::findings::triage::Actor;
+
+fn setup_failed(error: SetupError) -> Response {
+    match error {
+        SetupError::NotFound(message) => json_error(StatusCode::NOT_FOUND, &message),
+        SetupError::Invalid(message) => json_error(StatusCode::BAD_REQUEST, &message),
+        SetupError::Conflict(message) => json_error(StatusCode::CONFLICT, &message),
+        SetupError::Key(error) => {
+            tracing::error!(%error, "alert channel secrets cannot be opened");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, &error.to_string())
+        }
+        SetupError::Store(error) => store_failed(error),
+    }
+}
+
+/// The channels, by name; their secrets are named, never shown.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/channels",
+    tag = "alerts",
+    responses(
+        (status = 200, description = "Every channel", body = Vec<Channel>),
+        (status = 403, description = "The auditor role is needed", body = ApiError),
+    )
+)]
+pub async fn channels(State(pool): State<PgPool>) -> Result<Json<Vec<Channel>>, Response> {
+    setup::list_channels(&pool)
+        .await
+        .map(Json)
+        .map_err(store_failed)
+}
+
+/// Adds a channel: `{"kind": "webhook" | "slack" | "email" | "sns", "name": …, "config": {…},
+/// "min_severity": …}`. Settings that cannot work are refused by name; secrets are sealed
+/// and never shown again. With `min_severity`, the catch-all rule for it is made too. A
+/// webhook given no `signing_key` gets one, in this answer only. Role `admin`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/channels",
+    tag = "alerts",
+    request_body = NewChannel,
+    responses(
+        (status = 201, description = "The channel, and what was made with it", body = ChannelCreated),
+        (status = 400, description = "The channel's settings cannot work", body = ApiError),
+        (status = 403, description = "The admin role is needed", body = ApiError),
+        (status = 409, description = "A channel has that name", body = ApiError),
+    )
+)]
+pub async fn add_channel(
+    State(pool): State<PgPool>,
+    State(alerting): State<Arc<Alerting>>,
+    Extension(identity): Extension<Identity>,
+    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    new: Result<Json<NewChannel>, JsonRejection>,
+) -> Result<(StatusCode, Json<ChannelCreated>), Response> {
+    let Json(new) = new.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
+    let actor = Actor {
+        name: &identity.name,
+        address: Some(&address),
+    };
+    setup::add_channel(&pool, &alerting.key, &alerting.senders, &actor, new)
+        .await
+        .map(|created| (StatusCode::CREATED, Json(created)))
+        .map_err(setup_failed)
+}
+
+/// Renames, reconfigures, disables (`"enabled": false`) or enables a channel. Secret settings
+/// left out of `config` keep their saved values. Role `admin`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/alerts/channels/{id}",
+    tag = "alerts",
+    params(("id" = i64, Path, description = "The channel's id")),
+    request_body = ChannelChange,
+    responses(
+        (status = 200, description = "The channel now", body = Channel),
+        (status = 400, description = "The new settings cannot work; nothing was changed", body = ApiError),
+        (status = 403, description = "The admin role is needed", body = ApiError),
+        (status = 404, description = "No such channel", body = ApiError),
+    )
+)]
+pub async fn change_channel(
+    State(pool): State<PgPool>,
+    State(alerting): State<Arc<Alerting>>,
+    Extension(identity): Extension<Identity>,
+    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    Path(id): Path<i64>,
+    change: Result<Json<ChannelChange>, JsonRejection>,
+) -> Result<Json<Channel>, Response> {
+    let Json(change) =
+        change.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
+    let actor = Actor {
+        name: &identity.name,
+        address: Some(&address),
+    };
+    setup::change_channel(&pool, &alerting.key, &alerting.senders, &actor, id, change)
+        .await
+        .map(Json)
+        .map_err(setup_failed)
+}
+
+/// Removes a channel with its delivery log; rules left with no channel go too. Role `admin`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/alerts/channels/{id}",
+    tag = "alerts",
+    params(("id" = i64, Path, description = "The channel's id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "The admin role is needed", body = ApiError),
+        (status = 404, description = "No such channel", body = ApiError),
+    )
+)]
+pub async fn remove_channel(
+    State(pool): State<PgPool>,
+    Extension(identity): Extension<Identity>,
+    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, Response> {
+    let actor = Actor {
+        name: &identity.name,
+        address: Some(&address),
+    };
+    setup::remove_channel(&pool, &actor, id)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+        .map_err(setup_failed)
+}
+
+/// Sends a test message to a channel now and answers with the delivery: `delivered`, or
+/// `dead` with the receiver's answer or the error. A test is not retried. Role `admin`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/channels/{id}/test",
+    tag = "alerts",
+    params(("id" = i64, Path, description = "The channel's id")),
+    responses(
+        (status = 200, description = "How the test went", body = Delivery),
+        (status = 403, description = "The admin role is needed", body = ApiError),
+        (status = 404, description = "No such channel", body = ApiError),
+    )
+)]
+pub async fn test_channel(
+    State(pool): State<PgPool>,
+    State(alerting): State<Arc<Alerting>>,
+    Extension(identity): Extension<Identity>,
+    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    Path(id): Path<i64>,
+) -> Result<Json<Delivery>, Response> {
+    let actor = Actor {
+        name: &identity.name,
+        address: Some(&address),
+    };
+    setup::test_channel(&pool, &alerting, &actor, id)
+        .await
+        .map(Json)
+        .map_err(setup_failed)
+}
+
+/// The routing rules, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/rules",
+    tag = "alerts",
+    responses(
+        (status = 200, description = "Every rule", body = Vec<AlertRule>),
+        (status = 403, description = "The auditor role is needed", body = ApiError),
+    )
+)]
+pub async fn rules(State(pool): State<PgPool>) -> Result<Json<Vec<AlertRule>>, Response> {
+    setup::list_rules(&pool)
+        .await
+        .map(Json)
+        .map_err(store_failed)
+}
+
+/// Adds a routing rule: findings at or above `min_severity`, of `kinds` (all when empty),
+/// matching `secret_pattern`, `secret_tag` (`key` or `key=value`) and `principal_pattern`
+/// (`*` wildcards) go to `channel_ids`, at once or every `digest_minutes`. Role `admin`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/rules",
+    tag = "alerts",
+    request_body = NewAlertRule,
+    responses(
+        (status = 201, description = "The rule's id", body = Object),
+        (status = 400, description = "The rule is not valid", body = ApiError),
+        (status = 403, description = "The admin role is needed", body = ApiError),
+    )
+)]
+pub async fn add_rule(
+    State(pool): State<PgPool>,
+    Extension(identity): Extension<Identity>,
+    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    rule: Result<Json<NewAlertRule>, JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), Response> {
+    let Json(rule) =
+        rule.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
+    let actor = Actor {
+        name: &identity.name,
+        address: Some(&address),
+    };
+    let id = setup::add_rule(&pool, &actor, rule)
+        .await
+        .map_err(setup_failed)?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+/// Removes a routing rule. Role `admin`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/alerts/rules/{id}",
+    tag = "alerts",
+    params(("id" = i64, Path, description = "The rule's id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "The admin role is needed", body = ApiError),
+        (status = 404, description = "No such rule", body = ApiError),
+    )
+)]
+pub async fn remove_rule(
+    State(pool): State<PgPool>,
+    Extension(identity): Extension<Identity>,
+    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, Response> {
+    let actor = Actor {
+        name: &identity.name,
+        address: Some(&address),
+    };
+    setup::remove_rule(&pool, &actor, id)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+        .map_err(setup_failed)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryParams {
+    status: Option<DeliveryStatus>,
+    channel: Option<i64>,
+    finding: Option<i64>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+/// The delivery log, newest first: each message with its channel, findings, status and
+/// every attempt (when, response code, error, latency).
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/deliveries",
+    tag = "alerts",
+    params(
+        ("status" = Option<String>, Query, description = "`collecting`, `pending`, `delivered` or `dead`"),
+        ("channel" = Option<i64>, Query, description = "A channel's id"),
+        ("finding" = Option<i64>, Query, description = "Deliveries about this finding"),
+        ("since" = Option<String>, Query, description = "Made at or after this time (RFC 3339)"),
+        ("until" = Option<String>, Query, description = "Made before this time (RFC 3339)"),
+        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 500 (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "One page of deliveries", body = DeliveryPage),
+        (status = 400, description = "A parameter is not valid", body = ApiError),
+        (status = 403, description = "The auditor role is needed", body = ApiError),
+    )
+)]
+pub async fn deliveries(
+    State(pool): State<PgPool>,
+    params: Result<Query<DeliveryParams>, QueryRejection>,
+) -> Result<Json<DeliveryPage>, Response> {
+    let Query(params) =
+        params.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
+    let filter = DeliveryFilter {
+        status: params.status,
+        channel_id: params.channel,
+        finding_id: params.finding,
+        since: params.since,
+        until: params.until,
+        cursor: params.cursor,
+        limit: params.limit,
+    };
+    log::list(&pool, &filter)
+        .await
+        .map(Json)
+        .map_err(setup_failed)
+}
+
+/// Sends a dead delivery again, with a fresh day of retries. Role `admin`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/deliveries/{id}/retry",
+    tag = "alerts",
+    params(("id" = String, Path, description = "The delivery's id")),
+    responses(
+        (status = 200, description = "The delivery, pending again", body = Delivery),
+        (status = 403, description = "The admin role is needed", body = ApiError),
+        (status = 404, description = "No such delivery", body = ApiError),
+        (status = 409, description = "The delivery is not dead", body = ApiError),
+    )
+)]
+pub async fn retry_delivery(
+    State(pool): State<PgPool>,
+    Extension(identity): Extension<Identity>,
+    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    Path(id): Path<String>,
+) -> Result<Json<Delivery>, Response> {
+    let actor = Actor {
+        name: &identity.name,
+        address: Some(&address),
+    };
+    log::retry(&pool, &actor, &id).await.map_err(setup_failed)?;
+    log::get(&pool, &id).await.map(Json).map_err(setup_failed)
+}
