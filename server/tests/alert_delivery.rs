@@ -653,7 +653,7 @@ async fn two_servers_on_one_database_send_each_alert_once(pool: PgPool) {
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn admins_set_up_channels_through_the_api_and_secrets_never_come_back(pool: PgPool) {
-    use common::{As, get, send_json, signed_in};
+    use common::{get, send_json, signed_in};
     use trailkeeper_app::Role;
 
     let receiver = Receiver::start().await;
