@@ -16,11 +16,22 @@ if "$bin" user list | grep -q '^admin '; then
 else
   printf '%s\n' "$password" | "$bin" user add admin --role admin --password-stdin >/dev/null
 fi
+# Alerts: a local webhook receiver, and a channel to it for findings of low severity and up.
+webhook_key=.trailkeeper/demo-webhook.key
+if [ ! -s "$webhook_key" ]; then
+  (umask 077; python3 -c 'import secrets; print("whsec_" + secrets.token_urlsafe(32))' >"$webhook_key")
+fi
+if ! "$bin" channel list | grep -q ' demo receiver$'; then
+  "$bin" channel add "demo receiver" --kind webhook --min-severity low \
+    --config "{\"url\": \"http://127.0.0.1:3001/hook\", \"signing_key\": \"$(cat "$webhook_key")\"}"
+fi
+
 cat <<BANNER
 
   Trailkeeper demo: http://127.0.0.1:3000
   Sign in as:       admin
   Password:         $password
+  Alerts sent:      http://127.0.0.1:3001/ (the demo's webhook receiver)
 
 BANNER
 
@@ -36,7 +47,10 @@ export TRAILKEEPER_S3_TRAILS=s3://trailkeeper-demo-trail/
 # The peer starts empty: seed the estate (200 days of it), write its CloudTrail, sync it
 # once, then serve.
 exec scripts/with-aws-peer.sh bash -c 'set -e
+  python3 scripts/demo-receiver.py --port 3001 --key-file .trailkeeper/demo-webhook.key \
+    --log .trailkeeper/demo-webhook.jsonl &
+  trap "kill $! 2>/dev/null" EXIT
   .venv/bin/python scripts/seed-demo.py --clock "$AWS_PEER_CLOCK_FILE"
   .venv/bin/python scripts/demo-trail.py trailkeeper-demo-trail
   "$0" sync
-  exec "$0" serve --listen 127.0.0.1:3000' "$bin"
+  "$0" serve --listen 127.0.0.1:3000' "$bin"

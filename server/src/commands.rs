@@ -2,7 +2,6 @@
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -14,16 +13,19 @@ use sqlx::ConnectOptions;
 use tokio::signal::unix::{SignalKind, signal};
 use trailkeeper::alert::channels::Senders;
 use trailkeeper::alert::sealing::{SECRET_KEY_FILE, SealingKey};
+use trailkeeper::alert::setup;
 use trailkeeper::alert::{Alerting, DeliverySettings};
 use trailkeeper::audit::{Action, Entry, SYSTEM_ACTOR};
 use trailkeeper::auth::oidc::Oidc;
 use trailkeeper::auth::sign_in::SignInLimits;
 use trailkeeper::auth::{tokens, users};
 use trailkeeper::config::{
-    IngestPlan, Invocation, ServeSettings, Settings, TokenInvocation, UserCommand,
+    ChannelInvocation, IngestPlan, Invocation, ServeSettings, Settings, TokenInvocation,
+    UserCommand,
 };
 use trailkeeper::db::Database;
 use trailkeeper::detect;
+use trailkeeper::findings::triage::Actor;
 use trailkeeper::ingest::after_ingest;
 use trailkeeper::ingest::load::{Summary, Totals};
 use trailkeeper::ingest::partitions;
@@ -40,7 +42,7 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<ExitCode> {
     let database = Database::open(&settings.database).await?;
     let outcome = match invocation {
-        Invocation::Serve(serving) => serve(&database, &settings.data_dir, *serving).await,
+        Invocation::Serve(serving) => serve(&database, &settings, *serving).await,
         Invocation::Migrate => migrate(&database).await,
         Invocation::Check => check(&database).await,
         Invocation::Sync { regions } => sync(&database, regions).await,
@@ -49,6 +51,7 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
         Invocation::DbRun { command } => db_run(&database, command).await,
         Invocation::User(command) => user(&database, command).await,
         Invocation::Token(command) => token(&database, command).await,
+        Invocation::Channel(command) => channel(&database, &settings, command).await,
     };
     // Whatever happened, leave the private PostgreSQL as we should (stopped if we were last).
     database.close().await;
@@ -57,7 +60,7 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
 
 async fn serve(
     database: &Database,
-    data_dir: &Path,
+    settings: &Settings,
     serve: ServeSettings,
 ) -> anyhow::Result<ExitCode> {
     migrate_and_record(database).await?;
@@ -81,11 +84,7 @@ async fn serve(
         ),
         None => None,
     };
-    let secret_key = match serve.secret_key.clone() {
-        Some(key) => key,
-        None => SealingKey::from_file(&data_dir.join(SECRET_KEY_FILE))
-            .context("alert channels' secrets need a key (TRAILKEEPER_SECRET_KEY)")?,
-    };
+    let secret_key = sealing_key(settings)?;
     let aws_config = aws::load_config().await;
     spawn_inventory_sync(
         database.pool().clone(),
@@ -619,6 +618,63 @@ async fn user(database: &Database, command: UserCommand) -> anyhow::Result<ExitC
                 "User {} has a new password; their sessions have ended.",
                 user.name
             );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The key for alert channels' secrets: configured, or the data directory's key file.
+fn sealing_key(settings: &Settings) -> anyhow::Result<SealingKey> {
+    match &settings.secret_key {
+        Some(key) => Ok(key.clone()),
+        None => SealingKey::from_file(&settings.data_dir.join(SECRET_KEY_FILE))
+            .context("alert channels' secrets need a key (TRAILKEEPER_SECRET_KEY)"),
+    }
+}
+
+async fn channel(
+    database: &Database,
+    settings: &Settings,
+    command: ChannelInvocation,
+) -> anyhow::Result<ExitCode> {
+    migrate_and_record(database).await?;
+    let pool = database.pool();
+    match command {
+        ChannelInvocation::Add(new) => {
+            let key = sealing_key(settings)?;
+            let actor = command_line_actor();
+            let actor = Actor {
+                name: &actor,
+                address: None,
+            };
+            let created = setup::add_channel(pool, &key, &Senders::new(), &actor, new).await?;
+            eprintln!(
+                "Added the {} alert channel {:?} (id {}){}.",
+                created.channel.kind.as_str(),
+                created.channel.name,
+                created.channel.id,
+                match created.rule_id {
+                    Some(rule) => format!(" and its catch-all rule {rule}"),
+                    None => String::new(),
+                }
+            );
+            if let Some(signing_key) = created.signing_key {
+                // Alone on stdout, so scripts can capture it.
+                eprintln!("Its webhook signing key is shown only this once:");
+                println!("{signing_key}");
+            }
+        }
+        ChannelInvocation::List => {
+            println!("{:<6} {:<8} {:<9} name", "id", "kind", "enabled");
+            for channel in setup::list_channels(pool).await? {
+                println!(
+                    "{:<6} {:<8} {:<9} {}",
+                    channel.id,
+                    channel.kind.as_str(),
+                    if channel.enabled { "yes" } else { "no" },
+                    channel.name
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -13,6 +13,8 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand}
 use sqlx::postgres::PgConnectOptions;
 
 use trailkeeper_app::Role;
+use trailkeeper_app::api::alerts::{ChannelKind, NewChannel};
+use trailkeeper_app::api::findings::Severity;
 
 use crate::alert::sealing::SealingKey;
 use crate::auth::oidc::OidcSettings;
@@ -69,6 +71,18 @@ pub struct GlobalArgs {
         value_name = "FORMAT"
     )]
     pub log_format: String,
+
+    /// The key that seals alert channels' secrets (signing keys, SMTP passwords) in the
+    /// database: 32 bytes in base64. Unset: a key file `secret.key` in the data directory,
+    /// made at first start and readable by its owner only.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_SECRET_KEY",
+        global = true,
+        hide_env_values = true,
+        value_name = "BASE64"
+    )]
+    pub secret_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +113,31 @@ pub enum Command {
     /// Manage API tokens for automation (`Authorization: Bearer` on /api/v1/).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage alert channels (also on the Alerts page and /api/v1/alerts/).
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Add an alert channel; with --min-severity, also the rule sending every finding at or
+    /// above it there. A webhook given no signing_key gets one, printed this once.
+    Add {
+        /// 1 to 100 characters.
+        name: String,
+        /// webhook, slack, email or sns.
+        #[arg(long, value_name = "KIND")]
+        kind: String,
+        /// The channel's settings as JSON, for a webhook
+        /// '{"url": "https://…", "signing_key": "…", "headers": {…}}'.
+        #[arg(long, value_name = "JSON")]
+        config: String,
+        /// info, low, medium, high or critical.
+        #[arg(long, value_name = "SEVERITY")]
+        min_severity: Option<String>,
+    },
+    /// List the alert channels.
+    List,
 }
 
 #[derive(Debug, Args)]
@@ -318,17 +357,6 @@ pub struct ServeArgs {
     )]
     pub oidc_client_secret: Option<String>,
 
-    /// The key that seals alert channels' secrets (signing keys, SMTP passwords) in the
-    /// database: 32 bytes in base64. Unset: a key file `secret.key` in the data directory,
-    /// made at first start and readable by its owner only.
-    #[arg(
-        long,
-        env = "TRAILKEEPER_SECRET_KEY",
-        hide_env_values = true,
-        value_name = "BASE64"
-    )]
-    pub secret_key: Option<String>,
-
     /// The ID token claim that decides the role (a string or a list of strings).
     #[arg(
         long,
@@ -382,6 +410,8 @@ pub struct Settings {
     pub database: DatabaseSource,
     pub data_dir: PathBuf,
     pub log_format: LogFormat,
+    /// The key for alert channels' secrets; `None`: the key file in the data directory.
+    pub secret_key: Option<SealingKey>,
 }
 
 /// What to do, with its validated settings.
@@ -403,6 +433,14 @@ pub enum Invocation {
     },
     User(UserCommand),
     Token(TokenInvocation),
+    Channel(ChannelInvocation),
+}
+
+/// A channel command, validated.
+#[derive(Debug)]
+pub enum ChannelInvocation {
+    Add(NewChannel),
+    List,
 }
 
 /// What `trailkeeper ingest` reads, validated.
@@ -438,8 +476,6 @@ pub struct ServeSettings {
     pub oidc: Option<OidcSettings>,
     pub sessions: SessionPolicy,
     pub tls: Option<TlsFiles>,
-    /// `None`: the key file in the data directory.
-    pub secret_key: Option<SealingKey>,
 }
 
 #[derive(Debug, Clone)]
@@ -495,6 +531,17 @@ where
             &cli.global.log_format,
             &named("log_format", "--log-format", "TRAILKEEPER_LOG_FORMAT"),
         )?,
+        secret_key: cli
+            .global
+            .secret_key
+            .as_deref()
+            .map(|key| {
+                SealingKey::from_base64(key).map_err(|error| ConfigError {
+                    setting: named("secret_key", "--secret-key", "TRAILKEEPER_SECRET_KEY"),
+                    problem: error.to_string(),
+                })
+            })
+            .transpose()?,
     };
     check_aws_environment()?;
 
@@ -578,16 +625,6 @@ where
                 })
                 .transpose()?,
             oidc: oidc_settings(&serve, &named)?,
-            secret_key: serve
-                .secret_key
-                .as_deref()
-                .map(|key| {
-                    SealingKey::from_base64(key).map_err(|error| ConfigError {
-                        setting: named("secret_key", "--secret-key", "TRAILKEEPER_SECRET_KEY"),
-                        problem: error.to_string(),
-                    })
-                })
-                .transpose()?,
             tls: tls_files(
                 serve.tls_cert,
                 serve.tls_key,
@@ -662,6 +699,35 @@ where
             },
             TokenCommand::List => TokenInvocation::List,
             TokenCommand::Revoke { name } => TokenInvocation::Revoke { name },
+        }),
+        Some(Command::Channel(command)) => Invocation::Channel(match command {
+            ChannelCommand::Add {
+                name,
+                kind,
+                config,
+                min_severity,
+            } => ChannelInvocation::Add(NewChannel {
+                kind: ChannelKind::parse(&kind).ok_or_else(|| ConfigError {
+                    setting: "--kind".into(),
+                    problem: format!("{kind:?} is not webhook, slack, email or sns"),
+                })?,
+                name,
+                config: serde_json::from_str(&config).map_err(|error| ConfigError {
+                    setting: "--config".into(),
+                    problem: format!("not JSON: {error}"),
+                })?,
+                min_severity: min_severity
+                    .map(|severity| {
+                        Severity::parse(&severity).ok_or_else(|| ConfigError {
+                            setting: "--min-severity".into(),
+                            problem: format!(
+                                "{severity:?} is not info, low, medium, high or critical"
+                            ),
+                        })
+                    })
+                    .transpose()?,
+            }),
+            ChannelCommand::List => ChannelInvocation::List,
         }),
     };
     Ok((settings, invocation))
