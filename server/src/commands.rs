@@ -116,7 +116,7 @@ async fn serve(
     .await?;
     let alerting = Alerting {
         key: secret_key,
-        senders: Senders::new(),
+        senders: Senders::new().with_aws(aws_config.clone()),
         settings: DeliverySettings::new(serve.public_url.clone().unwrap_or_else(|| url.clone())),
     };
     tokio::spawn(alerting.clone().run(database.pool().clone()));
@@ -647,7 +647,8 @@ async fn channel(
                 name: &actor,
                 address: None,
             };
-            let created = setup::add_channel(pool, &key, &Senders::new(), &actor, new).await?;
+            let senders = Senders::new().with_aws(aws::load_config().await);
+            let created = setup::add_channel(pool, &key, &senders, &actor, new).await?;
             eprintln!(
                 "Added the {} alert channel {:?} (id {}){}.",
                 created.channel.kind.as_str(),

@@ -815,3 +815,115 @@ async fn admins_set_up_channels_through_the_api_and_secrets_never_come_back(pool
     let rules = get(&app, "/api/v1/alerts/rules", &auditor).await;
     assert_eq!(rules.body, "[]", "a rule left with no channel goes too");
 }
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn an_sns_channel_publishes_with_attributes_a_subscriber_can_filter_on(pool: PgPool) {
+    use aws_config::{BehaviorVersion, Region};
+    std::env::var("AWS_ENDPOINT_URL")
+        .expect("this test needs the AWS API peer: run it with `make test`");
+    let aws = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("eu-north-1"))
+        .load()
+        .await;
+    let sns = aws_sdk_sns::Client::new(&aws);
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let topic = sns
+        .create_topic()
+        .name("trailkeeper-alerts")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let queue = sqs
+        .create_queue()
+        .queue_name("security-inbox")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await
+        .unwrap();
+
+    let alerting = Alerting {
+        senders: Senders::new().with_aws(aws.clone()),
+        ..alerting(quick_settings())
+    };
+    let created = setup::add_channel(
+        &pool,
+        &alerting.key,
+        &alerting.senders,
+        &ADMIN,
+        NewChannel {
+            kind: ChannelKind::Sns,
+            name: "sns".into(),
+            config: json!({ "topic_arn": topic }),
+            min_severity: Some(Severity::Info),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.channel.secret_fields, Vec::<String>::new());
+    let refused = setup::add_channel(
+        &pool,
+        &alerting.key,
+        &alerting.senders,
+        &ADMIN,
+        NewChannel {
+            kind: ChannelKind::Sns,
+            name: "wrong".into(),
+            config: json!({ "topic_arn": "trailkeeper-alerts" }),
+            min_severity: None,
+        },
+    )
+    .await;
+    assert!(
+        matches!(&refused, Err(setup::SetupError::Invalid(m)) if m.contains("not a topic ARN")),
+        "{:?}",
+        refused.map(|created| created.channel)
+    );
+
+    ingest(&pool, vec![deletion("e1", "prod/db")]).await;
+    alerting.pass(&pool).await.unwrap();
+    let log = deliveries(&pool).await;
+    assert_eq!(log[0].status, DeliveryStatus::Delivered, "{:?}", log[0]);
+
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .wait_time_seconds(5)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(received.len(), 1);
+    // SNS wraps the message for SQS: the alert is its Message, the attributes beside it.
+    let envelope: Value = serde_json::from_str(received[0].body().unwrap()).unwrap();
+    assert_eq!(envelope["TopicArn"], topic);
+    assert_eq!(envelope["Subject"], "[HIGH] prod/db deleted");
+    assert_eq!(envelope["MessageAttributes"]["severity"]["Value"], "high");
+    assert_eq!(
+        envelope["MessageAttributes"]["kind"]["Value"],
+        "secret_deleted"
+    );
+    let message: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(message["delivery_id"], log[0].id);
+    assert_eq!(message["alerts"][0]["secret"]["arn"], secret_arn("prod/db"));
+}

@@ -173,6 +173,30 @@ pub enum DeliveryKind {
     Test,
 }
 
+impl DeliveryKind {
+    pub const ALL: [DeliveryKind; 4] = [
+        DeliveryKind::Alert,
+        DeliveryKind::Digest,
+        DeliveryKind::Overflow,
+        DeliveryKind::Test,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryKind::Alert => "alert",
+            DeliveryKind::Digest => "digest",
+            DeliveryKind::Overflow => "overflow",
+            DeliveryKind::Test => "test",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<DeliveryKind> {
+        DeliveryKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -184,6 +208,30 @@ pub enum DeliveryStatus {
     Delivered,
     /// Given up on; it can be retried.
     Dead,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 4] = [
+        DeliveryStatus::Collecting,
+        DeliveryStatus::Pending,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Collecting => "collecting",
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Dead => "dead",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<DeliveryStatus> {
+        DeliveryStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == name)
+    }
 }
 
 /// One attempt at sending a delivery.

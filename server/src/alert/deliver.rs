@@ -87,15 +87,6 @@ struct Claimed {
     digest_minutes: Option<i32>,
 }
 
-fn delivery_kind(name: &str) -> DeliveryKind {
-    match name {
-        "digest" => DeliveryKind::Digest,
-        "overflow" => DeliveryKind::Overflow,
-        "test" => DeliveryKind::Test,
-        _ => DeliveryKind::Alert,
-    }
-}
-
 fn jitter() -> f64 {
     let mut bytes = [0u8; 4];
     aws_lc_rs::rand::fill(&mut bytes).expect("the system's random source works");
@@ -278,7 +269,7 @@ impl Alerting {
     }
 
     async fn message(&self, pool: &PgPool, delivery: &Claimed) -> Result<Message, Failure> {
-        let kind = delivery_kind(&delivery.kind);
+        let kind = DeliveryKind::parse(&delivery.kind).unwrap_or(DeliveryKind::Alert);
         if kind == DeliveryKind::Test {
             return Ok(Message::test(delivery.id.clone(), &self.settings.dashboard));
         }

@@ -53,33 +53,6 @@ struct AttemptRow {
     latency_ms: i32,
 }
 
-fn status_name(status: DeliveryStatus) -> &'static str {
-    match status {
-        DeliveryStatus::Collecting => "collecting",
-        DeliveryStatus::Pending => "pending",
-        DeliveryStatus::Delivered => "delivered",
-        DeliveryStatus::Dead => "dead",
-    }
-}
-
-fn parse_status(name: &str) -> DeliveryStatus {
-    match name {
-        "collecting" => DeliveryStatus::Collecting,
-        "delivered" => DeliveryStatus::Delivered,
-        "dead" => DeliveryStatus::Dead,
-        _ => DeliveryStatus::Pending,
-    }
-}
-
-fn parse_kind(name: &str) -> DeliveryKind {
-    match name {
-        "digest" => DeliveryKind::Digest,
-        "overflow" => DeliveryKind::Overflow,
-        "test" => DeliveryKind::Test,
-        _ => DeliveryKind::Alert,
-    }
-}
-
 /// Deliveries newest first, with their attempts.
 pub async fn list(pool: &PgPool, filter: &DeliveryFilter) -> Result<DeliveryPage, SetupError> {
     let limit = filter.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
@@ -99,7 +72,7 @@ pub async fn list(pool: &PgPool, filter: &DeliveryFilter) -> Result<DeliveryPage
          FROM alert_deliveries d JOIN alert_channels c ON c.id = d.channel_id WHERE true",
     );
     if let Some(status) = filter.status {
-        sql.push(" AND d.status = ").push_bind(status_name(status));
+        sql.push(" AND d.status = ").push_bind(status.as_str());
     }
     if let Some(channel) = filter.channel_id {
         sql.push(" AND d.channel_id = ").push_bind(channel);
@@ -149,7 +122,7 @@ pub async fn list(pool: &PgPool, filter: &DeliveryFilter) -> Result<DeliveryPage
     let items = rows
         .into_iter()
         .map(|row| {
-            let status = parse_status(&row.status);
+            let status = DeliveryStatus::parse(&row.status).unwrap_or(DeliveryStatus::Pending);
             Delivery {
                 attempts: attempts
                     .iter()
@@ -165,7 +138,7 @@ pub async fn list(pool: &PgPool, filter: &DeliveryFilter) -> Result<DeliveryPage
                 id: row.id,
                 channel_id: row.channel_id,
                 channel_name: row.channel_name,
-                kind: parse_kind(&row.kind),
+                kind: DeliveryKind::parse(&row.kind).unwrap_or(DeliveryKind::Alert),
                 status,
                 finding_ids: row.finding_ids,
                 created_at: row.created_at,

@@ -3,6 +3,7 @@
 //! try again from how it failed.
 
 pub mod slack;
+pub mod sns;
 pub mod webhook;
 
 use std::time::Duration;
@@ -48,10 +49,12 @@ pub trait Channel: Send + Sync {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
-/// What channels send with: one HTTP client for all of them.
+/// What channels send with: one HTTP client for all of them, and the AWS configuration
+/// (the SDK's standard chain) for SNS.
 #[derive(Clone, Debug)]
 pub struct Senders {
     pub http: reqwest::Client,
+    pub aws: Option<aws_config::SdkConfig>,
 }
 
 /// How long a receiver has to answer.
@@ -68,7 +71,14 @@ impl Senders {
             .user_agent(concat!("Trailkeeper/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client's settings are valid");
-        Senders { http }
+        Senders { http, aws: None }
+    }
+
+    pub fn with_aws(self, aws: aws_config::SdkConfig) -> Senders {
+        Senders {
+            aws: Some(aws),
+            ..self
+        }
     }
 }
 
@@ -87,7 +97,8 @@ pub fn open(
     match kind {
         ChannelKind::Webhook => Ok(Box::new(webhook::Webhook::new(config, senders)?)),
         ChannelKind::Slack => Ok(Box::new(slack::Slack::new(config, senders)?)),
-        ChannelKind::Email | ChannelKind::Sns => Err(ConfigError(format!(
+        ChannelKind::Sns => Ok(Box::new(sns::Sns::new(config, senders)?)),
+        ChannelKind::Email => Err(ConfigError(format!(
             "{} channels are not available yet",
             kind.as_str()
         ))),
