@@ -927,3 +927,108 @@ async fn an_sns_channel_publishes_with_attributes_a_subscriber_can_filter_on(poo
     assert_eq!(message["delivery_id"], log[0].id);
     assert_eq!(message["alerts"][0]["secret"]["arn"], secret_arn("prod/db"));
 }
+
+/// A real SMTP server (aiosmtpd from the repository's venv) keeping mail in a maildir.
+struct SmtpServer {
+    process: std::process::Child,
+    port: u16,
+    maildir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    async fn start() -> SmtpServer {
+        let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python");
+        let port = Receiver::reserve().await.port();
+        let maildir = tempfile::tempdir().unwrap();
+        let process = std::process::Command::new(python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir.path().join("mail"))
+            .spawn()
+            .expect("aiosmtpd from the venv (scripts/setup.sh installs it)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return SmtpServer {
+                    process,
+                    port,
+                    maildir,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("aiosmtpd did not start on port {port}");
+    }
+
+    fn mail(&self) -> Vec<String> {
+        std::fs::read_dir(self.maildir.path().join("mail").join("new"))
+            .map(|entries| {
+                entries
+                    .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn an_email_channel_sends_text_and_html_through_a_real_smtp_server(pool: PgPool) {
+    let smtp = SmtpServer::start().await;
+    let alerting = alerting(quick_settings());
+    let created = setup::add_channel(
+        &pool,
+        &alerting.key,
+        &alerting.senders,
+        &ADMIN,
+        NewChannel {
+            kind: ChannelKind::Email,
+            name: "secops mail".into(),
+            config: json!({ "host": "127.0.0.1", "port": smtp.port, "security": "none",
+                            "from": "Trailkeeper <trailkeeper@example.test>",
+                            "to": ["secops@example.test"] }),
+            min_severity: Some(Severity::Medium),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.channel.config["host"], "127.0.0.1");
+
+    ingest(&pool, vec![deletion("e1", "prod/db")]).await;
+    alerting.pass(&pool).await.unwrap();
+    let log = deliveries(&pool).await;
+    assert_eq!(log[0].status, DeliveryStatus::Delivered, "{:?}", log[0]);
+    assert_eq!(log[0].attempts[0].response_code, Some(250));
+
+    let mail = smtp.mail();
+    assert_eq!(mail.len(), 1);
+    let mail = &mail[0];
+    assert!(mail.contains("Subject: [HIGH] prod/db deleted"), "{mail}");
+    assert!(mail.contains("To: secops@example.test"), "{mail}");
+    assert!(
+        mail.contains(&format!("Message-ID: <{}@trailkeeper>", log[0].id)),
+        "{mail}"
+    );
+    assert!(mail.contains("Content-Type: text/plain"), "{mail}");
+    assert!(mail.contains("Content-Type: text/html"), "{mail}");
+    assert!(mail.contains("recovery window of 7 days"), "{mail}");
+
+    // A server that is gone is retried, not given up on.
+    drop(smtp);
+    ingest(&pool, vec![deletion("e2", "prod/api")]).await;
+    alerting.pass(&pool).await.unwrap();
+    let waiting = &deliveries(&pool).await[0];
+    assert_eq!(waiting.status, DeliveryStatus::Pending, "{waiting:?}");
+    assert!(
+        waiting.last_error.as_deref().unwrap().contains("SMTP"),
+        "{waiting:?}"
+    );
+}

@@ -2,6 +2,7 @@
 //! renders a [`Message`] and sends it once; the delivery worker decides when, and whether to
 //! try again from how it failed.
 
+pub mod email;
 pub mod slack;
 pub mod sns;
 pub mod webhook;
@@ -98,10 +99,7 @@ pub fn open(
         ChannelKind::Webhook => Ok(Box::new(webhook::Webhook::new(config, senders)?)),
         ChannelKind::Slack => Ok(Box::new(slack::Slack::new(config, senders)?)),
         ChannelKind::Sns => Ok(Box::new(sns::Sns::new(config, senders)?)),
-        ChannelKind::Email => Err(ConfigError(format!(
-            "{} channels are not available yet",
-            kind.as_str()
-        ))),
+        ChannelKind::Email => Ok(Box::new(email::Email::new(config)?)),
     }
 }
 
