@@ -940,22 +940,22 @@ impl SmtpServer {
         let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python");
         let port = Receiver::reserve().await.port();
         let maildir = tempfile::tempdir().unwrap();
-        let process = std::process::Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir.path().join("mail"))
-            .spawn()
-            .expect("aiosmtpd from the venv (scripts/setup.sh installs it)");
+        let server = SmtpServer {
+            process: std::process::Command::new(python)
+                .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+                .args(["-c", "aiosmtpd.handlers.Mailbox"])
+                .arg(maildir.path().join("mail"))
+                .spawn()
+                .expect("aiosmtpd from the venv (scripts/setup.sh installs it)"),
+            port,
+            maildir,
+        };
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
             {
-                return SmtpServer {
-                    process,
-                    port,
-                    maildir,
-                };
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
