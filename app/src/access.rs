@@ -92,7 +92,7 @@ const fn section(path: &'static str, label: &'static str, role: Role) -> Section
 /// Routes outside the navigation: the sign-in page and the server functions (by the path
 /// their `endpoint` gives them under `/api`). Only the sign-in page and its own question
 /// (how can I sign in here?) are public.
-const OTHER_ROUTES: [(&str, Access); 21] = [
+const OTHER_ROUTES: [(&str, Access); 26] = [
     ("/login", Access::Public),
     ("/secrets/{*id}", Access::Role(Role::Viewer)),
     ("/events/{id}", Access::Role(Role::Viewer)),
@@ -114,6 +114,11 @@ const OTHER_ROUTES: [(&str, Access); 21] = [
     ("/api/events", Access::Role(Role::Viewer)),
     ("/api/event", Access::Role(Role::Viewer)),
     ("/api/secret_access", Access::Role(Role::Viewer)),
+    ("/api/alerts", Access::Role(Role::Auditor)),
+    ("/api/add_alert_channel", Access::Role(Role::Admin)),
+    ("/api/test_alert_channel", Access::Role(Role::Admin)),
+    ("/api/enable_alert_channel", Access::Role(Role::Admin)),
+    ("/api/retry_alert_delivery", Access::Role(Role::Admin)),
 ];
 
 /// What a route (as registered: `/secrets/{name}`, not `/secrets/db-password`) asks of the

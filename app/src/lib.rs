@@ -20,8 +20,8 @@ pub use roles::Role;
 use components::layout::Layout;
 use components::time::provide_display_zone;
 use pages::{
-    audit::AuditLogPage, event::EventPage, events::EventsPage, finding::FindingPage,
-    findings::FindingsPage, login::LoginPage, not_built::NotBuilt, not_found::NotFound,
+    alerts::AlertsPage, audit::AuditLogPage, event::EventPage, events::EventsPage,
+    finding::FindingPage, findings::FindingsPage, login::LoginPage, not_found::NotFound,
     overview::OverviewPage, secret::SecretPage, secrets::SecretsPage, settings::SettingsPage,
 };
 
@@ -89,17 +89,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/events/:id") view=EventPage />
                     <Route path=path!("/findings") view=FindingsPage />
                     <Route path=path!("/findings/:id") view=FindingPage />
-                    <Route
-                        path=path!("/alerts")
-                        view=|| {
-                            view! {
-                                <NotBuilt
-                                    title="Alerts"
-                                    purpose="the channels and routing rules that notify people of findings, and a log of every delivery"
-                                />
-                            }
-                        }
-                    />
+                    <Route path=path!("/alerts") view=AlertsPage />
                     <Route path=path!("/settings") view=SettingsPage />
                 </Routes>
             </Layout>

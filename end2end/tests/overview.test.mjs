@@ -147,15 +147,14 @@ test('the hydrated overview switches every timestamp between local time and UTC'
   assert.deepEqual(problems, []);
 });
 
-test('navigation moves between sections in the browser and unbuilt pages say so', async () => {
+test('navigation moves between sections in the browser', async () => {
   const { page, problems } = await signedInPage();
   await page.getByRole('link', { name: 'Alerts' }).click();
   await page.getByRole('heading', { level: 1, name: 'Alerts' }).waitFor();
   assert.equal(new URL(page.url()).pathname, '/alerts');
-  await page.getByText('This page is not built yet.').waitFor();
+  await page.getByRole('heading', { level: 2, name: 'Delivery log' }).waitFor();
   assert.equal(await page.getByRole('link', { name: 'Alerts' }).getAttribute('aria-current'), 'page');
   assert.equal(await page.title(), 'Alerts · Trailkeeper');
-  await page.screenshot({ path: path.join(screenshots, 'alerts-not-built.png') });
   assert.deepEqual(problems, []);
 });
 

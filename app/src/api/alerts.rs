@@ -273,3 +273,85 @@ pub struct DeliveryPage {
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next: Option<String>,
 }
+
+/// What the Alerts page shows: channels, rules and one page of the delivery log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertsView {
+    pub channels: Vec<Channel>,
+    pub rules: Vec<AlertRule>,
+    pub deliveries: DeliveryPage,
+}
+
+/// The delivery log's filters as the page's URL carries them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryQuery {
+    pub status: Option<DeliveryStatus>,
+    pub channel: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Channels, rules and the delivery log filtered by `query`.
+#[leptos::server(endpoint = "alerts")]
+pub async fn list_alerts(
+    #[server(default)] query: DeliveryQuery,
+) -> Result<AlertsView, leptos::prelude::ServerFnError> {
+    super::backend_for::<ListAlerts>()?.alerts(query).await
+}
+
+/// Adds a channel as the caller; `Ok(Err(reason))` when its settings cannot work. On
+/// success, what to tell the person (a generated signing key, shown this once).
+#[leptos::server(endpoint = "add_alert_channel")]
+pub async fn add_alert_channel(
+    #[server(default)] kind: String,
+    #[server(default)] name: String,
+    #[server(default)] config: String,
+    #[server(default)] min_severity: String,
+) -> Result<Result<String, String>, leptos::prelude::ServerFnError> {
+    let backend = super::backend_for::<AddAlertChannel>()?;
+    let who = super::caller()?;
+    let Some(kind) = ChannelKind::parse(&kind) else {
+        return Ok(Err(format!("{kind:?} is not a kind of channel")));
+    };
+    let config = match serde_json::from_str(&config) {
+        Ok(config) => config,
+        Err(error) => return Ok(Err(format!("the settings are not JSON: {error}"))),
+    };
+    let new = NewChannel {
+        kind,
+        name,
+        config,
+        min_severity: Severity::parse(&min_severity),
+    };
+    backend.add_channel(who, new).await
+}
+
+/// Sends a test message to a channel now; `Ok(Ok(how it went))`.
+#[leptos::server(endpoint = "test_alert_channel")]
+pub async fn test_alert_channel(
+    #[server(default)] id: i64,
+) -> Result<Result<String, String>, leptos::prelude::ServerFnError> {
+    let backend = super::backend_for::<TestAlertChannel>()?;
+    let who = super::caller()?;
+    backend.test_channel(who, id).await
+}
+
+/// Turns a channel on or off as the caller.
+#[leptos::server(endpoint = "enable_alert_channel")]
+pub async fn enable_alert_channel(
+    #[server(default)] id: i64,
+    #[server(default)] enabled: bool,
+) -> Result<Result<(), String>, leptos::prelude::ServerFnError> {
+    let backend = super::backend_for::<EnableAlertChannel>()?;
+    let who = super::caller()?;
+    backend.enable_channel(who, id, enabled).await
+}
+
+/// Sends a dead delivery again as the caller.
+#[leptos::server(endpoint = "retry_alert_delivery")]
+pub async fn retry_alert_delivery(
+    #[server(default)] id: String,
+) -> Result<Result<(), String>, leptos::prelude::ServerFnError> {
+    let backend = super::backend_for::<RetryAlertDelivery>()?;
+    let who = super::caller()?;
+    backend.retry_delivery(who, id).await
+}

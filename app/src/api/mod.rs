@@ -13,7 +13,7 @@ pub mod secrets;
 pub mod settings;
 
 #[cfg(feature = "ssr")]
-pub use backend::{Backend, SharedBackend};
+pub use backend::{AlertsBackend, Backend, SharedBackend};
 
 #[cfg(feature = "ssr")]
 mod backend {
@@ -21,6 +21,7 @@ mod backend {
     use leptos::server_fn::ServerFn;
     use std::sync::Arc;
 
+    use super::alerts::{AlertsView, DeliveryQuery, NewChannel};
     use super::audit::{AuditFilter, AuditPage};
     use super::events::{AccessReport, EventListing, EventQuery, EventRecord};
     use super::findings::{
@@ -35,7 +36,7 @@ mod backend {
     /// What the pages need from the server's store and configuration. The server crate
     /// implements it and provides an [`Arc`] of it as Leptos context for every request.
     #[async_trait::async_trait]
-    pub trait Backend: Send + Sync + 'static {
+    pub trait Backend: AlertsBackend + Send + Sync + 'static {
         async fn overview(&self) -> Result<Overview, ServerFnError>;
         async fn audit_log(&self, filter: AuditFilter) -> Result<AuditPage, ServerFnError>;
         async fn sign_in_methods(&self) -> Result<SignInMethods, ServerFnError>;
@@ -78,6 +79,35 @@ mod backend {
             &self,
             who: Caller,
             settings: DetectionSettings,
+        ) -> Result<Result<(), String>, ServerFnError>;
+    }
+
+    /// What the Alerts page asks of the server.
+    #[async_trait::async_trait]
+    pub trait AlertsBackend {
+        async fn alerts(&self, query: DeliveryQuery) -> Result<AlertsView, ServerFnError>;
+        /// A channel by `who`; `Ok(Err(reason))` when it cannot work, else what to tell them.
+        async fn add_channel(
+            &self,
+            who: Caller,
+            new: NewChannel,
+        ) -> Result<Result<String, String>, ServerFnError>;
+        /// A test message now; `Ok(Ok(how it went))`.
+        async fn test_channel(
+            &self,
+            who: Caller,
+            id: i64,
+        ) -> Result<Result<String, String>, ServerFnError>;
+        async fn enable_channel(
+            &self,
+            who: Caller,
+            id: i64,
+            enabled: bool,
+        ) -> Result<Result<(), String>, ServerFnError>;
+        async fn retry_delivery(
+            &self,
+            who: Caller,
+            id: String,
         ) -> Result<Result<(), String>, ServerFnError>;
     }
 

@@ -1,10 +1,10 @@
+pub mod alerts;
 pub mod audit;
 pub mod event;
 pub mod events;
 pub mod finding;
 pub mod findings;
 pub mod login;
-pub mod not_built;
 pub mod not_found;
 pub mod overview;
 pub mod secret;

@@ -3,8 +3,12 @@
 use async_trait::async_trait;
 use leptos::prelude::ServerFnError;
 use sqlx::PgPool;
+use std::sync::Arc;
 use trailkeeper_app::access::Caller;
-use trailkeeper_app::api::Backend;
+
+use trailkeeper_app::api::alerts::{
+    AlertsView, ChannelChange, DeliveryQuery, DeliveryStatus, NewChannel,
+};
 use trailkeeper_app::api::audit::{AuditFilter, AuditPage};
 use trailkeeper_app::api::events::{AccessReport, EventListing, EventQuery, EventRecord};
 use trailkeeper_app::api::findings::{
@@ -14,7 +18,11 @@ use trailkeeper_app::api::identity::SignInMethods;
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
 use trailkeeper_app::api::secrets::{SecretListing, SecretLookup, SecretQuery};
 use trailkeeper_app::api::settings::DetectionSettings;
+use trailkeeper_app::api::{AlertsBackend, Backend};
 
+use crate::alert::Alerting;
+use crate::alert::log::{self as delivery_log, DeliveryFilter};
+use crate::alert::setup::{self, SetupError};
 use crate::detect::settings::{self, SettingsError};
 use crate::events::read as events;
 use crate::findings::read as findings;
@@ -28,6 +36,7 @@ const RECENT_ACTIVITY: i64 = 20;
 
 pub struct ServerBackend {
     pub pool: PgPool,
+    pub alerting: Arc<Alerting>,
     pub database_location: String,
     pub aws: AwsTarget,
     pub single_sign_on: bool,
@@ -227,6 +236,120 @@ fn actor(who: &Caller) -> Actor<'_> {
 }
 
 /// A refused action is an answer for the person; a store failure is the server's.
+#[async_trait]
+impl AlertsBackend for ServerBackend {
+    async fn alerts(&self, query: DeliveryQuery) -> Result<AlertsView, ServerFnError> {
+        let channels = setup::list_channels(&self.pool)
+            .await
+            .map_err(|error| internal("reading the alert channels", error))?;
+        let rules = setup::list_rules(&self.pool)
+            .await
+            .map_err(|error| internal("reading the alert rules", error))?;
+        let filter = DeliveryFilter {
+            status: query.status,
+            channel_id: query.channel,
+            cursor: query.cursor,
+            ..DeliveryFilter::default()
+        };
+        let deliveries = match delivery_log::list(&self.pool, &filter).await {
+            Ok(page) => page,
+            Err(SetupError::Invalid(message)) => return Err(ServerFnError::new(message)),
+            Err(error) => return Err(internal("reading the delivery log", error)),
+        };
+        Ok(AlertsView {
+            channels,
+            rules,
+            deliveries,
+        })
+    }
+
+    async fn add_channel(
+        &self,
+        who: Caller,
+        new: NewChannel,
+    ) -> Result<Result<String, String>, ServerFnError> {
+        let alerting = &self.alerting;
+        set_up(
+            setup::add_channel(
+                &self.pool,
+                &alerting.key,
+                &alerting.senders,
+                &actor(&who),
+                new,
+            )
+            .await
+            .map(|created| match created.signing_key {
+                Some(key) => {
+                    format!("Channel added. Its signing key is shown only this once: {key}")
+                }
+                None => "Channel added.".to_string(),
+            }),
+        )
+    }
+
+    async fn test_channel(
+        &self,
+        who: Caller,
+        id: i64,
+    ) -> Result<Result<String, String>, ServerFnError> {
+        set_up(
+            setup::test_channel(&self.pool, &self.alerting, &actor(&who), id)
+                .await
+                .map(|delivery| match delivery.status {
+                    DeliveryStatus::Delivered => "Test message delivered.".to_string(),
+                    _ => format!(
+                        "The test message failed: {}",
+                        delivery.last_error.unwrap_or_default()
+                    ),
+                }),
+        )
+    }
+
+    async fn enable_channel(
+        &self,
+        who: Caller,
+        id: i64,
+        enabled: bool,
+    ) -> Result<Result<(), String>, ServerFnError> {
+        let change = ChannelChange {
+            enabled: Some(enabled),
+            ..ChannelChange::default()
+        };
+        let alerting = &self.alerting;
+        set_up(
+            setup::change_channel(
+                &self.pool,
+                &alerting.key,
+                &alerting.senders,
+                &actor(&who),
+                id,
+                change,
+            )
+            .await
+            .map(|_| ()),
+        )
+    }
+
+    async fn retry_delivery(
+        &self,
+        who: Caller,
+        id: String,
+    ) -> Result<Result<(), String>, ServerFnError> {
+        set_up(delivery_log::retry(&self.pool, &actor(&who), &id).await)
+    }
+}
+
+/// An alert setup's outcome for a page: refusals are the person's to read, the store's
+/// failures the log's.
+fn set_up<T>(outcome: Result<T, SetupError>) -> Result<Result<T, String>, ServerFnError> {
+    match outcome {
+        Ok(value) => Ok(Ok(value)),
+        Err(SetupError::Store(error)) => Err(internal("alert setup", error)),
+        Err(SetupError::Key(error)) => Err(internal("opening alert channel secrets", error)),
+        Err(refusal) => Ok(Err(refusal.to_string())),
+    }
+}
+
 fn refused(outcome: Result<(), TriageError>) -> Result<Result<(), String>, ServerFnError> {
     match outcome {
         Ok(()) => Ok(Ok(())),

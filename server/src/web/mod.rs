@@ -284,8 +284,10 @@ fn leptos_options(listen: SocketAddr) -> LeptosOptions {
 
 pub fn router(context: WebContext) -> Router {
     let options = leptos_options(context.listen);
+    let alerting = Arc::new(context.alerting);
     let backend: SharedBackend = Arc::new(ServerBackend {
         pool: context.pool.clone(),
+        alerting: alerting.clone(),
         database_location: context.database_location,
         aws: context.aws,
         single_sign_on: context.sso.is_some(),
@@ -298,7 +300,7 @@ pub fn router(context: WebContext) -> Router {
         metrics: Arc::new(HttpMetrics::default()),
         auth: auth.clone(),
         sso: context.sso.map(Arc::new),
-        alerting: Arc::new(context.alerting),
+        alerting,
     };
     let provide_backend = move || provide_context(backend.clone());
 
