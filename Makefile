@@ -46,6 +46,6 @@ test-e2e:
 	scripts/with-aws-peer.sh node --test end2end/tests/
 
 # Figures, not pass/fail, on a private PostgreSQL: the inventory at 10 000 secrets, ingest at a
-# million events, detection on the labelled scenario month.
+# million events, detection on the labelled scenario month, alert delivery's latency and throughput.
 bench: build
-	scripts/with-test-database.sh cargo bench -p trailkeeper --bench inventory --bench ingest --bench detection
+	scripts/with-test-database.sh cargo bench -p trailkeeper --bench inventory --bench ingest --bench detection --bench alerts

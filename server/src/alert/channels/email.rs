@@ -248,7 +248,7 @@ mod tests {
         assert!(
             refused(json!({ "host": "smtp.test", "from": "tk@x.test",
                                 "to": ["a@x.test"], "security": "ssl3" }))
-            .contains("security")
+            .contains("`ssl3`, expected one of `starttls`, `tls`, `none`")
         );
         assert!(
             Email::new(
