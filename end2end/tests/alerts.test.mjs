@@ -128,5 +128,21 @@ test('an admin adds a webhook channel, tests it, and findings arrive signed', as
   await page.getByTestId('channel-row').filter({ hasText: 'e2e receiver' })
     .getByRole('button', { name: 'Disable' }).click();
   await page.getByTestId('channel-state').filter({ hasText: 'disabled' }).waitFor();
+
+  // A digest rule for deletions of prod secrets, then removed.
+  await page.waitForLoadState('networkidle');
+  const ruleForm = page.getByTestId('new-alert-rule');
+  await ruleForm.getByLabel('Severity and up').selectOption('medium');
+  await ruleForm.getByLabel('Kind').selectOption('secret_deleted');
+  await ruleForm.getByLabel('Secret pattern').fill('prod/*');
+  await ruleForm.getByLabel('Digest every (minutes)').fill('60');
+  await ruleForm.getByRole('button', { name: 'Add rule' }).click();
+  const digestRule = page.getByTestId('rule-row').filter({ hasText: 'digest every 60 min' });
+  await digestRule.waitFor();
+  assert.match(await digestRule.innerText(), /medium and up\s+Secret deleted; secret prod\/\*\s+e2e receiver/i);
+  await page.waitForLoadState('networkidle');
+  await digestRule.getByRole('button', { name: 'Remove' }).click();
+  await digestRule.waitFor({ state: 'detached' });
+  assert.equal(await page.getByTestId('rule-row').count(), 1);
   assert.deepEqual(problems, []);
 });

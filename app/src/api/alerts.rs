@@ -355,3 +355,56 @@ pub async fn retry_alert_delivery(
     let who = super::caller()?;
     backend.retry_delivery(who, id).await
 }
+
+/// Adds a routing rule as the caller; `Ok(Err(reason))` when a value is not valid. Empty
+/// fields mean "any" (kind, patterns) and "at once" (digest minutes).
+#[leptos::server(endpoint = "add_alert_rule")]
+pub async fn add_alert_rule(
+    #[server(default)] min_severity: String,
+    #[server(default)] kind: String,
+    #[server(default)] secret_pattern: String,
+    #[server(default)] principal_pattern: String,
+    #[server(default)] channel_id: i64,
+    #[server(default)] digest_minutes: String,
+) -> Result<Result<(), String>, leptos::prelude::ServerFnError> {
+    let backend = super::backend_for::<AddAlertRule>()?;
+    let who = super::caller()?;
+    let Some(min_severity) = Severity::parse(&min_severity) else {
+        return Ok(Err(format!("{min_severity:?} is not a severity")));
+    };
+    let kinds = match kind.trim() {
+        "" => Vec::new(),
+        name => match FindingKind::parse(name) {
+            Some(kind) => vec![kind],
+            None => return Ok(Err(format!("{name:?} is not a kind of finding"))),
+        },
+    };
+    let digest_minutes = match digest_minutes.trim() {
+        "" => None,
+        minutes => match minutes.parse() {
+            Ok(minutes) => Some(minutes),
+            Err(_) => return Ok(Err(format!("{minutes:?} is not a number of minutes"))),
+        },
+    };
+    let pattern = |text: String| Some(text.trim().to_string()).filter(|text| !text.is_empty());
+    let rule = NewAlertRule {
+        min_severity,
+        kinds,
+        secret_pattern: pattern(secret_pattern),
+        secret_tag: None,
+        principal_pattern: pattern(principal_pattern),
+        channel_ids: vec![channel_id],
+        digest_minutes,
+    };
+    backend.add_rule(who, rule).await
+}
+
+/// Removes a routing rule as the caller.
+#[leptos::server(endpoint = "remove_alert_rule")]
+pub async fn remove_alert_rule(
+    #[server(default)] id: i64,
+) -> Result<Result<(), String>, leptos::prelude::ServerFnError> {
+    let backend = super::backend_for::<RemoveAlertRule>()?;
+    let who = super::caller()?;
+    backend.remove_rule(who, id).await
+}

@@ -21,7 +21,7 @@ mod backend {
     use leptos::server_fn::ServerFn;
     use std::sync::Arc;
 
-    use super::alerts::{AlertsView, DeliveryQuery, NewChannel};
+    use super::alerts::{AlertsView, DeliveryQuery, NewAlertRule, NewChannel};
     use super::audit::{AuditFilter, AuditPage};
     use super::events::{AccessReport, EventListing, EventQuery, EventRecord};
     use super::findings::{
@@ -108,6 +108,16 @@ mod backend {
             &self,
             who: Caller,
             id: String,
+        ) -> Result<Result<(), String>, ServerFnError>;
+        async fn add_rule(
+            &self,
+            who: Caller,
+            rule: NewAlertRule,
+        ) -> Result<Result<(), String>, ServerFnError>;
+        async fn remove_rule(
+            &self,
+            who: Caller,
+            id: i64,
         ) -> Result<Result<(), String>, ServerFnError>;
     }
 

@@ -5,10 +5,11 @@ use leptos_router::params::ParamsMap;
 
 use crate::Role;
 use crate::api::alerts::{
-    AddAlertChannel, AlertRule, AlertsView, Channel, ChannelKind, Delivery, DeliveryQuery,
-    DeliveryStatus, EnableAlertChannel, RetryAlertDelivery, TestAlertChannel, list_alerts,
+    AddAlertChannel, AddAlertRule, AlertRule, AlertsView, Channel, ChannelKind, Delivery,
+    DeliveryQuery, DeliveryStatus, EnableAlertChannel, RemoveAlertRule, RetryAlertDelivery,
+    TestAlertChannel, list_alerts,
 };
-use crate::api::findings::Severity;
+use crate::api::findings::{FindingKind, Severity};
 use crate::api::identity::current_identity;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
@@ -51,6 +52,8 @@ pub fn AlertsPage() -> impl IntoView {
     let test = ServerAction::<TestAlertChannel>::new();
     let enable = ServerAction::<EnableAlertChannel>::new();
     let retry = ServerAction::<RetryAlertDelivery>::new();
+    let add_rule = ServerAction::<AddAlertRule>::new();
+    let remove_rule = ServerAction::<RemoveAlertRule>::new();
     let view_data = Resource::new(
         move || {
             (
@@ -59,6 +62,8 @@ pub fn AlertsPage() -> impl IntoView {
                 test.version().get(),
                 enable.version().get(),
                 retry.version().get(),
+                add_rule.version().get(),
+                remove_rule.version().get(),
             )
         },
         |(query, ..)| list_alerts(query),
@@ -101,7 +106,8 @@ pub fn AlertsPage() -> impl IntoView {
                             .collect();
                         view! {
                             <Channels channels may_change test enable />
-                            <Rules rules names=names.clone() />
+                            <Rules rules names=names.clone() may_change remove_rule />
+                            {may_change.then(|| view! { <NewRuleForm add_rule names=names.clone() /> })}
                             <Deliveries deliveries=deliveries.items next=deliveries.next names may_change retry />
                         }
                             .into_any()
@@ -285,7 +291,12 @@ fn channel_names(ids: &[i64], names: &[(i64, String)]) -> String {
 }
 
 #[component]
-fn Rules(rules: Vec<AlertRule>, names: Vec<(i64, String)>) -> impl IntoView {
+fn Rules(
+    rules: Vec<AlertRule>,
+    names: Vec<(i64, String)>,
+    may_change: bool,
+    remove_rule: ServerAction<RemoveAlertRule>,
+) -> impl IntoView {
     let rows = rules
         .into_iter()
         .map(|rule| {
@@ -300,6 +311,7 @@ fn Rules(rules: Vec<AlertRule>, names: Vec<(i64, String)>) -> impl IntoView {
             .into_iter()
             .flatten()
             .collect::<Vec<_>>();
+            let id = rule.id;
             view! {
                 <tr data-testid="rule-row">
                     <td>{format!("{} and up", rule.min_severity.as_str())}</td>
@@ -311,6 +323,16 @@ fn Rules(rules: Vec<AlertRule>, names: Vec<(i64, String)>) -> impl IntoView {
                             None => "at once".to_string(),
                         }}
                     </td>
+                    {may_change
+                        .then(|| {
+                            view! {
+                                <td>
+                                    <button type="button" on:click=move |_| { remove_rule.dispatch(RemoveAlertRule { id }); }>
+                                        "Remove"
+                                    </button>
+                                </td>
+                            }
+                        })}
                 </tr>
             }
         })
@@ -328,10 +350,86 @@ fn Rules(rules: Vec<AlertRule>, names: Vec<(i64, String)>) -> impl IntoView {
                         <th>"Findings"</th>
                         <th>"Channels"</th>
                         <th>"When"</th>
+                        {may_change.then(|| view! { <th>"Actions"</th> })}
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
             </table>
+        </section>
+    }
+}
+
+/// Adds a rule: findings of a severity and up, of one kind or any, matching patterns, to a
+/// channel at once or as a digest.
+#[component]
+fn NewRuleForm(add_rule: ServerAction<AddAlertRule>, names: Vec<(i64, String)>) -> impl IntoView {
+    let first = names.first().map(|(id, _)| *id).unwrap_or_default();
+    let severity = RwSignal::new("high".to_string());
+    let kind = RwSignal::new(String::new());
+    let secret = RwSignal::new(String::new());
+    let principal = RwSignal::new(String::new());
+    let channel = RwSignal::new(first);
+    let digest = RwSignal::new(String::new());
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        add_rule.dispatch(AddAlertRule {
+            min_severity: severity.get_untracked(),
+            kind: kind.get_untracked(),
+            secret_pattern: secret.get_untracked(),
+            principal_pattern: principal.get_untracked(),
+            channel_id: channel.get_untracked(),
+            digest_minutes: digest.get_untracked(),
+        });
+    };
+    view! {
+        <section class="panel" aria-labelledby="new-rule-heading">
+            <h2 id="new-rule-heading">"Add a routing rule"</h2>
+            <form class="filters" data-testid="new-alert-rule" on:submit=submit>
+                <label>
+                    "Severity and up"
+                    <select name="min_severity" on:change=move |event| severity.set(event_target_value(&event))>
+                        {Severity::ALL
+                            .into_iter()
+                            .map(|option| view! { <option value=option.as_str() selected=option == Severity::High>{option.as_str()}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "Kind"
+                    <select name="kind" on:change=move |event| kind.set(event_target_value(&event))>
+                        <option value="">"any"</option>
+                        {FindingKind::ALL
+                            .into_iter()
+                            .map(|option| view! { <option value=option.as_str()>{option.label()}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "Secret pattern"
+                    <input type="text" name="secret_pattern" placeholder="prod/*" on:input=move |event| secret.set(event_target_value(&event)) />
+                </label>
+                <label>
+                    "Principal pattern"
+                    <input type="text" name="principal_pattern" placeholder="arn:aws:iam::*:user/*" on:input=move |event| principal.set(event_target_value(&event)) />
+                </label>
+                <label>
+                    "Channel"
+                    <select
+                        name="channel_id"
+                        on:change=move |event| channel.set(event_target_value(&event).parse().unwrap_or_default())
+                    >
+                        {names
+                            .into_iter()
+                            .map(|(id, name)| view! { <option value=id.to_string()>{name}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "Digest every (minutes)"
+                    <input type="text" name="digest_minutes" placeholder="at once" on:input=move |event| digest.set(event_target_value(&event)) />
+                </label>
+                <button type="submit">"Add rule"</button>
+            </form>
         </section>
     }
 }

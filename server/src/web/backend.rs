@@ -7,7 +7,7 @@ use std::sync::Arc;
 use trailkeeper_app::access::Caller;
 
 use trailkeeper_app::api::alerts::{
-    AlertsView, ChannelChange, DeliveryQuery, DeliveryStatus, NewChannel,
+    AlertsView, ChannelChange, DeliveryQuery, DeliveryStatus, NewAlertRule, NewChannel,
 };
 use trailkeeper_app::api::audit::{AuditFilter, AuditPage};
 use trailkeeper_app::api::events::{AccessReport, EventListing, EventQuery, EventRecord};
@@ -336,6 +336,22 @@ impl AlertsBackend for ServerBackend {
         id: String,
     ) -> Result<Result<(), String>, ServerFnError> {
         set_up(delivery_log::retry(&self.pool, &actor(&who), &id).await)
+    }
+
+    async fn add_rule(
+        &self,
+        who: Caller,
+        rule: NewAlertRule,
+    ) -> Result<Result<(), String>, ServerFnError> {
+        set_up(
+            setup::add_rule(&self.pool, &actor(&who), rule)
+                .await
+                .map(|_| ()),
+        )
+    }
+
+    async fn remove_rule(&self, who: Caller, id: i64) -> Result<Result<(), String>, ServerFnError> {
+        set_up(setup::remove_rule(&self.pool, &actor(&who), id).await)
     }
 }
 
