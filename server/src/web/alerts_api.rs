@@ -18,11 +18,10 @@ use trailkeeper_app::api::alerts::{
 };
 
 use super::access::{ClientAddress, json_error};
-use super::api::{ApiError, store_failed};
+use super::api::{ApiError, request_actor, store_failed};
 use crate::alert::Alerting;
 use crate::alert::log::{self, DeliveryFilter};
 use crate::alert::setup::{self, SetupError};
-use crate::findings::triage::Actor;
 
 fn setup_failed(error: SetupError) -> Response {
     match error {
@@ -78,10 +77,7 @@ pub async fn add_channel(
     new: Result<Json<NewChannel>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ChannelCreated>), Response> {
     let Json(new) = new.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
-    let actor = Actor {
-        name: &identity.name,
-        address: Some(&address),
-    };
+    let actor = request_actor(&identity, &address);
     setup::add_channel(&pool, &alerting.key, &alerting.senders, &actor, new)
         .await
         .map(|created| (StatusCode::CREATED, Json(created)))
@@ -113,10 +109,7 @@ pub async fn change_channel(
 ) -> Result<Json<Channel>, Response> {
     let Json(change) =
         change.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
-    let actor = Actor {
-        name: &identity.name,
-        address: Some(&address),
-    };
+    let actor = request_actor(&identity, &address);
     setup::change_channel(&pool, &alerting.key, &alerting.senders, &actor, id, change)
         .await
         .map(Json)
@@ -141,10 +134,7 @@ pub async fn remove_channel(
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, Response> {
-    let actor = Actor {
-        name: &identity.name,
-        address: Some(&address),
-    };
+    let actor = request_actor(&identity, &address);
     setup::remove_channel(&pool, &actor, id)
         .await
         .map(|()| StatusCode::NO_CONTENT)
@@ -171,10 +161,7 @@ pub async fn test_channel(
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     Path(id): Path<i64>,
 ) -> Result<Json<Delivery>, Response> {
-    let actor = Actor {
-        name: &identity.name,
-        address: Some(&address),
-    };
+    let actor = request_actor(&identity, &address);
     setup::test_channel(&pool, &alerting, &actor, id)
         .await
         .map(Json)
@@ -220,10 +207,7 @@ pub async fn add_rule(
 ) -> Result<(StatusCode, Json<serde_json::Value>), Response> {
     let Json(rule) =
         rule.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
-    let actor = Actor {
-        name: &identity.name,
-        address: Some(&address),
-    };
+    let actor = request_actor(&identity, &address);
     let id = setup::add_rule(&pool, &actor, rule)
         .await
         .map_err(setup_failed)?;
@@ -248,10 +232,7 @@ pub async fn remove_rule(
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, Response> {
-    let actor = Actor {
-        name: &identity.name,
-        address: Some(&address),
-    };
+    let actor = request_actor(&identity, &address);
     setup::remove_rule(&pool, &actor, id)
         .await
         .map(|()| StatusCode::NO_CONTENT)
@@ -331,10 +312,7 @@ pub async fn retry_delivery(
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     Path(id): Path<String>,
 ) -> Result<Json<Delivery>, Response> {
-    let actor = Actor {
-        name: &identity.name,
-        address: Some(&address),
-    };
+    let actor = request_actor(&identity, &address);
     log::retry(&pool, &actor, &id).await.map_err(setup_failed)?;
     log::get(&pool, &id).await.map(Json).map_err(setup_failed)
 }

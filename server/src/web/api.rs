@@ -36,6 +36,7 @@ use super::access::{ClientAddress, json_error};
 use crate::audit::{Action, Entry};
 use crate::detect::DetectionSettings;
 use crate::events::read as events;
+use crate::findings::triage::Actor;
 use crate::ingest::after_ingest;
 use crate::ingest::formats;
 use crate::ingest::load::load;
@@ -558,6 +559,14 @@ pub async fn ingest(
             StatusCode::BAD_REQUEST,
             &format!("the body was quarantined: {reason}"),
         )),
+    }
+}
+
+/// Who made an API request, for the audit log.
+pub(super) fn request_actor<'a>(identity: &'a Identity, address: &'a str) -> Actor<'a> {
+    Actor {
+        name: &identity.name,
+        address: Some(address),
     }
 }
 

@@ -12,12 +12,12 @@ use trailkeeper_app::api::findings::{
 };
 
 use super::access::{ClientAddress, json_error};
-use super::api::{ApiError, store_failed};
+use super::api::{ApiError, request_actor, store_failed};
 use crate::audit::{Action, Entry};
 use crate::detect::DetectionSettings;
 use crate::detect::settings::{self, SettingsError};
 use crate::findings::read::{self, ReadError};
-use crate::findings::triage::{self, Actor, TriageError};
+use crate::findings::triage::{self, TriageError};
 
 fn triage_failed(error: TriageError) -> Response {
     match error {
@@ -116,10 +116,7 @@ pub async fn triage(
 ) -> Result<Json<FindingDetail>, Response> {
     let Json(action) =
         body.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
-    let actor = Actor {
-        name: &identity.name,
-        address: Some(&address),
-    };
+    let actor = request_actor(&identity, &address);
     triage::triage(&pool, id, &actor, action)
         .await
         .map_err(triage_failed)?;
@@ -164,10 +161,7 @@ pub async fn add_suppression(
 ) -> Result<(StatusCode, Json<serde_json::Value>), Response> {
     let Json(rule) =
         body.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
-    let actor = Actor {
-        name: &identity.name,
-        address: Some(&address),
-    };
+    let actor = request_actor(&identity, &address);
     let id = triage::add_suppression(&pool, &actor, rule)
         .await
         .map_err(triage_failed)?;
@@ -192,10 +186,7 @@ pub async fn remove_suppression(
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, Response> {
-    let actor = Actor {
-        name: &identity.name,
-        address: Some(&address),
-    };
+    let actor = request_actor(&identity, &address);
     triage::remove_suppression(&pool, &actor, id)
         .await
         .map_err(triage_failed)?;
