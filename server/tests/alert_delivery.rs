@@ -17,14 +17,15 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use trailkeeper::alert::channels::Senders;
-use trailkeeper::alert::log::{self, DeliveryFilter};
+use trailkeeper::alert::log;
 use trailkeeper::alert::sealing::SealingKey;
 use trailkeeper::alert::setup;
 use trailkeeper::alert::{Alerting, DeliverySettings};
 use trailkeeper::findings::triage::Actor;
 use trailkeeper::ingest::sources::files::ingest_file;
-use trailkeeper_app::api::alerts::ChannelKind;
-use trailkeeper_app::api::alerts::{DeliveryStatus, NewAlertRule, NewChannel};
+use trailkeeper_app::api::alerts::{
+    ChannelKind, DeliveryQuery, DeliveryStatus, NewAlertRule, NewChannel,
+};
 use trailkeeper_app::api::findings::{FindingKind, Severity};
 
 const ACCOUNT: &str = "111122223333";
@@ -230,7 +231,7 @@ fn verifies(key: &str, header: &str, body: &[u8]) -> bool {
 }
 
 async fn deliveries(pool: &PgPool) -> Vec<trailkeeper_app::api::alerts::Delivery> {
-    log::list(pool, &DeliveryFilter::default())
+    log::list(pool, &DeliveryQuery::default())
         .await
         .unwrap()
         .items

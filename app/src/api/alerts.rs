@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::events::{MAX_LIMIT, QueryError, time};
 use super::findings::{FindingKind, Severity};
 
 /// How a channel reaches people.
@@ -282,12 +283,108 @@ pub struct AlertsView {
     pub deliveries: DeliveryPage,
 }
 
-/// The delivery log's filters as the page's URL carries them.
+/// The delivery log's filters, as the page's URL and the API's query string carry them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryQuery {
     pub status: Option<DeliveryStatus>,
+    /// A channel's id.
     pub channel: Option<i64>,
+    /// Deliveries about this finding.
+    pub finding: Option<i64>,
+    /// Made at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Made before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// The `next` of the previous page.
     pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+impl DeliveryQuery {
+    /// Reads URL query parameters: `status`, `channel`, `finding`, `since`, `until` (RFC 3339),
+    /// `cursor`, `limit`. Empty values are ignored; a value a parameter does not accept is an
+    /// error that names it.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<DeliveryQuery, QueryError> {
+        let mut query = DeliveryQuery::default();
+        for (name, value) in pairs {
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            let invalid = |accepted: &str| {
+                QueryError(format!(
+                    "{name}={value:?} is not valid; it accepts {accepted}"
+                ))
+            };
+            let id = || value.parse().map_err(|_| invalid("a number"));
+            match name {
+                "status" => {
+                    query.status = Some(
+                        DeliveryStatus::parse(value)
+                            .ok_or_else(|| invalid("collecting, pending, delivered, dead"))?,
+                    )
+                }
+                "channel" => query.channel = Some(id()?),
+                "finding" => query.finding = Some(id()?),
+                "since" => query.since = Some(time(name, value)?),
+                "until" => query.until = Some(time(name, value)?),
+                "cursor" => query.cursor = Some(value.to_string()),
+                "limit" => {
+                    query.limit = Some(
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                            .ok_or_else(|| invalid(&format!("a number from 1 to {MAX_LIMIT}")))?,
+                    )
+                }
+                _ => {}
+            }
+        }
+        Ok(query)
+    }
+
+    /// Reads a URL query string (without the `?`), as [`DeliveryQuery::from_pairs`] does.
+    pub fn parse(query: &str) -> Result<DeliveryQuery, QueryError> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        DeliveryQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// The URL query that [`DeliveryQuery::parse`] reads back into this query.
+    pub fn to_query_string(&self) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        let channel = self.channel.map(|id| id.to_string());
+        let finding = self.finding.map(|id| id.to_string());
+        let since = self.since.map(|time| time.to_rfc3339());
+        let until = self.until.map(|time| time.to_rfc3339());
+        let limit = self.limit.map(|limit| limit.to_string());
+        for (name, value) in [
+            ("status", self.status.map(DeliveryStatus::as_str)),
+            ("channel", channel.as_deref()),
+            ("finding", finding.as_deref()),
+            ("since", since.as_deref()),
+            ("until", until.as_deref()),
+            ("cursor", self.cursor.as_deref()),
+            ("limit", limit.as_deref()),
+        ] {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+        query.finish()
+    }
+
+    /// The page's address for this query.
+    pub fn href(&self) -> String {
+        match self.to_query_string() {
+            text if text.is_empty() => "/alerts".to_string(),
+            text => format!("/alerts?{text}"),
+        }
+    }
 }
 
 /// Channels, rules and the delivery log filtered by `query`.
@@ -343,7 +440,37 @@ pub async fn enable_alert_channel(
 ) -> Result<Result<(), String>, leptos::prelude::ServerFnError> {
     let backend = super::backend_for::<EnableAlertChannel>()?;
     let who = super::caller()?;
-    backend.enable_channel(who, id, enabled).await
+    let change = ChannelChange {
+        enabled: Some(enabled),
+        ..ChannelChange::default()
+    };
+    backend.change_channel(who, id, change).await
+}
+
+/// Renames a channel or changes its settings as the caller; `Ok(Err(reason))` when they
+/// cannot work. Secret settings left out of `config` keep their saved values; an empty
+/// `config` changes no setting.
+#[leptos::server(endpoint = "change_alert_channel")]
+pub async fn change_alert_channel(
+    #[server(default)] id: i64,
+    #[server(default)] name: String,
+    #[server(default)] config: String,
+) -> Result<Result<(), String>, leptos::prelude::ServerFnError> {
+    let backend = super::backend_for::<ChangeAlertChannel>()?;
+    let who = super::caller()?;
+    let config = match config.trim() {
+        "" => None,
+        text => match serde_json::from_str(text) {
+            Ok(config) => Some(config),
+            Err(error) => return Ok(Err(format!("the settings are not JSON: {error}"))),
+        },
+    };
+    let change = ChannelChange {
+        name: Some(name.trim().to_string()).filter(|name| !name.is_empty()),
+        config,
+        enabled: None,
+    };
+    backend.change_channel(who, id, change).await
 }
 
 /// Sends a dead delivery again as the caller.
@@ -356,15 +483,17 @@ pub async fn retry_alert_delivery(
     backend.retry_delivery(who, id).await
 }
 
-/// Adds a routing rule as the caller; `Ok(Err(reason))` when a value is not valid. Empty
-/// fields mean "any" (kind, patterns) and "at once" (digest minutes).
+/// Adds a routing rule as the caller; `Ok(Err(reason))` when a value is not valid. `kinds`
+/// and `channels` are comma-separated (finding kinds, channel ids); empty fields mean "any"
+/// (kinds, patterns, tag) and "at once" (digest minutes).
 #[leptos::server(endpoint = "add_alert_rule")]
 pub async fn add_alert_rule(
     #[server(default)] min_severity: String,
-    #[server(default)] kind: String,
+    #[server(default)] kinds: String,
     #[server(default)] secret_pattern: String,
+    #[server(default)] secret_tag: String,
     #[server(default)] principal_pattern: String,
-    #[server(default)] channel_id: i64,
+    #[server(default)] channels: String,
     #[server(default)] digest_minutes: String,
 ) -> Result<Result<(), String>, leptos::prelude::ServerFnError> {
     let backend = super::backend_for::<AddAlertRule>()?;
@@ -372,13 +501,27 @@ pub async fn add_alert_rule(
     let Some(min_severity) = Severity::parse(&min_severity) else {
         return Ok(Err(format!("{min_severity:?} is not a severity")));
     };
-    let kinds = match kind.trim() {
-        "" => Vec::new(),
-        name => match FindingKind::parse(name) {
-            Some(kind) => vec![kind],
-            None => return Ok(Err(format!("{name:?} is not a kind of finding"))),
-        },
+    let listed = |text: &str| {
+        text.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_string)
+            .collect::<Vec<_>>()
     };
+    let mut rule_kinds = Vec::new();
+    for name in listed(&kinds) {
+        match FindingKind::parse(&name) {
+            Some(kind) => rule_kinds.push(kind),
+            None => return Ok(Err(format!("{name:?} is not a kind of finding"))),
+        }
+    }
+    let mut channel_ids = Vec::new();
+    for id in listed(&channels) {
+        match id.parse() {
+            Ok(id) => channel_ids.push(id),
+            Err(_) => return Ok(Err(format!("{id:?} is not a channel's id"))),
+        }
+    }
     let digest_minutes = match digest_minutes.trim() {
         "" => None,
         minutes => match minutes.parse() {
@@ -386,14 +529,14 @@ pub async fn add_alert_rule(
             Err(_) => return Ok(Err(format!("{minutes:?} is not a number of minutes"))),
         },
     };
-    let pattern = |text: String| Some(text.trim().to_string()).filter(|text| !text.is_empty());
+    let given = |text: String| Some(text.trim().to_string()).filter(|text| !text.is_empty());
     let rule = NewAlertRule {
         min_severity,
-        kinds,
-        secret_pattern: pattern(secret_pattern),
-        secret_tag: None,
-        principal_pattern: pattern(principal_pattern),
-        channel_ids: vec![channel_id],
+        kinds: rule_kinds,
+        secret_pattern: given(secret_pattern),
+        secret_tag: given(secret_tag),
+        principal_pattern: given(principal_pattern),
+        channel_ids,
         digest_minutes,
     };
     backend.add_rule(who, rule).await
@@ -407,4 +550,49 @@ pub async fn remove_alert_rule(
     let backend = super::backend_for::<RemoveAlertRule>()?;
     let who = super::caller()?;
     backend.remove_rule(who, id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_delivery_query_survives_its_own_url() {
+        let query = DeliveryQuery {
+            status: Some(DeliveryStatus::Dead),
+            channel: Some(3),
+            finding: Some(42),
+            since: Some(Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()),
+            until: Some(Utc.with_ymd_and_hms(2026, 11, 2, 12, 30, 0).unwrap()),
+            cursor: Some("abc".into()),
+            limit: Some(20),
+        };
+        assert_eq!(DeliveryQuery::parse(&query.to_query_string()), Ok(query));
+        assert_eq!(DeliveryQuery::default().href(), "/alerts");
+    }
+
+    #[test]
+    fn a_filter_form_s_empty_fields_mean_any() {
+        let query = DeliveryQuery::parse("status=&channel=&finding=&since=&until=7");
+        assert!(query.is_err(), "until=7 is not a time");
+        assert_eq!(
+            DeliveryQuery::parse("status=&channel=&finding=&since=&until="),
+            Ok(DeliveryQuery::default())
+        );
+    }
+
+    #[test]
+    fn a_value_a_filter_does_not_take_is_named() {
+        for (text, named) in [
+            ("status=lost", "status=\"lost\""),
+            ("channel=webhook", "channel=\"webhook\""),
+            ("finding=%2342", "finding=\"#42\""),
+            ("since=yesterday", "since=\"yesterday\""),
+            ("limit=0", "limit=\"0\""),
+        ] {
+            let error = DeliveryQuery::parse(text).expect_err(text);
+            assert!(error.0.starts_with(named), "{text}: {}", error.0);
+        }
+    }
 }

@@ -21,7 +21,7 @@ mod backend {
     use leptos::server_fn::ServerFn;
     use std::sync::Arc;
 
-    use super::alerts::{AlertsView, DeliveryQuery, NewAlertRule, NewChannel};
+    use super::alerts::{AlertsView, ChannelChange, DeliveryQuery, NewAlertRule, NewChannel};
     use super::audit::{AuditFilter, AuditPage};
     use super::events::{AccessReport, EventListing, EventQuery, EventRecord};
     use super::findings::{
@@ -98,11 +98,12 @@ mod backend {
             who: Caller,
             id: i64,
         ) -> Result<Result<String, String>, ServerFnError>;
-        async fn enable_channel(
+        /// A change to a channel by `who`; `Ok(Err(reason))` when it cannot work.
+        async fn change_channel(
             &self,
             who: Caller,
             id: i64,
-            enabled: bool,
+            change: ChannelChange,
         ) -> Result<Result<(), String>, ServerFnError>;
         async fn retry_delivery(
             &self,

@@ -5,29 +5,15 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use trailkeeper_app::api::alerts::{
-    Delivery, DeliveryAttempt, DeliveryKind, DeliveryPage, DeliveryStatus,
+    Delivery, DeliveryAttempt, DeliveryKind, DeliveryPage, DeliveryQuery, DeliveryStatus,
 };
+use trailkeeper_app::api::events::DEFAULT_LIMIT;
 
 use super::deliver::WAKE_CHANNEL;
 use super::setup::SetupError;
 use crate::audit::{Action, Entry};
 use crate::db::{Cursor, FOREIGN_CURSOR};
 use crate::findings::triage::Actor;
-
-pub const DEFAULT_LIMIT: i64 = 50;
-pub const MAX_LIMIT: i64 = 500;
-
-/// The log's filters.
-#[derive(Clone, Debug, Default)]
-pub struct DeliveryFilter {
-    pub status: Option<DeliveryStatus>,
-    pub channel_id: Option<i64>,
-    pub finding_id: Option<i64>,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    pub cursor: Option<String>,
-    pub limit: Option<i64>,
-}
 
 #[derive(sqlx::FromRow)]
 struct DeliveryRow {
@@ -53,31 +39,32 @@ struct AttemptRow {
     latency_ms: i32,
 }
 
+const SELECT_DELIVERIES: &str = "SELECT d.id::text AS id, d.channel_id, c.name AS channel_name, \
+        d.kind, d.status, \
+        ARRAY(SELECT o.finding_id FROM alert_delivery_items i \
+              JOIN alert_outbox o ON o.id = i.outbox_id \
+              WHERE i.delivery_id = d.id ORDER BY o.id) AS finding_ids, \
+        d.created_at, d.next_attempt_at, d.delivered_at, d.last_error \
+ FROM alert_deliveries d JOIN alert_channels c ON c.id = d.channel_id WHERE true";
+
 /// Deliveries newest first, with their attempts.
-pub async fn list(pool: &PgPool, filter: &DeliveryFilter) -> Result<DeliveryPage, SetupError> {
-    let limit = filter.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let cursor = match &filter.cursor {
+pub async fn list(pool: &PgPool, query: &DeliveryQuery) -> Result<DeliveryPage, SetupError> {
+    let limit = i64::from(query.limit.unwrap_or(DEFAULT_LIMIT));
+    let cursor = match &query.cursor {
         Some(text) => Some(
             Cursor::<String>::decode(text)
                 .ok_or_else(|| SetupError::Invalid(FOREIGN_CURSOR.into()))?,
         ),
         None => None,
     };
-    let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(
-        "SELECT d.id::text AS id, d.channel_id, c.name AS channel_name, d.kind, d.status, \
-                ARRAY(SELECT o.finding_id FROM alert_delivery_items i \
-                      JOIN alert_outbox o ON o.id = i.outbox_id \
-                      WHERE i.delivery_id = d.id ORDER BY o.id) AS finding_ids, \
-                d.created_at, d.next_attempt_at, d.delivered_at, d.last_error \
-         FROM alert_deliveries d JOIN alert_channels c ON c.id = d.channel_id WHERE true",
-    );
-    if let Some(status) = filter.status {
+    let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(SELECT_DELIVERIES);
+    if let Some(status) = query.status {
         sql.push(" AND d.status = ").push_bind(status.as_str());
     }
-    if let Some(channel) = filter.channel_id {
+    if let Some(channel) = query.channel {
         sql.push(" AND d.channel_id = ").push_bind(channel);
     }
-    if let Some(finding) = filter.finding_id {
+    if let Some(finding) = query.finding {
         sql.push(
             " AND EXISTS (SELECT 1 FROM alert_delivery_items i JOIN alert_outbox o \
              ON o.id = i.outbox_id WHERE i.delivery_id = d.id AND o.finding_id = ",
@@ -85,10 +72,10 @@ pub async fn list(pool: &PgPool, filter: &DeliveryFilter) -> Result<DeliveryPage
         .push_bind(finding)
         .push(")");
     }
-    if let Some(since) = filter.since {
+    if let Some(since) = query.since {
         sql.push(" AND d.created_at >= ").push_bind(since);
     }
-    if let Some(until) = filter.until {
+    if let Some(until) = query.until {
         sql.push(" AND d.created_at < ").push_bind(until);
     }
     if let Some(cursor) = &cursor {
@@ -103,6 +90,33 @@ pub async fn list(pool: &PgPool, filter: &DeliveryFilter) -> Result<DeliveryPage
     let mut rows: Vec<DeliveryRow> = sql.build_query_as().fetch_all(pool).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = more.then(|| rows.last()).flatten().map(|row| {
+        Cursor {
+            time: row.created_at,
+            id: row.id.clone(),
+        }
+        .encode()
+    });
+    let items = with_attempts(pool, rows).await?;
+    Ok(DeliveryPage { items, next })
+}
+
+/// One delivery, with its attempts.
+pub async fn get(pool: &PgPool, id: &str) -> Result<Delivery, SetupError> {
+    let rows: Vec<DeliveryRow> = QueryBuilder::<Postgres>::new(SELECT_DELIVERIES)
+        .push(" AND d.id::text = ")
+        .push_bind(id)
+        .build_query_as()
+        .fetch_all(pool)
+        .await?;
+    with_attempts(pool, rows)
+        .await?
+        .pop()
+        .ok_or_else(|| SetupError::NotFound(format!("there is no delivery {id}")))
+}
+
+/// The deliveries of `rows`, each with every attempt at it.
+async fn with_attempts(pool: &PgPool, rows: Vec<DeliveryRow>) -> Result<Vec<Delivery>, SetupError> {
     let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
     let attempts: Vec<AttemptRow> = sqlx::query_as(
         "SELECT delivery_id::text AS delivery_id, attempted_at, delivered, response_code, \
@@ -112,14 +126,7 @@ pub async fn list(pool: &PgPool, filter: &DeliveryFilter) -> Result<DeliveryPage
     .bind(&ids)
     .fetch_all(pool)
     .await?;
-    let next = more.then(|| rows.last()).flatten().map(|row| {
-        Cursor {
-            time: row.created_at,
-            id: row.id.clone(),
-        }
-        .encode()
-    });
-    let items = rows
+    Ok(rows
         .into_iter()
         .map(|row| {
             let status = DeliveryStatus::parse(&row.status).unwrap_or(DeliveryStatus::Pending);
@@ -151,34 +158,7 @@ pub async fn list(pool: &PgPool, filter: &DeliveryFilter) -> Result<DeliveryPage
                 last_error: row.last_error,
             }
         })
-        .collect();
-    Ok(DeliveryPage { items, next })
-}
-
-/// One delivery, with its attempts.
-pub async fn get(pool: &PgPool, id: &str) -> Result<Delivery, SetupError> {
-    let not_found = || SetupError::NotFound(format!("there is no delivery {id}"));
-    let exists: Option<DateTime<Utc>> =
-        sqlx::query_scalar("SELECT created_at FROM alert_deliveries WHERE id::text = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
-    let created_at = exists.ok_or_else(not_found)?;
-    // The page that starts just after it holds it first.
-    let page = list(
-        pool,
-        &DeliveryFilter {
-            until: Some(created_at + chrono::Duration::microseconds(1)),
-            since: Some(created_at),
-            limit: Some(MAX_LIMIT),
-            ..DeliveryFilter::default()
-        },
-    )
-    .await?;
-    page.items
-        .into_iter()
-        .find(|delivery| delivery.id == id)
-        .ok_or_else(not_found)
+        .collect())
 }
 
 /// Sends a dead delivery again, with a fresh day of retries.

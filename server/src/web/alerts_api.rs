@@ -2,25 +2,23 @@
 //! `auditor` role, changing `admin`; changes are recorded in the audit log, secrets never.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::json;
 use sqlx::PgPool;
 use std::sync::Arc;
 use trailkeeper_app::access::Identity;
 use trailkeeper_app::api::alerts::{
-    AlertRule, Channel, ChannelChange, ChannelCreated, Delivery, DeliveryPage, DeliveryStatus,
+    AlertRule, Channel, ChannelChange, ChannelCreated, Delivery, DeliveryPage, DeliveryQuery,
     NewAlertRule, NewChannel,
 };
 
 use super::access::{ClientAddress, json_error};
 use super::api::{ApiError, request_actor, store_failed};
 use crate::alert::Alerting;
-use crate::alert::log::{self, DeliveryFilter};
+use crate::alert::log;
 use crate::alert::setup::{self, SetupError};
 
 fn setup_failed(error: SetupError) -> Response {
@@ -239,18 +237,6 @@ pub async fn remove_rule(
         .map_err(setup_failed)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeliveryParams {
-    status: Option<DeliveryStatus>,
-    channel: Option<i64>,
-    finding: Option<i64>,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-    cursor: Option<String>,
-    limit: Option<i64>,
-}
-
 /// The delivery log, newest first: each message with its channel, findings, status and
 /// every attempt (when, response code, error, latency).
 #[utoipa::path(
@@ -264,7 +250,7 @@ pub struct DeliveryParams {
         ("since" = Option<String>, Query, description = "Made at or after this time (RFC 3339)"),
         ("until" = Option<String>, Query, description = "Made before this time (RFC 3339)"),
         ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to 500 (default 50)"),
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 1000 (default 50)"),
     ),
     responses(
         (status = 200, description = "One page of deliveries", body = DeliveryPage),
@@ -274,20 +260,11 @@ pub struct DeliveryParams {
 )]
 pub async fn deliveries(
     State(pool): State<PgPool>,
-    params: Result<Query<DeliveryParams>, QueryRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<DeliveryPage>, Response> {
-    let Query(params) =
-        params.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
-    let filter = DeliveryFilter {
-        status: params.status,
-        channel_id: params.channel,
-        finding_id: params.finding,
-        since: params.since,
-        until: params.until,
-        cursor: params.cursor,
-        limit: params.limit,
-    };
-    log::list(&pool, &filter)
+    let query = DeliveryQuery::parse(query.as_deref().unwrap_or_default())
+        .map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.0))?;
+    log::list(&pool, &query)
         .await
         .map(Json)
         .map_err(setup_failed)

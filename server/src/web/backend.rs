@@ -21,7 +21,7 @@ use trailkeeper_app::api::settings::DetectionSettings;
 use trailkeeper_app::api::{AlertsBackend, Backend};
 
 use crate::alert::Alerting;
-use crate::alert::log::{self as delivery_log, DeliveryFilter};
+use crate::alert::log as delivery_log;
 use crate::alert::setup::{self, SetupError};
 use crate::detect::settings::{self, SettingsError};
 use crate::events::read as events;
@@ -245,13 +245,7 @@ impl AlertsBackend for ServerBackend {
         let rules = setup::list_rules(&self.pool)
             .await
             .map_err(|error| internal("reading the alert rules", error))?;
-        let filter = DeliveryFilter {
-            status: query.status,
-            channel_id: query.channel,
-            cursor: query.cursor,
-            ..DeliveryFilter::default()
-        };
-        let deliveries = match delivery_log::list(&self.pool, &filter).await {
+        let deliveries = match delivery_log::list(&self.pool, &query).await {
             Ok(page) => page,
             Err(SetupError::Invalid(message)) => return Err(ServerFnError::new(message)),
             Err(error) => return Err(internal("reading the delivery log", error)),
@@ -305,16 +299,12 @@ impl AlertsBackend for ServerBackend {
         )
     }
 
-    async fn enable_channel(
+    async fn change_channel(
         &self,
         who: Caller,
         id: i64,
-        enabled: bool,
+        change: ChannelChange,
     ) -> Result<Result<(), String>, ServerFnError> {
-        let change = ChannelChange {
-            enabled: Some(enabled),
-            ..ChannelChange::default()
-        };
         let alerting = &self.alerting;
         set_up(
             setup::change_channel(
