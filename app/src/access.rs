@@ -92,7 +92,7 @@ const fn section(path: &'static str, label: &'static str, role: Role) -> Section
 /// Routes outside the navigation: the sign-in page and the server functions (by the path
 /// their `endpoint` gives them under `/api`). Only the sign-in page and its own question
 /// (how can I sign in here?) are public.
-const OTHER_ROUTES: [(&str, Access); 28] = [
+const OTHER_ROUTES: [(&str, Access); 29] = [
     ("/login", Access::Public),
     ("/secrets/{*id}", Access::Role(Role::Viewer)),
     ("/events/{id}", Access::Role(Role::Viewer)),
@@ -118,6 +118,7 @@ const OTHER_ROUTES: [(&str, Access); 28] = [
     ("/api/add_alert_channel", Access::Role(Role::Admin)),
     ("/api/test_alert_channel", Access::Role(Role::Admin)),
     ("/api/enable_alert_channel", Access::Role(Role::Admin)),
+    ("/api/change_alert_channel", Access::Role(Role::Admin)),
     ("/api/retry_alert_delivery", Access::Role(Role::Admin)),
     ("/api/add_alert_rule", Access::Role(Role::Admin)),
     ("/api/remove_alert_rule", Access::Role(Role::Admin)),

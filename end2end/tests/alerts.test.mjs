@@ -124,24 +124,70 @@ test('an admin adds a webhook channel, tests it, and findings arrive signed', as
   assert.match(await deliveries.nth(1).innerText(), /test\s+delivered/);
   await page.screenshot({ path: path.join(screenshots, 'alerts.png'), fullPage: true });
 
+  // The delivery log filtered to the finding: only its alert, and the URL keeps the filter.
+  const filters = page.getByTestId('delivery-filters');
+  await filters.getByLabel('Status').selectOption('delivered');
+  await filters.getByLabel('Finding').fill(String(alert.alerts[0].finding_id));
+  await filters.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForURL(/finding=/);
+  await page.getByTestId('delivery-row').first().waitFor();
+  assert.equal(await page.getByTestId('delivery-row').count(), 1);
+  assert.match(await page.getByTestId('delivery-row').innerText(), new RegExp(alert.delivery_id));
+  assert.equal(await page.getByTestId('delivery-filters').getByLabel('Status').inputValue(), 'delivered');
+  await page.goto(`${server.url}/alerts?since=yesterday`);
+  await page.getByText(/since="yesterday" is not valid/).waitFor();
+
+  // Edit the channel: a new name and new headers; the saved signing key stays.
+  await page.goto(`${server.url}/alerts`);
   await page.waitForLoadState('networkidle');
   await page.getByTestId('channel-row').filter({ hasText: 'e2e receiver' })
-    .getByRole('button', { name: 'Disable' }).click();
+    .getByRole('button', { name: 'Edit' }).click();
+  const edit = page.getByTestId('edit-channel');
+  assert.equal(await edit.getByLabel('Name').inputValue(), 'e2e receiver');
+  assert.deepEqual(JSON.parse(await edit.getByLabel('Settings (JSON)').inputValue()), { url });
+  await edit.getByLabel('Name').fill('e2e secops receiver');
+  await edit.getByLabel('Settings (JSON)').fill('{"url": "ftp://nowhere"}');
+  await edit.getByRole('button', { name: 'Save channel' }).click();
+  assert.match(await page.getByTestId('change-outcome').innerText(), /http or https/);
+  await edit.getByLabel('Settings (JSON)').fill(JSON.stringify({ url, headers: { 'X-Team': 'platform' } }));
+  await edit.getByRole('button', { name: 'Save channel' }).click();
+  await page.getByTestId('change-outcome').filter({ hasText: 'Channel saved.' }).waitFor();
+  await edit.waitFor({ state: 'detached' });
+  const renamed = page.getByTestId('channel-row').filter({ hasText: 'e2e secops receiver' });
+  await renamed.getByRole('button', { name: 'Send test' }).click();
+  await until(() => received.length === 3, 'the edited channel\'s test');
+  assert.equal(received[2].headers['x-team'], 'platform');
+  assert.ok(verifies(key, received[2].headers['trailkeeper-signature'], received[2].body), 'the key stayed');
+
+  await page.waitForLoadState('networkidle');
+  await renamed.getByRole('button', { name: 'Disable' }).click();
   await page.getByTestId('channel-state').filter({ hasText: 'disabled' }).waitFor();
 
-  // A digest rule for deletions of prod secrets, then removed.
+  // A digest rule for two kinds of findings on tagged prod secrets, then removed.
   await page.waitForLoadState('networkidle');
   const ruleForm = page.getByTestId('new-alert-rule');
   await ruleForm.getByLabel('Severity and up').selectOption('medium');
-  await ruleForm.getByLabel('Kind').selectOption('secret_deleted');
+  await ruleForm.getByLabel('secret deleted').check();
+  await ruleForm.getByLabel('rotation failed').check();
   await ruleForm.getByLabel('Secret pattern').fill('prod/*');
+  await ruleForm.getByLabel('Secret tag').fill('team=payments');
   await ruleForm.getByLabel('Digest every (minutes)').fill('60');
   await ruleForm.getByRole('button', { name: 'Add rule' }).click();
+  assert.match(await page.getByTestId('rule-add-outcome').innerText(), /at least one channel/);
+  assert.equal(await ruleForm.getByLabel('Secret tag').inputValue(), 'team=payments', 'a refusal keeps what was typed');
+  await ruleForm.getByTestId('rule-channels').getByLabel('e2e secops receiver').check();
+  await ruleForm.getByRole('button', { name: 'Add rule' }).click();
+  await page.getByTestId('rule-add-outcome').filter({ hasText: 'Rule added.' }).waitFor();
   const digestRule = page.getByTestId('rule-row').filter({ hasText: 'digest every 60 min' });
   await digestRule.waitFor();
-  assert.match(await digestRule.innerText(), /medium and up\s+Secret deleted; secret prod\/\*\s+e2e receiver/i);
+  assert.match(
+    await digestRule.innerText(),
+    /medium and up\s+rotation failed, secret deleted; secret prod\/\*; tag team=payments\s+e2e secops receiver/i,
+  );
+  assert.equal(await ruleForm.getByLabel('Secret tag').inputValue(), '', 'the form is cleared for the next rule');
   await page.waitForLoadState('networkidle');
   await digestRule.getByRole('button', { name: 'Remove' }).click();
+  await page.getByTestId('rule-remove-outcome').filter({ hasText: 'Rule removed.' }).waitFor();
   await digestRule.waitFor({ state: 'detached' });
   assert.equal(await page.getByTestId('rule-row').count(), 1);
   assert.deepEqual(problems, []);

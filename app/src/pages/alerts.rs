@@ -1,3 +1,4 @@
+use leptos::html;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -5,21 +6,22 @@ use leptos_router::params::ParamsMap;
 
 use crate::Role;
 use crate::api::alerts::{
-    AddAlertChannel, AddAlertRule, AlertRule, AlertsView, Channel, ChannelKind, Delivery,
-    DeliveryQuery, DeliveryStatus, EnableAlertChannel, RemoveAlertRule, RetryAlertDelivery,
-    TestAlertChannel, list_alerts,
+    AddAlertChannel, AddAlertRule, AlertRule, AlertsView, ChangeAlertChannel, Channel, ChannelKind,
+    Delivery, DeliveryQuery, DeliveryStatus, EnableAlertChannel, RemoveAlertRule,
+    RetryAlertDelivery, TestAlertChannel, list_alerts,
 };
+use crate::api::events::QueryError;
 use crate::api::findings::{FindingKind, Severity};
 use crate::api::identity::current_identity;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
 
-fn query_from(params: &ParamsMap) -> DeliveryQuery {
-    DeliveryQuery {
-        status: params.get("status").and_then(|s| DeliveryStatus::parse(&s)),
-        channel: params.get("channel").and_then(|c| c.parse().ok()),
-        cursor: params.get("cursor"),
-    }
+fn query_from(params: &ParamsMap) -> Result<DeliveryQuery, QueryError> {
+    let pairs: Vec<(String, String)> = params
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    DeliveryQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 /// The outcome of a page action: what the server said, or why it refused.
@@ -43,22 +45,112 @@ fn said<T: Clone + Send + Sync + 'static>(
     })
 }
 
+fn succeeded<T>(value: &Option<Result<Result<T, String>, ServerFnError>>) -> bool {
+    matches!(value, Some(Ok(Ok(_))))
+}
+
+/// What is typed into the rule form. It lives with the page, not the form, so refreshing the
+/// listing after a refusal keeps it.
+#[derive(Clone, Copy)]
+struct RuleDraft {
+    severity: RwSignal<String>,
+    kinds: RwSignal<Vec<FindingKind>>,
+    secret_pattern: RwSignal<String>,
+    secret_tag: RwSignal<String>,
+    principal_pattern: RwSignal<String>,
+    channels: RwSignal<Vec<i64>>,
+    digest_minutes: RwSignal<String>,
+}
+
+impl RuleDraft {
+    fn new() -> RuleDraft {
+        RuleDraft {
+            severity: RwSignal::new(Severity::High.as_str().to_string()),
+            kinds: RwSignal::new(Vec::new()),
+            secret_pattern: RwSignal::new(String::new()),
+            secret_tag: RwSignal::new(String::new()),
+            principal_pattern: RwSignal::new(String::new()),
+            channels: RwSignal::new(Vec::new()),
+            digest_minutes: RwSignal::new(String::new()),
+        }
+    }
+
+    fn clear(self) {
+        self.severity.set(Severity::High.as_str().to_string());
+        self.kinds.set(Vec::new());
+        self.secret_pattern.set(String::new());
+        self.secret_tag.set(String::new());
+        self.principal_pattern.set(String::new());
+        self.channels.set(Vec::new());
+        self.digest_minutes.set(String::new());
+    }
+
+    fn to_action(self) -> AddAlertRule {
+        let joined = |items: Vec<String>| items.join(",");
+        let mut kinds = self.kinds.get_untracked();
+        kinds.sort();
+        AddAlertRule {
+            min_severity: self.severity.get_untracked(),
+            kinds: joined(
+                kinds
+                    .into_iter()
+                    .map(|kind| kind.as_str().to_string())
+                    .collect(),
+            ),
+            secret_pattern: self.secret_pattern.get_untracked(),
+            secret_tag: self.secret_tag.get_untracked(),
+            principal_pattern: self.principal_pattern.get_untracked(),
+            channels: joined(
+                self.channels
+                    .get_untracked()
+                    .into_iter()
+                    .map(|id| id.to_string())
+                    .collect(),
+            ),
+            digest_minutes: self.digest_minutes.get_untracked(),
+        }
+    }
+}
+
+fn toggle<T: PartialEq + Send + Sync + 'static>(list: RwSignal<Vec<T>>, item: T, on: bool) {
+    list.update(|items| {
+        items.retain(|known| *known != item);
+        if on {
+            items.push(item);
+        }
+    });
+}
+
 /// `/alerts`: where findings are sent (channels), which go where (rules), and every message
 /// with every attempt at it (the delivery log). Auditors view; admins change.
 #[component]
 pub fn AlertsPage() -> impl IntoView {
     let params = use_query_map();
     let add = ServerAction::<AddAlertChannel>::new();
+    let change = ServerAction::<ChangeAlertChannel>::new();
     let test = ServerAction::<TestAlertChannel>::new();
     let enable = ServerAction::<EnableAlertChannel>::new();
     let retry = ServerAction::<RetryAlertDelivery>::new();
     let add_rule = ServerAction::<AddAlertRule>::new();
     let remove_rule = ServerAction::<RemoveAlertRule>::new();
+    let editing = RwSignal::new(None::<Channel>);
+    let draft = RuleDraft::new();
+    Effect::new(move || {
+        if add_rule.value().with(succeeded) {
+            draft.clear();
+        }
+    });
+    Effect::new(move || {
+        if change.value().with(succeeded) {
+            editing.set(None);
+        }
+    });
     let view_data = Resource::new(
         move || {
             (
-                params.with(query_from),
+                params.with(query_from).map(|query| query.to_query_string()),
                 add.version().get(),
+                change.version().get(),
                 test.version().get(),
                 enable.version().get(),
                 retry.version().get(),
@@ -66,7 +158,12 @@ pub fn AlertsPage() -> impl IntoView {
                 remove_rule.version().get(),
             )
         },
-        |(query, ..)| list_alerts(query),
+        |(query, ..)| async move {
+            match query.map(|text| DeliveryQuery::parse(&text)) {
+                Ok(Ok(query)) => list_alerts(query).await,
+                Ok(Err(error)) | Err(error) => Err(ServerFnError::new(error.0)),
+            }
+        },
     );
     let identity = Resource::new(|| (), |_| current_identity());
     let outcomes = move || {
@@ -78,9 +175,24 @@ pub fn AlertsPage() -> impl IntoView {
                 "enable-outcome",
             ),
             said(
+                change.value().get(),
+                |()| "Channel saved.".to_string(),
+                "change-outcome",
+            ),
+            said(
                 retry.value().get(),
                 |()| "Sent again.".to_string(),
                 "retry-outcome",
+            ),
+            said(
+                add_rule.value().get(),
+                |()| "Rule added.".to_string(),
+                "rule-add-outcome",
+            ),
+            said(
+                remove_rule.value().get(),
+                |()| "Rule removed.".to_string(),
+                "rule-remove-outcome",
             ),
         ]
         .into_iter()
@@ -95,6 +207,7 @@ pub fn AlertsPage() -> impl IntoView {
         {outcomes}
         <Suspense fallback=|| view! { <p class="muted">"Loading the alert settings…"</p> }>
             {move || Suspend::new(async move {
+                let query = params.with_untracked(query_from).unwrap_or_default();
                 let may_change = identity
                     .await
                     .is_ok_and(|identity| identity.role.includes(Role::Admin));
@@ -105,17 +218,32 @@ pub fn AlertsPage() -> impl IntoView {
                             .map(|channel| (channel.id, channel.name.clone()))
                             .collect();
                         view! {
-                            <Channels channels may_change test enable />
+                            <Channels channels may_change test enable editing />
                             <Rules rules names=names.clone() may_change remove_rule />
-                            {may_change.then(|| view! { <NewRuleForm add_rule names=names.clone() /> })}
-                            <Deliveries deliveries=deliveries.items next=deliveries.next names may_change retry />
+                            {may_change
+                                .then(|| view! { <NewRuleForm add_rule draft names=names.clone() /> })}
+                            <Deliveries
+                                deliveries=deliveries.items
+                                next=deliveries.next
+                                query
+                                names
+                                may_change
+                                retry
+                            />
                         }
                             .into_any()
                     }
-                    Err(error) => view! { <LoadFailed what="alert settings" error /> }.into_any(),
+                    Err(error) => {
+                        view! {
+                            <DeliveryFilters query names=Vec::new() />
+                            <LoadFailed what="alert settings" error />
+                        }
+                            .into_any()
+                    }
                 }
             })}
         </Suspense>
+        {move || editing.get().map(|channel| view! { <EditChannelForm channel change editing /> })}
         // Outside the listing, so refreshing it after a refusal keeps what was typed.
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
@@ -128,53 +256,66 @@ pub fn AlertsPage() -> impl IntoView {
     }
 }
 
+fn secrets_note(channel: &Channel) -> String {
+    if channel.secret_fields.is_empty() {
+        "none".to_string()
+    } else {
+        format!("{} (saved, never shown)", channel.secret_fields.join(", "))
+    }
+}
+
 #[component]
 fn Channels(
     channels: Vec<Channel>,
     may_change: bool,
     test: ServerAction<TestAlertChannel>,
     enable: ServerAction<EnableAlertChannel>,
+    editing: RwSignal<Option<Channel>>,
 ) -> impl IntoView {
     let rows = channels
         .into_iter()
         .map(|channel| {
             let id = channel.id;
             let enabled = channel.enabled;
-            let secrets = if channel.secret_fields.is_empty() {
-                "none".to_string()
-            } else {
-                format!("{} (saved, never shown)", channel.secret_fields.join(", "))
+            let log = DeliveryQuery {
+                channel: Some(id),
+                ..DeliveryQuery::default()
             };
+            let actions = may_change.then(|| {
+                let channel = channel.clone();
+                view! {
+                    <td class="nowrap">
+                        <button type="button" on:click=move |_| { test.dispatch(TestAlertChannel { id }); }>
+                            "Send test"
+                        </button>
+                        " "
+                        <button type="button" on:click=move |_| editing.set(Some(channel.clone()))>
+                            "Edit"
+                        </button>
+                        " "
+                        <button
+                            type="button"
+                            on:click=move |_| {
+                                enable.dispatch(EnableAlertChannel { id, enabled: !enabled });
+                            }
+                        >
+                            {if enabled { "Disable" } else { "Enable" }}
+                        </button>
+                    </td>
+                }
+            });
             view! {
                 <tr data-testid="channel-row">
                     <td>
-                        <a href=format!("/alerts?channel={id}")>{channel.name.clone()}</a>
+                        <a href=log.href() title="Its deliveries">{channel.name.clone()}</a>
                     </td>
                     <td>{channel.kind.as_str()}</td>
                     <td>
                         <code class="small">{channel.config.to_string()}</code>
                     </td>
-                    <td class="small">{secrets}</td>
+                    <td class="small">{secrets_note(&channel)}</td>
                     <td data-testid="channel-state">{if enabled { "enabled" } else { "disabled" }}</td>
-                    {may_change
-                        .then(|| {
-                            view! {
-                                <td class="nowrap">
-                                    <button type="button" on:click=move |_| { test.dispatch(TestAlertChannel { id }); }>
-                                        "Send test"
-                                    </button>
-                                    " "
-                                    <button
-                                        type="button"
-                                        on:click=move |_| {
-                                            enable.dispatch(EnableAlertChannel { id, enabled: !enabled });
-                                        }
-                                    >
-                                        {if enabled { "Disable" } else { "Enable" }}
-                                    </button>
-                                </td>
-                            }
-                        })}
+                    {actions}
                 </tr>
             }
         })
@@ -199,14 +340,8 @@ fn Channels(
     }
 }
 
-/// Adds a channel: its settings as JSON, as the API takes them.
-#[component]
-fn NewChannelForm(add: ServerAction<AddAlertChannel>) -> impl IntoView {
-    let kind = RwSignal::new("webhook".to_string());
-    let name = RwSignal::new(String::new());
-    let config = RwSignal::new(String::new());
-    let min_severity = RwSignal::new("high".to_string());
-    let example = move || match ChannelKind::parse(&kind.get()) {
+fn example_settings(kind: Option<ChannelKind>) -> &'static str {
+    match kind {
         Some(ChannelKind::Slack) => r#"{"url": "https://hooks.slack.com/services/…"}"#,
         Some(ChannelKind::Email) => {
             r#"{"host": "smtp.example.com", "security": "starttls", "username": "…", "password": "…", "from": "trailkeeper@example.com", "to": ["secops@example.com"]}"#
@@ -215,7 +350,17 @@ fn NewChannelForm(add: ServerAction<AddAlertChannel>) -> impl IntoView {
         _ => {
             r#"{"url": "https://receiver.example.com/hook", "headers": {"Authorization": "Bearer …"}}"#
         }
-    };
+    }
+}
+
+/// Adds a channel: its settings as JSON, as the API takes them.
+#[component]
+fn NewChannelForm(add: ServerAction<AddAlertChannel>) -> impl IntoView {
+    let kind = RwSignal::new("webhook".to_string());
+    let name = RwSignal::new(String::new());
+    let config = RwSignal::new(String::new());
+    let min_severity = RwSignal::new("high".to_string());
+    let example = move || example_settings(ChannelKind::parse(&kind.get()));
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         add.dispatch(AddAlertChannel {
@@ -274,6 +419,61 @@ fn NewChannelForm(add: ServerAction<AddAlertChannel>) -> impl IntoView {
                 "Secrets (a signing key, header values, Slack's URL, an SMTP password) are sealed and never shown again. A webhook without a signing_key gets one, shown once."
             </p>
             {move || said(add.value().get(), |text| text, "channel-outcome")}
+        </section>
+    }
+}
+
+/// Renames a channel or changes its settings. The saved secrets are not shown: left out of
+/// the settings they stay; given, they replace the saved ones.
+#[component]
+fn EditChannelForm(
+    channel: Channel,
+    change: ServerAction<ChangeAlertChannel>,
+    editing: RwSignal<Option<Channel>>,
+) -> impl IntoView {
+    let id = channel.id;
+    let name = RwSignal::new(channel.name.clone());
+    let config = RwSignal::new(serde_json::to_string_pretty(&channel.config).unwrap_or_default());
+    let name_input = NodeRef::<html::Input>::new();
+    // Brings the form into view when a row's Edit button opens it.
+    Effect::new(move || {
+        if let Some(input) = name_input.get() {
+            let _ = input.focus();
+        }
+    });
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        change.dispatch(ChangeAlertChannel {
+            id,
+            name: name.get_untracked(),
+            config: config.get_untracked(),
+        });
+    };
+    let secrets = secrets_note(&channel);
+    view! {
+        <section class="panel" aria-labelledby="edit-channel-heading">
+            <h2 id="edit-channel-heading">{format!("Edit the channel “{}”", channel.name)}</h2>
+            <form class="filters" data-testid="edit-channel" on:submit=submit>
+                <label>
+                    "Name"
+                    <input type="text" name="name" node_ref=name_input bind:value=name />
+                </label>
+                <label class="wide">
+                    "Settings (JSON)"
+                    <textarea name="config" rows="5" cols="60" bind:value=config></textarea>
+                </label>
+                <button type="submit">"Save channel"</button>
+                <button type="button" on:click=move |_| editing.set(None)>
+                    "Cancel"
+                </button>
+            </form>
+            <p class="muted small">
+                {format!(
+                    "Saved secrets: {secrets}. Left out of the settings, they stay as saved; given, they replace them. Example for a {}: {}",
+                    channel.kind.as_str(),
+                    example_settings(Some(channel.kind)),
+                )}
+            </p>
         </section>
     }
 }
@@ -359,78 +559,159 @@ fn Rules(
     }
 }
 
-/// Adds a rule: findings of a severity and up, of one kind or any, matching patterns, to a
-/// channel at once or as a digest.
+/// Adds a rule: findings of a severity and up, of some kinds or any, matching patterns or a
+/// tag, to channels at once or as a digest.
 #[component]
-fn NewRuleForm(add_rule: ServerAction<AddAlertRule>, names: Vec<(i64, String)>) -> impl IntoView {
-    let first = names.first().map(|(id, _)| *id).unwrap_or_default();
-    let severity = RwSignal::new("high".to_string());
-    let kind = RwSignal::new(String::new());
-    let secret = RwSignal::new(String::new());
-    let principal = RwSignal::new(String::new());
-    let channel = RwSignal::new(first);
-    let digest = RwSignal::new(String::new());
+fn NewRuleForm(
+    add_rule: ServerAction<AddAlertRule>,
+    draft: RuleDraft,
+    names: Vec<(i64, String)>,
+) -> impl IntoView {
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        add_rule.dispatch(AddAlertRule {
-            min_severity: severity.get_untracked(),
-            kind: kind.get_untracked(),
-            secret_pattern: secret.get_untracked(),
-            principal_pattern: principal.get_untracked(),
-            channel_id: channel.get_untracked(),
-            digest_minutes: digest.get_untracked(),
-        });
+        add_rule.dispatch(draft.to_action());
     };
+    let kinds = FindingKind::ALL
+        .into_iter()
+        .map(|kind| {
+            view! {
+                <label>
+                    <input
+                        type="checkbox"
+                        value=kind.as_str()
+                        prop:checked=move || draft.kinds.with(|kinds| kinds.contains(&kind))
+                        on:change=move |event| toggle(draft.kinds, kind, event_target_checked(&event))
+                    />
+                    {kind.label()}
+                </label>
+            }
+        })
+        .collect_view();
+    let channels = names
+        .into_iter()
+        .map(|(id, name)| {
+            view! {
+                <label>
+                    <input
+                        type="checkbox"
+                        value=id.to_string()
+                        prop:checked=move || draft.channels.with(|ids| ids.contains(&id))
+                        on:change=move |event| toggle(draft.channels, id, event_target_checked(&event))
+                    />
+                    {name}
+                </label>
+            }
+        })
+        .collect_view();
     view! {
         <section class="panel" aria-labelledby="new-rule-heading">
             <h2 id="new-rule-heading">"Add a routing rule"</h2>
             <form class="filters" data-testid="new-alert-rule" on:submit=submit>
                 <label>
                     "Severity and up"
-                    <select name="min_severity" on:change=move |event| severity.set(event_target_value(&event))>
+                    <select name="min_severity" on:change=move |event| draft.severity.set(event_target_value(&event))>
                         {Severity::ALL
                             .into_iter()
-                            .map(|option| view! { <option value=option.as_str() selected=option == Severity::High>{option.as_str()}</option> })
-                            .collect_view()}
-                    </select>
-                </label>
-                <label>
-                    "Kind"
-                    <select name="kind" on:change=move |event| kind.set(event_target_value(&event))>
-                        <option value="">"any"</option>
-                        {FindingKind::ALL
-                            .into_iter()
-                            .map(|option| view! { <option value=option.as_str()>{option.label()}</option> })
+                            .map(|option| {
+                                view! {
+                                    <option
+                                        value=option.as_str()
+                                        selected=move || draft.severity.with(|chosen| chosen == option.as_str())
+                                    >
+                                        {option.as_str()}
+                                    </option>
+                                }
+                            })
                             .collect_view()}
                     </select>
                 </label>
                 <label>
                     "Secret pattern"
-                    <input type="text" name="secret_pattern" placeholder="prod/*" on:input=move |event| secret.set(event_target_value(&event)) />
+                    <input type="text" name="secret_pattern" placeholder="prod/*" bind:value=draft.secret_pattern />
+                </label>
+                <label>
+                    "Secret tag"
+                    <input type="text" name="secret_tag" placeholder="team=payments" bind:value=draft.secret_tag />
                 </label>
                 <label>
                     "Principal pattern"
-                    <input type="text" name="principal_pattern" placeholder="arn:aws:iam::*:user/*" on:input=move |event| principal.set(event_target_value(&event)) />
-                </label>
-                <label>
-                    "Channel"
-                    <select
-                        name="channel_id"
-                        on:change=move |event| channel.set(event_target_value(&event).parse().unwrap_or_default())
-                    >
-                        {names
-                            .into_iter()
-                            .map(|(id, name)| view! { <option value=id.to_string()>{name}</option> })
-                            .collect_view()}
-                    </select>
+                    <input type="text" name="principal_pattern" placeholder="arn:aws:iam::*:user/*" bind:value=draft.principal_pattern />
                 </label>
                 <label>
                     "Digest every (minutes)"
-                    <input type="text" name="digest_minutes" placeholder="at once" on:input=move |event| digest.set(event_target_value(&event)) />
+                    <input type="text" name="digest_minutes" placeholder="at once" bind:value=draft.digest_minutes />
                 </label>
+                <fieldset class="choices" data-testid="rule-kinds">
+                    <legend>"Kinds (none ticked: every kind)"</legend>
+                    {kinds}
+                </fieldset>
+                <fieldset class="choices" data-testid="rule-channels">
+                    <legend>"Channels"</legend>
+                    {channels}
+                </fieldset>
                 <button type="submit">"Add rule"</button>
             </form>
         </section>
+    }
+}
+
+/// The delivery log's filters, as a search form the URL keeps.
+#[component]
+fn DeliveryFilters(query: DeliveryQuery, names: Vec<(i64, String)>) -> impl IntoView {
+    let status = query.status.map(DeliveryStatus::as_str).unwrap_or_default();
+    let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default()
+    };
+    view! {
+        <form class="filters" method="get" action="/alerts" role="search" data-testid="delivery-filters">
+            <label>
+                "Status"
+                <select name="status">
+                    <option value="" selected=status.is_empty()>"any"</option>
+                    {DeliveryStatus::ALL
+                        .into_iter()
+                        .map(|option| {
+                            view! {
+                                <option value=option.as_str() selected=option.as_str() == status>
+                                    {option.as_str()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>
+                "Channel"
+                <select name="channel">
+                    <option value="" selected=query.channel.is_none()>"any"</option>
+                    {names
+                        .into_iter()
+                        .map(|(id, name)| {
+                            view! {
+                                <option value=id.to_string() selected=query.channel == Some(id)>
+                                    {name}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>
+                "Finding"
+                <input type="text" name="finding" inputmode="numeric" value=query.finding.map(|id| id.to_string()).unwrap_or_default() placeholder="#" />
+            </label>
+            <label>
+                "Made from"
+                <input type="text" name="since" value=time(query.since) placeholder="2026-10-01T00:00:00Z" />
+            </label>
+            <label>
+                "Until"
+                <input type="text" name="until" value=time(query.until) placeholder="2026-10-02T00:00:00Z" />
+            </label>
+            <button type="submit">"Filter"</button>
+            <a href="/alerts">"Clear"</a>
+        </form>
     }
 }
 
@@ -438,34 +719,11 @@ fn NewRuleForm(add_rule: ServerAction<AddAlertRule>, names: Vec<(i64, String)>) 
 fn Deliveries(
     deliveries: Vec<Delivery>,
     next: Option<String>,
+    query: DeliveryQuery,
     names: Vec<(i64, String)>,
     may_change: bool,
     retry: ServerAction<RetryAlertDelivery>,
 ) -> impl IntoView {
-    let params = use_query_map();
-    let link = move |status: Option<DeliveryStatus>| {
-        let channel = params.with_untracked(|p| p.get("channel"));
-        let mut parts = Vec::new();
-        if let Some(status) = status {
-            parts.push(format!("status={}", status.as_str()));
-        }
-        if let Some(channel) = channel {
-            parts.push(format!("channel={channel}"));
-        }
-        if parts.is_empty() {
-            "/alerts".to_string()
-        } else {
-            format!("/alerts?{}", parts.join("&"))
-        }
-    };
-    let filters = std::iter::once((None, "all"))
-        .chain(
-            DeliveryStatus::ALL
-                .into_iter()
-                .map(|status| (Some(status), status.as_str())),
-        )
-        .map(|(status, label)| view! { <a href=link(status)>{label}</a> " " })
-        .collect_view();
     let rows = deliveries
         .into_iter()
         .map(|delivery| {
@@ -475,7 +733,7 @@ fn Deliveries(
             view! {
                 <tr data-testid="delivery-row">
                     <td class="nowrap"><Timestamp at=delivery.created_at /></td>
-                    <td>{channel_names(&[delivery.channel_id], &names)}</td>
+                    <td>{delivery.channel_name.clone()}</td>
                     <td>{delivery.kind.as_str()}</td>
                     <td data-testid="delivery-status">{delivery.status.as_str()}</td>
                     <td>
@@ -512,19 +770,24 @@ fn Deliveries(
             }
         })
         .collect_view();
-    let more = next.map(|cursor| {
-        let base = link(
-            params
-                .with_untracked(|p| p.get("status"))
-                .and_then(|s| DeliveryStatus::parse(&s)),
-        );
-        let joiner = if base.contains('?') { '&' } else { '?' };
-        view! { <a href=format!("{base}{joiner}cursor={cursor}")>"Older deliveries"</a> }
+    let first = query.cursor.is_some().then(|| {
+        let first = DeliveryQuery {
+            cursor: None,
+            ..query.clone()
+        };
+        view! { <a href=first.href()>"Most recent"</a> }
+    });
+    let older = next.map(|cursor| {
+        let next = DeliveryQuery {
+            cursor: Some(cursor),
+            ..query.clone()
+        };
+        view! { <a href=next.href() rel="next">"Older deliveries"</a> }
     });
     view! {
         <section class="panel" aria-labelledby="deliveries-heading" data-testid="deliveries">
             <h2 id="deliveries-heading">"Delivery log"</h2>
-            <p class="filters small">"Status: " {filters}</p>
+            <DeliveryFilters query names />
             <table>
                 <thead>
                     <tr>
@@ -541,7 +804,10 @@ fn Deliveries(
                 </thead>
                 <tbody>{rows}</tbody>
             </table>
-            {more}
+            <nav class="pager" aria-label="Pages">
+                {first}
+                {older}
+            </nav>
         </section>
     }
 }
