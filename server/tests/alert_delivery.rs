@@ -14,6 +14,7 @@ use aws_lc_rs::hmac;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use common::{ACCOUNT, bobs_call, ingest_records, secret_arn};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use trailkeeper::alert::channels::Senders;
@@ -22,37 +23,22 @@ use trailkeeper::alert::sealing::SealingKey;
 use trailkeeper::alert::setup;
 use trailkeeper::alert::{Alerting, DeliverySettings};
 use trailkeeper::findings::triage::Actor;
-use trailkeeper::ingest::sources::files::ingest_file;
 use trailkeeper_app::api::alerts::{
     ChannelKind, DeliveryQuery, DeliveryStatus, NewAlertRule, NewChannel,
 };
 use trailkeeper_app::api::findings::{FindingKind, Severity};
 
-const ACCOUNT: &str = "111122223333";
 const SIGNING_KEY: &str = "test-signing-key-0123456789";
 const ADMIN: Actor<'static> = Actor {
     name: "admin",
     address: None,
 };
 
-fn secret_arn(name: &str) -> String {
-    format!("arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{name}-AbCdEf")
-}
-
+/// Bob's call `name` on the secret called `secret`.
 fn event(id: &str, name: &str, secret: &str, request: Value) -> Value {
     let mut request = request;
     request["secretId"] = json!(secret_arn(secret));
-    json!({
-        "eventVersion": "1.09",
-        "userIdentity": { "type": "IAMUser", "principalId": "AIDABOB",
-                          "arn": format!("arn:aws:iam::{ACCOUNT}:user/bob"),
-                          "accountId": ACCOUNT, "userName": "bob" },
-        "eventTime": "2026-11-02T10:00:00Z", "eventSource": "secretsmanager.amazonaws.com",
-        "eventName": name, "awsRegion": "us-east-1",
-        "sourceIPAddress": "203.0.113.11", "userAgent": "aws-cli/2.17.12",
-        "requestParameters": request, "responseElements": null, "eventID": id,
-        "eventType": "AwsApiCall", "recipientAccountId": ACCOUNT
-    })
+    bobs_call(id, "2026-11-02T10:00:00Z", name, request)
 }
 
 /// A scheduled deletion of `secret`: a high finding.
@@ -63,13 +49,6 @@ fn deletion(id: &str, secret: &str) -> Value {
         secret,
         json!({ "recoveryWindowInDays": 7 }),
     )
-}
-
-async fn ingest(pool: &PgPool, records: Vec<Value>) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("trail.json");
-    std::fs::write(&path, json!({ "Records": records }).to_string()).unwrap();
-    ingest_file(pool, &path).await.unwrap();
 }
 
 #[derive(Clone, Debug)]
@@ -251,7 +230,7 @@ async fn a_finding_reaches_a_webhook_signed_and_a_wrong_key_does_not_verify(pool
     .await;
     let worker = tokio::spawn(alerting.clone().run(pool.clone()));
 
-    ingest(&pool, vec![deletion("e1", "prod/db")]).await;
+    ingest_records(&pool, vec![deletion("e1", "prod/db")]).await;
     let got = receiver.wait_for(1).await;
     worker.abort();
 
@@ -317,7 +296,7 @@ async fn alerts_wait_out_a_dead_receiver_and_a_restart_and_arrive_once_each(pool
     webhook(&pool, &alerting, "security", &url, Some(Severity::Info)).await;
     let first_server = tokio::spawn(alerting.clone().run(pool.clone()));
 
-    ingest(
+    ingest_records(
         &pool,
         vec![
             deletion("e1", "prod/db"),
@@ -392,7 +371,7 @@ async fn a_refused_delivery_dies_at_once_and_a_person_can_retry_it(pool: PgPool)
         Some(Severity::Info),
     )
     .await;
-    ingest(&pool, vec![deletion("e1", "prod/db")]).await;
+    ingest_records(&pool, vec![deletion("e1", "prod/db")]).await;
     alerting.pass(&pool).await.unwrap();
 
     let dead = &deliveries(&pool).await[0];
@@ -463,7 +442,7 @@ async fn rules_route_by_severity_and_kind(pool: PgPool) {
     .await
     .unwrap();
 
-    ingest(
+    ingest_records(
         &pool,
         vec![
             // High: under the pager's minimum, not a policy.
@@ -523,7 +502,7 @@ async fn a_busy_channel_is_throttled_into_one_more_message(pool: PgPool) {
     )
     .await;
     let worker = tokio::spawn(alerting.clone().run(pool.clone()));
-    ingest(
+    ingest_records(
         &pool,
         (1..=5)
             .map(|n| deletion(&format!("e{n}"), &format!("prod/s{n}")))
@@ -581,8 +560,8 @@ async fn a_digest_rule_sends_its_periods_findings_in_one_message(pool: PgPool) {
     )
     .await
     .unwrap();
-    ingest(&pool, vec![deletion("e1", "prod/db")]).await;
-    ingest(&pool, vec![deletion("e2", "prod/api")]).await;
+    ingest_records(&pool, vec![deletion("e1", "prod/db")]).await;
+    ingest_records(&pool, vec![deletion("e2", "prod/api")]).await;
     alerting.pass(&pool).await.unwrap();
     assert!(receiver.got().is_empty(), "nothing before the period ends");
     let collecting = deliveries(&pool).await;
@@ -606,7 +585,7 @@ async fn a_digest_rule_sends_its_periods_findings_in_one_message(pool: PgPool) {
     assert_eq!(digest["alerts"].as_array().unwrap().len(), 2);
 
     // A later finding starts the next period's digest.
-    ingest(&pool, vec![deletion("e3", "prod/queue")]).await;
+    ingest_records(&pool, vec![deletion("e3", "prod/queue")]).await;
     alerting.pass(&pool).await.unwrap();
     let statuses: Vec<DeliveryStatus> = deliveries(&pool).await.iter().map(|d| d.status).collect();
     assert_eq!(
@@ -632,7 +611,7 @@ async fn two_servers_on_one_database_send_each_alert_once(pool: PgPool) {
         tokio::spawn(alerting.clone().run(pool.clone())),
     ];
     for batch in 0..4 {
-        ingest(
+        ingest_records(
             &pool,
             (0..5)
                 .map(|n| deletion(&format!("e{batch}-{n}"), &format!("prod/s{batch}-{n}")))
@@ -900,7 +879,7 @@ async fn an_sns_channel_publishes_with_attributes_a_subscriber_can_filter_on(poo
         refused.map(|created| created.channel)
     );
 
-    ingest(&pool, vec![deletion("e1", "prod/db")]).await;
+    ingest_records(&pool, vec![deletion("e1", "prod/db")]).await;
     alerting.pass(&pool).await.unwrap();
     let log = deliveries(&pool).await;
     assert_eq!(log[0].status, DeliveryStatus::Delivered, "{:?}", log[0]);
@@ -1003,7 +982,7 @@ async fn an_email_channel_sends_text_and_html_through_a_real_smtp_server(pool: P
     .unwrap();
     assert_eq!(created.channel.config["host"], "127.0.0.1");
 
-    ingest(&pool, vec![deletion("e1", "prod/db")]).await;
+    ingest_records(&pool, vec![deletion("e1", "prod/db")]).await;
     alerting.pass(&pool).await.unwrap();
     let log = deliveries(&pool).await;
     assert_eq!(log[0].status, DeliveryStatus::Delivered, "{:?}", log[0]);
@@ -1024,12 +1003,67 @@ async fn an_email_channel_sends_text_and_html_through_a_real_smtp_server(pool: P
 
     // A server that is gone is retried, not given up on.
     drop(smtp);
-    ingest(&pool, vec![deletion("e2", "prod/api")]).await;
+    ingest_records(&pool, vec![deletion("e2", "prod/api")]).await;
     alerting.pass(&pool).await.unwrap();
     let waiting = &deliveries(&pool).await[0];
     assert_eq!(waiting.status, DeliveryStatus::Pending, "{waiting:?}");
     assert!(
         waiting.last_error.as_deref().unwrap().contains("SMTP"),
         "{waiting:?}"
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_slack_channel_posts_a_coloured_block_kit_message_linking_the_finding(pool: PgPool) {
+    let slack = Receiver::start().await;
+    let alerting = alerting(quick_settings());
+    setup::add_channel(
+        &pool,
+        &alerting.key,
+        &alerting.senders,
+        &ADMIN,
+        NewChannel {
+            kind: ChannelKind::Slack,
+            name: "#secops".into(),
+            config: json!({ "url": slack.url() }),
+            min_severity: Some(Severity::Medium),
+        },
+    )
+    .await
+    .unwrap();
+
+    ingest_records(&pool, vec![deletion("e1", "prod/db")]).await;
+    alerting.pass(&pool).await.unwrap();
+    let got = slack.wait_for(1).await;
+    let log = deliveries(&pool).await;
+    assert_eq!(log[0].status, DeliveryStatus::Delivered, "{:?}", log[0]);
+
+    let finding: i64 = sqlx::query_scalar("SELECT id FROM findings")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let message = got[0].json();
+    assert_eq!(got[0].headers["content-type"], "application/json");
+    assert_eq!(message["text"], "[HIGH] prod/db deleted");
+    let attachment = &message["attachments"][0];
+    assert_eq!(attachment["color"], "#d93f0b", "high findings are orange");
+    let blocks = attachment["blocks"].as_array().unwrap();
+    assert!(
+        blocks
+            .iter()
+            .all(|block| ["section", "context"].contains(&block["type"].as_str().unwrap())),
+        "{message}"
+    );
+    let alert = blocks[1]["text"]["text"].as_str().unwrap();
+    assert!(
+        alert.starts_with(&format!(
+            "*<http://127.0.0.1:3000/findings/{finding}|prod/db deleted>*"
+        )),
+        "{alert}"
+    );
+    assert!(alert.contains("recovery window of 7 days"), "{alert}");
+    assert!(
+        message.to_string().contains(&log[0].id),
+        "the delivery id lets a reader match the log: {message}"
     );
 }

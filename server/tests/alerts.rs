@@ -2,38 +2,23 @@
 //! after being resolved leaves one row to send, written with the change and announced at
 //! commit; an update that changes nothing a person must hear about, and a backfill, leave none.
 
+mod common;
+
 use std::time::Duration;
 
+use common::{bobs_call, ingest_records, secret_arn};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use trailkeeper::detect::backfill::backfill;
 use trailkeeper::findings::triage::{self, Actor};
-use trailkeeper::ingest::sources::files::ingest_file;
 use trailkeeper_app::api::findings::TriageAction;
 
-const ACCOUNT: &str = "111122223333";
-const SECRET: &str = "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db-AbCdEf";
-
+/// Bob's deletion of the secret prod/db at `time`, as CloudTrail records it.
 fn delete(id: &str, time: &str, request: Value) -> Value {
-    json!({
-        "eventVersion": "1.09",
-        "userIdentity": { "type": "IAMUser", "principalId": "AIDABOB",
-                          "arn": format!("arn:aws:iam::{ACCOUNT}:user/bob"),
-                          "accountId": ACCOUNT, "userName": "bob" },
-        "eventTime": time, "eventSource": "secretsmanager.amazonaws.com",
-        "eventName": "DeleteSecret", "awsRegion": "us-east-1",
-        "sourceIPAddress": "203.0.113.11", "userAgent": "aws-cli/2.17.12",
-        "requestParameters": request, "responseElements": null, "eventID": id,
-        "eventType": "AwsApiCall", "recipientAccountId": ACCOUNT
-    })
-}
-
-async fn ingest(pool: &PgPool, records: Vec<Value>) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("trail.json");
-    std::fs::write(&path, json!({ "Records": records }).to_string()).unwrap();
-    ingest_file(pool, &path).await.unwrap();
+    let mut request = request;
+    request["secretId"] = json!(secret_arn("prod/db"));
+    bobs_call(id, time, "DeleteSecret", request)
 }
 
 async fn outbox(pool: &PgPool) -> Vec<(i64, String, String)> {
@@ -46,12 +31,12 @@ async fn outbox(pool: &PgPool) -> Vec<(i64, String, String)> {
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn a_finding_alerts_when_it_opens_rises_or_reopens_and_not_otherwise(pool: PgPool) {
     // Bob schedules the secret's deletion: a high finding opens.
-    ingest(
+    ingest_records(
         &pool,
         vec![delete(
             "d1",
             "2026-11-02T10:00:00Z",
-            json!({ "secretId": SECRET, "recoveryWindowInDays": 7 }),
+            json!({ "recoveryWindowInDays": 7 }),
         )],
     )
     .await;
@@ -61,24 +46,24 @@ async fn a_finding_alerts_when_it_opens_rises_or_reopens_and_not_otherwise(pool:
     assert_eq!((reason.as_str(), severity.as_str()), ("opened", "high"));
 
     // The same again adds evidence to the open finding: nothing new to say.
-    ingest(
+    ingest_records(
         &pool,
         vec![delete(
             "d2",
             "2026-11-02T10:05:00Z",
-            json!({ "secretId": SECRET, "recoveryWindowInDays": 7 }),
+            json!({ "recoveryWindowInDays": 7 }),
         )],
     )
     .await;
     assert_eq!(outbox(&pool).await.len(), 1);
 
     // Then at once, without recovery: the same finding, now critical.
-    ingest(
+    ingest_records(
         &pool,
         vec![delete(
             "d3",
             "2026-11-02T10:10:00Z",
-            json!({ "secretId": SECRET, "forceDeleteWithoutRecovery": true }),
+            json!({ "forceDeleteWithoutRecovery": true }),
         )],
     )
     .await;
@@ -127,12 +112,12 @@ async fn a_finding_alerts_when_it_opens_rises_or_reopens_and_not_otherwise(pool:
 async fn the_outbox_wakes_a_listener_when_the_finding_commits(pool: PgPool) {
     let mut listener = PgListener::connect_with(&pool).await.unwrap();
     listener.listen("trailkeeper_alerts").await.unwrap();
-    ingest(
+    ingest_records(
         &pool,
         vec![delete(
             "w1",
             "2026-11-02T10:00:00Z",
-            json!({ "secretId": SECRET, "forceDeleteWithoutRecovery": true }),
+            json!({ "forceDeleteWithoutRecovery": true }),
         )],
     )
     .await;
@@ -153,12 +138,12 @@ async fn a_backfill_makes_findings_but_alerts_nobody(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    ingest(
+    ingest_records(
         &pool,
         vec![delete(
             "b1",
             "2026-11-02T10:00:00Z",
-            json!({ "secretId": SECRET, "forceDeleteWithoutRecovery": true }),
+            json!({ "forceDeleteWithoutRecovery": true }),
         )],
     )
     .await;

@@ -3,48 +3,36 @@
 
 mod common;
 
-use common::{As, app, get, send_json, signed_in};
+use common::{ACCOUNT, As, app, bobs_call, get, ingest_records, secret_arn, send_json, signed_in};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use trailkeeper::ingest::sources::files::ingest_file;
 use trailkeeper_app::Role;
-
-const ACCOUNT: &str = "111122223333";
-
-fn record(id: &str, time: &str, name: &str, request: Value) -> Value {
-    json!({
-        "eventVersion": "1.09",
-        "userIdentity": { "type": "IAMUser", "principalId": "AIDABOB",
-                          "arn": format!("arn:aws:iam::{ACCOUNT}:user/bob"),
-                          "accountId": ACCOUNT, "userName": "bob" },
-        "eventTime": time, "eventSource": "secretsmanager.amazonaws.com", "eventName": name,
-        "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.11",
-        "userAgent": "aws-cli/2.17.12", "requestParameters": request,
-        "responseElements": null, "eventID": id, "eventType": "AwsApiCall",
-        "recipientAccountId": ACCOUNT
-    })
-}
-
-fn arn(name: &str) -> String {
-    format!("arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{name}-AbCdEf")
-}
 
 /// Bob deletes one secret at once and another with a recovery window, and opens a third's
 /// policy to anyone: three findings, one critical deletion, one high, one critical policy.
 async fn ingest_incidents(pool: &PgPool) {
-    let records = json!({ "Records": [
-        record("e1", "2026-11-02T10:30:00Z", "DeleteSecret",
-               json!({ "secretId": arn("prod/old"), "forceDeleteWithoutRecovery": true })),
-        record("e2", "2026-11-02T10:31:00Z", "DeleteSecret",
-               json!({ "secretId": arn("prod/older"), "recoveryWindowInDays": 7 })),
-        record("e3", "2026-11-02T10:35:00Z", "PutResourcePolicy",
-               json!({ "secretId": arn("prod/key"), "resourcePolicy":
-                   r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"# })),
-    ]});
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("trail.json");
-    std::fs::write(&path, records.to_string()).unwrap();
-    ingest_file(pool, &path).await.unwrap();
+    let records = vec![
+        bobs_call(
+            "e1",
+            "2026-11-02T10:30:00Z",
+            "DeleteSecret",
+            json!({ "secretId": secret_arn("prod/old"), "forceDeleteWithoutRecovery": true }),
+        ),
+        bobs_call(
+            "e2",
+            "2026-11-02T10:31:00Z",
+            "DeleteSecret",
+            json!({ "secretId": secret_arn("prod/older"), "recoveryWindowInDays": 7 }),
+        ),
+        bobs_call(
+            "e3",
+            "2026-11-02T10:35:00Z",
+            "PutResourcePolicy",
+            json!({ "secretId": secret_arn("prod/key"), "resourcePolicy":
+                   r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"# }),
+        ),
+    ];
+    ingest_records(pool, records).await;
 }
 
 fn json_body(body: &str) -> Value {

@@ -9,6 +9,7 @@ use aws_sdk_secretsmanager::types::Tag;
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, Request, StatusCode, header};
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use tower::ServiceExt;
 use trailkeeper::alert::channels::Senders;
@@ -17,6 +18,7 @@ use trailkeeper::alert::{Alerting, DeliverySettings};
 use trailkeeper::auth::sessions::{self, SessionPolicy};
 use trailkeeper::auth::sign_in::SignInLimits;
 use trailkeeper::auth::users;
+use trailkeeper::ingest::sources::files::ingest_file;
 use trailkeeper::web::{AuthSettings, WebContext, router};
 use trailkeeper_app::Role;
 use trailkeeper_app::api::overview::AwsTarget;
@@ -206,4 +208,35 @@ pub async fn send_json(app: &Router, method: &str, uri: &str, body: &str, who: &
         .body(Body::from(body.to_string()))
         .unwrap();
     send(app, request).await
+}
+
+/// The account of the recorded calls below.
+pub const ACCOUNT: &str = "111122223333";
+
+/// The ARN of the secret called `name` in [`ACCOUNT`].
+pub fn secret_arn(name: &str) -> String {
+    format!("arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{name}-AbCdEf")
+}
+
+/// A Secrets Manager call by the IAM user bob, as CloudTrail records it.
+pub fn bobs_call(id: &str, time: &str, name: &str, request: Value) -> Value {
+    json!({
+        "eventVersion": "1.09",
+        "userIdentity": { "type": "IAMUser", "principalId": "AIDABOB",
+                          "arn": format!("arn:aws:iam::{ACCOUNT}:user/bob"),
+                          "accountId": ACCOUNT, "userName": "bob" },
+        "eventTime": time, "eventSource": "secretsmanager.amazonaws.com", "eventName": name,
+        "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.11",
+        "userAgent": "aws-cli/2.17.12", "requestParameters": request,
+        "responseElements": null, "eventID": id, "eventType": "AwsApiCall",
+        "recipientAccountId": ACCOUNT
+    })
+}
+
+/// Ingests `records` as one CloudTrail log file, as `trailkeeper ingest` would.
+pub async fn ingest_records(pool: &PgPool, records: Vec<Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trail.json");
+    std::fs::write(&path, json!({ "Records": records }).to_string()).unwrap();
+    ingest_file(pool, &path).await.unwrap();
 }
