@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::events::{MAX_LIMIT, QueryError, time};
 use super::findings::{FindingKind, Severity};
+use super::query::{self, QueryError};
 
 /// How a channel reaches people.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -313,11 +313,7 @@ impl DeliveryQuery {
             if value.is_empty() {
                 continue;
             }
-            let invalid = |accepted: &str| {
-                QueryError(format!(
-                    "{name}={value:?} is not valid; it accepts {accepted}"
-                ))
-            };
+            let invalid = |accepted: &str| query::invalid(name, value, accepted);
             let id = || value.parse().map_err(|_| invalid("a number"));
             match name {
                 "status" => {
@@ -328,41 +324,30 @@ impl DeliveryQuery {
                 }
                 "channel" => query.channel = Some(id()?),
                 "finding" => query.finding = Some(id()?),
-                "since" => query.since = Some(time(name, value)?),
-                "until" => query.until = Some(time(name, value)?),
+                "since" => query.since = Some(query::time(name, value)?),
+                "until" => query.until = Some(query::time(name, value)?),
                 "cursor" => query.cursor = Some(value.to_string()),
-                "limit" => {
-                    query.limit = Some(
-                        value
-                            .parse()
-                            .ok()
-                            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                            .ok_or_else(|| invalid(&format!("a number from 1 to {MAX_LIMIT}")))?,
-                    )
-                }
+                "limit" => query.limit = Some(query::limit(name, value)?),
                 _ => {}
             }
         }
+        query::in_order(query.since, query.until)?;
         Ok(query)
     }
 
     /// Reads a URL query string (without the `?`), as [`DeliveryQuery::from_pairs`] does.
-    pub fn parse(query: &str) -> Result<DeliveryQuery, QueryError> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        DeliveryQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    pub fn parse(text: &str) -> Result<DeliveryQuery, QueryError> {
+        DeliveryQuery::from_pairs(query::pairs(text).iter().map(query::as_strs))
     }
 
     /// The URL query that [`DeliveryQuery::parse`] reads back into this query.
     pub fn to_query_string(&self) -> String {
-        let mut query = form_urlencoded::Serializer::new(String::new());
         let channel = self.channel.map(|id| id.to_string());
         let finding = self.finding.map(|id| id.to_string());
         let since = self.since.map(|time| time.to_rfc3339());
         let until = self.until.map(|time| time.to_rfc3339());
         let limit = self.limit.map(|limit| limit.to_string());
-        for (name, value) in [
+        query::write([
             ("status", self.status.map(DeliveryStatus::as_str)),
             ("channel", channel.as_deref()),
             ("finding", finding.as_deref()),
@@ -370,12 +355,7 @@ impl DeliveryQuery {
             ("until", until.as_deref()),
             ("cursor", self.cursor.as_deref()),
             ("limit", limit.as_deref()),
-        ] {
-            if let Some(value) = value {
-                query.append_pair(name, value);
-            }
-        }
-        query.finish()
+        ])
     }
 
     /// The page's address for this query.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use super::secrets::QueryError;
+use super::query::{self, QueryError};
 
 /// One stored event with the fields Trailkeeper derived from its record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -132,9 +132,6 @@ pub enum AccessKind {
     Write,
 }
 
-pub const DEFAULT_LIMIT: u32 = 50;
-pub const MAX_LIMIT: u32 = 1000;
-
 /// Which events to show, newest first: the explorer's URL query, the API's query parameters
 /// and the export's are all this.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -161,17 +158,6 @@ pub struct EventQuery {
     pub limit: Option<u32>,
 }
 
-/// A query parameter's RFC 3339 time, or an error naming the parameter.
-pub(crate) fn time(name: &str, value: &str) -> Result<DateTime<Utc>, QueryError> {
-    DateTime::parse_from_rfc3339(value)
-        .map(|time| time.with_timezone(&Utc))
-        .map_err(|_| {
-            QueryError(format!(
-                "{name}={value:?} is not valid; it accepts an RFC 3339 time such as 2026-01-01T00:00:00Z"
-            ))
-        })
-}
-
 impl EventQuery {
     /// Reads URL query parameters: `range` (`1h`, `24h`, `7d`, `30d`, `90d`, `all`), `since`,
     /// `until` (RFC 3339), `secret`, `principal`, `event_name`, `source_ip` (address or
@@ -187,11 +173,7 @@ impl EventQuery {
             if value.is_empty() {
                 continue;
             }
-            let invalid = |accepted: &str| {
-                QueryError(format!(
-                    "{name}={value:?} is not valid; it accepts {accepted}"
-                ))
-            };
+            let invalid = |accepted: &str| query::invalid(name, value, accepted);
             let text = Some(value.to_string());
             match name {
                 "range" => {
@@ -202,8 +184,8 @@ impl EventQuery {
                             .ok_or_else(|| invalid("1h, 24h, 7d, 30d, 90d, all"))?,
                     )
                 }
-                "since" => query.since = Some(time(name, value)?),
-                "until" => query.until = Some(time(name, value)?),
+                "since" => query.since = Some(query::time(name, value)?),
+                "until" => query.until = Some(query::time(name, value)?),
                 "secret" => query.secret = text,
                 "principal" => query.principal = text,
                 "event_name" => query.event_name = text,
@@ -234,41 +216,21 @@ impl EventQuery {
                 "region" => query.region = text,
                 "event_id" => query.event_id = text,
                 "cursor" => query.cursor = text,
-                "limit" => {
-                    query.limit = Some(
-                        value
-                            .parse()
-                            .ok()
-                            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                            .ok_or_else(|| invalid(&format!("a number from 1 to {MAX_LIMIT}")))?,
-                    )
-                }
+                "limit" => query.limit = Some(query::limit(name, value)?),
                 _ => {}
             }
         }
-        if let (Some(since), Some(until)) = (query.since, query.until)
-            && since >= until
-        {
-            return Err(QueryError(format!(
-                "since ({}) must be before until ({})",
-                since.to_rfc3339(),
-                until.to_rfc3339()
-            )));
-        }
+        query::in_order(query.since, query.until)?;
         Ok(query)
     }
 
     /// Reads a URL query string (without the `?`), as [`EventQuery::from_pairs`] does.
-    pub fn parse(query: &str) -> Result<EventQuery, QueryError> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        EventQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    pub fn parse(text: &str) -> Result<EventQuery, QueryError> {
+        EventQuery::from_pairs(query::pairs(text).iter().map(query::as_strs))
     }
 
     /// The URL query that [`EventQuery::parse`] reads back into this query.
     pub fn to_query_string(&self) -> String {
-        let mut query = form_urlencoded::Serializer::new(String::new());
         let since = self.since.map(|time| time.to_rfc3339());
         let until = self.until.map(|time| time.to_rfc3339());
         let error = self.error.as_ref().map(|error| match error {
@@ -281,7 +243,7 @@ impl EventQuery {
             AccessKind::Write => "write",
         });
         let limit = self.limit.map(|limit| limit.to_string());
-        for (name, value) in [
+        query::write([
             ("range", self.range.map(TimeRange::as_str)),
             ("since", since.as_deref()),
             ("until", until.as_deref()),
@@ -297,12 +259,7 @@ impl EventQuery {
             ("event_id", self.event_id.as_deref()),
             ("cursor", self.cursor.as_deref()),
             ("limit", limit.as_deref()),
-        ] {
-            if let Some(value) = value {
-                query.append_pair(name, value);
-            }
-        }
-        query.finish()
+        ])
     }
 
     /// The same filters from the first page.

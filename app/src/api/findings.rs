@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::events::{EventSummary, MAX_LIMIT, QueryError, time};
+use super::events::EventSummary;
+use super::query::{self, QueryError};
 
 /// How serious a finding is, least first (the order sorts and compares by it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -313,9 +314,7 @@ fn names<T>(
         .filter(|part| !part.is_empty())
         .map(|part| {
             parse(part).ok_or_else(|| {
-                QueryError(format!(
-                    "{name}={part:?} is not valid; it accepts {accepted}, comma-separated"
-                ))
+                query::invalid(name, part, format_args!("{accepted}, comma-separated"))
             })
         })
         .collect()
@@ -363,47 +362,23 @@ impl FindingQuery {
                 }
                 "secret" => query.secret = text,
                 "principal" => query.principal = text,
-                "since" => query.since = Some(time(name, value)?),
-                "until" => query.until = Some(time(name, value)?),
+                "since" => query.since = Some(query::time(name, value)?),
+                "until" => query.until = Some(query::time(name, value)?),
                 "cursor" => query.cursor = text,
-                "limit" => {
-                    query.limit = Some(
-                        value
-                            .parse()
-                            .ok()
-                            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                            .ok_or_else(|| {
-                                QueryError(format!(
-                                    "limit={value:?} is not valid; it accepts a number from 1 to {MAX_LIMIT}"
-                                ))
-                            })?,
-                    )
-                }
+                "limit" => query.limit = Some(query::limit(name, value)?),
                 _ => {}
             }
         }
-        if let (Some(since), Some(until)) = (query.since, query.until)
-            && since >= until
-        {
-            return Err(QueryError(format!(
-                "since ({}) must be before until ({})",
-                since.to_rfc3339(),
-                until.to_rfc3339()
-            )));
-        }
+        query::in_order(query.since, query.until)?;
         Ok(query)
     }
 
-    pub fn parse(query: &str) -> Result<FindingQuery, QueryError> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        FindingQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    pub fn parse(text: &str) -> Result<FindingQuery, QueryError> {
+        FindingQuery::from_pairs(query::pairs(text).iter().map(query::as_strs))
     }
 
     /// The URL query that [`FindingQuery::parse`] reads back into this query.
     pub fn to_query_string(&self) -> String {
-        let mut query = form_urlencoded::Serializer::new(String::new());
         let status = (self.status != StatusFilter::Active).then(|| self.status.as_str());
         let severities = self
             .severities
@@ -420,7 +395,7 @@ impl FindingQuery {
         let since = self.since.map(|time| time.to_rfc3339());
         let until = self.until.map(|time| time.to_rfc3339());
         let limit = self.limit.map(|limit| limit.to_string());
-        for (name, value) in [
+        query::write([
             ("status", status),
             (
                 "severity",
@@ -433,12 +408,7 @@ impl FindingQuery {
             ("until", until.as_deref()),
             ("cursor", self.cursor.as_deref()),
             ("limit", limit.as_deref()),
-        ] {
-            if let Some(value) = value {
-                query.append_pair(name, value);
-            }
-        }
-        query.finish()
+        ])
     }
 
     pub fn first_page(&self) -> FindingQuery {

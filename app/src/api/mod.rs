@@ -9,6 +9,7 @@ pub mod events;
 pub mod findings;
 pub mod identity;
 pub mod overview;
+pub mod query;
 pub mod secrets;
 pub mod settings;
 

@@ -3,13 +3,13 @@
 //! them (which lives in the URL, so a view can be shared).
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::findings::Severity;
+use super::query::{self, QueryError};
 
 /// How a secret's rotation stands, computed in one place on the server and shown the same
 /// way everywhere.
@@ -377,10 +377,6 @@ pub enum FlagFilter {
     Flag(SecretFlag),
 }
 
-/// The default and largest page of the list.
-pub const DEFAULT_LIMIT: u32 = 50;
-pub const MAX_LIMIT: u32 = 1000;
-
 /// Which secrets the list shows, in which order, from where: the page's URL query and the
 /// API's query parameters are both this.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -400,18 +396,6 @@ pub struct SecretQuery {
     pub limit: Option<u32>,
 }
 
-/// A query parameter the list does not understand, named with what it accepts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueryError(pub String);
-
-impl fmt::Display for QueryError {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for QueryError {}
-
 fn choices(names: impl IntoIterator<Item = &'static str>) -> String {
     names.into_iter().collect::<Vec<_>>().join(", ")
 }
@@ -430,11 +414,7 @@ impl SecretQuery {
             if value.is_empty() {
                 continue;
             }
-            let invalid = |accepted: String| {
-                QueryError(format!(
-                    "{name}={value:?} is not valid; it accepts {accepted}"
-                ))
-            };
+            let invalid = |accepted: String| query::invalid(name, value, accepted);
             match name {
                 "q" => query.search = Some(value.to_string()),
                 "region" => query.region = Some(value.to_string()),
@@ -477,15 +457,7 @@ impl SecretQuery {
                     }
                 }
                 "cursor" => query.cursor = Some(value.to_string()),
-                "limit" => {
-                    query.limit = Some(
-                        value
-                            .parse()
-                            .ok()
-                            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                            .ok_or_else(|| invalid(format!("a number from 1 to {MAX_LIMIT}")))?,
-                    )
-                }
+                "limit" => query.limit = Some(query::limit(name, value)?),
                 _ => {}
             }
         }
@@ -493,21 +465,18 @@ impl SecretQuery {
     }
 
     /// Reads a URL query string (without the `?`), as [`SecretQuery::from_pairs`] does.
-    pub fn parse(query: &str) -> Result<SecretQuery, QueryError> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        SecretQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    pub fn parse(text: &str) -> Result<SecretQuery, QueryError> {
+        SecretQuery::from_pairs(query::pairs(text).iter().map(query::as_strs))
     }
 
     /// The URL query that [`SecretQuery::parse`] reads back into this query.
     pub fn to_query_string(&self) -> String {
-        let mut query = form_urlencoded::Serializer::new(String::new());
         let flag = self.flag.map(|flag| match flag {
             FlagFilter::Any => "any",
             FlagFilter::Flag(flag) => flag.as_str(),
         });
-        for (name, value) in [
+        let limit = self.limit.map(|limit| limit.to_string());
+        query::write([
             ("q", self.search.as_deref()),
             ("region", self.region.as_deref()),
             ("status", self.status.map(RotationStatus::as_str)),
@@ -524,15 +493,8 @@ impl SecretQuery {
             ),
             ("order", self.descending.then_some("desc")),
             ("cursor", self.cursor.as_deref()),
-        ] {
-            if let Some(value) = value {
-                query.append_pair(name, value);
-            }
-        }
-        if let Some(limit) = self.limit {
-            query.append_pair("limit", &limit.to_string());
-        }
-        query.finish()
+            ("limit", limit.as_deref()),
+        ])
     }
 
     /// The same filters and sort from the first page.

@@ -10,9 +10,9 @@ use crate::api::alerts::{
     Delivery, DeliveryQuery, DeliveryStatus, EnableAlertChannel, RemoveAlertRule,
     RetryAlertDelivery, TestAlertChannel, list_alerts,
 };
-use crate::api::events::QueryError;
 use crate::api::findings::{FindingKind, Severity};
 use crate::api::identity::current_identity;
+use crate::api::query::QueryError;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
 

@@ -5,6 +5,7 @@ use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
 use crate::api::audit::{AuditFilter, AuditPage, OUTCOMES, get_audit_log};
+use crate::api::query;
 use crate::components::audit_table::AuditTable;
 use crate::components::load_failed::LoadFailed;
 
@@ -152,26 +153,20 @@ fn filter_from(query: &ParamsMap) -> AuditFilter {
 
 /// The URL query that [`filter_from`] reads back into the same filter.
 fn to_query(filter: &AuditFilter) -> String {
-    let mut query = form_urlencoded::Serializer::new(String::new());
     let day = |at: DateTime<Utc>| at.format("%Y-%m-%d").to_string();
-    for (name, value) in [
-        ("actor", filter.actor.clone()),
-        ("action", filter.action.clone()),
-        ("outcome", filter.outcome.clone()),
-        ("since", filter.since.map(day)),
-        (
-            "until",
-            filter
-                .until
-                .map(|until| day(until - chrono::Duration::days(1))),
-        ),
-        ("before", filter.before.map(|before| before.to_string())),
-    ] {
-        if let Some(value) = value {
-            query.append_pair(name, &value);
-        }
-    }
-    query.finish()
+    let since = filter.since.map(day);
+    let until = filter
+        .until
+        .map(|until| day(until - chrono::Duration::days(1)));
+    let before = filter.before.map(|before| before.to_string());
+    query::write([
+        ("actor", filter.actor.as_deref()),
+        ("action", filter.action.as_deref()),
+        ("outcome", filter.outcome.as_deref()),
+        ("since", since.as_deref()),
+        ("until", until.as_deref()),
+        ("before", before.as_deref()),
+    ])
 }
 
 #[cfg(test)]
@@ -203,15 +198,8 @@ mod tests {
             "the last day is included"
         );
         let query = to_query(&filter);
-        let reparsed: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        let map = params(
-            &reparsed
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect::<Vec<_>>(),
-        );
+        let reparsed = query::pairs(&query);
+        let map = params(&reparsed.iter().map(query::as_strs).collect::<Vec<_>>());
         assert_eq!(filter_from(&map), filter);
     }
 

@@ -6,10 +6,11 @@ use leptos_router::params::ParamsMap;
 
 use crate::Role;
 use crate::api::events::{
-    AccessKind, ErrorFilter, EventListing, EventQuery, EventSummary, QueryError, TimeRange,
-    list_events, principal_name,
+    AccessKind, ErrorFilter, EventListing, EventQuery, EventSummary, TimeRange, list_events,
+    principal_name,
 };
 use crate::api::identity::current_identity;
+use crate::api::query::QueryError;
 use crate::components::histogram::EventHistogram;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;

@@ -4,12 +4,13 @@ use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
 use crate::Role;
-use crate::api::events::{QueryError, principal_name};
+use crate::api::events::principal_name;
 use crate::api::findings::{
     AddSuppression, Finding, FindingKind, FindingListing, FindingQuery, FindingStatus,
     RemoveSuppression, Severity, StatusFilter, Suppression, list_findings, list_suppressions,
 };
 use crate::api::identity::current_identity;
+use crate::api::query::QueryError;
 use crate::components::badges::{FindingStatusBadge, SeverityBadge};
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;

@@ -3,8 +3,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
+use crate::api::query::QueryError;
 use crate::api::secrets::{
-    DeletedFilter, FlagFilter, QueryError, RotationStatus, SecretFacets, SecretFlag, SecretListing,
+    DeletedFilter, FlagFilter, RotationStatus, SecretFacets, SecretFlag, SecretListing,
     SecretQuery, SecretSort, SecretSummary, list_secrets,
 };
 use crate::components::badges::{FindingsBadge, FlagBadges, StatusBadge};

@@ -7,7 +7,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use trailkeeper_app::api::alerts::{
     Delivery, DeliveryAttempt, DeliveryKind, DeliveryPage, DeliveryQuery, DeliveryStatus,
 };
-use trailkeeper_app::api::events::DEFAULT_LIMIT;
+use trailkeeper_app::api::query::DEFAULT_LIMIT;
 
 use super::deliver::WAKE_CHANNEL;
 use super::setup::SetupError;

@@ -15,10 +15,11 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use trailkeeper_app::api::events::{
-    AccessKind, AccessReport, Bucket, DEFAULT_LIMIT, ErrorFilter, EventQuery, EventRecord,
-    EventSummary, Histogram, PrincipalAccess, TimeRange,
+    AccessKind, AccessReport, Bucket, ErrorFilter, EventQuery, EventRecord, EventSummary,
+    Histogram, PrincipalAccess, TimeRange,
 };
 use trailkeeper_app::api::overview::{EventsOverview, SourcePoll, StreamCheckpoint};
+use trailkeeper_app::api::query::DEFAULT_LIMIT;
 
 use crate::db::escape_like;
 

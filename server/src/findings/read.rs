@@ -5,11 +5,11 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, QueryBuilder};
-use trailkeeper_app::api::events::DEFAULT_LIMIT;
 use trailkeeper_app::api::findings::{
     Finding, FindingDetail, FindingKind, FindingPage, FindingQuery, FindingStatus, Severity,
     StatusFilter, TriageEntry,
 };
+use trailkeeper_app::api::query::DEFAULT_LIMIT;
 
 use trailkeeper_app::api::overview::FindingsOverview;
 

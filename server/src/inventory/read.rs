@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use trailkeeper_app::api::overview::{InventoryOverview, SyncRun};
+use trailkeeper_app::api::query::DEFAULT_LIMIT;
 use trailkeeper_app::api::secrets::{
-    DEFAULT_LIMIT, DeletedFilter, FlagFilter, PolicyFlag, Replica, RotationSettings,
-    RotationStatus, SecretDetail, SecretFacets, SecretFlag, SecretLookup, SecretPage, SecretQuery,
-    SecretSort, SecretSummary, SecretVersion,
+    DeletedFilter, FlagFilter, PolicyFlag, Replica, RotationSettings, RotationStatus, SecretDetail,
+    SecretFacets, SecretFlag, SecretLookup, SecretPage, SecretQuery, SecretSort, SecretSummary,
+    SecretVersion,
 };
 
 use super::changes::{self, CHANGE_EVENTS, ChangeEvent, ObservedMove};
