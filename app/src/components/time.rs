@@ -162,3 +162,28 @@ mod tests {
         );
     }
 }
+
+/// A filter form's span: two RFC 3339 fields named `since` and `until`, as the lists' URL
+/// queries read them.
+#[component]
+pub fn SpanInputs(
+    /// What the start field is called on this page ("From", "Active from", …).
+    from_label: &'static str,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> impl IntoView {
+    let text = |at: Option<DateTime<Utc>>| {
+        at.map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default()
+    };
+    view! {
+        <label>
+            {from_label}
+            <input type="text" name="since" value=text(since) placeholder="2026-10-01T00:00:00Z" />
+        </label>
+        <label>
+            "Until"
+            <input type="text" name="until" value=text(until) placeholder="2026-10-02T00:00:00Z" />
+        </label>
+    }
+}

@@ -14,7 +14,7 @@ use crate::api::findings::{FindingKind, Severity};
 use crate::api::identity::current_identity;
 use crate::api::query::QueryError;
 use crate::components::load_failed::LoadFailed;
-use crate::components::time::Timestamp;
+use crate::components::time::{SpanInputs, Timestamp};
 
 fn query_from(params: &ParamsMap) -> Result<DeliveryQuery, QueryError> {
     let pairs: Vec<(String, String)> = params
@@ -659,10 +659,6 @@ fn NewRuleForm(
 #[component]
 fn DeliveryFilters(query: DeliveryQuery, names: Vec<(i64, String)>) -> impl IntoView {
     let status = query.status.map(DeliveryStatus::as_str).unwrap_or_default();
-    let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
-        at.map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-            .unwrap_or_default()
-    };
     view! {
         <form class="filters" method="get" action="/alerts" role="search" data-testid="delivery-filters">
             <label>
@@ -701,14 +697,7 @@ fn DeliveryFilters(query: DeliveryQuery, names: Vec<(i64, String)>) -> impl Into
                 "Finding"
                 <input type="text" name="finding" inputmode="numeric" value=query.finding.map(|id| id.to_string()).unwrap_or_default() placeholder="#" />
             </label>
-            <label>
-                "Made from"
-                <input type="text" name="since" value=time(query.since) placeholder="2026-10-01T00:00:00Z" />
-            </label>
-            <label>
-                "Until"
-                <input type="text" name="until" value=time(query.until) placeholder="2026-10-02T00:00:00Z" />
-            </label>
+            <SpanInputs from_label="Made from" since=query.since until=query.until />
             <button type="submit">"Filter"</button>
             <a href="/alerts">"Clear"</a>
         </form>

@@ -13,7 +13,7 @@ use crate::api::identity::current_identity;
 use crate::api::query::QueryError;
 use crate::components::histogram::EventHistogram;
 use crate::components::load_failed::LoadFailed;
-use crate::components::time::Timestamp;
+use crate::components::time::{SpanInputs, Timestamp};
 
 /// What the explorer shows when the URL names no time at all.
 const DEFAULT_RANGE: TimeRange = TimeRange::LastMonth;
@@ -204,10 +204,6 @@ fn Filters(query: EventQuery) -> impl IntoView {
         Some(AccessKind::Read) => "read",
         Some(AccessKind::Write) => "write",
     };
-    let time = |at: Option<DateTime<Utc>>| {
-        at.map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-            .unwrap_or_default()
-    };
     let text = |name: &'static str,
                 label: &'static str,
                 value: &Option<String>,
@@ -239,14 +235,7 @@ fn Filters(query: EventQuery) -> impl IntoView {
                         .collect_view()}
                 </select>
             </label>
-            <label>
-                "From"
-                <input type="text" name="since" value=time(query.since) placeholder="2026-10-01T00:00:00Z" />
-            </label>
-            <label>
-                "Until"
-                <input type="text" name="until" value=time(query.until) placeholder="2026-10-02T00:00:00Z" />
-            </label>
+            <SpanInputs from_label="From" since=query.since until=query.until />
             {text("secret", "Secret", &query.secret, "name or ARN")}
             {text("principal", "Principal", &query.principal, "role or user ARN, or part of it")}
             <label>

@@ -13,7 +13,7 @@ use crate::api::identity::current_identity;
 use crate::api::query::QueryError;
 use crate::components::badges::{FindingStatusBadge, SeverityBadge};
 use crate::components::load_failed::LoadFailed;
-use crate::components::time::Timestamp;
+use crate::components::time::{SpanInputs, Timestamp};
 
 /// `/findings`: the queue — active findings by default, most recent activity first, filtered
 /// by the URL, with how many there are of each severity.
@@ -148,10 +148,6 @@ fn Filters(query: FindingQuery) -> impl IntoView {
         [one] => one.as_str(),
         _ => "",
     };
-    let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
-        at.map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-            .unwrap_or_default()
-    };
     let statuses = [
         StatusFilter::Active,
         StatusFilter::All,
@@ -227,14 +223,7 @@ fn Filters(query: FindingQuery) -> impl IntoView {
                 "Principal"
                 <input type="text" name="principal" value=query.principal.clone().unwrap_or_default() placeholder="role or user ARN, or part of it" />
             </label>
-            <label>
-                "Active from"
-                <input type="text" name="since" value=time(query.since) placeholder="2026-10-01T00:00:00Z" />
-            </label>
-            <label>
-                "Until"
-                <input type="text" name="until" value=time(query.until) placeholder="2026-10-02T00:00:00Z" />
-            </label>
+            <SpanInputs from_label="Active from" since=query.since until=query.until />
             <button type="submit">"Filter"</button>
             <a href="/findings">"Clear"</a>
         </form>
