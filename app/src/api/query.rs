@@ -5,6 +5,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use leptos_router::params::ParamsMap;
 use serde::{Deserialize, Serialize};
 
 /// The default and largest page of a list.
@@ -66,6 +67,14 @@ pub(crate) fn in_order(
 pub(crate) fn pairs(query: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(query.as_bytes())
         .into_owned()
+        .collect()
+}
+
+/// The `name=value` pairs of a page's URL query, as the router parsed them.
+pub(crate) fn params_pairs(params: &ParamsMap) -> Vec<(String, String)> {
+    params
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
         .collect()
 }
 

@@ -12,16 +12,12 @@ use crate::api::alerts::{
 };
 use crate::api::findings::{FindingKind, Severity};
 use crate::api::identity::current_identity;
-use crate::api::query::QueryError;
+use crate::api::query::{self, QueryError};
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::{SpanInputs, Timestamp};
 
 fn query_from(params: &ParamsMap) -> Result<DeliveryQuery, QueryError> {
-    let pairs: Vec<(String, String)> = params
-        .into_iter()
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .collect();
-    DeliveryQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    DeliveryQuery::from_pairs(query::params_pairs(params).iter().map(query::as_strs))
 }
 
 /// The outcome of a page action: what the server said, or why it refused.

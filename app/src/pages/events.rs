@@ -10,7 +10,7 @@ use crate::api::events::{
     principal_name,
 };
 use crate::api::identity::current_identity;
-use crate::api::query::QueryError;
+use crate::api::query::{self, QueryError};
 use crate::components::histogram::EventHistogram;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::{SpanInputs, Timestamp};
@@ -91,11 +91,7 @@ pub fn EventsPage() -> impl IntoView {
 }
 
 fn query_from(params: &ParamsMap) -> Result<EventQuery, QueryError> {
-    let pairs: Vec<(String, String)> = params
-        .into_iter()
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .collect();
-    let mut query = EventQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let mut query = EventQuery::from_pairs(query::params_pairs(params).iter().map(query::as_strs))?;
     if query.range.is_none() && query.since.is_none() && query.until.is_none() {
         query.range = Some(DEFAULT_RANGE);
     }

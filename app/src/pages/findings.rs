@@ -10,7 +10,7 @@ use crate::api::findings::{
     RemoveSuppression, Severity, StatusFilter, Suppression, list_findings, list_suppressions,
 };
 use crate::api::identity::current_identity;
-use crate::api::query::QueryError;
+use crate::api::query::{self, QueryError};
 use crate::components::badges::{FindingStatusBadge, SeverityBadge};
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::{SpanInputs, Timestamp};
@@ -64,11 +64,7 @@ pub fn FindingsPage() -> impl IntoView {
 }
 
 fn query_from(params: &ParamsMap) -> Result<FindingQuery, QueryError> {
-    let pairs: Vec<(String, String)> = params
-        .into_iter()
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .collect();
-    FindingQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    FindingQuery::from_pairs(query::params_pairs(params).iter().map(query::as_strs))
 }
 
 pub fn href(query: &FindingQuery) -> String {

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
-use crate::api::query::QueryError;
+use crate::api::query::{self, QueryError};
 use crate::api::secrets::{
     DeletedFilter, FlagFilter, RotationStatus, SecretFacets, SecretFlag, SecretListing,
     SecretQuery, SecretSort, SecretSummary, list_secrets,
@@ -50,11 +50,7 @@ pub fn SecretsPage() -> impl IntoView {
 }
 
 fn query_from(params: &ParamsMap) -> Result<SecretQuery, QueryError> {
-    let pairs: Vec<(String, String)> = params
-        .into_iter()
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .collect();
-    SecretQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    SecretQuery::from_pairs(query::params_pairs(params).iter().map(query::as_strs))
 }
 
 fn href(query: &SecretQuery) -> String {
