@@ -26,6 +26,8 @@ export async function startServer(env = {}) {
       TRAILKEEPER_LISTEN: '127.0.0.1:0',
       // The AWS API peer has no CloudTrail LookupEvents.
       TRAILKEEPER_LOOKUP_INTERVAL: 'off',
+      // The tests' alert receivers listen on this machine.
+      TRAILKEEPER_ALERT_ALLOWED_HOSTS: '127.0.0.1',
       LEPTOS_SITE_ROOT: path.join(repoRoot, 'target', 'site'),
       NO_COLOR: '1',
       ...env,

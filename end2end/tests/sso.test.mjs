@@ -81,3 +81,44 @@ test('a callback with a state Trailkeeper never issued is refused', async () => 
   assert.equal(response.headers.get('location'), '/login?reason=sso-expired');
   assert.equal(response.headers.get('set-cookie'), null);
 });
+
+test('a callback opened in another browser signs nobody in and ends no session', async () => {
+  // The victim is signed in already.
+  const forgetVictim = providerAccount({ sub: 'u-3003', preferred_username: 'sso-victim', groups: ['audit'] });
+  const victim = await (await browser.newContext()).newPage();
+  try {
+    await victim.goto(`${server.url}/login`);
+    await victim.getByRole('link', { name: 'Sign in with single sign-on' }).click();
+    await victim.getByTestId('signed-in-as').waitFor();
+  } finally {
+    forgetVictim();
+  }
+
+  // The attacker starts a sign-in of their own and stops at the provider's redirect back.
+  const forgetAttacker = providerAccount({ sub: 'u-3004', preferred_username: 'sso-attacker', groups: ['secops-admins'] });
+  let callback;
+  try {
+    const attacker = await (await browser.newContext()).newPage();
+    const captured = new Promise((resolve) => {
+      attacker.route('**/login/sso/callback*', (route) => {
+        resolve(route.request().url());
+        route.abort();
+      });
+    });
+    await attacker.goto(`${server.url}/login`);
+    await attacker.getByRole('link', { name: 'Sign in with single sign-on' }).click().catch(() => {});
+    callback = await captured;
+  } finally {
+    forgetAttacker();
+  }
+
+  // The victim is made to open the attacker's callback URL.
+  await victim.goto(callback);
+  assert.equal(new URL(victim.url()).pathname, '/login');
+  assert.equal(new URL(victim.url()).searchParams.get('reason'), 'sso-expired');
+  await victim.goto(`${server.url}/findings`);
+  await victim.getByTestId('signed-in-as').waitFor();
+  assert.equal(await victim.getByTestId('signed-in-as').textContent(), 'sso-victim auditor');
+  const listed = await server.run(['user', 'list']);
+  assert.doesNotMatch(listed.stdout, /sso-attacker/);
+});

@@ -90,7 +90,10 @@ async fn main() -> anyhow::Result<()> {
     let (hook, mut arrivals) = receiver().await?;
     let alerting = Alerting {
         key: SealingKey::generate(),
-        senders: Senders::new(),
+        senders: Senders::reaching(
+            trailkeeper::alert::channels::outbound::Destinations::allowing(&["127.0.0.1"])
+                .expect("an address"),
+        ),
         settings: DeliverySettings {
             // Measured here: delivery, not throttling.
             throttle_messages: i64::MAX,

@@ -17,7 +17,7 @@ use trailkeeper::alert::setup;
 use trailkeeper::alert::{Alerting, DeliverySettings};
 use trailkeeper::audit::{Action, Entry, SYSTEM_ACTOR};
 use trailkeeper::auth::oidc::Oidc;
-use trailkeeper::auth::sign_in::SignInLimits;
+use trailkeeper::auth::sign_in::{self, SignInLimits};
 use trailkeeper::auth::{tokens, users};
 use trailkeeper::config::{
     ChannelInvocation, IngestPlan, Invocation, ServeSettings, Settings, TokenInvocation,
@@ -46,7 +46,7 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
         Invocation::Migrate => migrate(&database).await,
         Invocation::Check => check(&database).await,
         Invocation::Sync { regions } => sync(&database, regions).await,
-        Invocation::Ingest(plan) => ingest(&database, plan).await,
+        Invocation::Ingest(plan) => ingest(&database, plan, settings.max_file_bytes).await,
         Invocation::Backfill { since, until } => backfill(&database, since, until).await,
         Invocation::DbRun { command } => db_run(&database, command).await,
         Invocation::User(command) => user(&database, command).await,
@@ -92,10 +92,16 @@ async fn serve(
         serve.regions.clone(),
         serve.sync_interval,
     );
-    spawn_ingest(database.pool().clone(), &aws_config, &serve)?;
+    spawn_ingest(
+        database.pool().clone(),
+        &aws_config,
+        &serve,
+        settings.max_file_bytes,
+    )?;
     if let Some(days) = serve.retention_days {
         spawn_retention(database.pool().clone(), days);
     }
+    spawn_housekeeping(database.pool().clone(), SignInLimits::default());
     let listen = serve.listen;
     let listener = std::net::TcpListener::bind(listen).with_context(|| {
         format!("cannot listen on {listen} (set by TRAILKEEPER_LISTEN or --listen)")
@@ -116,10 +122,11 @@ async fn serve(
     .await?;
     let alerting = Alerting {
         key: secret_key,
-        senders: Senders::new().with_aws(aws_config.clone()),
+        senders: Senders::reaching(settings.alert_destinations.clone())
+            .with_aws(aws_config.clone()),
         settings: DeliverySettings::new(serve.public_url.clone().unwrap_or_else(|| url.clone())),
     };
-    tokio::spawn(alerting.clone().run(database.pool().clone()));
+    tokio::spawn(alerting.clone().supervise(database.pool().clone()));
     let app = web::router(web::WebContext {
         pool: database.pool().clone(),
         database_location: database.location().to_string(),
@@ -128,9 +135,16 @@ async fn serve(
         auth: web::AuthSettings {
             sessions: serve.sessions,
             limits: SignInLimits::default(),
-            tls: tls.is_some(),
+            // Behind a proxy that terminates TLS, people still reach us over HTTPS.
+            tls: tls.is_some()
+                || serve
+                    .public_url
+                    .as_deref()
+                    .is_some_and(|url| url.starts_with("https://")),
+            trusted_proxies: serve.trusted_proxies.clone(),
         },
         alerting,
+        max_file_bytes: settings.max_file_bytes,
         sso: serve.oidc.map(|settings| {
             let public = serve.public_url.clone().unwrap_or_else(|| url.clone());
             Oidc::new(settings, format!("{public}/login/sso/callback"))
@@ -244,15 +258,21 @@ async fn sync(database: &Database, regions: Vec<String>) -> anyhow::Result<ExitC
 /// `trailkeeper ingest`: each file, object or page read and what became of its records,
 /// then the totals. A path that does not exist stops it before anything is read; a source
 /// that fails (a missing bucket, refused credentials) is reported and the others still run.
-async fn ingest(database: &Database, plan: IngestPlan) -> anyhow::Result<ExitCode> {
-    let files = Files::new(&plan.paths)?;
+async fn ingest(
+    database: &Database,
+    plan: IngestPlan,
+    max_file_bytes: u64,
+) -> anyhow::Result<ExitCode> {
+    let files = Files::new(&plan.paths)?.with_max_file_bytes(max_file_bytes);
     migrate_and_record(database).await?;
     let file_count = files.len() as u64;
     let mut sources: Vec<Box<dyn EventSource>> = Vec::new();
     if !plan.s3_urls.is_empty() || plan.lookup.is_some() {
         let config = aws::load_config().await;
         for url in plan.s3_urls {
-            sources.push(Box::new(S3Trail::new(aws::s3(&config), url)));
+            sources.push(Box::new(
+                S3Trail::new(aws::s3(&config), url).with_max_file_bytes(max_file_bytes),
+            ));
         }
         if let Some(lookup) = plan.lookup {
             for region in regions_or_default(&config, lookup.regions)? {
@@ -416,6 +436,7 @@ fn spawn_ingest(
     pool: sqlx::PgPool,
     config: &aws_config::SdkConfig,
     serve: &ServeSettings,
+    max_file_bytes: u64,
 ) -> anyhow::Result<()> {
     if let Some(interval) = serve.lookup_interval {
         for region in regions_or_default(config, serve.regions.clone())? {
@@ -424,7 +445,7 @@ fn spawn_ingest(
         }
     }
     for url in &serve.s3_trails {
-        let source = S3Trail::new(aws::s3(config), url.clone());
+        let source = S3Trail::new(aws::s3(config), url.clone()).with_max_file_bytes(max_file_bytes);
         spawn_source(pool.clone(), Box::new(source), serve.s3_interval);
     }
     if let Some(queue_url) = &serve.sqs_queue_url {
@@ -433,7 +454,9 @@ fn spawn_ingest(
             aws::s3(config),
             queue_url,
             Duration::from_secs(20),
-        );
+            serve.sqs_buckets.clone(),
+        )
+        .with_max_file_bytes(max_file_bytes);
         spawn_source(pool, Box::new(source), Duration::from_secs(1));
     }
     Ok(())
@@ -481,6 +504,19 @@ fn spawn_retention(pool: sqlx::PgPool, days: u32) {
                     "dropped events older than the {days}-day retention period"
                 ),
                 Err(error) => tracing::error!(%error, "dropping expired events failed"),
+            }
+        }
+    });
+}
+
+/// While serving: forgets failed sign-ins too old to count, at start and every hour.
+fn spawn_housekeeping(pool: sqlx::PgPool, limits: SignInLimits) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            ticks.tick().await;
+            if let Err(error) = sign_in::purge_old_failures(&pool, limits).await {
+                tracing::error!(%error, "forgetting old failed sign-ins failed");
             }
         }
     });
@@ -647,7 +683,8 @@ async fn channel(
                 name: &actor,
                 address: None,
             };
-            let senders = Senders::new().with_aws(aws::load_config().await);
+            let senders = Senders::reaching(settings.alert_destinations.clone())
+                .with_aws(aws::load_config().await);
             let created = setup::add_channel(pool, &key, &senders, &actor, new).await?;
             eprintln!(
                 "Added the {} alert channel {:?} (id {}){}.",

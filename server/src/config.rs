@@ -16,6 +16,7 @@ use trailkeeper_app::Role;
 use trailkeeper_app::api::alerts::{ChannelKind, NewChannel};
 use trailkeeper_app::api::findings::Severity;
 
+use crate::alert::channels::outbound::Destinations;
 use crate::alert::sealing::SealingKey;
 use crate::auth::oidc::OidcSettings;
 use crate::auth::sessions::SessionPolicy;
@@ -52,6 +53,18 @@ pub struct GlobalArgs {
     )]
     pub database_url: Option<String>,
 
+    /// PostgreSQL URL of the schema's owner, for migrations; DATABASE_URL's role then only
+    /// serves (a member of `trailkeeper_serving`, owning nothing). Unset: DATABASE_URL
+    /// migrates too.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_MIGRATE_DATABASE_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub migrate_database_url: Option<String>,
+
     /// Directory for Trailkeeper's state, including the private PostgreSQL cluster.
     #[arg(
         long,
@@ -83,6 +96,30 @@ pub struct GlobalArgs {
         value_name = "BASE64"
     )]
     pub secret_key: Option<String>,
+
+    /// The most content one CloudTrail file may hold once gunzipped, in bytes or with a
+    /// KiB, MiB or GiB suffix. Real trail files hold at most tens of MB; a file over the
+    /// limit (a gzip bomb) is read no further and quarantined with the reason.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_MAX_FILE_SIZE",
+        global = true,
+        default_value = "1GiB",
+        value_name = "SIZE"
+    )]
+    pub max_file_size: String,
+
+    /// Hosts, addresses and networks (CIDR) that alert channels may reach although they are
+    /// loopback, link-local or private, comma-separated: for example
+    /// 127.0.0.1,smtp.internal,10.20.0.0/16. Any other such address is refused.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_ALERT_ALLOWED_HOSTS",
+        global = true,
+        value_name = "HOSTS",
+        value_delimiter = ','
+    )]
+    pub alert_allowed_hosts: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,7 +217,8 @@ pub struct DetectArgs {
     /// learn from everything before it.
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
-    /// Stop at events before this time (RFC 3339).
+    /// Record findings only for events before this time (RFC 3339). The detectors still
+    /// learn from every stored event, so live detection goes on from all of them.
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
 }
@@ -289,6 +327,17 @@ pub struct ServeArgs {
     #[arg(long, env = "TRAILKEEPER_SQS_QUEUE_URL", value_name = "URL")]
     pub sqs_queue_url: Option<String>,
 
+    /// The trail buckets and prefixes, as s3://BUCKET/PREFIX URLs, comma-separated, whose
+    /// objects the SQS notifications may name; a notice for any other object is set aside
+    /// unread. Default: the TRAILKEEPER_S3_TRAILS URLs.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_SQS_BUCKETS",
+        value_name = "S3_URLS",
+        value_delimiter = ','
+    )]
+    pub sqs_buckets: Vec<String>,
+
     /// Keep CloudTrail events this many days; older months are dropped whole. Unset: keep
     /// them all.
     #[arg(
@@ -335,8 +384,20 @@ pub struct ServeArgs {
     )]
     pub tls_key: Option<PathBuf>,
 
+    /// Proxies in front of Trailkeeper (addresses or CIDR networks, comma-separated) whose
+    /// X-Forwarded-For header names the client for throttling and the audit log. Unset: the
+    /// connection's own address is the client's, and X-Forwarded-For is ignored.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_TRUSTED_PROXIES",
+        value_name = "ADDRESSES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+
     /// The address people use to reach Trailkeeper (behind a proxy, for example), for
-    /// single sign-on's redirect. Default: the listen address.
+    /// single sign-on's redirect and alert links. An https:// address makes cookies
+    /// `Secure` and sends HSTS, as with built-in TLS. Default: the listen address.
     #[arg(long, env = "TRAILKEEPER_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
 
@@ -412,6 +473,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// The key for alert channels' secrets; `None`: the key file in the data directory.
     pub secret_key: Option<SealingKey>,
+    /// The most content one CloudTrail file may hold once gunzipped.
+    pub max_file_bytes: u64,
+    /// Where alert channels may connect besides public addresses.
+    pub alert_destinations: Destinations,
 }
 
 /// What to do, with its validated settings.
@@ -472,7 +537,10 @@ pub struct ServeSettings {
     pub s3_trails: Vec<S3Url>,
     pub s3_interval: Duration,
     pub sqs_queue_url: Option<String>,
+    /// What the SQS notifications may name.
+    pub sqs_buckets: Vec<S3Url>,
     pub public_url: Option<String>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub oidc: Option<OidcSettings>,
     pub sessions: SessionPolicy,
     pub tls: Option<TlsFiles>,
@@ -522,6 +590,11 @@ where
         database: database_source(
             &cli.global,
             &named("database_url", "--database-url", "DATABASE_URL"),
+            &named(
+                "migrate_database_url",
+                "--migrate-database-url",
+                "TRAILKEEPER_MIGRATE_DATABASE_URL",
+            ),
         )?,
         data_dir: data_dir(
             &cli.global.data_dir,
@@ -542,6 +615,26 @@ where
                 })
             })
             .transpose()?,
+        max_file_bytes: size(
+            &cli.global.max_file_size,
+            &named(
+                "max_file_size",
+                "--max-file-size",
+                "TRAILKEEPER_MAX_FILE_SIZE",
+            ),
+        )?,
+        alert_destinations: Destinations::allowing(&cli.global.alert_allowed_hosts).map_err(
+            |problem| {
+                invalid(
+                    &named(
+                        "alert_allowed_hosts",
+                        "--alert-allowed-hosts",
+                        "TRAILKEEPER_ALERT_ALLOWED_HOSTS",
+                    ),
+                    problem,
+                )
+            },
+        )?,
     };
     check_aws_environment()?;
 
@@ -596,6 +689,7 @@ where
                     )
                 })
                 .transpose()?,
+            sqs_buckets: sqs_buckets(&serve, &named)?,
             sessions: SessionPolicy {
                 idle_timeout: duration(
                     &serve.session_idle_timeout,
@@ -624,6 +718,14 @@ where
                     )
                 })
                 .transpose()?,
+            trusted_proxies: networks(
+                &serve.trusted_proxies,
+                &named(
+                    "trusted_proxies",
+                    "--trusted-proxies",
+                    "TRAILKEEPER_TRUSTED_PROXIES",
+                ),
+            )?,
             oidc: oidc_settings(&serve, &named)?,
             tls: tls_files(
                 serve.tls_cert,
@@ -755,15 +857,34 @@ fn invalid(setting: &str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
-fn database_source(global: &GlobalArgs, setting: &str) -> Result<DatabaseSource, ConfigError> {
-    let url = match global.database_url.as_deref().map(str::trim) {
-        None | Some("") => {
-            return Ok(DatabaseSource::Embedded {
-                data_dir: global.data_dir.clone(),
-            });
+fn database_source(
+    global: &GlobalArgs,
+    setting: &str,
+    migrate_setting: &str,
+) -> Result<DatabaseSource, ConfigError> {
+    fn given(url: Option<&str>) -> Option<&str> {
+        url.map(str::trim).filter(|url| !url.is_empty())
+    }
+    let Some(url) = given(global.database_url.as_deref()) else {
+        if given(global.migrate_database_url.as_deref()).is_some() {
+            return Err(invalid(
+                migrate_setting,
+                "needs DATABASE_URL: the private cluster migrates as its own owner",
+            ));
         }
-        Some(url) => url,
+        return Ok(DatabaseSource::Embedded {
+            data_dir: global.data_dir.clone(),
+        });
     };
+    Ok(DatabaseSource::External {
+        serving: Box::new(postgres_url(url, setting)?),
+        migrating: given(global.migrate_database_url.as_deref())
+            .map(|url| postgres_url(url, migrate_setting).map(Box::new))
+            .transpose()?,
+    })
+}
+
+fn postgres_url(url: &str, setting: &str) -> Result<PgConnectOptions, ConfigError> {
     // The URL may carry a password: never echo it back.
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err(invalid(
@@ -772,7 +893,6 @@ fn database_source(global: &GlobalArgs, setting: &str) -> Result<DatabaseSource,
         ));
     }
     PgConnectOptions::from_str(url)
-        .map(|options| DatabaseSource::External(Box::new(options)))
         .map_err(|error| invalid(setting, format!("is not a valid PostgreSQL URL ({error})")))
 }
 
@@ -866,6 +986,40 @@ fn duration(value: &str, setting: &str) -> Result<Duration, ConfigError> {
     }
 }
 
+/// A size in bytes: a whole number, optionally followed by KiB, MiB or GiB.
+fn size(value: &str, setting: &str) -> Result<u64, ConfigError> {
+    let value = value.trim();
+    let (number, unit) = value
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((value, ""), |at| value.split_at(at));
+    let multiplier: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => {
+            return Err(invalid(
+                setting,
+                format!("{other:?} is not a unit; use bytes or KiB, MiB or GiB, for example 1GiB"),
+            ));
+        }
+    };
+    let bytes = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|number| number.checked_mul(multiplier))
+        .ok_or_else(|| {
+            invalid(
+                setting,
+                format!("{value:?} is not a size; use bytes or KiB, MiB or GiB, for example 1GiB"),
+            )
+        })?;
+    if bytes == 0 {
+        return Err(invalid(setting, "must be larger than zero"));
+    }
+    Ok(bytes)
+}
+
 /// An http(s) URL without a trailing slash.
 fn http_url(value: &str, setting: &str) -> Result<String, ConfigError> {
     let value = value.trim().trim_end_matches('/');
@@ -883,6 +1037,51 @@ fn http_url(value: &str, setting: &str) -> Result<String, ConfigError> {
 }
 
 /// Single sign-on is on when an issuer is set; then a client id and a role mapping must be.
+/// Addresses or CIDR networks.
+fn networks(values: &[String], setting: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    values
+        .iter()
+        .map(|value| value.trim())
+        .filter(|value| !value.is_empty())
+        .map(|value| {
+            value
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    invalid(
+                        setting,
+                        format!("{value:?} is not an address or a network such as 10.0.0.0/8"),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// What SQS notifications may name: the listed URLs, or else the S3 trails; a queue with
+/// neither would read nothing, which is refused here rather than discovered later.
+fn sqs_buckets(
+    serve: &ServeArgs,
+    named: &impl Fn(&str, &str, &str) -> String,
+) -> Result<Vec<S3Url>, ConfigError> {
+    let setting = named("sqs_buckets", "--sqs-buckets", "TRAILKEEPER_SQS_BUCKETS");
+    let buckets = if serve.sqs_buckets.is_empty() {
+        s3_urls(
+            &serve.s3_trails,
+            &named("s3_trails", "--s3-trails", "TRAILKEEPER_S3_TRAILS"),
+        )?
+    } else {
+        s3_urls(&serve.sqs_buckets, &setting)?
+    };
+    if serve.sqs_queue_url.is_some() && buckets.is_empty() {
+        return Err(invalid(
+            &setting,
+            "name the trail buckets (s3://BUCKET/PREFIX) whose objects the SQS notifications \
+             may name, or set TRAILKEEPER_S3_TRAILS",
+        ));
+    }
+    Ok(buckets)
+}
+
 fn oidc_settings(
     serve: &ServeArgs,
     named: &impl Fn(&str, &str, &str) -> String,
@@ -1054,8 +1253,12 @@ mod tests {
             "postgres://tk@db.internal:6432/audit",
         ])
         .unwrap();
-        let DatabaseSource::External(options) = settings.database else {
-            panic!("expected an external database")
+        let DatabaseSource::External {
+            serving: options,
+            migrating: None,
+        } = settings.database
+        else {
+            panic!("expected an external database migrated by its own role")
         };
         assert_eq!(options.get_host(), "db.internal");
         assert_eq!(options.get_port(), 6432);

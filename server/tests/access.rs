@@ -16,7 +16,9 @@ use leptos_axum::generate_route_list;
 use serde_json::Value;
 use sqlx::PgPool;
 use trailkeeper::audit;
+use trailkeeper::auth::sign_in::{self, SignInLimits};
 use trailkeeper::auth::{sessions, tokens, users};
+use trailkeeper::web::AuthSettings;
 use trailkeeper::web::server_routes;
 use trailkeeper_app::access::{self, Access};
 use trailkeeper_app::api::audit::AuditFilter;
@@ -322,6 +324,88 @@ async fn failed_sign_ins_are_audited_without_the_password_and_then_throttled(poo
             .await
             .unwrap();
     assert!(!everything.contains("wrong password guess"));
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn concurrent_guesses_get_no_more_checks_than_the_limit_and_the_lock_is_short(pool: PgPool) {
+    users::add(&pool, "test", "ada", Role::Admin, PASSWORD)
+        .await
+        .unwrap();
+    let window = Duration::from_secs(10);
+    let app = app_with(
+        pool.clone(),
+        AuthSettings {
+            limits: SignInLimits {
+                window,
+                ..SignInLimits::default()
+            },
+            ..settings()
+        },
+    );
+    let guesses = (0..50).map(|n| {
+        let app = app.clone();
+        async move { sign_in(&app, "ada", &format!("guess number {n}"), &As::Nobody).await }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    assert!(
+        answers
+            .iter()
+            .all(|answer| answer.session_cookie().is_none())
+    );
+
+    let outcomes: Vec<String> = sqlx::query_scalar(
+        "SELECT outcome FROM audit_log WHERE action = 'auth.sign_in' ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let verified = outcomes
+        .iter()
+        .filter(|outcome| *outcome == "failure")
+        .count();
+    let refused = outcomes
+        .iter()
+        .filter(|outcome| *outcome == "denied")
+        .count();
+    assert!(verified <= 5, "{verified} passwords were checked");
+    assert_eq!(verified + refused, 50, "{outcomes:?}");
+
+    // While the lock holds, even the right password is refused unchecked.
+    let throttled = sign_in(&app, "ada", PASSWORD, &As::Nobody).await;
+    assert!(
+        throttled.location().starts_with("/login?reason=throttled"),
+        "{}",
+        throttled.location()
+    );
+    // The lock is short: once the window has passed, the administrator signs in.
+    tokio::time::sleep(window).await;
+    let signed_in = sign_in(&app, "ada", PASSWORD, &As::Nobody).await;
+    assert!(
+        signed_in.session_cookie().is_some(),
+        "{}",
+        signed_in.location()
+    );
+
+    // Anonymous failures do not pile up: a day on, they are forgotten (the audit log keeps
+    // them).
+    let failed = sign_in(&app, "nobody", "guess", &As::Nobody).await;
+    assert!(failed.location().starts_with("/login?reason=invalid"));
+    sqlx::query(
+        "INSERT INTO sign_in_failures (account, address, failed_at) \
+         VALUES ('mallory', '198.51.100.7', now() - interval '2 days')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let purged = sign_in::purge_old_failures(&pool, SignInLimits::default())
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    let left: Vec<String> = sqlx::query_scalar("SELECT account FROM sign_in_failures")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, ["nobody"]);
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]

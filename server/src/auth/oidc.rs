@@ -63,6 +63,8 @@ pub enum OidcError {
     Provider { issuer: String, problem: String },
     #[error("the sign-in is unknown, was already used or took longer than 10 minutes")]
     UnknownState,
+    #[error("the sign-in was started in another browser")]
+    OtherBrowser,
     #[error("the identity provider refused the sign-in: {0}")]
     Refused(String),
     #[error("the identity provider's answer could not be verified: {0}")]
@@ -83,7 +85,7 @@ impl OidcError {
     /// What the sign-in page says about it (a fixed code, never provider text).
     pub fn reason(&self) -> &'static str {
         match self {
-            OidcError::UnknownState => "sso-expired",
+            OidcError::UnknownState | OidcError::OtherBrowser => "sso-expired",
             OidcError::NoRole { .. } => "sso-no-role",
             OidcError::Disabled(_) => "sso-disabled",
             OidcError::NameTaken(_) | OidcError::InvalidName(_) => "sso-name",
@@ -161,9 +163,15 @@ impl Oidc {
         .set_redirect_uri(redirect))
     }
 
-    /// Starts a sign-in: remembers its one-time state, PKCE verifier and nonce, and returns
-    /// the provider's address to send the browser to.
-    pub async fn begin(&self, pool: &PgPool, next: &str) -> Result<String, OidcError> {
+    /// Starts a sign-in: remembers its one-time state, PKCE verifier and nonce, bound to
+    /// the browser by `browser` (a secret the browser keeps in a cookie), and returns the
+    /// provider's address to send the browser to.
+    pub async fn begin(
+        &self,
+        pool: &PgPool,
+        next: &str,
+        browser: &str,
+    ) -> Result<String, OidcError> {
         let client = self.client().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = client
@@ -182,41 +190,62 @@ impl Oidc {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO sso_logins (state_hash, pkce_verifier, nonce, next) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO sso_logins (state_hash, pkce_verifier, nonce, next, browser_hash) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(secret::digest(state.secret()))
         .bind(verifier.secret())
         .bind(nonce.secret())
         .bind(next)
+        .bind(secret::digest(browser))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(url.to_string())
     }
 
-    /// Finishes a sign-in the provider sent back: checks the state, exchanges the code with
-    /// the PKCE verifier, verifies the ID token, maps the role, and opens a session. Returns
-    /// the user, the session and where the browser was going.
+    /// Finishes a sign-in the provider sent back: checks the state and that this is the
+    /// browser that started it (`browser`, from its cookie), exchanges the code with the PKCE
+    /// verifier, verifies the ID token, maps the role, and opens a session. Returns the user,
+    /// the session and where the browser was going.
+    #[allow(clippy::too_many_arguments)]
     pub async fn complete(
         &self,
         pool: &PgPool,
         code: &str,
         state: &str,
+        browser: Option<&str>,
         policy: SessionPolicy,
         address: &str,
         user_agent: Option<&str>,
     ) -> Result<(User, NewSession, String), OidcError> {
+        let Some(browser) = browser else {
+            return Err(OidcError::OtherBrowser);
+        };
+        // Only the browser that started the sign-in consumes it: another one (a victim sent
+        // an attacker's callback URL) neither signs in nor spends the state.
         let pending: Option<(String, String, String)> = sqlx::query_as(
-            "DELETE FROM sso_logins WHERE state_hash = $1 \
+            "DELETE FROM sso_logins WHERE state_hash = $1 AND browser_hash = $3 \
                AND created_at > now() - make_interval(secs => $2) \
              RETURNING pkce_verifier, nonce, next",
         )
         .bind(secret::digest(state))
         .bind(PENDING_LIFETIME_SECS)
+        .bind(secret::digest(browser))
         .fetch_optional(pool)
         .await?;
         let Some((verifier, nonce, next)) = pending else {
-            return Err(OidcError::UnknownState);
+            let started: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM sso_logins WHERE state_hash = $1)",
+            )
+            .bind(secret::digest(state))
+            .fetch_one(pool)
+            .await?;
+            return Err(if started {
+                OidcError::OtherBrowser
+            } else {
+                OidcError::UnknownState
+            });
         };
 
         let client = self.client().await?;

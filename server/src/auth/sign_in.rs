@@ -80,7 +80,10 @@ pub async fn sign_in(
             .outcome(outcome)
     };
 
-    if let Some(retry_after) = throttled(pool, &name, attempt.address, limits).await? {
+    // The attempt is counted as a failure before the password is checked, under a lock on
+    // the account and the address: concurrent attempts cannot all pass the limit together.
+    // A right password takes its reservation back.
+    if let Err(retry_after) = reserve_attempt(pool, &name, attempt.address, limits).await? {
         tracing::warn!(user = %name, address = attempt.address, "sign-in refused: too many failures");
         audit(
             Outcome::Denied,
@@ -120,20 +123,14 @@ pub async fn sign_in(
     };
     if let Some(reason) = why_not {
         tracing::warn!(user = %name, address = attempt.address, reason, "sign-in failed");
-        let mut tx = pool.begin().await?;
-        sqlx::query("INSERT INTO sign_in_failures (account, address) VALUES ($1, $2)")
-            .bind(&name)
-            .bind(attempt.address)
-            .execute(&mut *tx)
-            .await?;
+        // The reservation made above stays: it is this failure.
         audit(
             Outcome::Failure,
             format!("sign-in as {name} failed: {reason}"),
         )
         .detail(json!({ "reason": reason }))
-        .record(&mut *tx)
+        .record(pool)
         .await?;
-        tx.commit().await?;
         return Err(SignInError::Invalid);
     }
 
@@ -149,7 +146,8 @@ pub async fn sign_in(
         json!({}),
     )
     .await?;
-    // A success clears the account's failures; the audit log keeps them.
+    // A success clears the account's failures (its own reservation among them); the audit
+    // log keeps them.
     sqlx::query("DELETE FROM sign_in_failures WHERE lower(account) = lower($1)")
         .bind(&user.name)
         .execute(&mut *tx)
@@ -184,10 +182,48 @@ pub(crate) async fn open_session(
     Ok(session)
 }
 
+/// Lock namespaces (the first key of PostgreSQL's two-key advisory locks) for sign-ins.
+const ACCOUNT_LOCK: i32 = 0x5349_4e41;
+const ADDRESS_LOCK: i32 = 0x5349_4e42;
+
+/// Counts one attempt against the account and the address, unless either is over its limit:
+/// then how long until the oldest counted failure leaves the window. Concurrent attempts on
+/// one account or address take turns here, so each sees the others' reservations.
+async fn reserve_attempt(
+    pool: &PgPool,
+    name: &str,
+    address: &str,
+    limits: SignInLimits,
+) -> Result<Result<(), Duration>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // Always the account first, then the address: two attempts never wait on each other in a
+    // circle.
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(lower($2)))")
+        .bind(ACCOUNT_LOCK)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind(ADDRESS_LOCK)
+        .bind(address)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(retry_after) = throttled(&mut tx, name, address, limits).await? {
+        return Ok(Err(retry_after));
+    }
+    sqlx::query("INSERT INTO sign_in_failures (account, address) VALUES ($1, $2)")
+        .bind(name)
+        .bind(address)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Ok(()))
+}
+
 /// When the account or the address has failed too often within the window: how long until
 /// the oldest counted failure leaves it.
 async fn throttled(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     name: &str,
     address: &str,
     limits: SignInLimits,
@@ -210,7 +246,7 @@ async fn throttled(
     .bind(name)
     .bind(address)
     .bind(window)
-    .fetch_one(pool)
+    .fetch_one(connection)
     .await?;
     let oldest = if by_account >= limits.per_account {
         oldest_account
@@ -226,6 +262,19 @@ async fn throttled(
             .to_std()
             .unwrap_or(Duration::from_secs(1)),
     ))
+}
+
+/// Forgets failed sign-ins old enough to count for nothing (they arrive with anonymous
+/// traffic, so they would grow without end); the audit log keeps every attempt.
+pub async fn purge_old_failures(pool: &PgPool, limits: SignInLimits) -> Result<u64, sqlx::Error> {
+    let kept = limits.window.max(Duration::from_secs(24 * 3600));
+    let purged = sqlx::query(
+        "DELETE FROM sign_in_failures WHERE failed_at < now() - make_interval(secs => $1)",
+    )
+    .bind(kept.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(purged.rows_affected())
 }
 
 /// Ends the session a cookie names and records who signed out.

@@ -25,6 +25,8 @@ use sqlx::postgres::PgConnectOptions;
 /// The cluster's bootstrap superuser and the database Trailkeeper uses in it.
 pub const SUPERUSER: &str = "trailkeeper";
 pub const DATABASE: &str = "trailkeeper";
+/// The role Trailkeeper serves as: it owns nothing (see migration 0017).
+pub const SERVING_LOGIN: &str = "trailkeeper_app";
 
 /// The system user that owns the cluster when Trailkeeper runs as root.
 const SERVICE_USER: &str = "postgres";
@@ -362,11 +364,14 @@ fn check_reachable(dir: &Path, user: ServiceUser) -> Result<(), EmbeddedError> {
 
 fn server_program(programs: &Path, name: &str, owner: Option<ServiceUser>) -> Command {
     let mut command = Command::new(programs.join(name));
-    // The server must not inherit our working directory's permissions problems or locale.
+    // The server must not inherit our working directory's permissions problems or locale,
+    // nor our environment: it holds AWS credentials, TRAILKEEPER_SECRET_KEY and the OIDC
+    // client secret, which the cluster's processes (and the `postgres` user) have no need of.
     command
         .current_dir("/")
-        .env("LC_ALL", "C")
-        .env_remove("PGDATA");
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LC_ALL", "C");
     if let Some(owner) = owner {
         command.uid(owner.uid.as_raw()).gid(owner.gid.as_raw());
     }

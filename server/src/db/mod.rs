@@ -17,9 +17,20 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 /// Where the database is, as configured.
 #[derive(Debug, Clone)]
 pub enum DatabaseSource {
-    External(Box<PgConnectOptions>),
-    Embedded { data_dir: PathBuf },
+    /// The operator's database, served through `serving` (`DATABASE_URL`) and migrated
+    /// through `migrating` (`TRAILKEEPER_MIGRATE_DATABASE_URL`, the schema's owner) when
+    /// given, else through `serving` too.
+    External {
+        serving: Box<PgConnectOptions>,
+        migrating: Option<Box<PgConnectOptions>>,
+    },
+    Embedded {
+        data_dir: PathBuf,
+    },
 }
+
+/// The group role migration 0017 grants what serving needs; nothing more.
+pub const SERVING_ROLE: &str = "trailkeeper_serving";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -30,7 +41,7 @@ pub enum DbError {
         location: String,
         source: sqlx::Error,
     },
-    #[error("cannot create the database `trailkeeper` in the private cluster")]
+    #[error("cannot create the database `trailkeeper` or its serving role in the private cluster")]
     CreateDatabase(#[source] sqlx::Error),
     #[error("cannot apply the database migrations")]
     Migrate(#[from] MigrateError),
@@ -43,6 +54,8 @@ pub enum DbError {
 pub struct Database {
     pool: PgPool,
     location: String,
+    /// How to reach the database as the schema's owner, when serving is another role.
+    migrating: Option<PgConnectOptions>,
     embedded: Option<EmbeddedPostgres>,
 }
 
@@ -57,12 +70,13 @@ impl Database {
     /// Connects, starting (and on first use creating) the private cluster when configured.
     pub async fn open(source: &DatabaseSource) -> Result<Self, DbError> {
         match source {
-            DatabaseSource::External(options) => {
-                let location = describe_external(options);
-                let pool = connect(options.as_ref().clone(), &location).await?;
+            DatabaseSource::External { serving, migrating } => {
+                let location = describe_external(serving);
+                let pool = connect(serving.as_ref().clone(), &location).await?;
                 Ok(Database {
                     pool,
                     location,
+                    migrating: migrating.as_deref().cloned(),
                     embedded: None,
                 })
             }
@@ -83,6 +97,7 @@ impl Database {
                 Ok(Database {
                     pool,
                     location,
+                    migrating: Some(cluster.connect_options()),
                     embedded: Some(cluster),
                 })
             }
@@ -98,15 +113,40 @@ impl Database {
         &self.location
     }
 
-    /// Options for another program to reach the same database (`trailkeeper db run`).
+    /// Options for another program to reach the same database (`trailkeeper db run`, an
+    /// operator's tool): as the schema's owner where that is another role.
     pub fn connect_options(&self) -> PgConnectOptions {
-        self.pool.connect_options().as_ref().clone()
+        self.migrating
+            .clone()
+            .unwrap_or_else(|| self.pool.connect_options().as_ref().clone())
     }
 
-    /// Applies pending migrations; returns those it applied, oldest first.
+    /// A short-lived pool as the schema's owner, or the serving pool when they are one.
+    async fn owner_pool(&self) -> Result<PgPool, DbError> {
+        match &self.migrating {
+            Some(options) => PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options.clone())
+                .await
+                .map_err(|source| DbError::Connect {
+                    location: format!("{} (as the schema's owner)", self.location),
+                    source,
+                }),
+            None => Ok(self.pool.clone()),
+        }
+    }
+
+    /// Applies pending migrations as the schema's owner; returns those it applied, oldest
+    /// first.
     pub async fn migrate(&self) -> Result<Vec<AppliedMigration>, DbError> {
-        let before = applied_versions(&self.pool).await?;
-        MIGRATOR.run(&self.pool).await?;
+        let owner = self.owner_pool().await?;
+        let before = applied_versions(&owner).await?;
+        let ran = MIGRATOR.run(&owner).await;
+        if self.migrating.is_some() {
+            owner.close().await;
+        }
+        ran?;
         Ok(MIGRATOR
             .iter()
             .filter(|migration| {
@@ -121,7 +161,12 @@ impl Database {
 
     /// Migrations this binary knows that the database has not applied yet.
     pub async fn pending_migrations(&self) -> Result<usize, DbError> {
-        let applied = applied_versions(&self.pool).await?;
+        let owner = self.owner_pool().await?;
+        let applied = applied_versions(&owner).await;
+        if self.migrating.is_some() {
+            owner.close().await;
+        }
+        let applied = applied?;
         Ok(MIGRATOR
             .iter()
             .filter(|migration| !applied.contains(&migration.version))
@@ -215,8 +260,29 @@ async fn open_embedded_pool(cluster: &EmbeddedPostgres, location: &str) -> Resul
             Err(error) => return Err(DbError::CreateDatabase(error)),
         }
     }
+    // The login role Trailkeeper serves as: in the group migration 0017 grants to, owning
+    // nothing. Roles belong to the cluster, so this is done once for all its databases.
+    for role in [
+        format!("CREATE ROLE {SERVING_ROLE} NOLOGIN"),
+        format!(
+            "CREATE ROLE {} LOGIN IN ROLE {SERVING_ROLE}",
+            embedded::SERVING_LOGIN
+        ),
+    ] {
+        sqlx::query(&format!(
+            "DO $$ BEGIN {role}; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        ))
+        .execute(&maintenance)
+        .await
+        .map_err(DbError::CreateDatabase)?;
+    }
     maintenance.close().await;
-    connect(cluster.connect_options(), location).await
+    connect(
+        cluster.connect_options().username(embedded::SERVING_LOGIN),
+        location,
+    )
+    .await
 }
 
 fn describe_external(options: &PgConnectOptions) -> String {

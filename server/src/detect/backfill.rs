@@ -1,14 +1,15 @@
 //! Backfill: the stored events through the same detectors, in event-time order, as if they
 //! were arriving live. The detectors' memory is cleared and rebuilt from the first stored
-//! event (a first-time reader needs the whole history to know who read what); findings are
-//! recorded only for events in the range asked for. Findings in that range nobody has
+//! event to the newest (a first-time reader needs the whole history to know who read what,
+//! and live detection goes on from that memory afterwards, even when the range asked for
+//! ended long ago); findings are recorded only for events in the range asked for. Findings in that range nobody has
 //! touched (no person triaged, assigned or commented on them) are made again from scratch;
 //! those people did touch are kept, and only take evidence they do not hold yet.
 
 use chrono::{DateTime, Utc};
 use sqlx::{Connection, PgPool};
 
-use super::engine;
+use super::engine::{self, Recording};
 use super::settings::{self, SettingsError};
 use super::{DetectionSettings, Observed, observed};
 use crate::audit::SYSTEM_ACTOR;
@@ -31,8 +32,8 @@ pub struct Backfilled {
     pub findings: Recorded,
 }
 
-/// Runs detection over the stored events before `until`, recording findings for those at or
-/// after `since`. `progress` hears how many events are done.
+/// Runs detection over every stored event, recording findings for those at or after `since`
+/// and before `until`. `progress` hears how many events are done.
 pub async fn backfill(
     pool: &PgPool,
     since: Option<DateTime<Utc>>,
@@ -90,12 +91,10 @@ async fn run(
         let (after_time, after_id) = after.clone().unzip();
         let events: Vec<Observed> = sqlx::query_as(&format!(
             "SELECT {} FROM events \
-             WHERE ($1::timestamptz IS NULL OR event_time < $1) \
-               AND ($2::timestamptz IS NULL OR (event_time, event_id) > ($2, $3)) \
-             ORDER BY event_time, event_id LIMIT $4",
+             WHERE ($1::timestamptz IS NULL OR (event_time, event_id) > ($1, $2)) \
+             ORDER BY event_time, event_id LIMIT $3",
             observed::COLUMNS
         ))
-        .bind(until)
         .bind(after_time)
         .bind(after_id)
         .bind(CHUNK)
@@ -111,7 +110,8 @@ async fn run(
         sqlx::query("SET LOCAL trailkeeper.alerts = 'off'")
             .execute(&mut *tx)
             .await?;
-        let recorded = engine::detect(&mut tx, events, settings, since).await?;
+        let recorded =
+            engine::detect(&mut tx, events, settings, Recording { since, until }).await?;
         tx.commit().await?;
         done.events += count;
         done.findings.opened += recorded.opened;

@@ -102,24 +102,38 @@ fn recall<T: serde::de::DeserializeOwned + Default>(name: &str, key: &str, store
     }
 }
 
+/// Which events' verdicts become findings: those at or after `since` and before `until`,
+/// either end open. The detectors learn from every event either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recording {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Recording {
+    fn covers(&self, at: DateTime<Utc>) -> bool {
+        self.since.is_none_or(|since| at >= since) && self.until.is_none_or(|until| at < until)
+    }
+}
+
 /// Detects over newly stored `events` inside the caller's transaction, with the stored
 /// settings, when live detection is on.
 pub async fn on_stored(
     db: &mut PgConnection,
     events: Vec<Observed>,
 ) -> Result<Recorded, sqlx::Error> {
-    run(db, events, None, None).await
+    run(db, events, None, Recording::default()).await
 }
 
 /// Runs every detector over `events` with `settings` and records the verdicts about events
-/// at or after `record_from` (all of them when `None`).
+/// `recording` covers.
 pub async fn detect(
     db: &mut PgConnection,
     events: Vec<Observed>,
     settings: &DetectionSettings,
-    record_from: Option<DateTime<Utc>>,
+    recording: Recording,
 ) -> Result<Recorded, sqlx::Error> {
-    run(db, events, Some(settings), record_from).await
+    run(db, events, Some(settings), recording).await
 }
 
 /// A batch costs four round trips besides its findings: the secrets' facts (and the
@@ -128,7 +142,7 @@ async fn run(
     db: &mut PgConnection,
     mut events: Vec<Observed>,
     given: Option<&DetectionSettings>,
-    record_from: Option<DateTime<Utc>>,
+    recording: Recording,
 ) -> Result<Recorded, sqlx::Error> {
     if events.is_empty() {
         return Ok(Recorded::default());
@@ -200,7 +214,7 @@ async fn run(
     verdicts.sort_by_key(|(index, order, _)| (*index, *order));
     let verdicts = verdicts
         .into_iter()
-        .filter(|(index, _, _)| record_from.is_none_or(|from| events[*index].event_time >= from))
+        .filter(|(index, _, _)| recording.covers(events[*index].event_time))
         .map(|(_, _, verdict)| verdict)
         .collect();
     store::record(db, verdicts).await

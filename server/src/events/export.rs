@@ -57,12 +57,29 @@ const CSV_HEADER: [&str; 20] = [
     "ingested_from",
 ];
 
-fn csv_line(fields: &[&str]) -> Vec<u8> {
+/// One CSV line for a person's spreadsheet: every cell made safe to open (see
+/// [`spreadsheet_cell`]).
+pub fn csv_line<S: AsRef<str>>(fields: &[S]) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer
-        .write_record(fields)
+        .write_record(
+            fields
+                .iter()
+                .map(|field| spreadsheet_cell(field.as_ref()).into_owned()),
+        )
         .expect("writing to memory cannot fail");
     writer.into_inner().unwrap_or_default()
+}
+
+/// A cell that a spreadsheet program would run as a formula (it starts with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return: OWASP's CSV injection) gets a leading `'`, so it shows
+/// as the text it is. CloudTrail fields such as `userAgent` are whatever the caller sent.
+pub fn spreadsheet_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
 }
 
 fn csv_row(event: &EventSummary) -> Vec<u8> {
@@ -91,7 +108,6 @@ fn csv_row(event: &EventSummary) -> Vec<u8> {
         read_only.unwrap_or_default(),
         event.ingested_from.clone(),
     ];
-    let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
     csv_line(&fields)
 }
 
@@ -156,4 +172,25 @@ pub fn stream(pool: PgPool, query: EventQuery, format: ExportFormat, now: DateTi
         }
     });
     Body::from_stream(receiver)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_written_as_text() {
+        let line = csv_line(&[
+            "=HYPERLINK(\"http://evil.test\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "aws-cli/2.17",
+        ]);
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            "\"'=HYPERLINK(\"\"http://evil.test\"\")\",'+1,'-2+3,'@SUM(A1),'\tx,aws-cli/2.17\n"
+        );
+    }
 }

@@ -78,22 +78,42 @@ pub enum FileError {
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// The most content one file may hold once gunzipped: real trail files are at most tens of
+/// MB, so this only stops a gzip bomb (a few MB that expand to gigabytes).
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Why a file's content stops at the limit, for its quarantine entry.
+pub fn over_limit(max_bytes: u64) -> String {
+    format!(
+        "the file's content is larger than the limit of {max_bytes} bytes a file \
+         (TRAILKEEPER_MAX_FILE_SIZE); it was read no further"
+    )
+}
+
 /// Reads a file's bytes: gunzips them when they are gzip, detects the format, and splits it
-/// into records.
-pub fn read(bytes: &[u8]) -> Result<Contents, FileError> {
+/// into records. Content past `max_bytes` is not read: the file counts as truncated there.
+pub fn read(bytes: &[u8], max_bytes: u64) -> Result<Contents, FileError> {
+    let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
     let gzip = bytes.starts_with(&GZIP_MAGIC);
     let (text, truncated) = if gzip {
         let mut decoded = Vec::new();
-        let truncated = flate2::read::MultiGzDecoder::new(bytes)
-            .read_to_end(&mut decoded)
-            .err()
-            .map(|error| {
-                format!(
-                    "the gzip stream ends early after {} bytes of content ({error})",
-                    decoded.len()
-                )
-            });
+        let outcome = flate2::read::MultiGzDecoder::new(bytes)
+            .take(max_bytes.saturating_add(1))
+            .read_to_end(&mut decoded);
+        let truncated = match outcome {
+            Err(error) => Some(format!(
+                "the gzip stream ends early after {} bytes of content ({error})",
+                decoded.len()
+            )),
+            Ok(_) if decoded.len() > limit => {
+                decoded.truncate(limit);
+                Some(over_limit(max_bytes))
+            }
+            Ok(_) => None,
+        };
         (decoded, truncated)
+    } else if bytes.len() > limit {
+        (bytes[..limit].to_vec(), Some(over_limit(max_bytes)))
     } else {
         (bytes.to_vec(), None)
     };
@@ -258,7 +278,11 @@ mod tests {
 
     #[test]
     fn a_bad_line_is_rejected_and_the_others_are_read() {
-        let contents = read(b"{\"eventID\": \"a\"}\n{oops\n\n{\"eventID\": \"b\"}\n").unwrap();
+        let contents = read(
+            b"{\"eventID\": \"a\"}\n{oops\n\n{\"eventID\": \"b\"}\n",
+            DEFAULT_MAX_FILE_BYTES,
+        )
+        .unwrap();
         assert_eq!(contents.format, Format::JsonLines);
         assert!(
             matches!(&contents.found[1], Found::Rejected(Position::Line(2), reason) if reason.starts_with("not valid JSON"))
@@ -272,20 +296,23 @@ mod tests {
 
     #[test]
     fn files_that_hold_no_records_say_what_they_are() {
-        assert_eq!(read(b"  \n"), Err(FileError::Empty));
+        assert_eq!(read(b"  \n", DEFAULT_MAX_FILE_BYTES), Err(FileError::Empty));
         assert!(
-            matches!(read(b"hello"), Err(FileError::Unrecognised(reason)) if reason.starts_with("not JSON"))
+            matches!(read(b"hello", DEFAULT_MAX_FILE_BYTES), Err(FileError::Unrecognised(reason)) if reason.starts_with("not JSON"))
         );
         assert!(
-            matches!(read(b"{\"a\": 1}"), Err(FileError::Unrecognised(reason)) if reason.contains("Records"))
+            matches!(read(b"{\"a\": 1}", DEFAULT_MAX_FILE_BYTES), Err(FileError::Unrecognised(reason)) if reason.contains("Records"))
         );
-        assert!(matches!(read(b"42"), Err(FileError::Unrecognised(_))));
+        assert!(matches!(
+            read(b"42", DEFAULT_MAX_FILE_BYTES),
+            Err(FileError::Unrecognised(_))
+        ));
     }
 
     #[test]
     fn a_lookup_event_with_a_broken_record_is_rejected_alone() {
         let response = br#"{"Events": [{"CloudTrailEvent": "{\"eventID\": \"a\"}"}, {"CloudTrailEvent": "{broken"}, {}]}"#;
-        let contents = read(response).unwrap();
+        let contents = read(response, DEFAULT_MAX_FILE_BYTES).unwrap();
         assert_eq!(contents.format, Format::LookupEvents);
         assert!(matches!(
             contents.found[0],
@@ -298,5 +325,29 @@ mod tests {
             &contents.found[2],
             Found::Rejected(Position::Item(3), _)
         ));
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_read_no_further_than_the_limit() {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder
+            .write_all(b"{\"eventID\": \"a\"}\n{\"eventID\": \"b\"}\n")
+            .unwrap();
+        let zeros = vec![b' '; 1024 * 1024];
+        for _ in 0..64 {
+            encoder.write_all(&zeros).unwrap();
+        }
+        let bomb = encoder.finish().unwrap();
+        assert!(bomb.len() < 1024 * 1024, "{} bytes of gzip", bomb.len());
+
+        let contents = read(&bomb, 4096).unwrap();
+        assert_eq!(contents.truncated, Some(over_limit(4096)));
+        assert!(matches!(
+            &contents.found[0],
+            Found::Record(Position::Line(1), _)
+        ));
+        let plain = read(b"{\"Records\": []}", 4).unwrap_err();
+        assert_eq!(plain, FileError::Unrecognised(over_limit(4)));
     }
 }

@@ -11,6 +11,7 @@ use super::checkpoints::Checkpoint;
 use super::formats::{Contents, Found};
 use super::normalise::normalise;
 use super::record::Record;
+use super::redact::hide_secret_values;
 use super::store::{self, EXCERPT_BYTES, Part, Prepared, Rejection};
 
 /// The service whose events Trailkeeper keeps; others are counted and skipped.
@@ -208,6 +209,25 @@ pub async fn store_unit(
     Ok(summary)
 }
 
+/// Stores a unit as [`store_unit`] does; should the database refuse it (an error in the
+/// data, not a lost connection), the unit is quarantined whole with the database's message
+/// and the checkpoint still advances, so one bad unit cannot stall its source for good.
+pub async fn store_or_quarantine(
+    pool: &PgPool,
+    unit: Unit,
+    checkpoint: Option<Checkpoint>,
+) -> Result<Summary, sqlx::Error> {
+    let origin = unit.summary.origin.clone();
+    match store_unit(pool, unit, checkpoint.clone()).await {
+        Err(sqlx::Error::Database(error)) => {
+            tracing::warn!(%origin, %error, "the store refused a unit of input; quarantining it");
+            let reason = format!("the store refused it: {}", error.message());
+            store_unit(pool, prepare(&origin, Err(reason)), checkpoint).await
+        }
+        outcome => outcome,
+    }
+}
+
 /// Stores units without checkpoints in one transaction, so many small files (a trail
 /// delivers one every few minutes per region) do not each pay for one. Several units must
 /// hold at most [`BATCH`] events between them; one alone may hold more.
@@ -256,6 +276,33 @@ pub async fn load(
     store_unit(pool, prepare(origin, contents), checkpoint).await
 }
 
+/// CloudTrail's launch: no real record is older.
+const CLOUDTRAIL_LAUNCH: &str = "2013-11-01T00:00:00Z";
+
+/// Whether an event's time could be real: not before CloudTrail existed, and not more than a
+/// day ahead of this clock. A hostile or corrupt time would otherwise make a month's
+/// partition for year 0 or 9999 (and fail), or hundreds of them.
+pub fn plausible_time(time: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), String> {
+    let launch = DateTime::parse_from_rfc3339(CLOUDTRAIL_LAUNCH)
+        .expect("a valid time")
+        .to_utc();
+    let latest = now + chrono::Duration::days(1);
+    if time < launch {
+        return Err(format!(
+            "eventTime {} is before CloudTrail existed ({CLOUDTRAIL_LAUNCH})",
+            time.to_rfc3339()
+        ));
+    }
+    if time > latest {
+        return Err(format!(
+            "eventTime {} is more than a day ahead of this server's clock ({})",
+            time.to_rfc3339(),
+            now.to_rfc3339()
+        ));
+    }
+    Ok(())
+}
+
 fn excerpt(text: &str) -> String {
     let mut end = text.len().min(EXCERPT_BYTES);
     while !text.is_char_boundary(end) {
@@ -266,7 +313,8 @@ fn excerpt(text: &str) -> String {
 
 /// A record to store, `None` for another service's, or why it cannot be stored (with its
 /// text for the quarantine).
-fn prepare_record(raw: Value) -> Result<Option<Prepared>, (String, String)> {
+fn prepare_record(mut raw: Value) -> Result<Option<Prepared>, (String, String)> {
+    hide_secret_values(&mut raw);
     let text = raw.to_string();
     if text.len() > MAX_RECORD_BYTES {
         return Err((
@@ -285,6 +333,9 @@ fn prepare_record(raw: Value) -> Result<Option<Prepared>, (String, String)> {
         Ok(record) => record,
         Err(reason) => return Err((reason, text)),
     };
+    if let Err(reason) = plausible_time(record.event_time, Utc::now()) {
+        return Err((reason, text));
+    }
     if record.event_source != SECRETS_MANAGER {
         return Ok(None);
     }
@@ -294,4 +345,24 @@ fn prepare_record(raw: Value) -> Result<Option<Prepared>, (String, String)> {
         normalised,
         raw: text,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_times_outside_cloudtrails_life_are_implausible() {
+        let now = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let at = |time: &str| DateTime::parse_from_rfc3339(time).unwrap().to_utc();
+        assert!(plausible_time(at("2026-11-30T12:00:00Z"), now).is_ok());
+        assert!(plausible_time(at("2013-11-01T00:00:00Z"), now).is_ok());
+        assert!(plausible_time(at("2026-12-01T23:00:00Z"), now).is_ok());
+        let ancient = plausible_time(at("0000-01-01T00:00:00Z"), now).unwrap_err();
+        assert!(ancient.contains("before CloudTrail existed"), "{ancient}");
+        let future = plausible_time(at("9999-12-31T23:59:59Z"), now).unwrap_err();
+        assert!(future.contains("ahead of this server's clock"), "{future}");
+    }
 }

@@ -8,6 +8,7 @@ pub mod load;
 pub mod normalise;
 pub mod partitions;
 pub mod record;
+pub mod redact;
 pub mod sources;
 pub mod store;
 

@@ -4,11 +4,8 @@
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::PgPool;
 
-fn name(year: i32, month: u32) -> String {
-    format!("events_y{year:04}m{month:02}")
-}
-
-/// The year and month a partition's name stands for.
+/// The year and month a partition's name (`events_y2026m12`, made by migration 0017's
+/// function) stands for.
 fn month_of(name: &str) -> Option<(i32, u32)> {
     let rest = name.strip_prefix("events_y")?;
     let (year, month) = rest.split_once('m')?;
@@ -29,19 +26,16 @@ fn bounds(year: i32, month: u32) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     Some((start, end))
 }
 
-/// The month's partition, made if missing. Two ingests making the same one at once is
+/// The month's partition, made if missing (by migration 0017's function: making tables is
+/// the owner's, not the serving role's). Two ingests making the same one at once is
 /// harmless: the loser finds it there (42P07), or loses the race for its row type in the
 /// catalog (23505).
 pub async fn create(pool: &PgPool, year: i32, month: u32) -> Result<(), sqlx::Error> {
-    let (start, end) = bounds(year, month).expect("a record's month has a first day");
-    let created = sqlx::query(&format!(
-        "CREATE TABLE IF NOT EXISTS {} PARTITION OF events FOR VALUES FROM ('{}') TO ('{}')",
-        name(year, month),
-        start.to_rfc3339(),
-        end.to_rfc3339()
-    ))
-    .execute(pool)
-    .await;
+    let created = sqlx::query("SELECT trailkeeper_create_events_partition($1, $2)")
+        .bind(year)
+        .bind(i32::try_from(month).unwrap_or(1))
+        .execute(pool)
+        .await;
     match created {
         Err(sqlx::Error::Database(error))
             if matches!(error.code().as_deref(), Some("42P07" | "23505")) =>
@@ -67,7 +61,8 @@ pub async fn drop_before(pool: &PgPool, cutoff: DateTime<Utc>) -> Result<Vec<Str
             .and_then(|(year, month)| bounds(year, month))
             .is_some_and(|(_, end)| end <= cutoff);
         if expired {
-            sqlx::query(&format!("DROP TABLE {partition}"))
+            sqlx::query("SELECT trailkeeper_drop_events_partition($1)")
+                .bind(&partition)
                 .execute(pool)
                 .await?;
             dropped.push(partition);
@@ -79,6 +74,10 @@ pub async fn drop_before(pool: &PgPool, cutoff: DateTime<Utc>) -> Result<Vec<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn name(year: i32, month: u32) -> String {
+        format!("events_y{year:04}m{month:02}")
+    }
 
     #[test]
     fn names_and_months_round_trip_and_december_ends_in_january() {

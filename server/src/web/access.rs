@@ -3,7 +3,7 @@
 //! refuses cross-site ones), and whether the asker may reach the route ([`authorize`], from
 //! the one access table). A route the table does not know is refused.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Json;
@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
+use ipnet::IpNet;
 use serde_json::json;
 use sqlx::PgPool;
 use trailkeeper_app::access::{self, Access, Decision, Identity};
@@ -25,8 +26,11 @@ use crate::auth::tokens;
 pub struct AuthSettings {
     pub sessions: SessionPolicy,
     pub limits: SignInLimits,
-    /// Served over TLS: cookies are `Secure` and `__Host-` prefixed.
+    /// Reached over HTTPS (served with TLS, or behind a proxy that terminates it):
+    /// cookies are `Secure` and `__Host-` prefixed, and HSTS is sent.
     pub tls: bool,
+    /// Proxies whose `X-Forwarded-For` names the client, for throttling and the audit log.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl AuthSettings {
@@ -66,18 +70,95 @@ impl AuthSettings {
 
     /// The session secret the request's cookie carries, if any.
     pub fn session_secret(&self, headers: &HeaderMap) -> Option<String> {
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(Cookie::split_parse)
-            .filter_map(Result::ok)
-            .find(|cookie| cookie.name() == self.cookie_name())
-            .map(|cookie| cookie.value().to_string())
+        cookie_value(headers, self.cookie_name())
+    }
+
+    fn sso_cookie_name(&self) -> &'static str {
+        if self.tls {
+            "__Host-trailkeeper_sso"
+        } else {
+            "trailkeeper_sso"
+        }
+    }
+
+    /// The cookie that binds a single sign-on under way to this browser: as long as the
+    /// provider may take, sent back on the provider's redirect (a top-level GET, which
+    /// `SameSite=Lax` allows).
+    pub fn sso_cookie(&self, browser: String) -> HeaderValue {
+        let cookie = Cookie::build((self.sso_cookie_name(), browser))
+            .path("/")
+            .http_only(true)
+            .secure(self.tls)
+            .same_site(SameSite::Lax)
+            .max_age(cookie::time::Duration::minutes(10))
+            .build();
+        HeaderValue::from_str(&cookie.to_string()).expect("a binding cookie is plain ASCII")
+    }
+
+    /// Forgets the single sign-on binding once it is used.
+    pub fn sso_removal_cookie(&self) -> HeaderValue {
+        let mut cookie = Cookie::build((self.sso_cookie_name(), ""))
+            .path("/")
+            .http_only(true)
+            .secure(self.tls)
+            .same_site(SameSite::Lax)
+            .build();
+        cookie.make_removal();
+        HeaderValue::from_str(&cookie.to_string()).expect("a removal cookie is plain ASCII")
+    }
+
+    /// The single sign-on binding the request's cookie carries, if any.
+    pub fn sso_browser(&self, headers: &HeaderMap) -> Option<String> {
+        cookie_value(headers, self.sso_cookie_name())
     }
 }
 
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == name)
+        .map(|cookie| cookie.value().to_string())
+}
+
 pub use trailkeeper_app::access::ClientAddress;
+
+/// Who the client is: the connection's peer, or, when the peer is a trusted proxy, the
+/// nearest address in `X-Forwarded-For` that is not one of the trusted proxies (what lies
+/// further left was written by the client itself and proves nothing).
+fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> String {
+    let Some(peer) = peer else {
+        return "unknown".to_string();
+    };
+    let is_trusted = |address: &IpAddr| trusted.iter().any(|network| network.contains(address));
+    if !is_trusted(&peer) {
+        return peer.to_string();
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(address) => {
+                client = address;
+                if !is_trusted(&address) {
+                    break;
+                }
+            }
+            // A hop that is not an address ends what can be believed.
+            Err(_) => break,
+        }
+    }
+    client.to_string()
+}
 
 /// Set when the request carried a session cookie that is no longer valid, so the sign-in
 /// page can say the session ended.
@@ -96,11 +177,11 @@ pub async fn identify(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let address = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_string());
+        .map(|ConnectInfo(peer)| peer.ip());
+    let address = client_address(peer, request.headers(), &state.settings.trusted_proxies);
     request
         .extensions_mut()
         .insert(ClientAddress(address.clone()));
@@ -341,11 +422,30 @@ mod tests {
     }
 
     #[test]
+    fn the_client_is_the_peer_unless_a_trusted_proxy_names_it() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let proxy = Some("10.0.0.5".parse().unwrap());
+        let forwarded = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.9, 10.0.0.7")]);
+        assert_eq!(client_address(proxy, &forwarded, &trusted), "203.0.113.9");
+        let stranger = Some("198.51.100.1".parse().unwrap());
+        assert_eq!(
+            client_address(stranger, &forwarded, &trusted),
+            "198.51.100.1"
+        );
+        assert_eq!(client_address(proxy, &forwarded, &[]), "10.0.0.5");
+        assert_eq!(client_address(proxy, &headers(&[]), &trusted), "10.0.0.5");
+        let garbled = headers(&[("x-forwarded-for", "203.0.113.9, <script>")]);
+        assert_eq!(client_address(proxy, &garbled, &trusted), "10.0.0.5");
+        assert_eq!(client_address(None, &forwarded, &trusted), "unknown");
+    }
+
+    #[test]
     fn session_cookies_are_http_only_lax_and_secure_under_tls() {
         let mut settings = AuthSettings {
             sessions: SessionPolicy::default(),
             limits: SignInLimits::default(),
             tls: false,
+            trusted_proxies: Vec::new(),
         };
         let plain = settings.session_cookie("tks_x".into());
         let plain = plain.to_str().unwrap();

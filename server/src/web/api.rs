@@ -2,6 +2,8 @@
 //! `Authorization: Bearer TOKEN` (or a browser session) and answers JSON only. Its OpenAPI
 //! document is generated from the handlers and types below.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{StatusCode, header};
@@ -35,11 +37,12 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use super::access::{ClientAddress, json_error};
 use crate::audit::{Action, Entry};
 use crate::detect::DetectionSettings;
+use crate::events::export::csv_line;
 use crate::events::read as events;
 use crate::findings::triage::Actor;
 use crate::ingest::after_ingest;
 use crate::ingest::formats;
-use crate::ingest::load::load;
+use crate::ingest::load::{prepare, store_unit};
 use crate::inventory::read::{self, ReadError};
 
 #[derive(OpenApi)]
@@ -391,42 +394,34 @@ async fn access(
     if !csv {
         return Ok(Json(report).into_response());
     }
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let written = writer
-        .write_record([
-            "principal",
-            "principal_account",
-            "events",
-            "reads",
-            "writes",
-            "errors",
-            "first_at",
-            "last_at",
-            "sources",
-            "user_agents",
-            "error_codes",
-        ])
-        .and_then(|()| {
-            report.principals.iter().try_for_each(|access| {
-                writer.write_record([
-                    access.principal.clone(),
-                    access.principal_account.clone().unwrap_or_default(),
-                    access.events.to_string(),
-                    access.reads.to_string(),
-                    access.writes.to_string(),
-                    access.errors.to_string(),
-                    access.first_at.to_rfc3339(),
-                    access.last_at.to_rfc3339(),
-                    access.sources.join(" "),
-                    access.user_agents.join("; "),
-                    access.error_codes.join(" "),
-                ])
-            })
-        });
-    let body = written
-        .ok()
-        .and_then(|()| writer.into_inner().ok())
-        .unwrap_or_default();
+    let mut body = csv_line(&[
+        "principal",
+        "principal_account",
+        "events",
+        "reads",
+        "writes",
+        "errors",
+        "first_at",
+        "last_at",
+        "sources",
+        "user_agents",
+        "error_codes",
+    ]);
+    for access in &report.principals {
+        body.extend(csv_line(&[
+            access.principal.clone(),
+            access.principal_account.clone().unwrap_or_default(),
+            access.events.to_string(),
+            access.reads.to_string(),
+            access.writes.to_string(),
+            access.errors.to_string(),
+            access.first_at.to_rfc3339(),
+            access.last_at.to_rfc3339(),
+            access.sources.join(" "),
+            access.user_agents.join("; "),
+            access.error_codes.join(" "),
+        ]));
+    }
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -508,6 +503,7 @@ pub struct IngestSummary {
 )]
 pub async fn ingest(
     State(pool): State<PgPool>,
+    State(limits): State<Arc<IngestLimits>>,
     Extension(identity): Extension<Identity>,
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     body: axum::body::Body,
@@ -521,10 +517,26 @@ pub async fn ingest(
             )
         })?;
     let origin = format!("POST /api/v1/ingest by {}", identity.name);
-    let contents = formats::read(&bytes).map_err(|error| error.to_string());
-    let summary = load(&pool, &origin, contents, None)
+    let unit = {
+        // Decompressing and typing is CPU work: on the blocking pool, a few files at a time.
+        let _turn =
+            limits.parsing.acquire().await.map_err(|_| {
+                json_error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping")
+            })?;
+        let (bytes, max_file_bytes) = (bytes.clone(), limits.max_file_bytes);
+        tokio::task::spawn_blocking(move || {
+            let contents = formats::read(&bytes, max_file_bytes).map_err(|error| error.to_string());
+            prepare(&origin, contents)
+        })
         .await
-        .map_err(store_failed)?;
+        .map_err(|_| {
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "reading the body failed; the server log has the details",
+            )
+        })?
+    };
+    let summary = store_unit(&pool, unit, None).await.map_err(store_failed)?;
     after_ingest(&pool).await.map_err(store_failed)?;
     Entry::new(
         &identity.name,
@@ -559,6 +571,24 @@ pub async fn ingest(
             StatusCode::BAD_REQUEST,
             &format!("the body was quarantined: {reason}"),
         )),
+    }
+}
+
+/// What `POST /api/v1/ingest` may hold: no file's content past `max_file_bytes`, and only
+/// [`IngestLimits::PARSING_AT_ONCE`] bodies being decompressed and typed at a time.
+pub struct IngestLimits {
+    pub max_file_bytes: u64,
+    parsing: tokio::sync::Semaphore,
+}
+
+impl IngestLimits {
+    pub const PARSING_AT_ONCE: usize = 2;
+
+    pub fn new(max_file_bytes: u64) -> IngestLimits {
+        IngestLimits {
+            max_file_bytes,
+            parsing: tokio::sync::Semaphore::new(Self::PARSING_AT_ONCE),
+        }
     }
 }
 

@@ -1,13 +1,17 @@
 //! `GET /healthz`: is Trailkeeper able to do its work? 200 when the database answers, 503 when
-//! it does not, with the reason, for load balancers and people alike.
+//! it does not. Load balancers ask anonymously and get only `ok` or `unavailable`: the version
+//! and the database's error text would tell a stranger what to attack. A signed-in person
+//! (or token) gets the details; the server log always has the error.
 
 use std::time::{Duration, Instant};
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Serialize;
 use sqlx::PgPool;
+use trailkeeper_app::access::Identity;
 
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -27,7 +31,16 @@ struct DatabaseHealth {
     error: Option<String>,
 }
 
-pub async fn healthz(State(pool): State<PgPool>) -> (StatusCode, Json<Health>) {
+/// What anyone may know.
+#[derive(Debug, Serialize)]
+struct Status {
+    status: &'static str,
+}
+
+pub async fn healthz(
+    State(pool): State<PgPool>,
+    identity: Option<Extension<Identity>>,
+) -> Response {
     let started = Instant::now();
     let probe =
         tokio::time::timeout(DATABASE_TIMEOUT, sqlx::query("SELECT 1").execute(&pool)).await;
@@ -51,8 +64,12 @@ pub async fn healthz(State(pool): State<PgPool>) -> (StatusCode, Json<Health>) {
     let (code, status) = if database.status == "up" {
         (StatusCode::OK, "ok")
     } else {
+        tracing::warn!(error = ?database.error, "health check: the database is down");
         (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
     };
+    if identity.is_none() {
+        return (code, Json(Status { status })).into_response();
+    }
     (
         code,
         Json(Health {
@@ -61,4 +78,5 @@ pub async fn healthz(State(pool): State<PgPool>) -> (StatusCode, Json<Health>) {
             database,
         }),
     )
+        .into_response()
 }

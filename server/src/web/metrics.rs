@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -78,6 +78,9 @@ impl HttpMetrics {
     }
 }
 
+/// The label value for a method or route outside the known set.
+const OTHER: &str = "other";
+
 /// Middleware: counts and times every request.
 pub async fn track(
     State(metrics): State<Arc<HttpMetrics>>,
@@ -85,12 +88,23 @@ pub async fn track(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    // Label values come from a fixed set: a request cannot make a new series with a made-up
+    // method or path (each series is memory kept for the process's life).
+    let method = match *request.method() {
+        Method::GET
+        | Method::HEAD
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::OPTIONS => request.method().as_str().to_string(),
+        _ => OTHER.to_string(),
+    };
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_string())
-        .unwrap_or_else(|| "(static or unknown)".to_string());
+        .unwrap_or_else(|| OTHER.to_string());
     let response = next.run(request).await;
     metrics.observe(
         &method,

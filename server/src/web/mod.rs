@@ -27,7 +27,7 @@ use sqlx::PgPool;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use trailkeeper_app::access::{Access, Identity};
 use trailkeeper_app::api::SharedBackend;
@@ -50,6 +50,7 @@ pub struct AppState {
     /// Single sign-on, when configured.
     pub sso: Option<Arc<Oidc>>,
     pub alerting: Arc<Alerting>,
+    pub ingest: Arc<api::IngestLimits>,
 }
 
 /// No request Trailkeeper serves needs a larger body, but `POST /api/v1/ingest`; a bigger
@@ -68,6 +69,8 @@ pub struct WebContext {
     pub sso: Option<Oidc>,
     /// Channels' key and senders, for changing channels and sending test messages.
     pub alerting: Alerting,
+    /// The most content one posted file may expand to (see `ingest::formats::read`).
+    pub max_file_bytes: u64,
 }
 
 /// A route the server itself defines (the Leptos pages and server functions have theirs in
@@ -301,6 +304,7 @@ pub fn router(context: WebContext) -> Router {
         auth: auth.clone(),
         sso: context.sso.map(Arc::new),
         alerting,
+        ingest: Arc::new(api::IngestLimits::new(context.max_file_bytes)),
     };
     let provide_backend = move || provide_context(backend.clone());
 
@@ -367,10 +371,26 @@ pub fn router(context: WebContext) -> Router {
         ))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(|request: &Request| {
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        uri = %logged_uri(request.uri()),
+                        version = ?request.version(),
+                    )
+                })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         );
     with_security_headers(routes, tls).with_state(state)
+}
+
+/// A request's address as the log keeps it: single sign-on's callback carries a one-time
+/// code and state in its query, which have no place in a log.
+fn logged_uri(uri: &Uri) -> String {
+    match uri.query() {
+        Some(_) if uri.path() == "/login/sso/callback" => format!("{}?[redacted]", uri.path()),
+        _ => uri.to_string(),
+    }
 }
 
 /// Sent with every response, whatever produced it.
@@ -413,4 +433,17 @@ fn with_security_headers<S: Clone + Send + Sync + 'static>(
                 HeaderValue::from_static(value),
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_sign_ons_code_and_state_never_reach_the_log() {
+        let callback: Uri = "/login/sso/callback?code=abc123&state=xyz".parse().unwrap();
+        assert_eq!(logged_uri(&callback), "/login/sso/callback?[redacted]");
+        let events: Uri = "/events?principal=bob".parse().unwrap();
+        assert_eq!(logged_uri(&events), "/events?principal=bob");
+    }
 }

@@ -21,8 +21,17 @@ pub async fn begin(State(state): State<AppState>, Query(begin): Query<Begin>) ->
     let Some(sso) = &state.sso else {
         return Redirect::to("/login").into_response();
     };
-    match sso.begin(&state.pool, local_path(&begin.next)).await {
-        Ok(provider) => Redirect::to(&provider).into_response(),
+    // The sign-in is bound to this browser: the callback must come with this cookie.
+    let (browser, _) = crate::auth::secret::generate("tkb_");
+    match sso
+        .begin(&state.pool, local_path(&begin.next), &browser)
+        .await
+    {
+        Ok(provider) => (
+            [(header::SET_COOKIE, state.auth.sso_cookie(browser))],
+            Redirect::to(&provider),
+        )
+            .into_response(),
         Err(error) => {
             tracing::error!(%error, "single sign-on could not start");
             Redirect::to(&format!("/login?reason={}", error.reason())).into_response()
@@ -57,7 +66,6 @@ pub async fn callback(
         return Redirect::to("/login?reason=sso-failed").into_response();
     };
     let settings = &state.auth;
-    end_previous_session(&state, &headers).await;
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|agent| agent.to_str().ok());
@@ -66,17 +74,25 @@ pub async fn callback(
             &state.pool,
             &code,
             &sso_state,
+            settings.sso_browser(&headers).as_deref(),
             settings.sessions,
             &address,
             user_agent,
         )
         .await
     {
-        Ok((_, session, next)) => (
-            [(header::SET_COOKIE, settings.session_cookie(session.secret))],
-            Redirect::to(local_path(&next)),
-        )
-            .into_response(),
+        Ok((_, session, next)) => {
+            // Only now that this browser has signed in anew does its old session end.
+            end_previous_session(&state, &headers).await;
+            (
+                [
+                    (header::SET_COOKIE, settings.session_cookie(session.secret)),
+                    (header::SET_COOKIE, settings.sso_removal_cookie()),
+                ],
+                Redirect::to(local_path(&next)),
+            )
+                .into_response()
+        }
         Err(error) => {
             tracing::warn!(%error, %address, "single sign-on failed");
             Redirect::to(&format!("/login?reason={}", error.reason())).into_response()

@@ -13,11 +13,13 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tower::ServiceExt;
 use trailkeeper::alert::channels::Senders;
+use trailkeeper::alert::channels::outbound::Destinations;
 use trailkeeper::alert::sealing::SealingKey;
 use trailkeeper::alert::{Alerting, DeliverySettings};
 use trailkeeper::auth::sessions::{self, SessionPolicy};
 use trailkeeper::auth::sign_in::SignInLimits;
 use trailkeeper::auth::users;
+use trailkeeper::ingest::formats::DEFAULT_MAX_FILE_BYTES;
 use trailkeeper::ingest::sources::files::ingest_file;
 use trailkeeper::web::{AuthSettings, WebContext, router};
 use trailkeeper_app::Role;
@@ -33,11 +35,19 @@ pub fn settings() -> AuthSettings {
         sessions: SessionPolicy::default(),
         limits: SignInLimits::default(),
         tls: false,
+        trusted_proxies: Vec::new(),
     }
 }
 
-pub fn app_with(pool: PgPool, auth: AuthSettings) -> Router {
-    router(WebContext {
+/// Senders that may reach the tests' receivers on this machine (as an operator allows with
+/// TRAILKEEPER_ALERT_ALLOWED_HOSTS).
+pub fn loopback_senders() -> Senders {
+    Senders::reaching(Destinations::allowing(&["127.0.0.1"]).unwrap())
+}
+
+/// What the router serves with in these tests; a test changes what it is about.
+pub fn context(pool: PgPool, auth: AuthSettings) -> WebContext {
+    WebContext {
         pool,
         database_location: "test database".into(),
         aws: AwsTarget {
@@ -49,10 +59,15 @@ pub fn app_with(pool: PgPool, auth: AuthSettings) -> Router {
         sso: None,
         alerting: Alerting {
             key: SealingKey::generate(),
-            senders: Senders::new(),
+            senders: loopback_senders(),
             settings: DeliverySettings::new(ORIGIN),
         },
-    })
+        max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+    }
+}
+
+pub fn app_with(pool: PgPool, auth: AuthSettings) -> Router {
+    router(context(pool, auth))
 }
 
 pub fn app(pool: PgPool) -> Router {

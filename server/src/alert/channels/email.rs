@@ -2,13 +2,17 @@
 //! STARTTLS (the default), implicit TLS or none, with optional authentication. The message id
 //! is made from the delivery id, so a retried message is the same message to mail systems.
 
+use std::sync::Arc;
+
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Channel, ConfigError, Failure, Receipt, Retry, SEND_TIMEOUT};
+use super::outbound::{Destinations, ResolveError};
+use super::{Channel, ConfigError, Failure, Receipt, Retry, SEND_TIMEOUT, Senders};
 use crate::alert::message::{Alert, Message};
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq)]
@@ -37,7 +41,11 @@ struct Config {
 }
 
 pub struct Email {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    host: String,
+    port: u16,
+    security: Security,
+    credentials: Option<Credentials>,
+    destinations: Arc<Destinations>,
     from: Mailbox,
     to: Vec<Mailbox>,
 }
@@ -48,46 +56,43 @@ fn mailbox(what: &str, text: &str) -> Result<Mailbox, ConfigError> {
 }
 
 impl Email {
-    pub fn new(config: &Value) -> Result<Email, ConfigError> {
+    pub fn new(config: &Value, senders: &Senders) -> Result<Email, ConfigError> {
         let config: Config = serde_json::from_value(config.clone())
             .map_err(|error| ConfigError(format!("email config: {error}")))?;
         let host = config.host.trim();
         if host.is_empty() {
             return Err(ConfigError("email config: host is empty".into()));
         }
+        if let Ok(address) = host.trim_matches(['[', ']']).parse() {
+            senders
+                .destinations
+                .check(host, address)
+                .map_err(|refused| ConfigError(format!("email config: {refused}")))?;
+        }
         if config.to.is_empty() {
             return Err(ConfigError(
                 "email config: to needs at least one address".into(),
             ));
         }
-        let tls_refused =
-            |error| ConfigError(format!("email config: cannot use TLS with {host}: {error}"));
-        let builder = match config.security {
-            Security::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(tls_refused)?
-            }
-            Security::Tls => {
-                AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(tls_refused)?
-            }
-            Security::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-        };
-        let mut builder = builder.timeout(Some(SEND_TIMEOUT));
-        if let Some(port) = config.port {
-            builder = builder.port(port);
-        }
-        match (config.username, config.password) {
-            (Some(username), Some(password)) => {
-                builder = builder.credentials(Credentials::new(username, password));
-            }
-            (None, None) => {}
+        let credentials = match (config.username, config.password) {
+            (Some(username), Some(password)) => Some(Credentials::new(username, password)),
+            (None, None) => None,
             _ => {
                 return Err(ConfigError(
                     "email config: username and password go together".into(),
                 ));
             }
-        }
+        };
         Ok(Email {
-            transport: builder.build(),
+            host: host.to_string(),
+            port: config.port.unwrap_or(match config.security {
+                Security::Starttls => 587,
+                Security::Tls => 465,
+                Security::None => 25,
+            }),
+            security: config.security,
+            credentials,
+            destinations: senders.destinations.clone(),
             from: mailbox("from", &config.from)?,
             to: config
                 .to
@@ -95,6 +100,51 @@ impl Email {
                 .map(|to| mailbox("to", to))
                 .collect::<Result<_, _>>()?,
         })
+    }
+
+    /// A transport to an address the host resolved to and that was checked, with TLS
+    /// checked against the host's name.
+    async fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, Failure> {
+        let addresses = self
+            .destinations
+            .resolve(&self.host, self.port)
+            .await
+            .map_err(|error| Failure {
+                retry: match error {
+                    ResolveError::Refused(_) => Retry::Never,
+                    ResolveError::Lookup(_) => Retry::Backoff,
+                },
+                error: error.to_string(),
+                response_code: None,
+            })?;
+        let address = addresses.first().ok_or_else(|| Failure {
+            error: format!("{} has no address", self.host),
+            response_code: None,
+            retry: Retry::Backoff,
+        })?;
+        let tls = |parameters: fn(TlsParameters) -> Tls| {
+            TlsParameters::new(self.host.clone())
+                .map(parameters)
+                .map_err(|error| Failure {
+                    error: format!("cannot use TLS with {}: {error}", self.host),
+                    response_code: None,
+                    retry: Retry::Never,
+                })
+        };
+        let tls = match self.security {
+            Security::Starttls => tls(Tls::Required)?,
+            Security::Tls => tls(Tls::Wrapper)?,
+            Security::None => Tls::None,
+        };
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(address.ip().to_string())
+                .port(address.port())
+                .tls(tls)
+                .timeout(Some(SEND_TIMEOUT));
+        if let Some(credentials) = &self.credentials {
+            builder = builder.credentials(credentials.clone());
+        }
+        Ok(builder.build())
     }
 }
 
@@ -198,7 +248,7 @@ impl Channel for Email {
                 response_code: None,
                 retry: Retry::Never,
             })?;
-        match self.transport.send(email).await {
+        match self.transport().await?.send(email).await {
             Ok(response) => Ok(Receipt {
                 response_code: reply_code(response.code()),
             }),
@@ -228,7 +278,7 @@ mod tests {
 
     #[test]
     fn settings_that_cannot_work_are_refused_by_name() {
-        let refused = |config: Value| match Email::new(&config) {
+        let refused = |config: Value| match Email::new(&config, &Senders::new()) {
             Ok(_) => panic!("accepted {config}"),
             Err(error) => error.0,
         };
@@ -253,9 +303,14 @@ mod tests {
         assert!(
             Email::new(
                 &json!({ "host": "smtp.test", "port": 2525, "security": "none",
-                                "from": "Trailkeeper <tk@x.test>", "to": ["secops@x.test"] })
+                                "from": "Trailkeeper <tk@x.test>", "to": ["secops@x.test"] }),
+                &Senders::new()
             )
             .is_ok()
+        );
+        assert!(
+            refused(json!({ "host": "127.0.0.1", "from": "tk@x.test", "to": ["a@x.test"] }))
+                .contains("loopback")
         );
     }
 }

@@ -3,16 +3,19 @@
 //! try again from how it failed.
 
 pub mod email;
+pub mod outbound;
 pub mod slack;
 pub mod sns;
 pub mod webhook;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 use trailkeeper_app::api::alerts::ChannelKind;
 
 use super::message::Message;
+use outbound::{Destinations, GuardedResolver, ResolveError};
 
 /// One attempt's failure, and what it says about trying again.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,20 +53,31 @@ pub trait Channel: Send + Sync {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
-/// What channels send with: one HTTP client for all of them, and the AWS configuration
-/// (the SDK's standard chain) for SNS.
+/// What channels send with: one HTTP client for all of them, the AWS configuration (the
+/// SDK's standard chain) for SNS, and where they may connect.
 #[derive(Clone, Debug)]
 pub struct Senders {
     pub http: reqwest::Client,
     pub aws: Option<aws_config::SdkConfig>,
+    pub destinations: Arc<Destinations>,
 }
 
 /// How long a receiver has to answer.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Senders {
+    /// Senders that reach public addresses only.
     pub fn new() -> Senders {
+        Senders::reaching(Destinations::public_only())
+    }
+
+    /// Senders that reach public addresses and `destinations`.
+    pub fn reaching(destinations: Destinations) -> Senders {
+        let destinations = Arc::new(destinations);
         let http = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver {
+                destinations: destinations.clone(),
+            }))
             .timeout(SEND_TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
             // A webhook answering with a redirect is misconfigured: say so rather than
@@ -72,7 +86,11 @@ impl Senders {
             .user_agent(concat!("Trailkeeper/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client's settings are valid");
-        Senders { http, aws: None }
+        Senders {
+            http,
+            aws: None,
+            destinations,
+        }
     }
 
     pub fn with_aws(self, aws: aws_config::SdkConfig) -> Senders {
@@ -99,7 +117,7 @@ pub fn open(
         ChannelKind::Webhook => Ok(Box::new(webhook::Webhook::new(config, senders)?)),
         ChannelKind::Slack => Ok(Box::new(slack::Slack::new(config, senders)?)),
         ChannelKind::Sns => Ok(Box::new(sns::Sns::new(config, senders)?)),
-        ChannelKind::Email => Ok(Box::new(email::Email::new(config)?)),
+        ChannelKind::Email => Ok(Box::new(email::Email::new(config, senders)?)),
     }
 }
 
@@ -128,6 +146,43 @@ pub fn join_secrets(shown: &Value, secret: &Value) -> Value {
     Value::Object(fields)
 }
 
+/// Where a channel's messages (and with them its secrets) go, for a person: a webhook's
+/// scheme, host and port, an SMTP server with its port and security, an SNS topic.
+pub fn destination(kind: ChannelKind, config: &Value) -> String {
+    let text = |field: &str| match config.get(field) {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    };
+    match kind {
+        ChannelKind::Webhook | ChannelKind::Slack => match reqwest::Url::parse(&text("url")) {
+            Ok(url) => format!(
+                "{}://{}:{}",
+                url.scheme(),
+                url.host_str().unwrap_or_default(),
+                url.port_or_known_default().unwrap_or_default()
+            ),
+            Err(_) => text("url"),
+        },
+        ChannelKind::Email => {
+            let or_default = |value: String| {
+                if value.is_empty() {
+                    "default".to_string()
+                } else {
+                    value
+                }
+            };
+            format!(
+                "smtp {} port {} security {}",
+                text("host"),
+                or_default(text("port")),
+                or_default(text("security"))
+            )
+        }
+        ChannelKind::Sns => text("topic_arn"),
+    }
+}
+
 /// Reads a `Retry-After` header: seconds, or an HTTP date.
 pub fn retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
     let value = value.trim();
@@ -142,13 +197,24 @@ pub fn retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Du
     )
 }
 
+/// How much of a receiver's answer is read: enough for its error message, never more (a
+/// hostile receiver could otherwise stream without end).
+pub const RESPONSE_READ_LIMIT: usize = 4 * 1024;
+
 /// Sends an HTTP request and judges the answer.
 pub async fn post(request: reqwest::RequestBuilder) -> Result<Receipt, Failure> {
-    let response = request.send().await.map_err(|error| unanswered(&error))?;
+    let mut response = request.send().await.map_err(|error| unanswered(&error))?;
     let (status, headers) = (response.status(), response.headers().clone());
-    // A receiver's error message is worth keeping in the delivery log.
-    let body = response.text().await.unwrap_or_default();
-    judge_http(status, &headers, &body)
+    // A receiver's error message is worth keeping in the delivery log: its first few KiB.
+    let mut body = Vec::new();
+    while body.len() < RESPONSE_READ_LIMIT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body.truncate(RESPONSE_READ_LIMIT);
+    judge_http(status, &headers, &String::from_utf8_lossy(&body))
 }
 
 /// How an HTTP answer counts: 2xx delivered; 408, 429 and 5xx worth another try (after
@@ -164,7 +230,12 @@ fn judge_http(
             response_code: code,
         });
     }
-    let said = body.trim().chars().take(300).collect::<String>();
+    let said = body
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect::<String>();
     let error = if said.is_empty() {
         format!("the receiver answered {status}")
     } else {
@@ -198,8 +269,19 @@ fn judge_http(
     })
 }
 
-/// A request that got no answer: worth another try.
+/// A request that got no answer: worth another try, unless the address was refused.
 fn unanswered(error: &reqwest::Error) -> Failure {
+    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    while let Some(current) = cause {
+        if let Some(ResolveError::Refused(refused)) = current.downcast_ref::<ResolveError>() {
+            return Failure {
+                error: refused.to_string(),
+                response_code: None,
+                retry: Retry::Never,
+            };
+        }
+        cause = current.source();
+    }
     let what = if error.is_timeout() {
         format!("no answer within {} seconds", SEND_TIMEOUT.as_secs())
     } else if error.is_connect() {
@@ -235,6 +317,36 @@ mod tests {
         );
         assert_eq!(join_secrets(&shown, &secret), config);
         assert!(split_secrets(ChannelKind::Slack, &json!("https://x")).is_err());
+    }
+
+    #[test]
+    fn a_destination_is_where_messages_go_whatever_the_path() {
+        let hook = |url: &str| destination(ChannelKind::Webhook, &json!({ "url": url }));
+        assert_eq!(
+            hook("https://hooks.example.test/a"),
+            "https://hooks.example.test:443"
+        );
+        assert_eq!(
+            hook("https://hooks.example.test/b?x=1"),
+            hook("https://hooks.example.test:443/c")
+        );
+        assert_ne!(
+            hook("https://hooks.example.test/a"),
+            hook("http://hooks.example.test/a")
+        );
+        assert_ne!(
+            hook("https://hooks.example.test/a"),
+            hook("https://evil.test/a")
+        );
+        let mail = |config: Value| destination(ChannelKind::Email, &config);
+        assert_eq!(
+            mail(json!({ "host": "smtp.example.test", "port": 587 })),
+            "smtp smtp.example.test port 587 security default"
+        );
+        assert_ne!(
+            mail(json!({ "host": "smtp.example.test" })),
+            mail(json!({ "host": "smtp.example.test", "security": "none" }))
+        );
     }
 
     #[test]

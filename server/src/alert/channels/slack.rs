@@ -29,7 +29,7 @@ impl Slack {
         let config: Config = serde_json::from_value(config.clone())
             .map_err(|error| ConfigError(format!("slack config: {error}")))?;
         Ok(Slack {
-            url: http_url(&config.url)?,
+            url: http_url(&config.url, senders)?,
             http: senders.http.clone(),
         })
     }

@@ -44,7 +44,7 @@ impl Webhook {
     pub fn new(config: &Value, senders: &Senders) -> Result<Webhook, ConfigError> {
         let config: Config = serde_json::from_value(config.clone())
             .map_err(|error| ConfigError(format!("webhook config: {error}")))?;
-        let url = http_url(&config.url)?;
+        let url = http_url(&config.url, senders)?;
         if config.signing_key.trim().len() < 16 {
             return Err(ConfigError(
                 "webhook config: signing_key must be at least 16 characters (leave it out and \
@@ -79,11 +79,24 @@ impl Webhook {
 }
 
 /// An http or https URL with a host.
-pub fn http_url(text: &str) -> Result<reqwest::Url, ConfigError> {
+/// An http(s) URL a channel may send to. A host given as an address is checked here; a
+/// name is checked when it is resolved, at each connection.
+pub fn http_url(text: &str, senders: &Senders) -> Result<reqwest::Url, ConfigError> {
     let url = reqwest::Url::parse(text.trim())
         .map_err(|error| ConfigError(format!("{text:?} is not a URL: {error}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(ConfigError(format!("{text:?} is not an http or https URL")));
+    }
+    let address = match url.host() {
+        Some(url::Host::Ipv4(address)) => Some(std::net::IpAddr::V4(address)),
+        Some(url::Host::Ipv6(address)) => Some(std::net::IpAddr::V6(address)),
+        _ => None,
+    };
+    if let Some(address) = address {
+        senders
+            .destinations
+            .check(url.host_str().unwrap_or_default(), address)
+            .map_err(|refused| ConfigError(refused.to_string()))?;
     }
     Ok(url)
 }
@@ -160,6 +173,16 @@ mod tests {
         assert!(
             refused(json!({ "url": "https://x.test", "signing_key": key, "extra": 1 }))
                 .contains("extra")
+        );
+        assert!(
+            refused(
+                json!({ "url": "http://169.254.169.254/latest/meta-data/", "signing_key": key })
+            )
+            .contains("link-local")
+        );
+        assert!(
+            refused(json!({ "url": "http://[::1]:8080/hook", "signing_key": key }))
+                .contains("loopback")
         );
         assert!(
             Webhook::new(

@@ -15,6 +15,7 @@ use crate::ingest::load::{BATCH, Summary, Totals, Unit, prepare, store_together,
 /// Files and directories given on the command line.
 pub struct Files {
     files: Vec<PathBuf>,
+    max_file_bytes: u64,
 }
 
 impl Files {
@@ -28,7 +29,18 @@ impl Files {
                 error,
             })?;
         }
-        Ok(Files { files })
+        Ok(Files {
+            files,
+            max_file_bytes: formats::DEFAULT_MAX_FILE_BYTES,
+        })
+    }
+
+    /// Reads no file's content past `max_file_bytes` (see [`formats::read`]).
+    pub fn with_max_file_bytes(self, max_file_bytes: u64) -> Self {
+        Files {
+            max_file_bytes,
+            ..self
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -75,7 +87,11 @@ impl EventSource for Files {
     /// reports come in the files' order.
     async fn poll(&self, pool: &PgPool, report: Report<'_>) -> Result<Totals, SourceError> {
         let (groups, read) = futures::channel::mpsc::channel::<Vec<Unit>>(0);
-        let reader = tokio::spawn(read_in_groups(self.files.clone(), groups));
+        let reader = tokio::spawn(read_in_groups(
+            self.files.clone(),
+            self.max_file_bytes,
+            groups,
+        ));
         let mut stored = read
             .map(|group| store_together(pool, group))
             .buffered(STORING);
@@ -95,12 +111,13 @@ impl EventSource for Files {
 /// can take one, and grows while it cannot, up to a batch of events.
 async fn read_in_groups(
     files: Vec<PathBuf>,
+    max_file_bytes: u64,
     mut groups: futures::channel::mpsc::Sender<Vec<Unit>>,
 ) {
     let mut group: Vec<Unit> = Vec::new();
     let mut events = 0;
     for path in files {
-        let unit = tokio::task::spawn_blocking(move || read_file(&path))
+        let unit = tokio::task::spawn_blocking(move || read_file(&path, max_file_bytes))
             .await
             .expect("reading a file does not panic");
         if !group.is_empty() && events + unit.events() > BATCH {
@@ -124,14 +141,24 @@ async fn read_in_groups(
 }
 
 /// Reads and types one file; a file that cannot be read becomes a unit quarantined whole.
-fn read_file(path: &Path) -> Unit {
-    let contents = std::fs::read(path)
+fn read_file(path: &Path, max_file_bytes: u64) -> Unit {
+    let contents = read_at_most(path, max_file_bytes)
         .map_err(|error| format!("cannot be read: {error}"))
-        .and_then(|bytes| formats::read(&bytes).map_err(|error| error.to_string()));
+        .and_then(|bytes| formats::read(&bytes, max_file_bytes).map_err(|error| error.to_string()));
     prepare(&path.display().to_string(), contents)
 }
 
 /// Reads, types and stores one file.
 pub async fn ingest_file(pool: &PgPool, path: &Path) -> Result<Summary, sqlx::Error> {
-    store_unit(pool, read_file(path), None).await
+    store_unit(pool, read_file(path, formats::DEFAULT_MAX_FILE_BYTES), None).await
+}
+
+/// A file's bytes, but never more than one past the limit (enough to tell it is over).
+fn read_at_most(path: &Path, max_file_bytes: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(max_file_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }

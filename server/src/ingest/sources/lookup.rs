@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use super::{EventSource, Report, SourceError};
 use crate::ingest::checkpoints::{self, Checkpoint};
 use crate::ingest::formats::{Contents, Format, Position, lookup_event};
-use crate::ingest::load::{SECRETS_MANAGER, Totals, load};
+use crate::ingest::load::{SECRETS_MANAGER, Totals, prepare, store_or_quarantine};
 
 /// How far before the checkpoint each poll starts again: CloudTrail usually makes an event
 /// visible within about five minutes of the call, and does not promise that.
@@ -137,7 +137,8 @@ impl Lookup {
                 from.to_rfc3339_opts(SecondsFormat::Secs, true),
                 until.to_rfc3339_opts(SecondsFormat::Secs, true)
             );
-            let summary = load(pool, &origin, Ok(contents), checkpoint).await?;
+            let summary =
+                store_or_quarantine(pool, prepare(&origin, Ok(contents)), checkpoint).await?;
             totals.add(&summary);
             report(&summary);
             if next_token.is_none() {

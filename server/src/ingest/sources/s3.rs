@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use super::{EventSource, Report, SourceError};
 use crate::ingest::checkpoints::{self, Checkpoint};
 use crate::ingest::formats::{self, Contents};
-use crate::ingest::load::{Totals, prepare, store_unit};
+use crate::ingest::load::{Totals, prepare, store_or_quarantine};
 
 /// An `s3://bucket/prefix` URL, taken apart.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,11 +49,24 @@ const FETCH_AHEAD: usize = 2;
 pub struct S3Trail {
     client: Client,
     url: S3Url,
+    max_file_bytes: u64,
 }
 
 impl S3Trail {
     pub fn new(client: Client, url: S3Url) -> Self {
-        S3Trail { client, url }
+        S3Trail {
+            client,
+            url,
+            max_file_bytes: formats::DEFAULT_MAX_FILE_BYTES,
+        }
+    }
+
+    /// Reads no object's content past `max_file_bytes` (see [`formats::read`]).
+    pub fn with_max_file_bytes(self, max_file_bytes: u64) -> Self {
+        S3Trail {
+            max_file_bytes,
+            ..self
+        }
     }
 
     /// The account × region prefixes under the URL, each read as one stream. A URL inside
@@ -134,8 +147,9 @@ impl S3Trail {
             let mut ready = futures::stream::iter(keys)
                 .map(|key| {
                     let (client, url) = (self.client.clone(), self.url.clone());
+                    let max_file_bytes = self.max_file_bytes;
                     tokio::spawn(async move {
-                        let contents = fetch(&client, &url.bucket, &key).await?;
+                        let contents = fetch(&client, &url.bucket, &key, max_file_bytes).await?;
                         let origin = url.key_url(&key);
                         let unit = tokio::task::spawn_blocking(move || prepare(&origin, contents))
                             .await
@@ -151,7 +165,7 @@ impl S3Trail {
                     position: key,
                     newest_event_time: None,
                 };
-                let summary = store_unit(pool, unit, Some(checkpoint)).await?;
+                let summary = store_or_quarantine(pool, unit, Some(checkpoint)).await?;
                 totals.add(&summary);
                 report(&summary);
             }
@@ -162,11 +176,13 @@ impl S3Trail {
 
 /// One object, read as CloudTrail records, or why its contents are not CloudTrail (then it is
 /// quarantined and passed). An object that cannot be fetched is an error: the caller stops
-/// there and tries again on its next poll.
+/// there and tries again on its next poll. An object larger than `max_file_bytes` is not
+/// read at all.
 pub async fn fetch(
     client: &Client,
     bucket: &str,
     key: &str,
+    max_file_bytes: u64,
 ) -> Result<Result<Contents, String>, SourceError> {
     let object = client
         .get_object()
@@ -175,6 +191,12 @@ pub async fn fetch(
         .send()
         .await
         .map_err(|error| SourceError::aws("S3", "GetObject", &error))?;
+    let length = object
+        .content_length()
+        .and_then(|length| u64::try_from(length).ok());
+    if length.is_some_and(|length| length > max_file_bytes) {
+        return Ok(Err(formats::over_limit(max_file_bytes)));
+    }
     let body = object
         .body
         .collect()
@@ -185,7 +207,12 @@ pub async fn fetch(
             code: None,
             message: format!("reading s3://{bucket}/{key} failed: {error}"),
         })?;
-    Ok(formats::read(&body.into_bytes()).map_err(|error| error.to_string()))
+    let bytes = body.into_bytes();
+    Ok(tokio::task::spawn_blocking(move || {
+        formats::read(&bytes, max_file_bytes).map_err(|error| error.to_string())
+    })
+    .await
+    .expect("reading records does not panic"))
 }
 
 #[async_trait]

@@ -6,6 +6,10 @@
 //! Accepted bodies: S3 event notifications (keys URL-encoded, as S3 sends them), the same
 //! inside an SNS envelope, and CloudTrail's own SNS delivery notices (`s3ObjectKey`). S3's
 //! test event is deleted; any other body is quarantined and deleted, with the reason.
+//!
+//! A message names the objects to read, and anyone who can send to the queue can write one:
+//! only objects under the configured trail buckets and prefixes are read. A notice for any
+//! other object is quarantined with the reason and deleted unread.
 
 use std::time::Duration;
 
@@ -13,9 +17,10 @@ use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use super::s3::fetch;
+use super::s3::{S3Url, fetch};
 use super::{EventSource, Report, SourceError};
-use crate::ingest::load::{Totals, load};
+use crate::ingest::formats;
+use crate::ingest::load::{Totals, prepare, store_or_quarantine};
 use crate::ingest::store::{self, EXCERPT_BYTES, Part, Rejection};
 
 pub struct SqsNotices {
@@ -24,6 +29,9 @@ pub struct SqsNotices {
     queue_url: String,
     /// How long a receive waits for a message (SQS long polling, at most 20 s).
     wait: Duration,
+    max_file_bytes: u64,
+    /// The buckets and prefixes whose objects may be read.
+    allowed: Vec<S3Url>,
 }
 
 /// What a message asks for.
@@ -36,17 +44,63 @@ pub enum Notice {
 }
 
 impl SqsNotices {
+    /// Reads the notices on `queue_url` about objects under `allowed`.
     pub fn new(
         sqs: aws_sdk_sqs::Client,
         s3: aws_sdk_s3::Client,
         queue_url: &str,
         wait: Duration,
+        allowed: Vec<S3Url>,
     ) -> Self {
         SqsNotices {
             sqs,
             s3,
             queue_url: queue_url.to_string(),
             wait,
+            max_file_bytes: formats::DEFAULT_MAX_FILE_BYTES,
+            allowed,
+        }
+    }
+
+    fn allows(&self, bucket: &str, key: &str) -> bool {
+        self.allowed
+            .iter()
+            .any(|url| url.bucket == bucket && key.starts_with(&url.prefix))
+    }
+
+    /// Sets a message (or one object it names) aside with the reason.
+    async fn quarantine(
+        &self,
+        pool: &PgPool,
+        message: &aws_sdk_sqs::types::Message,
+        reason: String,
+    ) -> Result<(), SourceError> {
+        let rejection = Rejection {
+            position: message.message_id().map(|id| format!("message {id}")),
+            reason,
+            excerpt: Some(
+                message
+                    .body()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(EXCERPT_BYTES)
+                    .collect(),
+            ),
+        };
+        let part = Part {
+            source: &self.queue_url,
+            events: &[],
+            rejected: &[rejection],
+        };
+        store::store(pool, &[part], None).await?;
+        Ok(())
+    }
+
+    /// Reads no object's content past `max_file_bytes` (see [`formats::read`]).
+    pub fn with_max_file_bytes(self, max_file_bytes: u64) -> Self {
+        SqsNotices {
+            max_file_bytes,
+            ..self
         }
     }
 
@@ -91,25 +145,28 @@ impl EventSource for SqsNotices {
                     Ok(Notice::Nothing) => {}
                     Ok(Notice::Objects(objects)) => {
                         for (bucket, key) in objects {
-                            let contents = fetch(&self.s3, &bucket, &key).await?;
                             let origin = format!("s3://{bucket}/{key}");
-                            let summary = load(pool, &origin, contents, None).await?;
+                            if !self.allows(&bucket, &key) {
+                                tracing::warn!(queue = %self.queue_url, object = %origin, "an SQS notice names an object outside the trails Trailkeeper reads; not read");
+                                let reason = format!(
+                                    "the notice names {origin}, outside the trail buckets \
+                                     Trailkeeper reads (TRAILKEEPER_SQS_BUCKETS); not read"
+                                );
+                                self.quarantine(pool, message, reason).await?;
+                                totals.quarantined += 1;
+                                continue;
+                            }
+                            let contents =
+                                fetch(&self.s3, &bucket, &key, self.max_file_bytes).await?;
+                            let unit = prepare(&origin, contents);
+                            let summary = store_or_quarantine(pool, unit, None).await?;
                             totals.add(&summary);
                             report(&summary);
                         }
                     }
                     Err(reason) => {
-                        let rejection = Rejection {
-                            position: message.message_id().map(|id| format!("message {id}")),
-                            reason,
-                            excerpt: Some(body.chars().take(EXCERPT_BYTES).collect()),
-                        };
-                        let part = Part {
-                            source: &self.queue_url,
-                            events: &[],
-                            rejected: &[rejection],
-                        };
-                        store::store(pool, &[part], None).await?;
+                        self.quarantine(pool, message, reason).await?;
+                        totals.quarantined += 1;
                     }
                 }
                 if let Some(receipt) = message.receipt_handle() {
