@@ -94,26 +94,22 @@ test('a callback opened in another browser signs nobody in and ends no session',
     forgetVictim();
   }
 
-  // The attacker starts a sign-in of their own and stops at the provider's redirect back.
+  // The attacker starts a sign-in of their own (outside any browser) and stops at the
+  // provider's redirect back, keeping its binding cookie to themselves.
+  const started = await fetch(`${server.url}/login/sso`, { redirect: 'manual' });
+  assert.match(started.headers.get('set-cookie'), /^trailkeeper_sso=.*HttpOnly/);
+  const atProvider = await fetch(started.headers.get('location'), { redirect: 'manual' });
+  const callback = atProvider.headers.get('location');
+  assert.match(callback, /\/login\/sso\/callback\?.*state=/);
+
+  // The victim is made to open the attacker's callback URL: were it accepted, the victim's
+  // browser would be signed in as the attacker's account.
   const forgetAttacker = providerAccount({ sub: 'u-3004', preferred_username: 'sso-attacker', groups: ['secops-admins'] });
-  let callback;
   try {
-    const attacker = await (await browser.newContext()).newPage();
-    const captured = new Promise((resolve) => {
-      attacker.route('**/login/sso/callback*', (route) => {
-        resolve(route.request().url());
-        route.abort();
-      });
-    });
-    await attacker.goto(`${server.url}/login`);
-    await attacker.getByRole('link', { name: 'Sign in with single sign-on' }).click().catch(() => {});
-    callback = await captured;
+    await victim.goto(callback);
   } finally {
     forgetAttacker();
   }
-
-  // The victim is made to open the attacker's callback URL.
-  await victim.goto(callback);
   assert.equal(new URL(victim.url()).pathname, '/login');
   assert.equal(new URL(victim.url()).searchParams.get('reason'), 'sso-expired');
   await victim.goto(`${server.url}/findings`);

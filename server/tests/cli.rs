@@ -67,6 +67,40 @@ fn run_in(data_dir: &str, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Starts `trailkeeper serve` on a free port of a new data directory, and waits until it
+/// serves: the process, its URL and the first administrator's password it printed.
+fn serve(
+    data_dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, String, String) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_trailkeeper"))
+        .args(["--data-dir", data_dir.to_str().unwrap(), "serve"])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("DATABASE_URL")
+        .env("TRAILKEEPER_LOOKUP_INTERVAL", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    let mut password = String::new();
+    let url = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(generated) = line.trim().strip_prefix("password: ") {
+            password = generated.to_string();
+        }
+        if let Some(rest) = line.strip_prefix("Trailkeeper is serving on ") {
+            break rest.split(' ').next().unwrap().to_string();
+        }
+    };
+    // Whatever it prints later still has a reader.
+    std::thread::spawn(move || lines.for_each(drop));
+    (server, url, password)
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -380,33 +414,16 @@ fn serve_over_tls_answers_https_only_with_hsts_and_secure_cookies() {
         .unwrap();
     assert!(made.status.success(), "{}", stderr(&made));
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_trailkeeper"))
-        .args([
-            "--data-dir",
-            dir.path().join("data").to_str().unwrap(),
-            "serve",
-        ])
-        .args(["--listen", "127.0.0.1:0"])
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
-    let mut password = String::new();
-    let url = loop {
-        let line = lines.next().expect("serve printed its address").unwrap();
-        if let Some(generated) = line.trim().strip_prefix("password: ") {
-            password = generated.to_string();
-        }
-        if let Some(rest) = line.strip_prefix("Trailkeeper is serving on ") {
-            break rest.split(' ').next().unwrap().to_string();
-        }
-    };
+    let (mut server, url, password) = serve(
+        &dir.path().join("data"),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -464,29 +481,15 @@ fn serve_over_tls_answers_https_only_with_hsts_and_secure_cookies() {
 fn behind_an_https_proxy_cookies_are_secure_and_the_trusted_proxy_names_the_client() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_trailkeeper"))
-        .args(["--data-dir", data_dir.to_str().unwrap(), "serve"])
-        .args(["--listen", "127.0.0.1:0"])
-        .env_remove("DATABASE_URL")
-        .env("TRAILKEEPER_LOOKUP_INTERVAL", "off")
-        .env("TRAILKEEPER_PUBLIC_URL", "https://trailkeeper.example.test")
-        // The proxy is this machine: the test's requests come through it.
-        .env("TRAILKEEPER_TRUSTED_PROXIES", "127.0.0.0/8")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
-    let mut password = String::new();
-    let url = loop {
-        let line = lines.next().expect("serve printed its address").unwrap();
-        if let Some(generated) = line.trim().strip_prefix("password: ") {
-            password = generated.to_string();
-        }
-        if let Some(rest) = line.strip_prefix("Trailkeeper is serving on ") {
-            break rest.split(' ').next().unwrap().to_string();
-        }
-    };
+    let (mut server, url, password) = serve(
+        &data_dir,
+        &[],
+        &[
+            ("TRAILKEEPER_PUBLIC_URL", "https://trailkeeper.example.test"),
+            // The proxy is this machine: the test's requests come through it.
+            ("TRAILKEEPER_TRUSTED_PROXIES", "127.0.0.0/8"),
+        ],
+    );
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (failed, signed_in) = runtime.block_on(async {

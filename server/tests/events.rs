@@ -411,40 +411,18 @@ async fn admins_post_files_of_any_format_to_the_ingest_api(pool: PgPool) {
     assert_eq!(audited, 4);
 }
 
-/// The process's peak resident memory so far, in bytes (`VmHWM` in `/proc/self/status`).
-fn peak_memory() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| {
-            value
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .unwrap();
-    kib * 1024
-}
-
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn a_gzip_bomb_posted_to_the_ingest_api_is_quarantined_within_its_limit(pool: PgPool) {
-    use std::io::Write;
     let mut context = common::context(pool.clone(), common::settings());
     context.max_file_bytes = 16 * 1024 * 1024;
     let app = trailkeeper::web::router(context);
     let admin = signed_in(&pool, "ada", Role::Admin).await;
-    // About a GiB of content in about a MB of gzip: one small member repeated.
-    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gzip.write_all(&vec![b' '; 1024 * 1024]).unwrap();
-    let bomb = gzip.finish().unwrap().repeat(1024);
+    let bomb = common::gzip_bomb();
 
-    let before = peak_memory();
+    let before = common::peak_memory();
     let posts = (0..4).map(|_| post_body(&app, bomb.clone(), &admin));
     let answers = futures::future::join_all(posts).await;
-    let grew = peak_memory().saturating_sub(before);
+    let grew = common::peak_memory().saturating_sub(before);
     assert!(
         grew < 512 * 1024 * 1024,
         "four GiB gzip bombs under a 16 MiB limit raised peak memory by {grew} bytes"

@@ -3,6 +3,8 @@
 //! server that speaks CloudTrail's JSON protocol and replays recorded responses (the peer
 //! has no LookupEvents). Each resumes from its checkpoint and stores every event once.
 
+mod common;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -537,25 +539,6 @@ async fn an_s3_ingest_killed_mid_run_resumes_with_nothing_lost_or_doubled(pool: 
     );
 }
 
-/// The process's peak resident memory so far, in bytes (`VmHWM` in `/proc/self/status`).
-fn peak_memory() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmHWM:"))
-        .unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
-}
-
-/// About a GiB of content in about a MB of gzip: one small member repeated.
-fn gzip_bomb() -> Vec<u8> {
-    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gzip.write_all(&vec![b' '; 1024 * 1024]).unwrap();
-    let member = gzip.finish().unwrap();
-    member.repeat(1024)
-}
-
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn hostile_trail_files_are_quarantined_and_the_trail_reads_on(pool: PgPool) {
     let config = peer_config().await;
@@ -576,7 +559,7 @@ async fn hostile_trail_files_are_quarantined_and_the_trail_reads_on(pool: PgPool
         ]),
     )
     .await;
-    let bomb = gzip_bomb();
+    let bomb = common::gzip_bomb();
     assert!(bomb.len() < 4 * 1024 * 1024, "{} bytes", bomb.len());
     put(&s3, bucket, &log_key("us-east-1", "20261003T0805Z_b"), bomb).await;
     // A month whose partition the store cannot make: the database refuses the file.
@@ -599,14 +582,14 @@ async fn hostile_trail_files_are_quarantined_and_the_trail_reads_on(pool: PgPool
     )
     .await;
 
-    let before = peak_memory();
+    let before = common::peak_memory();
     let trail = S3Trail::new(
         s3.clone(),
         S3Url::parse(&format!("s3://{bucket}/")).unwrap(),
     )
     .with_max_file_bytes(16 * 1024 * 1024);
     let totals = poll_and_record(&trail, &pool, &|_| {}).await.unwrap();
-    let grew = peak_memory().saturating_sub(before);
+    let grew = common::peak_memory().saturating_sub(before);
     assert!(
         grew < 256 * 1024 * 1024,
         "a GiB gzip bomb under a 16 MiB limit raised peak memory by {grew} bytes"

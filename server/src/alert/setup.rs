@@ -284,6 +284,7 @@ pub async fn change_channel(
         let saved_secrets = row.secrets(key)?;
         let kept = channels::join_secrets(&saved_secrets, &given_secrets);
         let full = channels::join_secrets(config, &kept);
+        let (shown, secrets) = checked(kind, &full, senders)?;
         let before =
             channels::destination(kind, &channels::join_secrets(&row.config, &saved_secrets));
         let after = channels::destination(kind, &full);
@@ -314,7 +315,6 @@ pub async fn change_channel(
             changed.push(format!("destination changed from {before} to {after}"));
             destination = Some(json!({ "from": before, "to": after }));
         }
-        let (shown, secrets) = checked(kind, &full, senders)?;
         sqlx::query("UPDATE alert_channels SET config = $2 WHERE id = $1")
             .bind(id)
             .bind(&shown)

@@ -4,7 +4,7 @@
 
 use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::AppState;
@@ -85,10 +85,10 @@ pub async fn callback(
             // Only now that this browser has signed in anew does its old session end.
             end_previous_session(&state, &headers).await;
             (
-                [
+                AppendHeaders([
                     (header::SET_COOKIE, settings.session_cookie(session.secret)),
                     (header::SET_COOKIE, settings.sso_removal_cookie()),
-                ],
+                ]),
                 Redirect::to(local_path(&next)),
             )
                 .into_response()

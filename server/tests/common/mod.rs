@@ -255,3 +255,29 @@ pub async fn ingest_records(pool: &PgPool, records: Vec<Value>) {
     std::fs::write(&path, json!({ "Records": records }).to_string()).unwrap();
     ingest_file(pool, &path).await.unwrap();
 }
+
+/// The process's peak resident memory so far, in bytes (`VmHWM` in `/proc/self/status`).
+pub fn peak_memory() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap();
+    kib * 1024
+}
+
+/// About a GiB of content in about a MB of gzip: one small member repeated.
+pub fn gzip_bomb() -> Vec<u8> {
+    use std::io::Write;
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip.write_all(&vec![b' '; 1024 * 1024]).unwrap();
+    gzip.finish().unwrap().repeat(1024)
+}
