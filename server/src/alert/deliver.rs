@@ -340,12 +340,10 @@ impl Alerting {
         sender.send(&message).await
     }
 
-    /// Sends one claimed delivery and records how it went. A panic while sending (a bug, or
-    /// a hostile answer that found one) fails this delivery with the reason, and the worker
-    /// goes on with the others.
-    async fn attempt(&self, pool: &PgPool, delivery: Claimed) -> Result<(), sqlx::Error> {
-        let started = Instant::now();
-        let outcome = AssertUnwindSafe(self.send(pool, &delivery))
+    /// Sends a delivery; a panic while sending (a bug, or a hostile answer that found one)
+    /// fails this delivery with the reason instead of taking the worker down with it.
+    async fn send_guarded(&self, pool: &PgPool, delivery: &Claimed) -> Result<Receipt, Failure> {
+        AssertUnwindSafe(self.send(pool, delivery))
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| {
@@ -356,7 +354,13 @@ impl Alerting {
                     response_code: None,
                     retry: Retry::Never,
                 })
-            });
+            })
+    }
+
+    /// Sends one claimed delivery and records how it went.
+    async fn attempt(&self, pool: &PgPool, delivery: Claimed) -> Result<(), sqlx::Error> {
+        let started = Instant::now();
+        let outcome = self.send_guarded(pool, &delivery).await;
         let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
         self.record(pool, &delivery, outcome, latency_ms).await
     }
@@ -487,10 +491,13 @@ impl Alerting {
         .fetch_one(pool)
         .await?;
         let started = Instant::now();
-        let outcome = self.send(pool, &delivery).await.map_err(|failure| Failure {
-            retry: Retry::Never,
-            ..failure
-        });
+        let outcome = self
+            .send_guarded(pool, &delivery)
+            .await
+            .map_err(|failure| Failure {
+                retry: Retry::Never,
+                ..failure
+            });
         let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
         self.record(pool, &delivery, outcome, latency_ms).await?;
         Ok(delivery.id)
