@@ -1,7 +1,7 @@
 //! The web layer against a real PostgreSQL: each test gets a fresh database from
 //! `#[sqlx::test]` (created from DATABASE_URL's server, migrated, dropped afterwards).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! rules, retried while the receiver is down, once per delivery id across a restart,
 //! throttled and digested; and the alerts API that sets it up.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};

@@ -1,7 +1,7 @@
 //! Reading the inventory: the JSON API and the pages over secrets synced from the AWS API
 //! peer (moto) into a real PostgreSQL. Each test keeps to regions of its own.
 
-mod common;
+use crate::common;
 
 use aws_sdk_secretsmanager::types::{RotationRulesType, Tag};
 use axum::Router;

@@ -2,7 +2,7 @@
 //! after being resolved leaves one row to send, written with the change and announced at
 //! commit; an update that changes nothing a person must hear about, and a backfill, leave none.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Findings through the JSON API: the list and its filters, one finding with its evidence and
 //! history, triage by role, suppression rules, and detection's settings.
 
-mod common;
+use crate::common;
 
 use common::{ACCOUNT, As, app, bobs_call, get, ingest_records, secret_arn, send_json, signed_in};
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! Who may reach what, through the real router and a real PostgreSQL: sign-in and sessions,
 //! the access table for every route, cross-site requests, API tokens and the audit log.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

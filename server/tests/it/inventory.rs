@@ -1,7 +1,7 @@
 //! The inventory sync against the real AWS API peer (moto) and a real PostgreSQL. Each test
 //! works in a region of its own, so tests running at once never see each other's secrets.
 
-mod common;
+use crate::common;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_secretsmanager::Client;

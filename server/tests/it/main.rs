@@ -1,0 +1,25 @@
+//! Trailkeeper's integration tests, in one binary so the server links once: each module is
+//! one area, run against the real parts (a PostgreSQL made for the run, the AWS API peer,
+//! real HTTP and SMTP receivers, the `trailkeeper` binary itself). `make test` provides the
+//! database and the peer.
+
+mod common;
+
+mod access;
+mod alert_delivery;
+mod alerts;
+mod aws_peer;
+mod cli;
+mod detection;
+mod embedded_postgres;
+mod events;
+mod findings;
+mod ingest;
+mod inventory;
+mod no_secret_values;
+mod parse;
+mod policy;
+mod secrets;
+mod sources;
+mod users;
+mod web;
