@@ -98,10 +98,11 @@ async fn serve(
         &serve,
         settings.max_file_bytes,
     )?;
-    if let Some(days) = serve.retention_days {
-        spawn_retention(database.pool().clone(), days);
-    }
-    spawn_housekeeping(database.pool().clone(), SignInLimits::default());
+    spawn_housekeeping(
+        database.pool().clone(),
+        serve.retention_days,
+        SignInLimits::default(),
+    );
     let listen = serve.listen;
     let listener = std::net::TcpListener::bind(listen).with_context(|| {
         format!("cannot listen on {listen} (set by TRAILKEEPER_LISTEN or --listen)")
@@ -489,32 +490,24 @@ fn spawn_source(pool: sqlx::PgPool, source: Box<dyn EventSource>, interval: Dura
     });
 }
 
-/// While serving with a retention period: drops the months of events that fell out of it,
-/// at start and every hour.
-fn spawn_retention(pool: sqlx::PgPool, days: u32) {
+/// While serving, at start and every hour: drops the months of events that fell out of the
+/// retention period (when there is one) and forgets failed sign-ins too old to count.
+fn spawn_housekeeping(pool: sqlx::PgPool, retention_days: Option<u32>, limits: SignInLimits) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_secs(3600));
         loop {
             ticks.tick().await;
-            let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-            match partitions::drop_before(&pool, cutoff).await {
-                Ok(dropped) if dropped.is_empty() => {}
-                Ok(dropped) => tracing::info!(
-                    ?dropped,
-                    "dropped events older than the {days}-day retention period"
-                ),
-                Err(error) => tracing::error!(%error, "dropping expired events failed"),
+            if let Some(days) = retention_days {
+                let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+                match partitions::drop_before(&pool, cutoff).await {
+                    Ok(dropped) if dropped.is_empty() => {}
+                    Ok(dropped) => tracing::info!(
+                        ?dropped,
+                        "dropped events older than the {days}-day retention period"
+                    ),
+                    Err(error) => tracing::error!(%error, "dropping expired events failed"),
+                }
             }
-        }
-    });
-}
-
-/// While serving: forgets failed sign-ins too old to count, at start and every hour.
-fn spawn_housekeeping(pool: sqlx::PgPool, limits: SignInLimits) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            ticks.tick().await;
             if let Err(error) = sign_in::purge_old_failures(&pool, limits).await {
                 tracing::error!(%error, "forgetting old failed sign-ins failed");
             }

@@ -291,12 +291,13 @@ pub async fn change_channel(
         if before != after {
             // Saved secrets were meant for the old destination: sending them to a new one
             // takes someone who knows them, not just someone who may change settings.
-            let not_given: Vec<&String> = saved_secrets
+            let not_given: Vec<&str> = saved_secrets
                 .as_object()
                 .map(|saved| {
                     saved
                         .keys()
-                        .filter(|name| given_secrets.get(name.as_str()).is_none())
+                        .map(String::as_str)
+                        .filter(|name| given_secrets.get(name).is_none())
                         .collect()
                 })
                 .unwrap_or_default();
@@ -305,11 +306,7 @@ pub async fn change_channel(
                     "the channel's destination changes from {before} to {after}: give its \
                      saved secret settings again ({}) with the change, or they would be sent \
                      to the new destination",
-                    not_given
-                        .iter()
-                        .map(|name| name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    not_given.join(", ")
                 )));
             }
             changed.push(format!("destination changed from {before} to {after}"));

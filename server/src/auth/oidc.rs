@@ -94,6 +94,14 @@ impl OidcError {
     }
 }
 
+/// What the provider's redirect brought back to a browser.
+pub struct Returned<'a> {
+    pub code: &'a str,
+    pub state: &'a str,
+    /// The single sign-on binding the browser's cookie carries, if any.
+    pub browser: Option<&'a str>,
+}
+
 pub struct Oidc {
     settings: OidcSettings,
     /// Where the provider sends the browser back: `<public URL>/login/sso/callback`.
@@ -205,20 +213,22 @@ impl Oidc {
     }
 
     /// Finishes a sign-in the provider sent back: checks the state and that this is the
-    /// browser that started it (`browser`, from its cookie), exchanges the code with the PKCE
-    /// verifier, verifies the ID token, maps the role, and opens a session. Returns the user,
-    /// the session and where the browser was going.
-    #[allow(clippy::too_many_arguments)]
+    /// browser that started it, exchanges the code with the PKCE verifier, verifies the ID
+    /// token, maps the role, and opens a session. Returns the user, the session and where the
+    /// browser was going.
     pub async fn complete(
         &self,
         pool: &PgPool,
-        code: &str,
-        state: &str,
-        browser: Option<&str>,
+        returned: Returned<'_>,
         policy: SessionPolicy,
         address: &str,
         user_agent: Option<&str>,
     ) -> Result<(User, NewSession, String), OidcError> {
+        let Returned {
+            code,
+            state,
+            browser,
+        } = returned;
         let Some(browser) = browser else {
             return Err(OidcError::OtherBrowser);
         };

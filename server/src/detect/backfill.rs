@@ -2,9 +2,10 @@
 //! were arriving live. The detectors' memory is cleared and rebuilt from the first stored
 //! event to the newest (a first-time reader needs the whole history to know who read what,
 //! and live detection goes on from that memory afterwards, even when the range asked for
-//! ended long ago); findings are recorded only for events in the range asked for. Findings in that range nobody has
-//! touched (no person triaged, assigned or commented on them) are made again from scratch;
-//! those people did touch are kept, and only take evidence they do not hold yet.
+//! ended long ago); findings are recorded only for events in the range asked for. Findings
+//! in that range nobody has touched (no person triaged, assigned or commented on them) are
+//! made again from scratch; those people did touch are kept, and only take evidence they do
+//! not hold yet.
 
 use chrono::{DateTime, Utc};
 use sqlx::{Connection, PgPool};

@@ -266,16 +266,6 @@ impl Unit {
     }
 }
 
-/// Prepares and stores one unit of input.
-pub async fn load(
-    pool: &PgPool,
-    origin: &str,
-    contents: Result<Contents, String>,
-    checkpoint: Option<Checkpoint>,
-) -> Result<Summary, sqlx::Error> {
-    store_unit(pool, prepare(origin, contents), checkpoint).await
-}
-
 /// CloudTrail's launch: no real record is older.
 const CLOUDTRAIL_LAUNCH: &str = "2013-11-01T00:00:00Z";
 

@@ -33,7 +33,7 @@ fn bounds(year: i32, month: u32) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
 pub async fn create(pool: &PgPool, year: i32, month: u32) -> Result<(), sqlx::Error> {
     let created = sqlx::query("SELECT trailkeeper_create_events_partition($1, $2)")
         .bind(year)
-        .bind(i32::try_from(month).unwrap_or(1))
+        .bind(i32::try_from(month).expect("a month is 1 to 12"))
         .execute(pool)
         .await;
     match created {

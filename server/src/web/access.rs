@@ -42,9 +42,11 @@ impl AuthSettings {
         }
     }
 
-    /// The session cookie's attributes, whatever it carries.
-    fn cookie(&self, value: String) -> Cookie<'static> {
-        Cookie::build((self.cookie_name(), value))
+    /// Trailkeeper's cookies' attributes, whatever they carry: `HttpOnly`, `SameSite=Lax`
+    /// (sent on top-level navigations, such as the identity provider's redirect back), and
+    /// `Secure` over HTTPS.
+    fn cookie(&self, name: &'static str, value: String) -> Cookie<'static> {
+        Cookie::build((name, value))
             .path("/")
             .http_only(true)
             .secure(self.tls)
@@ -52,20 +54,37 @@ impl AuthSettings {
             .build()
     }
 
+    /// A cookie `name` carrying `value` for `lifetime`.
+    fn setting(
+        &self,
+        name: &'static str,
+        value: String,
+        lifetime: cookie::time::Duration,
+    ) -> HeaderValue {
+        let mut cookie = self.cookie(name, value);
+        cookie.set_max_age(lifetime);
+        HeaderValue::from_str(&cookie.to_string()).expect("Trailkeeper's cookies are plain ASCII")
+    }
+
+    /// Tells the browser to forget the cookie `name`.
+    fn removal(&self, name: &'static str) -> HeaderValue {
+        let mut cookie = self.cookie(name, String::new());
+        cookie.make_removal();
+        HeaderValue::from_str(&cookie.to_string()).expect("a removal cookie is plain ASCII")
+    }
+
     /// The cookie that carries a new session's secret.
     pub fn session_cookie(&self, secret: String) -> HeaderValue {
-        let mut cookie = self.cookie(secret);
-        cookie.set_max_age(cookie::time::Duration::seconds(
-            self.sessions.lifetime.as_secs() as i64,
-        ));
-        HeaderValue::from_str(&cookie.to_string()).expect("a session cookie is plain ASCII")
+        self.setting(
+            self.cookie_name(),
+            secret,
+            cookie::time::Duration::seconds(self.sessions.lifetime.as_secs() as i64),
+        )
     }
 
     /// Tells the browser to forget the session cookie.
     pub fn removal_cookie(&self) -> HeaderValue {
-        let mut cookie = self.cookie(String::new());
-        cookie.make_removal();
-        HeaderValue::from_str(&cookie.to_string()).expect("a removal cookie is plain ASCII")
+        self.removal(self.cookie_name())
     }
 
     /// The session secret the request's cookie carries, if any.
@@ -81,30 +100,19 @@ impl AuthSettings {
         }
     }
 
-    /// The cookie that binds a single sign-on under way to this browser: as long as the
-    /// provider may take, sent back on the provider's redirect (a top-level GET, which
-    /// `SameSite=Lax` allows).
+    /// The cookie that binds a single sign-on under way to this browser, for as long as the
+    /// provider may take.
     pub fn sso_cookie(&self, browser: String) -> HeaderValue {
-        let cookie = Cookie::build((self.sso_cookie_name(), browser))
-            .path("/")
-            .http_only(true)
-            .secure(self.tls)
-            .same_site(SameSite::Lax)
-            .max_age(cookie::time::Duration::minutes(10))
-            .build();
-        HeaderValue::from_str(&cookie.to_string()).expect("a binding cookie is plain ASCII")
+        self.setting(
+            self.sso_cookie_name(),
+            browser,
+            cookie::time::Duration::minutes(10),
+        )
     }
 
     /// Forgets the single sign-on binding once it is used.
     pub fn sso_removal_cookie(&self) -> HeaderValue {
-        let mut cookie = Cookie::build((self.sso_cookie_name(), ""))
-            .path("/")
-            .http_only(true)
-            .secure(self.tls)
-            .same_site(SameSite::Lax)
-            .build();
-        cookie.make_removal();
-        HeaderValue::from_str(&cookie.to_string()).expect("a removal cookie is plain ASCII")
+        self.removal(self.sso_cookie_name())
     }
 
     /// The single sign-on binding the request's cookie carries, if any.

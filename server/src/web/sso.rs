@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::access::ClientAddress;
 use super::sign_in::{end_previous_session, local_path};
+use crate::auth::oidc::Returned;
 
 #[derive(Deserialize)]
 pub struct Begin {
@@ -72,9 +73,11 @@ pub async fn callback(
     match sso
         .complete(
             &state.pool,
-            &code,
-            &sso_state,
-            settings.sso_browser(&headers).as_deref(),
+            Returned {
+                code: &code,
+                state: &sso_state,
+                browser: settings.sso_browser(&headers).as_deref(),
+            },
             settings.sessions,
             &address,
             user_agent,

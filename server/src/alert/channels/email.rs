@@ -7,6 +7,7 @@ use std::sync::Arc;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::{SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::Deserialize;
 use serde_json::Value;
@@ -63,12 +64,10 @@ impl Email {
         if host.is_empty() {
             return Err(ConfigError("email config: host is empty".into()));
         }
-        if let Ok(address) = host.trim_matches(['[', ']']).parse() {
-            senders
-                .destinations
-                .check(host, address)
-                .map_err(|refused| ConfigError(format!("email config: {refused}")))?;
-        }
+        senders
+            .destinations
+            .check_literal(host)
+            .map_err(|refused| ConfigError(format!("email config: {refused}")))?;
         if config.to.is_empty() {
             return Err(ConfigError(
                 "email config: to needs at least one address".into(),
@@ -86,9 +85,9 @@ impl Email {
         Ok(Email {
             host: host.to_string(),
             port: config.port.unwrap_or(match config.security {
-                Security::Starttls => 587,
-                Security::Tls => 465,
-                Security::None => 25,
+                Security::Starttls => SUBMISSION_PORT,
+                Security::Tls => SUBMISSIONS_PORT,
+                Security::None => SMTP_PORT,
             }),
             security: config.security,
             credentials,

@@ -76,6 +76,15 @@ impl Destinations {
         }
     }
 
+    /// Checks a host given as an address now (a name is checked where it resolves, at each
+    /// connection).
+    pub fn check_literal(&self, host: &str) -> Result<(), Refused> {
+        match host.trim_matches(['[', ']']).parse::<IpAddr>() {
+            Ok(address) => self.check(host, address),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Resolves `host` and checks every address it has; all of them or none.
     pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
         let bare = host.trim_matches(['[', ']']);

@@ -78,7 +78,6 @@ impl Webhook {
     }
 }
 
-/// An http or https URL with a host.
 /// An http(s) URL a channel may send to. A host given as an address is checked here; a
 /// name is checked when it is resolved, at each connection.
 pub fn http_url(text: &str, senders: &Senders) -> Result<reqwest::Url, ConfigError> {
@@ -87,17 +86,10 @@ pub fn http_url(text: &str, senders: &Senders) -> Result<reqwest::Url, ConfigErr
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(ConfigError(format!("{text:?} is not an http or https URL")));
     }
-    let address = match url.host() {
-        Some(url::Host::Ipv4(address)) => Some(std::net::IpAddr::V4(address)),
-        Some(url::Host::Ipv6(address)) => Some(std::net::IpAddr::V6(address)),
-        _ => None,
-    };
-    if let Some(address) = address {
-        senders
-            .destinations
-            .check(url.host_str().unwrap_or_default(), address)
-            .map_err(|refused| ConfigError(refused.to_string()))?;
-    }
+    senders
+        .destinations
+        .check_literal(url.host_str().unwrap_or_default())
+        .map_err(|refused| ConfigError(refused.to_string()))?;
     Ok(url)
 }
 
