@@ -1,11 +1,25 @@
-//! Who may reach which page and server function. This table is the one place that says so:
+//! Who may reach which page and server function. These tables are the one place that say so:
 //! the server's request path enforces it for every route (and refuses a route it does not
 //! list), server functions check it again when a page calls them in-process, and the
 //! navigation uses it to hide what a role cannot open.
 
+use leptos::server_fn::ServerFn;
 use serde::{Deserialize, Serialize};
 
 use crate::Role;
+use crate::api::alerts::{
+    AddAlertChannel, AddAlertRule, ChangeAlertChannel, EnableAlertChannel, ListAlerts,
+    RemoveAlertRule, RetryAlertDelivery, TestAlertChannel,
+};
+use crate::api::audit::GetAuditLog;
+use crate::api::events::{GetEvent, ListEvents, SecretAccess};
+use crate::api::findings::{
+    AddSuppression, GetFinding, ListFindings, ListSuppressions, RemoveSuppression, TriageFinding,
+};
+use crate::api::identity::{CurrentIdentity, SignInMethodsFn};
+use crate::api::overview::GetOverview;
+use crate::api::secrets::{GetSecret, ListSecrets};
+use crate::api::settings::{GetDetectionSettings, SaveDetectionSettings};
 
 /// What a route asks of the requester.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,40 +103,48 @@ const fn section(path: &'static str, label: &'static str, role: Role) -> Section
     Section { path, label, role }
 }
 
-/// Routes outside the navigation: the sign-in page and the server functions (by the path
-/// their `endpoint` gives them under `/api`). Only the sign-in page and its own question
-/// (how can I sign in here?) are public.
-const OTHER_ROUTES: [(&str, Access); 29] = [
+/// Pages outside the navigation, and the sign-in page, the only public one.
+const OTHER_PAGES: [(&str, Access); 4] = [
     ("/login", Access::Public),
     ("/secrets/{*id}", Access::Role(Role::Viewer)),
     ("/events/{id}", Access::Role(Role::Viewer)),
     ("/findings/{id}", Access::Role(Role::Viewer)),
-    ("/api/findings", Access::Role(Role::Viewer)),
-    ("/api/finding", Access::Role(Role::Viewer)),
-    ("/api/triage_finding", Access::Role(Role::Auditor)),
-    ("/api/suppressions", Access::Role(Role::Viewer)),
-    ("/api/add_suppression", Access::Role(Role::Auditor)),
-    ("/api/remove_suppression", Access::Role(Role::Auditor)),
-    ("/api/detection_settings", Access::Role(Role::Viewer)),
-    ("/api/save_detection_settings", Access::Role(Role::Admin)),
-    ("/api/current_identity", Access::Role(Role::Viewer)),
-    ("/api/sign_in_methods", Access::Public),
-    ("/api/overview", Access::Role(Role::Viewer)),
-    ("/api/audit_log", Access::Role(Role::Admin)),
-    ("/api/secrets", Access::Role(Role::Viewer)),
-    ("/api/secret", Access::Role(Role::Viewer)),
-    ("/api/events", Access::Role(Role::Viewer)),
-    ("/api/event", Access::Role(Role::Viewer)),
-    ("/api/secret_access", Access::Role(Role::Viewer)),
-    ("/api/alerts", Access::Role(Role::Auditor)),
-    ("/api/add_alert_channel", Access::Role(Role::Admin)),
-    ("/api/test_alert_channel", Access::Role(Role::Admin)),
-    ("/api/enable_alert_channel", Access::Role(Role::Admin)),
-    ("/api/change_alert_channel", Access::Role(Role::Admin)),
-    ("/api/retry_alert_delivery", Access::Role(Role::Admin)),
-    ("/api/add_alert_rule", Access::Role(Role::Admin)),
-    ("/api/remove_alert_rule", Access::Role(Role::Admin)),
 ];
+
+/// Who may call each server function, keyed by the function itself (its `ServerFn::PATH`),
+/// so a rule cannot name an endpoint that is not there. Only the sign-in page's own
+/// question (how can I sign in here?) is public.
+const SERVER_FUNCTIONS: [(&str, Access); 25] = [
+    rule::<CurrentIdentity>(Role::Viewer),
+    (<SignInMethodsFn as ServerFn>::PATH, Access::Public),
+    rule::<GetOverview>(Role::Viewer),
+    rule::<GetAuditLog>(Role::Admin),
+    rule::<ListSecrets>(Role::Viewer),
+    rule::<GetSecret>(Role::Viewer),
+    rule::<ListEvents>(Role::Viewer),
+    rule::<GetEvent>(Role::Viewer),
+    rule::<SecretAccess>(Role::Viewer),
+    rule::<ListFindings>(Role::Viewer),
+    rule::<GetFinding>(Role::Viewer),
+    rule::<TriageFinding>(Role::Auditor),
+    rule::<ListSuppressions>(Role::Viewer),
+    rule::<AddSuppression>(Role::Auditor),
+    rule::<RemoveSuppression>(Role::Auditor),
+    rule::<GetDetectionSettings>(Role::Viewer),
+    rule::<SaveDetectionSettings>(Role::Admin),
+    rule::<ListAlerts>(Role::Auditor),
+    rule::<AddAlertChannel>(Role::Admin),
+    rule::<TestAlertChannel>(Role::Admin),
+    rule::<EnableAlertChannel>(Role::Admin),
+    rule::<ChangeAlertChannel>(Role::Admin),
+    rule::<RetryAlertDelivery>(Role::Admin),
+    rule::<AddAlertRule>(Role::Admin),
+    rule::<RemoveAlertRule>(Role::Admin),
+];
+
+const fn rule<F: ServerFn>(role: Role) -> (&'static str, Access) {
+    (F::PATH, Access::Role(role))
+}
 
 /// What a route (as registered: `/secrets/{name}`, not `/secrets/db-password`) asks of the
 /// requester; `None` for a route this table does not know, which the server refuses.
@@ -132,8 +154,9 @@ pub fn required(route: &str) -> Option<Access> {
         .find(|section| section.path == route)
         .map(|section| Access::Role(section.role))
         .or_else(|| {
-            OTHER_ROUTES
+            OTHER_PAGES
                 .iter()
+                .chain(&SERVER_FUNCTIONS)
                 .find(|(path, _)| *path == route)
                 .map(|(_, access)| *access)
         })

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod api;
 mod components;
+pub mod error;
 mod pages;
 mod roles;
 
@@ -15,6 +16,7 @@ use leptos_router::{
     path,
 };
 
+pub use error::AppError;
 pub use roles::Role;
 
 use components::layout::Layout;

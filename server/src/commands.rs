@@ -25,6 +25,7 @@ use trailkeeper::config::{
 };
 use trailkeeper::db::Database;
 use trailkeeper::detect;
+use trailkeeper::detect::conditions;
 use trailkeeper::findings::triage::Actor;
 use trailkeeper::ingest::after_ingest;
 use trailkeeper::ingest::load::{Summary, Totals};
@@ -231,6 +232,7 @@ async fn sync(database: &Database, regions: Vec<String>) -> anyhow::Result<ExitC
     migrate_and_record(database).await?;
     let config = aws::load_config().await;
     let summaries = sync_regions(database.pool(), &config, &regions).await?;
+    conditions::after_sync(database.pool(), &summaries).await?;
     for summary in &summaries {
         println!("{}", describe_sync(summary));
         for error in &summary.errors {
@@ -417,6 +419,9 @@ fn spawn_inventory_sync(
             ticks.tick().await;
             match sync_regions(&pool, &config, &regions).await {
                 Ok(summaries) => {
+                    if let Err(error) = conditions::after_sync(&pool, &summaries).await {
+                        tracing::error!(%error, "inventory findings not re-evaluated");
+                    }
                     for summary in summaries {
                         if summary.errors.is_empty() {
                             tracing::info!("inventory sync: {}", describe_sync(&summary));

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::findings::{FindingKind, Severity};
 use super::query::{self, QueryError};
+use crate::AppError;
 
 /// How a channel reaches people.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -369,13 +370,11 @@ impl DeliveryQuery {
 
 /// Channels, rules and the delivery log filtered by `query`.
 #[leptos::server(endpoint = "alerts")]
-pub async fn list_alerts(
-    #[server(default)] query: DeliveryQuery,
-) -> Result<AlertsView, leptos::prelude::ServerFnError> {
+pub async fn list_alerts(#[server(default)] query: DeliveryQuery) -> Result<AlertsView, AppError> {
     super::backend_for::<ListAlerts>()?.alerts(query).await
 }
 
-/// Adds a channel as the caller; `Ok(Err(reason))` when its settings cannot work. On
+/// Adds a channel as the caller; refused (as [`AppError`]) when its settings cannot work. On
 /// success, what to tell the person (a generated signing key, shown this once).
 #[leptos::server(endpoint = "add_alert_channel")]
 pub async fn add_alert_channel(
@@ -383,15 +382,21 @@ pub async fn add_alert_channel(
     #[server(default)] name: String,
     #[server(default)] config: String,
     #[server(default)] min_severity: String,
-) -> Result<Result<String, String>, leptos::prelude::ServerFnError> {
+) -> Result<String, AppError> {
     let backend = super::backend_for::<AddAlertChannel>()?;
     let who = super::caller()?;
     let Some(kind) = ChannelKind::parse(&kind) else {
-        return Ok(Err(format!("{kind:?} is not a kind of channel")));
+        return Err(AppError::invalid(format!(
+            "{kind:?} is not a kind of channel"
+        )));
     };
     let config = match serde_json::from_str(&config) {
         Ok(config) => config,
-        Err(error) => return Ok(Err(format!("the settings are not JSON: {error}"))),
+        Err(error) => {
+            return Err(AppError::invalid(format!(
+                "the settings are not JSON: {error}"
+            )));
+        }
     };
     let new = NewChannel {
         kind,
@@ -402,11 +407,9 @@ pub async fn add_alert_channel(
     backend.add_channel(who, new).await
 }
 
-/// Sends a test message to a channel now; `Ok(Ok(how it went))`.
+/// Sends a test message to a channel now; how it went.
 #[leptos::server(endpoint = "test_alert_channel")]
-pub async fn test_alert_channel(
-    #[server(default)] id: i64,
-) -> Result<Result<String, String>, leptos::prelude::ServerFnError> {
+pub async fn test_alert_channel(#[server(default)] id: i64) -> Result<String, AppError> {
     let backend = super::backend_for::<TestAlertChannel>()?;
     let who = super::caller()?;
     backend.test_channel(who, id).await
@@ -417,7 +420,7 @@ pub async fn test_alert_channel(
 pub async fn enable_alert_channel(
     #[server(default)] id: i64,
     #[server(default)] enabled: bool,
-) -> Result<Result<(), String>, leptos::prelude::ServerFnError> {
+) -> Result<(), AppError> {
     let backend = super::backend_for::<EnableAlertChannel>()?;
     let who = super::caller()?;
     let change = ChannelChange {
@@ -427,7 +430,7 @@ pub async fn enable_alert_channel(
     backend.change_channel(who, id, change).await
 }
 
-/// Renames a channel or changes its settings as the caller; `Ok(Err(reason))` when they
+/// Renames a channel or changes its settings as the caller; refused (as [`AppError`]) when they
 /// cannot work. Secret settings left out of `config` keep their saved values; an empty
 /// `config` changes no setting.
 #[leptos::server(endpoint = "change_alert_channel")]
@@ -435,14 +438,18 @@ pub async fn change_alert_channel(
     #[server(default)] id: i64,
     #[server(default)] name: String,
     #[server(default)] config: String,
-) -> Result<Result<(), String>, leptos::prelude::ServerFnError> {
+) -> Result<(), AppError> {
     let backend = super::backend_for::<ChangeAlertChannel>()?;
     let who = super::caller()?;
     let config = match config.trim() {
         "" => None,
         text => match serde_json::from_str(text) {
             Ok(config) => Some(config),
-            Err(error) => return Ok(Err(format!("the settings are not JSON: {error}"))),
+            Err(error) => {
+                return Err(AppError::invalid(format!(
+                    "the settings are not JSON: {error}"
+                )));
+            }
         },
     };
     let change = ChannelChange {
@@ -455,15 +462,13 @@ pub async fn change_alert_channel(
 
 /// Sends a dead delivery again as the caller.
 #[leptos::server(endpoint = "retry_alert_delivery")]
-pub async fn retry_alert_delivery(
-    #[server(default)] id: String,
-) -> Result<Result<(), String>, leptos::prelude::ServerFnError> {
+pub async fn retry_alert_delivery(#[server(default)] id: String) -> Result<(), AppError> {
     let backend = super::backend_for::<RetryAlertDelivery>()?;
     let who = super::caller()?;
     backend.retry_delivery(who, id).await
 }
 
-/// Adds a routing rule as the caller; `Ok(Err(reason))` when a value is not valid. `kinds`
+/// Adds a routing rule as the caller; refused (as [`AppError`]) when a value is not valid. `kinds`
 /// and `channels` are comma-separated (finding kinds, channel ids); empty fields mean "any"
 /// (kinds, patterns, tag) and "at once" (digest minutes).
 #[leptos::server(endpoint = "add_alert_rule")]
@@ -475,11 +480,13 @@ pub async fn add_alert_rule(
     #[server(default)] principal_pattern: String,
     #[server(default)] channels: String,
     #[server(default)] digest_minutes: String,
-) -> Result<Result<(), String>, leptos::prelude::ServerFnError> {
+) -> Result<(), AppError> {
     let backend = super::backend_for::<AddAlertRule>()?;
     let who = super::caller()?;
     let Some(min_severity) = Severity::parse(&min_severity) else {
-        return Ok(Err(format!("{min_severity:?} is not a severity")));
+        return Err(AppError::invalid(format!(
+            "{min_severity:?} is not a severity"
+        )));
     };
     let listed = |text: &str| {
         text.split(',')
@@ -492,21 +499,29 @@ pub async fn add_alert_rule(
     for name in listed(&kinds) {
         match FindingKind::parse(&name) {
             Some(kind) => rule_kinds.push(kind),
-            None => return Ok(Err(format!("{name:?} is not a kind of finding"))),
+            None => {
+                return Err(AppError::invalid(format!(
+                    "{name:?} is not a kind of finding"
+                )));
+            }
         }
     }
     let mut channel_ids = Vec::new();
     for id in listed(&channels) {
         match id.parse() {
             Ok(id) => channel_ids.push(id),
-            Err(_) => return Ok(Err(format!("{id:?} is not a channel's id"))),
+            Err(_) => return Err(AppError::invalid(format!("{id:?} is not a channel's id"))),
         }
     }
     let digest_minutes = match digest_minutes.trim() {
         "" => None,
         minutes => match minutes.parse() {
             Ok(minutes) => Some(minutes),
-            Err(_) => return Ok(Err(format!("{minutes:?} is not a number of minutes"))),
+            Err(_) => {
+                return Err(AppError::invalid(format!(
+                    "{minutes:?} is not a number of minutes"
+                )));
+            }
         },
     };
     let given = |text: String| Some(text.trim().to_string()).filter(|text| !text.is_empty());
@@ -524,9 +539,7 @@ pub async fn add_alert_rule(
 
 /// Removes a routing rule as the caller.
 #[leptos::server(endpoint = "remove_alert_rule")]
-pub async fn remove_alert_rule(
-    #[server(default)] id: i64,
-) -> Result<Result<(), String>, leptos::prelude::ServerFnError> {
+pub async fn remove_alert_rule(#[server(default)] id: i64) -> Result<(), AppError> {
     let backend = super::backend_for::<RemoveAlertRule>()?;
     let who = super::caller()?;
     backend.remove_rule(who, id).await

@@ -1,3 +1,4 @@
+use crate::AppError;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -43,8 +44,6 @@ pub struct AuditPage {
 }
 
 #[server(endpoint = "audit_log")]
-pub async fn get_audit_log(
-    #[server(default)] filter: AuditFilter,
-) -> Result<AuditPage, ServerFnError> {
+pub async fn get_audit_log(#[server(default)] filter: AuditFilter) -> Result<AuditPage, AppError> {
     super::backend_for::<GetAuditLog>()?.audit_log(filter).await
 }

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::query::{self, QueryError};
+use crate::AppError;
 
 /// One stored event with the fields Trailkeeper derived from its record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -391,17 +392,17 @@ pub struct PrincipalAccess {
 pub async fn secret_access(
     #[server(default)] secret_arn: String,
     #[server(default)] query: String,
-) -> Result<AccessReport, ServerFnError> {
+) -> Result<AccessReport, AppError> {
     let backend = super::backend_for::<SecretAccess>()?;
-    let query = EventQuery::parse(&query).map_err(|error| ServerFnError::new(error.0))?;
+    let query = EventQuery::parse(&query)?;
     backend.access_report(secret_arn, query).await
 }
 
 /// Lists events; `query` is the explorer's URL query (see [`EventQuery::parse`]).
 #[server(endpoint = "events")]
-pub async fn list_events(#[server(default)] query: String) -> Result<EventListing, ServerFnError> {
+pub async fn list_events(#[server(default)] query: String) -> Result<EventListing, AppError> {
     let backend = super::backend_for::<ListEvents>()?;
-    let query = EventQuery::parse(&query).map_err(|error| ServerFnError::new(error.0))?;
+    let query = EventQuery::parse(&query)?;
     backend.events(query).await
 }
 
@@ -409,7 +410,7 @@ pub async fn list_events(#[server(default)] query: String) -> Result<EventListin
 #[server(endpoint = "event")]
 pub async fn get_event(
     #[server(default)] event_id: String,
-) -> Result<Option<EventRecord>, ServerFnError> {
+) -> Result<Option<EventRecord>, AppError> {
     super::backend_for::<GetEvent>()?.event(event_id).await
 }
 

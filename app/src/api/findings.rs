@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::EventSummary;
 use super::query::{self, QueryError};
+use crate::AppError;
 
 /// How serious a finding is, least first (the order sorts and compares by it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -548,28 +549,24 @@ pub struct NewSuppression {
 
 /// The queue; `query` is its URL query (see [`FindingQuery::parse`]).
 #[server(endpoint = "findings")]
-pub async fn list_findings(
-    #[server(default)] query: String,
-) -> Result<FindingListing, ServerFnError> {
+pub async fn list_findings(#[server(default)] query: String) -> Result<FindingListing, AppError> {
     let backend = super::backend_for::<ListFindings>()?;
-    let query = FindingQuery::parse(&query).map_err(|error| ServerFnError::new(error.0))?;
+    let query = FindingQuery::parse(&query)?;
     backend.findings(query).await
 }
 
 #[server(endpoint = "finding")]
-pub async fn get_finding(
-    #[server(default)] id: i64,
-) -> Result<Option<FindingDetail>, ServerFnError> {
+pub async fn get_finding(#[server(default)] id: i64) -> Result<Option<FindingDetail>, AppError> {
     super::backend_for::<GetFinding>()?.finding(id).await
 }
 
-/// Does a triage action as the caller. `Ok(Err(reason))`: the action was refused (the
+/// Does a triage action as the caller. Refused (as [`AppError`]) when the action is not allowed (the
 /// finding's status does not allow it, a value is not valid), and why.
 #[server(endpoint = "triage_finding")]
 pub async fn triage_finding(
     #[server(default)] id: i64,
     #[server(default)] action: TriageAction,
-) -> Result<Result<(), String>, ServerFnError> {
+) -> Result<(), AppError> {
     let backend = super::backend_for::<TriageFinding>()?;
     let who = super::caller()?;
     backend.triage(who, id, action).await
@@ -577,13 +574,13 @@ pub async fn triage_finding(
 
 /// The suppression rules in force, soonest to expire first.
 #[server(endpoint = "suppressions")]
-pub async fn list_suppressions() -> Result<Vec<Suppression>, ServerFnError> {
+pub async fn list_suppressions() -> Result<Vec<Suppression>, AppError> {
     super::backend_for::<ListSuppressions>()?
         .suppressions()
         .await
 }
 
-/// Adds a suppression rule as the caller; `Ok(Err(reason))` when a value is not valid.
+/// Adds a suppression rule as the caller; refused (as [`AppError`]) when a value is not valid.
 #[server(endpoint = "add_suppression")]
 pub async fn add_suppression(
     #[server(default)] kind: Option<FindingKind>,
@@ -591,11 +588,13 @@ pub async fn add_suppression(
     #[server(default)] secret_pattern: Option<String>,
     #[server(default)] until: Option<DateTime<Utc>>,
     #[server(default)] reason: String,
-) -> Result<Result<(), String>, ServerFnError> {
+) -> Result<(), AppError> {
     let backend = super::backend_for::<AddSuppression>()?;
     let who = super::caller()?;
     let Some(until) = until else {
-        return Ok(Err("a suppression needs a date it lasts until".into()));
+        return Err(AppError::invalid(
+            "a suppression needs a date it lasts until",
+        ));
     };
     let rule = NewSuppression {
         kind,
@@ -607,11 +606,9 @@ pub async fn add_suppression(
     backend.add_suppression(who, rule).await
 }
 
-/// Removes a suppression rule as the caller; `Ok(Err(reason))` when there is no such rule.
+/// Removes a suppression rule as the caller; refused (as [`AppError`]) when there is no such rule.
 #[server(endpoint = "remove_suppression")]
-pub async fn remove_suppression(
-    #[server(default)] id: i64,
-) -> Result<Result<(), String>, ServerFnError> {
+pub async fn remove_suppression(#[server(default)] id: i64) -> Result<(), AppError> {
     let backend = super::backend_for::<RemoveSuppression>()?;
     let who = super::caller()?;
     backend.remove_suppression(who, id).await

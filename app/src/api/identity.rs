@@ -1,14 +1,15 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::AppError;
 use crate::access::Identity;
 
 /// Who the browser is signed in as; an error for nobody (the sign-in page shows no
 /// navigation then).
 #[server(endpoint = "current_identity")]
-pub async fn current_identity() -> Result<Identity, ServerFnError> {
+pub async fn current_identity() -> Result<Identity, AppError> {
     super::authorize::<CurrentIdentity>()?;
-    super::identity().ok_or_else(|| ServerFnError::new("sign in required"))
+    super::identity().ok_or_else(|| AppError::Unauthorized("sign in required".into()))
 }
 
 /// How people can sign in here, for the sign-in page.
@@ -19,7 +20,7 @@ pub struct SignInMethods {
 }
 
 #[server(name = SignInMethodsFn, endpoint = "sign_in_methods")]
-pub async fn sign_in_methods() -> Result<SignInMethods, ServerFnError> {
+pub async fn sign_in_methods() -> Result<SignInMethods, AppError> {
     super::backend_for::<SignInMethodsFn>()?
         .sign_in_methods()
         .await

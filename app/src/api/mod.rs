@@ -32,95 +32,63 @@ mod backend {
     use super::overview::Overview;
     use super::secrets::{SecretListing, SecretLookup, SecretQuery};
     use super::settings::DetectionSettings;
+    use crate::AppError;
     use crate::access::{self, Caller, ClientAddress, Decision, Identity};
 
     /// What the pages need from the server's store and configuration. The server crate
     /// implements it and provides an [`Arc`] of it as Leptos context for every request.
     #[async_trait::async_trait]
     pub trait Backend: AlertsBackend + Send + Sync + 'static {
-        async fn overview(&self) -> Result<Overview, ServerFnError>;
-        async fn audit_log(&self, filter: AuditFilter) -> Result<AuditPage, ServerFnError>;
-        async fn sign_in_methods(&self) -> Result<SignInMethods, ServerFnError>;
-        async fn secrets(&self, query: SecretQuery) -> Result<SecretListing, ServerFnError>;
-        async fn events(&self, query: EventQuery) -> Result<EventListing, ServerFnError>;
+        async fn overview(&self) -> Result<Overview, AppError>;
+        async fn audit_log(&self, filter: AuditFilter) -> Result<AuditPage, AppError>;
+        async fn sign_in_methods(&self) -> Result<SignInMethods, AppError>;
+        async fn secrets(&self, query: SecretQuery) -> Result<SecretListing, AppError>;
+        async fn events(&self, query: EventQuery) -> Result<EventListing, AppError>;
         /// Who used the secret with this ARN over the query's period.
         async fn access_report(
             &self,
             secret_arn: String,
             query: EventQuery,
-        ) -> Result<AccessReport, ServerFnError>;
+        ) -> Result<AccessReport, AppError>;
         /// One event by its CloudTrail id.
-        async fn event(&self, event_id: String) -> Result<Option<EventRecord>, ServerFnError>;
+        async fn event(&self, event_id: String) -> Result<Option<EventRecord>, AppError>;
         /// One secret by name or ARN.
-        async fn secret(&self, id: String) -> Result<SecretLookup, ServerFnError>;
-        async fn findings(&self, query: FindingQuery) -> Result<FindingListing, ServerFnError>;
-        async fn finding(&self, id: i64) -> Result<Option<FindingDetail>, ServerFnError>;
-        /// A triage action by `who`; `Ok(Err(reason))` when it is refused.
-        async fn triage(
-            &self,
-            who: Caller,
-            id: i64,
-            action: TriageAction,
-        ) -> Result<Result<(), String>, ServerFnError>;
-        async fn suppressions(&self) -> Result<Vec<Suppression>, ServerFnError>;
-        /// A suppression rule by `who`; `Ok(Err(reason))` when a value is not valid.
-        async fn add_suppression(
-            &self,
-            who: Caller,
-            rule: NewSuppression,
-        ) -> Result<Result<(), String>, ServerFnError>;
-        async fn remove_suppression(
-            &self,
-            who: Caller,
-            id: i64,
-        ) -> Result<Result<(), String>, ServerFnError>;
-        async fn detection_settings(&self) -> Result<DetectionSettings, ServerFnError>;
-        /// Saves detection settings by `who`; `Ok(Err(reason))` when one is not valid.
+        async fn secret(&self, id: String) -> Result<SecretLookup, AppError>;
+        async fn findings(&self, query: FindingQuery) -> Result<FindingListing, AppError>;
+        async fn finding(&self, id: i64) -> Result<Option<FindingDetail>, AppError>;
+        /// A triage action by `who`; refused (as [`AppError`]) when it is refused.
+        async fn triage(&self, who: Caller, id: i64, action: TriageAction) -> Result<(), AppError>;
+        async fn suppressions(&self) -> Result<Vec<Suppression>, AppError>;
+        /// A suppression rule by `who`; refused (as [`AppError`]) when a value is not valid.
+        async fn add_suppression(&self, who: Caller, rule: NewSuppression) -> Result<(), AppError>;
+        async fn remove_suppression(&self, who: Caller, id: i64) -> Result<(), AppError>;
+        async fn detection_settings(&self) -> Result<DetectionSettings, AppError>;
+        /// Saves detection settings by `who`; refused (as [`AppError`]) when one is not valid.
         async fn save_detection_settings(
             &self,
             who: Caller,
             settings: DetectionSettings,
-        ) -> Result<Result<(), String>, ServerFnError>;
+        ) -> Result<(), AppError>;
     }
 
     /// What the Alerts page asks of the server.
     #[async_trait::async_trait]
     pub trait AlertsBackend {
-        async fn alerts(&self, query: DeliveryQuery) -> Result<AlertsView, ServerFnError>;
-        /// A channel by `who`; `Ok(Err(reason))` when it cannot work, else what to tell them.
-        async fn add_channel(
-            &self,
-            who: Caller,
-            new: NewChannel,
-        ) -> Result<Result<String, String>, ServerFnError>;
-        /// A test message now; `Ok(Ok(how it went))`.
-        async fn test_channel(
-            &self,
-            who: Caller,
-            id: i64,
-        ) -> Result<Result<String, String>, ServerFnError>;
-        /// A change to a channel by `who`; `Ok(Err(reason))` when it cannot work.
+        async fn alerts(&self, query: DeliveryQuery) -> Result<AlertsView, AppError>;
+        /// A channel by `who`; refused (as [`AppError`]) when it cannot work, else what to tell them.
+        async fn add_channel(&self, who: Caller, new: NewChannel) -> Result<String, AppError>;
+        /// A test message now; how it went.
+        async fn test_channel(&self, who: Caller, id: i64) -> Result<String, AppError>;
+        /// A change to a channel by `who`; refused (as [`AppError`]) when it cannot work.
         async fn change_channel(
             &self,
             who: Caller,
             id: i64,
             change: ChannelChange,
-        ) -> Result<Result<(), String>, ServerFnError>;
-        async fn retry_delivery(
-            &self,
-            who: Caller,
-            id: String,
-        ) -> Result<Result<(), String>, ServerFnError>;
-        async fn add_rule(
-            &self,
-            who: Caller,
-            rule: NewAlertRule,
-        ) -> Result<Result<(), String>, ServerFnError>;
-        async fn remove_rule(
-            &self,
-            who: Caller,
-            id: i64,
-        ) -> Result<Result<(), String>, ServerFnError>;
+        ) -> Result<(), AppError>;
+        async fn retry_delivery(&self, who: Caller, id: String) -> Result<(), AppError>;
+        async fn add_rule(&self, who: Caller, rule: NewAlertRule) -> Result<(), AppError>;
+        async fn remove_rule(&self, who: Caller, id: i64) -> Result<(), AppError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;
@@ -132,8 +100,9 @@ mod backend {
     }
 
     /// The signed-in caller and their address, for a change the audit log records.
-    pub(crate) fn caller() -> Result<Caller, ServerFnError> {
-        let identity = identity().ok_or_else(|| ServerFnError::new("sign in required"))?;
+    pub(crate) fn caller() -> Result<Caller, AppError> {
+        let identity =
+            identity().ok_or_else(|| AppError::Unauthorized("sign in required".into()))?;
         let address = use_context::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<ClientAddress>().cloned())
             .map(|ClientAddress(address)| address);
@@ -143,27 +112,28 @@ mod backend {
     /// Checks the caller against the access table's rule for the server function `F`.
     /// Requests over HTTP were already checked on the way in; this also covers a page
     /// calling a server function in-process while it renders.
-    pub(crate) fn authorize<F: ServerFn>() -> Result<(), ServerFnError> {
+    pub(crate) fn authorize<F: ServerFn>() -> Result<(), AppError> {
         let Some(required) = access::required(F::PATH) else {
-            return Err(ServerFnError::new(format!(
+            return Err(AppError::Forbidden(format!(
                 "{} has no access rule; it is refused",
                 F::PATH
             )));
         };
         match access::decide(required, identity().as_ref()) {
             Decision::Allow => Ok(()),
-            Decision::SignInRequired => Err(ServerFnError::new("sign in required")),
+            Decision::SignInRequired => Err(AppError::Unauthorized("sign in required".into())),
             Decision::Forbidden { needed } => {
-                Err(ServerFnError::new(format!("this needs the {needed} role")))
+                Err(AppError::Forbidden(format!("this needs the {needed} role")))
             }
         }
     }
 
     /// The backend, for a caller allowed to call the server function `F`.
-    pub(crate) fn backend_for<F: ServerFn>() -> Result<SharedBackend, ServerFnError> {
+    pub(crate) fn backend_for<F: ServerFn>() -> Result<SharedBackend, AppError> {
         authorize::<F>()?;
-        use_context::<SharedBackend>()
-            .ok_or_else(|| ServerFnError::new("the server did not provide its backend"))
+        use_context::<SharedBackend>().ok_or_else(|| {
+            AppError::internal("serving a page", "the server did not provide its backend")
+        })
     }
 }
 

@@ -6,6 +6,7 @@ use super::audit::AuditEntry;
 use super::events::Histogram;
 use super::findings::{Finding, Severity};
 use super::secrets::RotationStatus;
+use crate::AppError;
 
 /// Everything the Overview page shows, read in one round trip.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,6 +122,6 @@ pub struct AwsTarget {
 }
 
 #[server(endpoint = "overview")]
-pub async fn get_overview() -> Result<Overview, ServerFnError> {
+pub async fn get_overview() -> Result<Overview, AppError> {
     super::backend_for::<GetOverview>()?.overview().await
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::findings::Severity;
 use super::query::{self, QueryError};
+use crate::AppError;
 
 /// How a secret's rotation stands, computed in one place on the server and shown the same
 /// way everywhere.
@@ -533,16 +534,14 @@ pub struct SecretFacets {
 
 /// Lists secrets; `query` is the list's URL query (see [`SecretQuery::parse`]).
 #[server(endpoint = "secrets")]
-pub async fn list_secrets(
-    #[server(default)] query: String,
-) -> Result<SecretListing, ServerFnError> {
+pub async fn list_secrets(#[server(default)] query: String) -> Result<SecretListing, AppError> {
     let backend = super::backend_for::<ListSecrets>()?;
-    let query = SecretQuery::parse(&query).map_err(|error| ServerFnError::new(error.0))?;
+    let query = SecretQuery::parse(&query)?;
     backend.secrets(query).await
 }
 
 #[server(endpoint = "secret")]
-pub async fn get_secret(#[server(default)] id: String) -> Result<SecretLookup, ServerFnError> {
+pub async fn get_secret(#[server(default)] id: String) -> Result<SecretLookup, AppError> {
     super::backend_for::<GetSecret>()?.secret(id).await
 }
 

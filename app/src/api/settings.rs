@@ -1,6 +1,7 @@
 //! Settings admins change at run time: detection's thresholds, with the defaults taken from
 //! the references each detector follows.
 
+use crate::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -118,18 +119,18 @@ impl DetectionSettings {
 
 /// The settings detection runs with now.
 #[server(endpoint = "detection_settings")]
-pub async fn get_detection_settings() -> Result<DetectionSettings, ServerFnError> {
+pub async fn get_detection_settings() -> Result<DetectionSettings, AppError> {
     super::backend_for::<GetDetectionSettings>()?
         .detection_settings()
         .await
 }
 
-/// Saves detection settings as the caller; `Ok(Err(reason))` when one is not valid (and
+/// Saves detection settings as the caller; refused (as [`AppError`]) when one is not valid (and
 /// nothing was changed).
 #[server(endpoint = "save_detection_settings")]
 pub async fn save_detection_settings(
     #[server(default)] settings: DetectionSettings,
-) -> Result<Result<(), String>, ServerFnError> {
+) -> Result<(), AppError> {
     let backend = super::backend_for::<SaveDetectionSettings>()?;
     let who = super::caller()?;
     backend.save_detection_settings(who, settings).await

@@ -1,4 +1,5 @@
 pub mod access_report;
+pub mod action_outcome;
 pub mod audit_table;
 pub mod badges;
 pub mod column_heads;

@@ -4,6 +4,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
+use crate::AppError;
 use crate::Role;
 use crate::api::alerts::{
     AddAlertChannel, AddAlertRule, AlertRule, AlertsView, ChangeAlertChannel, Channel, ChannelKind,
@@ -13,36 +14,12 @@ use crate::api::alerts::{
 use crate::api::findings::{FindingKind, Severity};
 use crate::api::identity::current_identity;
 use crate::api::query::{self, QueryError};
+use crate::components::action_outcome::ActionOutcome;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::{SpanInputs, Timestamp};
 
 fn query_from(params: &ParamsMap) -> Result<DeliveryQuery, QueryError> {
     DeliveryQuery::from_pairs(query::params_pairs(params).iter().map(query::as_strs))
-}
-
-/// The outcome of a page action: what the server said, or why it refused.
-fn said<T: Clone + Send + Sync + 'static>(
-    value: Option<Result<Result<T, String>, ServerFnError>>,
-    done: impl Fn(T) -> String,
-    testid: &'static str,
-) -> Option<AnyView> {
-    value.map(|outcome| match outcome {
-        Ok(Ok(value)) => {
-            view! { <p class="notice" role="status" data-testid=testid>{done(value)}</p> }
-                .into_any()
-        }
-        Ok(Err(reason)) => {
-            view! { <p class="error" role="alert" data-testid=testid>{reason}</p> }.into_any()
-        }
-        Err(error) => {
-            view! { <p class="error" role="alert" data-testid=testid>{error.to_string()}</p> }
-                .into_any()
-        }
-    })
-}
-
-fn succeeded<T>(value: &Option<Result<Result<T, String>, ServerFnError>>) -> bool {
-    matches!(value, Some(Ok(Ok(_))))
 }
 
 /// What is typed into the rule form. It lives with the page, not the form, so refreshing the
@@ -132,12 +109,12 @@ pub fn AlertsPage() -> impl IntoView {
     let editing = RwSignal::new(None::<Channel>);
     let draft = RuleDraft::new();
     Effect::new(move || {
-        if add_rule.value().with(succeeded) {
+        if add_rule.value().with(|value| matches!(value, Some(Ok(_)))) {
             draft.clear();
         }
     });
     Effect::new(move || {
-        if change.value().with(succeeded) {
+        if change.value().with(|value| matches!(value, Some(Ok(_)))) {
             editing.set(None);
         }
     });
@@ -157,43 +134,34 @@ pub fn AlertsPage() -> impl IntoView {
         |(query, ..)| async move {
             match query.map(|text| DeliveryQuery::parse(&text)) {
                 Ok(Ok(query)) => list_alerts(query).await,
-                Ok(Err(error)) | Err(error) => Err(ServerFnError::new(error.0)),
+                Ok(Err(error)) | Err(error) => Err(AppError::from(error)),
             }
         },
     );
     let identity = Resource::new(|| (), |_| current_identity());
-    let outcomes = move || {
-        [
-            said(test.value().get(), |text| text, "test-outcome"),
-            said(
-                enable.value().get(),
-                |()| "Saved.".to_string(),
-                "enable-outcome",
-            ),
-            said(
-                change.value().get(),
-                |()| "Channel saved.".to_string(),
-                "change-outcome",
-            ),
-            said(
-                retry.value().get(),
-                |()| "Sent again.".to_string(),
-                "retry-outcome",
-            ),
-            said(
-                add_rule.value().get(),
-                |()| "Rule added.".to_string(),
-                "rule-add-outcome",
-            ),
-            said(
-                remove_rule.value().get(),
-                |()| "Rule removed.".to_string(),
-                "rule-remove-outcome",
-            ),
-        ]
-        .into_iter()
-        .flatten()
-        .collect_view()
+    let outcomes = view! {
+        <ActionOutcome value=test.value() done=|text: String| text testid="test-outcome" />
+        <ActionOutcome value=enable.value() done=|()| "Saved." testid="enable-outcome" />
+        <ActionOutcome
+            value=change.value()
+            done=|()| "Channel saved."
+            testid="change-outcome"
+        />
+        <ActionOutcome
+            value=retry.value()
+            done=|()| "Sent again."
+            testid="retry-outcome"
+        />
+        <ActionOutcome
+            value=add_rule.value()
+            done=|()| "Rule added."
+            testid="rule-add-outcome"
+        />
+        <ActionOutcome
+            value=remove_rule.value()
+            done=|()| "Rule removed."
+            testid="rule-remove-outcome"
+        />
     };
     view! {
         <Title text="Alerts" />
@@ -414,7 +382,7 @@ fn NewChannelForm(add: ServerAction<AddAlertChannel>) -> impl IntoView {
             <p class="muted small">
                 "Secrets (a signing key, header values, Slack's URL, an SMTP password) are sealed and never shown again. A webhook without a signing_key gets one, shown once."
             </p>
-            {move || said(add.value().get(), |text| text, "channel-outcome")}
+            <ActionOutcome value=add.value() done=|text: String| text testid="channel-outcome" />
         </section>
     }
 }

@@ -4,6 +4,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
+use crate::AppError;
 use crate::Role;
 use crate::api::events::{
     AccessKind, ErrorFilter, EventListing, EventQuery, EventSummary, TimeRange, list_events,
@@ -58,7 +59,7 @@ pub fn EventsPage() -> impl IntoView {
         |query| async move {
             match query {
                 Ok(query) => list_events(query).await,
-                Err(error) => Err(ServerFnError::new(error.0)),
+                Err(error) => Err(AppError::from(error)),
             }
         },
     );

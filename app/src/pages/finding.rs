@@ -9,6 +9,7 @@ use crate::api::findings::{
     FindingDetail, FindingStatus, TriageAction, TriageFinding, get_finding,
 };
 use crate::api::identity::current_identity;
+use crate::components::action_outcome::ActionOutcome;
 use crate::components::badges::{FindingStatusBadge, SeverityBadge};
 use crate::components::histogram::EventHistogram;
 use crate::components::load_failed::LoadFailed;
@@ -308,17 +309,6 @@ fn Triage(id: i64, status: FindingStatus, triage: ServerAction<TriageFinding>) -
         triage.dispatch(TriageFinding { id, action });
         comment.set(String::new());
     };
-    let refusal = move || {
-        triage
-            .value()
-            .get()
-            .and_then(|outcome| match outcome {
-                Ok(Ok(())) => None,
-                Ok(Err(reason)) => Some(reason),
-                Err(error) => Some(error.to_string()),
-            })
-            .map(|reason| view! { <p class="error" role="alert" data-testid="triage-refused">{reason}</p> })
-    };
     let suppress = move |_| {
         let reason = noted().unwrap_or_default();
         match DateTime::parse_from_rfc3339(&format!("{}T00:00:00Z", until.get_untracked())) {
@@ -407,6 +397,6 @@ fn Triage(id: i64, status: FindingStatus, triage: ServerAction<TriageFinding>) -
                 "Suppress"
             </button>
         </div>
-        {refusal}
+        <ActionOutcome value=triage.value() testid="triage-refused" />
     }
 }

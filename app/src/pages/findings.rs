@@ -3,6 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
+use crate::AppError;
 use crate::Role;
 use crate::api::events::principal_name;
 use crate::api::findings::{
@@ -11,6 +12,7 @@ use crate::api::findings::{
 };
 use crate::api::identity::current_identity;
 use crate::api::query::{self, QueryError};
+use crate::components::action_outcome::ActionOutcome;
 use crate::components::badges::{FindingStatusBadge, SeverityBadge};
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::{SpanInputs, Timestamp};
@@ -25,7 +27,7 @@ pub fn FindingsPage() -> impl IntoView {
         |query| async move {
             match query {
                 Ok(query) => list_findings(query).await,
-                Err(error) => Err(ServerFnError::new(error.0)),
+                Err(error) => Err(AppError::from(error)),
             }
         },
     );
@@ -290,20 +292,13 @@ fn Suppressions(may_triage: bool) -> impl IntoView {
         move || (add.version().get(), remove.version().get()),
         |_| list_suppressions(),
     );
-    let refusal = move || {
-        remove
-            .value()
-            .get()
-            .and_then(|outcome| outcome.ok().and_then(Result::err))
-            .map(|reason| view! { <p class="error" role="alert">{reason}</p> })
-    };
     view! {
         <section class="panel" aria-labelledby="suppressions-heading" data-testid="suppressions">
             <h2 id="suppressions-heading">"Suppression rules"</h2>
             <p class="muted small">
                 "Findings a rule matches are kept as suppressed until it expires. Suppress one finding from its page, or many with a rule."
             </p>
-            {refusal}
+            <ActionOutcome value=remove.value() testid="suppression-refused" />
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match rules.await {
@@ -344,13 +339,6 @@ fn NewRule(add: ServerAction<AddSuppression>) -> impl IntoView {
             until,
             reason: reason.get_untracked(),
         });
-    };
-    let outcome = move || {
-        add.value().get().map(|outcome| match outcome {
-            Ok(Ok(())) => view! { <p class="notice" role="status" data-testid="rule-added">"Rule added."</p> }.into_any(),
-            Ok(Err(reason)) => view! { <p class="error" role="alert" data-testid="rule-refused">{reason}</p> }.into_any(),
-            Err(error) => view! { <p class="error" role="alert" data-testid="rule-refused">{error.to_string()}</p> }.into_any(),
-        })
     };
     view! {
         <h3>"Add a rule"</h3>
@@ -394,7 +382,12 @@ fn NewRule(add: ServerAction<AddSuppression>) -> impl IntoView {
             <button type="submit">"Add rule"</button>
         </form>
         <p class="muted small">"Empty patterns match anything; * matches any run of characters."</p>
-        {outcome}
+        <ActionOutcome
+            value=add.value()
+            done=|()| "Rule added."
+            testid="rule-added"
+            refused_testid="rule-refused"
+        />
     }
 }
 

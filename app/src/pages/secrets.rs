@@ -3,6 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
+use crate::AppError;
 use crate::api::query::{self, QueryError};
 use crate::api::secrets::{
     DeletedFilter, FlagFilter, RotationStatus, SecretFacets, SecretFlag, SecretListing,
@@ -21,7 +22,7 @@ pub fn SecretsPage() -> impl IntoView {
         |query| async move {
             match query {
                 Ok(query) => list_secrets(query).await,
-                Err(error) => Err(ServerFnError::new(error.0)),
+                Err(error) => Err(AppError::from(error)),
             }
         },
     );

@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::settings::{SaveDetectionSettings, get_detection_settings};
+use crate::components::action_outcome::ActionOutcome;
 use crate::components::load_failed::LoadFailed;
 
 /// Each threshold: its name in the settings, what it is called here, and what it does, with
@@ -105,21 +106,6 @@ const THRESHOLDS: [(&str, &str, &str); 18] = [
 pub fn SettingsPage() -> impl IntoView {
     let save = ServerAction::<SaveDetectionSettings>::new();
     let settings = Resource::new(move || save.version().get(), |_| get_detection_settings());
-    let outcome = move || {
-        save.value().get().map(|outcome| match outcome {
-            Ok(Ok(())) => {
-                view! { <p class="notice" role="status" data-testid="settings-saved">"Saved."</p> }
-                    .into_any()
-            }
-            Ok(Err(reason)) => {
-                view! { <p class="error" role="alert" data-testid="settings-refused">{reason}</p> }
-                    .into_any()
-            }
-            Err(error) => {
-                view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any()
-            }
-        })
-    };
     view! {
         <Title text="Settings" />
         <div class="page-head">
@@ -130,7 +116,12 @@ pub fn SettingsPage() -> impl IntoView {
             <p class="muted">
                 "Each finding records the values it was made with. Changes apply to events detected from now on, and to a backfill."
             </p>
-            {outcome}
+            <ActionOutcome
+            value=save.value()
+            done=|()| "Saved."
+            testid="settings-saved"
+            refused_testid="settings-refused"
+        />
             <Suspense fallback=|| view! { <p class="muted">"Loading the settings…"</p> }>
                 {move || Suspend::new(async move {
                     match settings.await {

@@ -11,18 +11,19 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, StreamExt};
+use serde_json::json;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use trailkeeper_app::api::alerts::DeliveryKind;
+use trailkeeper_app::api::alerts::{Delivery, DeliveryKind, DeliveryStatus};
 
 use super::channels::{self, Failure, Receipt, Retry, Senders};
 use super::message::{self, Message};
 use super::route;
 use super::sealing::SealingKey;
-use super::setup;
+use super::{SetupError, WAKE_CHANNEL, log, setup};
+use crate::audit::{Action, Entry};
+use crate::findings::triage::Actor;
 
-/// The channel the outbox's trigger notifies.
-pub const WAKE_CHANNEL: &str = "trailkeeper_alerts";
 /// Deliveries claimed per round.
 const CLAIM_BATCH: i64 = 50;
 /// Deliveries sent at once.
@@ -528,6 +529,39 @@ async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(WAKE_CHANNEL).await?;
     Ok(listener)
+}
+
+/// Sends a test message to channel `id` now and returns how it went.
+pub async fn test_channel(
+    pool: &PgPool,
+    alerting: &Alerting,
+    actor: &Actor<'_>,
+    id: i64,
+) -> Result<Delivery, SetupError> {
+    let channel = setup::channel(pool, id).await?;
+    let delivery_id = alerting.send_test(pool, id, actor.name).await?;
+    let delivery = log::get(pool, &delivery_id).await?;
+    let outcome = match delivery.status {
+        DeliveryStatus::Delivered => "delivered".to_string(),
+        _ => format!(
+            "failed: {}",
+            delivery.last_error.as_deref().unwrap_or("no answer")
+        ),
+    };
+    Entry::new(
+        actor.name,
+        Action::AlertTestSent,
+        format!(
+            "sent a test message to the alert channel {:?}: {outcome}",
+            channel.name
+        ),
+    )
+    .detail(json!({ "channel_id": id, "delivery_id": delivery_id,
+                    "delivered": delivery.status == DeliveryStatus::Delivered }))
+    .from_address(actor.address)
+    .record(pool)
+    .await?;
+    Ok(delivery)
 }
 
 #[cfg(test)]

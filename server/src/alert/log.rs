@@ -9,8 +9,7 @@ use trailkeeper_app::api::alerts::{
 };
 use trailkeeper_app::api::query::DEFAULT_LIMIT;
 
-use super::deliver::WAKE_CHANNEL;
-use super::setup::SetupError;
+use super::{SetupError, WAKE_CHANNEL};
 use crate::audit::{Action, Entry};
 use crate::db::{Cursor, FOREIGN_CURSOR};
 use crate::findings::triage::Actor;

@@ -6,32 +6,16 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use trailkeeper_app::api::alerts::{
-    AlertRule, Channel, ChannelChange, ChannelCreated, ChannelKind, Delivery, DeliveryStatus,
-    NewAlertRule, NewChannel,
+    AlertRule, Channel, ChannelChange, ChannelCreated, ChannelKind, NewAlertRule, NewChannel,
 };
 use trailkeeper_app::api::findings::{FindingKind, Severity};
 
-use super::Alerting;
+use super::SetupError;
 use super::channels::{self, Senders};
-use super::log;
 use super::sealing::{KeyError, SealingKey};
 use crate::audit::{Action, Entry};
 use crate::auth::secret;
 use crate::findings::triage::Actor;
-
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    #[error(transparent)]
-    Store(#[from] sqlx::Error),
-}
 
 const MAX_NAME: usize = 100;
 const MAX_PATTERN: usize = 500;
@@ -544,37 +528,4 @@ pub async fn remove_rule(pool: &PgPool, actor: &Actor<'_>, id: i64) -> Result<()
     .await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// Sends a test message to channel `id` now and returns how it went.
-pub async fn test_channel(
-    pool: &PgPool,
-    alerting: &Alerting,
-    actor: &Actor<'_>,
-    id: i64,
-) -> Result<Delivery, SetupError> {
-    let channel = channel_row(pool, id).await?;
-    let delivery_id = alerting.send_test(pool, id, actor.name).await?;
-    let delivery = log::get(pool, &delivery_id).await?;
-    let outcome = match delivery.status {
-        DeliveryStatus::Delivered => "delivered".to_string(),
-        _ => format!(
-            "failed: {}",
-            delivery.last_error.as_deref().unwrap_or("no answer")
-        ),
-    };
-    Entry::new(
-        actor.name,
-        Action::AlertTestSent,
-        format!(
-            "sent a test message to the alert channel {:?}: {outcome}",
-            channel.name
-        ),
-    )
-    .detail(json!({ "channel_id": id, "delivery_id": delivery_id,
-                    "delivered": delivery.status == DeliveryStatus::Delivered }))
-    .from_address(actor.address)
-    .record(pool)
-    .await?;
-    Ok(delivery)
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use trailkeeper_app::AppError;
 use trailkeeper_app::api::overview::DatabaseStatus;
 
 use embedded::{EmbeddedError, EmbeddedPostgres};
@@ -297,7 +298,6 @@ fn describe_external(options: &PgConnectOptions) -> String {
     }
 }
 
-/// `LIKE` treats `%` and `_` as wildcards; a search means them literally.
 /// Where a page of a newest-first list ended: its last row's time and id. Clients get it
 /// as an opaque token and hand it back for the next page.
 #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -326,6 +326,28 @@ impl<Id: serde::Serialize + serde::de::DeserializeOwned> Cursor<Id> {
     }
 }
 
+/// Why a page of a list could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    InvalidCursor(&'static str),
+    #[error("the store failed")]
+    Store(#[from] sqlx::Error),
+}
+
+impl From<ReadError> for AppError {
+    fn from(error: ReadError) -> AppError {
+        match error {
+            ReadError::InvalidCursor(message) => AppError::Invalid {
+                parameter: Some("cursor".into()),
+                message: message.into(),
+            },
+            ReadError::Store(error) => AppError::store(error),
+        }
+    }
+}
+
+/// `LIKE` treats `%` and `_` as wildcards; a search means them literally.
 pub fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")

@@ -10,97 +10,13 @@ use serde_json::Value;
 use sqlx::PgConnection;
 
 use super::history::{self, History, Rotation, SecretFacts};
-use super::{DetectionSettings, Detector, Known, Observed, detectors, settings};
+use super::run::{Ran, Stored, recall};
+use super::{DetectionSettings, Observed, detectors, settings};
 use crate::findings::Verdict;
 use crate::findings::store::{self, Recorded};
 
 /// The advisory lock that lets one batch detect at a time ("detect" in ASCII).
 pub(crate) const DETECTION_LOCK: i64 = 0x6465_7465_6374;
-
-/// The memories a batch needs, as stored: (memory name, key) → state.
-pub type Stored = HashMap<(String, String), Value>;
-
-/// What a detector concluded over a batch: each verdict with the index of its event, and
-/// the memory it now holds per key.
-pub struct Ran {
-    pub verdicts: Vec<(usize, Verdict)>,
-    pub memory: Vec<(String, Value)>,
-}
-
-/// A detector as the engine drives it, whatever it remembers.
-pub trait Run: Send + Sync {
-    fn name(&self) -> &'static str;
-    fn keys(&self, events: &[Observed]) -> Vec<Option<String>>;
-    /// Observes `events` in order.
-    fn run(
-        &self,
-        events: &[Observed],
-        keys: &[Option<String>],
-        known: &[Known],
-        stored: &Stored,
-    ) -> Ran;
-}
-
-impl<D: Detector> Run for D {
-    fn name(&self) -> &'static str {
-        D::NAME
-    }
-
-    fn keys(&self, events: &[Observed]) -> Vec<Option<String>> {
-        events.iter().map(|event| self.key(event)).collect()
-    }
-
-    fn run(
-        &self,
-        events: &[Observed],
-        keys: &[Option<String>],
-        known: &[Known],
-        stored: &Stored,
-    ) -> Ran {
-        let mut states: HashMap<&str, D::State> = HashMap::new();
-        let mut verdicts = Vec::new();
-        let mut found = Vec::new();
-        for (index, event) in events.iter().enumerate() {
-            let Some(key) = keys[index].as_deref() else {
-                continue;
-            };
-            let state = states
-                .entry(key)
-                .or_insert_with(|| recall(D::NAME, key, stored));
-            self.observe(event, &known[index], state, &mut found);
-            verdicts.extend(found.drain(..).map(|verdict| (index, verdict)));
-        }
-        let memory = if remembers::<D>() {
-            states
-                .into_iter()
-                .map(|(key, state)| {
-                    let value = serde_json::to_value(state).expect("detector state serialises");
-                    (key.to_string(), value)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Ran { verdicts, memory }
-    }
-}
-
-/// A detector whose state is `()` keeps nothing in the store.
-fn remembers<D: Detector>() -> bool {
-    std::mem::size_of::<D::State>() != 0
-}
-
-/// A memory as stored, or a fresh one. A memory that no longer reads (written by another
-/// version) starts afresh rather than stopping detection.
-fn recall<T: serde::de::DeserializeOwned + Default>(name: &str, key: &str, stored: &Stored) -> T {
-    match stored.get(&(name.to_string(), key.to_string())) {
-        None => T::default(),
-        Some(value) => T::deserialize(value).unwrap_or_else(|error| {
-            tracing::warn!(memory = name, key, %error, "detector memory unreadable; starting it afresh");
-            T::default()
-        }),
-    }
-}
 
 /// Which events' verdicts become findings: those at or after `since` and before `until`,
 /// either end open. The detectors learn from every event either way.
@@ -136,8 +52,8 @@ pub async fn detect(
     run(db, events, Some(settings), recording).await
 }
 
-/// A batch costs four round trips besides its findings: the secrets' facts (and the
-/// settings, when not given), the lock, the memories, and saving them.
+/// A batch costs four round trips besides its findings (five when it reads the stored
+/// settings): the secrets' facts, the lock, the memories, and saving them.
 async fn run(
     db: &mut PgConnection,
     mut events: Vec<Observed>,
@@ -166,15 +82,18 @@ async fn run(
     }
 
     // What other batches do not change is read before waiting for the lock.
-    let Facts {
-        secrets: facts,
-        settings: loaded,
-    } = facts(db, &events, given.is_none()).await?;
+    let loaded;
     let settings = match given {
         Some(settings) => settings,
-        None if !loaded.live => return Ok(Recorded::default()),
-        None => &loaded,
+        None => {
+            loaded = stored_settings(db).await?;
+            if !loaded.live {
+                return Ok(Recorded::default());
+            }
+            &loaded
+        }
     };
+    let facts = facts(db, &events).await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(DETECTION_LOCK)
         .execute(&mut *db)
@@ -220,60 +139,50 @@ async fn run(
     store::record(db, verdicts).await
 }
 
-/// What a batch needs besides the detectors' memory.
-struct Facts {
-    secrets: HashMap<String, SecretFacts>,
-    settings: DetectionSettings,
-}
-
-/// The inventory's facts about the events' secrets and (when `with_settings`) the stored
-/// settings, in one query.
+/// The inventory's facts about the events' secrets.
 async fn facts(
     db: &mut PgConnection,
     events: &[Observed],
-    with_settings: bool,
-) -> Result<Facts, sqlx::Error> {
+) -> Result<HashMap<String, SecretFacts>, sqlx::Error> {
     let arns: HashSet<&str> = events
         .iter()
         .filter_map(|e| e.secret_arn.as_deref())
         .collect();
     let arns: Vec<&str> = arns.into_iter().collect();
-    let rows: Vec<(String, String, Option<Value>)> = sqlx::query_as(
-        "SELECT arn, name, to_jsonb(rotation_lambda_arn) FROM secrets WHERE arn = ANY($1) \
-         UNION ALL \
-         SELECT '', '', value FROM settings WHERE $2 AND area = 'detection'",
-    )
-    .bind(&arns)
-    .bind(with_settings)
-    .fetch_all(&mut *db)
-    .await?;
-    let mut facts = Facts {
-        secrets: HashMap::new(),
-        settings: DetectionSettings::default(),
-    };
-    for (arn, name, value) in rows {
-        if arn.is_empty() {
-            facts.settings =
-                settings::parse(value.unwrap_or(Value::Null)).unwrap_or_else(|error| {
-                    tracing::warn!(%error, "detection settings unreadable; using the defaults");
-                    DetectionSettings::default()
-                });
-            continue;
+    let rows: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT arn, name, rotation_lambda_arn FROM secrets WHERE arn = ANY($1)")
+            .bind(&arns)
+            .fetch_all(&mut *db)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(arn, name, rotation_lambda_arn)| {
+            let rotation_function = rotation_lambda_arn
+                .as_deref()
+                .and_then(function_name)
+                .map(str::to_string);
+            (
+                arn,
+                SecretFacts {
+                    name,
+                    rotation_function,
+                },
+            )
+        })
+        .collect())
+}
+
+/// The stored settings; settings that no longer read leave detection on its defaults
+/// rather than stopping it.
+async fn stored_settings(db: &mut PgConnection) -> Result<DetectionSettings, sqlx::Error> {
+    match settings::load(&mut *db).await {
+        Ok(settings) => Ok(settings),
+        Err(settings::SettingsError::Database(error)) => Err(error),
+        Err(settings::SettingsError::Invalid(error)) => {
+            tracing::warn!(%error, "detection settings unreadable; using the defaults");
+            Ok(DetectionSettings::default())
         }
-        let rotation_function = value
-            .as_ref()
-            .and_then(Value::as_str)
-            .and_then(function_name)
-            .map(str::to_string);
-        facts.secrets.insert(
-            arn,
-            SecretFacts {
-                name,
-                rotation_function,
-            },
-        );
     }
-    Ok(facts)
 }
 
 /// The memories `wanted`, as stored.

@@ -11,10 +11,12 @@
 //! after newer ones is judged with the memory as it stands when it arrives, as live.
 
 pub mod backfill;
+pub mod conditions;
 pub mod detectors;
 pub mod engine;
 pub mod history;
 pub mod observed;
+mod run;
 pub mod settings;
 
 use chrono::{DateTime, Duration, Utc};

@@ -2,8 +2,12 @@
 //! the `detection` area of `settings`. A setting left out of the stored document keeps its
 //! default, so new settings need no migration.
 
-use sqlx::PgExecutor;
+use serde_json::json;
+use sqlx::{PgExecutor, PgPool};
+use trailkeeper_app::AppError;
 pub use trailkeeper_app::api::settings::DetectionSettings;
+
+use crate::audit::{Action, Entry};
 
 const AREA: &str = "detection";
 
@@ -13,6 +17,15 @@ pub enum SettingsError {
     Invalid(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+impl From<SettingsError> for AppError {
+    fn from(error: SettingsError) -> AppError {
+        match error {
+            SettingsError::Invalid(message) => AppError::invalid(message),
+            SettingsError::Database(error) => AppError::store(error),
+        }
+    }
 }
 
 /// The stored settings, or the defaults when none were saved.
@@ -37,8 +50,39 @@ pub fn parse(value: serde_json::Value) -> Result<DetectionSettings, SettingsErro
         .map_err(|error| SettingsError::Invalid(format!("the stored detection settings: {error}")))
 }
 
-/// Saves `settings` as `by`, if they are valid.
+/// Saves `settings` by `who`, if they are valid, with the audit entry naming what changed.
 pub async fn save(
+    pool: &PgPool,
+    settings: &DetectionSettings,
+    who: &str,
+    address: Option<&str>,
+) -> Result<(), SettingsError> {
+    let before = load(pool).await?;
+    let mut tx = pool.begin().await?;
+    write(&mut *tx, settings, who).await?;
+    let (before, after) = (json!(before), json!(settings));
+    let changed: Vec<String> = after
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(name, value)| before.get(name.as_str()) != Some(value))
+        .map(|(name, value)| format!("{name} = {value}"))
+        .collect();
+    let summary = if changed.is_empty() {
+        "saved the detection settings unchanged".to_string()
+    } else {
+        format!("changed detection settings: {}", changed.join(", "))
+    };
+    Entry::new(who, Action::SettingsChanged, summary)
+        .detail(json!({ "area": "detection", "before": before, "after": after }))
+        .from_address(address)
+        .record(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn write(
     db: impl PgExecutor<'_>,
     settings: &DetectionSettings,
     by: &str,

@@ -21,15 +21,8 @@ use trailkeeper_app::api::events::{
 use trailkeeper_app::api::overview::{EventsOverview, SourcePoll, StreamCheckpoint};
 use trailkeeper_app::api::query::DEFAULT_LIMIT;
 
+use crate::db::ReadError;
 use crate::db::escape_like;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("{0}")]
-    InvalidCursor(&'static str),
-    #[error("the event store failed")]
-    Store(#[from] sqlx::Error),
-}
 
 /// The columns of [`EventRow`], as the select list.
 pub const EVENT_COLUMNS: &str = "event_id, event_time, event_name, event_type, region, \

@@ -13,16 +13,9 @@ use trailkeeper_app::api::query::DEFAULT_LIMIT;
 
 use trailkeeper_app::api::overview::FindingsOverview;
 
+use crate::db::ReadError;
 use crate::db::{Cursor, FOREIGN_CURSOR, escape_like};
 use crate::events::read as events;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("{0}")]
-    InvalidCursor(&'static str),
-    #[error(transparent)]
-    Store(#[from] sqlx::Error),
-}
 
 const COLUMNS: &str = "id, kind, severity, title, explanation, secret_arn, secret_name, \
     principal, first_seen, last_seen, count, evidence_event_ids, status";

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use trailkeeper_app::api::findings::{NewSuppression, Suppression, TriageAction};
 
 use crate::audit::{Action, Entry};
+use trailkeeper_app::AppError;
 
 /// The longest comment or reason kept.
 const MAX_TEXT: usize = 4000;
@@ -22,6 +23,17 @@ pub enum TriageError {
     Conflict(String),
     #[error(transparent)]
     Store(#[from] sqlx::Error),
+}
+
+impl From<TriageError> for AppError {
+    fn from(error: TriageError) -> AppError {
+        match error {
+            TriageError::NotFound(_) => AppError::NotFound(error.to_string()),
+            TriageError::Invalid(message) => AppError::invalid(message),
+            TriageError::Conflict(message) => AppError::Conflict(message),
+            TriageError::Store(error) => AppError::store(error),
+        }
+    }
 }
 
 /// Who acts, as the audit log records them.

@@ -14,6 +14,7 @@ use super::partitions;
 use super::record::Record;
 use crate::detect::engine;
 use crate::detect::{Observed, observed};
+use crate::inventory::references::resolved;
 
 /// A record ready to store: typed, normalised, and whole (as JSON text).
 pub struct Prepared {
@@ -234,38 +235,4 @@ fn csv_rows(source: &str, events: &[Prepared]) -> Vec<u8> {
             .expect("writing to memory cannot fail");
     }
     writer.into_inner().unwrap_or_default()
-}
-
-/// The secret each distinct `(secret_ref, region, account_id)` of `references` (a query)
-/// names, by the rule of the `secret_references` view (migration 0012): the references
-/// that resolve, each with its `arn`.
-fn resolved(references: &str) -> String {
-    format!(
-        "SELECT DISTINCT ON (r.secret_ref, r.region, r.account_id) \
-             r.secret_ref, r.region, r.account_id, v.arn \
-         FROM ({references}) r \
-         JOIN secret_references v ON v.reference = r.secret_ref \
-             AND (v.region IS NULL OR (v.region = r.region AND v.account_id = r.account_id)) \
-         ORDER BY r.secret_ref, r.region, r.account_id, v.preference, \
-             v.gone_since IS NULL DESC, v.last_seen_at DESC"
-    )
-}
-
-/// Resolves the events stored before a sync found the secret they name, by the same rule
-/// as `store`. Returns how many events now have their secret.
-pub async fn resolve_waiting(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let resolved = sqlx::query(&format!(
-        "WITH refs AS ({}) \
-         UPDATE events e SET secret_arn = refs.arn FROM refs \
-         WHERE e.secret_arn IS NULL AND e.secret_ref = refs.secret_ref \
-           AND COALESCE(e.region, '') = COALESCE(refs.region, '') \
-           AND COALESCE(e.account_id, '') = COALESCE(refs.account_id, '')",
-        resolved(
-            "SELECT DISTINCT secret_ref, region, account_id FROM events \
-             WHERE secret_arn IS NULL AND secret_ref IS NOT NULL"
-        )
-    ))
-    .execute(pool)
-    .await?;
-    Ok(resolved.rows_affected())
 }

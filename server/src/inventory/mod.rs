@@ -7,5 +7,6 @@ pub mod changes;
 pub mod labels;
 pub mod policy;
 pub mod read;
+pub mod references;
 pub mod status;
 pub mod sync;

@@ -19,16 +19,9 @@ use trailkeeper_app::api::secrets::{
 
 use super::changes::{self, CHANGE_EVENTS, ChangeEvent, ObservedMove};
 use super::status::schedule_in_words;
+use crate::db::ReadError;
 use crate::db::escape_like;
 use crate::findings::read as findings;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("{0}")]
-    InvalidCursor(&'static str),
-    #[error("the inventory store failed")]
-    Store(#[from] sqlx::Error),
-}
 
 /// The key of the default KMS key, which AWS leaves out of a secret's description.
 pub const DEFAULT_KMS_KEY: &str = "aws/secretsmanager";

@@ -18,10 +18,8 @@ use sqlx::PgPool;
 
 use super::assess::reassess;
 use super::labels::{self, Labels};
+use super::references::resolve_waiting;
 use super::status::StatusThresholds;
-use crate::detect::detectors::{rotation_schedule, unused_secret};
-use crate::detect::settings::SettingsError;
-use crate::ingest::store::resolve_waiting;
 
 /// How many secrets are described at once in one region: enough to hide AWS latency,
 /// few enough to stay under its request rates.
@@ -229,7 +227,7 @@ pub async fn sync_region(
 }
 
 /// Records how the run ended, then assesses the region's secrets afresh (statuses move with
-/// the clock even when AWS could not be asked) and re-evaluates the inventory's findings.
+/// the clock even when AWS could not be asked).
 async fn finish(
     pool: &PgPool,
     run: i64,
@@ -257,19 +255,6 @@ async fn finish(
         StatusThresholds::default(),
     )
     .await?;
-    let region = Some(summary.region.as_str());
-    for outcome in [
-        rotation_schedule::reassess(pool, region, now).await,
-        unused_secret::reassess(pool, region, now).await,
-    ] {
-        match outcome {
-            Ok(_) => {}
-            Err(SettingsError::Database(error)) => return Err(error),
-            Err(SettingsError::Invalid(problem)) => {
-                tracing::warn!(%problem, "inventory findings not re-evaluated")
-            }
-        }
-    }
     Ok(())
 }
 

@@ -6,15 +6,14 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
 use ipnet::IpNet;
-use serde_json::json;
 use sqlx::PgPool;
+use trailkeeper_app::AppError;
 use trailkeeper_app::access::{self, Access, Decision, Identity};
 
 use crate::auth::sessions::{self, SessionPolicy};
@@ -200,12 +199,12 @@ pub async fn identify(
             Ok(Some(identity)) => Some(identity),
             Ok(None) => {
                 tracing::warn!(%address, "refused an unknown, revoked or expired API token");
-                return json_error(
-                    StatusCode::UNAUTHORIZED,
-                    "the bearer token is unknown, revoked or expired",
-                );
+                return AppError::Unauthorized(
+                    "the bearer token is unknown, revoked or expired".into(),
+                )
+                .into_response();
             }
-            Err(error) => return store_unavailable(error),
+            Err(error) => return AppError::from(error).into_response(),
         }
     } else if let Some(secret) = state.settings.session_secret(request.headers()) {
         match sessions::resolve(&state.pool, &secret, state.settings.sessions).await {
@@ -214,7 +213,7 @@ pub async fn identify(
                 request.extensions_mut().insert(EndedSession);
                 None
             }
-            Err(error) => return store_unavailable(error),
+            Err(error) => return AppError::from(error).into_response(),
         }
     } else {
         None
@@ -228,10 +227,11 @@ pub async fn identify(
     );
     if changes_state && bearer.is_none() && !same_origin(request.headers()) {
         tracing::warn!(%address, path = request.uri().path(), "refused a cross-site request");
-        return json_error(
-            StatusCode::FORBIDDEN,
-            "cross-site request refused: state-changing requests must come from Trailkeeper's own pages",
-        );
+        return AppError::Forbidden(
+            "cross-site request refused: state-changing requests must come from Trailkeeper's own pages"
+                .into(),
+        )
+        .into_response();
     }
 
     if let Some(identity) = identity {
@@ -250,7 +250,7 @@ pub async fn authorize(request: Request, next: Next) -> Response {
         .unwrap_or_else(|| request.uri().path().to_string());
     let Some(required) = access::required(&route) else {
         tracing::error!(%route, "refused a route that has no access rule");
-        return json_error(StatusCode::FORBIDDEN, "this route has no access rule");
+        return AppError::Forbidden("this route has no access rule".into()).into_response();
     };
     // The app's routes are its pages and, under /api, its server functions.
     let answer = if route.starts_with("/api/") {
@@ -276,13 +276,12 @@ pub async fn enforce(required: Access, answer: Answer, request: Request, next: N
     let mut response = match (access::decide(required, identity), answer) {
         (Decision::Allow, _) => next.run(request).await,
         (Decision::SignInRequired, Answer::Json) => {
-            json_error(StatusCode::UNAUTHORIZED, "sign in required")
+            AppError::Unauthorized("sign in required".into()).into_response()
         }
         (Decision::SignInRequired, Answer::Page) => sign_in_required(&request),
-        (Decision::Forbidden { needed }, Answer::Json) => json_error(
-            StatusCode::FORBIDDEN,
-            &format!("this needs the {needed} role"),
-        ),
+        (Decision::Forbidden { needed }, Answer::Json) => {
+            AppError::Forbidden(format!("this needs the {needed} role")).into_response()
+        }
         (Decision::Forbidden { needed }, Answer::Page) => forbidden_page(needed),
     };
     response
@@ -368,18 +367,6 @@ fn bearer_token(headers: &HeaderMap) -> Option<String> {
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim().to_string())
-}
-
-pub fn json_error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
-}
-
-fn store_unavailable(error: sqlx::Error) -> Response {
-    tracing::error!(error = ?error, "could not check the request's credentials");
-    json_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "credentials cannot be checked right now; the server log has the details",
-    )
 }
 
 #[cfg(test)]

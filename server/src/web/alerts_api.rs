@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use serde_json::json;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -15,24 +14,13 @@ use trailkeeper_app::api::alerts::{
     NewAlertRule, NewChannel,
 };
 
-use super::access::{ClientAddress, json_error};
-use super::api::{ApiError, request_actor, store_failed};
+use super::access::ClientAddress;
+use super::api::request_actor;
 use crate::alert::Alerting;
 use crate::alert::log;
-use crate::alert::setup::{self, SetupError};
-
-fn setup_failed(error: SetupError) -> Response {
-    match error {
-        SetupError::NotFound(message) => json_error(StatusCode::NOT_FOUND, &message),
-        SetupError::Invalid(message) => json_error(StatusCode::BAD_REQUEST, &message),
-        SetupError::Conflict(message) => json_error(StatusCode::CONFLICT, &message),
-        SetupError::Key(error) => {
-            tracing::error!(%error, "alert channel secrets cannot be opened");
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, &error.to_string())
-        }
-        SetupError::Store(error) => store_failed(error),
-    }
-}
+use crate::alert::{deliver, setup};
+use trailkeeper_app::AppError;
+use trailkeeper_app::error::ApiError;
 
 /// The channels, by name; their secrets are named, never shown.
 #[utoipa::path(
@@ -44,11 +32,11 @@ fn setup_failed(error: SetupError) -> Response {
         (status = 403, description = "The auditor role is needed", body = ApiError),
     )
 )]
-pub async fn channels(State(pool): State<PgPool>) -> Result<Json<Vec<Channel>>, Response> {
+pub async fn channels(State(pool): State<PgPool>) -> Result<Json<Vec<Channel>>, AppError> {
     setup::list_channels(&pool)
         .await
         .map(Json)
-        .map_err(store_failed)
+        .map_err(AppError::from)
 }
 
 /// Adds a channel: `{"kind": "webhook" | "slack" | "email" | "sns", "name": …, "config": {…},
@@ -73,13 +61,13 @@ pub async fn add_channel(
     Extension(identity): Extension<Identity>,
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     new: Result<Json<NewChannel>, JsonRejection>,
-) -> Result<(StatusCode, Json<ChannelCreated>), Response> {
-    let Json(new) = new.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
+) -> Result<(StatusCode, Json<ChannelCreated>), AppError> {
+    let Json(new) = new.map_err(|error| AppError::invalid(error.body_text()))?;
     let actor = request_actor(&identity, &address);
     setup::add_channel(&pool, &alerting.key, &alerting.senders, &actor, new)
         .await
         .map(|created| (StatusCode::CREATED, Json(created)))
-        .map_err(setup_failed)
+        .map_err(AppError::from)
 }
 
 /// Renames, reconfigures, disables (`"enabled": false`) or enables a channel. Secret settings
@@ -104,14 +92,13 @@ pub async fn change_channel(
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     Path(id): Path<i64>,
     change: Result<Json<ChannelChange>, JsonRejection>,
-) -> Result<Json<Channel>, Response> {
-    let Json(change) =
-        change.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
+) -> Result<Json<Channel>, AppError> {
+    let Json(change) = change.map_err(|error| AppError::invalid(error.body_text()))?;
     let actor = request_actor(&identity, &address);
     setup::change_channel(&pool, &alerting.key, &alerting.senders, &actor, id, change)
         .await
         .map(Json)
-        .map_err(setup_failed)
+        .map_err(AppError::from)
 }
 
 /// Removes a channel with its delivery log; rules left with no channel go too. Role `admin`.
@@ -131,12 +118,12 @@ pub async fn remove_channel(
     Extension(identity): Extension<Identity>,
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     Path(id): Path<i64>,
-) -> Result<StatusCode, Response> {
+) -> Result<StatusCode, AppError> {
     let actor = request_actor(&identity, &address);
     setup::remove_channel(&pool, &actor, id)
         .await
         .map(|()| StatusCode::NO_CONTENT)
-        .map_err(setup_failed)
+        .map_err(AppError::from)
 }
 
 /// Sends a test message to a channel now and answers with the delivery: `delivered`, or
@@ -158,12 +145,12 @@ pub async fn test_channel(
     Extension(identity): Extension<Identity>,
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     Path(id): Path<i64>,
-) -> Result<Json<Delivery>, Response> {
+) -> Result<Json<Delivery>, AppError> {
     let actor = request_actor(&identity, &address);
-    setup::test_channel(&pool, &alerting, &actor, id)
+    deliver::test_channel(&pool, &alerting, &actor, id)
         .await
         .map(Json)
-        .map_err(setup_failed)
+        .map_err(AppError::from)
 }
 
 /// The routing rules, oldest first.
@@ -176,11 +163,11 @@ pub async fn test_channel(
         (status = 403, description = "The auditor role is needed", body = ApiError),
     )
 )]
-pub async fn rules(State(pool): State<PgPool>) -> Result<Json<Vec<AlertRule>>, Response> {
+pub async fn rules(State(pool): State<PgPool>) -> Result<Json<Vec<AlertRule>>, AppError> {
     setup::list_rules(&pool)
         .await
         .map(Json)
-        .map_err(store_failed)
+        .map_err(AppError::from)
 }
 
 /// Adds a routing rule: findings at or above `min_severity`, of `kinds` (all when empty),
@@ -202,13 +189,12 @@ pub async fn add_rule(
     Extension(identity): Extension<Identity>,
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     rule: Result<Json<NewAlertRule>, JsonRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), Response> {
-    let Json(rule) =
-        rule.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    let Json(rule) = rule.map_err(|error| AppError::invalid(error.body_text()))?;
     let actor = request_actor(&identity, &address);
     let id = setup::add_rule(&pool, &actor, rule)
         .await
-        .map_err(setup_failed)?;
+        .map_err(AppError::from)?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
@@ -229,12 +215,12 @@ pub async fn remove_rule(
     Extension(identity): Extension<Identity>,
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     Path(id): Path<i64>,
-) -> Result<StatusCode, Response> {
+) -> Result<StatusCode, AppError> {
     let actor = request_actor(&identity, &address);
     setup::remove_rule(&pool, &actor, id)
         .await
         .map(|()| StatusCode::NO_CONTENT)
-        .map_err(setup_failed)
+        .map_err(AppError::from)
 }
 
 /// The delivery log, newest first: each message with its channel, findings, status and
@@ -261,13 +247,13 @@ pub async fn remove_rule(
 pub async fn deliveries(
     State(pool): State<PgPool>,
     RawQuery(query): RawQuery,
-) -> Result<Json<DeliveryPage>, Response> {
+) -> Result<Json<DeliveryPage>, AppError> {
     let query = DeliveryQuery::parse(query.as_deref().unwrap_or_default())
-        .map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.0))?;
+        .map_err(|error| AppError::invalid(error.0))?;
     log::list(&pool, &query)
         .await
         .map(Json)
-        .map_err(setup_failed)
+        .map_err(AppError::from)
 }
 
 /// Sends a dead delivery again, with a fresh day of retries. Role `admin`.
@@ -288,8 +274,10 @@ pub async fn retry_delivery(
     Extension(identity): Extension<Identity>,
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     Path(id): Path<String>,
-) -> Result<Json<Delivery>, Response> {
+) -> Result<Json<Delivery>, AppError> {
     let actor = request_actor(&identity, &address);
-    log::retry(&pool, &actor, &id).await.map_err(setup_failed)?;
-    log::get(&pool, &id).await.map(Json).map_err(setup_failed)
+    log::retry(&pool, &actor, &id)
+        .await
+        .map_err(AppError::from)?;
+    log::get(&pool, &id).await.map(Json).map_err(AppError::from)
 }

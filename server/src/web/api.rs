@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Extension, Path, RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
-use trailkeeper_app::Role;
 use trailkeeper_app::access::{Credential, Identity};
 use trailkeeper_app::api::alerts::{
     AlertRule, Channel, ChannelChange, ChannelCreated, ChannelKind, Delivery, DeliveryAttempt,
@@ -28,13 +27,15 @@ use trailkeeper_app::api::secrets::{
     LabelMove, PolicyExposure, PolicyFlag, Replica, RotationSettings, RotationStatus, SecretDetail,
     SecretFlag, SecretLookup, SecretPage, SecretQuery, SecretSummary, SecretVersion,
 };
+use trailkeeper_app::error::ApiError;
+use trailkeeper_app::{AppError, Role};
 use utoipa::openapi::Required;
 use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::access::{ClientAddress, json_error};
+use super::access::ClientAddress;
 use crate::audit::{Action, Entry};
 use crate::detect::DetectionSettings;
 use crate::events::export::csv_line;
@@ -43,7 +44,7 @@ use crate::findings::triage::Actor;
 use crate::ingest::after_ingest;
 use crate::ingest::formats;
 use crate::ingest::load::{prepare, store_unit};
-use crate::inventory::read::{self, ReadError};
+use crate::inventory::read;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -53,35 +54,9 @@ use crate::inventory::read::{self, ReadError};
                        needs `Authorization: Bearer TOKEN` with a token made by \
                        `trailkeeper token create`; the token's role decides what it may do."
     ),
-    paths(
-        me,
-        list_secrets,
-        secret,
-        list_events,
-        access,
-        ingest,
-        super::export::csv,
-        super::export::json_lines,
-        super::findings_api::list,
-        super::findings_api::get,
-        super::findings_api::triage,
-        super::findings_api::suppressions,
-        super::findings_api::add_suppression,
-        super::findings_api::remove_suppression,
-        super::findings_api::detection_settings,
-        super::findings_api::put_detection_settings,
-        super::alerts_api::channels,
-        super::alerts_api::add_channel,
-        super::alerts_api::change_channel,
-        super::alerts_api::remove_channel,
-        super::alerts_api::test_channel,
-        super::alerts_api::rules,
-        super::alerts_api::add_rule,
-        super::alerts_api::remove_rule,
-        super::alerts_api::deliveries,
-        super::alerts_api::retry_delivery,
-        openapi_document
-    ),
+    // Each route's own entry is added where the routes are declared (`web::server_routes`);
+    // the access report is served by the secret's route, as a name may hold slashes.
+    paths(access),
     components(schemas(
         AccessReport,
         PrincipalAccess,
@@ -126,7 +101,7 @@ use crate::inventory::read::{self, ReadError};
         DeliveryAttempt,
         DeliveryPage
     )),
-    modifiers(&BearerAuthentication, &EventFilterParameters),
+    modifiers(&BearerAuthentication),
     security(("bearer" = []))
 )]
 pub struct ApiDocument;
@@ -157,14 +132,6 @@ pub struct Me {
     /// `token` for an API token, `session` for a browser session.
     #[schema(value_type = String, example = "token")]
     pub credential: Credential,
-}
-
-/// Every error the API returns.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ApiError {
-    /// What went wrong, for people.
-    #[schema(example = "sign in required")]
-    pub error: String,
 }
 
 /// The time span of an events query: every events path takes it.
@@ -202,35 +169,31 @@ const EVENT_FILTERS: [(&str, &str); 9] = [
 
 /// Adds the filters above to each path that takes them, so the list and both exports are
 /// described by one table (as `EventQuery::parse` reads them all the same way).
-struct EventFilterParameters;
-
-impl Modify for EventFilterParameters {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let filtered: [(&str, &[(&str, &str)]); 4] = [
-            ("/api/v1/events", &EVENT_FILTERS),
-            ("/api/v1/events/export.csv", &EVENT_FILTERS),
-            ("/api/v1/events/export.jsonl", &EVENT_FILTERS),
-            ("/api/v1/secrets/{id}/access", &[]),
-        ];
-        for (path, filters) in filtered {
-            let Some(item) = openapi.paths.paths.get_mut(path) else {
-                continue;
-            };
-            item.parameters.get_or_insert_with(Vec::new).extend(
-                TIME_FILTERS
-                    .iter()
-                    .chain(filters)
-                    .map(|(name, description)| {
-                        ParameterBuilder::new()
-                            .name(*name)
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .description(Some(*description))
-                            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-                            .build()
-                    }),
-            );
-        }
+pub fn describe_event_filters(openapi: &mut utoipa::openapi::OpenApi) {
+    let filtered: [(&str, &[(&str, &str)]); 4] = [
+        ("/api/v1/events", &EVENT_FILTERS),
+        ("/api/v1/events/export.csv", &EVENT_FILTERS),
+        ("/api/v1/events/export.jsonl", &EVENT_FILTERS),
+        ("/api/v1/secrets/{id}/access", &[]),
+    ];
+    for (path, filters) in filtered {
+        let Some(item) = openapi.paths.paths.get_mut(path) else {
+            continue;
+        };
+        item.parameters.get_or_insert_with(Vec::new).extend(
+            TIME_FILTERS
+                .iter()
+                .chain(filters)
+                .map(|(name, description)| {
+                    ParameterBuilder::new()
+                        .name(*name)
+                        .parameter_in(ParameterIn::Query)
+                        .required(Required::False)
+                        .description(Some(*description))
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                        .build()
+                }),
+        );
     }
 }
 
@@ -279,14 +242,9 @@ pub async fn me(Extension(identity): Extension<Identity>) -> Json<Me> {
 pub async fn list_secrets(
     State(pool): State<PgPool>,
     RawQuery(query): RawQuery,
-) -> Result<Json<SecretPage>, Response> {
-    let query = SecretQuery::parse(query.as_deref().unwrap_or_default())
-        .map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.0))?;
-    match read::list(&pool, &query).await {
-        Ok(page) => Ok(Json(page)),
-        Err(ReadError::InvalidCursor(message)) => Err(json_error(StatusCode::BAD_REQUEST, message)),
-        Err(ReadError::Store(error)) => Err(store_failed(error)),
-    }
+) -> Result<Json<SecretPage>, AppError> {
+    let query = SecretQuery::parse(query.as_deref().unwrap_or_default())?;
+    Ok(Json(read::list(&pool, &query).await?))
 }
 
 /// One secret by name or ARN, with its versions and label history.
@@ -308,7 +266,7 @@ pub async fn secret(
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
-) -> Result<Response, Response> {
+) -> Result<Response, AppError> {
     let found = find_secret(&pool, &id).await;
     // A name may itself end in `/access`: the secret wins, else it is the secret's report.
     if let (Err(_), Some(secret)) = (&found, id.strip_suffix("/access")) {
@@ -319,25 +277,21 @@ pub async fn secret(
     Ok(Json(found?).into_response())
 }
 
-async fn find_secret(pool: &PgPool, id: &str) -> Result<SecretDetail, Response> {
-    match read::lookup(pool, id).await.map_err(store_failed)? {
+async fn find_secret(pool: &PgPool, id: &str) -> Result<SecretDetail, AppError> {
+    match read::lookup(pool, id).await.map_err(AppError::from)? {
         SecretLookup::Found(detail) => Ok(*detail),
-        SecretLookup::NotFound => Err(json_error(
-            StatusCode::NOT_FOUND,
-            &format!("no secret has the name or ARN {id:?}"),
-        )),
-        SecretLookup::Ambiguous(secrets) => Err(json_error(
-            StatusCode::CONFLICT,
-            &format!(
-                "{} secrets have the name {id:?}; ask for one by ARN: {}",
-                secrets.len(),
-                secrets
-                    .iter()
-                    .map(|secret| secret.arn.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
+        SecretLookup::NotFound => Err(AppError::NotFound(format!(
+            "no secret has the name or ARN {id:?}"
+        ))),
+        SecretLookup::Ambiguous(secrets) => Err(AppError::Conflict(format!(
+            "{} secrets have the name {id:?}; ask for one by ARN: {}",
+            secrets.len(),
+            secrets
+                .iter()
+                .map(|secret| secret.arn.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
     }
 }
 
@@ -365,16 +319,14 @@ async fn access(
     address: &str,
     arn: &str,
     text: &str,
-) -> Result<Response, Response> {
+) -> Result<Response, AppError> {
     let csv = form_urlencoded::parse(text.as_bytes())
         .any(|(name, value)| name == "format" && value == "csv");
-    let query =
-        EventQuery::parse(text).map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.0))?;
+    let query = EventQuery::parse(text)?;
     if csv {
         if !identity.role.includes(Role::Auditor) {
-            return Err(json_error(
-                StatusCode::FORBIDDEN,
-                "exporting needs the auditor role",
+            return Err(AppError::Forbidden(
+                "exporting needs the auditor role".into(),
             ));
         }
         Entry::new(
@@ -386,11 +338,11 @@ async fn access(
         .from_address(Some(address))
         .record(pool)
         .await
-        .map_err(store_failed)?;
+        .map_err(AppError::from)?;
     }
     let report = events::access_report(pool, arn, &query, chrono::Utc::now())
         .await
-        .map_err(store_failed)?;
+        .map_err(AppError::from)?;
     if !csv {
         return Ok(Json(report).into_response());
     }
@@ -456,16 +408,10 @@ async fn access(
 pub async fn list_events(
     State(pool): State<PgPool>,
     RawQuery(query): RawQuery,
-) -> Result<Json<EventPage>, Response> {
-    let query = EventQuery::parse(query.as_deref().unwrap_or_default())
-        .map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.0))?;
-    match events::list(&pool, &query, chrono::Utc::now()).await {
-        Ok((items, next)) => Ok(Json(EventPage { items, next })),
-        Err(events::ReadError::InvalidCursor(message)) => {
-            Err(json_error(StatusCode::BAD_REQUEST, message))
-        }
-        Err(events::ReadError::Store(error)) => Err(store_failed(error)),
-    }
+) -> Result<Json<EventPage>, AppError> {
+    let query = EventQuery::parse(query.as_deref().unwrap_or_default())?;
+    let (items, next) = events::list(&pool, &query, chrono::Utc::now()).await?;
+    Ok(Json(EventPage { items, next }))
 }
 
 /// What an ingest did with the records it was given: the same figures as
@@ -507,37 +453,32 @@ pub async fn ingest(
     Extension(identity): Extension<Identity>,
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     body: axum::body::Body,
-) -> Result<Json<IngestSummary>, Response> {
+) -> Result<Json<IngestSummary>, AppError> {
     let bytes = axum::body::to_bytes(body, super::MAX_INGEST_BODY)
         .await
         .map_err(|error| {
-            json_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("the body could not be read whole: {error}"),
-            )
+            AppError::TooLarge(format!("the body could not be read whole: {error}"))
         })?;
     let origin = format!("POST /api/v1/ingest by {}", identity.name);
     let unit = {
         // Decompressing and typing is CPU work: on the blocking pool, a few files at a time.
-        let _turn =
-            limits.parsing.acquire().await.map_err(|_| {
-                json_error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping")
-            })?;
+        let _turn = limits
+            .parsing
+            .acquire()
+            .await
+            .map_err(|error| AppError::internal("waiting to read a posted body", error))?;
         let (bytes, max_file_bytes) = (bytes.clone(), limits.max_file_bytes);
         tokio::task::spawn_blocking(move || {
             let contents = formats::read(&bytes, max_file_bytes).map_err(|error| error.to_string());
             prepare(&origin, contents)
         })
         .await
-        .map_err(|_| {
-            json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "reading the body failed; the server log has the details",
-            )
-        })?
+        .map_err(|error| AppError::internal("reading a posted body", error))?
     };
-    let summary = store_unit(&pool, unit, None).await.map_err(store_failed)?;
-    after_ingest(&pool).await.map_err(store_failed)?;
+    let summary = store_unit(&pool, unit, None)
+        .await
+        .map_err(AppError::from)?;
+    after_ingest(&pool).await.map_err(AppError::from)?;
     Entry::new(
         &identity.name,
         Action::EventsIngested,
@@ -557,7 +498,7 @@ pub async fn ingest(
     .from_address(Some(&address))
     .record(&pool)
     .await
-    .map_err(store_failed)?;
+    .map_err(AppError::from)?;
     match summary.format {
         Ok(format) => Ok(Json(IngestSummary {
             format,
@@ -567,10 +508,9 @@ pub async fn ingest(
             skipped: summary.skipped,
             quarantined: summary.quarantined,
         })),
-        Err(reason) => Err(json_error(
-            StatusCode::BAD_REQUEST,
-            &format!("the body was quarantined: {reason}"),
-        )),
+        Err(reason) => Err(AppError::invalid(format!(
+            "the body was quarantined: {reason}"
+        ))),
     }
 }
 
@@ -600,14 +540,6 @@ pub(super) fn request_actor<'a>(identity: &'a Identity, address: &'a str) -> Act
     }
 }
 
-pub(super) fn store_failed(error: sqlx::Error) -> Response {
-    tracing::error!(error = ?error, "reading the store failed");
-    json_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the store cannot be read right now; the server log has the details",
-    )
-}
-
 /// This document.
 #[utoipa::path(
     get,
@@ -616,5 +548,5 @@ pub(super) fn store_failed(error: sqlx::Error) -> Response {
     responses((status = 200, description = "The OpenAPI 3.1 document of this API"))
 )]
 pub async fn openapi_document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDocument::openapi())
+    Json(super::api_document())
 }

@@ -3,16 +3,17 @@
 //! with who asked, from where, and the filter.
 
 use axum::extract::{Extension, RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use sqlx::PgPool;
 use trailkeeper_app::access::Identity;
 use trailkeeper_app::api::events::EventQuery;
 
-use super::access::{ClientAddress, json_error};
+use super::access::ClientAddress;
 use crate::audit::{Action, Entry};
 use crate::events::export::{ExportFormat, stream};
+use trailkeeper_app::AppError;
 
 /// Every event the filter matches, newest first, as CSV (the derived fields), streamed.
 /// Takes the explorer's filters (see `EventFilterParameters`). Needs the auditor role;
@@ -23,8 +24,8 @@ use crate::events::export::{ExportFormat, stream};
     tag = "events",
     responses(
         (status = 200, description = "The events as CSV", content_type = "text/csv"),
-        (status = 400, description = "A parameter is not valid", body = super::api::ApiError),
-        (status = 403, description = "The auditor role is needed", body = super::api::ApiError),
+        (status = 400, description = "A parameter is not valid", body = trailkeeper_app::error::ApiError),
+        (status = 403, description = "The auditor role is needed", body = trailkeeper_app::error::ApiError),
     )
 )]
 pub async fn csv(
@@ -32,7 +33,7 @@ pub async fn csv(
     identity: Extension<Identity>,
     address: Extension<ClientAddress>,
     query: RawQuery,
-) -> Response {
+) -> Result<Response, AppError> {
     export(state, identity, address, query, ExportFormat::Csv).await
 }
 
@@ -45,8 +46,8 @@ pub async fn csv(
     tag = "events",
     responses(
         (status = 200, description = "The events as JSON Lines", content_type = "application/x-ndjson"),
-        (status = 400, description = "A parameter is not valid", body = super::api::ApiError),
-        (status = 403, description = "The auditor role is needed", body = super::api::ApiError),
+        (status = 400, description = "A parameter is not valid", body = trailkeeper_app::error::ApiError),
+        (status = 403, description = "The auditor role is needed", body = trailkeeper_app::error::ApiError),
     )
 )]
 pub async fn json_lines(
@@ -54,7 +55,7 @@ pub async fn json_lines(
     identity: Extension<Identity>,
     address: Extension<ClientAddress>,
     query: RawQuery,
-) -> Response {
+) -> Result<Response, AppError> {
     export(state, identity, address, query, ExportFormat::JsonLines).await
 }
 
@@ -64,14 +65,11 @@ async fn export(
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     RawQuery(query): RawQuery,
     format: ExportFormat,
-) -> Response {
+) -> Result<Response, AppError> {
     let text = query.unwrap_or_default();
-    let query = match EventQuery::parse(&text) {
-        Ok(query) => query,
-        Err(error) => return json_error(StatusCode::BAD_REQUEST, &error.0),
-    };
+    let query = EventQuery::parse(&text)?;
     let now = chrono::Utc::now();
-    let recorded = Entry::new(
+    Entry::new(
         &identity.name,
         Action::EventsExported,
         format!(
@@ -86,22 +84,15 @@ async fn export(
     )
     .detail(json!({ "format": format.extension(), "query": query.first_page().to_query_string() }))
     .from_address(Some(&address))
+    // No export leaves without its audit entry.
     .record(&pool)
-    .await;
-    if let Err(error) = recorded {
-        // No export leaves without its audit entry.
-        tracing::error!(%error, "recording an export in the audit log failed");
-        return json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the export cannot be recorded right now; the server log has the details",
-        );
-    }
+    .await?;
     let filename = format!(
         "trailkeeper-events-{}.{}",
         now.format("%Y%m%dT%H%M%SZ"),
         format.extension()
     );
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_string()),
             (
@@ -112,5 +103,5 @@ async fn export(
         ],
         stream(pool, query, format, now),
     )
-        .into_response()
+        .into_response())
 }

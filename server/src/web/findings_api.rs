@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use serde_json::json;
 use sqlx::PgPool;
 use trailkeeper_app::access::Identity;
@@ -11,22 +10,14 @@ use trailkeeper_app::api::findings::{
     FindingDetail, FindingPage, FindingQuery, NewSuppression, Suppression, TriageAction,
 };
 
-use super::access::{ClientAddress, json_error};
-use super::api::{ApiError, request_actor, store_failed};
-use crate::audit::{Action, Entry};
+use super::access::ClientAddress;
+use super::api::request_actor;
 use crate::detect::DetectionSettings;
-use crate::detect::settings::{self, SettingsError};
-use crate::findings::read::{self, ReadError};
-use crate::findings::triage::{self, TriageError};
-
-fn triage_failed(error: TriageError) -> Response {
-    match error {
-        TriageError::NotFound(_) => json_error(StatusCode::NOT_FOUND, &error.to_string()),
-        TriageError::Invalid(message) => json_error(StatusCode::BAD_REQUEST, &message),
-        TriageError::Conflict(message) => json_error(StatusCode::CONFLICT, &message),
-        TriageError::Store(error) => store_failed(error),
-    }
-}
+use crate::detect::settings;
+use crate::findings::read;
+use crate::findings::triage;
+use trailkeeper_app::AppError;
+use trailkeeper_app::error::ApiError;
 
 /// Findings, most recent activity first, one page at a time.
 #[utoipa::path(
@@ -53,14 +44,9 @@ fn triage_failed(error: TriageError) -> Response {
 pub async fn list(
     State(pool): State<PgPool>,
     RawQuery(query): RawQuery,
-) -> Result<Json<FindingPage>, Response> {
-    let query = FindingQuery::parse(query.as_deref().unwrap_or_default())
-        .map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.0))?;
-    match read::list(&pool, &query).await {
-        Ok(page) => Ok(Json(page)),
-        Err(ReadError::InvalidCursor(message)) => Err(json_error(StatusCode::BAD_REQUEST, message)),
-        Err(ReadError::Store(error)) => Err(store_failed(error)),
-    }
+) -> Result<Json<FindingPage>, AppError> {
+    let query = FindingQuery::parse(query.as_deref().unwrap_or_default())?;
+    Ok(Json(read::list(&pool, &query).await?))
 }
 
 /// One finding with its evidence events, the principal's activity around it, the detector's
@@ -79,15 +65,11 @@ pub async fn list(
 pub async fn get(
     State(pool): State<PgPool>,
     Path(id): Path<i64>,
-) -> Result<Json<FindingDetail>, Response> {
-    match read::get(&pool, id).await {
-        Ok(Some(detail)) => Ok(Json(detail)),
-        Ok(None) => Err(json_error(
-            StatusCode::NOT_FOUND,
-            &format!("there is no finding {id}"),
-        )),
-        Err(error) => Err(store_failed(error)),
-    }
+) -> Result<Json<FindingDetail>, AppError> {
+    read::get(&pool, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::NotFound(format!("there is no finding {id}")))
 }
 
 /// Acknowledge, resolve, reopen, suppress (until a time, with a reason: a suppression rule for
@@ -113,13 +95,12 @@ pub async fn triage(
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     Path(id): Path<i64>,
     body: Result<Json<TriageAction>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<FindingDetail>, Response> {
-    let Json(action) =
-        body.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
+) -> Result<Json<FindingDetail>, AppError> {
+    let Json(action) = body.map_err(|error| AppError::invalid(error.body_text()))?;
     let actor = request_actor(&identity, &address);
     triage::triage(&pool, id, &actor, action)
         .await
-        .map_err(triage_failed)?;
+        .map_err(AppError::from)?;
     get(State(pool), Path(id)).await
 }
 
@@ -133,11 +114,11 @@ pub async fn triage(
         (status = 401, description = "No valid token or session", body = ApiError),
     )
 )]
-pub async fn suppressions(State(pool): State<PgPool>) -> Result<Json<Vec<Suppression>>, Response> {
+pub async fn suppressions(State(pool): State<PgPool>) -> Result<Json<Vec<Suppression>>, AppError> {
     triage::suppressions(&pool)
         .await
         .map(Json)
-        .map_err(store_failed)
+        .map_err(AppError::from)
 }
 
 /// Adds a suppression rule: findings of the kind (any when left out), principal and secret
@@ -158,13 +139,12 @@ pub async fn add_suppression(
     Extension(identity): Extension<Identity>,
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     body: Result<Json<NewSuppression>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), Response> {
-    let Json(rule) =
-        body.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    let Json(rule) = body.map_err(|error| AppError::invalid(error.body_text()))?;
     let actor = request_actor(&identity, &address);
     let id = triage::add_suppression(&pool, &actor, rule)
         .await
-        .map_err(triage_failed)?;
+        .map_err(AppError::from)?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
@@ -185,19 +165,12 @@ pub async fn remove_suppression(
     Extension(identity): Extension<Identity>,
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     Path(id): Path<i64>,
-) -> Result<StatusCode, Response> {
+) -> Result<StatusCode, AppError> {
     let actor = request_actor(&identity, &address);
     triage::remove_suppression(&pool, &actor, id)
         .await
-        .map_err(triage_failed)?;
+        .map_err(AppError::from)?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-fn settings_failed(error: SettingsError) -> Response {
-    match error {
-        SettingsError::Invalid(message) => json_error(StatusCode::BAD_REQUEST, &message),
-        SettingsError::Database(error) => store_failed(error),
-    }
 }
 
 /// Detection's thresholds as they are now (defaults where none were set).
@@ -212,11 +185,11 @@ fn settings_failed(error: SettingsError) -> Response {
 )]
 pub async fn detection_settings(
     State(pool): State<PgPool>,
-) -> Result<Json<DetectionSettings>, Response> {
+) -> Result<Json<DetectionSettings>, AppError> {
     settings::load(&pool)
         .await
         .map(Json)
-        .map_err(settings_failed)
+        .map_err(AppError::from)
 }
 
 /// Changes detection's thresholds: the settings given replace the current ones, those left
@@ -238,43 +211,10 @@ pub async fn put_detection_settings(
     Extension(identity): Extension<Identity>,
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     body: Result<Json<DetectionSettings>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<DetectionSettings>, Response> {
-    let Json(settings) =
-        body.map_err(|error| json_error(StatusCode::BAD_REQUEST, &error.body_text()))?;
-    save_settings(&pool, &settings, &identity.name, Some(&address))
+) -> Result<Json<DetectionSettings>, AppError> {
+    let Json(settings) = body.map_err(|error| AppError::invalid(error.body_text()))?;
+    settings::save(&pool, &settings, &identity.name, Some(&address))
         .await
-        .map_err(settings_failed)?;
+        .map_err(AppError::from)?;
     Ok(Json(settings))
-}
-
-/// Saves detection settings by `who`, with the audit entry naming what changed.
-pub async fn save_settings(
-    pool: &PgPool,
-    settings: &DetectionSettings,
-    who: &str,
-    address: Option<&str>,
-) -> Result<(), SettingsError> {
-    let before = settings::load(pool).await?;
-    let mut tx = pool.begin().await?;
-    settings::save(&mut *tx, settings, who).await?;
-    let (before, after) = (json!(before), json!(settings));
-    let changed: Vec<String> = after
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(name, value)| before.get(name.as_str()) != Some(value))
-        .map(|(name, value)| format!("{name} = {value}"))
-        .collect();
-    let summary = if changed.is_empty() {
-        "saved the detection settings unchanged".to_string()
-    } else {
-        format!("changed detection settings: {}", changed.join(", "))
-    };
-    Entry::new(who, Action::SettingsChanged, summary)
-        .detail(json!({ "area": "detection", "before": before, "after": after }))
-        .from_address(address)
-        .record(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
 }

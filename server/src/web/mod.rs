@@ -17,10 +17,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRef, Request, State};
+use axum::handler::Handler;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::PgPool;
@@ -32,7 +33,11 @@ use tracing::Level;
 use trailkeeper_app::access::{Access, Identity};
 use trailkeeper_app::api::SharedBackend;
 use trailkeeper_app::api::overview::AwsTarget;
-use trailkeeper_app::{App, Role, shell};
+use trailkeeper_app::{App, AppError, Role, shell};
+use utoipa::OpenApi;
+use utoipa::openapi::path::Paths;
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
 use crate::alert::Alerting;
 use crate::auth::oidc::Oidc;
@@ -76,203 +81,132 @@ pub struct WebContext {
 /// A route the server itself defines (the Leptos pages and server functions have theirs in
 /// the app's access table), with who may reach it. Each answers a refusal with JSON.
 pub struct ServerRoute {
-    pub path: &'static str,
+    pub path: String,
     pub method: Method,
     pub access: Access,
     /// The largest request body it reads.
     pub body_limit: usize,
     handler: MethodRouter<AppState>,
+    /// Its OpenAPI description, for the JSON API's routes.
+    documentation: Option<Paths>,
+}
+
+impl ServerRoute {
+    /// A route outside the JSON API.
+    fn new<H, T>(method: Method, path: &str, access: Access, handler: H) -> ServerRoute
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a method routes can take");
+        ServerRoute {
+            path: path.to_string(),
+            method,
+            access,
+            body_limit: MAX_REQUEST_BODY,
+            handler: on(filter, handler),
+            documentation: None,
+        }
+    }
+
+    /// A JSON API route: its handler's `#[utoipa::path]` gives its address, its method and
+    /// its OpenAPI entry (`routes!(handler)`), so one line declares all of it with its rule.
+    fn api(
+        (_, documentation, handler): UtoipaMethodRouter<AppState>,
+        access: Access,
+    ) -> ServerRoute {
+        let (path, item) = documentation
+            .paths
+            .iter()
+            .next()
+            .expect("routes! documents one path");
+        let method = [
+            (&item.get, Method::GET),
+            (&item.post, Method::POST),
+            (&item.put, Method::PUT),
+            (&item.patch, Method::PATCH),
+            (&item.delete, Method::DELETE),
+        ]
+        .into_iter()
+        .find_map(|(operation, method)| operation.is_some().then_some(method))
+        .expect("an API handler documents its method");
+        ServerRoute {
+            path: path.clone(),
+            method,
+            access,
+            body_limit: MAX_REQUEST_BODY,
+            handler,
+            documentation: Some(documentation),
+        }
+    }
+
+    /// Served at `path` instead of the documented address.
+    fn at(self, path: &str) -> ServerRoute {
+        ServerRoute {
+            path: path.to_string(),
+            ..self
+        }
+    }
+
+    fn taking(self, body_limit: usize) -> ServerRoute {
+        ServerRoute { body_limit, ..self }
+    }
 }
 
 /// Every route the server defines besides the app's pages and server functions.
 pub fn server_routes() -> Vec<ServerRoute> {
-    let route = |path, method, access, handler| ServerRoute {
-        path,
-        method,
-        access,
-        body_limit: MAX_REQUEST_BODY,
-        handler,
-    };
+    let public = Access::Public;
     let viewer = Access::Role(Role::Viewer);
     let auditor = Access::Role(Role::Auditor);
     let admin = Access::Role(Role::Admin);
     vec![
-        route(
-            "/healthz",
-            Method::GET,
-            Access::Public,
-            get(health::healthz),
-        ),
-        route("/metrics", Method::GET, viewer, get(metrics::exposition)),
-        route(
-            "/login",
-            Method::POST,
-            Access::Public,
-            post(sign_in::sign_in),
-        ),
-        route(
-            "/logout",
-            Method::POST,
-            Access::Public,
-            post(sign_in::sign_out),
-        ),
-        route("/login/sso", Method::GET, Access::Public, get(sso::begin)),
-        route(
-            "/login/sso/callback",
-            Method::GET,
-            Access::Public,
-            get(sso::callback),
-        ),
-        route("/api/v1/me", Method::GET, viewer, get(api::me)),
-        route(
-            "/api/v1/secrets",
-            Method::GET,
-            viewer,
-            get(api::list_secrets),
-        ),
-        route(
-            "/api/v1/secrets/{*id}",
-            Method::GET,
-            viewer,
-            get(api::secret),
-        ),
-        ServerRoute {
-            body_limit: MAX_INGEST_BODY,
-            ..route(
-                "/api/v1/ingest",
-                Method::POST,
-                Access::Role(Role::Admin),
-                post(api::ingest),
-            )
-        },
-        route("/api/v1/events", Method::GET, viewer, get(api::list_events)),
-        route(
-            "/api/v1/events/export.csv",
-            Method::GET,
-            auditor,
-            get(export::csv),
-        ),
-        route(
-            "/api/v1/events/export.jsonl",
-            Method::GET,
-            auditor,
-            get(export::json_lines),
-        ),
-        route(
-            "/api/v1/findings",
-            Method::GET,
-            viewer,
-            get(findings_api::list),
-        ),
-        route(
-            "/api/v1/findings/{id}",
-            Method::GET,
-            viewer,
-            get(findings_api::get),
-        ),
-        route(
-            "/api/v1/findings/{id}/triage",
-            Method::POST,
-            auditor,
-            post(findings_api::triage),
-        ),
-        route(
-            "/api/v1/suppressions",
-            Method::GET,
-            viewer,
-            get(findings_api::suppressions),
-        ),
-        route(
-            "/api/v1/suppressions",
-            Method::POST,
-            auditor,
-            post(findings_api::add_suppression),
-        ),
-        route(
-            "/api/v1/suppressions/{id}",
-            Method::DELETE,
-            auditor,
-            delete(findings_api::remove_suppression),
-        ),
-        route(
-            "/api/v1/settings/detection",
-            Method::GET,
-            viewer,
-            get(findings_api::detection_settings),
-        ),
-        route(
-            "/api/v1/settings/detection",
-            Method::PUT,
-            admin,
-            put(findings_api::put_detection_settings),
-        ),
-        route(
-            "/api/v1/alerts/channels",
-            Method::GET,
-            auditor,
-            get(alerts_api::channels),
-        ),
-        route(
-            "/api/v1/alerts/channels",
-            Method::POST,
-            admin,
-            post(alerts_api::add_channel),
-        ),
-        route(
-            "/api/v1/alerts/channels/{id}",
-            Method::PATCH,
-            admin,
-            patch(alerts_api::change_channel),
-        ),
-        route(
-            "/api/v1/alerts/channels/{id}",
-            Method::DELETE,
-            admin,
-            delete(alerts_api::remove_channel),
-        ),
-        route(
-            "/api/v1/alerts/channels/{id}/test",
-            Method::POST,
-            admin,
-            post(alerts_api::test_channel),
-        ),
-        route(
-            "/api/v1/alerts/rules",
-            Method::GET,
-            auditor,
-            get(alerts_api::rules),
-        ),
-        route(
-            "/api/v1/alerts/rules",
-            Method::POST,
-            admin,
-            post(alerts_api::add_rule),
-        ),
-        route(
-            "/api/v1/alerts/rules/{id}",
-            Method::DELETE,
-            admin,
-            delete(alerts_api::remove_rule),
-        ),
-        route(
-            "/api/v1/alerts/deliveries",
-            Method::GET,
-            auditor,
-            get(alerts_api::deliveries),
-        ),
-        route(
-            "/api/v1/alerts/deliveries/{id}/retry",
-            Method::POST,
-            admin,
-            post(alerts_api::retry_delivery),
-        ),
-        route(
-            "/api/v1/openapi.json",
-            Method::GET,
-            viewer,
-            get(api::openapi_document),
-        ),
+        ServerRoute::new(Method::GET, "/healthz", public, health::healthz),
+        ServerRoute::new(Method::GET, "/metrics", viewer, metrics::exposition),
+        ServerRoute::new(Method::POST, "/login", public, sign_in::sign_in),
+        ServerRoute::new(Method::POST, "/logout", public, sign_in::sign_out),
+        ServerRoute::new(Method::GET, "/login/sso", public, sso::begin),
+        ServerRoute::new(Method::GET, "/login/sso/callback", public, sso::callback),
+        ServerRoute::api(routes!(api::me), viewer),
+        ServerRoute::api(routes!(api::list_secrets), viewer),
+        // A secret's name may hold slashes; the same route serves its access report.
+        ServerRoute::api(routes!(api::secret), viewer).at("/api/v1/secrets/{*id}"),
+        ServerRoute::api(routes!(api::ingest), admin).taking(MAX_INGEST_BODY),
+        ServerRoute::api(routes!(api::list_events), viewer),
+        ServerRoute::api(routes!(export::csv), auditor),
+        ServerRoute::api(routes!(export::json_lines), auditor),
+        ServerRoute::api(routes!(findings_api::list), viewer),
+        ServerRoute::api(routes!(findings_api::get), viewer),
+        ServerRoute::api(routes!(findings_api::triage), auditor),
+        ServerRoute::api(routes!(findings_api::suppressions), viewer),
+        ServerRoute::api(routes!(findings_api::add_suppression), auditor),
+        ServerRoute::api(routes!(findings_api::remove_suppression), auditor),
+        ServerRoute::api(routes!(findings_api::detection_settings), viewer),
+        ServerRoute::api(routes!(findings_api::put_detection_settings), admin),
+        ServerRoute::api(routes!(alerts_api::channels), auditor),
+        ServerRoute::api(routes!(alerts_api::add_channel), admin),
+        ServerRoute::api(routes!(alerts_api::change_channel), admin),
+        ServerRoute::api(routes!(alerts_api::remove_channel), admin),
+        ServerRoute::api(routes!(alerts_api::test_channel), admin),
+        ServerRoute::api(routes!(alerts_api::rules), auditor),
+        ServerRoute::api(routes!(alerts_api::add_rule), admin),
+        ServerRoute::api(routes!(alerts_api::remove_rule), admin),
+        ServerRoute::api(routes!(alerts_api::deliveries), auditor),
+        ServerRoute::api(routes!(alerts_api::retry_delivery), admin),
+        ServerRoute::api(routes!(api::openapi_document), viewer),
     ]
+}
+
+/// The OpenAPI document: the API's description, with each route's own entry.
+pub fn api_document() -> utoipa::openapi::OpenApi {
+    let mut document = api::ApiDocument::openapi();
+    for documentation in server_routes()
+        .into_iter()
+        .filter_map(|route| route.documentation)
+    {
+        document.paths.merge(documentation);
+    }
+    api::describe_event_filters(&mut document);
+    document
 }
 
 /// Leptos settings: the site files come from `LEPTOS_SITE_ROOT` (default `target/site`, where
@@ -321,7 +255,7 @@ pub fn router(context: WebContext) -> Router {
         .fold(app_routes, |router, route| {
             let access = route.access;
             router.route(
-                route.path,
+                &route.path,
                 route
                     .handler
                     .route_layer(middleware::from_fn(move |request: Request, next: Next| {
@@ -360,10 +294,7 @@ pub fn router(context: WebContext) -> Router {
         // A bug must not show people a stack trace or drop their connection: the panic goes
         // to the log, the browser gets a plain 500.
         .layer(CatchPanicLayer::custom(|_| {
-            access::json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; the server log has the details",
-            )
+            AppError::internal("answering a request", "a panic").into_response()
         }))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),

@@ -70,7 +70,7 @@ fn every_route() -> Vec<(Method, String, Access)> {
         routes.push((method, example(path), access));
     }
     for route in server_routes() {
-        routes.push((route.method, example(route.path), route.access));
+        routes.push((route.method, example(&route.path), route.access));
     }
     routes
 }

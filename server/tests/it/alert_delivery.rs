@@ -1007,7 +1007,7 @@ async fn an_sns_channel_publishes_with_attributes_a_subscriber_can_filter_on(poo
     )
     .await;
     assert!(
-        matches!(&refused, Err(setup::SetupError::Invalid(m)) if m.contains("not a topic ARN")),
+        matches!(&refused, Err(trailkeeper::alert::SetupError::Invalid(m)) if m.contains("not a topic ARN")),
         "{:?}",
         refused.map(|created| created.channel)
     );

@@ -105,7 +105,7 @@ async fn add_secret(
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn rotation_conditions_open_once_and_resolve_when_they_no_longer_hold(pool: PgPool) {
-    use trailkeeper::detect::detectors::rotation_schedule::reassess;
+    use trailkeeper::detect::conditions::rotation_schedule::reassess;
     let overdue = add_secret(
         &pool,
         "prod/db",
@@ -180,7 +180,7 @@ async fn rotation_conditions_open_once_and_resolve_when_they_no_longer_hold(pool
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn a_secret_nobody_read_for_the_setting_is_unused_unless_cloudtrail_saw_a_read(pool: PgPool) {
-    use trailkeeper::detect::detectors::unused_secret::reassess;
+    use trailkeeper::detect::conditions::unused_secret::reassess;
     let forgotten = add_secret(&pool, "prod/forgotten", "healthy", "ok", 400).await;
     let read_lately = add_secret(&pool, "prod/read-lately", "healthy", "ok", 400).await;
     add_secret(&pool, "prod/new", "healthy", "ok", 10).await;

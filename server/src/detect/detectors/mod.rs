@@ -1,6 +1,5 @@
-//! The detectors, one file each: those over events in the order their verdicts about one
-//! event are recorded, and `rotation_schedule` and `unused_secret` over the inventory after
-//! each sync.
+//! The detectors over events, one file each, in the order their verdicts about one event
+//! are recorded.
 
 mod bulk_retrieval;
 mod cross_account;
@@ -11,11 +10,9 @@ mod read_spike;
 mod risky_change;
 mod rotation_cancelled;
 mod rotation_failed;
-pub mod rotation_schedule;
 mod unfamiliar_source;
-pub mod unused_secret;
 
-use super::engine::Run;
+use super::run::Run;
 
 pub use bulk_retrieval::BulkRetrieval;
 pub use cross_account::CrossAccount;
