@@ -1,24 +1,19 @@
 //! What each `trailkeeper` command does, in terms of the library's modules.
 
 use std::ffi::OsString;
-use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
-use axum_server::tls_rustls::RustlsConfig;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::ConnectOptions;
 use tokio::signal::unix::{SignalKind, signal};
 use trailkeeper::alert::channels::Senders;
-use trailkeeper::alert::sealing::{SECRET_KEY_FILE, SealingKey};
 use trailkeeper::alert::setup;
-use trailkeeper::alert::{Alerting, DeliverySettings};
+use trailkeeper::application::Application;
 use trailkeeper::audit::{Action, Entry, SYSTEM_ACTOR};
-use trailkeeper::auth::oidc::Oidc;
-use trailkeeper::auth::sign_in::{self, SignInLimits};
 use trailkeeper::auth::{tokens, users};
+use trailkeeper::aws;
 use trailkeeper::config::{
     ChannelInvocation, IngestPlan, Invocation, ServeSettings, Settings, TokenInvocation,
     UserCommand,
@@ -29,16 +24,11 @@ use trailkeeper::detect::conditions;
 use trailkeeper::findings::triage::Actor;
 use trailkeeper::ingest::after_ingest;
 use trailkeeper::ingest::load::{Summary, Totals};
-use trailkeeper::ingest::partitions;
 use trailkeeper::ingest::sources::files::Files;
 use trailkeeper::ingest::sources::lookup::Lookup;
 use trailkeeper::ingest::sources::s3::S3Trail;
-use trailkeeper::ingest::sources::sqs::SqsNotices;
 use trailkeeper::ingest::sources::{EventSource, poll_and_record};
-use trailkeeper::inventory::sync::{SyncSummary, sync_regions};
-use trailkeeper::{aws, web};
-
-const VERSION: &str = env!("CARGO_PKG_VERSION");
+use trailkeeper::inventory::sync::sync_regions;
 
 pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<ExitCode> {
     let database = Database::open(&settings.database).await?;
@@ -71,113 +61,15 @@ async fn serve(
         println!("  user:     {}", users::INITIAL_ADMIN);
         println!("  password: {password}");
     }
-    let tls = match &serve.tls {
-        Some(files) => Some(
-            RustlsConfig::from_pem_file(&files.cert, &files.key)
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot use {} and {} for TLS (set by TRAILKEEPER_TLS_CERT and TRAILKEEPER_TLS_KEY)",
-                        files.cert.display(),
-                        files.key.display()
-                    )
-                })?,
-        ),
-        None => None,
-    };
-    let secret_key = sealing_key(settings)?;
-    let aws_config = aws::load_config().await;
-    spawn_inventory_sync(
-        database.pool().clone(),
-        aws_config.clone(),
-        serve.regions.clone(),
-        serve.sync_interval,
+    let application = Application::build(database, settings, serve).await?;
+    println!(
+        "Trailkeeper is serving on {} (Ctrl-C stops it)",
+        application.url()
     );
-    spawn_ingest(
-        database.pool().clone(),
-        &aws_config,
-        &serve,
-        settings.max_file_bytes,
-    )?;
-    spawn_housekeeping(
-        database.pool().clone(),
-        serve.retention_days,
-        SignInLimits::default(),
-    );
-    let listen = serve.listen;
-    let listener = std::net::TcpListener::bind(listen).with_context(|| {
-        format!("cannot listen on {listen} (set by TRAILKEEPER_LISTEN or --listen)")
-    })?;
-    listener.set_nonblocking(true)?;
-    let address = listener.local_addr()?;
-    let url = format!(
-        "{}://{address}",
-        if tls.is_some() { "https" } else { "http" }
-    );
-    Entry::new(
-        SYSTEM_ACTOR,
-        Action::ServiceStarted,
-        format!("Trailkeeper {VERSION} started, serving {url}"),
-    )
-    .detail(json!({ "version": VERSION, "listen": address.to_string(), "tls": tls.is_some() }))
-    .record(database.pool())
-    .await?;
-    let alerting = Alerting {
-        key: secret_key,
-        senders: Senders::reaching(settings.alert_destinations.clone())
-            .with_aws(aws_config.clone()),
-        settings: DeliverySettings::new(serve.public_url.clone().unwrap_or_else(|| url.clone())),
-    };
-    tokio::spawn(alerting.clone().supervise(database.pool().clone()));
-    let app = web::router(web::WebContext {
-        pool: database.pool().clone(),
-        database_location: database.location().to_string(),
-        aws: aws::target(&aws_config),
-        listen: address,
-        auth: web::AuthSettings {
-            sessions: serve.sessions,
-            limits: SignInLimits::default(),
-            // Behind a proxy that terminates TLS, people still reach us over HTTPS.
-            tls: tls.is_some()
-                || serve
-                    .public_url
-                    .as_deref()
-                    .is_some_and(|url| url.starts_with("https://")),
-            trusted_proxies: serve.trusted_proxies.clone(),
-        },
-        alerting,
-        max_file_bytes: settings.max_file_bytes,
-        sso: serve.oidc.map(|settings| {
-            let public = serve.public_url.clone().unwrap_or_else(|| url.clone());
-            Oidc::new(settings, format!("{public}/login/sso/callback"))
-        }),
-    })
-    .into_make_service_with_connect_info::<SocketAddr>();
-    println!("Trailkeeper is serving on {url} (Ctrl-C stops it)");
-
-    let handle = axum_server::Handle::new();
-    tokio::spawn({
-        let handle = handle.clone();
-        async move {
-            shutdown_requested().await;
-            handle.graceful_shutdown(Some(Duration::from_secs(10)));
-        }
-    });
-    match tls {
-        Some(tls) => {
-            axum_server::from_tcp_rustls(listener, tls)
-                .handle(handle)
-                .serve(app)
-                .await
-        }
-        None => {
-            axum_server::from_tcp(listener)
-                .handle(handle)
-                .serve(app)
-                .await
-        }
-    }
-    .context("the web server failed")?;
+    application
+        .run(shutdown_requested())
+        .await
+        .context("the web server failed")?;
     tracing::info!("stopped serving");
     Ok(ExitCode::SUCCESS)
 }
@@ -234,7 +126,7 @@ async fn sync(database: &Database, regions: Vec<String>) -> anyhow::Result<ExitC
     let summaries = sync_regions(database.pool(), &config, &regions).await?;
     conditions::after_sync(database.pool(), &summaries).await?;
     for summary in &summaries {
-        println!("{}", describe_sync(summary));
+        println!("{}", summary.describe());
         for error in &summary.errors {
             println!(
                 "  {} {} failed{}: {}",
@@ -278,7 +170,7 @@ async fn ingest(
             ));
         }
         if let Some(lookup) = plan.lookup {
-            for region in regions_or_default(&config, lookup.regions)? {
+            for region in aws::regions(&config, &lookup.regions)? {
                 sources.push(Box::new(Lookup::new(
                     aws::cloudtrail(&config, &region),
                     &region,
@@ -376,148 +268,6 @@ async fn backfill(
         .await?;
     println!("{summary}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// The configured regions, or the SDK's own when none are.
-fn regions_or_default(
-    config: &aws_config::SdkConfig,
-    regions: Vec<String>,
-) -> anyhow::Result<Vec<String>> {
-    if !regions.is_empty() {
-        return Ok(regions);
-    }
-    let region = config
-        .region()
-        .context("no AWS region is configured; set TRAILKEEPER_REGIONS, AWS_REGION or a region in the AWS profile")?;
-    Ok(vec![region.to_string()])
-}
-
-fn describe_sync(summary: &SyncSummary) -> String {
-    format!(
-        "{}: {} secrets ({} new, {} gone), {} label moves, {} errors",
-        summary.region,
-        summary.seen,
-        summary.new,
-        summary.gone,
-        summary.label_moves,
-        summary.errors.len()
-    )
-}
-
-/// While serving: syncs at once, then every `interval`. Each run is stored in `sync_runs`;
-/// a failing run is logged and the next one tries again.
-fn spawn_inventory_sync(
-    pool: sqlx::PgPool,
-    config: aws_config::SdkConfig,
-    regions: Vec<String>,
-    interval: Duration,
-) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            match sync_regions(&pool, &config, &regions).await {
-                Ok(summaries) => {
-                    if let Err(error) = conditions::after_sync(&pool, &summaries).await {
-                        tracing::error!(%error, "inventory findings not re-evaluated");
-                    }
-                    for summary in summaries {
-                        if summary.errors.is_empty() {
-                            tracing::info!("inventory sync: {}", describe_sync(&summary));
-                        } else {
-                            tracing::warn!(errors = ?summary.errors, "inventory sync: {}", describe_sync(&summary));
-                        }
-                    }
-                }
-                Err(error) => tracing::error!(%error, "inventory sync failed"),
-            }
-        }
-    });
-}
-
-/// While serving: reads each configured CloudTrail source at its interval (the SQS queue
-/// continuously). A failing poll is logged and recorded, and the next one tries again.
-fn spawn_ingest(
-    pool: sqlx::PgPool,
-    config: &aws_config::SdkConfig,
-    serve: &ServeSettings,
-    max_file_bytes: u64,
-) -> anyhow::Result<()> {
-    if let Some(interval) = serve.lookup_interval {
-        for region in regions_or_default(config, serve.regions.clone())? {
-            let source = Lookup::new(aws::cloudtrail(config, &region), &region, None);
-            spawn_source(pool.clone(), Box::new(source), interval);
-        }
-    }
-    for url in &serve.s3_trails {
-        let source = S3Trail::new(aws::s3(config), url.clone()).with_max_file_bytes(max_file_bytes);
-        spawn_source(pool.clone(), Box::new(source), serve.s3_interval);
-    }
-    if let Some(queue_url) = &serve.sqs_queue_url {
-        let source = SqsNotices::new(
-            aws::sqs(config),
-            aws::s3(config),
-            queue_url,
-            Duration::from_secs(20),
-            serve.sqs_buckets.clone(),
-        )
-        .with_max_file_bytes(max_file_bytes);
-        spawn_source(pool, Box::new(source), Duration::from_secs(1));
-    }
-    Ok(())
-}
-
-fn spawn_source(pool: sqlx::PgPool, source: Box<dyn EventSource>, interval: Duration) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let name = source.name();
-        loop {
-            ticks.tick().await;
-            match poll_and_record(source.as_ref(), &pool, &|_| {}).await {
-                Ok(totals) if totals.new > 0 => {
-                    tracing::info!(
-                        source = %name,
-                        new = totals.new,
-                        duplicates = totals.duplicates,
-                        quarantined = totals.quarantined,
-                        "ingested CloudTrail events"
-                    );
-                    if let Err(error) = after_ingest(&pool).await {
-                        tracing::error!(%error, "re-assessing secrets after an ingest failed");
-                    }
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(source = %name, %error, "reading CloudTrail failed"),
-            }
-        }
-    });
-}
-
-/// While serving, at start and every hour: drops the months of events that fell out of the
-/// retention period (when there is one) and forgets failed sign-ins too old to count.
-fn spawn_housekeeping(pool: sqlx::PgPool, retention_days: Option<u32>, limits: SignInLimits) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            ticks.tick().await;
-            if let Some(days) = retention_days {
-                let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-                match partitions::drop_before(&pool, cutoff).await {
-                    Ok(dropped) if dropped.is_empty() => {}
-                    Ok(dropped) => tracing::info!(
-                        ?dropped,
-                        "dropped events older than the {days}-day retention period"
-                    ),
-                    Err(error) => tracing::error!(%error, "dropping expired events failed"),
-                }
-            }
-            if let Err(error) = sign_in::purge_old_failures(&pool, limits).await {
-                tracing::error!(%error, "forgetting old failed sign-ins failed");
-            }
-        }
-    });
 }
 
 async fn check(database: &Database) -> anyhow::Result<ExitCode> {
@@ -657,15 +407,6 @@ async fn user(database: &Database, command: UserCommand) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// The key for alert channels' secrets: configured, or the data directory's key file.
-fn sealing_key(settings: &Settings) -> anyhow::Result<SealingKey> {
-    match &settings.secret_key {
-        Some(key) => Ok(key.clone()),
-        None => SealingKey::from_file(&settings.data_dir.join(SECRET_KEY_FILE))
-            .context("alert channels' secrets need a key (TRAILKEEPER_SECRET_KEY)"),
-    }
-}
-
 async fn channel(
     database: &Database,
     settings: &Settings,
@@ -675,7 +416,9 @@ async fn channel(
     let pool = database.pool();
     match command {
         ChannelInvocation::Add(new) => {
-            let key = sealing_key(settings)?;
+            let key = settings
+                .sealing_key()
+                .context("alert channels' secrets need a key (TRAILKEEPER_SECRET_KEY)")?;
             let actor = command_line_actor();
             let actor = Actor {
                 name: &actor,

@@ -17,7 +17,7 @@ use trailkeeper_app::api::alerts::{ChannelKind, NewChannel};
 use trailkeeper_app::api::findings::Severity;
 
 use crate::alert::channels::outbound::Destinations;
-use crate::alert::sealing::SealingKey;
+use crate::alert::sealing::{KeyError, SECRET_KEY_FILE, SealingKey};
 use crate::auth::oidc::OidcSettings;
 use crate::auth::sessions::SessionPolicy;
 use crate::db::DatabaseSource;
@@ -477,6 +477,17 @@ pub struct Settings {
     pub max_file_bytes: u64,
     /// Where alert channels may connect besides public addresses.
     pub alert_destinations: Destinations,
+}
+
+impl Settings {
+    /// The key for alert channels' secrets: configured, or the data directory's key file
+    /// (made on first use).
+    pub fn sealing_key(&self) -> Result<SealingKey, KeyError> {
+        match &self.secret_key {
+            Some(key) => Ok(key.clone()),
+            None => SealingKey::from_file(&self.data_dir.join(SECRET_KEY_FILE)),
+        }
+    }
 }
 
 /// What to do, with its validated settings.

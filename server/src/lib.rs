@@ -3,6 +3,7 @@
 //! store.
 
 pub mod alert;
+pub mod application;
 pub mod audit;
 pub mod auth;
 pub mod aws;

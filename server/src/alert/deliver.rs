@@ -20,9 +20,10 @@ use super::channels::{self, Failure, Receipt, Retry, Senders};
 use super::message::{self, Message};
 use super::route;
 use super::sealing::SealingKey;
-use super::{SetupError, WAKE_CHANNEL, log, setup};
+use super::{WAKE_CHANNEL, log, setup};
 use crate::audit::{Action, Entry};
 use crate::findings::triage::Actor;
+use trailkeeper_app::AppError;
 
 /// Deliveries claimed per round.
 const CLAIM_BATCH: i64 = 50;
@@ -537,7 +538,7 @@ pub async fn test_channel(
     alerting: &Alerting,
     actor: &Actor<'_>,
     id: i64,
-) -> Result<Delivery, SetupError> {
+) -> Result<Delivery, AppError> {
     let channel = setup::channel(pool, id).await?;
     let delivery_id = alerting.send_test(pool, id, actor.name).await?;
     let delivery = log::get(pool, &delivery_id).await?;

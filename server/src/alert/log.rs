@@ -9,10 +9,11 @@ use trailkeeper_app::api::alerts::{
 };
 use trailkeeper_app::api::query::DEFAULT_LIMIT;
 
-use super::{SetupError, WAKE_CHANNEL};
+use super::WAKE_CHANNEL;
 use crate::audit::{Action, Entry};
 use crate::db::{Cursor, FOREIGN_CURSOR};
 use crate::findings::triage::Actor;
+use trailkeeper_app::AppError;
 
 #[derive(sqlx::FromRow)]
 struct DeliveryRow {
@@ -47,13 +48,12 @@ const SELECT_DELIVERIES: &str = "SELECT d.id::text AS id, d.channel_id, c.name A
  FROM alert_deliveries d JOIN alert_channels c ON c.id = d.channel_id WHERE true";
 
 /// Deliveries newest first, with their attempts.
-pub async fn list(pool: &PgPool, query: &DeliveryQuery) -> Result<DeliveryPage, SetupError> {
+pub async fn list(pool: &PgPool, query: &DeliveryQuery) -> Result<DeliveryPage, AppError> {
     let limit = i64::from(query.limit.unwrap_or(DEFAULT_LIMIT));
     let cursor = match &query.cursor {
-        Some(text) => Some(
-            Cursor::<String>::decode(text)
-                .ok_or_else(|| SetupError::Invalid(FOREIGN_CURSOR.into()))?,
-        ),
+        Some(text) => {
+            Some(Cursor::<String>::decode(text).ok_or_else(|| AppError::invalid(FOREIGN_CURSOR))?)
+        }
         None => None,
     };
     let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(SELECT_DELIVERIES);
@@ -101,7 +101,7 @@ pub async fn list(pool: &PgPool, query: &DeliveryQuery) -> Result<DeliveryPage, 
 }
 
 /// One delivery, with its attempts.
-pub async fn get(pool: &PgPool, id: &str) -> Result<Delivery, SetupError> {
+pub async fn get(pool: &PgPool, id: &str) -> Result<Delivery, AppError> {
     let rows: Vec<DeliveryRow> = QueryBuilder::<Postgres>::new(SELECT_DELIVERIES)
         .push(" AND d.id::text = ")
         .push_bind(id)
@@ -111,11 +111,11 @@ pub async fn get(pool: &PgPool, id: &str) -> Result<Delivery, SetupError> {
     with_attempts(pool, rows)
         .await?
         .pop()
-        .ok_or_else(|| SetupError::NotFound(format!("there is no delivery {id}")))
+        .ok_or_else(|| AppError::NotFound(format!("there is no delivery {id}")))
 }
 
 /// The deliveries of `rows`, each with every attempt at it.
-async fn with_attempts(pool: &PgPool, rows: Vec<DeliveryRow>) -> Result<Vec<Delivery>, SetupError> {
+async fn with_attempts(pool: &PgPool, rows: Vec<DeliveryRow>) -> Result<Vec<Delivery>, AppError> {
     let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
     let attempts: Vec<AttemptRow> = sqlx::query_as(
         "SELECT delivery_id::text AS delivery_id, attempted_at, delivered, response_code, \
@@ -161,7 +161,7 @@ async fn with_attempts(pool: &PgPool, rows: Vec<DeliveryRow>) -> Result<Vec<Deli
 }
 
 /// Sends a dead delivery again, with a fresh day of retries.
-pub async fn retry(pool: &PgPool, actor: &Actor<'_>, id: &str) -> Result<(), SetupError> {
+pub async fn retry(pool: &PgPool, actor: &Actor<'_>, id: &str) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
     let status: Option<String> =
         sqlx::query_scalar("SELECT status FROM alert_deliveries WHERE id::text = $1 FOR UPDATE")
@@ -169,10 +169,10 @@ pub async fn retry(pool: &PgPool, actor: &Actor<'_>, id: &str) -> Result<(), Set
             .fetch_optional(&mut *tx)
             .await?;
     match status.as_deref() {
-        None => return Err(SetupError::NotFound(format!("there is no delivery {id}"))),
+        None => return Err(AppError::NotFound(format!("there is no delivery {id}"))),
         Some("dead") => {}
         Some(other) => {
-            return Err(SetupError::Conflict(format!(
+            return Err(AppError::Conflict(format!(
                 "delivery {id} is {other}; only a dead delivery can be retried"
             )));
         }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use trailkeeper_app::AppError;
 
 /// The key file's name in the data directory, when no key is configured.
 pub const SECRET_KEY_FILE: &str = "secret.key";
@@ -34,6 +35,12 @@ pub enum KeyError {
          TRAILKEEPER_SECRET_KEY or key file"
     )]
     WrongKey,
+}
+
+impl From<KeyError> for AppError {
+    fn from(error: KeyError) -> AppError {
+        AppError::internal("opening alert channel secrets", error)
+    }
 }
 
 /// The server's key for channel secrets.

@@ -10,13 +10,16 @@ use trailkeeper_app::api::alerts::{
 };
 use trailkeeper_app::api::findings::{FindingKind, Severity};
 
-use super::SetupError;
 use super::channels::{self, Senders};
 use super::sealing::{KeyError, SealingKey};
 use crate::audit::{Action, Entry};
 use crate::auth::secret;
 use crate::findings::triage::Actor;
+use trailkeeper_app::AppError;
+use trailkeeper_app::error::ResultExt;
 
+/// The unique constraint on channel names (migration 0015).
+const CHANNEL_NAME_TAKEN: &str = "alert_channels_name_key";
 const MAX_NAME: usize = 100;
 const MAX_PATTERN: usize = 500;
 
@@ -80,23 +83,14 @@ pub struct Openable {
     pub config: Value,
 }
 
-fn channel_name(name: &str) -> Result<String, SetupError> {
+fn channel_name(name: &str) -> Result<String, AppError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME {
-        return Err(SetupError::Invalid(format!(
+        return Err(AppError::invalid(format!(
             "a channel needs a name of 1 to {MAX_NAME} characters"
         )));
     }
     Ok(name.to_string())
-}
-
-fn name_taken(error: sqlx::Error, name: &str) -> SetupError {
-    match &error {
-        sqlx::Error::Database(database) if database.is_unique_violation() => {
-            SetupError::Conflict(format!("there is already a channel named {name:?}"))
-        }
-        _ => SetupError::Store(error),
-    }
 }
 
 pub async fn list_channels(pool: &PgPool) -> Result<Vec<Channel>, sqlx::Error> {
@@ -108,25 +102,22 @@ pub async fn list_channels(pool: &PgPool) -> Result<Vec<Channel>, sqlx::Error> {
     Ok(rows.into_iter().map(ChannelRow::shown).collect())
 }
 
-async fn channel_row(
-    executor: impl sqlx::PgExecutor<'_>,
-    id: i64,
-) -> Result<ChannelRow, SetupError> {
+async fn channel_row(executor: impl sqlx::PgExecutor<'_>, id: i64) -> Result<ChannelRow, AppError> {
     sqlx::query_as::<_, ChannelRow>(&format!(
         "SELECT {CHANNEL_COLUMNS} FROM alert_channels WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(executor)
     .await?
-    .ok_or_else(|| SetupError::NotFound(format!("there is no alert channel {id}")))
+    .ok_or_else(|| AppError::NotFound(format!("there is no alert channel {id}")))
 }
 
-pub async fn channel(pool: &PgPool, id: i64) -> Result<Channel, SetupError> {
+pub async fn channel(pool: &PgPool, id: i64) -> Result<Channel, AppError> {
     Ok(channel_row(pool, id).await?.shown())
 }
 
 /// Channel `id` with its secrets opened, for sending.
-pub async fn openable(pool: &PgPool, key: &SealingKey, id: i64) -> Result<Openable, SetupError> {
+pub async fn openable(pool: &PgPool, key: &SealingKey, id: i64) -> Result<Openable, AppError> {
     let row = channel_row(pool, id).await?;
     let secrets = row.secrets(key)?;
     Ok(Openable {
@@ -142,9 +133,9 @@ fn checked(
     kind: ChannelKind,
     config: &Value,
     senders: &Senders,
-) -> Result<(Value, Value), SetupError> {
-    channels::open(kind, config, senders).map_err(|error| SetupError::Invalid(error.0))?;
-    channels::split_secrets(kind, config).map_err(|error| SetupError::Invalid(error.0))
+) -> Result<(Value, Value), AppError> {
+    channels::open(kind, config, senders).map_err(|error| AppError::invalid(error.0))?;
+    channels::split_secrets(kind, config).map_err(|error| AppError::invalid(error.0))
 }
 
 async fn save_secrets(
@@ -176,7 +167,7 @@ pub async fn add_channel(
     senders: &Senders,
     actor: &Actor<'_>,
     new: NewChannel,
-) -> Result<ChannelCreated, SetupError> {
+) -> Result<ChannelCreated, AppError> {
     let name = channel_name(&new.name)?;
     let mut config = new.config;
     let mut made_key = None;
@@ -200,7 +191,9 @@ pub async fn add_channel(
     .bind(actor.name)
     .fetch_one(&mut *tx)
     .await
-    .map_err(|error| name_taken(error, &name))?;
+    .on_constraint(CHANNEL_NAME_TAKEN, || {
+        AppError::Conflict(format!("there is already a channel named {name:?}"))
+    })?;
     save_secrets(&mut tx, key, id, &secrets).await?;
     Entry::new(
         actor.name,
@@ -249,7 +242,7 @@ pub async fn change_channel(
     actor: &Actor<'_>,
     id: i64,
     change: ChannelChange,
-) -> Result<Channel, SetupError> {
+) -> Result<Channel, AppError> {
     let mut tx = pool.begin().await?;
     let row = channel_row(&mut *tx, id).await?;
     let kind = row.kind();
@@ -264,7 +257,7 @@ pub async fn change_channel(
     let mut destination = None;
     if let Some(config) = &change.config {
         let (_, given_secrets) =
-            channels::split_secrets(kind, config).map_err(|e| SetupError::Invalid(e.0))?;
+            channels::split_secrets(kind, config).map_err(|e| AppError::invalid(e.0))?;
         let saved_secrets = row.secrets(key)?;
         let kept = channels::join_secrets(&saved_secrets, &given_secrets);
         let full = channels::join_secrets(config, &kept);
@@ -286,7 +279,7 @@ pub async fn change_channel(
                 })
                 .unwrap_or_default();
             if !not_given.is_empty() {
-                return Err(SetupError::Invalid(format!(
+                return Err(AppError::invalid(format!(
                     "the channel's destination changes from {before} to {after}: give its \
                      saved secret settings again ({}) with the change, or they would be sent \
                      to the new destination",
@@ -317,7 +310,9 @@ pub async fn change_channel(
     .bind(change.enabled.unwrap_or(row.enabled))
     .execute(&mut *tx)
     .await
-    .map_err(|error| name_taken(error, &name))?;
+    .on_constraint(CHANNEL_NAME_TAKEN, || {
+        AppError::Conflict(format!("there is already a channel named {name:?}"))
+    })?;
     if !changed.is_empty() {
         Entry::new(
             actor.name,
@@ -335,14 +330,14 @@ pub async fn change_channel(
 }
 
 /// Removes a channel, its deliveries, and it from every rule.
-pub async fn remove_channel(pool: &PgPool, actor: &Actor<'_>, id: i64) -> Result<(), SetupError> {
+pub async fn remove_channel(pool: &PgPool, actor: &Actor<'_>, id: i64) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
     let name: String =
         sqlx::query_scalar("DELETE FROM alert_channels WHERE id = $1 RETURNING name")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| SetupError::NotFound(format!("there is no alert channel {id}")))?;
+            .ok_or_else(|| AppError::NotFound(format!("there is no alert channel {id}")))?;
     // A rule left with no channel would route to nowhere.
     sqlx::query(
         "DELETE FROM alert_rules r WHERE NOT EXISTS \
@@ -410,9 +405,9 @@ pub async fn list_rules(pool: &PgPool) -> Result<Vec<AlertRule>, sqlx::Error> {
         .collect())
 }
 
-fn pattern(what: &str, value: Option<&str>) -> Result<Option<String>, SetupError> {
+fn pattern(what: &str, value: Option<&str>) -> Result<Option<String>, AppError> {
     match value.map(str::trim).filter(|value| !value.is_empty()) {
-        Some(value) if value.chars().count() > MAX_PATTERN => Err(SetupError::Invalid(format!(
+        Some(value) if value.chars().count() > MAX_PATTERN => Err(AppError::invalid(format!(
             "the {what} is longer than {MAX_PATTERN} characters"
         ))),
         other => Ok(other.map(String::from)),
@@ -423,17 +418,17 @@ async fn insert_rule(
     tx: &mut sqlx::PgConnection,
     actor: &Actor<'_>,
     rule: &NewAlertRule,
-) -> Result<i64, SetupError> {
+) -> Result<i64, AppError> {
     if rule.channel_ids.is_empty() {
-        return Err(SetupError::Invalid(
-            "a rule needs at least one channel to send to".into(),
+        return Err(AppError::invalid(
+            "a rule needs at least one channel to send to",
         ));
     }
     if let Some(minutes) = rule.digest_minutes
         && !(1..=10_080).contains(&minutes)
     {
-        return Err(SetupError::Invalid(
-            "digest_minutes must be between 1 and 10080 (a week)".into(),
+        return Err(AppError::invalid(
+            "digest_minutes must be between 1 and 10080 (a week)",
         ));
     }
     let secret_pattern = pattern("secret pattern", rule.secret_pattern.as_deref())?;
@@ -445,7 +440,7 @@ async fn insert_rule(
             .fetch_all(&mut *tx)
             .await?;
     if let Some(missing) = rule.channel_ids.iter().find(|id| !known.contains(id)) {
-        return Err(SetupError::Invalid(format!(
+        return Err(AppError::invalid(format!(
             "there is no alert channel {missing}"
         )));
     }
@@ -500,14 +495,14 @@ pub async fn add_rule(
     pool: &PgPool,
     actor: &Actor<'_>,
     rule: NewAlertRule,
-) -> Result<i64, SetupError> {
+) -> Result<i64, AppError> {
     let mut tx = pool.begin().await?;
     let id = insert_rule(&mut tx, actor, &rule).await?;
     tx.commit().await?;
     Ok(id)
 }
 
-pub async fn remove_rule(pool: &PgPool, actor: &Actor<'_>, id: i64) -> Result<(), SetupError> {
+pub async fn remove_rule(pool: &PgPool, actor: &Actor<'_>, id: i64) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM alert_rules WHERE id = $1")
         .bind(id)
@@ -516,7 +511,7 @@ pub async fn remove_rule(pool: &PgPool, actor: &Actor<'_>, id: i64) -> Result<()
         .rows_affected()
         .eq(&1)
         .then_some(())
-        .ok_or_else(|| SetupError::NotFound(format!("there is no alert rule {id}")))?;
+        .ok_or_else(|| AppError::NotFound(format!("there is no alert rule {id}")))?;
     Entry::new(
         actor.name,
         Action::AlertRuleRemoved,

@@ -13,6 +13,22 @@ pub async fn load_config() -> SdkConfig {
 }
 
 /// A Secrets Manager client for `region`, otherwise configured as `config` says.
+/// No region was given and the SDK has none either.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no AWS region is configured; set TRAILKEEPER_REGIONS, AWS_REGION or a region in the AWS profile"
+)]
+pub struct NoRegion;
+
+/// The configured regions, or the SDK's own when none are.
+pub fn regions(config: &SdkConfig, configured: &[String]) -> Result<Vec<String>, NoRegion> {
+    if !configured.is_empty() {
+        return Ok(configured.to_vec());
+    }
+    let region = config.region().ok_or(NoRegion)?;
+    Ok(vec![region.to_string()])
+}
+
 pub fn secrets_manager(config: &SdkConfig, region: &str) -> aws_sdk_secretsmanager::Client {
     let config = aws_sdk_secretsmanager::config::Builder::from(config)
         .region(aws_config::Region::new(region.to_string()))

@@ -46,6 +46,21 @@ pub struct SyncSummary {
     pub errors: Vec<SyncError>,
 }
 
+impl SyncSummary {
+    /// One line for people and the log.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}: {} secrets ({} new, {} gone), {} label moves, {} errors",
+            self.region,
+            self.seen,
+            self.new,
+            self.gone,
+            self.label_moves,
+            self.errors.len()
+        )
+    }
+}
+
 fn aws_error<E, R>(
     secret: Option<&str>,
     operation: &'static str,
@@ -126,12 +141,7 @@ pub async fn sync_regions(
     config: &SdkConfig,
     regions: &[String],
 ) -> Result<Vec<SyncSummary>, SyncRegionsError> {
-    let regions = if regions.is_empty() {
-        let region = config.region().ok_or(SyncRegionsError::NoRegion)?;
-        vec![region.to_string()]
-    } else {
-        regions.to_vec()
-    };
+    let regions = crate::aws::regions(config, regions)?;
     let mut summaries = Vec::new();
     for region in regions {
         let client = crate::aws::secrets_manager(config, &region);
@@ -142,10 +152,8 @@ pub async fn sync_regions(
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncRegionsError {
-    #[error(
-        "no AWS region is configured; set TRAILKEEPER_REGIONS, AWS_REGION or a region in the AWS profile"
-    )]
-    NoRegion,
+    #[error(transparent)]
+    NoRegion(#[from] crate::aws::NoRegion),
     #[error("the inventory store failed")]
     Store(#[from] sqlx::Error),
 }

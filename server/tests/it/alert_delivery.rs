@@ -22,6 +22,7 @@ use trailkeeper::alert::sealing::SealingKey;
 use trailkeeper::alert::setup;
 use trailkeeper::alert::{Alerting, DeliverySettings};
 use trailkeeper::findings::triage::Actor;
+use trailkeeper_app::AppError;
 use trailkeeper_app::api::alerts::{
     ChannelKind, DeliveryQuery, DeliveryStatus, NewAlertRule, NewChannel,
 };
@@ -1007,7 +1008,7 @@ async fn an_sns_channel_publishes_with_attributes_a_subscriber_can_filter_on(poo
     )
     .await;
     assert!(
-        matches!(&refused, Err(trailkeeper::alert::SetupError::Invalid(m)) if m.contains("not a topic ARN")),
+        matches!(&refused, Err(AppError::Invalid { message: m, .. }) if m.contains("not a topic ARN")),
         "{:?}",
         refused.map(|created| created.channel)
     );

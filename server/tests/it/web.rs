@@ -304,3 +304,41 @@ async fn over_tls_browsers_are_told_to_use_nothing_else(pool: PgPool) {
         "max-age=63072000; includeSubDomains"
     );
 }
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn the_server_serve_builds_answers_over_http_records_its_start_and_syncs(pool: PgPool) {
+    let url = common::serving(&pool, &["--lookup-interval", "off"]).await;
+
+    let health = reqwest::get(format!("{url}/healthz")).await.unwrap();
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        health.json::<Value>().await.unwrap(),
+        json!({ "status": "ok" })
+    );
+    let started: Vec<String> =
+        sqlx::query_scalar("SELECT summary FROM audit_log WHERE action = 'service.started'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert!(
+        started[0].ends_with(&format!("serving {url}")),
+        "{started:?}"
+    );
+
+    // Its inventory sync runs at once, against the AWS peer.
+    let mut outcome = None;
+    for _ in 0..100 {
+        outcome = sqlx::query_scalar::<_, String>(
+            "SELECT outcome FROM sync_runs WHERE finished_at IS NOT NULL",
+        )
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        if outcome.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(outcome.as_deref(), Some("succeeded"));
+}

@@ -8,15 +8,18 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use serde_json::{Value, json};
-use sqlx::PgPool;
+use sqlx::{ConnectOptions, PgPool};
 use tower::ServiceExt;
 use trailkeeper::alert::channels::Senders;
 use trailkeeper::alert::channels::outbound::Destinations;
 use trailkeeper::alert::sealing::SealingKey;
 use trailkeeper::alert::{Alerting, DeliverySettings};
+use trailkeeper::application::Application;
 use trailkeeper::auth::sessions::{self, SessionPolicy};
 use trailkeeper::auth::sign_in::SignInLimits;
 use trailkeeper::auth::users;
+use trailkeeper::config::{self, Invocation};
+use trailkeeper::db::Database;
 use trailkeeper::ingest::formats::DEFAULT_MAX_FILE_BYTES;
 use trailkeeper::ingest::sources::files::ingest_file;
 use trailkeeper::web::{AuthSettings, WebContext, router};
@@ -70,6 +73,36 @@ pub fn app_with(pool: PgPool, auth: AuthSettings) -> Router {
 
 pub fn app(pool: PgPool) -> Router {
     app_with(pool, settings())
+}
+
+/// The real server, built in this process as `trailkeeper serve` builds it from its command
+/// line (`args` added to it), over the test's database and on a free port, serving until
+/// the test ends. Returns its URL.
+pub async fn serving(pool: &PgPool, args: &[&str]) -> String {
+    let database_url = pool.connect_options().to_url_lossy().to_string();
+    let data_dir = tempfile::tempdir().unwrap().keep();
+    let command_line = [
+        "trailkeeper",
+        "--database-url",
+        &database_url,
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]
+    .into_iter()
+    .chain(args.iter().copied());
+    let (settings, Invocation::Serve(serve)) = config::parse_from(command_line).unwrap() else {
+        panic!("the command line is not serve's");
+    };
+    let database = Database::open(&settings.database).await.unwrap();
+    let application = Application::build(&database, &settings, *serve)
+        .await
+        .unwrap();
+    let url = application.url().to_string();
+    tokio::spawn(application.run(std::future::pending()));
+    url
 }
 
 pub struct Fetched {
