@@ -33,10 +33,7 @@ use trailkeeper_app::error::ApiError;
     )
 )]
 pub async fn channels(State(pool): State<PgPool>) -> Result<Json<Vec<Channel>>, AppError> {
-    setup::list_channels(&pool)
-        .await
-        .map(Json)
-        .map_err(AppError::from)
+    Ok(Json(setup::list_channels(&pool).await?))
 }
 
 /// Adds a channel: `{"kind": "webhook" | "slack" | "email" | "sns", "name": …, "config": {…},
@@ -67,7 +64,6 @@ pub async fn add_channel(
     setup::add_channel(&pool, &alerting.key, &alerting.senders, &actor, new)
         .await
         .map(|created| (StatusCode::CREATED, Json(created)))
-        .map_err(AppError::from)
 }
 
 /// Renames, reconfigures, disables (`"enabled": false`) or enables a channel. Secret settings
@@ -98,7 +94,6 @@ pub async fn change_channel(
     setup::change_channel(&pool, &alerting.key, &alerting.senders, &actor, id, change)
         .await
         .map(Json)
-        .map_err(AppError::from)
 }
 
 /// Removes a channel with its delivery log; rules left with no channel go too. Role `admin`.
@@ -123,7 +118,6 @@ pub async fn remove_channel(
     setup::remove_channel(&pool, &actor, id)
         .await
         .map(|()| StatusCode::NO_CONTENT)
-        .map_err(AppError::from)
 }
 
 /// Sends a test message to a channel now and answers with the delivery: `delivered`, or
@@ -150,7 +144,6 @@ pub async fn test_channel(
     deliver::test_channel(&pool, &alerting, &actor, id)
         .await
         .map(Json)
-        .map_err(AppError::from)
 }
 
 /// The routing rules, oldest first.
@@ -164,10 +157,7 @@ pub async fn test_channel(
     )
 )]
 pub async fn rules(State(pool): State<PgPool>) -> Result<Json<Vec<AlertRule>>, AppError> {
-    setup::list_rules(&pool)
-        .await
-        .map(Json)
-        .map_err(AppError::from)
+    Ok(Json(setup::list_rules(&pool).await?))
 }
 
 /// Adds a routing rule: findings at or above `min_severity`, of `kinds` (all when empty),
@@ -192,9 +182,7 @@ pub async fn add_rule(
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
     let Json(rule) = rule.map_err(|error| AppError::invalid(error.body_text()))?;
     let actor = request_actor(&identity, &address);
-    let id = setup::add_rule(&pool, &actor, rule)
-        .await
-        .map_err(AppError::from)?;
+    let id = setup::add_rule(&pool, &actor, rule).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
@@ -220,7 +208,6 @@ pub async fn remove_rule(
     setup::remove_rule(&pool, &actor, id)
         .await
         .map(|()| StatusCode::NO_CONTENT)
-        .map_err(AppError::from)
 }
 
 /// The delivery log, newest first: each message with its channel, findings, status and
@@ -250,10 +237,7 @@ pub async fn deliveries(
 ) -> Result<Json<DeliveryPage>, AppError> {
     let query = DeliveryQuery::parse(query.as_deref().unwrap_or_default())
         .map_err(|error| AppError::invalid(error.0))?;
-    log::list(&pool, &query)
-        .await
-        .map(Json)
-        .map_err(AppError::from)
+    log::list(&pool, &query).await.map(Json)
 }
 
 /// Sends a dead delivery again, with a fresh day of retries. Role `admin`.
@@ -276,8 +260,6 @@ pub async fn retry_delivery(
     Path(id): Path<String>,
 ) -> Result<Json<Delivery>, AppError> {
     let actor = request_actor(&identity, &address);
-    log::retry(&pool, &actor, &id)
-        .await
-        .map_err(AppError::from)?;
-    log::get(&pool, &id).await.map(Json).map_err(AppError::from)
+    log::retry(&pool, &actor, &id).await?;
+    log::get(&pool, &id).await.map(Json)
 }

@@ -190,12 +190,8 @@ fn actor(who: &Caller) -> Actor<'_> {
 #[async_trait]
 impl AlertsBackend for ServerBackend {
     async fn alerts(&self, query: DeliveryQuery) -> Result<AlertsView, AppError> {
-        let channels = setup::list_channels(&self.pool)
-            .await
-            .map_err(AppError::from)?;
-        let rules = setup::list_rules(&self.pool)
-            .await
-            .map_err(AppError::from)?;
+        let channels = setup::list_channels(&self.pool).await?;
+        let rules = setup::list_rules(&self.pool).await?;
         let deliveries = delivery_log::list(&self.pool, &query).await?;
         Ok(AlertsView {
             channels,

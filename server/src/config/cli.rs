@@ -1,0 +1,435 @@
+//! The command line as clap reads it: every flag with its environment variable and help.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use trailkeeper_app::Role;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "trailkeeper",
+    version,
+    about = "Dashboard and audit trail for AWS Secrets Manager",
+    long_about = "Trailkeeper shows your AWS Secrets Manager secrets, their versions and rotation \
+                  status, ingests CloudTrail events about them into PostgreSQL and flags unusual \
+                  access. It never reads a secret's value.\n\n\
+                  Without a command, it serves the dashboard."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// PostgreSQL URL. When unset, Trailkeeper runs a private PostgreSQL cluster under the
+    /// data directory.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+
+    /// PostgreSQL URL of the schema's owner, for migrations; DATABASE_URL's role then only
+    /// serves (a member of `trailkeeper_serving`, owning nothing). Unset: DATABASE_URL
+    /// migrates too.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_MIGRATE_DATABASE_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub migrate_database_url: Option<String>,
+
+    /// Directory for Trailkeeper's state, including the private PostgreSQL cluster.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_DATA_DIR",
+        global = true,
+        default_value = ".trailkeeper",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Log format: `text` for people, `json` for log pipelines. Levels come from RUST_LOG.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_LOG_FORMAT",
+        global = true,
+        default_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub log_format: String,
+
+    /// The key that seals alert channels' secrets (signing keys, SMTP passwords) in the
+    /// database: 32 bytes in base64. Unset: a key file `secret.key` in the data directory,
+    /// made at first start and readable by its owner only.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_SECRET_KEY",
+        global = true,
+        hide_env_values = true,
+        value_name = "BASE64"
+    )]
+    pub secret_key: Option<String>,
+
+    /// The most content one CloudTrail file may hold once gunzipped, in bytes or with a
+    /// KiB, MiB or GiB suffix. Real trail files hold at most tens of MB; a file over the
+    /// limit (a gzip bomb) is read no further and quarantined with the reason.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_MAX_FILE_SIZE",
+        global = true,
+        default_value = "1GiB",
+        value_name = "SIZE"
+    )]
+    pub max_file_size: String,
+
+    /// Hosts, addresses and networks (CIDR) that alert channels may reach although they are
+    /// loopback, link-local or private, comma-separated: for example
+    /// 127.0.0.1,smtp.internal,10.20.0.0/16. Any other such address is refused.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_ALERT_ALLOWED_HOSTS",
+        global = true,
+        value_name = "HOSTS",
+        value_delimiter = ','
+    )]
+    pub alert_allowed_hosts: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard (the default when no command is given).
+    Serve(Box<ServeArgs>),
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Check that the database and AWS are reachable with the current configuration.
+    Check,
+    /// Sync every secret's metadata, versions, labels and policy from AWS Secrets Manager
+    /// once, and print what changed. Never reads a secret's value.
+    Sync(SyncArgs),
+    /// Ingest CloudTrail records from files or directories (recursively: CloudTrail log
+    /// files, JSON arrays, JSON Lines, EventBridge events or LookupEvents output, plain or
+    /// gzip), from trail log files under s3://BUCKET/PREFIX URLs, and with --lookup from
+    /// CloudTrail's LookupEvents. Each event is stored once however often it is ingested.
+    Ingest(IngestArgs),
+    /// Run detection over stored events: with --backfill, every detector over the stored
+    /// history in event-time order, exactly as if it had arrived live.
+    Detect(DetectArgs),
+    /// Work with Trailkeeper's database.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Manage local user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens for automation (`Authorization: Bearer` on /api/v1/).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage alert channels (also on the Alerts page and /api/v1/alerts/).
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Add an alert channel; with --min-severity, also the rule sending every finding at or
+    /// above it there. A webhook given no signing_key gets one, printed this once.
+    Add {
+        /// 1 to 100 characters.
+        name: String,
+        /// webhook, slack, email or sns.
+        #[arg(long, value_name = "KIND")]
+        kind: String,
+        /// The channel's settings as JSON, for a webhook
+        /// '{"url": "https://…", "signing_key": "…", "headers": {…}}'.
+        #[arg(long, value_name = "JSON")]
+        config: String,
+        /// info, low, medium, high or critical.
+        #[arg(long, value_name = "SEVERITY")]
+        min_severity: Option<String>,
+    },
+    /// List the alert channels.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Regions to sync, comma-separated, for example us-east-1,eu-west-1. Default: the AWS
+    /// SDK's region.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_REGIONS",
+        value_name = "REGIONS",
+        value_delimiter = ','
+    )]
+    pub regions: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files, directories, or s3://BUCKET/PREFIX URLs of CloudTrail trail logs.
+    #[arg(required_unless_present = "lookup", value_name = "PATH|S3_URL")]
+    pub sources: Vec<String>,
+    /// Also read CloudTrail's LookupEvents (the last 90 days) in each region of --regions,
+    /// from where the last run stopped.
+    #[arg(long)]
+    pub lookup: bool,
+    /// With --lookup: start at this time (RFC 3339, for example 2026-01-01T00:00:00Z)
+    /// instead of where the last run stopped.
+    #[arg(long, requires = "lookup", value_name = "TIME")]
+    pub since: Option<String>,
+    #[command(flatten)]
+    pub sync: SyncArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// Clear the detectors' memory and run them over the stored events from the first;
+    /// findings nobody has triaged in the range are made again.
+    #[arg(long, required = true)]
+    pub backfill: bool,
+    /// Record findings for events at or after this time (RFC 3339). The detectors still
+    /// learn from everything before it.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Record findings only for events before this time (RFC 3339). The detectors still
+    /// learn from every stored event, so live detection goes on from all of them.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once; only its hash is kept.
+    Create {
+        /// 1 to 64 letters, digits, '.', '_', '@' or '-'.
+        name: String,
+        /// viewer, auditor or admin: exactly what the token may do.
+        #[arg(long, value_name = "ROLE")]
+        role: Role,
+        /// How long the token is valid, for example 90d, 12h or "1y 6months". Without it the
+        /// token is valid until revoked.
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+    },
+    /// List active tokens: name, role, who created it, expiry, last use.
+    List,
+    /// Revoke a token at once.
+    Revoke { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. Prompts for the password twice, or reads one line from stdin.
+    Add {
+        /// 1 to 64 letters, digits, '.', '_', '@' or '-'.
+        name: String,
+        /// viewer, auditor or admin.
+        #[arg(long, value_name = "ROLE")]
+        role: Role,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users with their roles and whether they are disabled.
+    List,
+    /// Disable a user: they can no longer sign in. The user and their history stay.
+    Disable { name: String },
+    /// Change a user's role (viewer, auditor or admin). Ends the user's sessions.
+    SetRole { name: String, role: Role },
+    /// Set a user's password. Prompts twice, or reads one line from stdin. Ends the user's
+    /// sessions.
+    SetPassword {
+        name: String,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to serve the dashboard on.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_LISTEN",
+        default_value = "127.0.0.1:3000",
+        value_name = "ADDR"
+    )]
+    pub listen: String,
+
+    #[command(flatten)]
+    pub sync: SyncArgs,
+
+    /// How often to sync the inventory from AWS while serving (also once at start).
+    #[arg(
+        long,
+        env = "TRAILKEEPER_SYNC_INTERVAL",
+        default_value = "5m",
+        value_name = "DURATION"
+    )]
+    pub sync_interval: String,
+
+    /// How often to read CloudTrail's LookupEvents in each region while serving, or `off`.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_LOOKUP_INTERVAL",
+        default_value = "1m",
+        value_name = "DURATION"
+    )]
+    pub lookup_interval: String,
+
+    /// CloudTrail trail logs to read while serving: s3://BUCKET/PREFIX URLs, comma-separated.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_S3_TRAILS",
+        value_name = "URLS",
+        value_delimiter = ','
+    )]
+    pub s3_trails: Vec<String>,
+
+    /// How often to list the S3 trails for new log files while serving.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_S3_INTERVAL",
+        default_value = "1m",
+        value_name = "DURATION"
+    )]
+    pub s3_interval: String,
+
+    /// An SQS queue of S3 object-created notifications for the trail bucket: new log files
+    /// are read as soon as they land.
+    #[arg(long, env = "TRAILKEEPER_SQS_QUEUE_URL", value_name = "URL")]
+    pub sqs_queue_url: Option<String>,
+
+    /// The trail buckets and prefixes, as s3://BUCKET/PREFIX URLs, comma-separated, whose
+    /// objects the SQS notifications may name; a notice for any other object is set aside
+    /// unread. Default: the TRAILKEEPER_S3_TRAILS URLs.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_SQS_BUCKETS",
+        value_name = "S3_URLS",
+        value_delimiter = ','
+    )]
+    pub sqs_buckets: Vec<String>,
+
+    /// Keep CloudTrail events this many days; older months are dropped whole. Unset: keep
+    /// them all.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_RETENTION_DAYS",
+        value_name = "DAYS",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub retention_days: Option<u32>,
+
+    /// A session unused for this long ends, for example 30m or 1h.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_SESSION_IDLE_TIMEOUT",
+        default_value = "30m",
+        value_name = "DURATION"
+    )]
+    pub session_idle_timeout: String,
+
+    /// A session ends this long after sign-in however busy it is, for example 12h.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_SESSION_LIFETIME",
+        default_value = "12h",
+        value_name = "DURATION"
+    )]
+    pub session_lifetime: String,
+
+    /// PEM certificate chain: with --tls-key, serve HTTPS only (and send HSTS).
+    #[arg(
+        long,
+        env = "TRAILKEEPER_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Proxies in front of Trailkeeper (addresses or CIDR networks, comma-separated) whose
+    /// X-Forwarded-For header names the client for throttling and the audit log. Unset: the
+    /// connection's own address is the client's, and X-Forwarded-For is ignored.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_TRUSTED_PROXIES",
+        value_name = "ADDRESSES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+
+    /// The address people use to reach Trailkeeper (behind a proxy, for example), for
+    /// single sign-on's redirect and alert links. An https:// address makes cookies
+    /// `Secure` and sends HSTS, as with built-in TLS. Default: the listen address.
+    #[arg(long, env = "TRAILKEEPER_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// OpenID Connect issuer URL: turns on single sign-on.
+    #[arg(long, env = "TRAILKEEPER_OIDC_ISSUER", value_name = "URL")]
+    pub oidc_issuer: Option<String>,
+
+    /// The client id registered with the identity provider.
+    #[arg(long, env = "TRAILKEEPER_OIDC_CLIENT_ID", value_name = "ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// The client secret registered with the identity provider, if it issued one.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_OIDC_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub oidc_client_secret: Option<String>,
+
+    /// The ID token claim that decides the role (a string or a list of strings).
+    #[arg(
+        long,
+        env = "TRAILKEEPER_OIDC_ROLE_CLAIM",
+        default_value = "groups",
+        value_name = "CLAIM"
+    )]
+    pub oidc_role_claim: String,
+
+    /// Which claim value gives which role, for example
+    /// "admin=secops-admins,auditor=audit,viewer=*" (`*`: anyone the provider signs in).
+    /// The highest matching role wins; an account that matches none cannot sign in.
+    #[arg(long, env = "TRAILKEEPER_OIDC_ROLES", value_name = "MAPPING")]
+    pub oidc_roles: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Run a program with DATABASE_URL set to Trailkeeper's database (for example psql or
+    /// pg_dump), starting the private cluster for as long as it runs.
+    Run {
+        /// The program and its arguments.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<OsString>,
+    },
+}

@@ -1,0 +1,596 @@
+//! The command line and its settings. Every setting is a flag and an environment variable;
+//! a bad value is reported in one line that names the setting as the user gave it.
+
+mod cli;
+mod settings;
+mod validate;
+
+pub use cli::*;
+pub use settings::*;
+pub use validate::ConfigError;
+use validate::*;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use trailkeeper_app::api::alerts::{ChannelKind, NewChannel};
+use trailkeeper_app::api::findings::Severity;
+
+use crate::alert::channels::outbound::Destinations;
+use crate::alert::sealing::SealingKey;
+use crate::auth::sessions::SessionPolicy;
+
+/// Parses the command line and environment; clap handles `--help` and usage errors itself.
+pub fn parse() -> Result<(Settings, Invocation), ConfigError> {
+    parse_from(std::env::args_os())
+}
+
+pub fn parse_from<I, T>(args: I) -> Result<(Settings, Invocation), ConfigError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let mut matches = Cli::command().get_matches_from(args.clone());
+    if matches.subcommand().is_none() {
+        // No command means `serve`, with whatever global options were given.
+        args.insert(1.min(args.len()), "serve".into());
+        matches = Cli::command().get_matches_from(args);
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    let named = |id: &str, flag: &str, env: &str| setting_name(&matches, id, flag, env);
+
+    let settings = Settings {
+        database: database_source(
+            &cli.global,
+            &named("database_url", "--database-url", "DATABASE_URL"),
+            &named(
+                "migrate_database_url",
+                "--migrate-database-url",
+                "TRAILKEEPER_MIGRATE_DATABASE_URL",
+            ),
+        )?,
+        data_dir: data_dir(
+            &cli.global.data_dir,
+            &named("data_dir", "--data-dir", "TRAILKEEPER_DATA_DIR"),
+        )?,
+        log_format: log_format(
+            &cli.global.log_format,
+            &named("log_format", "--log-format", "TRAILKEEPER_LOG_FORMAT"),
+        )?,
+        secret_key: cli
+            .global
+            .secret_key
+            .as_deref()
+            .map(|key| {
+                SealingKey::from_base64(key).map_err(|error| ConfigError {
+                    setting: named("secret_key", "--secret-key", "TRAILKEEPER_SECRET_KEY"),
+                    problem: error.to_string(),
+                })
+            })
+            .transpose()?,
+        max_file_bytes: size(
+            &cli.global.max_file_size,
+            &named(
+                "max_file_size",
+                "--max-file-size",
+                "TRAILKEEPER_MAX_FILE_SIZE",
+            ),
+        )?,
+        alert_destinations: Destinations::allowing(&cli.global.alert_allowed_hosts).map_err(
+            |problem| {
+                invalid(
+                    &named(
+                        "alert_allowed_hosts",
+                        "--alert-allowed-hosts",
+                        "TRAILKEEPER_ALERT_ALLOWED_HOSTS",
+                    ),
+                    problem,
+                )
+            },
+        )?,
+    };
+    check_aws_environment()?;
+
+    let listen_setting = named("listen", "--listen", "TRAILKEEPER_LISTEN");
+    let invocation = match cli.command {
+        None => unreachable!("a missing command was replaced by `serve` above"),
+        Some(Command::Serve(serve)) => Invocation::Serve(Box::new(ServeSettings {
+            listen: listen_address(&serve.listen, &listen_setting)?,
+            regions: regions(
+                &serve.sync.regions,
+                &named("regions", "--regions", "TRAILKEEPER_REGIONS"),
+            )?,
+            sync_interval: duration(
+                &serve.sync_interval,
+                &named(
+                    "sync_interval",
+                    "--sync-interval",
+                    "TRAILKEEPER_SYNC_INTERVAL",
+                ),
+            )?,
+            retention_days: serve.retention_days,
+            lookup_interval: match serve.lookup_interval.trim() {
+                "off" => None,
+                value => Some(duration(
+                    value,
+                    &named(
+                        "lookup_interval",
+                        "--lookup-interval",
+                        "TRAILKEEPER_LOOKUP_INTERVAL",
+                    ),
+                )?),
+            },
+            s3_trails: s3_urls(
+                &serve.s3_trails,
+                &named("s3_trails", "--s3-trails", "TRAILKEEPER_S3_TRAILS"),
+            )?,
+            s3_interval: duration(
+                &serve.s3_interval,
+                &named("s3_interval", "--s3-interval", "TRAILKEEPER_S3_INTERVAL"),
+            )?,
+            sqs_queue_url: serve
+                .sqs_queue_url
+                .as_deref()
+                .map(|url| {
+                    http_url(
+                        url,
+                        &named(
+                            "sqs_queue_url",
+                            "--sqs-queue-url",
+                            "TRAILKEEPER_SQS_QUEUE_URL",
+                        ),
+                    )
+                })
+                .transpose()?,
+            sqs_buckets: sqs_buckets(&serve, &named)?,
+            sessions: SessionPolicy {
+                idle_timeout: duration(
+                    &serve.session_idle_timeout,
+                    &named(
+                        "session_idle_timeout",
+                        "--session-idle-timeout",
+                        "TRAILKEEPER_SESSION_IDLE_TIMEOUT",
+                    ),
+                )?,
+                lifetime: duration(
+                    &serve.session_lifetime,
+                    &named(
+                        "session_lifetime",
+                        "--session-lifetime",
+                        "TRAILKEEPER_SESSION_LIFETIME",
+                    ),
+                )?,
+            },
+            public_url: serve
+                .public_url
+                .as_deref()
+                .map(|url| {
+                    http_url(
+                        url,
+                        &named("public_url", "--public-url", "TRAILKEEPER_PUBLIC_URL"),
+                    )
+                })
+                .transpose()?,
+            trusted_proxies: networks(
+                &serve.trusted_proxies,
+                &named(
+                    "trusted_proxies",
+                    "--trusted-proxies",
+                    "TRAILKEEPER_TRUSTED_PROXIES",
+                ),
+            )?,
+            oidc: oidc_settings(&serve, &named)?,
+            tls: tls_files(
+                serve.tls_cert,
+                serve.tls_key,
+                &named("tls_cert", "--tls-cert", "TRAILKEEPER_TLS_CERT"),
+                &named("tls_key", "--tls-key", "TRAILKEEPER_TLS_KEY"),
+            )?,
+        })),
+        Some(Command::Migrate) => Invocation::Migrate,
+        Some(Command::Check) => Invocation::Check,
+        Some(Command::Sync(sync)) => Invocation::Sync {
+            regions: regions(
+                &sync.regions,
+                &named("regions", "--regions", "TRAILKEEPER_REGIONS"),
+            )?,
+        },
+        Some(Command::Ingest(ingest)) => {
+            let (urls, paths): (Vec<String>, Vec<String>) = ingest
+                .sources
+                .into_iter()
+                .partition(|source| source.starts_with("s3://"));
+            Invocation::Ingest(IngestPlan {
+                paths: paths.into_iter().map(PathBuf::from).collect(),
+                s3_urls: s3_urls(&urls, "PATH|S3_URL")?,
+                lookup: if ingest.lookup {
+                    Some(LookupPlan {
+                        regions: regions(
+                            &ingest.sync.regions,
+                            &named("regions", "--regions", "TRAILKEEPER_REGIONS"),
+                        )?,
+                        since: ingest
+                            .since
+                            .as_deref()
+                            .map(|since| time(since, "--since"))
+                            .transpose()?,
+                    })
+                } else {
+                    None
+                },
+            })
+        }
+        Some(Command::Detect(detect)) => {
+            let since = detect
+                .since
+                .as_deref()
+                .map(|since| time(since, "--since"))
+                .transpose()?;
+            let until = detect
+                .until
+                .as_deref()
+                .map(|until| time(until, "--until"))
+                .transpose()?;
+            if let (Some(since), Some(until)) = (since, until)
+                && since >= until
+            {
+                return Err(invalid("--until", "must be later than --since"));
+            }
+            Invocation::Backfill { since, until }
+        }
+        Some(Command::Db(DbCommand::Run { command })) => Invocation::DbRun { command },
+        Some(Command::User(command)) => Invocation::User(command),
+        Some(Command::Token(command)) => Invocation::Token(match command {
+            TokenCommand::Create {
+                name,
+                role,
+                expires,
+            } => TokenInvocation::Create {
+                name,
+                role,
+                valid_for: expires
+                    .map(|expires| duration(&expires, "--expires"))
+                    .transpose()?,
+            },
+            TokenCommand::List => TokenInvocation::List,
+            TokenCommand::Revoke { name } => TokenInvocation::Revoke { name },
+        }),
+        Some(Command::Channel(command)) => Invocation::Channel(match command {
+            ChannelCommand::Add {
+                name,
+                kind,
+                config,
+                min_severity,
+            } => ChannelInvocation::Add(NewChannel {
+                kind: ChannelKind::parse(&kind).ok_or_else(|| ConfigError {
+                    setting: "--kind".into(),
+                    problem: format!("{kind:?} is not webhook, slack, email or sns"),
+                })?,
+                name,
+                config: serde_json::from_str(&config).map_err(|error| ConfigError {
+                    setting: "--config".into(),
+                    problem: format!("not JSON: {error}"),
+                })?,
+                min_severity: min_severity
+                    .map(|severity| {
+                        Severity::parse(&severity).ok_or_else(|| ConfigError {
+                            setting: "--min-severity".into(),
+                            problem: format!(
+                                "{severity:?} is not info, low, medium, high or critical"
+                            ),
+                        })
+                    })
+                    .transpose()?,
+            }),
+            ChannelCommand::List => ChannelInvocation::List,
+        }),
+    };
+    Ok((settings, invocation))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::auth::sessions::SessionPolicy;
+    use crate::db::DatabaseSource;
+    use trailkeeper_app::Role;
+
+    fn parse(args: &[&str]) -> Result<(Settings, Invocation), ConfigError> {
+        parse_from(std::iter::once("trailkeeper").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn no_command_serves_on_the_default_address_with_the_embedded_database() {
+        // An empty URL counts as unset (the test harness itself sets DATABASE_URL).
+        let (settings, invocation) =
+            parse(&["--database-url", "", "--data-dir", "/tmp/tk"]).unwrap();
+        assert!(
+            matches!(settings.database, DatabaseSource::Embedded { ref data_dir } if data_dir == std::path::Path::new("/tmp/tk"))
+        );
+        let Invocation::Serve(serve) = invocation else {
+            panic!("expected serve")
+        };
+        assert_eq!(serve.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(serve.sessions, SessionPolicy::default());
+        assert_eq!(serve.sync_interval, Duration::from_secs(300));
+        assert!(serve.regions.is_empty(), "the SDK's region");
+        assert!(serve.tls.is_none());
+    }
+
+    #[test]
+    fn a_bad_listen_flag_is_named_with_what_is_wrong() {
+        let error = parse(&["serve", "--listen", "localhost"]).unwrap_err();
+        assert_eq!(error.setting, "--listen");
+        assert!(
+            error.problem.contains("\"localhost\" is not an address"),
+            "{}",
+            error.problem
+        );
+    }
+
+    #[test]
+    fn a_secret_key_that_is_not_32_bytes_is_refused_without_echoing_it() {
+        let error = parse(&["serve", "--secret-key", "hunter2hunter2"]).unwrap_err();
+        assert_eq!(error.setting, "--secret-key");
+        assert!(error.problem.contains("32 bytes"), "{}", error.problem);
+        assert!(!error.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_database_url_of_another_kind_is_refused_without_echoing_it() {
+        let error = parse(&["migrate", "--database-url", "mysql://root:hunter2@db/x"]).unwrap_err();
+        assert_eq!(error.setting, "--database-url");
+        assert!(!error.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_postgres_url_selects_the_external_database() {
+        let (settings, invocation) = parse(&[
+            "migrate",
+            "--database-url",
+            "postgres://tk@db.internal:6432/audit",
+        ])
+        .unwrap();
+        let DatabaseSource::External {
+            serving: options,
+            migrating: None,
+        } = settings.database
+        else {
+            panic!("expected an external database migrated by its own role")
+        };
+        assert_eq!(options.get_host(), "db.internal");
+        assert_eq!(options.get_port(), 6432);
+        assert!(matches!(invocation, Invocation::Migrate));
+    }
+
+    #[test]
+    fn detect_backfills_a_range_and_refuses_one_that_ends_before_it_starts() {
+        let (_, invocation) =
+            parse(&["detect", "--backfill", "--since", "2026-01-01T00:00:00Z"]).unwrap();
+        let Invocation::Backfill { since, until } = invocation else {
+            panic!("expected a backfill")
+        };
+        assert_eq!(since.unwrap().to_rfc3339(), "2026-01-01T00:00:00+00:00");
+        assert_eq!(until, None);
+        let error = parse(&[
+            "detect",
+            "--backfill",
+            "--since",
+            "2026-02-01T00:00:00Z",
+            "--until",
+            "2026-01-01T00:00:00Z",
+        ])
+        .unwrap_err();
+        assert_eq!(error.setting, "--until");
+        assert_eq!(
+            parse(&["detect", "--backfill", "--until", "soon"])
+                .unwrap_err()
+                .setting,
+            "--until"
+        );
+    }
+
+    #[test]
+    fn ingest_reads_paths_s3_urls_and_lookup_events_from_a_time() {
+        let (_, invocation) = parse(&[
+            "ingest",
+            "exports/",
+            "s3://trails/AWSLogs/",
+            "--lookup",
+            "--since",
+            "2026-01-01T00:00:00Z",
+            "--regions",
+            "eu-west-1",
+        ])
+        .unwrap();
+        let Invocation::Ingest(plan) = invocation else {
+            panic!("expected ingest")
+        };
+        assert_eq!(plan.paths, [PathBuf::from("exports/")]);
+        assert_eq!(plan.s3_urls[0].bucket, "trails");
+        let lookup = plan.lookup.unwrap();
+        assert_eq!(lookup.regions, ["eu-west-1"]);
+        assert_eq!(
+            lookup.since.unwrap().to_rfc3339(),
+            "2026-01-01T00:00:00+00:00"
+        );
+
+        let error = parse(&["ingest", "--lookup", "--since", "yesterday"]).unwrap_err();
+        assert_eq!(error.setting, "--since");
+        assert!(error.problem.contains("RFC 3339"), "{}", error.problem);
+        let error = parse(&["ingest", "s3://"]).unwrap_err();
+        assert!(
+            error.problem.contains("names no bucket"),
+            "{}",
+            error.problem
+        );
+    }
+
+    #[test]
+    fn serve_reads_lookup_events_every_minute_unless_turned_off() {
+        let (_, invocation) = parse(&["serve"]).unwrap();
+        let Invocation::Serve(serve) = invocation else {
+            panic!("expected serve")
+        };
+        assert_eq!(serve.lookup_interval, Some(Duration::from_secs(60)));
+        let (_, invocation) = parse(&[
+            "serve",
+            "--lookup-interval",
+            "off",
+            "--s3-trails",
+            "s3://a/AWSLogs/,s3://b/",
+        ])
+        .unwrap();
+        let Invocation::Serve(serve) = invocation else {
+            panic!("expected serve")
+        };
+        assert_eq!(serve.lookup_interval, None);
+        assert_eq!(serve.s3_trails.len(), 2);
+        let error = parse(&["serve", "--s3-trails", "trails"]).unwrap_err();
+        assert_eq!(error.setting, "--s3-trails");
+    }
+
+    #[test]
+    fn unknown_log_formats_are_refused() {
+        let error = parse(&["--log-format", "xml"]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "--log-format: \"xml\" is not a log format; use text or json"
+        );
+    }
+
+    #[test]
+    fn session_lifetimes_and_token_expiries_are_human_durations() {
+        let (_, invocation) = parse(&["serve", "--session-idle-timeout", "15m"]).unwrap();
+        let Invocation::Serve(serve) = invocation else {
+            panic!("expected serve")
+        };
+        assert_eq!(serve.sessions.idle_timeout, Duration::from_secs(15 * 60));
+
+        let error = parse(&["serve", "--session-lifetime", "forever"]).unwrap_err();
+        assert_eq!(error.setting, "--session-lifetime");
+        assert!(
+            error.problem.contains("\"forever\" is not a duration"),
+            "{}",
+            error.problem
+        );
+
+        let (_, invocation) = parse(&[
+            "token",
+            "create",
+            "ci",
+            "--role",
+            "viewer",
+            "--expires",
+            "90d",
+        ])
+        .unwrap();
+        assert!(matches!(
+            invocation,
+            Invocation::Token(TokenInvocation::Create { valid_for: Some(d), .. })
+                if d == Duration::from_secs(90 * 86_400)
+        ));
+        let error = parse(&[
+            "token",
+            "create",
+            "ci",
+            "--role",
+            "viewer",
+            "--expires",
+            "0d",
+        ])
+        .unwrap_err();
+        assert_eq!(error.to_string(), "--expires: must be longer than zero");
+    }
+
+    #[test]
+    fn single_sign_on_needs_a_client_and_a_role_mapping() {
+        let (_, invocation) = parse(&[
+            "serve",
+            "--oidc-issuer",
+            "https://id.example/",
+            "--oidc-client-id",
+            "trailkeeper",
+            "--oidc-roles",
+            "admin=secops, viewer=*",
+        ])
+        .unwrap();
+        let Invocation::Serve(serve) = invocation else {
+            panic!("expected serve")
+        };
+        let oidc = serve.oidc.unwrap();
+        assert_eq!(oidc.issuer, "https://id.example");
+        assert_eq!(oidc.role_claim, "groups");
+        assert_eq!(
+            oidc.roles,
+            [
+                (Role::Admin, "secops".to_string()),
+                (Role::Viewer, "*".to_string())
+            ]
+        );
+
+        let error = parse(&["serve", "--oidc-issuer", "https://id.example"]).unwrap_err();
+        assert_eq!(error.setting, "TRAILKEEPER_OIDC_CLIENT_ID");
+        let error = parse(&[
+            "serve",
+            "--oidc-issuer",
+            "https://id.example",
+            "--oidc-client-id",
+            "tk",
+            "--oidc-roles",
+            "boss=everyone",
+        ])
+        .unwrap_err();
+        assert_eq!(error.setting, "--oidc-roles");
+        assert!(
+            error.problem.contains("\"boss\" is not a role"),
+            "{}",
+            error.problem
+        );
+    }
+
+    #[test]
+    fn sync_regions_are_a_list_of_region_names() {
+        let (_, invocation) =
+            parse(&["sync", "--regions", "eu-west-1, us-east-1,eu-west-1"]).unwrap();
+        let Invocation::Sync { regions } = invocation else {
+            panic!("expected sync")
+        };
+        assert_eq!(regions, ["eu-west-1", "us-east-1"]);
+        let error = parse(&["sync", "--regions", "Frankfurt"]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "--regions: \"Frankfurt\" is not an AWS region name such as eu-west-1"
+        );
+    }
+
+    #[test]
+    fn tls_files_must_exist() {
+        let error = parse(&[
+            "serve",
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            "/nonexistent/key.pem",
+        ])
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "--tls-cert: /nonexistent/cert.pem is not a readable file"
+        );
+    }
+
+    #[test]
+    fn db_run_keeps_the_program_arguments_verbatim() {
+        let (_, invocation) = parse(&["db", "run", "--", "psql", "-c", "select 1"]).unwrap();
+        let Invocation::DbRun { command } = invocation else {
+            panic!("expected db run")
+        };
+        assert_eq!(command, ["psql", "-c", "select 1"]);
+    }
+}

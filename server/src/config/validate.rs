@@ -1,0 +1,387 @@
+//! Each setting's value checked and typed; a bad one is refused in one line naming the setting
+//! as the user gave it (the flag or the environment variable).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::ArgMatches;
+use clap::parser::ValueSource;
+use sqlx::postgres::PgConnectOptions;
+
+use trailkeeper_app::Role;
+
+use super::cli::{GlobalArgs, ServeArgs};
+use super::settings::{LogFormat, TlsFiles};
+use crate::auth::oidc::OidcSettings;
+use crate::db::DatabaseSource;
+use crate::ingest::sources::s3::S3Url;
+
+/// A setting with a value that cannot work.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct ConfigError {
+    /// The setting as the user gave it: the environment variable or the flag.
+    pub setting: String,
+    pub problem: String,
+}
+
+/// Names a setting the way the user gave it: the flag if it was on the command line, else
+/// the environment variable (which is also where a default can be overridden).
+pub(super) fn setting_name(matches: &ArgMatches, id: &str, flag: &str, env: &str) -> String {
+    let mut level = Some(matches);
+    while let Some(current) = level {
+        if current.try_get_raw(id).is_ok()
+            && current.value_source(id) == Some(ValueSource::CommandLine)
+        {
+            return flag.to_string();
+        }
+        level = current.subcommand().map(|(_, sub)| sub);
+    }
+    env.to_string()
+}
+
+pub(super) fn invalid(setting: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting: setting.to_string(),
+        problem: problem.into(),
+    }
+}
+
+pub(super) fn database_source(
+    global: &GlobalArgs,
+    setting: &str,
+    migrate_setting: &str,
+) -> Result<DatabaseSource, ConfigError> {
+    fn given(url: Option<&str>) -> Option<&str> {
+        url.map(str::trim).filter(|url| !url.is_empty())
+    }
+    let Some(url) = given(global.database_url.as_deref()) else {
+        if given(global.migrate_database_url.as_deref()).is_some() {
+            return Err(invalid(
+                migrate_setting,
+                "needs DATABASE_URL: the private cluster migrates as its own owner",
+            ));
+        }
+        return Ok(DatabaseSource::Embedded {
+            data_dir: global.data_dir.clone(),
+        });
+    };
+    Ok(DatabaseSource::External {
+        serving: Box::new(postgres_url(url, setting)?),
+        migrating: given(global.migrate_database_url.as_deref())
+            .map(|url| postgres_url(url, migrate_setting).map(Box::new))
+            .transpose()?,
+    })
+}
+
+pub(super) fn postgres_url(url: &str, setting: &str) -> Result<PgConnectOptions, ConfigError> {
+    // The URL may carry a password: never echo it back.
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(invalid(
+            setting,
+            "must be a PostgreSQL URL starting with postgres:// or postgresql://",
+        ));
+    }
+    PgConnectOptions::from_str(url)
+        .map_err(|error| invalid(setting, format!("is not a valid PostgreSQL URL ({error})")))
+}
+
+pub(super) fn data_dir(dir: &std::path::Path, setting: &str) -> Result<PathBuf, ConfigError> {
+    if dir.as_os_str().is_empty() {
+        return Err(invalid(setting, "must not be empty"));
+    }
+    if dir.exists() && !dir.is_dir() {
+        return Err(invalid(
+            setting,
+            format!("{} exists and is not a directory", dir.display()),
+        ));
+    }
+    Ok(dir.to_path_buf())
+}
+
+pub(super) fn log_format(value: &str, setting: &str) -> Result<LogFormat, ConfigError> {
+    match value {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(invalid(
+            setting,
+            format!("{other:?} is not a log format; use text or json"),
+        )),
+    }
+}
+
+pub(super) fn listen_address(value: &str, setting: &str) -> Result<SocketAddr, ConfigError> {
+    SocketAddr::from_str(value.trim()).map_err(|_| {
+        invalid(setting, format!("{value:?} is not an address to listen on; use IP:PORT such as 127.0.0.1:3000 or [::1]:3000"))
+    })
+}
+
+/// AWS region names such as `eu-west-1`; empty means the SDK's own region.
+pub(super) fn regions(values: &[String], setting: &str) -> Result<Vec<String>, ConfigError> {
+    let mut regions = Vec::new();
+    for region in values
+        .iter()
+        .map(|value| value.trim())
+        .filter(|value| !value.is_empty())
+    {
+        let plausible = region.len() <= 32
+            && region.contains('-')
+            && region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !plausible {
+            return Err(invalid(
+                setting,
+                format!("{region:?} is not an AWS region name such as eu-west-1"),
+            ));
+        }
+        if !regions.iter().any(|known| known == region) {
+            regions.push(region.to_string());
+        }
+    }
+    Ok(regions)
+}
+
+/// `s3://BUCKET/PREFIX` URLs.
+pub(super) fn s3_urls(values: &[String], setting: &str) -> Result<Vec<S3Url>, ConfigError> {
+    values
+        .iter()
+        .map(|value| value.trim())
+        .filter(|value| !value.is_empty())
+        .map(|value| S3Url::parse(value).map_err(|error| invalid(setting, error.to_string())))
+        .collect()
+}
+
+/// An RFC 3339 time such as `2026-01-01T00:00:00Z`.
+pub(super) fn time(value: &str, setting: &str) -> Result<DateTime<Utc>, ConfigError> {
+    DateTime::parse_from_rfc3339(value.trim())
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|error| {
+            invalid(
+                setting,
+                format!("{value:?} is not an RFC 3339 time ({error}); use for example 2026-01-01T00:00:00Z"),
+            )
+        })
+}
+
+/// A positive duration such as `30m`, `12h` or `90d`.
+pub(super) fn duration(value: &str, setting: &str) -> Result<Duration, ConfigError> {
+    match humantime::parse_duration(value.trim()) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        Ok(_) => Err(invalid(setting, "must be longer than zero")),
+        Err(error) => Err(invalid(
+            setting,
+            format!("{value:?} is not a duration ({error}); use for example 30m, 12h or 90d"),
+        )),
+    }
+}
+
+/// A size in bytes: a whole number, optionally followed by KiB, MiB or GiB.
+pub(super) fn size(value: &str, setting: &str) -> Result<u64, ConfigError> {
+    let value = value.trim();
+    let (number, unit) = value
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((value, ""), |at| value.split_at(at));
+    let multiplier: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => {
+            return Err(invalid(
+                setting,
+                format!("{other:?} is not a unit; use bytes or KiB, MiB or GiB, for example 1GiB"),
+            ));
+        }
+    };
+    let bytes = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|number| number.checked_mul(multiplier))
+        .ok_or_else(|| {
+            invalid(
+                setting,
+                format!("{value:?} is not a size; use bytes or KiB, MiB or GiB, for example 1GiB"),
+            )
+        })?;
+    if bytes == 0 {
+        return Err(invalid(setting, "must be larger than zero"));
+    }
+    Ok(bytes)
+}
+
+/// An http(s) URL without a trailing slash.
+pub(super) fn http_url(value: &str, setting: &str) -> Result<String, ConfigError> {
+    let value = value.trim().trim_end_matches('/');
+    let well_formed = (value.starts_with("http://") || value.starts_with("https://"))
+        && value.len() > "https://".len()
+        && !value.contains(char::is_whitespace);
+    if well_formed {
+        Ok(value.to_string())
+    } else {
+        Err(invalid(
+            setting,
+            format!("{value:?} is not a URL; use https://HOST[:PORT][/PATH]"),
+        ))
+    }
+}
+
+/// Single sign-on is on when an issuer is set; then a client id and a role mapping must be.
+/// Addresses or CIDR networks.
+pub(super) fn networks(values: &[String], setting: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    values
+        .iter()
+        .map(|value| value.trim())
+        .filter(|value| !value.is_empty())
+        .map(|value| {
+            value
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    invalid(
+                        setting,
+                        format!("{value:?} is not an address or a network such as 10.0.0.0/8"),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// What SQS notifications may name: the listed URLs, or else the S3 trails; a queue with
+/// neither would read nothing, which is refused here rather than discovered later.
+pub(super) fn sqs_buckets(
+    serve: &ServeArgs,
+    named: &impl Fn(&str, &str, &str) -> String,
+) -> Result<Vec<S3Url>, ConfigError> {
+    let setting = named("sqs_buckets", "--sqs-buckets", "TRAILKEEPER_SQS_BUCKETS");
+    let buckets = if serve.sqs_buckets.is_empty() {
+        s3_urls(
+            &serve.s3_trails,
+            &named("s3_trails", "--s3-trails", "TRAILKEEPER_S3_TRAILS"),
+        )?
+    } else {
+        s3_urls(&serve.sqs_buckets, &setting)?
+    };
+    if serve.sqs_queue_url.is_some() && buckets.is_empty() {
+        return Err(invalid(
+            &setting,
+            "name the trail buckets (s3://BUCKET/PREFIX) whose objects the SQS notifications \
+             may name, or set TRAILKEEPER_S3_TRAILS",
+        ));
+    }
+    Ok(buckets)
+}
+
+pub(super) fn oidc_settings(
+    serve: &ServeArgs,
+    named: &impl Fn(&str, &str, &str) -> String,
+) -> Result<Option<OidcSettings>, ConfigError> {
+    let Some(issuer) = serve
+        .oidc_issuer
+        .as_deref()
+        .filter(|issuer| !issuer.is_empty())
+    else {
+        return Ok(None);
+    };
+    let issuer = http_url(
+        issuer,
+        &named("oidc_issuer", "--oidc-issuer", "TRAILKEEPER_OIDC_ISSUER"),
+    )?;
+    let client_setting = named(
+        "oidc_client_id",
+        "--oidc-client-id",
+        "TRAILKEEPER_OIDC_CLIENT_ID",
+    );
+    let client_id = serve
+        .oidc_client_id
+        .clone()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| invalid(&client_setting, "must be set for single sign-on"))?;
+    let roles_setting = named("oidc_roles", "--oidc-roles", "TRAILKEEPER_OIDC_ROLES");
+    let roles = role_mapping(serve.oidc_roles.as_deref().unwrap_or(""), &roles_setting)?;
+    Ok(Some(OidcSettings {
+        issuer,
+        client_id,
+        client_secret: serve
+            .oidc_client_secret
+            .clone()
+            .filter(|secret| !secret.is_empty()),
+        role_claim: serve.oidc_role_claim.clone(),
+        roles,
+    }))
+}
+
+/// `admin=secops-admins,auditor=audit,viewer=*`.
+pub(super) fn role_mapping(value: &str, setting: &str) -> Result<Vec<(Role, String)>, ConfigError> {
+    let mut roles = Vec::new();
+    for pair in value
+        .split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+    {
+        let Some((role, claim_value)) = pair.split_once('=') else {
+            return Err(invalid(
+                setting,
+                format!("{pair:?} is not ROLE=VALUE; use for example admin=secops-admins,viewer=*"),
+            ));
+        };
+        let role: Role = role
+            .trim()
+            .parse()
+            .map_err(|problem: String| invalid(setting, problem))?;
+        roles.push((role, claim_value.trim().to_string()));
+    }
+    if roles.is_empty() {
+        return Err(invalid(
+            setting,
+            "must map claim values to roles for single sign-on, for example admin=secops-admins,viewer=*",
+        ));
+    }
+    Ok(roles)
+}
+
+/// Both files must exist; they are read when serving starts.
+pub(super) fn tls_files(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    cert_setting: &str,
+    key_setting: &str,
+) -> Result<Option<TlsFiles>, ConfigError> {
+    let (Some(cert), Some(key)) = (cert, key) else {
+        return Ok(None);
+    };
+    for (path, setting) in [(&cert, cert_setting), (&key, key_setting)] {
+        if !path.is_file() {
+            return Err(invalid(
+                setting,
+                format!("{} is not a readable file", path.display()),
+            ));
+        }
+    }
+    Ok(Some(TlsFiles { cert, key }))
+}
+
+/// aws-config reads these itself, but reports a bad endpoint only on the first request, far
+/// from the cause; check them up front.
+pub(super) fn check_aws_environment() -> Result<(), ConfigError> {
+    for (name, value) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if name == "AWS_ENDPOINT_URL" || name.starts_with("AWS_ENDPOINT_URL_") {
+            let value = value.to_string_lossy();
+            if !(value.starts_with("http://") || value.starts_with("https://"))
+                || value.len() <= "https://".len()
+            {
+                return Err(invalid(
+                    name,
+                    format!(
+                        "{value:?} is not an endpoint URL; use http://HOST:PORT or https://HOST"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
