@@ -468,17 +468,16 @@ pub async fn retry_alert_delivery(#[server(default)] id: String) -> Result<(), A
     backend.retry_delivery(who, id).await
 }
 
-/// Adds a routing rule as the caller; refused (as [`AppError`]) when a value is not valid. `kinds`
-/// and `channels` are comma-separated (finding kinds, channel ids); empty fields mean "any"
-/// (kinds, patterns, tag) and "at once" (digest minutes).
+/// Adds a routing rule as the caller; refused (as [`AppError`]) when a value is not valid.
+/// Empty `kinds` and patterns mean "any"; an empty `digest_minutes` means "at once".
 #[leptos::server(endpoint = "add_alert_rule")]
 pub async fn add_alert_rule(
     #[server(default)] min_severity: String,
-    #[server(default)] kinds: String,
+    #[server(default)] kinds: Vec<FindingKind>,
     #[server(default)] secret_pattern: String,
     #[server(default)] secret_tag: String,
     #[server(default)] principal_pattern: String,
-    #[server(default)] channels: String,
+    #[server(default)] channels: Vec<i64>,
     #[server(default)] digest_minutes: String,
 ) -> Result<(), AppError> {
     let backend = super::backend_for::<AddAlertRule>()?;
@@ -488,31 +487,6 @@ pub async fn add_alert_rule(
             "{min_severity:?} is not a severity"
         )));
     };
-    let listed = |text: &str| {
-        text.split(',')
-            .map(str::trim)
-            .filter(|item| !item.is_empty())
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    };
-    let mut rule_kinds = Vec::new();
-    for name in listed(&kinds) {
-        match FindingKind::parse(&name) {
-            Some(kind) => rule_kinds.push(kind),
-            None => {
-                return Err(AppError::invalid(format!(
-                    "{name:?} is not a kind of finding"
-                )));
-            }
-        }
-    }
-    let mut channel_ids = Vec::new();
-    for id in listed(&channels) {
-        match id.parse() {
-            Ok(id) => channel_ids.push(id),
-            Err(_) => return Err(AppError::invalid(format!("{id:?} is not a channel's id"))),
-        }
-    }
     let digest_minutes = match digest_minutes.trim() {
         "" => None,
         minutes => match minutes.parse() {
@@ -527,11 +501,11 @@ pub async fn add_alert_rule(
     let given = |text: String| Some(text.trim().to_string()).filter(|text| !text.is_empty());
     let rule = NewAlertRule {
         min_severity,
-        kinds: rule_kinds,
+        kinds,
         secret_pattern: given(secret_pattern),
         secret_tag: given(secret_tag),
         principal_pattern: given(principal_pattern),
-        channel_ids,
+        channel_ids: channels,
         digest_minutes,
     };
     backend.add_rule(who, rule).await

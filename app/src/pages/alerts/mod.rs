@@ -1,0 +1,154 @@
+//! `/alerts`: channels, routing rules and the delivery log, each in its own module.
+
+mod channels;
+mod deliveries;
+mod rules;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
+
+use crate::AppError;
+use crate::Role;
+use crate::api::alerts::{
+    AddAlertChannel, AddAlertRule, AlertsView, ChangeAlertChannel, Channel, DeliveryQuery,
+    EnableAlertChannel, RemoveAlertRule, RetryAlertDelivery, TestAlertChannel, list_alerts,
+};
+use crate::api::identity::current_identity;
+use crate::api::query::{self, QueryError};
+use crate::components::action_outcome::ActionOutcome;
+use crate::components::load_failed::LoadFailed;
+use channels::{Channels, EditChannelForm, NewChannelForm};
+use deliveries::{Deliveries, DeliveryFilters};
+use rules::{NewRuleForm, RuleDraft, Rules};
+
+fn query_from(params: &ParamsMap) -> Result<DeliveryQuery, QueryError> {
+    DeliveryQuery::from_pairs(query::params_pairs(params).iter().map(query::as_strs))
+}
+
+/// `/alerts`: where findings are sent (channels), which go where (rules), and every message
+/// with every attempt at it (the delivery log). Auditors view; admins change.
+#[component]
+pub fn AlertsPage() -> impl IntoView {
+    let params = use_query_map();
+    let add = ServerAction::<AddAlertChannel>::new();
+    let change = ServerAction::<ChangeAlertChannel>::new();
+    let test = ServerAction::<TestAlertChannel>::new();
+    let enable = ServerAction::<EnableAlertChannel>::new();
+    let retry = ServerAction::<RetryAlertDelivery>::new();
+    let add_rule = ServerAction::<AddAlertRule>::new();
+    let remove_rule = ServerAction::<RemoveAlertRule>::new();
+    let editing = RwSignal::new(None::<Channel>);
+    let draft = RuleDraft::new();
+    Effect::new(move || {
+        if add_rule.value().with(|value| matches!(value, Some(Ok(_)))) {
+            draft.clear();
+        }
+    });
+    Effect::new(move || {
+        if change.value().with(|value| matches!(value, Some(Ok(_)))) {
+            editing.set(None);
+        }
+    });
+    let view_data = Resource::new(
+        move || {
+            (
+                params.with(query_from).map(|query| query.to_query_string()),
+                add.version().get(),
+                change.version().get(),
+                test.version().get(),
+                enable.version().get(),
+                retry.version().get(),
+                add_rule.version().get(),
+                remove_rule.version().get(),
+            )
+        },
+        |(query, ..)| async move {
+            match query.map(|text| DeliveryQuery::parse(&text)) {
+                Ok(Ok(query)) => list_alerts(query).await,
+                Ok(Err(error)) | Err(error) => Err(AppError::from(error)),
+            }
+        },
+    );
+    let identity = Resource::new(|| (), |_| current_identity());
+    let outcomes = view! {
+        <ActionOutcome value=test.value() done=|text: String| text testid="test-outcome" />
+        <ActionOutcome value=enable.value() done=|()| "Saved." testid="enable-outcome" />
+        <ActionOutcome
+            value=change.value()
+            done=|()| "Channel saved."
+            testid="change-outcome"
+        />
+        <ActionOutcome
+            value=retry.value()
+            done=|()| "Sent again."
+            testid="retry-outcome"
+        />
+        <ActionOutcome
+            value=add_rule.value()
+            done=|()| "Rule added."
+            testid="rule-add-outcome"
+        />
+        <ActionOutcome
+            value=remove_rule.value()
+            done=|()| "Rule removed."
+            testid="rule-remove-outcome"
+        />
+    };
+    view! {
+        <Title text="Alerts" />
+        <div class="page-head">
+            <h1>"Alerts"</h1>
+        </div>
+        {outcomes}
+        <Suspense fallback=|| view! { <p class="muted">"Loading the alert settings…"</p> }>
+            {move || Suspend::new(async move {
+                let query = params.with_untracked(query_from).unwrap_or_default();
+                let may_change = identity
+                    .await
+                    .is_ok_and(|identity| identity.role.includes(Role::Admin));
+                match view_data.await {
+                    Ok(AlertsView { channels, rules, deliveries }) => {
+                        let names: Vec<(i64, String)> = channels
+                            .iter()
+                            .map(|channel| (channel.id, channel.name.clone()))
+                            .collect();
+                        view! {
+                            <Channels channels may_change test enable editing />
+                            <Rules rules names=names.clone() may_change remove_rule />
+                            {may_change
+                                .then(|| view! { <NewRuleForm add_rule draft names=names.clone() /> })}
+                            <Deliveries
+                                deliveries=deliveries.items
+                                next=deliveries.next
+                                query
+                                names
+                                may_change
+                                retry
+                            />
+                        }
+                            .into_any()
+                    }
+                    Err(error) => {
+                        view! {
+                            <DeliveryFilters query names=Vec::new() />
+                            <LoadFailed what="alert settings" error />
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+        {move || editing.get().map(|channel| view! { <EditChannelForm channel change editing /> })}
+        // Outside the listing, so refreshing it after a refusal keeps what was typed.
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                identity
+                    .await
+                    .is_ok_and(|identity| identity.role.includes(Role::Admin))
+                    .then(|| view! { <NewChannelForm add /> })
+            })}
+        </Suspense>
+    }
+}
