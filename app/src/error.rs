@@ -117,6 +117,7 @@ mod server {
     use std::hash::{BuildHasher, RandomState};
 
     use axum::Json;
+    use axum::extract::rejection::JsonRejection;
     use axum::http::StatusCode;
     use axum::response::{IntoResponse, Response};
 
@@ -150,6 +151,13 @@ mod server {
     impl From<sqlx::Error> for AppError {
         fn from(error: sqlx::Error) -> AppError {
             AppError::store(error)
+        }
+    }
+
+    /// A JSON body that does not read, in axum's words (which name the field at fault).
+    impl From<JsonRejection> for AppError {
+        fn from(rejection: JsonRejection) -> AppError {
+            AppError::invalid(rejection.body_text())
         }
     }
 

@@ -1,8 +1,8 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::AppError;
 use crate::access::Identity;
+use crate::{AppError, Role};
 
 /// Who the browser is signed in as; an error for nobody (the sign-in page shows no
 /// navigation then).
@@ -10,6 +10,19 @@ use crate::access::Identity;
 pub async fn current_identity() -> Result<Identity, AppError> {
     super::authorize::<CurrentIdentity>()?;
     super::identity().ok_or_else(|| AppError::Unauthorized("sign in required".into()))
+}
+
+/// Whether the person signed in holds at least `role`: what a page offers them to do (the
+/// server checks again when they do it).
+pub fn holds_role(role: Role) -> Resource<bool> {
+    Resource::new(
+        || (),
+        move |_| async move {
+            current_identity()
+                .await
+                .is_ok_and(|identity| identity.role.includes(role))
+        },
+    )
 }
 
 /// How people can sign in here, for the sign-in page.

@@ -5,8 +5,26 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use leptos::prelude::Resource;
 use leptos_router::params::ParamsMap;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use crate::AppError;
+
+/// A list page's data: `fetch` (a server function) called with the URL's query as text, or
+/// the URL's own error without asking the server.
+pub fn list_resource<T, F, Fut>(
+    query: impl Fn() -> Result<String, QueryError> + Send + Sync + 'static,
+    fetch: F,
+) -> Resource<Result<T, AppError>>
+where
+    T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
+    F: Fn(String) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, AppError>> + Send + 'static,
+{
+    Resource::new(query, move |query| async move { fetch(query?).await })
+}
 
 /// The default and largest page of a list.
 pub const DEFAULT_LIMIT: u32 = 50;

@@ -2,6 +2,7 @@ pub mod access_report;
 pub mod action_outcome;
 pub mod audit_table;
 pub mod badges;
+pub mod choice;
 pub mod column_heads;
 pub mod histogram;
 pub mod layout;

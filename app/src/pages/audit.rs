@@ -7,6 +7,7 @@ use leptos_router::params::ParamsMap;
 use crate::api::audit::{AuditFilter, AuditPage, OUTCOMES, get_audit_log};
 use crate::api::query;
 use crate::components::audit_table::AuditTable;
+use crate::components::choice::Choice;
 use crate::components::load_failed::LoadFailed;
 
 /// `/audit`: Trailkeeper's own audit log for administrators, filtered by what the URL says.
@@ -57,24 +58,12 @@ fn Filters(filter: AuditFilter) -> impl IntoView {
                     value=filter.action.unwrap_or_default()
                 />
             </label>
-            <label>
-                "Outcome"
-                <select name="outcome">
-                    <option value="" selected=outcome.is_empty()>
-                        "any"
-                    </option>
-                    {OUTCOMES
-                        .into_iter()
-                        .map(|name| {
-                            view! {
-                                <option value=name selected=outcome == name>
-                                    {name}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-            </label>
+            <Choice
+                label="Outcome"
+                name="outcome"
+                selected=outcome
+                options=OUTCOMES.into_iter().map(|name| (name.to_string(), name.to_string())).collect()
+            />
             <label>
                 "From (UTC)"
                 <input type="date" name="since" value=day(filter.since).unwrap_or_default() />

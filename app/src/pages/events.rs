@@ -4,13 +4,12 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
-use crate::AppError;
 use crate::Role;
 use crate::api::events::{
     AccessKind, ErrorFilter, EventListing, EventQuery, EventSummary, TimeRange, list_events,
     principal_name,
 };
-use crate::api::identity::current_identity;
+use crate::api::identity::holds_role;
 use crate::api::query::{self, QueryError};
 use crate::components::histogram::EventHistogram;
 use crate::components::load_failed::LoadFailed;
@@ -54,16 +53,11 @@ const EVENT_NAMES: [&str; 27] = [
 #[component]
 pub fn EventsPage() -> impl IntoView {
     let params = use_query_map();
-    let listing = Resource::new(
+    let listing = query::list_resource(
         move || params.with(query_from).map(|query| query.to_query_string()),
-        |query| async move {
-            match query {
-                Ok(query) => list_events(query).await,
-                Err(error) => Err(AppError::from(error)),
-            }
-        },
+        list_events,
     );
-    let identity = Resource::new(|| (), |_| current_identity());
+    let may_export = holds_role(Role::Auditor);
 
     view! {
         <Title text="Events" />
@@ -73,9 +67,7 @@ pub fn EventsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading the events…"</p> }>
             {move || Suspend::new(async move {
                 let query = params.with_untracked(query_from).unwrap_or_default();
-                let may_export = identity
-                    .await
-                    .is_ok_and(|identity| identity.role.includes(Role::Auditor));
+                let may_export = may_export.await;
                 match listing.await {
                     Ok(listing) => view! { <Listing listing query may_export /> }.into_any(),
                     Err(error) => {

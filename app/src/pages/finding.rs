@@ -8,7 +8,7 @@ use crate::api::events::{Bucket, EventQuery, Histogram, principal_name};
 use crate::api::findings::{
     FindingDetail, FindingStatus, TriageAction, TriageFinding, get_finding,
 };
-use crate::api::identity::current_identity;
+use crate::api::identity::holds_role;
 use crate::components::action_outcome::ActionOutcome;
 use crate::components::badges::{FindingStatusBadge, SeverityBadge};
 use crate::components::histogram::EventHistogram;
@@ -34,13 +34,11 @@ pub fn FindingPage() -> impl IntoView {
         move || (id(), triage.version().get()),
         |(id, _)| get_finding(id),
     );
-    let identity = Resource::new(|| (), |_| current_identity());
+    let may_triage = holds_role(Role::Auditor);
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading the finding…"</p> }>
             {move || Suspend::new(async move {
-                let may_triage = identity
-                    .await
-                    .is_ok_and(|identity| identity.role.includes(Role::Auditor));
+                let may_triage = may_triage.await;
                 match finding.await {
                     Ok(Some(detail)) => view! { <Detail detail may_triage triage /> }.into_any(),
                     Ok(None) => {

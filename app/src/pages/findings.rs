@@ -3,17 +3,17 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
-use crate::AppError;
 use crate::Role;
 use crate::api::events::principal_name;
 use crate::api::findings::{
     AddSuppression, Finding, FindingKind, FindingListing, FindingQuery, FindingStatus,
     RemoveSuppression, Severity, StatusFilter, Suppression, list_findings, list_suppressions,
 };
-use crate::api::identity::current_identity;
+use crate::api::identity::holds_role;
 use crate::api::query::{self, QueryError};
 use crate::components::action_outcome::ActionOutcome;
 use crate::components::badges::{FindingStatusBadge, SeverityBadge};
+use crate::components::choice::Choice;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::{SpanInputs, Timestamp};
 
@@ -22,16 +22,11 @@ use crate::components::time::{SpanInputs, Timestamp};
 #[component]
 pub fn FindingsPage() -> impl IntoView {
     let params = use_query_map();
-    let listing = Resource::new(
+    let listing = query::list_resource(
         move || params.with(query_from).map(|query| query.to_query_string()),
-        |query| async move {
-            match query {
-                Ok(query) => list_findings(query).await,
-                Err(error) => Err(AppError::from(error)),
-            }
-        },
+        list_findings,
     );
-    let identity = Resource::new(|| (), |_| current_identity());
+    let may_triage = holds_role(Role::Auditor);
 
     view! {
         <Title text="Findings" />
@@ -41,9 +36,7 @@ pub fn FindingsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading the findings…"</p> }>
             {move || Suspend::new(async move {
                 let query = params.with_untracked(query_from).unwrap_or_default();
-                let may_triage = identity
-                    .await
-                    .is_ok_and(|identity| identity.role.includes(Role::Auditor));
+                let may_triage = may_triage.await;
                 match listing.await {
                     Ok(listing) => {
                         view! {
@@ -176,43 +169,25 @@ fn Filters(query: FindingQuery) -> impl IntoView {
                         .collect_view()}
                 </select>
             </label>
-            <label>
-                "Severity"
-                <select name="severity">
-                    <option value="" selected=severity.is_empty()>
-                        "any"
-                    </option>
-                    {Severity::ALL
-                        .into_iter()
-                        .rev()
-                        .map(|option| {
-                            view! {
-                                <option value=option.as_str() selected=option.as_str() == severity>
-                                    {option.label()}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-            </label>
-            <label>
-                "Kind"
-                <select name="kind">
-                    <option value="" selected=kind.is_empty()>
-                        "any"
-                    </option>
-                    {FindingKind::ALL
-                        .into_iter()
-                        .map(|option| {
-                            view! {
-                                <option value=option.as_str() selected=option.as_str() == kind>
-                                    {option.label()}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-            </label>
+            <Choice
+                label="Severity"
+                name="severity"
+                selected=severity.to_string()
+                options=Severity::ALL
+                    .into_iter()
+                    .rev()
+                    .map(|option| (option.as_str().to_string(), option.label().to_string()))
+                    .collect()
+            />
+            <Choice
+                label="Kind"
+                name="kind"
+                selected=kind.to_string()
+                options=FindingKind::ALL
+                    .into_iter()
+                    .map(|option| (option.as_str().to_string(), option.label().to_string()))
+                    .collect()
+            />
             <label>
                 "Secret"
                 <input type="text" name="secret" value=query.secret.clone().unwrap_or_default() placeholder="name or ARN" />

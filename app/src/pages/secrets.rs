@@ -3,13 +3,13 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
-use crate::AppError;
 use crate::api::query::{self, QueryError};
 use crate::api::secrets::{
     DeletedFilter, FlagFilter, RotationStatus, SecretFacets, SecretFlag, SecretListing,
     SecretQuery, SecretSort, SecretSummary, list_secrets,
 };
 use crate::components::badges::{FindingsBadge, FlagBadges, StatusBadge};
+use crate::components::choice::Choice;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
 
@@ -17,14 +17,9 @@ use crate::components::time::Timestamp;
 #[component]
 pub fn SecretsPage() -> impl IntoView {
     let params = use_query_map();
-    let listing = Resource::new(
+    let listing = query::list_resource(
         move || params.with(query_from).map(|query| query.to_query_string()),
-        |query| async move {
-            match query {
-                Ok(query) => list_secrets(query).await,
-                Err(error) => Err(AppError::from(error)),
-            }
-        },
+        list_secrets,
     );
 
     view! {
@@ -181,37 +176,6 @@ fn Filters(query: SecretQuery, facets: SecretFacets) -> impl IntoView {
             <button type="submit">"Filter"</button>
             <a href="/secrets">"Clear"</a>
         </form>
-    }
-}
-
-/// A select whose first option, "any", leaves the filter off.
-#[component]
-fn Choice(
-    label: &'static str,
-    name: &'static str,
-    selected: String,
-    options: Vec<(String, String)>,
-) -> impl IntoView {
-    view! {
-        <label>
-            {label}
-            <select name=name>
-                <option value="" selected=selected.is_empty()>
-                    "any"
-                </option>
-                {options
-                    .into_iter()
-                    .map(|(value, text)| {
-                        let chosen = value == selected;
-                        view! {
-                            <option value=value selected=chosen>
-                                {text}
-                            </option>
-                        }
-                    })
-                    .collect_view()}
-            </select>
-        </label>
     }
 }
 

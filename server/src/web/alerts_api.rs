@@ -2,20 +2,17 @@
 //! `auditor` role, changing `admin`; changes are recorded in the audit log, secrets never.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Extension, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 use std::sync::Arc;
-use trailkeeper_app::access::Identity;
 use trailkeeper_app::api::alerts::{
     AlertRule, Channel, ChannelChange, ChannelCreated, Delivery, DeliveryPage, DeliveryQuery,
     NewAlertRule, NewChannel,
 };
 
-use super::access::ClientAddress;
-use super::api::request_actor;
+use super::api::{Body, Requester};
 use crate::alert::Alerting;
 use crate::alert::log;
 use crate::alert::{deliver, setup};
@@ -55,12 +52,10 @@ pub async fn channels(State(pool): State<PgPool>) -> Result<Json<Vec<Channel>>, 
 pub async fn add_channel(
     State(pool): State<PgPool>,
     State(alerting): State<Arc<Alerting>>,
-    Extension(identity): Extension<Identity>,
-    Extension(ClientAddress(address)): Extension<ClientAddress>,
-    new: Result<Json<NewChannel>, JsonRejection>,
+    requester: Requester,
+    Body(new): Body<NewChannel>,
 ) -> Result<(StatusCode, Json<ChannelCreated>), AppError> {
-    let Json(new) = new.map_err(|error| AppError::invalid(error.body_text()))?;
-    let actor = request_actor(&identity, &address);
+    let actor = requester.actor();
     setup::add_channel(&pool, &alerting.key, &alerting.senders, &actor, new)
         .await
         .map(|created| (StatusCode::CREATED, Json(created)))
@@ -84,13 +79,11 @@ pub async fn add_channel(
 pub async fn change_channel(
     State(pool): State<PgPool>,
     State(alerting): State<Arc<Alerting>>,
-    Extension(identity): Extension<Identity>,
-    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    requester: Requester,
     Path(id): Path<i64>,
-    change: Result<Json<ChannelChange>, JsonRejection>,
+    Body(change): Body<ChannelChange>,
 ) -> Result<Json<Channel>, AppError> {
-    let Json(change) = change.map_err(|error| AppError::invalid(error.body_text()))?;
-    let actor = request_actor(&identity, &address);
+    let actor = requester.actor();
     setup::change_channel(&pool, &alerting.key, &alerting.senders, &actor, id, change)
         .await
         .map(Json)
@@ -110,11 +103,10 @@ pub async fn change_channel(
 )]
 pub async fn remove_channel(
     State(pool): State<PgPool>,
-    Extension(identity): Extension<Identity>,
-    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    requester: Requester,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
-    let actor = request_actor(&identity, &address);
+    let actor = requester.actor();
     setup::remove_channel(&pool, &actor, id)
         .await
         .map(|()| StatusCode::NO_CONTENT)
@@ -136,11 +128,10 @@ pub async fn remove_channel(
 pub async fn test_channel(
     State(pool): State<PgPool>,
     State(alerting): State<Arc<Alerting>>,
-    Extension(identity): Extension<Identity>,
-    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    requester: Requester,
     Path(id): Path<i64>,
 ) -> Result<Json<Delivery>, AppError> {
-    let actor = request_actor(&identity, &address);
+    let actor = requester.actor();
     deliver::test_channel(&pool, &alerting, &actor, id)
         .await
         .map(Json)
@@ -176,12 +167,10 @@ pub async fn rules(State(pool): State<PgPool>) -> Result<Json<Vec<AlertRule>>, A
 )]
 pub async fn add_rule(
     State(pool): State<PgPool>,
-    Extension(identity): Extension<Identity>,
-    Extension(ClientAddress(address)): Extension<ClientAddress>,
-    rule: Result<Json<NewAlertRule>, JsonRejection>,
+    requester: Requester,
+    Body(rule): Body<NewAlertRule>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
-    let Json(rule) = rule.map_err(|error| AppError::invalid(error.body_text()))?;
-    let actor = request_actor(&identity, &address);
+    let actor = requester.actor();
     let id = setup::add_rule(&pool, &actor, rule).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
@@ -200,11 +189,10 @@ pub async fn add_rule(
 )]
 pub async fn remove_rule(
     State(pool): State<PgPool>,
-    Extension(identity): Extension<Identity>,
-    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    requester: Requester,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
-    let actor = request_actor(&identity, &address);
+    let actor = requester.actor();
     setup::remove_rule(&pool, &actor, id)
         .await
         .map(|()| StatusCode::NO_CONTENT)
@@ -255,11 +243,10 @@ pub async fn deliveries(
 )]
 pub async fn retry_delivery(
     State(pool): State<PgPool>,
-    Extension(identity): Extension<Identity>,
-    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    requester: Requester,
     Path(id): Path<String>,
 ) -> Result<Json<Delivery>, AppError> {
-    let actor = request_actor(&identity, &address);
+    let actor = requester.actor();
     log::retry(&pool, &actor, &id).await?;
     log::get(&pool, &id).await.map(Json)
 }

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Extension, Path, RawQuery, State};
+use axum::extract::{Extension, FromRequest, FromRequestParts, Path, RawQuery, State};
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
@@ -532,13 +533,45 @@ impl IngestLimits {
     }
 }
 
-/// Who made an API request, for the audit log.
-pub(super) fn request_actor<'a>(identity: &'a Identity, address: &'a str) -> Actor<'a> {
-    Actor {
-        name: &identity.name,
-        address: Some(address),
+/// Who made an API request and from where, as the audit log records a change.
+pub struct Requester {
+    pub name: String,
+    pub address: String,
+}
+
+impl Requester {
+    pub fn actor(&self) -> Actor<'_> {
+        Actor {
+            name: &self.name,
+            address: Some(&self.address),
+        }
     }
 }
+
+impl<S: Send + Sync> FromRequestParts<S> for Requester {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Requester, AppError> {
+        let name = parts
+            .extensions
+            .get::<Identity>()
+            .ok_or_else(|| AppError::Unauthorized("sign in required".into()))?
+            .name
+            .clone();
+        let address = parts
+            .extensions
+            .get::<ClientAddress>()
+            .map(|ClientAddress(address)| address.clone())
+            .unwrap_or_default();
+        Ok(Requester { name, address })
+    }
+}
+
+/// A JSON request body; one that does not read is refused as every error is, naming what is
+/// wrong with it.
+#[derive(FromRequest)]
+#[from_request(via(Json), rejection(AppError))]
+pub struct Body<T>(pub T);
 
 /// This document.
 #[utoipa::path(

@@ -1,17 +1,15 @@
 //! The JSON API's findings, triage, suppression rules and detection settings.
 
 use axum::Json;
-use axum::extract::{Extension, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
-use trailkeeper_app::access::Identity;
 use trailkeeper_app::api::findings::{
     FindingDetail, FindingPage, FindingQuery, NewSuppression, Suppression, TriageAction,
 };
 
-use super::access::ClientAddress;
-use super::api::request_actor;
+use super::api::{Body, Requester};
 use crate::detect::DetectionSettings;
 use crate::detect::settings;
 use crate::findings::read;
@@ -91,13 +89,11 @@ pub async fn get(
 )]
 pub async fn triage(
     State(pool): State<PgPool>,
-    Extension(identity): Extension<Identity>,
-    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    requester: Requester,
     Path(id): Path<i64>,
-    body: Result<Json<TriageAction>, axum::extract::rejection::JsonRejection>,
+    Body(action): Body<TriageAction>,
 ) -> Result<Json<FindingDetail>, AppError> {
-    let Json(action) = body.map_err(|error| AppError::invalid(error.body_text()))?;
-    let actor = request_actor(&identity, &address);
+    let actor = requester.actor();
     triage::triage(&pool, id, &actor, action)
         .await
         .map_err(AppError::from)?;
@@ -136,12 +132,10 @@ pub async fn suppressions(State(pool): State<PgPool>) -> Result<Json<Vec<Suppres
 )]
 pub async fn add_suppression(
     State(pool): State<PgPool>,
-    Extension(identity): Extension<Identity>,
-    Extension(ClientAddress(address)): Extension<ClientAddress>,
-    body: Result<Json<NewSuppression>, axum::extract::rejection::JsonRejection>,
+    requester: Requester,
+    Body(rule): Body<NewSuppression>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
-    let Json(rule) = body.map_err(|error| AppError::invalid(error.body_text()))?;
-    let actor = request_actor(&identity, &address);
+    let actor = requester.actor();
     let id = triage::add_suppression(&pool, &actor, rule)
         .await
         .map_err(AppError::from)?;
@@ -162,11 +156,10 @@ pub async fn add_suppression(
 )]
 pub async fn remove_suppression(
     State(pool): State<PgPool>,
-    Extension(identity): Extension<Identity>,
-    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    requester: Requester,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
-    let actor = request_actor(&identity, &address);
+    let actor = requester.actor();
     triage::remove_suppression(&pool, &actor, id)
         .await
         .map_err(AppError::from)?;
@@ -208,12 +201,10 @@ pub async fn detection_settings(
 )]
 pub async fn put_detection_settings(
     State(pool): State<PgPool>,
-    Extension(identity): Extension<Identity>,
-    Extension(ClientAddress(address)): Extension<ClientAddress>,
-    body: Result<Json<DetectionSettings>, axum::extract::rejection::JsonRejection>,
+    requester: Requester,
+    Body(settings): Body<DetectionSettings>,
 ) -> Result<Json<DetectionSettings>, AppError> {
-    let Json(settings) = body.map_err(|error| AppError::invalid(error.body_text()))?;
-    settings::save(&pool, &settings, &identity.name, Some(&address))
+    settings::save(&pool, &settings, &requester.name, Some(&requester.address))
         .await
         .map_err(AppError::from)?;
     Ok(Json(settings))

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::alerts::{Delivery, DeliveryQuery, DeliveryStatus, RetryAlertDelivery};
+use crate::components::choice::Choice;
 use crate::components::time::{SpanInputs, Timestamp};
 
 /// The delivery log's filters, as a search form the URL keeps.
@@ -11,38 +12,21 @@ pub(super) fn DeliveryFilters(query: DeliveryQuery, names: Vec<(i64, String)>) -
     let status = query.status.map(DeliveryStatus::as_str).unwrap_or_default();
     view! {
         <form class="filters" method="get" action="/alerts" role="search" data-testid="delivery-filters">
-            <label>
-                "Status"
-                <select name="status">
-                    <option value="" selected=status.is_empty()>"any"</option>
-                    {DeliveryStatus::ALL
-                        .into_iter()
-                        .map(|option| {
-                            view! {
-                                <option value=option.as_str() selected=option.as_str() == status>
-                                    {option.as_str()}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-            </label>
-            <label>
-                "Channel"
-                <select name="channel">
-                    <option value="" selected=query.channel.is_none()>"any"</option>
-                    {names
-                        .into_iter()
-                        .map(|(id, name)| {
-                            view! {
-                                <option value=id.to_string() selected=query.channel == Some(id)>
-                                    {name}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-            </label>
+            <Choice
+                label="Status"
+                name="status"
+                selected=status.to_string()
+                options=DeliveryStatus::ALL
+                    .into_iter()
+                    .map(|option| (option.as_str().to_string(), option.as_str().to_string()))
+                    .collect()
+            />
+            <Choice
+                label="Channel"
+                name="channel"
+                selected=query.channel.map(|id| id.to_string()).unwrap_or_default()
+                options=names.into_iter().map(|(id, name)| (id.to_string(), name)).collect()
+            />
             <label>
                 "Finding"
                 <input type="text" name="finding" inputmode="numeric" value=query.finding.map(|id| id.to_string()).unwrap_or_default() placeholder="#" />

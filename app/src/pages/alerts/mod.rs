@@ -15,7 +15,7 @@ use crate::api::alerts::{
     AddAlertChannel, AddAlertRule, AlertsView, ChangeAlertChannel, Channel, DeliveryQuery,
     EnableAlertChannel, RemoveAlertRule, RetryAlertDelivery, TestAlertChannel, list_alerts,
 };
-use crate::api::identity::current_identity;
+use crate::api::identity::holds_role;
 use crate::api::query::{self, QueryError};
 use crate::components::action_outcome::ActionOutcome;
 use crate::components::load_failed::LoadFailed;
@@ -71,7 +71,7 @@ pub fn AlertsPage() -> impl IntoView {
             }
         },
     );
-    let identity = Resource::new(|| (), |_| current_identity());
+    let may_change = holds_role(Role::Admin);
     let outcomes = view! {
         <ActionOutcome value=test.value() done=|text: String| text testid="test-outcome" />
         <ActionOutcome value=enable.value() done=|()| "Saved." testid="enable-outcome" />
@@ -105,9 +105,7 @@ pub fn AlertsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading the alert settings…"</p> }>
             {move || Suspend::new(async move {
                 let query = params.with_untracked(query_from).unwrap_or_default();
-                let may_change = identity
-                    .await
-                    .is_ok_and(|identity| identity.role.includes(Role::Admin));
+                let may_change = may_change.await;
                 match view_data.await {
                     Ok(AlertsView { channels, rules, deliveries }) => {
                         let names: Vec<(i64, String)> = channels
@@ -144,10 +142,7 @@ pub fn AlertsPage() -> impl IntoView {
         // Outside the listing, so refreshing it after a refusal keeps what was typed.
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                identity
-                    .await
-                    .is_ok_and(|identity| identity.role.includes(Role::Admin))
-                    .then(|| view! { <NewChannelForm add /> })
+                may_change.await.then(|| view! { <NewChannelForm add /> })
             })}
         </Suspense>
     }
