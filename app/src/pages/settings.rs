@@ -117,11 +117,11 @@ pub fn SettingsPage() -> impl IntoView {
                 "Each finding records the values it was made with. Changes apply to events detected from now on, and to a backfill."
             </p>
             <ActionOutcome
-            value=save.value()
-            done=|()| "Saved."
-            testid="settings-saved"
-            refused_testid="settings-refused"
-        />
+                value=save.value()
+                done=|()| "Saved."
+                testid="settings-saved"
+                refused_testid="settings-refused"
+            />
             <Suspense fallback=|| view! { <p class="muted">"Loading the settings…"</p> }>
                 {move || Suspend::new(async move {
                     match settings.await {
