@@ -40,163 +40,79 @@ where
         matches = Cli::command().get_matches_from(args);
     }
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
-    let named = |id: &str, flag: &str, env: &str| setting_name(&matches, id, flag, env);
+    let command = Cli::command();
+    let named = |id: &str| setting_name(&command, &matches, id);
 
     let settings = Settings {
         database: database_source(
             &cli.global,
-            &named("database_url", "--database-url", "DATABASE_URL"),
-            &named(
-                "migrate_database_url",
-                "--migrate-database-url",
-                "TRAILKEEPER_MIGRATE_DATABASE_URL",
-            ),
+            &named("database_url"),
+            &named("migrate_database_url"),
         )?,
-        data_dir: data_dir(
-            &cli.global.data_dir,
-            &named("data_dir", "--data-dir", "TRAILKEEPER_DATA_DIR"),
-        )?,
-        log_format: log_format(
-            &cli.global.log_format,
-            &named("log_format", "--log-format", "TRAILKEEPER_LOG_FORMAT"),
-        )?,
+        data_dir: data_dir(&cli.global.data_dir, &named("data_dir"))?,
+        log_format: log_format(&cli.global.log_format, &named("log_format"))?,
         secret_key: cli
             .global
             .secret_key
             .as_deref()
             .map(|key| {
                 SealingKey::from_base64(key).map_err(|error| ConfigError {
-                    setting: named("secret_key", "--secret-key", "TRAILKEEPER_SECRET_KEY"),
+                    setting: named("secret_key"),
                     problem: error.to_string(),
                 })
             })
             .transpose()?,
-        max_file_bytes: size(
-            &cli.global.max_file_size,
-            &named(
-                "max_file_size",
-                "--max-file-size",
-                "TRAILKEEPER_MAX_FILE_SIZE",
-            ),
-        )?,
-        alert_destinations: Destinations::allowing(&cli.global.alert_allowed_hosts).map_err(
-            |problem| {
-                invalid(
-                    &named(
-                        "alert_allowed_hosts",
-                        "--alert-allowed-hosts",
-                        "TRAILKEEPER_ALERT_ALLOWED_HOSTS",
-                    ),
-                    problem,
-                )
-            },
-        )?,
+        max_file_bytes: size(&cli.global.max_file_size, &named("max_file_size"))?,
+        alert_destinations: Destinations::allowing(&cli.global.alert_allowed_hosts)
+            .map_err(|problem| invalid(&named("alert_allowed_hosts"), problem))?,
     };
     check_aws_environment()?;
 
-    let listen_setting = named("listen", "--listen", "TRAILKEEPER_LISTEN");
+    let listen_setting = named("listen");
     let invocation = match cli.command {
         None => unreachable!("a missing command was replaced by `serve` above"),
         Some(Command::Serve(serve)) => Invocation::Serve(Box::new(ServeSettings {
             listen: listen_address(&serve.listen, &listen_setting)?,
-            regions: regions(
-                &serve.sync.regions,
-                &named("regions", "--regions", "TRAILKEEPER_REGIONS"),
-            )?,
-            sync_interval: duration(
-                &serve.sync_interval,
-                &named(
-                    "sync_interval",
-                    "--sync-interval",
-                    "TRAILKEEPER_SYNC_INTERVAL",
-                ),
-            )?,
+            regions: regions(&serve.sync.regions, &named("regions"))?,
+            sync_interval: duration(&serve.sync_interval, &named("sync_interval"))?,
             retention_days: serve.retention_days,
             lookup_interval: match serve.lookup_interval.trim() {
                 "off" => None,
-                value => Some(duration(
-                    value,
-                    &named(
-                        "lookup_interval",
-                        "--lookup-interval",
-                        "TRAILKEEPER_LOOKUP_INTERVAL",
-                    ),
-                )?),
+                value => Some(duration(value, &named("lookup_interval"))?),
             },
-            s3_trails: s3_urls(
-                &serve.s3_trails,
-                &named("s3_trails", "--s3-trails", "TRAILKEEPER_S3_TRAILS"),
-            )?,
-            s3_interval: duration(
-                &serve.s3_interval,
-                &named("s3_interval", "--s3-interval", "TRAILKEEPER_S3_INTERVAL"),
-            )?,
+            s3_trails: s3_urls(&serve.s3_trails, &named("s3_trails"))?,
+            s3_interval: duration(&serve.s3_interval, &named("s3_interval"))?,
             sqs_queue_url: serve
                 .sqs_queue_url
                 .as_deref()
-                .map(|url| {
-                    http_url(
-                        url,
-                        &named(
-                            "sqs_queue_url",
-                            "--sqs-queue-url",
-                            "TRAILKEEPER_SQS_QUEUE_URL",
-                        ),
-                    )
-                })
+                .map(|url| http_url(url, &named("sqs_queue_url")))
                 .transpose()?,
             sqs_buckets: sqs_buckets(&serve, &named)?,
             sessions: SessionPolicy {
                 idle_timeout: duration(
                     &serve.session_idle_timeout,
-                    &named(
-                        "session_idle_timeout",
-                        "--session-idle-timeout",
-                        "TRAILKEEPER_SESSION_IDLE_TIMEOUT",
-                    ),
+                    &named("session_idle_timeout"),
                 )?,
-                lifetime: duration(
-                    &serve.session_lifetime,
-                    &named(
-                        "session_lifetime",
-                        "--session-lifetime",
-                        "TRAILKEEPER_SESSION_LIFETIME",
-                    ),
-                )?,
+                lifetime: duration(&serve.session_lifetime, &named("session_lifetime"))?,
             },
             public_url: serve
                 .public_url
                 .as_deref()
-                .map(|url| {
-                    http_url(
-                        url,
-                        &named("public_url", "--public-url", "TRAILKEEPER_PUBLIC_URL"),
-                    )
-                })
+                .map(|url| http_url(url, &named("public_url")))
                 .transpose()?,
-            trusted_proxies: networks(
-                &serve.trusted_proxies,
-                &named(
-                    "trusted_proxies",
-                    "--trusted-proxies",
-                    "TRAILKEEPER_TRUSTED_PROXIES",
-                ),
-            )?,
+            trusted_proxies: networks(&serve.trusted_proxies, &named("trusted_proxies"))?,
             oidc: oidc_settings(&serve, &named)?,
             tls: tls_files(
                 serve.tls_cert,
                 serve.tls_key,
-                &named("tls_cert", "--tls-cert", "TRAILKEEPER_TLS_CERT"),
-                &named("tls_key", "--tls-key", "TRAILKEEPER_TLS_KEY"),
+                &named("tls_cert"),
+                &named("tls_key"),
             )?,
         })),
         Some(Command::Migrate) => Invocation::Migrate,
         Some(Command::Check) => Invocation::Check,
         Some(Command::Sync(sync)) => Invocation::Sync {
-            regions: regions(
-                &sync.regions,
-                &named("regions", "--regions", "TRAILKEEPER_REGIONS"),
-            )?,
+            regions: regions(&sync.regions, &named("regions"))?,
         },
         Some(Command::Ingest(ingest)) => {
             let (urls, paths): (Vec<String>, Vec<String>) = ingest
@@ -208,10 +124,7 @@ where
                 s3_urls: s3_urls(&urls, "PATH|S3_URL")?,
                 lookup: if ingest.lookup {
                     Some(LookupPlan {
-                        regions: regions(
-                            &ingest.sync.regions,
-                            &named("regions", "--regions", "TRAILKEEPER_REGIONS"),
-                        )?,
+                        regions: regions(&ingest.sync.regions, &named("regions"))?,
                         since: ingest
                             .since
                             .as_deref()

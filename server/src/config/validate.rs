@@ -7,8 +7,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use clap::ArgMatches;
 use clap::parser::ValueSource;
+use clap::{Arg, ArgMatches, Command};
 use sqlx::postgres::PgConnectOptions;
 
 use trailkeeper_app::Role;
@@ -29,18 +29,35 @@ pub struct ConfigError {
 }
 
 /// Names a setting the way the user gave it: the flag if it was on the command line, else
-/// the environment variable (which is also where a default can be overridden).
-pub(super) fn setting_name(matches: &ArgMatches, id: &str, flag: &str, env: &str) -> String {
+/// the environment variable (which is also where a default can be overridden), both as clap
+/// declares them for the argument `id`.
+pub(super) fn setting_name(command: &Command, matches: &ArgMatches, id: &str) -> String {
+    let arg = declared(command, matches, id);
+    let flag = arg.and_then(Arg::get_long).map(|long| format!("--{long}"));
+    let env = arg
+        .and_then(Arg::get_env)
+        .map(|env| env.to_string_lossy().into_owned());
     let mut level = Some(matches);
     while let Some(current) = level {
         if current.try_get_raw(id).is_ok()
             && current.value_source(id) == Some(ValueSource::CommandLine)
         {
-            return flag.to_string();
+            return flag.unwrap_or_else(|| id.to_string());
         }
         level = current.subcommand().map(|(_, sub)| sub);
     }
-    env.to_string()
+    env.or(flag).unwrap_or_else(|| id.to_string())
+}
+
+/// The argument `id` as declared on the command that was run or one above it.
+fn declared<'a>(command: &'a Command, matches: &ArgMatches, id: &str) -> Option<&'a Arg> {
+    command
+        .get_arguments()
+        .find(|arg| arg.get_id() == id)
+        .or_else(|| {
+            let (name, sub) = matches.subcommand()?;
+            declared(command.find_subcommand(name)?, sub, id)
+        })
 }
 
 pub(super) fn invalid(setting: &str, problem: impl Into<String>) -> ConfigError {
@@ -254,14 +271,11 @@ pub(super) fn networks(values: &[String], setting: &str) -> Result<Vec<ipnet::Ip
 /// neither would read nothing, which is refused here rather than discovered later.
 pub(super) fn sqs_buckets(
     serve: &ServeArgs,
-    named: &impl Fn(&str, &str, &str) -> String,
+    named: &impl Fn(&str) -> String,
 ) -> Result<Vec<S3Url>, ConfigError> {
-    let setting = named("sqs_buckets", "--sqs-buckets", "TRAILKEEPER_SQS_BUCKETS");
+    let setting = named("sqs_buckets");
     let buckets = if serve.sqs_buckets.is_empty() {
-        s3_urls(
-            &serve.s3_trails,
-            &named("s3_trails", "--s3-trails", "TRAILKEEPER_S3_TRAILS"),
-        )?
+        s3_urls(&serve.s3_trails, &named("s3_trails"))?
     } else {
         s3_urls(&serve.sqs_buckets, &setting)?
     };
@@ -277,7 +291,7 @@ pub(super) fn sqs_buckets(
 
 pub(super) fn oidc_settings(
     serve: &ServeArgs,
-    named: &impl Fn(&str, &str, &str) -> String,
+    named: &impl Fn(&str) -> String,
 ) -> Result<Option<OidcSettings>, ConfigError> {
     let Some(issuer) = serve
         .oidc_issuer
@@ -286,21 +300,14 @@ pub(super) fn oidc_settings(
     else {
         return Ok(None);
     };
-    let issuer = http_url(
-        issuer,
-        &named("oidc_issuer", "--oidc-issuer", "TRAILKEEPER_OIDC_ISSUER"),
-    )?;
-    let client_setting = named(
-        "oidc_client_id",
-        "--oidc-client-id",
-        "TRAILKEEPER_OIDC_CLIENT_ID",
-    );
+    let issuer = http_url(issuer, &named("oidc_issuer"))?;
+    let client_setting = named("oidc_client_id");
     let client_id = serve
         .oidc_client_id
         .clone()
         .filter(|id| !id.is_empty())
         .ok_or_else(|| invalid(&client_setting, "must be set for single sign-on"))?;
-    let roles_setting = named("oidc_roles", "--oidc-roles", "TRAILKEEPER_OIDC_ROLES");
+    let roles_setting = named("oidc_roles");
     let roles = role_mapping(serve.oidc_roles.as_deref().unwrap_or(""), &roles_setting)?;
     Ok(Some(OidcSettings {
         issuer,
