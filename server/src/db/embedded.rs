@@ -193,19 +193,27 @@ impl EmbeddedPostgres {
         } = self;
         drop(membership);
         let users = open_lock_file(&users_path)?;
-        match users.try_lock() {
-            Ok(()) => {
-                tracing::info!(dir = %cluster_dir.display(), "stopping the private PostgreSQL");
-                let mut stop = server_program(&programs, "pg_ctl", owner);
-                stop.arg("stop")
-                    .arg("-D")
-                    .arg(&cluster_dir)
-                    .args(["-m", "fast", "-w", "-s"]);
-                run(stop)?;
+        // A process being started elsewhere in this program holds a copy of our share of
+        // the lock until it executes its program, so a held lock is asked again for a moment
+        // before concluding that other processes use the cluster.
+        let last_user = (0..50).any(|attempt| {
+            if attempt > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            Err(_) => tracing::info!(
+            users.try_lock().is_ok()
+        });
+        if last_user {
+            tracing::info!(dir = %cluster_dir.display(), "stopping the private PostgreSQL");
+            let mut stop = server_program(&programs, "pg_ctl", owner);
+            stop.arg("stop")
+                .arg("-D")
+                .arg(&cluster_dir)
+                .args(["-m", "fast", "-w", "-s"]);
+            run(stop)?;
+        } else {
+            tracing::info!(
                 "other trailkeeper processes still use the private PostgreSQL; leaving it running"
-            ),
+            );
         }
         drop(control);
         Ok(())

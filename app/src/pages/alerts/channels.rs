@@ -110,24 +110,13 @@ fn example_settings(kind: Option<ChannelKind>) -> &'static str {
 /// Adds a channel: its settings as JSON, as the API takes them.
 #[component]
 pub(super) fn NewChannelForm(add: ServerAction<AddAlertChannel>) -> impl IntoView {
+    // Only the example follows the kind chosen; the form sends what is typed.
     let kind = RwSignal::new("webhook".to_string());
-    let name = RwSignal::new(String::new());
-    let config = RwSignal::new(String::new());
-    let min_severity = RwSignal::new("high".to_string());
     let example = move || example_settings(ChannelKind::parse(&kind.get()));
-    let submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        add.dispatch(AddAlertChannel {
-            kind: kind.get_untracked(),
-            name: name.get_untracked(),
-            config: config.get_untracked(),
-            min_severity: min_severity.get_untracked(),
-        });
-    };
     view! {
         <section class="panel" aria-labelledby="new-channel-heading">
             <h2 id="new-channel-heading">"Add a channel"</h2>
-            <form class="filters" data-testid="new-channel" on:submit=submit>
+            <ActionForm action=add attr:class="filters" attr:data-testid="new-channel">
                 <label>
                     "Kind"
                     <select name="kind" on:change=move |event| kind.set(event_target_value(&event))>
@@ -139,21 +128,15 @@ pub(super) fn NewChannelForm(add: ServerAction<AddAlertChannel>) -> impl IntoVie
                 </label>
                 <label>
                     "Name"
-                    <input type="text" name="name" on:input=move |event| name.set(event_target_value(&event)) />
+                    <input type="text" name="name" />
                 </label>
                 <label class="wide">
                     "Settings (JSON)"
-                    <textarea
-                        name="config"
-                        rows="3"
-                        cols="60"
-                        placeholder=example
-                        on:input=move |event| config.set(event_target_value(&event))
-                    ></textarea>
+                    <textarea name="config" rows="3" cols="60" placeholder=example></textarea>
                 </label>
                 <label>
                     "Send findings from"
-                    <select name="min_severity" on:change=move |event| min_severity.set(event_target_value(&event))>
+                    <select name="min_severity">
                         <option value="">"no rule yet"</option>
                         {Severity::ALL
                             .into_iter()
@@ -168,7 +151,7 @@ pub(super) fn NewChannelForm(add: ServerAction<AddAlertChannel>) -> impl IntoVie
                     </select>
                 </label>
                 <button type="submit">"Add channel"</button>
-            </form>
+            </ActionForm>
             <p class="muted small">
                 "Secrets (a signing key, header values, Slack's URL, an SMTP password) are sealed and never shown again. A webhook without a signing_key gets one, shown once."
             </p>
