@@ -10,7 +10,7 @@ SHELL := /bin/bash
 # Tools installed by setup: cargo's, and wasm-opt from npm's binaryen (Debian's breaks hydration).
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/end2end/node_modules/.bin:$(PATH)
 
-.PHONY: help demo test bench setup build fmt-check lint test-rust test-e2e
+.PHONY: help demo test bench setup build fmt-check lint test-rust test-e2e sqlx-prepare
 
 help:
 	@echo "make demo   install what is missing, build, serve the dashboard on http://127.0.0.1:3000"
@@ -44,6 +44,10 @@ test-rust:
 # Browser tests: the release server on its own embedded database, driven in Chromium.
 test-e2e:
 	scripts/with-aws-peer.sh node --test end2end/tests/
+
+# After changing a query or a migration: refresh the query data in .sqlx/ and commit it.
+sqlx-prepare:
+	scripts/sqlx-prepare.sh
 
 # Figures, not pass/fail, on a private PostgreSQL: the inventory at 10 000 secrets, ingest at a
 # million events, detection on the labelled scenario month, alert delivery's latency and throughput.

@@ -143,16 +143,16 @@ impl Entry {
     }
 
     pub async fn record(self, executor: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar(
+        sqlx::query_scalar!(
             "INSERT INTO audit_log (actor, action, summary, detail, address, outcome) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            self.actor,
+            self.action.as_str(),
+            self.summary,
+            self.detail,
+            self.address,
+            self.outcome.as_str(),
         )
-        .bind(self.actor)
-        .bind(self.action.as_str())
-        .bind(self.summary)
-        .bind(self.detail)
-        .bind(self.address)
-        .bind(self.outcome.as_str())
         .fetch_one(executor)
         .await
     }
@@ -188,13 +188,14 @@ pub async fn recent(
     executor: impl PgExecutor<'_>,
     limit: i64,
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let rows: Vec<EntryRow> = sqlx::query_as(&format!(
-        "{COLUMNS} ORDER BY occurred_at DESC, id DESC LIMIT $1"
-    ))
-    .bind(limit)
+    sqlx::query_as!(
+        AuditEntry,
+        "SELECT id, occurred_at, actor, address, action, outcome, summary FROM audit_log \
+         ORDER BY occurred_at DESC, id DESC LIMIT $1",
+        limit
+    )
     .fetch_all(executor)
-    .await?;
-    Ok(rows.into_iter().map(from_row).collect())
+    .await
 }
 
 /// One page of entries matching `filter`, newest first, with the cursor for the next page.

@@ -79,7 +79,6 @@ pub struct Alerting {
 }
 
 /// A delivery this sender holds.
-#[derive(sqlx::FromRow)]
 struct Claimed {
     id: String,
     channel_id: i64,
@@ -173,10 +172,10 @@ impl Alerting {
     }
 
     async fn until_next_due(&self, pool: &PgPool) -> Result<Duration, sqlx::Error> {
-        let next: Option<DateTime<Utc>> = sqlx::query_scalar(
+        let next: Option<DateTime<Utc>> = sqlx::query_scalar!(
             "SELECT min(next_attempt_at) FROM alert_deliveries d \
              JOIN alert_channels c ON c.id = d.channel_id AND c.enabled \
-             WHERE d.status IN ('collecting', 'pending')",
+             WHERE d.status IN ('collecting', 'pending')"
         )
         .fetch_one(pool)
         .await?;
@@ -191,22 +190,23 @@ impl Alerting {
     /// into its overflow message.
     async fn claim(&self, pool: &PgPool) -> Result<Vec<Claimed>, sqlx::Error> {
         let mut tx = pool.begin().await?;
-        let claimed: Vec<Claimed> = sqlx::query_as(
-            "WITH due AS ( \
-                 SELECT d.id FROM alert_deliveries d \
-                 JOIN alert_channels c ON c.id = d.channel_id AND c.enabled \
-                 WHERE d.status IN ('collecting', 'pending') AND d.next_attempt_at <= now() \
-                 ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED) \
-             UPDATE alert_deliveries d SET status = 'pending', attempts = d.attempts + 1, \
-                 next_attempt_at = now() + make_interval(secs => $2) \
-             FROM due WHERE d.id = due.id \
-             RETURNING d.id::text AS id, d.channel_id, d.kind, d.attempts, \
-                 COALESCE(d.retried_at, d.created_at) AS since, \
-                 (SELECT digest_minutes FROM alert_rules r WHERE r.id = d.rule_id) \
-                     AS digest_minutes",
+        let claimed: Vec<Claimed> = sqlx::query_as!(
+            Claimed,
+            r#"WITH due AS (
+                 SELECT d.id FROM alert_deliveries d
+                 JOIN alert_channels c ON c.id = d.channel_id AND c.enabled
+                 WHERE d.status IN ('collecting', 'pending') AND d.next_attempt_at <= now()
+                 ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED)
+             UPDATE alert_deliveries d SET status = 'pending', attempts = d.attempts + 1,
+                 next_attempt_at = now() + make_interval(secs => $2)
+             FROM due WHERE d.id = due.id
+             RETURNING d.id::text AS "id!", d.channel_id, d.kind, d.attempts,
+                 COALESCE(d.retried_at, d.created_at) AS "since!",
+                 (SELECT digest_minutes FROM alert_rules r WHERE r.id = d.rule_id)
+                     AS digest_minutes"#,
+            CLAIM_BATCH,
+            self.settings.lease.as_secs_f64()
         )
-        .bind(CLAIM_BATCH)
-        .bind(self.settings.lease.as_secs_f64())
         .fetch_all(&mut *tx)
         .await?;
         let claimed_ids: Vec<String> = claimed.iter().map(|d| d.id.clone()).collect();
@@ -241,16 +241,16 @@ impl Alerting {
         channel_id: i64,
         claiming: &[String],
     ) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT count(*) FROM alert_deliveries \
-             WHERE channel_id = $1 AND kind = 'alert' AND ( \
-                 (status = 'delivered' AND delivered_at > now() - make_interval(secs => $2)) \
-                 OR (status = 'pending' AND attempts > 0 AND next_attempt_at > now() \
-                     AND id::text <> ALL ($3)))",
+        sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!" FROM alert_deliveries
+             WHERE channel_id = $1 AND kind = 'alert' AND (
+                 (status = 'delivered' AND delivered_at > now() - make_interval(secs => $2))
+                 OR (status = 'pending' AND attempts > 0 AND next_attempt_at > now()
+                     AND id::text <> ALL ($3)))"#,
+            channel_id,
+            self.settings.throttle_window.as_secs_f64(),
+            claiming
         )
-        .bind(channel_id)
-        .bind(self.settings.throttle_window.as_secs_f64())
-        .bind(claiming)
         .fetch_one(&mut *tx)
         .await
     }
@@ -262,35 +262,33 @@ impl Alerting {
         tx: &mut sqlx::PgConnection,
         delivery: &Claimed,
     ) -> Result<(), sqlx::Error> {
-        let overflow: String = sqlx::query_scalar(
-            "WITH existing AS ( \
-                 SELECT id FROM alert_deliveries WHERE channel_id = $1 AND kind = 'overflow' \
-                 AND status = 'collecting' LIMIT 1), \
-             made AS ( \
-                 INSERT INTO alert_deliveries (channel_id, kind, status, next_attempt_at) \
-                 SELECT $1, 'overflow', 'collecting', \
-                     COALESCE((SELECT min(delivered_at) FROM alert_deliveries \
-                               WHERE channel_id = $1 AND status = 'delivered' \
-                               AND delivered_at > now() - make_interval(secs => $2)), now()) \
-                     + make_interval(secs => $2) \
-                 WHERE NOT EXISTS (SELECT 1 FROM existing) RETURNING id) \
-             SELECT id::text FROM existing UNION ALL SELECT id::text FROM made",
+        let overflow: String = sqlx::query_scalar!(
+            r#"WITH existing AS (
+                 SELECT id FROM alert_deliveries WHERE channel_id = $1 AND kind = 'overflow'
+                 AND status = 'collecting' LIMIT 1),
+             made AS (
+                 INSERT INTO alert_deliveries (channel_id, kind, status, next_attempt_at)
+                 SELECT $1, 'overflow', 'collecting',
+                     COALESCE((SELECT min(delivered_at) FROM alert_deliveries
+                               WHERE channel_id = $1 AND status = 'delivered'
+                               AND delivered_at > now() - make_interval(secs => $2)), now())
+                     + make_interval(secs => $2)
+                 WHERE NOT EXISTS (SELECT 1 FROM existing) RETURNING id)
+             SELECT id::text AS "id!" FROM existing UNION ALL SELECT id::text FROM made"#,
+            delivery.channel_id,
+            self.settings.throttle_window.as_secs_f64()
         )
-        .bind(delivery.channel_id)
-        .bind(self.settings.throttle_window.as_secs_f64())
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query(
-            "UPDATE alert_delivery_items SET delivery_id = $1::uuid WHERE delivery_id = $2::uuid",
-        )
-        .bind(&overflow)
-        .bind(&delivery.id)
+        sqlx::query!("UPDATE alert_delivery_items SET delivery_id = $1::text::uuid WHERE delivery_id = $2::text::uuid", overflow, delivery.id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM alert_deliveries WHERE id = $1::uuid")
-            .bind(&delivery.id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "DELETE FROM alert_deliveries WHERE id = $1::text::uuid",
+            delivery.id
+        )
+        .execute(&mut *tx)
+        .await?;
         Ok(())
     }
 
@@ -396,19 +394,19 @@ impl Alerting {
             Ok(receipt) => (true, receipt.response_code, None),
             Err(failure) => (false, failure.response_code, Some(failure.error.clone())),
         };
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO alert_attempts (delivery_id, delivered, response_code, error, latency_ms) \
-             VALUES ($1::uuid, $2, $3, $4, $5)",
+             VALUES ($1::text::uuid, $2, $3, $4, $5)",
+            delivery.id,
+            delivered,
+            code,
+            error,
+            latency_ms
         )
-        .bind(&delivery.id)
-        .bind(delivered)
-        .bind(code)
-        .bind(&error)
-        .bind(latency_ms)
         .execute(&mut *tx)
         .await?;
         // Only the holder of this attempt's claim settles it.
-        let claim = "id = $1::uuid AND attempts = $2 AND status = 'pending'";
+        let claim = "id = $1::text::uuid AND attempts = $2 AND status = 'pending'";
         match outcome {
             Ok(_) => {
                 sqlx::query(&format!(
@@ -481,15 +479,16 @@ impl Alerting {
         channel_id: i64,
         requested_by: &str,
     ) -> Result<String, sqlx::Error> {
-        let delivery: Claimed = sqlx::query_as(
-            "INSERT INTO alert_deliveries (channel_id, kind, attempts, requested_by, \
-                 next_attempt_at) VALUES ($1, 'test', 1, $2, now() + make_interval(secs => $3)) \
-             RETURNING id::text AS id, channel_id, kind, attempts, created_at AS since, \
-                 NULL::integer AS digest_minutes",
+        let delivery: Claimed = sqlx::query_as!(
+            Claimed,
+            r#"INSERT INTO alert_deliveries (channel_id, kind, attempts, requested_by,
+                 next_attempt_at) VALUES ($1, 'test', 1, $2, now() + make_interval(secs => $3))
+             RETURNING id::text AS "id!", channel_id, kind, attempts, created_at AS since,
+                 NULL::integer AS digest_minutes"#,
+            channel_id,
+            requested_by,
+            self.settings.lease.as_secs_f64()
         )
-        .bind(channel_id)
-        .bind(requested_by)
-        .bind(self.settings.lease.as_secs_f64())
         .fetch_one(pool)
         .await?;
         let started = Instant::now();

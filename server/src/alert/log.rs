@@ -29,7 +29,6 @@ struct DeliveryRow {
     last_error: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
 struct AttemptRow {
     delivery_id: String,
     attempted_at: DateTime<Utc>,
@@ -117,12 +116,13 @@ pub async fn get(pool: &PgPool, id: &str) -> Result<Delivery, AppError> {
 /// The deliveries of `rows`, each with every attempt at it.
 async fn with_attempts(pool: &PgPool, rows: Vec<DeliveryRow>) -> Result<Vec<Delivery>, AppError> {
     let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-    let attempts: Vec<AttemptRow> = sqlx::query_as(
-        "SELECT delivery_id::text AS delivery_id, attempted_at, delivered, response_code, \
-                error, latency_ms \
-         FROM alert_attempts WHERE delivery_id = ANY ($1::uuid[]) ORDER BY attempted_at, id",
+    let attempts: Vec<AttemptRow> = sqlx::query_as!(
+        AttemptRow,
+        r#"SELECT delivery_id::text AS "delivery_id!", attempted_at, delivered, response_code,
+                error, latency_ms
+         FROM alert_attempts WHERE delivery_id = ANY ($1::text[]::uuid[]) ORDER BY attempted_at, id"#,
+        &ids
     )
-    .bind(&ids)
     .fetch_all(pool)
     .await?;
     Ok(rows
@@ -163,11 +163,12 @@ async fn with_attempts(pool: &PgPool, rows: Vec<DeliveryRow>) -> Result<Vec<Deli
 /// Sends a dead delivery again, with a fresh day of retries.
 pub async fn retry(pool: &PgPool, actor: &Actor<'_>, id: &str) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
-    let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM alert_deliveries WHERE id::text = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let status: Option<String> = sqlx::query_scalar!(
+        "SELECT status FROM alert_deliveries WHERE id::text = $1 FOR UPDATE",
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     match status.as_deref() {
         None => return Err(AppError::NotFound(format!("there is no delivery {id}"))),
         Some("dead") => {}
@@ -177,12 +178,12 @@ pub async fn retry(pool: &PgPool, actor: &Actor<'_>, id: &str) -> Result<(), App
             )));
         }
     }
-    sqlx::query(
+    sqlx::query!(
         "UPDATE alert_deliveries SET status = 'pending', next_attempt_at = now(), \
          retried_at = now(), requested_by = $2 WHERE id::text = $1",
+        id,
+        actor.name
     )
-    .bind(id)
-    .bind(actor.name)
     .execute(&mut *tx)
     .await?;
     Entry::new(
@@ -194,8 +195,7 @@ pub async fn retry(pool: &PgPool, actor: &Actor<'_>, id: &str) -> Result<(), App
     .from_address(actor.address)
     .record(&mut *tx)
     .await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(WAKE_CHANNEL)
+    sqlx::query!("SELECT pg_notify($1, '')", WAKE_CHANNEL)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;

@@ -120,7 +120,6 @@ fn plural(count: usize) -> &'static str {
     if count == 1 { "" } else { "s" }
 }
 
-#[derive(sqlx::FromRow)]
 struct AlertRow {
     finding_id: i64,
     reason: String,
@@ -142,15 +141,16 @@ pub async fn alerts(
     delivery_id: &str,
     dashboard: &str,
 ) -> Result<Vec<Alert>, sqlx::Error> {
-    let rows: Vec<AlertRow> = sqlx::query_as(
+    let rows: Vec<AlertRow> = sqlx::query_as!(
+        AlertRow,
         "SELECT f.id AS finding_id, o.reason, f.kind, o.severity, f.title, f.explanation, \
                 f.secret_arn, f.secret_name, f.principal, f.first_seen, f.last_seen, f.count \
          FROM alert_delivery_items i \
          JOIN alert_outbox o ON o.id = i.outbox_id \
          JOIN findings f ON f.id = o.finding_id \
-         WHERE i.delivery_id = $1::uuid ORDER BY o.id",
+         WHERE i.delivery_id = $1::text::uuid ORDER BY o.id",
+        delivery_id
     )
-    .bind(delivery_id)
     .fetch_all(pool)
     .await?;
     Ok(rows

@@ -13,18 +13,19 @@ pub async fn route_waiting(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let mut made = 0;
     loop {
         let mut tx = pool.begin().await?;
-        let waiting: Vec<i64> = sqlx::query_scalar(
+        let waiting = sqlx::query_scalar!(
             "SELECT id FROM alert_outbox WHERE routed_at IS NULL ORDER BY id \
              LIMIT $1 FOR UPDATE SKIP LOCKED",
+            ROUTE_BATCH
         )
-        .bind(ROUTE_BATCH)
         .fetch_all(&mut *tx)
         .await?;
         if waiting.is_empty() {
             return Ok(made);
         }
         // Which enabled channels each alert goes to, through which rule (the lowest-numbered
-        // when several send it the same way), at once or as a digest.
+        // when several send it the same way), at once or as a digest. The statements on this
+        // transaction's own table are checked when they run, not when they are built.
         sqlx::query(
             "CREATE TEMPORARY TABLE routes ON COMMIT DROP AS \
              SELECT DISTINCT ON (o.id, rc.channel_id, r.digest_minutes IS NULL) \
@@ -92,10 +93,12 @@ pub async fn route_waiting(pool: &PgPool) -> Result<u64, sqlx::Error> {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        sqlx::query("UPDATE alert_outbox SET routed_at = now() WHERE id = ANY ($1)")
-            .bind(&waiting)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE alert_outbox SET routed_at = now() WHERE id = ANY ($1)",
+            &waiting
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
     }
 }

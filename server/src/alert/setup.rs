@@ -23,7 +23,6 @@ const CHANNEL_NAME_TAKEN: &str = "alert_channels_name_key";
 const MAX_NAME: usize = 100;
 const MAX_PATTERN: usize = 500;
 
-#[derive(sqlx::FromRow)]
 struct ChannelRow {
     id: i64,
     kind: String,
@@ -36,9 +35,6 @@ struct ChannelRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
-
-const CHANNEL_COLUMNS: &str =
-    "id, kind, name, config, sealed, secret_fields, enabled, created_by, created_at, updated_at";
 
 /// What channel `id`'s sealed secrets are bound to: they open for that channel only.
 fn sealing_context(id: i64) -> String {
@@ -94,19 +90,25 @@ fn channel_name(name: &str) -> Result<String, AppError> {
 }
 
 pub async fn list_channels(pool: &PgPool) -> Result<Vec<Channel>, sqlx::Error> {
-    let rows: Vec<ChannelRow> = sqlx::query_as(&format!(
-        "SELECT {CHANNEL_COLUMNS} FROM alert_channels ORDER BY name"
-    ))
+    let rows = sqlx::query_as!(
+        ChannelRow,
+        "SELECT id, kind, name, config, sealed, secret_fields, enabled, created_by, created_at, \
+                updated_at \
+         FROM alert_channels ORDER BY name"
+    )
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(ChannelRow::shown).collect())
 }
 
 async fn channel_row(executor: impl sqlx::PgExecutor<'_>, id: i64) -> Result<ChannelRow, AppError> {
-    sqlx::query_as::<_, ChannelRow>(&format!(
-        "SELECT {CHANNEL_COLUMNS} FROM alert_channels WHERE id = $1"
-    ))
-    .bind(id)
+    sqlx::query_as!(
+        ChannelRow,
+        "SELECT id, kind, name, config, sealed, secret_fields, enabled, created_by, created_at, \
+                updated_at \
+         FROM alert_channels WHERE id = $1",
+        id
+    )
     .fetch_optional(executor)
     .await?
     .ok_or_else(|| AppError::NotFound(format!("there is no alert channel {id}")))
@@ -150,12 +152,14 @@ async fn save_secrets(
         .unwrap_or_default();
     let sealed =
         (!names.is_empty()).then(|| key.seal(&sealing_context(id), secrets.to_string().as_bytes()));
-    sqlx::query("UPDATE alert_channels SET sealed = $2, secret_fields = $3 WHERE id = $1")
-        .bind(id)
-        .bind(sealed)
-        .bind(&names)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE alert_channels SET sealed = $2, secret_fields = $3 WHERE id = $1",
+        id,
+        sealed,
+        &names
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -181,14 +185,14 @@ pub async fn add_channel(
     }
     let (shown, secrets) = checked(new.kind, &config, senders)?;
     let mut tx = pool.begin().await?;
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = sqlx::query_scalar!(
         "INSERT INTO alert_channels (kind, name, config, created_by) VALUES ($1, $2, $3, $4) \
          RETURNING id",
+        new.kind.as_str(),
+        name,
+        shown,
+        actor.name
     )
-    .bind(new.kind.as_str())
-    .bind(&name)
-    .bind(&shown)
-    .bind(actor.name)
     .fetch_one(&mut *tx)
     .await
     .on_constraint(CHANNEL_NAME_TAKEN, || {
@@ -289,11 +293,13 @@ pub async fn change_channel(
             changed.push(format!("destination changed from {before} to {after}"));
             destination = Some(json!({ "from": before, "to": after }));
         }
-        sqlx::query("UPDATE alert_channels SET config = $2 WHERE id = $1")
-            .bind(id)
-            .bind(&shown)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE alert_channels SET config = $2 WHERE id = $1",
+            id,
+            shown
+        )
+        .execute(&mut *tx)
+        .await?;
         save_secrets(&mut tx, key, id, &secrets).await?;
         changed.push("settings changed".to_string());
     }
@@ -302,12 +308,12 @@ pub async fn change_channel(
     {
         changed.push(if enabled { "enabled" } else { "disabled" }.to_string());
     }
-    sqlx::query(
+    sqlx::query!(
         "UPDATE alert_channels SET name = $2, enabled = $3, updated_at = now() WHERE id = $1",
+        id,
+        name,
+        change.enabled.unwrap_or(row.enabled)
     )
-    .bind(id)
-    .bind(&name)
-    .bind(change.enabled.unwrap_or(row.enabled))
     .execute(&mut *tx)
     .await
     .on_constraint(CHANNEL_NAME_TAKEN, || {
@@ -332,16 +338,17 @@ pub async fn change_channel(
 /// Removes a channel, its deliveries, and it from every rule.
 pub async fn remove_channel(pool: &PgPool, actor: &Actor<'_>, id: i64) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
-    let name: String =
-        sqlx::query_scalar("DELETE FROM alert_channels WHERE id = $1 RETURNING name")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("there is no alert channel {id}")))?;
+    let name: String = sqlx::query_scalar!(
+        "DELETE FROM alert_channels WHERE id = $1 RETURNING name",
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("there is no alert channel {id}")))?;
     // A rule left with no channel would route to nowhere.
-    sqlx::query(
+    sqlx::query!(
         "DELETE FROM alert_rules r WHERE NOT EXISTS \
-             (SELECT 1 FROM alert_rule_channels c WHERE c.rule_id = r.id)",
+             (SELECT 1 FROM alert_rule_channels c WHERE c.rule_id = r.id)"
     )
     .execute(&mut *tx)
     .await?;
@@ -358,7 +365,6 @@ pub async fn remove_channel(pool: &PgPool, actor: &Actor<'_>, id: i64) -> Result
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
 struct RuleRow {
     id: i64,
     min_severity: String,
@@ -374,12 +380,13 @@ struct RuleRow {
 }
 
 pub async fn list_rules(pool: &PgPool) -> Result<Vec<AlertRule>, sqlx::Error> {
-    let rows: Vec<RuleRow> = sqlx::query_as(
-        "SELECT r.id, r.min_severity, r.kinds, r.secret_pattern, r.secret_tag, \
-                r.principal_pattern, r.digest_minutes, r.enabled, r.created_by, r.created_at, \
-                ARRAY(SELECT channel_id FROM alert_rule_channels c WHERE c.rule_id = r.id \
-                      ORDER BY channel_id) AS channel_ids \
-         FROM alert_rules r ORDER BY r.id",
+    let rows: Vec<RuleRow> = sqlx::query_as!(
+        RuleRow,
+        r#"SELECT r.id, r.min_severity, r.kinds, r.secret_pattern, r.secret_tag,
+                r.principal_pattern, r.digest_minutes, r.enabled, r.created_by, r.created_at,
+                ARRAY(SELECT channel_id FROM alert_rule_channels c WHERE c.rule_id = r.id
+                      ORDER BY channel_id) AS "channel_ids!"
+         FROM alert_rules r ORDER BY r.id"#
     )
     .fetch_all(pool)
     .await?;
@@ -434,37 +441,38 @@ async fn insert_rule(
     let secret_pattern = pattern("secret pattern", rule.secret_pattern.as_deref())?;
     let secret_tag = pattern("secret tag", rule.secret_tag.as_deref())?;
     let principal_pattern = pattern("principal pattern", rule.principal_pattern.as_deref())?;
-    let known: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM alert_channels WHERE id = ANY($1) ORDER BY id")
-            .bind(&rule.channel_ids)
-            .fetch_all(&mut *tx)
-            .await?;
+    let known: Vec<i64> = sqlx::query_scalar!(
+        "SELECT id FROM alert_channels WHERE id = ANY($1) ORDER BY id",
+        &rule.channel_ids
+    )
+    .fetch_all(&mut *tx)
+    .await?;
     if let Some(missing) = rule.channel_ids.iter().find(|id| !known.contains(id)) {
         return Err(AppError::invalid(format!(
             "there is no alert channel {missing}"
         )));
     }
     let kinds: Vec<&str> = rule.kinds.iter().map(|kind| kind.as_str()).collect();
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = sqlx::query_scalar!(
         "INSERT INTO alert_rules (min_severity, kinds, secret_pattern, secret_tag, \
              principal_pattern, digest_minutes, created_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        rule.min_severity.as_str(),
+        &kinds as &[&str],
+        secret_pattern,
+        secret_tag,
+        principal_pattern,
+        rule.digest_minutes,
+        actor.name
     )
-    .bind(rule.min_severity.as_str())
-    .bind(&kinds)
-    .bind(&secret_pattern)
-    .bind(&secret_tag)
-    .bind(&principal_pattern)
-    .bind(rule.digest_minutes)
-    .bind(actor.name)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO alert_rule_channels (rule_id, channel_id) \
          SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
+        id,
+        &known
     )
-    .bind(id)
-    .bind(&known)
     .execute(&mut *tx)
     .await?;
     let when = match rule.digest_minutes {
@@ -504,8 +512,7 @@ pub async fn add_rule(
 
 pub async fn remove_rule(pool: &PgPool, actor: &Actor<'_>, id: i64) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
-    sqlx::query("DELETE FROM alert_rules WHERE id = $1")
-        .bind(id)
+    sqlx::query!("DELETE FROM alert_rules WHERE id = $1", id)
         .execute(&mut *tx)
         .await?
         .rows_affected()

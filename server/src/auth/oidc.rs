@@ -193,19 +193,21 @@ impl Oidc {
             .set_pkce_challenge(challenge)
             .url();
         let mut tx = pool.begin().await?;
-        sqlx::query("DELETE FROM sso_logins WHERE created_at < now() - make_interval(secs => $1)")
-            .bind(PENDING_LIFETIME_SECS)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
+        sqlx::query!(
+            "DELETE FROM sso_logins WHERE created_at < now() - make_interval(secs => $1)",
+            PENDING_LIFETIME_SECS,
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
             "INSERT INTO sso_logins (state_hash, pkce_verifier, nonce, next, browser_hash) \
              VALUES ($1, $2, $3, $4, $5)",
+            secret::digest(state.secret()),
+            verifier.secret(),
+            nonce.secret(),
+            next,
+            secret::digest(browser),
         )
-        .bind(secret::digest(state.secret()))
-        .bind(verifier.secret())
-        .bind(nonce.secret())
-        .bind(next)
-        .bind(secret::digest(browser))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -234,21 +236,21 @@ impl Oidc {
         };
         // Only the browser that started the sign-in consumes it: another one (a victim sent
         // an attacker's callback URL) neither signs in nor spends the state.
-        let pending: Option<(String, String, String)> = sqlx::query_as(
+        let pending = sqlx::query!(
             "DELETE FROM sso_logins WHERE state_hash = $1 AND browser_hash = $3 \
                AND created_at > now() - make_interval(secs => $2) \
              RETURNING pkce_verifier, nonce, next",
+            secret::digest(state),
+            PENDING_LIFETIME_SECS,
+            secret::digest(browser),
         )
-        .bind(secret::digest(state))
-        .bind(PENDING_LIFETIME_SECS)
-        .bind(secret::digest(browser))
         .fetch_optional(pool)
         .await?;
-        let Some((verifier, nonce, next)) = pending else {
-            let started: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM sso_logins WHERE state_hash = $1)",
+        let Some(pending) = pending else {
+            let started = sqlx::query_scalar!(
+                r#"SELECT EXISTS (SELECT 1 FROM sso_logins WHERE state_hash = $1) AS "started!""#,
+                secret::digest(state),
             )
-            .bind(secret::digest(state))
             .fetch_one(pool)
             .await?;
             return Err(if started {
@@ -262,7 +264,7 @@ impl Oidc {
         let tokens = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|error| self.provider_error(error))?
-            .set_pkce_verifier(PkceCodeVerifier::new(verifier))
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier))
             .request_async(&self.http)
             .await
             .map_err(|error| OidcError::Refused(error.to_string()))?;
@@ -270,7 +272,7 @@ impl Oidc {
             .id_token()
             .ok_or_else(|| OidcError::Unverified("the answer has no ID token".into()))?;
         let claims = id_token
-            .claims(&client.id_token_verifier(), &Nonce::new(nonce))
+            .claims(&client.id_token_verifier(), &Nonce::new(pending.nonce))
             .map_err(|error| OidcError::Unverified(error.to_string()))?;
 
         let subject = claims.subject().as_str().to_string();
@@ -312,7 +314,7 @@ impl Oidc {
         )
         .await?;
         tx.commit().await?;
-        Ok((user, session, next))
+        Ok((user, session, pending.next))
     }
 
     async fn record_failure(

@@ -57,15 +57,15 @@ pub async fn create(
     user_agent: Option<&str>,
 ) -> Result<NewSession, sqlx::Error> {
     let (secret, digest) = secret::generate(PREFIX);
-    let expires_at: DateTime<Utc> = sqlx::query_scalar(
+    let expires_at = sqlx::query_scalar!(
         "INSERT INTO sessions (token_hash, user_id, expires_at, address, user_agent) \
          VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5) RETURNING expires_at",
+        digest,
+        user_id,
+        policy.lifetime.as_secs_f64(),
+        address,
+        user_agent.map(|agent| agent.chars().take(256).collect::<String>()),
     )
-    .bind(digest)
-    .bind(user_id)
-    .bind(policy.lifetime.as_secs_f64())
-    .bind(address)
-    .bind(user_agent.map(|agent| agent.chars().take(256).collect::<String>()))
     .fetch_one(executor)
     .await?;
     Ok(NewSession { secret, expires_at })
@@ -80,28 +80,27 @@ pub async fn resolve(
     if !secret.starts_with(PREFIX) {
         return Ok(None);
     }
-    let row: Option<(i64, i64, String, String)> = sqlx::query_as(
+    let row = sqlx::query!(
         "UPDATE sessions AS s SET last_seen_at = now() FROM users AS u \
          WHERE s.token_hash = $1 AND u.id = s.user_id \
            AND s.revoked_at IS NULL AND s.expires_at > now() \
            AND s.last_seen_at > now() - make_interval(secs => $2) \
            AND u.disabled_at IS NULL \
-         RETURNING s.id, u.id, u.name, u.role",
+         RETURNING s.id, u.id AS user_id, u.name, u.role",
+        secret::digest(secret),
+        policy.idle_timeout.as_secs_f64(),
     )
-    .bind(secret::digest(secret))
-    .bind(policy.idle_timeout.as_secs_f64())
     .fetch_optional(pool)
     .await?;
-    let Some((id, user_id, name, role)) = row else {
+    let Some(row) = row else {
         return Ok(None);
     };
-    let role = super::stored_role(&role)?;
     Ok(Some(Session {
-        id,
-        user_id,
+        id: row.id,
+        user_id: row.user_id,
         identity: Identity {
-            name,
-            role,
+            role: super::stored_role(&row.role)?,
+            name: row.name,
             credential: Credential::Session,
         },
     }))
@@ -109,10 +108,10 @@ pub async fn resolve(
 
 /// Ends the session a cookie names; true when it was live.
 pub async fn revoke(executor: impl PgExecutor<'_>, secret: &str) -> Result<bool, sqlx::Error> {
-    let ended = sqlx::query(
+    let ended = sqlx::query!(
         "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
+        secret::digest(secret),
     )
-    .bind(secret::digest(secret))
     .execute(executor)
     .await?;
     Ok(ended.rows_affected() > 0)
@@ -123,10 +122,10 @@ pub async fn revoke_all_of_user(
     executor: impl PgExecutor<'_>,
     user_id: i64,
 ) -> Result<u64, sqlx::Error> {
-    let ended = sqlx::query(
+    let ended = sqlx::query!(
         "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id,
     )
-    .bind(user_id)
     .execute(executor)
     .await?;
     Ok(ended.rows_affected())

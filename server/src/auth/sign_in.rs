@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::Semaphore;
@@ -148,10 +148,12 @@ pub async fn sign_in(
     .await?;
     // A success clears the account's failures (its own reservation among them); the audit
     // log keeps them.
-    sqlx::query("DELETE FROM sign_in_failures WHERE lower(account) = lower($1)")
-        .bind(&user.name)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM sign_in_failures WHERE lower(account) = lower($1)",
+        user.name,
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     tracing::info!(user = %user.name, address = attempt.address, "signed in");
     Ok((user, session))
@@ -198,24 +200,30 @@ async fn reserve_attempt(
     let mut tx = pool.begin().await?;
     // Always the account first, then the address: two attempts never wait on each other in a
     // circle.
-    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(lower($2)))")
-        .bind(ACCOUNT_LOCK)
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-        .bind(ADDRESS_LOCK)
-        .bind(address)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock($1, hashtext(lower($2)))",
+        ACCOUNT_LOCK,
+        name,
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+        ADDRESS_LOCK,
+        address,
+    )
+    .execute(&mut *tx)
+    .await?;
     if let Some(retry_after) = throttled(&mut tx, name, address, limits).await? {
         return Ok(Err(retry_after));
     }
-    sqlx::query("INSERT INTO sign_in_failures (account, address) VALUES ($1, $2)")
-        .bind(name)
-        .bind(address)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO sign_in_failures (account, address) VALUES ($1, $2)",
+        name,
+        address,
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Ok(()))
 }
@@ -229,29 +237,24 @@ async fn throttled(
     limits: SignInLimits,
 ) -> Result<Option<Duration>, sqlx::Error> {
     let window = limits.window.as_secs_f64();
-    let (by_account, oldest_account, by_address, oldest_address): (
-        i64,
-        Option<DateTime<Utc>>,
-        i64,
-        Option<DateTime<Utc>>,
-    ) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE lower(account) = lower($1)), \
-                min(failed_at) FILTER (WHERE lower(account) = lower($1)), \
-                count(*) FILTER (WHERE address = $2), \
-                min(failed_at) FILTER (WHERE address = $2) \
-         FROM sign_in_failures \
-         WHERE failed_at > now() - make_interval(secs => $3) \
-           AND (lower(account) = lower($1) OR address = $2)",
+    let failures = sqlx::query!(
+        r#"SELECT count(*) FILTER (WHERE lower(account) = lower($1)) AS "by_account!",
+                  min(failed_at) FILTER (WHERE lower(account) = lower($1)) AS oldest_account,
+                  count(*) FILTER (WHERE address = $2) AS "by_address!",
+                  min(failed_at) FILTER (WHERE address = $2) AS oldest_address
+           FROM sign_in_failures
+           WHERE failed_at > now() - make_interval(secs => $3)
+             AND (lower(account) = lower($1) OR address = $2)"#,
+        name,
+        address,
+        window,
     )
-    .bind(name)
-    .bind(address)
-    .bind(window)
     .fetch_one(connection)
     .await?;
-    let oldest = if by_account >= limits.per_account {
-        oldest_account
-    } else if by_address >= limits.per_address {
-        oldest_address
+    let oldest = if failures.by_account >= limits.per_account {
+        failures.oldest_account
+    } else if failures.by_address >= limits.per_address {
+        failures.oldest_address
     } else {
         return Ok(None);
     };
@@ -268,10 +271,10 @@ async fn throttled(
 /// traffic, so they would grow without end); the audit log keeps every attempt.
 pub async fn purge_old_failures(pool: &PgPool, limits: SignInLimits) -> Result<u64, sqlx::Error> {
     let kept = limits.window.max(Duration::from_secs(24 * 3600));
-    let purged = sqlx::query(
+    let purged = sqlx::query!(
         "DELETE FROM sign_in_failures WHERE failed_at < now() - make_interval(secs => $1)",
+        kept.as_secs_f64(),
     )
-    .bind(kept.as_secs_f64())
     .execute(pool)
     .await?;
     Ok(purged.rows_affected())

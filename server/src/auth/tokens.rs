@@ -37,26 +37,23 @@ pub enum TokenError {
     Store(#[from] sqlx::Error),
 }
 
-type TokenRow = (
-    String,
-    String,
-    String,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-);
+struct TokenRow {
+    name: String,
+    role: String,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
+}
 
-fn from_row(
-    (name, role, created_by, created_at, expires_at, last_used_at): TokenRow,
-) -> Result<ApiToken, TokenError> {
-    let role = super::stored_role(&role)?;
+fn from_row(row: TokenRow) -> Result<ApiToken, TokenError> {
     Ok(ApiToken {
-        name,
-        role,
-        created_by,
-        created_at,
-        expires_at,
-        last_used_at,
+        role: super::stored_role(&row.role)?,
+        name: row.name,
+        created_by: row.created_by,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        last_used_at: row.last_used_at,
     })
 }
 
@@ -73,16 +70,17 @@ pub async fn create(
     }
     let (secret, digest) = secret::generate(PREFIX);
     let mut tx = pool.begin().await?;
-    let row: Result<TokenRow, sqlx::Error> = sqlx::query_as(
+    let row = sqlx::query_as!(
+        TokenRow,
         "INSERT INTO api_tokens (name, role, token_hash, created_by, expires_at) \
          VALUES ($1, $2, $3, $4, $5) \
          RETURNING name, role, created_by, created_at, expires_at, last_used_at",
+        name,
+        role.as_str(),
+        digest,
+        actor,
+        expires_at,
     )
-    .bind(name)
-    .bind(role.as_str())
-    .bind(digest)
-    .bind(actor)
-    .bind(expires_at)
     .fetch_one(&mut *tx)
     .await;
     let token = match row {
@@ -112,7 +110,8 @@ pub async fn create(
 
 /// Active tokens (not revoked), expired ones included so they can be cleaned up.
 pub async fn list(pool: &PgPool) -> Result<Vec<ApiToken>, TokenError> {
-    let rows: Vec<TokenRow> = sqlx::query_as(
+    let rows = sqlx::query_as!(
+        TokenRow,
         "SELECT name, role, created_by, created_at, expires_at, last_used_at FROM api_tokens \
          WHERE revoked_at IS NULL ORDER BY lower(name)",
     )
@@ -123,11 +122,11 @@ pub async fn list(pool: &PgPool) -> Result<Vec<ApiToken>, TokenError> {
 
 pub async fn revoke(pool: &PgPool, actor: &str, name: &str) -> Result<(), TokenError> {
     let mut tx = pool.begin().await?;
-    let revoked: Option<String> = sqlx::query_scalar(
+    let revoked = sqlx::query_scalar!(
         "UPDATE api_tokens SET revoked_at = now() \
          WHERE lower(name) = lower($1) AND revoked_at IS NULL RETURNING name",
+        name,
     )
-    .bind(name)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(revoked) = revoked else {
@@ -150,20 +149,19 @@ pub async fn resolve(pool: &PgPool, secret: &str) -> Result<Option<Identity>, sq
     if !secret.starts_with(PREFIX) {
         return Ok(None);
     }
-    let row: Option<(String, String)> = sqlx::query_as(
+    let row = sqlx::query!(
         "UPDATE api_tokens SET last_used_at = now() \
          WHERE token_hash = $1 AND revoked_at IS NULL \
            AND (expires_at IS NULL OR expires_at > now()) \
          RETURNING name, role",
+        secret::digest(secret),
     )
-    .bind(secret::digest(secret))
     .fetch_optional(pool)
     .await?;
-    row.map(|(name, role)| {
-        let role = super::stored_role(&role)?;
+    row.map(|row| {
         Ok(Identity {
-            name,
-            role,
+            role: super::stored_role(&row.role)?,
+            name: row.name,
             credential: Credential::Token,
         })
     })

@@ -48,16 +48,21 @@ pub(crate) fn valid_name(name: &str) -> bool {
         && chars.all(allowed)
 }
 
-type UserRow = (i64, String, String, Option<DateTime<Utc>>, DateTime<Utc>);
+struct UserRow {
+    id: i64,
+    name: String,
+    role: String,
+    disabled_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
 
-fn from_row((id, name, role, disabled_at, created_at): UserRow) -> Result<User, UserError> {
-    let role = super::stored_role(&role)?;
+fn from_row(row: UserRow) -> Result<User, UserError> {
     Ok(User {
-        id,
-        name,
-        role,
-        disabled_at,
-        created_at,
+        id: row.id,
+        name: row.name,
+        role: super::stored_role(&row.role)?,
+        disabled_at: row.disabled_at,
+        created_at: row.created_at,
     })
 }
 
@@ -99,14 +104,15 @@ async fn insert(
     external_id: Option<&str>,
 ) -> Result<User, UserError> {
     let mut tx = pool.begin().await?;
-    let row: Result<UserRow, sqlx::Error> = sqlx::query_as(
+    let row = sqlx::query_as!(
+        UserRow,
         "INSERT INTO users (name, role, password_hash, external_id) VALUES ($1, $2, $3, $4) \
          RETURNING id, name, role, disabled_at, created_at",
+        name,
+        role.as_str(),
+        password_hash,
+        external_id,
     )
-    .bind(name)
-    .bind(role.as_str())
-    .bind(password_hash)
-    .bind(external_id)
     .fetch_one(&mut *tx)
     .await;
     let user = match row {
@@ -136,7 +142,7 @@ async fn insert(
 /// On a store without users, creates the `admin` account with a generated password and
 /// returns that password, to be shown once. Several processes starting at once create it once.
 pub async fn ensure_initial_admin(pool: &PgPool) -> Result<Option<String>, UserError> {
-    let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+    let any = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM users) AS "any!""#)
         .fetch_one(pool)
         .await?;
     if any {
@@ -159,7 +165,8 @@ pub async fn ensure_initial_admin(pool: &PgPool) -> Result<Option<String>, UserE
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<User>, UserError> {
-    let rows: Vec<UserRow> = sqlx::query_as(
+    let rows = sqlx::query_as!(
+        UserRow,
         "SELECT id, name, role, disabled_at, created_at FROM users ORDER BY lower(name)",
     )
     .fetch_all(pool)
@@ -172,8 +179,10 @@ pub async fn disable(pool: &PgPool, actor: &str, name: &str) -> Result<User, Use
         pool,
         actor,
         name,
-        "disabled_at = coalesce(disabled_at, now())",
-        None,
+        Change {
+            disable: true,
+            ..Change::default()
+        },
         |user| {
             (
                 Action::UserDisabled,
@@ -195,8 +204,10 @@ pub async fn set_role(
         pool,
         actor,
         name,
-        "role = $2",
-        Some(role.as_str()),
+        Change {
+            role: Some(role.as_str()),
+            ..Change::default()
+        },
         |user| {
             (
                 Action::UserRoleChanged,
@@ -220,8 +231,10 @@ pub async fn set_password(
         pool,
         actor,
         name,
-        "password_hash = $2",
-        Some(&hash),
+        Change {
+            password_hash: Some(&hash),
+            ..Change::default()
+        },
         |user| {
             (
                 Action::UserPasswordChanged,
@@ -235,10 +248,11 @@ pub async fn set_password(
 
 /// The account single sign-on created for a provider's subject (`issuer subject`).
 pub async fn by_external_id(pool: &PgPool, external_id: &str) -> Result<Option<User>, UserError> {
-    let row: Option<UserRow> = sqlx::query_as(
+    let row = sqlx::query_as!(
+        UserRow,
         "SELECT id, name, role, disabled_at, created_at FROM users WHERE external_id = $1",
+        external_id,
     )
-    .bind(external_id)
     .fetch_optional(pool)
     .await?;
     row.map(from_row).transpose()
@@ -254,28 +268,34 @@ pub struct Credentials {
 
 /// The account a sign-in names, found case-insensitively.
 pub async fn credentials(pool: &PgPool, name: &str) -> Result<Option<Credentials>, UserError> {
-    type CredentialsRow = (
-        i64,
-        String,
-        String,
-        Option<DateTime<Utc>>,
-        DateTime<Utc>,
-        Option<String>,
-    );
-    let row: Option<CredentialsRow> = sqlx::query_as(
+    let row = sqlx::query!(
         "SELECT id, name, role, disabled_at, created_at, password_hash FROM users \
          WHERE lower(name) = lower($1)",
+        name,
     )
-    .bind(name)
     .fetch_optional(pool)
     .await?;
-    row.map(|(id, name, role, disabled_at, created_at, password_hash)| {
+    row.map(|row| {
         Ok(Credentials {
-            user: from_row((id, name, role, disabled_at, created_at))?,
-            password_hash,
+            user: from_row(UserRow {
+                id: row.id,
+                name: row.name,
+                role: row.role,
+                disabled_at: row.disabled_at,
+                created_at: row.created_at,
+            })?,
+            password_hash: row.password_hash,
         })
     })
     .transpose()
+}
+
+/// What [`change`] sets on a user; what is left out stays as it is.
+#[derive(Default)]
+struct Change<'a> {
+    disable: bool,
+    role: Option<&'a str>,
+    password_hash: Option<&'a str>,
 }
 
 /// Updates one user (found case-insensitively), ends their sessions and records what
@@ -284,20 +304,27 @@ async fn change(
     pool: &PgPool,
     actor: &str,
     name: &str,
-    assignment: &str,
-    argument: Option<&str>,
+    change: Change<'_>,
     describe: impl FnOnce(&User) -> (Action, String, serde_json::Value),
 ) -> Result<User, UserError> {
     let mut tx = pool.begin().await?;
-    let statement = format!(
-        "UPDATE users SET {assignment}, updated_at = now() WHERE lower(name) = lower($1) \
-         RETURNING id, name, role, disabled_at, created_at"
-    );
-    let mut query = sqlx::query_as::<_, UserRow>(&statement).bind(name);
-    if let Some(argument) = argument {
-        query = query.bind(argument);
-    }
-    let user = match query.fetch_optional(&mut *tx).await? {
+    let row = sqlx::query_as!(
+        UserRow,
+        "UPDATE users SET \
+           disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) ELSE disabled_at END, \
+           role = coalesce($3, role), \
+           password_hash = coalesce($4, password_hash), \
+           updated_at = now() \
+         WHERE lower(name) = lower($1) \
+         RETURNING id, name, role, disabled_at, created_at",
+        name,
+        change.disable,
+        change.role,
+        change.password_hash,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let user = match row {
         Some(row) => from_row(row)?,
         None => return Err(UserError::NotFound(name.to_string())),
     };

@@ -194,34 +194,36 @@ async fn release(cluster: EmbeddedPostgres) {
 
 /// Reads what the Overview shows about the database.
 pub async fn status(pool: &PgPool, location: &str) -> Result<DatabaseStatus, sqlx::Error> {
-    let (server_version, size_bytes): (String, i64) = sqlx::query_as(
-        "SELECT current_setting('server_version'), pg_database_size(current_database())",
+    let server = sqlx::query!(
+        r#"SELECT current_setting('server_version') AS "version!",
+                  pg_database_size(current_database()) AS "size_bytes!""#
     )
     .fetch_one(pool)
     .await?;
-    let (schema_version, schema_description): (i64, String) = sqlx::query_as(
-        "SELECT version, description FROM _sqlx_migrations WHERE success ORDER BY version DESC LIMIT 1",
+    let schema = sqlx::query!(
+        "SELECT version, description FROM _sqlx_migrations WHERE success \
+         ORDER BY version DESC LIMIT 1"
     )
     .fetch_one(pool)
     .await?;
     Ok(DatabaseStatus {
-        server_version: format!("PostgreSQL {server_version}"),
+        server_version: format!("PostgreSQL {}", server.version),
         location: location.to_string(),
-        schema_version,
-        schema_description,
-        size_bytes,
+        schema_version: schema.version,
+        schema_description: schema.description,
+        size_bytes: server.size_bytes,
     })
 }
 
 async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
-    let table_exists: bool =
-        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+    let table_exists =
+        sqlx::query_scalar!(r#"SELECT to_regclass('_sqlx_migrations') IS NOT NULL AS "exists!""#)
             .fetch_one(pool)
             .await?;
     if !table_exists {
         return Ok(Vec::new());
     }
-    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+    sqlx::query_scalar!("SELECT version FROM _sqlx_migrations WHERE success")
         .fetch_all(pool)
         .await
 }
@@ -244,12 +246,13 @@ async fn connect(options: PgConnectOptions, location: &str) -> Result<PgPool, Db
 
 async fn open_embedded_pool(cluster: &EmbeddedPostgres, location: &str) -> Result<PgPool, DbError> {
     let maintenance = connect(cluster.connect_options().database("postgres"), location).await?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(embedded::DATABASE)
-            .fetch_one(&maintenance)
-            .await
-            .map_err(DbError::CreateDatabase)?;
+    let exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS "exists!""#,
+        embedded::DATABASE,
+    )
+    .fetch_one(&maintenance)
+    .await
+    .map_err(DbError::CreateDatabase)?;
     if !exists {
         let created = sqlx::query(&format!("CREATE DATABASE {}", embedded::DATABASE))
             .execute(&maintenance)

@@ -44,14 +44,12 @@ pub async fn backfill(
     let settings = settings::load(pool).await?;
     let mut db = pool.acquire().await?;
     // Held for the whole backfill: live detection waits rather than interleaving with it.
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(engine::DETECTION_LOCK)
+    sqlx::query!("SELECT pg_advisory_lock($1)", engine::DETECTION_LOCK)
         .execute(&mut *db)
         .await?;
     let outcome = run(&mut db, &settings, since, until, &mut progress).await;
-    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(engine::DETECTION_LOCK)
-        .execute(&mut *db)
+    let unlocked = sqlx::query!("SELECT pg_advisory_unlock($1)", engine::DETECTION_LOCK)
+        .fetch_one(&mut *db)
         .await;
     let backfilled = outcome?;
     unlocked?;
@@ -66,10 +64,10 @@ async fn run(
     progress: &mut impl FnMut(u64),
 ) -> Result<Backfilled, BackfillError> {
     let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM detector_state")
+    sqlx::query!("DELETE FROM detector_state")
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
+    sqlx::query!(
         "DELETE FROM findings f \
          WHERE ($1::timestamptz IS NULL OR f.first_seen >= $1) \
            AND ($2::timestamptz IS NULL OR f.first_seen < $2) \
@@ -78,10 +76,10 @@ async fn run(
                SELECT 1 FROM audit_log a \
                WHERE (a.detail ->> 'finding_id')::bigint = f.id AND a.detail ? 'finding_id' \
                  AND a.actor <> $3)",
+        since,
+        until,
+        SYSTEM_ACTOR
     )
-    .bind(since)
-    .bind(until)
-    .bind(SYSTEM_ACTOR)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -108,7 +106,7 @@ async fn run(
         let count = events.len() as u64;
         let mut tx = db.begin().await?;
         // History's findings are for reading, not for paging anyone (migration 0014).
-        sqlx::query("SET LOCAL trailkeeper.alerts = 'off'")
+        sqlx::query!("SET LOCAL trailkeeper.alerts = 'off'")
             .execute(&mut *tx)
             .await?;
         let recorded =

@@ -94,8 +94,7 @@ async fn run(
         }
     };
     let facts = facts(db, &events).await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(DETECTION_LOCK)
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", DETECTION_LOCK)
         .execute(&mut *db)
         .await?;
     let stored = memories(db, &wanted).await?;
@@ -149,22 +148,24 @@ async fn facts(
         .filter_map(|e| e.secret_arn.as_deref())
         .collect();
     let arns: Vec<&str> = arns.into_iter().collect();
-    let rows: Vec<(String, String, Option<String>)> =
-        sqlx::query_as("SELECT arn, name, rotation_lambda_arn FROM secrets WHERE arn = ANY($1)")
-            .bind(&arns)
-            .fetch_all(&mut *db)
-            .await?;
+    let rows = sqlx::query!(
+        "SELECT arn, name, rotation_lambda_arn FROM secrets WHERE arn = ANY($1)",
+        &arns as &[&str]
+    )
+    .fetch_all(&mut *db)
+    .await?;
     Ok(rows
         .into_iter()
-        .map(|(arn, name, rotation_lambda_arn)| {
-            let rotation_function = rotation_lambda_arn
+        .map(|row| {
+            let rotation_function = row
+                .rotation_lambda_arn
                 .as_deref()
                 .and_then(function_name)
                 .map(str::to_string);
             (
-                arn,
+                row.arn,
                 SecretFacts {
-                    name,
+                    name: row.name,
                     rotation_function,
                 },
             )
@@ -191,17 +192,17 @@ async fn memories(
     wanted: &HashSet<(&str, &str)>,
 ) -> Result<Stored, sqlx::Error> {
     let (names, keys): (Vec<&str>, Vec<&str>) = wanted.iter().copied().unzip();
-    let rows: Vec<(String, String, Value)> = sqlx::query_as(
+    let rows = sqlx::query!(
         "SELECT s.detector, s.key, s.state FROM detector_state s \
          JOIN unnest($1::text[], $2::text[]) AS w (detector, key) USING (detector, key)",
+        &names as &[&str],
+        &keys as &[&str]
     )
-    .bind(&names)
-    .bind(&keys)
     .fetch_all(&mut *db)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(name, key, state)| ((name, key), state))
+        .map(|row| ((row.detector, row.key), row.state))
         .collect())
 }
 
@@ -222,14 +223,14 @@ async fn save(
         keys.push(key);
         states.push(state);
     }
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO detector_state (detector, key, state) \
          SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) \
          ON CONFLICT (detector, key) DO UPDATE SET state = EXCLUDED.state",
+        &names,
+        &keys,
+        &states
     )
-    .bind(&names)
-    .bind(&keys)
-    .bind(&states)
     .execute(&mut *db)
     .await?;
     Ok(())

@@ -31,8 +31,7 @@ impl From<SettingsError> for AppError {
 /// The stored settings, or the defaults when none were saved.
 pub async fn load(db: impl PgExecutor<'_>) -> Result<DetectionSettings, SettingsError> {
     let stored: Option<serde_json::Value> =
-        sqlx::query_scalar("SELECT value FROM settings WHERE area = $1")
-            .bind(AREA)
+        sqlx::query_scalar!("SELECT value FROM settings WHERE area = $1", AREA)
             .fetch_optional(db)
             .await?;
     match stored {
@@ -88,14 +87,14 @@ async fn write(
     by: &str,
 ) -> Result<(), SettingsError> {
     settings.validate().map_err(SettingsError::Invalid)?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO settings (area, value, updated_by) VALUES ($1, $2, $3) \
          ON CONFLICT (area) DO UPDATE SET value = EXCLUDED.value, \
              updated_by = EXCLUDED.updated_by, updated_at = now()",
+        AREA,
+        serde_json::to_value(settings).expect("settings serialise"),
+        by
     )
-    .bind(AREA)
-    .bind(serde_json::to_value(settings).expect("settings serialise"))
-    .bind(by)
     .execute(db)
     .await?;
     Ok(())

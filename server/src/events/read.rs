@@ -110,10 +110,12 @@ fn decode_cursor(text: &str) -> Result<Cursor, ReadError> {
 pub async fn secret_arns(pool: &PgPool, query: &EventQuery) -> Result<Vec<String>, sqlx::Error> {
     match &query.secret {
         Some(secret) => {
-            sqlx::query_scalar("SELECT arn FROM secrets WHERE arn = $1 OR name = $1")
-                .bind(secret)
-                .fetch_all(pool)
-                .await
+            sqlx::query_scalar!(
+                "SELECT arn FROM secrets WHERE arn = $1 OR name = $1",
+                secret
+            )
+            .fetch_all(pool)
+            .await
         }
         None => Ok(Vec::new()),
     }
@@ -315,7 +317,6 @@ pub async fn access_report(
     now: DateTime<Utc>,
 ) -> Result<AccessReport, sqlx::Error> {
     let (since, until) = query.bounds(now);
-    #[derive(sqlx::FromRow)]
     struct Row {
         principal: String,
         principal_account: Option<String>,
@@ -329,30 +330,31 @@ pub async fn access_report(
         user_agents: Vec<String>,
         error_codes: Vec<String>,
     }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT COALESCE(principal, source_service, 'unknown') AS principal, \
-                max(principal_account) AS principal_account, \
-                count(*) AS events, \
-                count(*) FILTER (WHERE read_only) AS reads, \
-                count(*) FILTER (WHERE NOT read_only) AS writes, \
-                count(*) FILTER (WHERE error_code IS NOT NULL) AS errors, \
-                min(event_time) AS first_at, max(event_time) AS last_at, \
-                (COALESCE(array_agg(DISTINCT COALESCE(host(source_ip), source_service)) \
-                    FILTER (WHERE source_ip IS NOT NULL OR source_service IS NOT NULL), \
-                    '{}'))[1:10] AS sources, \
-                (COALESCE(array_agg(DISTINCT user_agent_family) \
-                    FILTER (WHERE user_agent_family IS NOT NULL), '{}'))[1:10] AS user_agents, \
-                COALESCE(array_agg(DISTINCT error_code) FILTER (WHERE error_code IS NOT NULL), \
-                    '{}') AS error_codes \
-         FROM events \
-         WHERE secret_arn = $1 \
-           AND ($2::timestamptz IS NULL OR event_time >= $2) \
-           AND ($3::timestamptz IS NULL OR event_time < $3) \
-         GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 500",
+    let rows: Vec<Row> = sqlx::query_as!(
+        Row,
+        r#"SELECT COALESCE(principal, source_service, 'unknown') AS "principal!",
+                max(principal_account) AS principal_account,
+                count(*) AS "events!",
+                count(*) FILTER (WHERE read_only) AS "reads!",
+                count(*) FILTER (WHERE NOT read_only) AS "writes!",
+                count(*) FILTER (WHERE error_code IS NOT NULL) AS "errors!",
+                min(event_time) AS "first_at!", max(event_time) AS "last_at!",
+                (COALESCE(array_agg(DISTINCT COALESCE(host(source_ip), source_service))
+                    FILTER (WHERE source_ip IS NOT NULL OR source_service IS NOT NULL),
+                    '{}'))[1:10] AS "sources!",
+                (COALESCE(array_agg(DISTINCT user_agent_family)
+                    FILTER (WHERE user_agent_family IS NOT NULL), '{}'))[1:10] AS "user_agents!",
+                COALESCE(array_agg(DISTINCT error_code) FILTER (WHERE error_code IS NOT NULL),
+                    '{}') AS "error_codes!"
+         FROM events
+         WHERE secret_arn = $1
+           AND ($2::timestamptz IS NULL OR event_time >= $2)
+           AND ($3::timestamptz IS NULL OR event_time < $3)
+         GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 500"#,
+        secret_arn,
+        since,
+        until
     )
-    .bind(secret_arn)
-    .bind(since)
-    .bind(until)
     .fetch_all(pool)
     .await?;
     Ok(AccessReport {
@@ -408,77 +410,67 @@ pub async fn hourly(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<(DateTime<Utc>, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT date_trunc('hour', event_time, 'UTC'), count(*) FROM events \
-         WHERE principal = $1 AND event_time >= $2 AND event_time < $3 GROUP BY 1 ORDER BY 1",
+    let hours = sqlx::query!(
+        r#"SELECT date_trunc('hour', event_time, 'UTC') AS "hour!", count(*) AS "events!"
+           FROM events
+           WHERE principal = $1 AND event_time >= $2 AND event_time < $3
+           GROUP BY 1 ORDER BY 1"#,
+        principal,
+        from,
+        to
     )
-    .bind(principal)
-    .bind(from)
-    .bind(to)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(hours
+        .into_iter()
+        .map(|row| (row.hour, row.events))
+        .collect())
 }
 
 /// The Overview's CloudTrail figures: the last day's events, errors and busiest principals,
 /// and each source's last poll and checkpoint.
 pub async fn overview(pool: &PgPool) -> Result<EventsOverview, sqlx::Error> {
-    let (last_day, errors_last_day, newest_event): (i64, i64, Option<DateTime<Utc>>) =
-        sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE event_time >= now() - interval '1 day'), \
-                    count(*) FILTER (WHERE event_time >= now() - interval '1 day' \
-                                       AND error_code IS NOT NULL), \
-                    (SELECT max(event_time) FROM events) \
-             FROM events WHERE event_time >= now() - interval '1 day'",
-        )
-        .fetch_one(pool)
-        .await?;
-    let top_principals: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT principal, count(*) FROM events \
-         WHERE event_time >= now() - interval '1 day' AND principal IS NOT NULL \
-         GROUP BY principal ORDER BY count(*) DESC, principal LIMIT 5",
+    let last_day = sqlx::query!(
+        r#"SELECT count(*) AS "events!",
+                  count(*) FILTER (WHERE error_code IS NOT NULL) AS "errors!",
+                  (SELECT max(event_time) FROM events) AS newest
+           FROM events WHERE event_time >= now() - interval '1 day'"#
     )
-    .fetch_all(pool)
+    .fetch_one(pool)
     .await?;
-    let quarantined: i64 = sqlx::query_scalar("SELECT count(*) FROM quarantine")
-        .fetch_one(pool)
-        .await?;
-    let polls = sqlx::query_as::<_, (String, DateTime<Utc>, Option<String>, i64)>(
-        "SELECT source, polled_at, error, new_events FROM ingest_polls ORDER BY source",
+    let top_principals = sqlx::query!(
+        r#"SELECT principal AS "principal!", count(*) AS "events!" FROM events
+           WHERE event_time >= now() - interval '1 day' AND principal IS NOT NULL
+           GROUP BY principal ORDER BY count(*) DESC, principal LIMIT 5"#
     )
     .fetch_all(pool)
     .await?
     .into_iter()
-    .map(|(source, polled_at, error, new_events)| SourcePoll {
-        source,
-        polled_at,
-        error,
-        new_events,
-    })
+    .map(|row| (row.principal, row.events))
     .collect();
+    let quarantined = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM quarantine"#)
+        .fetch_one(pool)
+        .await?;
+    let polls = sqlx::query_as!(
+        SourcePoll,
+        "SELECT source, polled_at, error, new_events FROM ingest_polls ORDER BY source"
+    )
+    .fetch_all(pool)
+    .await?;
     // An S3 stream's objects are quarantined under their own URLs, LookupEvents pages as
     // "LookupEvents in REGION …".
-    let checkpoints =
-        sqlx::query_as::<_, (String, String, Option<DateTime<Utc>>, DateTime<Utc>, i64)>(
-            "SELECT c.source, c.position, c.newest_event_time, c.advanced_at, \
-                (SELECT count(*) FROM quarantine q WHERE q.source LIKE \
-                    CASE WHEN c.source LIKE 'lookup:%' \
-                         THEN 'LookupEvents in ' || substr(c.source, 8) || ' %' \
-                         ELSE replace(replace(c.source, '%', '\\%'), '_', '\\_') || '%' END) \
-         FROM ingest_checkpoints c ORDER BY c.source",
-        )
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(
-            |(source, position, newest_event_time, advanced_at, quarantined)| StreamCheckpoint {
-                source,
-                position,
-                newest_event_time,
-                advanced_at,
-                quarantined,
-            },
-        )
-        .collect();
+    let checkpoints = sqlx::query_as!(
+        StreamCheckpoint,
+        r#"SELECT c.source, c.position, c.newest_event_time, c.advanced_at,
+               (SELECT count(*) FROM quarantine q WHERE q.source LIKE
+                   CASE WHEN c.source LIKE 'lookup:%'
+                        THEN 'LookupEvents in ' || substr(c.source, 8) || ' %'
+                        ELSE replace(replace(c.source, '%', '\%'), '_', '\_') || '%' END)
+                   AS "quarantined!"
+           FROM ingest_checkpoints c ORDER BY c.source"#
+    )
+    .fetch_all(pool)
+    .await?;
     let last_day_by_hour = histogram(
         pool,
         &EventQuery {
@@ -489,11 +481,11 @@ pub async fn overview(pool: &PgPool) -> Result<EventsOverview, sqlx::Error> {
     )
     .await?;
     Ok(EventsOverview {
-        last_day,
-        errors_last_day,
+        last_day: last_day.events,
+        errors_last_day: last_day.errors,
         top_principals,
         last_day_by_hour,
-        newest_event,
+        newest_event: last_day.newest,
         quarantined,
         polls,
         checkpoints,

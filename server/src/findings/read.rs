@@ -198,11 +198,12 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<Option<FindingDetail>, sqlx::
         }
         None => Vec::new(),
     };
-    let history: Vec<(DateTime<Utc>, String, String, String)> = sqlx::query_as(
-        "SELECT occurred_at, actor, action, summary FROM audit_log \
+    let history = sqlx::query_as!(
+        TriageEntry,
+        "SELECT occurred_at AS at, actor, action, summary FROM audit_log \
          WHERE detail ? 'finding_id' AND (detail ->> 'finding_id')::bigint = $1 ORDER BY id",
+        id
     )
-    .bind(id)
     .fetch_all(pool)
     .await?;
     Ok(Some(FindingDetail {
@@ -215,15 +216,7 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<Option<FindingDetail>, sqlx::
         updated_at: found.updated_at,
         evidence,
         activity,
-        history: history
-            .into_iter()
-            .map(|(at, actor, action, summary)| TriageEntry {
-                at,
-                actor,
-                action,
-                summary,
-            })
-            .collect(),
+        history,
     }))
 }
 
@@ -251,17 +244,17 @@ pub async fn active_by_secret(
     pool: &PgPool,
     arns: &[String],
 ) -> Result<Vec<(String, i64, Severity)>, sqlx::Error> {
-    let rows: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT secret_arn, count(*), \
-             (array_agg(severity ORDER BY severity_rank(severity) DESC))[1] \
-         FROM findings WHERE secret_arn = ANY($1) AND status IN ('open', 'acknowledged') \
-         GROUP BY secret_arn",
+    let rows = sqlx::query!(
+        r#"SELECT secret_arn AS "secret_arn!", count(*) AS "active!",
+               (array_agg(severity ORDER BY severity_rank(severity) DESC))[1] AS "severity!"
+           FROM findings WHERE secret_arn = ANY($1) AND status IN ('open', 'acknowledged')
+           GROUP BY secret_arn"#,
+        arns
     )
-    .bind(arns)
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(arn, count, severity)| Some((arn, count, Severity::parse(&severity)?)))
+        .filter_map(|row| Some((row.secret_arn, row.active, Severity::parse(&row.severity)?)))
         .collect())
 }

@@ -37,15 +37,16 @@ pub async fn record(
                 at,
                 reason,
             } => {
-                let resolved: Vec<(i64, String)> = sqlx::query_as(
+                let resolved = sqlx::query_as!(
+                    Resolved,
                     "UPDATE findings SET status = 'resolved', updated_at = now() \
                      WHERE kind = $1 AND principal IS NOT DISTINCT FROM $2 \
                        AND secret_arn IS NOT DISTINCT FROM $3 AND status <> 'resolved' \
                      RETURNING id, title",
+                    kind.as_str(),
+                    principal,
+                    secret_arn
                 )
-                .bind(kind.as_str())
-                .bind(&principal)
-                .bind(&secret_arn)
                 .fetch_all(&mut *db)
                 .await?;
                 recorded.resolved += resolved_by_detector(db, resolved, &reason, at).await?;
@@ -103,15 +104,21 @@ async fn upsert(db: &mut PgConnection, draft: &Draft) -> Result<Option<bool>, sq
     Ok(created)
 }
 
+/// A finding a detector resolved.
+struct Resolved {
+    id: i64,
+    title: String,
+}
+
 /// Audits findings a detector resolved; returns how many.
 async fn resolved_by_detector(
     db: &mut PgConnection,
-    resolved: Vec<(i64, String)>,
+    resolved: Vec<Resolved>,
     reason: &str,
     at: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
     let count = resolved.len() as u64;
-    for (id, title) in resolved {
+    for Resolved { id, title } in resolved {
         Entry::new(
             SYSTEM_ACTOR,
             Action::FindingResolved,
@@ -152,7 +159,7 @@ pub async fn hold(
     let mut tx = pool.begin().await?;
     let mut recorded = Recorded::default();
     for condition in &conditions {
-        let created: bool = sqlx::query_scalar(
+        let created = sqlx::query_scalar!(
             "INSERT INTO findings AS f (kind, severity, title, explanation, secret_arn, \
                  secret_name, account_id, region, first_seen, last_seen, count, detail, status) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 1, $10, \
@@ -162,18 +169,18 @@ pub async fn hold(
              DO UPDATE SET severity = EXCLUDED.severity, title = EXCLUDED.title, \
                  explanation = EXCLUDED.explanation, detail = EXCLUDED.detail, \
                  last_seen = EXCLUDED.last_seen, updated_at = now() \
-             RETURNING (xmax = 0)",
+             RETURNING (xmax = 0) AS \"created!\"",
+            condition.kind.as_str(),
+            condition.severity.as_str(),
+            condition.title,
+            condition.explanation,
+            condition.secret_arn,
+            condition.secret_name,
+            condition.account_id,
+            condition.region,
+            now,
+            condition.detail
         )
-        .bind(condition.kind.as_str())
-        .bind(condition.severity.as_str())
-        .bind(&condition.title)
-        .bind(&condition.explanation)
-        .bind(&condition.secret_arn)
-        .bind(&condition.secret_name)
-        .bind(&condition.account_id)
-        .bind(&condition.region)
-        .bind(now)
-        .bind(&condition.detail)
         .fetch_one(&mut *tx)
         .await?;
         if created {
@@ -187,15 +194,16 @@ pub async fn hold(
         .iter()
         .map(|condition| format!("{}\u{1f}{}", condition.kind.as_str(), condition.secret_arn))
         .collect();
-    let resolved: Vec<(i64, String)> = sqlx::query_as(
+    let resolved = sqlx::query_as!(
+        Resolved,
         "UPDATE findings SET status = 'resolved', updated_at = now() \
          WHERE kind = ANY($1) AND secret_arn = ANY($2) AND status <> 'resolved' \
            AND NOT (kind || chr(31) || secret_arn = ANY($3)) \
          RETURNING id, title",
+        &kinds as &[&str],
+        assessed as &[&str],
+        &holding
     )
-    .bind(&kinds)
-    .bind(assessed)
-    .bind(&holding)
     .fetch_all(&mut *tx)
     .await?;
     recorded.resolved +=

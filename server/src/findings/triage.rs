@@ -51,7 +51,6 @@ fn text(what: &str, value: Option<&str>) -> Result<Option<String>, TriageError> 
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct Triaged {
     status: String,
     title: String,
@@ -68,10 +67,11 @@ pub async fn triage(
     action: TriageAction,
 ) -> Result<(), TriageError> {
     let mut tx = pool.begin().await?;
-    let found: Option<Triaged> = sqlx::query_as(
+    let found: Option<Triaged> = sqlx::query_as!(
+        Triaged,
         "SELECT status, title, kind, principal, secret_arn FROM findings WHERE id = $1 FOR UPDATE",
+        id
     )
-    .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(Triaged {
@@ -85,9 +85,11 @@ pub async fn triage(
         return Err(TriageError::NotFound(id));
     };
     let set_status = |to: &'static str| {
-        sqlx::query("UPDATE findings SET status = $2, updated_at = now() WHERE id = $1")
-            .bind(id)
-            .bind(to)
+        sqlx::query!(
+            "UPDATE findings SET status = $2, updated_at = now() WHERE id = $1",
+            id,
+            to
+        )
     };
     let (audit, summary, comment, extra) = match action {
         TriageAction::Acknowledge { comment } => {
@@ -139,17 +141,17 @@ pub async fn triage(
                     "a suppression must last until a time in the future".into(),
                 ));
             }
-            let rule: i64 = sqlx::query_scalar(
+            let rule: i64 = sqlx::query_scalar!(
                 "INSERT INTO suppressions (kind, principal_pattern, secret_pattern, until, reason, \
                      created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                kind,
+                // ARNs hold no `*`: as patterns they match themselves.
+                principal,
+                secret_arn,
+                until,
+                reason,
+                actor.name,
             )
-            .bind(&kind)
-            // ARNs hold no `*`: as patterns they match themselves.
-            .bind(&principal)
-            .bind(&secret_arn)
-            .bind(until)
-            .bind(&reason)
-            .bind(actor.name)
             .fetch_one(&mut *tx)
             .await?;
             set_status("suppressed").execute(&mut *tx).await?;
@@ -163,10 +165,11 @@ pub async fn triage(
         TriageAction::Assign { assignee, comment } => {
             let assignee = text("assignee", assignee.as_deref())?;
             if let Some(name) = &assignee {
-                let known: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM users WHERE name = $1 AND disabled_at IS NULL)",
+                let known = sqlx::query_scalar!(
+                    r#"SELECT EXISTS (SELECT 1 FROM users WHERE name = $1 AND disabled_at IS NULL)
+                       AS "known!""#,
+                    name
                 )
-                .bind(name)
                 .fetch_one(&mut *tx)
                 .await?;
                 if !known {
@@ -175,11 +178,13 @@ pub async fn triage(
                     )));
                 }
             }
-            sqlx::query("UPDATE findings SET assignee = $2, updated_at = now() WHERE id = $1")
-                .bind(id)
-                .bind(&assignee)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "UPDATE findings SET assignee = $2, updated_at = now() WHERE id = $1",
+                id,
+                assignee
+            )
+            .execute(&mut *tx)
+            .await?;
             let summary = if assignee.is_some() {
                 "assigned"
             } else {
@@ -227,49 +232,27 @@ pub async fn triage(
 
 /// The rules in force, soonest to expire first.
 pub async fn suppressions(pool: &PgPool) -> Result<Vec<Suppression>, sqlx::Error> {
-    type Row = (
-        i64,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        chrono::DateTime<Utc>,
-        String,
-        String,
-        chrono::DateTime<Utc>,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
+    let rows = sqlx::query!(
         "SELECT id, kind, principal_pattern, secret_pattern, until, reason, created_by, \
-             created_at FROM suppressions WHERE until > now() ORDER BY until, id",
+             created_at FROM suppressions WHERE until > now() ORDER BY until, id"
     )
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(
-                id,
-                kind,
-                principal_pattern,
-                secret_pattern,
-                until,
-                reason,
-                created_by,
-                created_at,
-            )| {
-                Suppression {
-                    id,
-                    kind: kind
-                        .as_deref()
-                        .and_then(trailkeeper_app::api::findings::FindingKind::parse),
-                    principal_pattern,
-                    secret_pattern,
-                    until,
-                    reason,
-                    created_by,
-                    created_at,
-                }
-            },
-        )
+        .map(|row| Suppression {
+            id: row.id,
+            kind: row
+                .kind
+                .as_deref()
+                .and_then(trailkeeper_app::api::findings::FindingKind::parse),
+            principal_pattern: row.principal_pattern,
+            secret_pattern: row.secret_pattern,
+            until: row.until,
+            reason: row.reason,
+            created_by: row.created_by,
+            created_at: row.created_at,
+        })
         .collect())
 }
 
@@ -289,21 +272,21 @@ pub async fn add_suppression(
     let principal = text("principal pattern", rule.principal_pattern.as_deref())?;
     let secret = text("secret pattern", rule.secret_pattern.as_deref())?;
     let mut tx = pool.begin().await?;
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = sqlx::query_scalar!(
         "INSERT INTO suppressions (kind, principal_pattern, secret_pattern, until, reason, \
              created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        rule.kind.map(|kind| kind.as_str()),
+        principal,
+        secret,
+        rule.until,
+        reason,
+        actor.name
     )
-    .bind(rule.kind.map(|kind| kind.as_str()))
-    .bind(&principal)
-    .bind(&secret)
-    .bind(rule.until)
-    .bind(&reason)
-    .bind(actor.name)
     .fetch_one(&mut *tx)
     .await?;
-    let suppressed = sqlx::query(
+    let suppressed = sqlx::query!(
         "UPDATE findings SET status = 'suppressed', updated_at = now() \
-         WHERE status = 'open' AND suppressed(kind, principal, secret_arn, secret_name)",
+         WHERE status = 'open' AND suppressed(kind, principal, secret_arn, secret_name)"
     )
     .execute(&mut *tx)
     .await?
@@ -348,11 +331,12 @@ pub async fn remove_suppression(
     id: i64,
 ) -> Result<(), TriageError> {
     let mut tx = pool.begin().await?;
-    let removed: Option<String> =
-        sqlx::query_scalar("DELETE FROM suppressions WHERE id = $1 RETURNING reason")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let removed: Option<String> = sqlx::query_scalar!(
+        "DELETE FROM suppressions WHERE id = $1 RETURNING reason",
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some(reason) = removed else {
         return Err(TriageError::Invalid(format!(
             "there is no suppression rule {id}"

@@ -18,10 +18,12 @@ pub struct Checkpoint {
 
 /// The stream's stored position, if it has read anything yet.
 pub async fn position(pool: &PgPool, source: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT position FROM ingest_checkpoints WHERE source = $1")
-        .bind(source)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_scalar!(
+        "SELECT position FROM ingest_checkpoints WHERE source = $1",
+        source
+    )
+    .fetch_optional(pool)
+    .await
 }
 
 /// Positions only move forward (object keys in S3's byte order, times written alike), so a
@@ -30,7 +32,7 @@ pub(super) async fn advance(
     tx: &mut Transaction<'_, Postgres>,
     checkpoint: &Checkpoint,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO ingest_checkpoints (source, position, newest_event_time) \
          VALUES ($1, $2, $3) \
          ON CONFLICT (source) DO UPDATE SET \
@@ -39,10 +41,10 @@ pub(super) async fn advance(
              newest_event_time = GREATEST(ingest_checkpoints.newest_event_time, \
                                           EXCLUDED.newest_event_time), \
              advanced_at = now()",
+        checkpoint.source,
+        checkpoint.position,
+        checkpoint.newest_event_time,
     )
-    .bind(&checkpoint.source)
-    .bind(&checkpoint.position)
-    .bind(checkpoint.newest_event_time)
     .execute(&mut **tx)
     .await?;
     Ok(())

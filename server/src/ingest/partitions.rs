@@ -31,11 +31,13 @@ fn bounds(year: i32, month: u32) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
 /// harmless: the loser finds it there (42P07), or loses the race for its row type in the
 /// catalog (23505).
 pub async fn create(pool: &PgPool, year: i32, month: u32) -> Result<(), sqlx::Error> {
-    let created = sqlx::query("SELECT trailkeeper_create_events_partition($1, $2)")
-        .bind(year)
-        .bind(i32::try_from(month).expect("a month is 1 to 12"))
-        .execute(pool)
-        .await;
+    let created = sqlx::query!(
+        "SELECT trailkeeper_create_events_partition($1, $2)",
+        year,
+        i32::try_from(month).expect("a month is 1 to 12"),
+    )
+    .execute(pool)
+    .await;
     match created {
         Err(sqlx::Error::Database(error))
             if matches!(error.code().as_deref(), Some("42P07" | "23505")) =>
@@ -48,10 +50,10 @@ pub async fn create(pool: &PgPool, year: i32, month: u32) -> Result<(), sqlx::Er
 
 /// Drops every partition whose whole month ended before `cutoff`; returns their names.
 pub async fn drop_before(pool: &PgPool, cutoff: DateTime<Utc>) -> Result<Vec<String>, sqlx::Error> {
-    let partitions: Vec<String> = sqlx::query_scalar(
-        "SELECT child.relname::text FROM pg_inherits \
-         JOIN pg_class child ON child.oid = pg_inherits.inhrelid \
-         WHERE pg_inherits.inhparent = 'events'::regclass ORDER BY 1",
+    let partitions = sqlx::query_scalar!(
+        r#"SELECT child.relname::text AS "name!" FROM pg_inherits
+           JOIN pg_class child ON child.oid = pg_inherits.inhrelid
+           WHERE pg_inherits.inhparent = 'events'::regclass ORDER BY 1"#
     )
     .fetch_all(pool)
     .await?;
@@ -61,8 +63,7 @@ pub async fn drop_before(pool: &PgPool, cutoff: DateTime<Utc>) -> Result<Vec<Str
             .and_then(|(year, month)| bounds(year, month))
             .is_some_and(|(_, end)| end <= cutoff);
         if expired {
-            sqlx::query("SELECT trailkeeper_drop_events_partition($1)")
-                .bind(&partition)
+            sqlx::query!("SELECT trailkeeper_drop_events_partition($1)", partition)
                 .execute(pool)
                 .await?;
             dropped.push(partition);

@@ -87,9 +87,9 @@ pub async fn store(
     let new: Vec<Inserted> = if parts.iter().all(|part| part.events.is_empty()) {
         Vec::new()
     } else {
-        sqlx::query(
+        sqlx::query!(
             "CREATE TEMP TABLE IF NOT EXISTS events_staging \
-             (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+             (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
         .execute(&mut *tx)
         .await?;
@@ -153,15 +153,15 @@ pub async fn store(
         let reasons: Vec<&str> = rejected.iter().map(|(_, r)| r.reason.as_str()).collect();
         let excerpts: Vec<Option<&str>> =
             rejected.iter().map(|(_, r)| r.excerpt.as_deref()).collect();
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO quarantine (source, position, reason, excerpt) \
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) \
              ON CONFLICT DO NOTHING",
+            &sources as &[&str],
+            &positions as &[Option<&str>],
+            &reasons as &[&str],
+            &excerpts as &[Option<&str>],
         )
-        .bind(&sources)
-        .bind(&positions)
-        .bind(&reasons)
-        .bind(&excerpts)
         .execute(&mut *tx)
         .await?;
     }

@@ -114,7 +114,7 @@ pub async fn reassess(
         );
     }
     // One statement for the lot; a secret whose assessment did not change is not rewritten.
-    sqlx::query(
+    sqlx::query!(
         "UPDATE secrets SET rotation_status = a.status, rotation_reason = a.reason, \
              policy_flags = a.policy_flags, flags = string_to_array(a.flags, ','), \
              assessed_at = $6 \
@@ -126,13 +126,13 @@ pub async fn reassess(
              OR secrets.policy_flags IS DISTINCT FROM a.policy_flags \
              OR secrets.flags IS DISTINCT FROM string_to_array(a.flags, ',') \
              OR secrets.assessed_at IS NULL)",
+        &arns,
+        &statuses as &[&str],
+        &reasons,
+        &policy_flags,
+        &flags,
+        now
     )
-    .bind(&arns)
-    .bind(&statuses)
-    .bind(&reasons)
-    .bind(&policy_flags)
-    .bind(&flags)
-    .bind(now)
     .execute(pool)
     .await?;
     Ok(facts.len())

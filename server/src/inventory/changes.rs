@@ -41,7 +41,7 @@ pub struct ChangeEvent {
 }
 
 /// A label move as a sync observed it (a `label_history` row).
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct ObservedMove {
     pub label: String,
     pub from_version: Option<String>,

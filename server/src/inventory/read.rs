@@ -294,24 +294,19 @@ pub async fn count(pool: &PgPool, query: &SecretQuery) -> Result<i64, sqlx::Erro
 
 /// The values the filters offer: those of secrets AWS still has.
 pub async fn facets(pool: &PgPool) -> Result<SecretFacets, sqlx::Error> {
-    let (regions, owning_services, kms_keys): (Vec<String>, Vec<String>, Vec<String>) =
-        sqlx::query_as(
-            "SELECT \
-                 COALESCE(array_agg(DISTINCT region ORDER BY region), '{}'), \
-                 COALESCE(array_agg(DISTINCT owning_service ORDER BY owning_service) \
-                     FILTER (WHERE owning_service IS NOT NULL), '{}'), \
-                 COALESCE(array_agg(DISTINCT COALESCE(kms_key_id, $1) \
-                     ORDER BY COALESCE(kms_key_id, $1)), '{}') \
-             FROM secrets WHERE gone_since IS NULL",
-        )
-        .bind(DEFAULT_KMS_KEY)
-        .fetch_one(pool)
-        .await?;
-    Ok(SecretFacets {
-        regions,
-        owning_services,
-        kms_keys,
-    })
+    sqlx::query_as!(
+        SecretFacets,
+        r#"SELECT
+               COALESCE(array_agg(DISTINCT region ORDER BY region), '{}') AS "regions!",
+               COALESCE(array_agg(DISTINCT owning_service ORDER BY owning_service)
+                   FILTER (WHERE owning_service IS NOT NULL), '{}') AS "owning_services!",
+               COALESCE(array_agg(DISTINCT COALESCE(kms_key_id, $1)
+                   ORDER BY COALESCE(kms_key_id, $1)), '{}') AS "kms_keys!"
+           FROM secrets WHERE gone_since IS NULL"#,
+        DEFAULT_KMS_KEY
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// A secret by its ARN or its name. A name AWS holds in several regions (or that was deleted
@@ -346,7 +341,6 @@ pub async fn lookup(pool: &PgPool, id: &str) -> Result<SecretLookup, sqlx::Error
 }
 
 async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, sqlx::Error> {
-    #[derive(sqlx::FromRow)]
     struct Row {
         account_id: String,
         created_at: Option<DateTime<Utc>>,
@@ -362,17 +356,17 @@ async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, s
         first_seen_at: DateTime<Utc>,
         last_seen_at: DateTime<Utc>,
     }
-    let row: Row = sqlx::query_as(
+    let row: Row = sqlx::query_as!(
+        Row,
         "SELECT account_id, created_at, last_changed_at, rotation_lambda_arn, \
              rotation_after_days, rotation_schedule, rotation_window, primary_region, \
              replication, resource_policy, policy_flags, first_seen_at, last_seen_at \
          FROM secrets WHERE arn = $1",
+        summary.arn
     )
-    .bind(&summary.arn)
     .fetch_one(pool)
     .await?;
 
-    #[derive(sqlx::FromRow)]
     struct VersionRow {
         version_id: String,
         created_at: Option<DateTime<Utc>>,
@@ -382,22 +376,24 @@ async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, s
         first_seen_at: DateTime<Utc>,
         gone_since: Option<DateTime<Utc>>,
     }
-    let versions: Vec<VersionRow> = sqlx::query_as(
+    let versions: Vec<VersionRow> = sqlx::query_as!(
+        VersionRow,
         "SELECT version_id, created_at, last_accessed_at, labels, kms_key_ids, first_seen_at, \
              gone_since \
          FROM secret_versions WHERE secret_arn = $1 \
          ORDER BY COALESCE(created_at, first_seen_at) DESC, \
              'AWSPENDING' = ANY (labels) DESC, 'AWSCURRENT' = ANY (labels) DESC, \
              'AWSPREVIOUS' = ANY (labels) DESC, first_seen_at DESC, version_id",
+        summary.arn
     )
-    .bind(&summary.arn)
     .fetch_all(pool)
     .await?;
-    let observed: Vec<ObservedMove> = sqlx::query_as(
+    let observed: Vec<ObservedMove> = sqlx::query_as!(
+        ObservedMove,
         "SELECT label, from_version, to_version, observed_at FROM label_history \
          WHERE secret_arn = $1 ORDER BY observed_at, id",
+        summary.arn
     )
-    .bind(&summary.arn)
     .fetch_all(pool)
     .await?;
     let names = CHANGE_EVENTS.map(|name| format!("'{name}'")).join(", ");
@@ -463,9 +459,9 @@ async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, s
 /// The Overview's figures: secrets by rotation status, how many are flagged, and each
 /// region's newest sync.
 pub async fn overview(pool: &PgPool) -> Result<InventoryOverview, sqlx::Error> {
-    let counts: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT rotation_status, count(*) FROM secrets WHERE gone_since IS NULL \
-         GROUP BY rotation_status",
+    let counts = sqlx::query!(
+        r#"SELECT rotation_status, count(*) AS "secrets!" FROM secrets WHERE gone_since IS NULL
+           GROUP BY rotation_status"#
     )
     .fetch_all(pool)
     .await?;
@@ -474,16 +470,16 @@ pub async fn overview(pool: &PgPool) -> Result<InventoryOverview, sqlx::Error> {
         .filter_map(|status| {
             counts
                 .iter()
-                .find(|(name, _)| name == status.as_str())
-                .map(|(_, count)| (status, *count))
+                .find(|row| row.rotation_status == status.as_str())
+                .map(|row| (status, row.secrets))
         })
         .collect();
-    let flagged: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM secrets WHERE gone_since IS NULL AND cardinality(flags) > 0",
+    let flagged = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "flagged!" FROM secrets
+           WHERE gone_since IS NULL AND cardinality(flags) > 0"#
     )
     .fetch_one(pool)
     .await?;
-    #[derive(sqlx::FromRow)]
     struct RunRow {
         region: String,
         started_at: DateTime<Utc>,
@@ -493,10 +489,11 @@ pub async fn overview(pool: &PgPool) -> Result<InventoryOverview, sqlx::Error> {
         label_moves: i32,
         errors: Value,
     }
-    let runs: Vec<RunRow> = sqlx::query_as(
+    let runs: Vec<RunRow> = sqlx::query_as!(
+        RunRow,
         "SELECT DISTINCT ON (region) region, started_at, finished_at, outcome, secrets_seen, \
              label_moves, errors \
-         FROM sync_runs ORDER BY region, started_at DESC",
+         FROM sync_runs ORDER BY region, started_at DESC"
     )
     .fetch_all(pool)
     .await?;

@@ -166,10 +166,12 @@ pub async fn sync_region(
     client: &Client,
     region: &str,
 ) -> Result<SyncSummary, sqlx::Error> {
-    let run: i64 = sqlx::query_scalar("INSERT INTO sync_runs (region) VALUES ($1) RETURNING id")
-        .bind(region)
-        .fetch_one(pool)
-        .await?;
+    let run: i64 = sqlx::query_scalar!(
+        "INSERT INTO sync_runs (region) VALUES ($1) RETURNING id",
+        region
+    )
+    .fetch_one(pool)
+    .await?;
     let mut summary = SyncSummary {
         region: region.to_string(),
         ..SyncSummary::default()
@@ -212,12 +214,12 @@ pub async fn sync_region(
     }
     summary.seen = seen.len();
     let seen: Vec<String> = seen.into_iter().collect();
-    let gone = sqlx::query(
+    let gone = sqlx::query!(
         "UPDATE secrets SET gone_since = now() \
          WHERE region = $1 AND gone_since IS NULL AND NOT (arn = ANY($2))",
+        region,
+        &seen
     )
-    .bind(region)
-    .bind(&seen)
     .execute(pool)
     .await?;
     summary.gone = gone.rows_affected() as usize;
@@ -242,17 +244,17 @@ async fn finish(
     summary: &SyncSummary,
     outcome: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE sync_runs SET finished_at = now(), outcome = $2, secrets_seen = $3, \
          secrets_new = $4, secrets_gone = $5, label_moves = $6, errors = $7 WHERE id = $1",
+        run,
+        outcome,
+        summary.seen as i32,
+        summary.new as i32,
+        summary.gone as i32,
+        summary.label_moves as i32,
+        json!(summary.errors)
     )
-    .bind(run)
-    .bind(outcome)
-    .bind(summary.seen as i32)
-    .bind(summary.new as i32)
-    .bind(summary.gone as i32)
-    .bind(summary.label_moves as i32)
-    .bind(json!(summary.errors))
     .execute(pool)
     .await?;
     let now = Utc::now();
@@ -377,10 +379,10 @@ pub async fn store(
     let mut tx = pool.begin().await?;
     // What a sync stores, the next sync can store again: a crash may lose the last few
     // commits (each whole, never half), and need not wait for the disk on every secret.
-    sqlx::query("SET LOCAL synchronous_commit = off")
+    sqlx::query!("SET LOCAL synchronous_commit = off")
         .execute(&mut *tx)
         .await?;
-    let new: bool = sqlx::query_scalar(
+    let new = sqlx::query_scalar!(
         "INSERT INTO secrets (arn, name, region, account_id, description, kms_key_id, tags, \
              owning_service, created_at, last_changed_at, last_accessed_at, last_rotated_at, \
              next_rotation_at, rotation_enabled, rotation_lambda_arn, rotation_after_days, \
@@ -396,53 +398,49 @@ pub async fn store(
              replication = CASE WHEN $23 THEN secrets.replication ELSE $21 END, \
              resource_policy = CASE WHEN $24 THEN secrets.resource_policy ELSE $22 END, \
              last_seen_at = now(), gone_since = NULL \
-         RETURNING xmax = 0",
-    )
-    .bind(arn)
-    .bind(entry.name().unwrap_or_default())
-    .bind(region)
-    .bind(account)
-    .bind(entry.description())
-    .bind(entry.kms_key_id())
-    .bind(Value::Object(tags))
-    .bind(entry.owning_service())
-    .bind(time(entry.created_date()))
-    .bind(time(entry.last_changed_date()))
-    .bind(time(entry.last_accessed_date()))
-    .bind(time(entry.last_rotated_date()))
-    .bind(time(entry.next_rotation_date()))
-    .bind(entry.rotation_enabled().unwrap_or(false))
-    .bind(
+         RETURNING xmax = 0 AS \"new!\"",
+        arn,
+        entry.name().unwrap_or_default(),
+        region,
+        account,
+        entry.description(),
+        entry.kms_key_id(),
+        Value::Object(tags),
+        entry.owning_service(),
+        time(entry.created_date()),
+        time(entry.last_changed_date()),
+        time(entry.last_accessed_date()),
+        time(entry.last_rotated_date()),
+        time(entry.next_rotation_date()),
+        entry.rotation_enabled().unwrap_or(false),
         entry
             .rotation_lambda_arn()
             .filter(|lambda| !lambda.is_empty()),
-    )
-    .bind(
         rules
             .and_then(|rules| rules.automatically_after_days())
             .map(|days| days as i32),
+        rules.and_then(|rules| rules.schedule_expression()),
+        rules.and_then(|rules| rules.duration()),
+        time(entry.deleted_date()),
+        entry.primary_region(),
+        secret.replication,
+        secret.policy,
+        failed(secret, "DescribeSecret"),
+        failed(secret, "GetResourcePolicy")
     )
-    .bind(rules.and_then(|rules| rules.schedule_expression()))
-    .bind(rules.and_then(|rules| rules.duration()))
-    .bind(time(entry.deleted_date()))
-    .bind(entry.primary_region())
-    .bind(&secret.replication)
-    .bind(&secret.policy)
-    .bind(failed(secret, "DescribeSecret"))
-    .bind(failed(secret, "GetResourcePolicy"))
     .fetch_one(&mut *tx)
     .await?;
 
     let mut moves = 0;
     // Versions could not be listed: keep the stored ones rather than mark them all gone.
     if !failed(secret, "ListSecretVersionIds") {
-        let stored: Vec<(String, Vec<String>)> = sqlx::query_as(
-            "SELECT version_id, labels FROM secret_versions WHERE secret_arn = $1 AND gone_since IS NULL",
-        )
-        .bind(arn)
+        let stored = sqlx::query!("SELECT version_id, labels FROM secret_versions WHERE secret_arn = $1 AND gone_since IS NULL", arn)
         .fetch_all(&mut *tx)
         .await?;
-        let before: Labels = stored.into_iter().collect();
+        let before: Labels = stored
+            .into_iter()
+            .map(|version| (version.version_id, version.labels))
+            .collect();
         let after: Labels = secret
             .versions
             .iter()
@@ -462,7 +460,7 @@ pub async fn store(
                 })
             })
             .collect();
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO secret_versions (secret_arn, version_id, created_at, \
                  last_accessed_at, kms_key_ids, labels) \
              SELECT $1, v.version_id, v.created_at, v.last_accessed_at, v.kms_key_ids, v.labels \
@@ -472,18 +470,18 @@ pub async fn store(
                  last_accessed_at = EXCLUDED.last_accessed_at, \
                  kms_key_ids = EXCLUDED.kms_key_ids, labels = EXCLUDED.labels, \
                  last_seen_at = now(), gone_since = NULL",
+            arn,
+            Value::Array(versions)
         )
-        .bind(arn)
-        .bind(Value::Array(versions))
         .execute(&mut *tx)
         .await?;
         let listed: Vec<String> = after.keys().cloned().collect();
-        sqlx::query(
+        sqlx::query!(
             "UPDATE secret_versions SET gone_since = now(), labels = '{}' \
              WHERE secret_arn = $1 AND gone_since IS NULL AND NOT (version_id = ANY($2))",
+            arn,
+            &listed
         )
-        .bind(arn)
-        .bind(&listed)
         .execute(&mut *tx)
         .await?;
         let changes = labels::moves(&before, &after);
@@ -495,17 +493,17 @@ pub async fn store(
                 .collect();
             let to: Vec<Option<&str>> = changes.iter().map(|change| change.to.as_deref()).collect();
             moves = names.len();
-            sqlx::query(
+            sqlx::query!(
                 "INSERT INTO label_history (secret_arn, label, from_version, to_version, source) \
                  SELECT $1, moved.label, moved.from_version, moved.to_version, 'sync' \
                  FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY \
                      AS moved (label, from_version, to_version, position) \
                  ORDER BY moved.position",
+                arn,
+                &names as &[&str],
+                &from as &[Option<&str>],
+                &to as &[Option<&str>]
             )
-            .bind(arn)
-            .bind(&names)
-            .bind(&from)
-            .bind(&to)
             .execute(&mut *tx)
             .await?;
         }

@@ -42,8 +42,11 @@ pub async fn healthz(
     identity: Option<Extension<Identity>>,
 ) -> Response {
     let started = Instant::now();
-    let probe =
-        tokio::time::timeout(DATABASE_TIMEOUT, sqlx::query("SELECT 1").execute(&pool)).await;
+    let probe = tokio::time::timeout(
+        DATABASE_TIMEOUT,
+        sqlx::query!("SELECT 1 AS one").fetch_one(&pool),
+    )
+    .await;
     let database = match probe {
         Ok(Ok(_)) => DatabaseHealth {
             status: "up",

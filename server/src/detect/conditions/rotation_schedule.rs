@@ -21,7 +21,6 @@ pub const KINDS: [FindingKind; 4] = [
     FindingKind::RotationNeglected,
 ];
 
-#[derive(sqlx::FromRow)]
 struct Secret {
     arn: String,
     name: String,
@@ -41,12 +40,13 @@ pub async fn reassess(
     now: DateTime<Utc>,
 ) -> Result<store::Recorded, SettingsError> {
     let settings = settings::load(pool).await?;
-    let secrets: Vec<Secret> = sqlx::query_as(
+    let secrets: Vec<Secret> = sqlx::query_as!(
+        Secret,
         "SELECT arn, name, account_id, region, rotation_status, rotation_reason, \
              last_rotated_at, created_at, first_seen_at \
          FROM secrets WHERE gone_since IS NULL AND ($1::text IS NULL OR region = $1)",
+        region
     )
-    .bind(region)
     .fetch_all(pool)
     .await?;
     let conditions: Vec<Condition> = secrets

@@ -13,7 +13,6 @@ use trailkeeper_app::api::findings::{FindingKind, Severity};
 use crate::detect::settings::{self, SettingsError};
 use crate::findings::store::{self, Condition};
 
-#[derive(sqlx::FromRow)]
 struct Secret {
     arn: String,
     name: String,
@@ -32,27 +31,28 @@ pub async fn reassess(
     let settings = settings::load(pool).await?;
     let days = settings.unused_after_days;
     let cutoff = now - Duration::days(days);
-    let assessed: Vec<String> = sqlx::query_scalar(
+    let assessed: Vec<String> = sqlx::query_scalar!(
         "SELECT arn FROM secrets WHERE gone_since IS NULL AND ($1::text IS NULL OR region = $1)",
+        region
     )
-    .bind(region)
     .fetch_all(pool)
     .await?;
-    let unused: Vec<Secret> = sqlx::query_as(
-        "SELECT s.arn, s.name, s.account_id, s.region, s.last_accessed_at, \
-             COALESCE(s.created_at, s.first_seen_at) AS since \
-         FROM secrets s \
-         WHERE s.gone_since IS NULL AND s.deletion_requested_at IS NULL \
-           AND ($1::text IS NULL OR s.region = $1) \
-           AND COALESCE(s.last_accessed_at, s.created_at, s.first_seen_at) < $2 \
-           AND (s.last_accessed_at IS NOT NULL \
-                OR EXISTS (SELECT 1 FROM events WHERE event_time < $2)) \
-           AND NOT EXISTS ( \
-               SELECT 1 FROM events e WHERE e.secret_arn = s.arn AND e.event_time >= $2 \
-                 AND e.event_name = 'GetSecretValue' AND e.error_code IS NULL)",
+    let unused: Vec<Secret> = sqlx::query_as!(
+        Secret,
+        r#"SELECT s.arn, s.name, s.account_id, s.region, s.last_accessed_at,
+             COALESCE(s.created_at, s.first_seen_at) AS "since!"
+         FROM secrets s
+         WHERE s.gone_since IS NULL AND s.deletion_requested_at IS NULL
+           AND ($1::text IS NULL OR s.region = $1)
+           AND COALESCE(s.last_accessed_at, s.created_at, s.first_seen_at) < $2
+           AND (s.last_accessed_at IS NOT NULL
+                OR EXISTS (SELECT 1 FROM events WHERE event_time < $2))
+           AND NOT EXISTS (
+               SELECT 1 FROM events e WHERE e.secret_arn = s.arn AND e.event_time >= $2
+                 AND e.event_name = 'GetSecretValue' AND e.error_code IS NULL)"#,
+        region,
+        cutoff
     )
-    .bind(region)
-    .bind(cutoff)
     .fetch_all(pool)
     .await?;
     let conditions = unused

@@ -80,15 +80,15 @@ pub async fn poll_and_record(
         Ok(totals) => (totals.new, None),
         Err(error) => (0, Some(error.to_string())),
     };
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO ingest_polls (source, polled_at, error, new_events) \
          VALUES ($1, now(), $2, $3) \
          ON CONFLICT (source) DO UPDATE SET polled_at = now(), error = EXCLUDED.error, \
              new_events = EXCLUDED.new_events",
+        source.name(),
+        error,
+        i64::try_from(new_events).unwrap_or(i64::MAX),
     )
-    .bind(source.name())
-    .bind(error)
-    .bind(i64::try_from(new_events).unwrap_or(i64::MAX))
     .execute(pool)
     .await?;
     outcome
