@@ -19,6 +19,7 @@ mod inventory;
 mod no_secret_values;
 mod parse;
 mod policy;
+mod query_data;
 mod secrets;
 mod sources;
 mod users;
