@@ -1,11 +1,34 @@
 //! The command line as clap reads it: every flag with its environment variable and help.
 
 use std::ffi::OsString;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use trailkeeper_app::Role;
+use trailkeeper_app::api::alerts::ChannelKind;
+use trailkeeper_app::api::findings::Severity;
+
+use super::settings::LogFormat;
+use super::validate as parse;
+use crate::ingest::sources::s3::S3Url;
+
+/// How often something runs while serving, or not at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interval {
+    Off,
+    Every(Duration),
+}
+
+/// A file or directory, or trail logs under an `s3://` URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IngestSource {
+    Path(PathBuf),
+    S3(S3Url),
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -65,9 +88,10 @@ pub struct GlobalArgs {
         env = "TRAILKEEPER_LOG_FORMAT",
         global = true,
         default_value = "text",
-        value_name = "FORMAT"
+        value_name = "FORMAT",
+        value_parser = parse::log_format
     )]
-    pub log_format: String,
+    pub log_format: LogFormat,
 
     /// The key that seals alert channels' secrets (signing keys, SMTP passwords) in the
     /// database: 32 bytes in base64. Unset: a key file `secret.key` in the data directory,
@@ -89,9 +113,10 @@ pub struct GlobalArgs {
         env = "TRAILKEEPER_MAX_FILE_SIZE",
         global = true,
         default_value = "1GiB",
-        value_name = "SIZE"
+        value_name = "SIZE",
+        value_parser = parse::size
     )]
-    pub max_file_size: String,
+    pub max_file_size: u64,
 
     /// Hosts, addresses and networks (CIDR) that alert channels may reach although they are
     /// loopback, link-local or private, comma-separated: for example
@@ -147,15 +172,15 @@ pub enum ChannelCommand {
         /// 1 to 100 characters.
         name: String,
         /// webhook, slack, email or sns.
-        #[arg(long, value_name = "KIND")]
-        kind: String,
+        #[arg(long, value_name = "KIND", value_parser = parse::channel_kind)]
+        kind: ChannelKind,
         /// The channel's settings as JSON, for a webhook
         /// '{"url": "https://…", "signing_key": "…", "headers": {…}}'.
-        #[arg(long, value_name = "JSON")]
-        config: String,
+        #[arg(long, value_name = "JSON", value_parser = parse::json)]
+        config: serde_json::Value,
         /// info, low, medium, high or critical.
-        #[arg(long, value_name = "SEVERITY")]
-        min_severity: Option<String>,
+        #[arg(long, value_name = "SEVERITY", value_parser = parse::severity)]
+        min_severity: Option<Severity>,
     },
     /// List the alert channels.
     List,
@@ -169,24 +194,29 @@ pub struct SyncArgs {
         long,
         env = "TRAILKEEPER_REGIONS",
         value_name = "REGIONS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = parse::region
     )]
-    pub regions: Vec<String>,
+    pub regions: Vec<Option<String>>,
 }
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// Files, directories, or s3://BUCKET/PREFIX URLs of CloudTrail trail logs.
-    #[arg(required_unless_present = "lookup", value_name = "PATH|S3_URL")]
-    pub sources: Vec<String>,
+    #[arg(
+        required_unless_present = "lookup",
+        value_name = "PATH|S3_URL",
+        value_parser = parse::ingest_source
+    )]
+    pub sources: Vec<IngestSource>,
     /// Also read CloudTrail's LookupEvents (the last 90 days) in each region of --regions,
     /// from where the last run stopped.
     #[arg(long)]
     pub lookup: bool,
     /// With --lookup: start at this time (RFC 3339, for example 2026-01-01T00:00:00Z)
     /// instead of where the last run stopped.
-    #[arg(long, requires = "lookup", value_name = "TIME")]
-    pub since: Option<String>,
+    #[arg(long, requires = "lookup", value_name = "TIME", value_parser = parse::time)]
+    pub since: Option<DateTime<Utc>>,
     #[command(flatten)]
     pub sync: SyncArgs,
 }
@@ -199,12 +229,12 @@ pub struct DetectArgs {
     pub backfill: bool,
     /// Record findings for events at or after this time (RFC 3339). The detectors still
     /// learn from everything before it.
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = parse::time)]
+    pub since: Option<DateTime<Utc>>,
     /// Record findings only for events before this time (RFC 3339). The detectors still
     /// learn from every stored event, so live detection goes on from all of them.
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = parse::time)]
+    pub until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,8 +248,8 @@ pub enum TokenCommand {
         role: Role,
         /// How long the token is valid, for example 90d, 12h or "1y 6months". Without it the
         /// token is valid until revoked.
-        #[arg(long, value_name = "DURATION")]
-        expires: Option<String>,
+        #[arg(long, value_name = "DURATION", value_parser = parse::duration)]
+        expires: Option<Duration>,
     },
     /// List active tokens: name, role, who created it, expiry, last use.
     List,
@@ -263,9 +293,10 @@ pub struct ServeArgs {
         long,
         env = "TRAILKEEPER_LISTEN",
         default_value = "127.0.0.1:3000",
-        value_name = "ADDR"
+        value_name = "ADDR",
+        value_parser = parse::listen_address
     )]
-    pub listen: String,
+    pub listen: SocketAddr,
 
     #[command(flatten)]
     pub sync: SyncArgs,
@@ -275,40 +306,49 @@ pub struct ServeArgs {
         long,
         env = "TRAILKEEPER_SYNC_INTERVAL",
         default_value = "5m",
-        value_name = "DURATION"
+        value_name = "DURATION",
+        value_parser = parse::duration
     )]
-    pub sync_interval: String,
+    pub sync_interval: Duration,
 
     /// How often to read CloudTrail's LookupEvents in each region while serving, or `off`.
     #[arg(
         long,
         env = "TRAILKEEPER_LOOKUP_INTERVAL",
         default_value = "1m",
-        value_name = "DURATION"
+        value_name = "DURATION",
+        value_parser = parse::interval
     )]
-    pub lookup_interval: String,
+    pub lookup_interval: Interval,
 
     /// CloudTrail trail logs to read while serving: s3://BUCKET/PREFIX URLs, comma-separated.
     #[arg(
         long,
         env = "TRAILKEEPER_S3_TRAILS",
         value_name = "URLS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = parse::s3_url
     )]
-    pub s3_trails: Vec<String>,
+    pub s3_trails: Vec<Option<S3Url>>,
 
     /// How often to list the S3 trails for new log files while serving.
     #[arg(
         long,
         env = "TRAILKEEPER_S3_INTERVAL",
         default_value = "1m",
-        value_name = "DURATION"
+        value_name = "DURATION",
+        value_parser = parse::duration
     )]
-    pub s3_interval: String,
+    pub s3_interval: Duration,
 
     /// An SQS queue of S3 object-created notifications for the trail bucket: new log files
     /// are read as soon as they land.
-    #[arg(long, env = "TRAILKEEPER_SQS_QUEUE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "TRAILKEEPER_SQS_QUEUE_URL",
+        value_name = "URL",
+        value_parser = parse::http_url
+    )]
     pub sqs_queue_url: Option<String>,
 
     /// The trail buckets and prefixes, as s3://BUCKET/PREFIX URLs, comma-separated, whose
@@ -318,9 +358,10 @@ pub struct ServeArgs {
         long,
         env = "TRAILKEEPER_SQS_BUCKETS",
         value_name = "S3_URLS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = parse::s3_url
     )]
-    pub sqs_buckets: Vec<String>,
+    pub sqs_buckets: Vec<Option<S3Url>>,
 
     /// Keep CloudTrail events this many days; older months are dropped whole. Unset: keep
     /// them all.
@@ -337,18 +378,20 @@ pub struct ServeArgs {
         long,
         env = "TRAILKEEPER_SESSION_IDLE_TIMEOUT",
         default_value = "30m",
-        value_name = "DURATION"
+        value_name = "DURATION",
+        value_parser = parse::duration
     )]
-    pub session_idle_timeout: String,
+    pub session_idle_timeout: Duration,
 
     /// A session ends this long after sign-in however busy it is, for example 12h.
     #[arg(
         long,
         env = "TRAILKEEPER_SESSION_LIFETIME",
         default_value = "12h",
-        value_name = "DURATION"
+        value_name = "DURATION",
+        value_parser = parse::duration
     )]
-    pub session_lifetime: String,
+    pub session_lifetime: Duration,
 
     /// PEM certificate chain: with --tls-key, serve HTTPS only (and send HSTS).
     #[arg(
@@ -375,14 +418,20 @@ pub struct ServeArgs {
         long,
         env = "TRAILKEEPER_TRUSTED_PROXIES",
         value_name = "ADDRESSES",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = parse::network
     )]
-    pub trusted_proxies: Vec<String>,
+    pub trusted_proxies: Vec<Option<ipnet::IpNet>>,
 
     /// The address people use to reach Trailkeeper (behind a proxy, for example), for
     /// single sign-on's redirect and alert links. An https:// address makes cookies
     /// `Secure` and sends HSTS, as with built-in TLS. Default: the listen address.
-    #[arg(long, env = "TRAILKEEPER_PUBLIC_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "TRAILKEEPER_PUBLIC_URL",
+        value_name = "URL",
+        value_parser = parse::http_url
+    )]
     pub public_url: Option<String>,
 
     /// OpenID Connect issuer URL: turns on single sign-on.

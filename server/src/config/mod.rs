@@ -11,12 +11,10 @@ pub use validate::ConfigError;
 use validate::*;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use trailkeeper_app::api::alerts::{ChannelKind, NewChannel};
-use trailkeeper_app::api::findings::Severity;
+use trailkeeper_app::api::alerts::NewChannel;
 
 use crate::alert::channels::outbound::Destinations;
 use crate::alert::sealing::SealingKey;
@@ -33,14 +31,22 @@ where
     T: Into<OsString> + Clone,
 {
     let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let mut matches = Cli::command().get_matches_from(args.clone());
+    let command = Cli::command();
+    let matches_from = |args: &[OsString]| {
+        command.clone().try_get_matches_from(args).map_err(|error| {
+            match refused_value(&command, args, &error) {
+                Some(refused) => refused,
+                None => error.exit(),
+            }
+        })
+    };
+    let mut matches = matches_from(&args)?;
     if matches.subcommand().is_none() {
         // No command means `serve`, with whatever global options were given.
         args.insert(1.min(args.len()), "serve".into());
-        matches = Cli::command().get_matches_from(args);
+        matches = matches_from(&args)?;
     }
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
-    let command = Cli::command();
     let named = |id: &str| setting_name(&command, &matches, id);
 
     let settings = Settings {
@@ -50,7 +56,7 @@ where
             &named("migrate_database_url"),
         )?,
         data_dir: data_dir(&cli.global.data_dir, &named("data_dir"))?,
-        log_format: log_format(&cli.global.log_format, &named("log_format"))?,
+        log_format: cli.global.log_format,
         secret_key: cli
             .global
             .secret_key
@@ -62,46 +68,34 @@ where
                 })
             })
             .transpose()?,
-        max_file_bytes: size(&cli.global.max_file_size, &named("max_file_size"))?,
+        max_file_bytes: cli.global.max_file_size,
         alert_destinations: Destinations::allowing(&cli.global.alert_allowed_hosts)
             .map_err(|problem| invalid(&named("alert_allowed_hosts"), problem))?,
     };
     check_aws_environment()?;
 
-    let listen_setting = named("listen");
     let invocation = match cli.command {
         None => unreachable!("a missing command was replaced by `serve` above"),
         Some(Command::Serve(serve)) => Invocation::Serve(Box::new(ServeSettings {
-            listen: listen_address(&serve.listen, &listen_setting)?,
-            regions: regions(&serve.sync.regions, &named("regions"))?,
-            sync_interval: duration(&serve.sync_interval, &named("sync_interval"))?,
-            retention_days: serve.retention_days,
-            lookup_interval: match serve.lookup_interval.trim() {
-                "off" => None,
-                value => Some(duration(value, &named("lookup_interval"))?),
-            },
-            s3_trails: s3_urls(&serve.s3_trails, &named("s3_trails"))?,
-            s3_interval: duration(&serve.s3_interval, &named("s3_interval"))?,
-            sqs_queue_url: serve
-                .sqs_queue_url
-                .as_deref()
-                .map(|url| http_url(url, &named("sqs_queue_url")))
-                .transpose()?,
             sqs_buckets: sqs_buckets(&serve, &named)?,
-            sessions: SessionPolicy {
-                idle_timeout: duration(
-                    &serve.session_idle_timeout,
-                    &named("session_idle_timeout"),
-                )?,
-                lifetime: duration(&serve.session_lifetime, &named("session_lifetime"))?,
-            },
-            public_url: serve
-                .public_url
-                .as_deref()
-                .map(|url| http_url(url, &named("public_url")))
-                .transpose()?,
-            trusted_proxies: networks(&serve.trusted_proxies, &named("trusted_proxies"))?,
             oidc: oidc_settings(&serve, &named)?,
+            listen: serve.listen,
+            regions: distinct(serve.sync.regions),
+            sync_interval: serve.sync_interval,
+            retention_days: serve.retention_days,
+            lookup_interval: match serve.lookup_interval {
+                Interval::Off => None,
+                Interval::Every(interval) => Some(interval),
+            },
+            s3_trails: serve.s3_trails.into_iter().flatten().collect(),
+            s3_interval: serve.s3_interval,
+            sqs_queue_url: serve.sqs_queue_url,
+            sessions: SessionPolicy {
+                idle_timeout: serve.session_idle_timeout,
+                lifetime: serve.session_lifetime,
+            },
+            public_url: serve.public_url,
+            trusted_proxies: serve.trusted_proxies.into_iter().flatten().collect(),
             tls: tls_files(
                 serve.tls_cert,
                 serve.tls_key,
@@ -112,45 +106,30 @@ where
         Some(Command::Migrate) => Invocation::Migrate,
         Some(Command::Check) => Invocation::Check,
         Some(Command::Sync(sync)) => Invocation::Sync {
-            regions: regions(&sync.regions, &named("regions"))?,
+            regions: distinct(sync.regions),
         },
         Some(Command::Ingest(ingest)) => {
-            let (urls, paths): (Vec<String>, Vec<String>) = ingest
-                .sources
-                .into_iter()
-                .partition(|source| source.starts_with("s3://"));
-            Invocation::Ingest(IngestPlan {
-                paths: paths.into_iter().map(PathBuf::from).collect(),
-                s3_urls: s3_urls(&urls, "PATH|S3_URL")?,
-                lookup: if ingest.lookup {
-                    Some(LookupPlan {
-                        regions: regions(&ingest.sync.regions, &named("regions"))?,
-                        since: ingest
-                            .since
-                            .as_deref()
-                            .map(|since| time(since, "--since"))
-                            .transpose()?,
-                    })
-                } else {
-                    None
-                },
-            })
+            let mut plan = IngestPlan {
+                paths: Vec::new(),
+                s3_urls: Vec::new(),
+                lookup: ingest.lookup.then(|| LookupPlan {
+                    regions: distinct(ingest.sync.regions),
+                    since: ingest.since,
+                }),
+            };
+            for source in ingest.sources {
+                match source {
+                    IngestSource::Path(path) => plan.paths.push(path),
+                    IngestSource::S3(url) => plan.s3_urls.push(url),
+                }
+            }
+            Invocation::Ingest(plan)
         }
-        Some(Command::Detect(detect)) => {
-            let since = detect
-                .since
-                .as_deref()
-                .map(|since| time(since, "--since"))
-                .transpose()?;
-            let until = detect
-                .until
-                .as_deref()
-                .map(|until| time(until, "--until"))
-                .transpose()?;
+        Some(Command::Detect(DetectArgs { since, until, .. })) => {
             if let (Some(since), Some(until)) = (since, until)
                 && since >= until
             {
-                return Err(invalid("--until", "must be later than --since"));
+                return Err(invalid(&named("until"), "must be later than --since"));
             }
             Invocation::Backfill { since, until }
         }
@@ -164,9 +143,7 @@ where
             } => TokenInvocation::Create {
                 name,
                 role,
-                valid_for: expires
-                    .map(|expires| duration(&expires, "--expires"))
-                    .transpose()?,
+                valid_for: expires,
             },
             TokenCommand::List => TokenInvocation::List,
             TokenCommand::Revoke { name } => TokenInvocation::Revoke { name },
@@ -178,25 +155,10 @@ where
                 config,
                 min_severity,
             } => ChannelInvocation::Add(NewChannel {
-                kind: ChannelKind::parse(&kind).ok_or_else(|| ConfigError {
-                    setting: "--kind".into(),
-                    problem: format!("{kind:?} is not webhook, slack, email or sns"),
-                })?,
+                kind,
                 name,
-                config: serde_json::from_str(&config).map_err(|error| ConfigError {
-                    setting: "--config".into(),
-                    problem: format!("not JSON: {error}"),
-                })?,
-                min_severity: min_severity
-                    .map(|severity| {
-                        Severity::parse(&severity).ok_or_else(|| ConfigError {
-                            setting: "--min-severity".into(),
-                            problem: format!(
-                                "{severity:?} is not info, low, medium, high or critical"
-                            ),
-                        })
-                    })
-                    .transpose()?,
+                config,
+                min_severity,
             }),
             ChannelCommand::List => ChannelInvocation::List,
         }),
@@ -206,6 +168,7 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
     use std::time::Duration;
 
     use super::*;

@@ -1,5 +1,7 @@
 //! Each setting's value checked and typed; a bad one is refused in one line naming the setting
-//! as the user gave it (the flag or the environment variable).
+//! as the user gave it (the flag or the environment variable). Single values are typed by
+//! clap itself, through the value parsers here; what needs several settings at once is checked
+//! after parsing.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,13 +9,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
 use clap::{Arg, ArgMatches, Command};
 use sqlx::postgres::PgConnectOptions;
 
 use trailkeeper_app::Role;
+use trailkeeper_app::api::alerts::ChannelKind;
+use trailkeeper_app::api::findings::Severity;
 
-use super::cli::{GlobalArgs, ServeArgs};
+use super::cli::{GlobalArgs, IngestSource, Interval, ServeArgs};
 use super::settings::{LogFormat, TlsFiles};
 use crate::auth::oidc::OidcSettings;
 use crate::db::DatabaseSource;
@@ -47,6 +52,55 @@ pub(super) fn setting_name(command: &Command, matches: &ArgMatches, id: &str) ->
         level = current.subcommand().map(|(_, sub)| sub);
     }
     env.or(flag).unwrap_or_else(|| id.to_string())
+}
+
+/// A value one of the parsers below refused, as a [`ConfigError`] naming the setting as the
+/// user gave it: the flag if `args` hold it, else its environment variable. Other errors
+/// (usage, `--help`) are clap's to report.
+pub(super) fn refused_value(
+    command: &Command,
+    args: &[std::ffi::OsString],
+    error: &clap::Error,
+) -> Option<ConfigError> {
+    if error.kind() != ErrorKind::ValueValidation {
+        return None;
+    }
+    let Some(ContextValue::String(shown)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let problem = std::error::Error::source(error)?.to_string();
+    // Shown as clap shows arguments, which it can only once the command is built.
+    let mut command = command.clone();
+    command.build();
+    let arg = find_arg(&command, &|arg| &arg.to_string() == shown)?;
+    let Some(long) = arg.get_long() else {
+        // A positional argument: named by what its help calls it.
+        let name = arg.get_value_names().and_then(|names| names.first());
+        return Some(invalid(
+            &name.map_or_else(|| shown.clone(), ToString::to_string),
+            problem,
+        ));
+    };
+    let flag = format!("--{long}");
+    let on_command_line = args.iter().any(|given| {
+        given
+            .to_str()
+            .is_some_and(|given| given == flag || given.starts_with(&format!("{flag}=")))
+    });
+    let setting = match arg.get_env() {
+        Some(env) if !on_command_line => env.to_string_lossy().into_owned(),
+        _ => flag,
+    };
+    Some(invalid(&setting, problem))
+}
+
+/// The first argument `wanted` picks, on `command` or any command under it.
+fn find_arg<'a>(command: &'a Command, wanted: &impl Fn(&Arg) -> bool) -> Option<&'a Arg> {
+    command.get_arguments().find(|arg| wanted(arg)).or_else(|| {
+        command
+            .get_subcommands()
+            .find_map(|sub| find_arg(sub, wanted))
+    })
 }
 
 /// The argument `id` as declared on the command that was run or one above it.
@@ -119,85 +173,111 @@ pub(super) fn data_dir(dir: &std::path::Path, setting: &str) -> Result<PathBuf, 
     Ok(dir.to_path_buf())
 }
 
-pub(super) fn log_format(value: &str, setting: &str) -> Result<LogFormat, ConfigError> {
+// Value parsers: clap runs each value through one, whether it came from the command line, the
+// environment or a default. An empty item of a list (`TRAILKEEPER_REGIONS=`) is no item.
+
+pub(super) fn log_format(value: &str) -> Result<LogFormat, String> {
     match value {
         "text" => Ok(LogFormat::Text),
         "json" => Ok(LogFormat::Json),
-        other => Err(invalid(
-            setting,
-            format!("{other:?} is not a log format; use text or json"),
-        )),
+        other => Err(format!("{other:?} is not a log format; use text or json")),
     }
 }
 
-pub(super) fn listen_address(value: &str, setting: &str) -> Result<SocketAddr, ConfigError> {
+pub(super) fn listen_address(value: &str) -> Result<SocketAddr, String> {
     SocketAddr::from_str(value.trim()).map_err(|_| {
-        invalid(setting, format!("{value:?} is not an address to listen on; use IP:PORT such as 127.0.0.1:3000 or [::1]:3000"))
+        format!(
+            "{value:?} is not an address to listen on; use IP:PORT such as 127.0.0.1:3000 or \
+             [::1]:3000"
+        )
     })
 }
 
-/// AWS region names such as `eu-west-1`; empty means the SDK's own region.
-pub(super) fn regions(values: &[String], setting: &str) -> Result<Vec<String>, ConfigError> {
-    let mut regions = Vec::new();
-    for region in values
-        .iter()
-        .map(|value| value.trim())
-        .filter(|value| !value.is_empty())
-    {
-        let plausible = region.len() <= 32
-            && region.contains('-')
-            && region
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !plausible {
-            return Err(invalid(
-                setting,
-                format!("{region:?} is not an AWS region name such as eu-west-1"),
-            ));
-        }
-        if !regions.iter().any(|known| known == region) {
-            regions.push(region.to_string());
-        }
+/// An AWS region name such as `eu-west-1`.
+pub(super) fn region(value: &str) -> Result<Option<String>, String> {
+    let region = value.trim();
+    if region.is_empty() {
+        return Ok(None);
     }
-    Ok(regions)
+    let plausible = region.len() <= 32
+        && region.contains('-')
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if plausible {
+        Ok(Some(region.to_string()))
+    } else {
+        Err(format!(
+            "{region:?} is not an AWS region name such as eu-west-1"
+        ))
+    }
 }
 
-/// `s3://BUCKET/PREFIX` URLs.
-pub(super) fn s3_urls(values: &[String], setting: &str) -> Result<Vec<S3Url>, ConfigError> {
-    values
-        .iter()
-        .map(|value| value.trim())
-        .filter(|value| !value.is_empty())
-        .map(|value| S3Url::parse(value).map_err(|error| invalid(setting, error.to_string())))
-        .collect()
+/// The regions given, each once; none means the SDK's own region.
+pub(super) fn distinct(regions: Vec<Option<String>>) -> Vec<String> {
+    let mut distinct: Vec<String> = Vec::new();
+    for region in regions.into_iter().flatten() {
+        if !distinct.contains(&region) {
+            distinct.push(region);
+        }
+    }
+    distinct
+}
+
+/// An `s3://BUCKET/PREFIX` URL.
+pub(super) fn s3_url(value: &str) -> Result<Option<S3Url>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    S3Url::parse(value)
+        .map(Some)
+        .map_err(|error| error.to_string())
+}
+
+/// What `ingest` reads: an `s3://` URL, or else a file or directory.
+pub(super) fn ingest_source(value: &str) -> Result<IngestSource, String> {
+    if value.starts_with("s3://") {
+        S3Url::parse(value.trim())
+            .map(IngestSource::S3)
+            .map_err(|error| error.to_string())
+    } else {
+        Ok(IngestSource::Path(PathBuf::from(value)))
+    }
 }
 
 /// An RFC 3339 time such as `2026-01-01T00:00:00Z`.
-pub(super) fn time(value: &str, setting: &str) -> Result<DateTime<Utc>, ConfigError> {
+pub(super) fn time(value: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(value.trim())
         .map(|time| time.with_timezone(&Utc))
         .map_err(|error| {
-            invalid(
-                setting,
-                format!("{value:?} is not an RFC 3339 time ({error}); use for example 2026-01-01T00:00:00Z"),
+            format!(
+                "{value:?} is not an RFC 3339 time ({error}); use for example 2026-01-01T00:00:00Z"
             )
         })
 }
 
 /// A positive duration such as `30m`, `12h` or `90d`.
-pub(super) fn duration(value: &str, setting: &str) -> Result<Duration, ConfigError> {
+pub(super) fn duration(value: &str) -> Result<Duration, String> {
     match humantime::parse_duration(value.trim()) {
         Ok(duration) if !duration.is_zero() => Ok(duration),
-        Ok(_) => Err(invalid(setting, "must be longer than zero")),
-        Err(error) => Err(invalid(
-            setting,
-            format!("{value:?} is not a duration ({error}); use for example 30m, 12h or 90d"),
+        Ok(_) => Err("must be longer than zero".to_string()),
+        Err(error) => Err(format!(
+            "{value:?} is not a duration ({error}); use for example 30m, 12h or 90d"
         )),
     }
 }
 
+/// A duration, or `off`.
+pub(super) fn interval(value: &str) -> Result<Interval, String> {
+    match value.trim() {
+        "off" => Ok(Interval::Off),
+        value => duration(value).map(Interval::Every),
+    }
+}
+
 /// A size in bytes: a whole number, optionally followed by KiB, MiB or GiB.
-pub(super) fn size(value: &str, setting: &str) -> Result<u64, ConfigError> {
+pub(super) fn size(value: &str) -> Result<u64, String> {
     let value = value.trim();
     let (number, unit) = value
         .find(|c: char| !c.is_ascii_digit())
@@ -208,9 +288,8 @@ pub(super) fn size(value: &str, setting: &str) -> Result<u64, ConfigError> {
         "MiB" => 1 << 20,
         "GiB" => 1 << 30,
         other => {
-            return Err(invalid(
-                setting,
-                format!("{other:?} is not a unit; use bytes or KiB, MiB or GiB, for example 1GiB"),
+            return Err(format!(
+                "{other:?} is not a unit; use bytes or KiB, MiB or GiB, for example 1GiB"
             ));
         }
     };
@@ -219,19 +298,16 @@ pub(super) fn size(value: &str, setting: &str) -> Result<u64, ConfigError> {
         .ok()
         .and_then(|number| number.checked_mul(multiplier))
         .ok_or_else(|| {
-            invalid(
-                setting,
-                format!("{value:?} is not a size; use bytes or KiB, MiB or GiB, for example 1GiB"),
-            )
+            format!("{value:?} is not a size; use bytes or KiB, MiB or GiB, for example 1GiB")
         })?;
     if bytes == 0 {
-        return Err(invalid(setting, "must be larger than zero"));
+        return Err("must be larger than zero".to_string());
     }
     Ok(bytes)
 }
 
 /// An http(s) URL without a trailing slash.
-pub(super) fn http_url(value: &str, setting: &str) -> Result<String, ConfigError> {
+pub(super) fn http_url(value: &str) -> Result<String, String> {
     let value = value.trim().trim_end_matches('/');
     let well_formed = (value.starts_with("http://") || value.starts_with("https://"))
         && value.len() > "https://".len()
@@ -239,32 +315,37 @@ pub(super) fn http_url(value: &str, setting: &str) -> Result<String, ConfigError
     if well_formed {
         Ok(value.to_string())
     } else {
-        Err(invalid(
-            setting,
-            format!("{value:?} is not a URL; use https://HOST[:PORT][/PATH]"),
+        Err(format!(
+            "{value:?} is not a URL; use https://HOST[:PORT][/PATH]"
         ))
     }
 }
 
-/// Single sign-on is on when an issuer is set; then a client id and a role mapping must be.
-/// Addresses or CIDR networks.
-pub(super) fn networks(values: &[String], setting: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
-    values
-        .iter()
-        .map(|value| value.trim())
-        .filter(|value| !value.is_empty())
-        .map(|value| {
-            value
-                .parse::<ipnet::IpNet>()
-                .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| {
-                    invalid(
-                        setting,
-                        format!("{value:?} is not an address or a network such as 10.0.0.0/8"),
-                    )
-                })
-        })
-        .collect()
+/// An address or a CIDR network.
+pub(super) fn network(value: &str) -> Result<Option<ipnet::IpNet>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map(Some)
+        .map_err(|_| format!("{value:?} is not an address or a network such as 10.0.0.0/8"))
+}
+
+pub(super) fn channel_kind(value: &str) -> Result<ChannelKind, String> {
+    ChannelKind::parse(value)
+        .ok_or_else(|| format!("{value:?} is not webhook, slack, email or sns"))
+}
+
+pub(super) fn severity(value: &str) -> Result<Severity, String> {
+    Severity::parse(value)
+        .ok_or_else(|| format!("{value:?} is not info, low, medium, high or critical"))
+}
+
+pub(super) fn json(value: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(value).map_err(|error| format!("not JSON: {error}"))
 }
 
 /// What SQS notifications may name: the listed URLs, or else the S3 trails; a queue with
@@ -274,10 +355,11 @@ pub(super) fn sqs_buckets(
     named: &impl Fn(&str) -> String,
 ) -> Result<Vec<S3Url>, ConfigError> {
     let setting = named("sqs_buckets");
-    let buckets = if serve.sqs_buckets.is_empty() {
-        s3_urls(&serve.s3_trails, &named("s3_trails"))?
+    let listed: Vec<S3Url> = serve.sqs_buckets.iter().flatten().cloned().collect();
+    let buckets = if listed.is_empty() {
+        serve.s3_trails.iter().flatten().cloned().collect()
     } else {
-        s3_urls(&serve.sqs_buckets, &setting)?
+        listed
     };
     if serve.sqs_queue_url.is_some() && buckets.is_empty() {
         return Err(invalid(
@@ -293,6 +375,7 @@ pub(super) fn oidc_settings(
     serve: &ServeArgs,
     named: &impl Fn(&str) -> String,
 ) -> Result<Option<OidcSettings>, ConfigError> {
+    // An empty issuer leaves single sign-on off, as an unset one does.
     let Some(issuer) = serve
         .oidc_issuer
         .as_deref()
@@ -300,7 +383,7 @@ pub(super) fn oidc_settings(
     else {
         return Ok(None);
     };
-    let issuer = http_url(issuer, &named("oidc_issuer"))?;
+    let issuer = http_url(issuer).map_err(|problem| invalid(&named("oidc_issuer"), problem))?;
     let client_setting = named("oidc_client_id");
     let client_id = serve
         .oidc_client_id
