@@ -560,16 +560,65 @@ pub async fn get_finding(#[server(default)] id: i64) -> Result<Option<FindingDet
     super::backend_for::<GetFinding>()?.finding(id).await
 }
 
-/// Does a triage action as the caller. Refused (as [`AppError`]) when the action is not allowed (the
-/// finding's status does not allow it, a value is not valid), and why.
+/// Does a triage action as the caller, taking the triage form's fields: `action` is the button
+/// pressed (acknowledge, resolve, reopen, comment, assign or suppress), `until` a day
+/// (`2026-12-31`) or an RFC 3339 time. Refused (as [`AppError`]) when the action is not
+/// allowed (the finding's status does not allow it, a value is not valid), and why.
 #[server(endpoint = "triage_finding")]
 pub async fn triage_finding(
     #[server(default)] id: i64,
-    #[server(default)] action: TriageAction,
+    #[server(default)] action: String,
+    #[server(default)] comment: String,
+    #[server(default)] assignee: String,
+    #[server(default)] until: String,
 ) -> Result<(), AppError> {
     let backend = super::backend_for::<TriageFinding>()?;
     let who = super::caller()?;
+    let given = |text: String| Some(text.trim().to_string()).filter(|text| !text.is_empty());
+    let action = match action.as_str() {
+        "acknowledge" => TriageAction::Acknowledge {
+            comment: given(comment),
+        },
+        "resolve" => TriageAction::Resolve {
+            comment: given(comment),
+        },
+        "reopen" => TriageAction::Reopen {
+            comment: given(comment),
+        },
+        "comment" => TriageAction::Comment { comment },
+        "assign" => TriageAction::Assign {
+            assignee: given(assignee),
+            comment: given(comment),
+        },
+        "suppress" => TriageAction::Suppress {
+            until: day_or_time("until", &until)?,
+            reason: comment,
+        },
+        other => {
+            return Err(AppError::Invalid {
+                parameter: Some("action".into()),
+                message: format!("{other:?} is not a triage action"),
+            });
+        }
+    };
     backend.triage(who, id, action).await
+}
+
+/// A form's date (`2026-12-31`, its start in UTC) or an RFC 3339 time.
+#[cfg(feature = "ssr")]
+fn day_or_time(parameter: &str, value: &str) -> Result<DateTime<Utc>, AppError> {
+    let value = value.trim();
+    let day = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map(|day| day.and_time(chrono::NaiveTime::MIN).and_utc());
+    let time = || DateTime::parse_from_rfc3339(value).map(|time| time.with_timezone(&Utc));
+    day.or_else(|_| time()).map_err(|_| AppError::Invalid {
+        parameter: Some(parameter.into()),
+        message: if value.is_empty() {
+            "a suppression needs a date it lasts until".into()
+        } else {
+            format!("{value:?} is not a date such as 2026-12-31")
+        },
+    })
 }
 
 /// The suppression rules in force, soonest to expire first.
@@ -580,27 +629,32 @@ pub async fn list_suppressions() -> Result<Vec<Suppression>, AppError> {
         .await
 }
 
-/// Adds a suppression rule as the caller; refused (as [`AppError`]) when a value is not valid.
+/// Adds a suppression rule as the caller, taking the rule form's fields: an empty `kind` or
+/// pattern means any, `until` is a day (`2026-12-31`) or an RFC 3339 time. Refused (as
+/// [`AppError`]) when a value is not valid.
 #[server(endpoint = "add_suppression")]
 pub async fn add_suppression(
-    #[server(default)] kind: Option<FindingKind>,
-    #[server(default)] principal_pattern: Option<String>,
-    #[server(default)] secret_pattern: Option<String>,
-    #[server(default)] until: Option<DateTime<Utc>>,
+    #[server(default)] kind: String,
+    #[server(default)] principal_pattern: String,
+    #[server(default)] secret_pattern: String,
+    #[server(default)] until: String,
     #[server(default)] reason: String,
 ) -> Result<(), AppError> {
     let backend = super::backend_for::<AddSuppression>()?;
     let who = super::caller()?;
-    let Some(until) = until else {
-        return Err(AppError::invalid(
-            "a suppression needs a date it lasts until",
-        ));
+    let given = |text: String| Some(text.trim().to_string()).filter(|text| !text.is_empty());
+    let kind = match kind.trim() {
+        "" => None,
+        name => Some(FindingKind::parse(name).ok_or_else(|| AppError::Invalid {
+            parameter: Some("kind".into()),
+            message: format!("{name:?} is not a kind of finding"),
+        })?),
     };
     let rule = NewSuppression {
         kind,
-        principal_pattern,
-        secret_pattern,
-        until,
+        principal_pattern: given(principal_pattern),
+        secret_pattern: given(secret_pattern),
+        until: day_or_time("until", &until)?,
         reason,
     };
     backend.add_suppression(who, rule).await

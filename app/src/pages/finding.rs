@@ -1,13 +1,12 @@
 use chrono::{DateTime, Duration, Utc};
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::Role;
 use crate::api::events::{Bucket, EventQuery, Histogram, principal_name};
-use crate::api::findings::{
-    FindingDetail, FindingStatus, TriageAction, TriageFinding, get_finding,
-};
+use crate::api::findings::{FindingDetail, FindingStatus, TriageFinding, get_finding};
 use crate::api::identity::holds_role;
 use crate::components::action_outcome::ActionOutcome;
 use crate::components::badges::{FindingStatusBadge, SeverityBadge};
@@ -296,105 +295,39 @@ fn Detail(
     }
 }
 
-/// Triage for auditors: each button sends one action, with the comment when one is written.
+/// Triage for auditors: one form, each button sending its action with the comment, the
+/// assignee or the day the suppression lasts until.
 #[component]
 fn Triage(id: i64, status: FindingStatus, triage: ServerAction<TriageFinding>) -> impl IntoView {
-    let comment = RwSignal::new(String::new());
-    let assignee = RwSignal::new(String::new());
-    let until = RwSignal::new(String::new());
-    let noted = move || Some(comment.get_untracked()).filter(|text| !text.trim().is_empty());
-    let send = move |action: TriageAction| {
-        triage.dispatch(TriageFinding { id, action });
-        comment.set(String::new());
-    };
-    let suppress = move |_| {
-        let reason = noted().unwrap_or_default();
-        match DateTime::parse_from_rfc3339(&format!("{}T00:00:00Z", until.get_untracked())) {
-            Ok(until) => send(TriageAction::Suppress {
-                until: until.with_timezone(&Utc),
-                reason,
-            }),
-            Err(_) => send(TriageAction::Suppress {
-                until: Utc::now(),
-                reason,
-            }),
+    let button = |action: &'static str, label: &'static str| {
+        view! {
+            <button type="submit" name="action" value=action>
+                {label}
+            </button>
         }
     };
     view! {
-        <div class="triage" data-testid="triage">
+        <ActionForm action=triage attr:class="triage" attr:data-testid="triage">
+            <input type="hidden" name="id" value=id />
             <label>
                 "Comment or reason"
-                <textarea
-                    name="comment"
-                    prop:value=move || comment.get()
-                    on:input=move |event| comment.set(event_target_value(&event))
-                ></textarea>
+                <textarea name="comment"></textarea>
             </label>
-            {(status == FindingStatus::Open)
-                .then(|| {
-                    view! {
-                        <button type="button" on:click=move |_| send(TriageAction::Acknowledge { comment: noted() })>
-                            "Acknowledge"
-                        </button>
-                    }
-                })}
-            {(status != FindingStatus::Resolved)
-                .then(|| {
-                    view! {
-                        <button type="button" on:click=move |_| send(TriageAction::Resolve { comment: noted() })>
-                            "Resolve"
-                        </button>
-                    }
-                })}
-            {(status != FindingStatus::Open)
-                .then(|| {
-                    view! {
-                        <button type="button" on:click=move |_| send(TriageAction::Reopen { comment: noted() })>
-                            "Reopen"
-                        </button>
-                    }
-                })}
-            <button
-                type="button"
-                on:click=move |_| send(TriageAction::Comment { comment: noted().unwrap_or_default() })
-            >
-                "Comment"
-            </button>
+            {(status == FindingStatus::Open).then(|| button("acknowledge", "Acknowledge"))}
+            {(status != FindingStatus::Resolved).then(|| button("resolve", "Resolve"))}
+            {(status != FindingStatus::Open).then(|| button("reopen", "Reopen"))}
+            {button("comment", "Comment")}
             <label>
                 "Assign to"
-                <input
-                    type="text"
-                    name="assignee"
-                    placeholder="user name"
-                    prop:value=move || assignee.get()
-                    on:input=move |event| assignee.set(event_target_value(&event))
-                />
+                <input type="text" name="assignee" placeholder="user name" />
             </label>
-            <button
-                type="button"
-                on:click=move |_| {
-                    let name = assignee.get_untracked();
-                    send(TriageAction::Assign {
-                        assignee: Some(name).filter(|name| !name.trim().is_empty()),
-                        comment: noted(),
-                    })
-                }
-            >
-                "Assign"
-            </button>
+            {button("assign", "Assign")}
             <label>
                 "Suppress until"
-                <input
-                    type="date"
-                    name="until"
-                    prop:value=move || until.get()
-                    on:input=move |event| until.set(event_target_value(&event))
-                />
+                <input type="date" name="until" />
             </label>
-            <button type="button" on:click=suppress>
-                "Suppress"
-            </button>
-        </div>
+            {button("suppress", "Suppress")}
+        </ActionForm>
         <ActionOutcome value=triage.value() testid="triage-refused" />
     }
 }

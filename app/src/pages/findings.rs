@@ -1,3 +1,4 @@
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -294,33 +295,12 @@ fn Suppressions(may_triage: bool) -> impl IntoView {
 /// for any run of characters.
 #[component]
 fn NewRule(add: ServerAction<AddSuppression>) -> impl IntoView {
-    let kind = RwSignal::new(String::new());
-    let principal = RwSignal::new(String::new());
-    let secret = RwSignal::new(String::new());
-    let until = RwSignal::new(String::new());
-    let reason = RwSignal::new(String::new());
-    let pattern = |signal: RwSignal<String>| {
-        Some(signal.get_untracked().trim().to_string()).filter(|text| !text.is_empty())
-    };
-    let submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        let until = chrono::NaiveDate::parse_from_str(&until.get_untracked(), "%Y-%m-%d")
-            .ok()
-            .map(|day| day.and_time(chrono::NaiveTime::MIN).and_utc());
-        add.dispatch(AddSuppression {
-            kind: FindingKind::parse(&kind.get_untracked()),
-            principal_pattern: pattern(principal),
-            secret_pattern: pattern(secret),
-            until,
-            reason: reason.get_untracked(),
-        });
-    };
     view! {
         <h3>"Add a rule"</h3>
-        <form class="filters" data-testid="new-suppression" on:submit=submit>
+        <ActionForm action=add attr:class="filters" attr:data-testid="new-suppression">
             <label>
                 "Kind"
-                <select name="kind" on:change=move |event| kind.set(event_target_value(&event))>
+                <select name="kind">
                     <option value="">"any"</option>
                     {FindingKind::ALL
                         .into_iter()
@@ -330,32 +310,22 @@ fn NewRule(add: ServerAction<AddSuppression>) -> impl IntoView {
             </label>
             <label>
                 "Principal pattern"
-                <input
-                    type="text"
-                    name="principal_pattern"
-                    placeholder="arn:aws:iam::*:role/ci-*"
-                    on:input=move |event| principal.set(event_target_value(&event))
-                />
+                <input type="text" name="principal_pattern" placeholder="arn:aws:iam::*:role/ci-*" />
             </label>
             <label>
                 "Secret pattern"
-                <input
-                    type="text"
-                    name="secret_pattern"
-                    placeholder="staging/*"
-                    on:input=move |event| secret.set(event_target_value(&event))
-                />
+                <input type="text" name="secret_pattern" placeholder="staging/*" />
             </label>
             <label>
                 "Until"
-                <input type="date" name="until" on:input=move |event| until.set(event_target_value(&event)) />
+                <input type="date" name="until" />
             </label>
             <label>
                 "Reason"
-                <input type="text" name="reason" on:input=move |event| reason.set(event_target_value(&event)) />
+                <input type="text" name="reason" />
             </label>
             <button type="submit">"Add rule"</button>
-        </form>
+        </ActionForm>
         <p class="muted small">"Empty patterns match anything; * matches any run of characters."</p>
         <ActionOutcome
             value=add.value()

@@ -1,5 +1,6 @@
 //! The Alerts page's channels: listed, added, changed, tested.
 
+use leptos::form::ActionForm;
 use leptos::html;
 use leptos::prelude::*;
 
@@ -168,9 +169,7 @@ pub(super) fn EditChannelForm(
     change: ServerAction<ChangeAlertChannel>,
     editing: RwSignal<Option<Channel>>,
 ) -> impl IntoView {
-    let id = channel.id;
-    let name = RwSignal::new(channel.name.clone());
-    let config = RwSignal::new(serde_json::to_string_pretty(&channel.config).unwrap_or_default());
+    let config = serde_json::to_string_pretty(&channel.config).unwrap_or_default();
     let name_input = NodeRef::<html::Input>::new();
     // Brings the form into view when a row's Edit button opens it.
     Effect::new(move || {
@@ -178,32 +177,25 @@ pub(super) fn EditChannelForm(
             let _ = input.focus();
         }
     });
-    let submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        change.dispatch(ChangeAlertChannel {
-            id,
-            name: name.get_untracked(),
-            config: config.get_untracked(),
-        });
-    };
     let secrets = secrets_note(&channel);
     view! {
         <section class="panel" aria-labelledby="edit-channel-heading">
             <h2 id="edit-channel-heading">{format!("Edit the channel “{}”", channel.name)}</h2>
-            <form class="filters" data-testid="edit-channel" on:submit=submit>
+            <ActionForm action=change attr:class="filters" attr:data-testid="edit-channel">
+                <input type="hidden" name="id" value=channel.id />
                 <label>
                     "Name"
-                    <input type="text" name="name" node_ref=name_input bind:value=name />
+                    <input type="text" name="name" node_ref=name_input value=channel.name.clone() />
                 </label>
                 <label class="wide">
                     "Settings (JSON)"
-                    <textarea name="config" rows="5" cols="60" bind:value=config></textarea>
+                    <textarea name="config" rows="5" cols="60" prop:value=config></textarea>
                 </label>
                 <button type="submit">"Save channel"</button>
                 <button type="button" on:click=move |_| editing.set(None)>
                     "Cancel"
                 </button>
-            </form>
+            </ActionForm>
             <p class="muted small">
                 {format!(
                     "Saved secrets: {secrets}. Left out of the settings, they stay as saved; given, they replace them. Example for a {}: {}",

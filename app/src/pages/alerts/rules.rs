@@ -1,12 +1,13 @@
 //! The Alerts page's routing rules: listed, added, removed.
 
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 
 use crate::api::alerts::{AddAlertRule, AlertRule, RemoveAlertRule};
 use crate::api::findings::{FindingKind, Severity};
 
-/// What is typed into the rule form. It lives with the page, not the form, so refreshing the
-/// listing after a refusal keeps it.
+/// What is typed into the rule form (which sends its own fields). It lives with the page, not
+/// the form, so refreshing the listing after a refusal keeps it.
 #[derive(Clone, Copy)]
 pub(super) struct RuleDraft {
     severity: RwSignal<String>,
@@ -39,20 +40,6 @@ impl RuleDraft {
         self.principal_pattern.set(String::new());
         self.channels.set(Vec::new());
         self.digest_minutes.set(String::new());
-    }
-
-    fn to_action(self) -> AddAlertRule {
-        let mut kinds = self.kinds.get_untracked();
-        kinds.sort();
-        AddAlertRule {
-            min_severity: self.severity.get_untracked(),
-            kinds,
-            secret_pattern: self.secret_pattern.get_untracked(),
-            secret_tag: self.secret_tag.get_untracked(),
-            principal_pattern: self.principal_pattern.get_untracked(),
-            channels: self.channels.get_untracked(),
-            digest_minutes: self.digest_minutes.get_untracked(),
-        }
     }
 }
 
@@ -154,10 +141,6 @@ pub(super) fn NewRuleForm(
     draft: RuleDraft,
     names: Vec<(i64, String)>,
 ) -> impl IntoView {
-    let submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        add_rule.dispatch(draft.to_action());
-    };
     let kinds = FindingKind::ALL
         .into_iter()
         .map(|kind| {
@@ -165,6 +148,7 @@ pub(super) fn NewRuleForm(
                 <label>
                     <input
                         type="checkbox"
+                        name="kinds[]"
                         value=kind.as_str()
                         prop:checked=move || draft.kinds.with(|kinds| kinds.contains(&kind))
                         on:change=move |event| toggle(draft.kinds, kind, event_target_checked(&event))
@@ -181,6 +165,7 @@ pub(super) fn NewRuleForm(
                 <label>
                     <input
                         type="checkbox"
+                        name="channels[]"
                         value=id.to_string()
                         prop:checked=move || draft.channels.with(|ids| ids.contains(&id))
                         on:change=move |event| toggle(draft.channels, id, event_target_checked(&event))
@@ -193,7 +178,7 @@ pub(super) fn NewRuleForm(
     view! {
         <section class="panel" aria-labelledby="new-rule-heading">
             <h2 id="new-rule-heading">"Add a routing rule"</h2>
-            <form class="filters" data-testid="new-alert-rule" on:submit=submit>
+            <ActionForm action=add_rule attr:class="filters" attr:data-testid="new-alert-rule">
                 <label>
                     "Severity and up"
                     <select name="min_severity" on:change=move |event| draft.severity.set(event_target_value(&event))>
@@ -237,7 +222,7 @@ pub(super) fn NewRuleForm(
                     {channels}
                 </fieldset>
                 <button type="submit">"Add rule"</button>
-            </form>
+            </ActionForm>
         </section>
     }
 }
