@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
+use trailkeeper::detect::DetectionSettings;
 use trailkeeper::detect::backfill::backfill;
 use trailkeeper::ingest::sources::files::ingest_file;
 use trailkeeper_scenarios::Month;
@@ -139,9 +140,13 @@ async fn rotation_conditions_open_once_and_resolve_when_they_no_longer_hold(pool
     )
     .await;
 
-    let first = reassess(&pool, None, Utc::now()).await.unwrap();
+    let first = reassess(&pool, &DetectionSettings::default(), None, Utc::now())
+        .await
+        .unwrap();
     assert_eq!(first.opened, 2);
-    let again = reassess(&pool, None, Utc::now()).await.unwrap();
+    let again = reassess(&pool, &DetectionSettings::default(), None, Utc::now())
+        .await
+        .unwrap();
     assert_eq!((again.opened, again.resolved), (0, 0));
     let open: Vec<(String, String, i64, String)> = sqlx::query_as(
         "SELECT kind, secret_arn, count, title FROM findings WHERE status = 'open' ORDER BY kind",
@@ -165,7 +170,9 @@ async fn rotation_conditions_open_once_and_resolve_when_they_no_longer_hold(pool
         .execute(&pool)
         .await
         .unwrap();
-    let later = reassess(&pool, None, Utc::now()).await.unwrap();
+    let later = reassess(&pool, &DetectionSettings::default(), None, Utc::now())
+        .await
+        .unwrap();
     assert_eq!(later.resolved, 1);
     let (status, audited): (String, i64) = sqlx::query_as(
         "SELECT f.status, (SELECT count(*) FROM audit_log a WHERE (a.detail ->> 'finding_id')::bigint = f.id) \
@@ -211,7 +218,9 @@ async fn a_secret_nobody_read_for_the_setting_is_unused_unless_cloudtrail_saw_a_
     std::fs::write(&path, read.to_string()).unwrap();
     ingest_file(&pool, &path).await.unwrap();
 
-    let assessed = reassess(&pool, None, Utc::now()).await.unwrap();
+    let assessed = reassess(&pool, &DetectionSettings::default(), None, Utc::now())
+        .await
+        .unwrap();
     assert_eq!(assessed.opened, 1);
     let (arn, title, severity): (String, String, String) = sqlx::query_as(
         "SELECT secret_arn, title, severity FROM findings WHERE kind = 'secret_unused'",

@@ -7,7 +7,7 @@ pub mod unused_secret;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::settings::SettingsError;
+use super::settings::{self, SettingsError};
 use crate::inventory::sync::SyncSummary;
 
 /// Re-evaluates the conditions of each region a sync just read.
@@ -26,17 +26,15 @@ pub async fn reassess(
     region: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    for outcome in [
-        rotation_schedule::reassess(pool, region, now).await,
-        unused_secret::reassess(pool, region, now).await,
-    ] {
-        match outcome {
-            Ok(_) => {}
-            Err(SettingsError::Database(error)) => return Err(error),
-            Err(SettingsError::Invalid(problem)) => {
-                tracing::warn!(%problem, "inventory findings not re-evaluated")
-            }
+    let settings = match settings::load(pool).await {
+        Ok(settings) => settings,
+        Err(SettingsError::Database(error)) => return Err(error),
+        Err(SettingsError::Invalid(problem)) => {
+            tracing::warn!(%problem, "inventory findings not re-evaluated");
+            return Ok(());
         }
-    }
+    };
+    rotation_schedule::reassess(pool, &settings, region, now).await?;
+    unused_secret::reassess(pool, &settings, region, now).await?;
     Ok(())
 }

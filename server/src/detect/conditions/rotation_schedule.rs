@@ -10,7 +10,6 @@ use sqlx::PgPool;
 use trailkeeper_app::api::findings::{FindingKind, Severity};
 
 use crate::detect::DetectionSettings;
-use crate::detect::settings::{self, SettingsError};
 use crate::findings::store::{self, Condition};
 
 /// The kinds this detector owns: those it does not find any more are resolved.
@@ -36,10 +35,10 @@ struct Secret {
 /// Re-evaluates the secrets of `region` (every region when `None`) at `now`.
 pub async fn reassess(
     pool: &PgPool,
+    settings: &DetectionSettings,
     region: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<store::Recorded, SettingsError> {
-    let settings = settings::load(pool).await?;
+) -> Result<store::Recorded, sqlx::Error> {
     let secrets: Vec<Secret> = sqlx::query_as!(
         Secret,
         "SELECT arn, name, account_id, region, rotation_status, rotation_reason, \
@@ -51,10 +50,10 @@ pub async fn reassess(
     .await?;
     let conditions: Vec<Condition> = secrets
         .iter()
-        .filter_map(|secret| condition(secret, &settings, now))
+        .filter_map(|secret| condition(secret, settings, now))
         .collect();
     let arns: Vec<&str> = secrets.iter().map(|secret| secret.arn.as_str()).collect();
-    Ok(store::hold(pool, &KINDS, &arns, conditions, now).await?)
+    store::hold(pool, &KINDS, &arns, conditions, now).await
 }
 
 fn condition(

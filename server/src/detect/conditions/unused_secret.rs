@@ -10,7 +10,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use trailkeeper_app::api::findings::{FindingKind, Severity};
 
-use crate::detect::settings::{self, SettingsError};
+use crate::detect::DetectionSettings;
 use crate::findings::store::{self, Condition};
 
 struct Secret {
@@ -25,10 +25,10 @@ struct Secret {
 /// Re-evaluates the secrets of `region` (every region when `None`) at `now`.
 pub async fn reassess(
     pool: &PgPool,
+    settings: &DetectionSettings,
     region: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<store::Recorded, SettingsError> {
-    let settings = settings::load(pool).await?;
+) -> Result<store::Recorded, sqlx::Error> {
     let days = settings.unused_after_days;
     let cutoff = now - Duration::days(days);
     let assessed: Vec<String> = sqlx::query_scalar!(
@@ -93,12 +93,12 @@ pub async fn reassess(
         })
         .collect();
     let assessed: Vec<&str> = assessed.iter().map(String::as_str).collect();
-    Ok(store::hold(
+    store::hold(
         pool,
         &[FindingKind::SecretUnused],
         &assessed,
         conditions,
         now,
     )
-    .await?)
+    .await
 }
