@@ -451,8 +451,7 @@ pub struct IngestSummary {
 pub async fn ingest(
     State(pool): State<PgPool>,
     State(limits): State<Arc<IngestLimits>>,
-    Extension(identity): Extension<Identity>,
-    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    requester: Requester,
     body: axum::body::Body,
 ) -> Result<Json<IngestSummary>, AppError> {
     let bytes = axum::body::to_bytes(body, super::MAX_INGEST_BODY)
@@ -460,7 +459,7 @@ pub async fn ingest(
         .map_err(|error| {
             AppError::TooLarge(format!("the body could not be read whole: {error}"))
         })?;
-    let origin = format!("POST /api/v1/ingest by {}", identity.name);
+    let origin = format!("POST /api/v1/ingest by {}", requester.name);
     let unit = {
         // Decompressing and typing is CPU work: on the blocking pool, a few files at a time.
         let _turn = limits
@@ -481,7 +480,7 @@ pub async fn ingest(
         .map_err(AppError::from)?;
     after_ingest(&pool).await.map_err(AppError::from)?;
     Entry::new(
-        &identity.name,
+        &requester.name,
         Action::EventsIngested,
         format!(
             "ingested {} bytes through the API: {}",
@@ -496,7 +495,7 @@ pub async fn ingest(
         "duplicates": summary.duplicates,
         "quarantined": summary.quarantined,
     }))
-    .from_address(Some(&address))
+    .from_address(Some(&requester.address))
     .record(&pool)
     .await
     .map_err(AppError::from)?;
@@ -580,6 +579,9 @@ pub struct Body<T>(pub T);
     tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 document of this API"))
 )]
-pub async fn openapi_document() -> Json<utoipa::openapi::OpenApi> {
-    Json(super::api_document())
+pub async fn openapi_document() -> Json<&'static utoipa::openapi::OpenApi> {
+    // Built once from the route table: it cannot change while the process runs.
+    static DOCUMENT: std::sync::LazyLock<utoipa::openapi::OpenApi> =
+        std::sync::LazyLock::new(super::api_document);
+    Json(&DOCUMENT)
 }

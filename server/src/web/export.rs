@@ -2,15 +2,14 @@
 //! download, streamed, for auditors and admins; each export is recorded in the audit log
 //! with who asked, from where, and the filter.
 
-use axum::extract::{Extension, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use sqlx::PgPool;
-use trailkeeper_app::access::Identity;
 use trailkeeper_app::api::events::EventQuery;
 
-use super::access::ClientAddress;
+use super::api::Requester;
 use crate::audit::{Action, Entry};
 use crate::events::export::{ExportFormat, stream};
 use trailkeeper_app::AppError;
@@ -30,11 +29,10 @@ use trailkeeper_app::AppError;
 )]
 pub async fn csv(
     state: State<PgPool>,
-    identity: Extension<Identity>,
-    address: Extension<ClientAddress>,
+    requester: Requester,
     query: RawQuery,
 ) -> Result<Response, AppError> {
-    export(state, identity, address, query, ExportFormat::Csv).await
+    export(state, requester, query, ExportFormat::Csv).await
 }
 
 /// Every event the filter matches, newest first, one JSON object per line with its derived
@@ -52,17 +50,15 @@ pub async fn csv(
 )]
 pub async fn json_lines(
     state: State<PgPool>,
-    identity: Extension<Identity>,
-    address: Extension<ClientAddress>,
+    requester: Requester,
     query: RawQuery,
 ) -> Result<Response, AppError> {
-    export(state, identity, address, query, ExportFormat::JsonLines).await
+    export(state, requester, query, ExportFormat::JsonLines).await
 }
 
 async fn export(
     State(pool): State<PgPool>,
-    Extension(identity): Extension<Identity>,
-    Extension(ClientAddress(address)): Extension<ClientAddress>,
+    requester: Requester,
     RawQuery(query): RawQuery,
     format: ExportFormat,
 ) -> Result<Response, AppError> {
@@ -70,7 +66,7 @@ async fn export(
     let query = EventQuery::parse(&text)?;
     let now = chrono::Utc::now();
     Entry::new(
-        &identity.name,
+        &requester.name,
         Action::EventsExported,
         format!(
             "exported events as {}{}",
@@ -83,7 +79,7 @@ async fn export(
         ),
     )
     .detail(json!({ "format": format.extension(), "query": query.first_page().to_query_string() }))
-    .from_address(Some(&address))
+    .from_address(Some(&requester.address))
     // No export leaves without its audit entry.
     .record(&pool)
     .await?;
