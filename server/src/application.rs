@@ -7,13 +7,14 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use aws_config::SdkConfig;
 use axum::Router;
 use axum_server::tls_rustls::RustlsConfig;
 use serde_json::json;
 use sqlx::PgPool;
 
 use crate::alert::channels::Senders;
-use crate::alert::sealing::KeyError;
+use crate::alert::sealing::{KeyError, SealingKey};
 use crate::alert::{Alerting, DeliverySettings};
 use crate::audit::{Action, Entry, SYSTEM_ACTOR};
 use crate::auth::oidc::Oidc;
@@ -121,38 +122,39 @@ impl Application {
         .record(pool)
         .await?;
 
-        let public_url = serve.public_url.clone().unwrap_or_else(|| url.clone());
-        let alerting = Alerting {
-            key,
-            senders: Senders::reaching(settings.alert_destinations.clone())
-                .with_aws(aws_config.clone()),
-            settings: DeliverySettings::new(public_url.clone()),
-        };
-        tokio::spawn(alerting.clone().supervise(pool.clone()));
-        let router = web::router(web::WebContext {
-            pool: pool.clone(),
-            database_location: database.location().to_string(),
-            aws: aws::target(&aws_config),
-            listen: address,
-            auth: web::AuthSettings {
-                sessions: serve.sessions,
-                limits: SignInLimits::default(),
-                // Behind a proxy that terminates TLS, people still reach us over HTTPS.
-                tls: tls.is_some() || public_url.starts_with("https://"),
-                trusted_proxies: serve.trusted_proxies.clone(),
-            },
-            alerting,
-            max_file_bytes: settings.max_file_bytes,
-            sso: serve
-                .oidc
-                .map(|oidc| Oidc::new(oidc, format!("{public_url}/login/sso/callback"))),
-        });
+        let context = web_context(database, settings, serve, &aws_config, key, address, &url);
+        tokio::spawn(context.alerting.clone().supervise(pool.clone()));
+        let router = web::router(context);
         Ok(Application {
             listener,
             tls,
             router,
             url,
         })
+    }
+
+    /// What the router of [`Application::build`] serves with, from the same settings, without
+    /// listening, starting workers or recording a start: for tests of the web layer, which
+    /// drive `web::router(context)` in-process.
+    pub async fn web_context(
+        database: &Database,
+        settings: &Settings,
+        serve: ServeSettings,
+    ) -> Result<web::WebContext, StartError> {
+        let key = settings.sealing_key().map_err(StartError::SealingKey)?;
+        let aws_config = aws::load_config().await;
+        let scheme = if serve.tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", serve.listen);
+        let address = serve.listen;
+        Ok(web_context(
+            database,
+            settings,
+            serve,
+            &aws_config,
+            key,
+            address,
+            &url,
+        ))
     }
 
     /// Where it serves, such as `http://127.0.0.1:3000`.
@@ -190,6 +192,42 @@ impl Application {
                     .await
             }
         }
+    }
+}
+
+/// The router's context for a server reached at `url` (listening on `address`).
+fn web_context(
+    database: &Database,
+    settings: &Settings,
+    serve: ServeSettings,
+    aws_config: &SdkConfig,
+    key: SealingKey,
+    address: SocketAddr,
+    url: &str,
+) -> web::WebContext {
+    let public_url = serve.public_url.clone().unwrap_or_else(|| url.to_string());
+    web::WebContext {
+        pool: database.pool().clone(),
+        database_location: database.location().to_string(),
+        aws: aws::target(aws_config),
+        listen: address,
+        auth: web::AuthSettings {
+            sessions: serve.sessions,
+            limits: SignInLimits::default(),
+            // Behind a proxy that terminates TLS, people still reach us over HTTPS.
+            tls: url.starts_with("https://") || public_url.starts_with("https://"),
+            trusted_proxies: serve.trusted_proxies.clone(),
+        },
+        alerting: Alerting {
+            key,
+            senders: Senders::reaching(settings.alert_destinations.clone())
+                .with_aws(aws_config.clone()),
+            settings: DeliverySettings::new(public_url.clone()),
+        },
+        max_file_bytes: settings.max_file_bytes,
+        sso: serve
+            .oidc
+            .map(|oidc| Oidc::new(oidc, format!("{public_url}/login/sso/callback"))),
     }
 }
 

@@ -9,8 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use common::{
-    As, Fetched, HOST, PASSWORD, app, app_with, get, post_form, send, send_json, settings,
-    signed_in,
+    As, Fetched, HOST, PASSWORD, app, app_with, get, post_form, send, send_json, signed_in,
 };
 use leptos_axum::generate_route_list;
 use serde_json::Value;
@@ -18,7 +17,6 @@ use sqlx::PgPool;
 use trailkeeper::audit;
 use trailkeeper::auth::sign_in::{self, SignInLimits};
 use trailkeeper::auth::{sessions, tokens, users};
-use trailkeeper::web::AuthSettings;
 use trailkeeper::web::server_routes;
 use trailkeeper_app::access::{self, Access};
 use trailkeeper_app::api::audit::AuditFilter;
@@ -81,7 +79,7 @@ async fn every_route_needs_a_session_and_the_role_the_access_table_names(pool: P
     for role in Role::ALL {
         by_role.push((role, signed_in(&pool, role.as_str(), role).await));
     }
-    let app = app(pool);
+    let app = app(pool).await;
     let routes = every_route();
     assert!(routes.len() >= 12, "{routes:?}");
 
@@ -143,7 +141,7 @@ async fn a_page_redirects_to_sign_in_and_back_to_where_it_was(pool: PgPool) {
     users::add(&pool, "test", "ada", Role::Admin, PASSWORD)
         .await
         .unwrap();
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
 
     let refused = get(&app, "/audit?actor=ada", &As::Nobody).await;
     assert_eq!(refused.location(), "/login?next=%2Faudit%3Factor%3Dada");
@@ -188,7 +186,7 @@ async fn each_sign_in_gets_a_new_session_and_ends_the_previous_one(pool: PgPool)
     users::add(&pool, "test", "ada", Role::Viewer, PASSWORD)
         .await
         .unwrap();
-    let app = app(pool);
+    let app = app(pool).await;
     let first = sign_in(&app, "ada", PASSWORD, &As::Nobody)
         .await
         .session_cookie()
@@ -211,7 +209,7 @@ async fn signing_out_ends_the_session(pool: PgPool) {
     users::add(&pool, "test", "ada", Role::Viewer, PASSWORD)
         .await
         .unwrap();
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let cookie = As::Cookie(
         sign_in(&app, "ada", PASSWORD, &As::Nobody)
             .await
@@ -232,9 +230,7 @@ async fn signing_out_ends_the_session(pool: PgPool) {
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn idle_expired_disabled_and_demoted_sessions_are_refused(pool: PgPool) {
-    let mut auth = settings();
-    auth.sessions.idle_timeout = Duration::from_secs(60);
-    let app = app_with(pool.clone(), auth);
+    let app = app_with(&pool, &["--session-idle-timeout", "60s"]).await;
     let alive = |cookie: As| {
         let app = app.clone();
         async move { get(&app, "/", &cookie).await.status == StatusCode::OK }
@@ -273,7 +269,7 @@ async fn failed_sign_ins_are_audited_without_the_password_and_then_throttled(poo
     users::add(&pool, "test", "ada", Role::Viewer, PASSWORD)
         .await
         .unwrap();
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     for _ in 0..5 {
         let failed = sign_in(&app, "ada", "wrong password guess", &As::Nobody).await;
         assert_eq!(
@@ -332,16 +328,13 @@ async fn concurrent_guesses_get_no_more_checks_than_the_limit_and_the_lock_is_sh
         .await
         .unwrap();
     let window = Duration::from_secs(10);
-    let app = app_with(
-        pool.clone(),
-        AuthSettings {
-            limits: SignInLimits {
-                window,
-                ..SignInLimits::default()
-            },
-            ..settings()
-        },
-    );
+    // No setting reaches the sign-in limits; a short window keeps the test short.
+    let mut context = common::context(&pool, &[]).await;
+    context.auth.limits = SignInLimits {
+        window,
+        ..SignInLimits::default()
+    };
+    let app = trailkeeper::web::router(context);
     let guesses = (0..50).map(|n| {
         let app = app.clone();
         async move { sign_in(&app, "ada", &format!("guess number {n}"), &As::Nobody).await }
@@ -411,7 +404,7 @@ async fn concurrent_guesses_get_no_more_checks_than_the_limit_and_the_lock_is_sh
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn cross_site_posts_are_refused_even_with_a_valid_session(pool: PgPool) {
     let viewer = signed_in(&pool, "vic", Role::Viewer).await;
-    let app = app(pool);
+    let app = app(pool).await;
     let post = |headers: &[(&str, &str)]| {
         let mut builder = Request::post("/api/overview")
             .header(header::HOST, HOST)
@@ -459,7 +452,7 @@ async fn api_tokens_get_exactly_their_role_until_revoked_or_expired(pool: PgPool
     let (_, auditor) = tokens::create(&pool, "ops", "exporter", Role::Auditor, None)
         .await
         .unwrap();
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
 
     let me = get(&app, "/api/v1/me", &As::Bearer(auditor.clone())).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
@@ -524,7 +517,7 @@ async fn the_openapi_document_describes_the_api_and_its_bearer_authentication(po
     let (_, token) = tokens::create(&pool, "ops", "reader", Role::Viewer, None)
         .await
         .unwrap();
-    let document = get(&app(pool), "/api/v1/openapi.json", &As::Bearer(token)).await;
+    let document = get(&app(pool).await, "/api/v1/openapi.json", &As::Bearer(token)).await;
     assert_eq!(document.status, StatusCode::OK);
     let document: Value = serde_json::from_str(&document.body).unwrap();
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
@@ -613,7 +606,7 @@ async fn the_audit_log_is_append_only_and_filtered_by_its_page(pool: PgPool) {
         );
     }
 
-    let app = app(pool);
+    let app = app(pool).await;
     let page = get(&app, "/audit?actor=ADA&action=user.", &admin).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
@@ -634,7 +627,7 @@ async fn the_audit_log_is_append_only_and_filtered_by_its_page(pool: PgPool) {
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn the_navigation_shows_only_what_the_role_may_open(pool: PgPool) {
     let viewer = signed_in(&pool, "vic", Role::Viewer).await;
-    let page = get(&app(pool), "/", &viewer).await;
+    let page = get(&app(pool).await, "/", &viewer).await;
     assert!(page.body.contains(">Secrets</a>"));
     for hidden in ["Alerts", "Settings", "Audit log"] {
         assert!(!page.body.contains(&format!(">{hidden}</a>")), "{hidden}");

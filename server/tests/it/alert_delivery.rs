@@ -710,7 +710,7 @@ async fn admins_set_up_channels_through_the_api_and_secrets_never_come_back(pool
     let receiver = Receiver::start().await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
     let auditor = signed_in(&pool, "aud", Role::Auditor).await;
-    let app = common::app(pool.clone());
+    let app = common::app(pool.clone()).await;
 
     // A webhook without a signing key gets one, shown this once, and a catch-all rule.
     let created = send_json(
@@ -1205,15 +1205,13 @@ async fn a_slack_channel_posts_a_coloured_block_kit_message_linking_the_finding(
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn channels_to_internal_addresses_are_refused_unless_allowed(pool: PgPool) {
     use common::{send_json, signed_in};
-    use trailkeeper::alert::channels::Senders;
+
     use trailkeeper_app::Role;
 
     let receiver = Receiver::start().await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
     // As served without TRAILKEEPER_ALERT_ALLOWED_HOSTS.
-    let mut context = common::context(pool.clone(), common::settings());
-    context.alerting.senders = Senders::new();
-    let app = trailkeeper::web::router(context);
+    let app = common::app_with(&pool, &[]).await;
     let add = |name: &str, url: String| {
         let body = json!({ "kind": "webhook", "name": name, "config": { "url": url } }).to_string();
         let (app, admin) = (app.clone(), admin.clone());
@@ -1281,7 +1279,7 @@ async fn channels_to_internal_addresses_are_refused_unless_allowed(pool: PgPool)
     assert!(receiver.got().is_empty());
 
     // Listed, the same receiver is reached.
-    let allowed = common::app(pool.clone());
+    let allowed = common::app(pool.clone()).await;
     let body = json!({ "kind": "webhook", "name": "allowed", "config": { "url": receiver.url() } });
     let added = send_json(
         &allowed,

@@ -50,7 +50,7 @@ fn ids(page: &Value) -> Vec<String> {
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn the_api_filters_events_newest_first_and_pages_through_them(pool: PgPool) {
     with_samples(&pool).await;
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let viewer = signed_in(&pool, "vera", Role::Viewer).await;
 
     let (status, all) = events(&app, "", &viewer).await;
@@ -133,7 +133,7 @@ async fn the_api_filters_events_newest_first_and_pages_through_them(pool: PgPool
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn exports_stream_the_filter_for_auditors_and_are_audited(pool: PgPool) {
     with_samples(&pool).await;
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let auditor = signed_in(&pool, "audrey", Role::Auditor).await;
     let viewer = signed_in(&pool, "vera", Role::Viewer).await;
 
@@ -201,7 +201,7 @@ async fn the_explorer_charts_lists_and_opens_events_with_their_records_as_text(p
     )
     .unwrap();
     ingest_file(&pool, &hostile).await.unwrap();
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let viewer = signed_in(&pool, "vera", Role::Viewer).await;
 
     let page = get(&app, "/events?range=all&principal=jdoe", &viewer).await;
@@ -230,7 +230,7 @@ async fn the_explorer_charts_lists_and_opens_events_with_their_records_as_text(p
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn a_secrets_access_report_lists_who_used_it_with_sources_and_errors(pool: PgPool) {
     with_samples(&pool).await;
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let viewer = signed_in(&pool, "vera", Role::Viewer).await;
     let auditor = signed_in(&pool, "audrey", Role::Auditor).await;
 
@@ -330,7 +330,7 @@ async fn the_overview_counts_the_last_days_events_errors_and_busiest_principals(
     )
     .unwrap();
     ingest_file(&pool, &file).await.unwrap();
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let viewer = signed_in(&pool, "vera", Role::Viewer).await;
 
     let page = get(&app, "/", &viewer).await;
@@ -362,7 +362,7 @@ async fn post_body(app: &Router, body: Vec<u8>, who: &As) -> common::Fetched {
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn admins_post_files_of_any_format_to_the_ingest_api(pool: PgPool) {
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
     let auditor = signed_in(&pool, "audrey", Role::Auditor).await;
     let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples");
@@ -413,9 +413,7 @@ async fn admins_post_files_of_any_format_to_the_ingest_api(pool: PgPool) {
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn a_gzip_bomb_posted_to_the_ingest_api_is_quarantined_within_its_limit(pool: PgPool) {
-    let mut context = common::context(pool.clone(), common::settings());
-    context.max_file_bytes = 16 * 1024 * 1024;
-    let app = trailkeeper::web::router(context);
+    let app = common::app_with(&pool, &["--max-file-size", "16MiB"]).await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
     let bomb = common::gzip_bomb();
 
@@ -458,7 +456,7 @@ async fn exports_write_formula_looking_fields_as_text(pool: PgPool) {
     record["userAgent"] = Value::from(hostile);
     record["sourceIPAddress"] = Value::from("@lambda.amazonaws.com");
     common::ingest_records(&pool, vec![record]).await;
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let auditor = signed_in(&pool, "audrey", Role::Auditor).await;
 
     for uri in [
@@ -498,7 +496,7 @@ async fn exports_write_formula_looking_fields_as_text(pool: PgPool) {
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn secret_values_in_posted_records_are_never_stored_shown_or_exported(pool: PgPool) {
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
     let canaries = [
         "secretString",

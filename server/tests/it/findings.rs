@@ -42,7 +42,7 @@ fn json_body(body: &str) -> Value {
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn findings_are_listed_filtered_and_shown_with_their_evidence(pool: PgPool) {
     ingest_incidents(&pool).await;
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let viewer = signed_in(&pool, "vera", Role::Viewer).await;
 
     let all = json_body(&get(&app, "/api/v1/findings", &viewer).await.body);
@@ -134,7 +134,7 @@ async fn findings_are_listed_filtered_and_shown_with_their_evidence(pool: PgPool
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn auditors_triage_and_every_action_is_in_the_findings_history(pool: PgPool) {
     ingest_incidents(&pool).await;
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let viewer = signed_in(&pool, "vera", Role::Viewer).await;
     let auditor = signed_in(&pool, "audrey", Role::Auditor).await;
     let list = json_body(
@@ -248,7 +248,7 @@ async fn auditors_triage_and_every_action_is_in_the_findings_history(pool: PgPoo
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn a_suppression_files_matching_findings_away_until_it_is_removed(pool: PgPool) {
     ingest_incidents(&pool).await;
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let auditor = signed_in(&pool, "audrey", Role::Auditor).await;
     let rule = json!({ "kind": "secret_deleted", "secret_pattern": "prod/old*",
                        "until": "2099-01-01T00:00:00Z", "reason": "decommissioning" });
@@ -305,7 +305,7 @@ async fn a_suppression_files_matching_findings_away_until_it_is_removed(pool: Pg
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn admins_change_detection_settings_and_bad_values_change_nothing(pool: PgPool) {
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
     let auditor = signed_in(&pool, "audrey", Role::Auditor).await;
     let defaults = json_body(&get(&app, "/api/v1/settings/detection", &auditor).await.body);

@@ -63,7 +63,7 @@ async fn the_api_filters_sorts_and_pages_through_every_secret(pool: PgPool) {
         .await
         .unwrap();
     sync_region(&pool, &client, region).await.unwrap();
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let viewer = signed_in(&pool, "vera", Role::Viewer).await;
     let list = |query: &str| format!("/api/v1/secrets?region={region}&{query}");
 
@@ -153,7 +153,7 @@ async fn one_secret_by_name_or_arn_with_its_versions_and_label_history(pool: PgP
     sync_region(&pool, &client, region).await.unwrap();
     put_value(&client, &arn, &[]).await;
     sync_region(&pool, &client, region).await.unwrap();
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let viewer = signed_in(&pool, "vera", Role::Viewer).await;
 
     let (status, by_name) = json(&app, "/api/v1/secrets/orders/api-key", &viewer).await;
@@ -241,7 +241,7 @@ async fn pages_show_what_aws_wrote_as_text_never_as_markup(pool: PgPool) {
         .unwrap()
         .to_string();
     sync_region(&pool, &client, region).await.unwrap();
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let viewer = signed_in(&pool, "vera", Role::Viewer).await;
 
     let list = get(&app, "/secrets?q=session", &viewer).await;
@@ -349,7 +349,7 @@ async fn cloudtrail_says_who_moved_each_label_and_when(pool: PgPool) {
         .unwrap();
     trailkeeper::ingest::after_ingest(&pool).await.unwrap();
 
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let viewer = signed_in(&pool, "vera", Role::Viewer).await;
     let (status, detail) = json(&app, &format!("/api/v1/secrets/{arn}"), &viewer).await;
     assert_eq!(status, StatusCode::OK, "{detail}");
@@ -440,7 +440,7 @@ async fn events_stored_before_the_sync_found_their_secret_are_resolved_by_it(poo
     sync_region(&pool, &client, region).await.unwrap();
     assert_eq!(resolved().await.as_deref(), Some(arn.as_str()));
 
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let auditor = signed_in(&pool, "ada", Role::Auditor).await;
     let (status, report) = json(
         &app,

@@ -12,33 +12,19 @@ use sqlx::{ConnectOptions, PgPool};
 use tower::ServiceExt;
 use trailkeeper::alert::channels::Senders;
 use trailkeeper::alert::channels::outbound::Destinations;
-use trailkeeper::alert::sealing::SealingKey;
-use trailkeeper::alert::{Alerting, DeliverySettings};
 use trailkeeper::application::Application;
 use trailkeeper::auth::sessions::{self, SessionPolicy};
-use trailkeeper::auth::sign_in::SignInLimits;
 use trailkeeper::auth::users;
-use trailkeeper::config::{self, Invocation};
+use trailkeeper::config::{self, Invocation, ServeSettings, Settings};
 use trailkeeper::db::Database;
-use trailkeeper::ingest::formats::DEFAULT_MAX_FILE_BYTES;
 use trailkeeper::ingest::sources::files::ingest_file;
-use trailkeeper::web::{AuthSettings, WebContext, router};
+use trailkeeper::web::{WebContext, router};
 use trailkeeper_app::Role;
-use trailkeeper_app::api::overview::AwsTarget;
 
 pub const PASSWORD: &str = "correct horse battery";
 /// The address the router believes requests come from (in-process, there is no socket).
 pub const ORIGIN: &str = "http://127.0.0.1:3000";
 pub const HOST: &str = "127.0.0.1:3000";
-
-pub fn settings() -> AuthSettings {
-    AuthSettings {
-        sessions: SessionPolicy::default(),
-        limits: SignInLimits::default(),
-        tls: false,
-        trusted_proxies: Vec::new(),
-    }
-}
 
 /// Senders that may reach the tests' receivers on this machine (as an operator allows with
 /// TRAILKEEPER_ALERT_ALLOWED_HOSTS).
@@ -46,50 +32,22 @@ pub fn loopback_senders() -> Senders {
     Senders::reaching(Destinations::allowing(&["127.0.0.1"]).unwrap())
 }
 
-/// What the router serves with in these tests; a test changes what it is about.
-pub fn context(pool: PgPool, auth: AuthSettings) -> WebContext {
-    WebContext {
-        pool,
-        database_location: "test database".into(),
-        aws: AwsTarget {
-            region: Some("eu-west-1".into()),
-            endpoint: Some("http://127.0.0.1:1".into()),
-        },
-        listen: HOST.parse().unwrap(),
-        auth,
-        sso: None,
-        alerting: Alerting {
-            key: SealingKey::generate(),
-            senders: loopback_senders(),
-            settings: DeliverySettings::new(ORIGIN),
-        },
-        max_file_bytes: DEFAULT_MAX_FILE_BYTES,
-    }
-}
-
-pub fn app_with(pool: PgPool, auth: AuthSettings) -> Router {
-    router(context(pool, auth))
-}
-
-pub fn app(pool: PgPool) -> Router {
-    app_with(pool, settings())
-}
-
-/// The real server, built in this process as `trailkeeper serve` builds it from its command
-/// line (`args` added to it), over the test's database and on a free port, serving until
-/// the test ends. Returns its URL.
-pub async fn serving(pool: &PgPool, args: &[&str]) -> String {
+/// `trailkeeper serve`'s settings from its command line (`args` added to it), over the
+/// test's database and a data directory of its own (kept while the guard lives: the server
+/// reads its sealing key there when it is built).
+async fn serve_settings(
+    pool: &PgPool,
+    args: &[&str],
+) -> (Database, Settings, ServeSettings, tempfile::TempDir) {
     let database_url = pool.connect_options().to_url_lossy().to_string();
-    let data_dir = tempfile::tempdir().unwrap().keep();
+    let data_dir = tempfile::tempdir().unwrap();
     let command_line = [
         "trailkeeper",
         "--database-url",
         &database_url,
         "--data-dir",
-        data_dir.to_str().unwrap(),
+        data_dir.path().to_str().unwrap(),
         "serve",
-        "--listen",
-        "127.0.0.1:0",
     ]
     .into_iter()
     .chain(args.iter().copied());
@@ -97,7 +55,44 @@ pub async fn serving(pool: &PgPool, args: &[&str]) -> String {
         panic!("the command line is not serve's");
     };
     let database = Database::open(&settings.database).await.unwrap();
-    let application = Application::build(&database, &settings, *serve)
+    (database, settings, *serve, data_dir)
+}
+
+/// What the router serves with when `trailkeeper serve` is given `args`, built by the
+/// library as the binary builds it; driven in-process at [`ORIGIN`]. A test may still change
+/// what no setting reaches (the sign-in limits).
+pub async fn context(pool: &PgPool, args: &[&str]) -> WebContext {
+    let args = ["--listen", HOST]
+        .iter()
+        .chain(args)
+        .copied()
+        .collect::<Vec<_>>();
+    let (database, settings, serve, _data_dir) = serve_settings(pool, &args).await;
+    Application::web_context(&database, &settings, serve)
+        .await
+        .unwrap()
+}
+
+pub async fn app_with(pool: &PgPool, args: &[&str]) -> Router {
+    router(context(pool, args).await)
+}
+
+/// The router as served with alert channels allowed to reach this machine's receivers.
+pub async fn app(pool: PgPool) -> Router {
+    app_with(&pool, &["--alert-allowed-hosts", "127.0.0.1"]).await
+}
+
+/// The real server, built in this process as `trailkeeper serve` builds it from its command
+/// line (`args` added to it), over the test's database and on a free port, serving until
+/// the test ends. Returns its URL.
+pub async fn serving(pool: &PgPool, args: &[&str]) -> String {
+    let args = ["--listen", "127.0.0.1:0"]
+        .iter()
+        .chain(args)
+        .copied()
+        .collect::<Vec<_>>();
+    let (database, settings, serve, _data_dir) = serve_settings(pool, &args).await;
+    let application = Application::build(&database, &settings, serve)
         .await
         .unwrap();
     let url = application.url().to_string();
