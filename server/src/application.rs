@@ -210,6 +210,7 @@ fn web_context(
         pool: database.pool().clone(),
         database_location: database.location().to_string(),
         aws: aws::target(aws_config),
+        aws_config: aws_config.clone(),
         listen: address,
         auth: web::AuthSettings {
             sessions: serve.sessions,

@@ -46,6 +46,10 @@ pub enum Action {
     AlertRuleRemoved,
     AlertTestSent,
     AlertDeliveryRetried,
+    /// An admin asked for a change to a secret; recorded before AWS is called.
+    SecretChangeRequested,
+    /// AWS made the change (its request id in the detail) or refused it (its error).
+    SecretChanged,
 }
 
 impl Action {
@@ -80,6 +84,8 @@ impl Action {
             Action::AlertRuleRemoved => "alert.rule_removed",
             Action::AlertTestSent => "alert.test_sent",
             Action::AlertDeliveryRetried => "alert.delivery_retried",
+            Action::SecretChangeRequested => "secret.change_requested",
+            Action::SecretChanged => "secret.changed",
         }
     }
 }

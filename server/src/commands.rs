@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::ConnectOptions;
 use tokio::signal::unix::{SignalKind, signal};
+use trailkeeper::admin;
 use trailkeeper::alert::channels::Senders;
 use trailkeeper::alert::setup;
 use trailkeeper::application::Application;
@@ -29,6 +30,7 @@ use trailkeeper::ingest::sources::lookup::Lookup;
 use trailkeeper::ingest::sources::s3::S3Trail;
 use trailkeeper::ingest::sources::{EventSource, poll_and_record};
 use trailkeeper::inventory::sync::sync_regions;
+use trailkeeper_app::api::secrets::{ChangeRequest, SecretAction};
 
 pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<ExitCode> {
     let database = Database::open(&settings.database).await?;
@@ -43,6 +45,11 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
         Invocation::User(command) => user(&database, command).await,
         Invocation::Token(command) => token(&database, command).await,
         Invocation::Channel(command) => channel(&database, &settings, command).await,
+        Invocation::Secret {
+            secret,
+            action,
+            request,
+        } => change_secret(&database, &secret, action, request).await,
     };
     // Whatever happened, leave the private PostgreSQL as we should (stopped if we were last).
     database.close().await;
@@ -515,6 +522,28 @@ async fn token(database: &Database, command: TokenInvocation) -> anyhow::Result<
             tokens::revoke(pool, &actor, &name).await?;
             println!("Revoked API token {name}.");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn change_secret(
+    database: &Database,
+    secret: &str,
+    action: SecretAction,
+    request: ChangeRequest,
+) -> anyhow::Result<ExitCode> {
+    migrate_and_record(database).await?;
+    let actor = command_line_actor();
+    let actor = Actor {
+        name: &actor,
+        address: None,
+    };
+    let aws = aws::load_config().await;
+    let outcome =
+        admin::change_secret(database.pool(), &aws, &actor, secret, action, &request).await?;
+    println!("{}", outcome.summary);
+    if let Some(request_id) = outcome.request_id {
+        eprintln!("AWS request id: {request_id}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -30,7 +30,9 @@ mod backend {
     };
     use super::identity::SignInMethods;
     use super::overview::Overview;
-    use super::secrets::{SecretListing, SecretLookup, SecretQuery};
+    use super::secrets::{
+        ChangeOutcome, ChangeRequest, SecretAction, SecretListing, SecretLookup, SecretQuery,
+    };
     use super::settings::DetectionSettings;
     use crate::AppError;
     use crate::access::{self, Caller, ClientAddress, Decision, Identity};
@@ -62,6 +64,14 @@ mod backend {
         /// A suppression rule by `who`; refused (as [`AppError`]) when a value is not valid.
         async fn add_suppression(&self, who: Caller, rule: NewSuppression) -> Result<(), AppError>;
         async fn remove_suppression(&self, who: Caller, id: i64) -> Result<(), AppError>;
+        /// A change to the secret `id` (name or ARN) by `who`, for `request.reason`.
+        async fn change_secret(
+            &self,
+            who: Caller,
+            id: String,
+            change: SecretAction,
+            request: ChangeRequest,
+        ) -> Result<ChangeOutcome, AppError>;
         async fn detection_settings(&self) -> Result<DetectionSettings, AppError>;
         /// Saves detection settings by `who`; refused (as [`AppError`]) when one is not valid.
         async fn save_detection_settings(

@@ -545,6 +545,131 @@ pub async fn get_secret(#[server(default)] id: String) -> Result<SecretLookup, A
     super::backend_for::<GetSecret>()?.secret(id).await
 }
 
+/// What an admin asks Trailkeeper to change about a secret: its configuration and labels,
+/// never its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SecretAction {
+    /// `RotateSecret`: now, or (not immediately) only testing the rotation function.
+    Rotate { immediately: bool },
+    /// `AWSCURRENT` back to the version holding `AWSPREVIOUS`.
+    Rollback,
+    /// `AWSPENDING` off a version that is not current: a stuck rotation cleared.
+    ClearPending,
+    /// `DeleteSecret` with a recovery window, never without one.
+    Delete { recovery_days: i64 },
+    /// `RestoreSecret`: a scheduled deletion called off.
+    Restore,
+}
+
+/// The recovery window AWS allows, in days.
+pub const RECOVERY_DAYS: std::ops::RangeInclusive<i64> = 7..=30;
+
+impl SecretAction {
+    /// The actions' names, as the API's paths and the page's buttons give them.
+    pub const NAMES: [&'static str; 5] =
+        ["rotate", "rollback", "clear-pending", "delete", "restore"];
+
+    /// The change `action` names, with its parameters from `request`.
+    pub fn from_request(action: &str, request: &ChangeRequest) -> Result<SecretAction, AppError> {
+        match action {
+            "rotate" => Ok(SecretAction::Rotate {
+                immediately: request.immediately.unwrap_or(true),
+            }),
+            "rollback" => Ok(SecretAction::Rollback),
+            "clear-pending" => Ok(SecretAction::ClearPending),
+            "delete" => {
+                let recovery_days = request.recovery_days.unwrap_or(*RECOVERY_DAYS.end());
+                if !RECOVERY_DAYS.contains(&recovery_days) {
+                    return Err(AppError::Invalid {
+                        parameter: Some("recovery_days".into()),
+                        message: format!(
+                            "recovery_days: a deletion's recovery window is 7 to 30 days, not {recovery_days}"
+                        ),
+                    });
+                }
+                Ok(SecretAction::Delete { recovery_days })
+            }
+            "restore" => Ok(SecretAction::Restore),
+            other => Err(AppError::NotFound(format!(
+                "there is no action {other:?}; the actions are {}",
+                SecretAction::NAMES.join(", ")
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SecretAction::Rotate { .. } => "rotate",
+            SecretAction::Rollback => "rollback",
+            SecretAction::ClearPending => "clear-pending",
+            SecretAction::Delete { .. } => "delete",
+            SecretAction::Restore => "restore",
+        }
+    }
+
+    /// Whether the person must type the secret's name to confirm it: it destroys or narrows
+    /// what cannot be had back at once.
+    pub fn needs_confirmation(self) -> bool {
+        matches!(self, SecretAction::Delete { .. })
+    }
+}
+
+/// An action's parameters and why it is taken, as the API's body and the page's form give
+/// them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ChangeRequest {
+    /// Why: required, recorded in the audit log with the change.
+    #[serde(default)]
+    pub reason: String,
+    /// The secret's name, typed to confirm a deletion.
+    #[serde(default)]
+    pub confirm: Option<String>,
+    /// `rotate`: rotate now (the default), or only test the rotation function.
+    #[serde(default)]
+    pub immediately: Option<bool>,
+    /// `delete`: days AWS keeps the secret restorable, 7 to 30 (default 30).
+    #[serde(default)]
+    pub recovery_days: Option<i64>,
+}
+
+/// What became of a change: AWS's request id, in words, and the secret as AWS now has it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ChangeOutcome {
+    pub action: String,
+    pub secret_arn: String,
+    /// AWS's id for the call, which CloudTrail records with the event.
+    pub request_id: Option<String>,
+    pub summary: String,
+    /// The secret read afresh from AWS after the change.
+    pub secret: Option<SecretDetail>,
+}
+
+/// Changes a secret as the caller (admins only), taking the Actions form's fields: `action`
+/// is the button pressed, `reason` is required, `confirm` is the secret's name typed for a
+/// deletion.
+#[server(endpoint = "change_secret")]
+pub async fn change_secret(
+    #[server(default)] id: String,
+    #[server(default)] action: String,
+    #[server(default)] reason: String,
+    #[server(default)] confirm: String,
+    #[server(default)] immediately: Option<bool>,
+    #[server(default)] recovery_days: Option<i64>,
+) -> Result<ChangeOutcome, AppError> {
+    let backend = super::backend_for::<ChangeSecret>()?;
+    let who = super::caller()?;
+    let request = ChangeRequest {
+        reason,
+        confirm: Some(confirm).filter(|typed| !typed.is_empty()),
+        immediately,
+        recovery_days,
+    };
+    let change = SecretAction::from_request(&action, &request)?;
+    backend.change_secret(who, id, change, request).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,17 +9,15 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 use tower::ServiceExt;
-use trailkeeper::alert::channels::Senders;
-use trailkeeper::alert::sealing::SealingKey;
-use trailkeeper::alert::{Alerting, DeliverySettings};
+use trailkeeper::application::Application;
 use trailkeeper::auth::sessions::{self, SessionPolicy};
-use trailkeeper::auth::sign_in::SignInLimits;
 use trailkeeper::auth::users;
-use trailkeeper::web::{AuthSettings, WebContext, router};
+use trailkeeper::config::{self, Invocation};
+use trailkeeper::db::Database;
+use trailkeeper::web::router;
 use trailkeeper_app::Role;
-use trailkeeper_app::api::overview::AwsTarget;
 
 /// Requests measured per path, after 20 to warm up.
 pub const SAMPLES: usize = 200;
@@ -49,35 +47,32 @@ pub async fn fresh_database(
     Ok((pool, options))
 }
 
+/// The router as `trailkeeper serve` builds it over `pool`'s database, with a viewer signed in:
+/// the router and the viewer's cookie.
 pub async fn app(pool: PgPool) -> anyhow::Result<(Router, String)> {
     let user = users::add(&pool, "bench", "bench", Role::Viewer, "bench password 123").await?;
     let session = sessions::create(&pool, user.id, SessionPolicy::default(), None, None).await?;
-    let app = router(WebContext {
-        pool,
-        database_location: "bench database".into(),
-        aws: AwsTarget {
-            region: None,
-            endpoint: None,
-        },
-        listen: "127.0.0.1:3000".parse()?,
-        auth: AuthSettings {
-            sessions: SessionPolicy::default(),
-            limits: SignInLimits::default(),
-            tls: false,
-            trusted_proxies: Vec::new(),
-        },
-        sso: None,
-        alerting: Alerting {
-            key: SealingKey::generate(),
-            senders: Senders::reaching(
-                trailkeeper::alert::channels::outbound::Destinations::allowing(&["127.0.0.1"])
-                    .expect("an address"),
-            ),
-            settings: DeliverySettings::new("http://127.0.0.1:3000"),
-        },
-        max_file_bytes: trailkeeper::ingest::formats::DEFAULT_MAX_FILE_BYTES,
-    });
-    Ok((app, format!("trailkeeper_session={}", session.secret)))
+    let database_url = pool.connect_options().to_url_lossy().to_string();
+    let data_dir = tempfile::tempdir()?;
+    let command_line = [
+        "trailkeeper",
+        "--database-url",
+        &database_url,
+        "--data-dir",
+        data_dir.path().to_str().expect("a UTF-8 path"),
+        "serve",
+        "--listen",
+        "127.0.0.1:3000",
+    ];
+    let (settings, Invocation::Serve(serve)) = config::parse_from(command_line)? else {
+        anyhow::bail!("the command line is not serve's");
+    };
+    let database = Database::open(&settings.database).await?;
+    let context = Application::web_context(&database, &settings, *serve).await?;
+    Ok((
+        router(context),
+        format!("trailkeeper_session={}", session.secret),
+    ))
 }
 
 /// p50 and p95 of `SAMPLES` requests, after warming up.

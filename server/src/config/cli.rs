@@ -162,6 +162,63 @@ pub enum Command {
     /// Manage alert channels (also on the Alerts page and /api/v1/alerts/).
     #[command(subcommand)]
     Channel(ChannelCommand),
+    /// Change a secret in AWS Secrets Manager, never its value (also on the secret's page and
+    /// /api/v1/secrets/NAME/actions/ACTION). Recorded in the audit log, with the reason,
+    /// before and after AWS is called.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Rotate the secret now (its rotation must be configured).
+    Rotate {
+        #[command(flatten)]
+        change: ChangeArgs,
+        /// Only test the rotation function (RotateImmediately=false).
+        #[arg(long)]
+        test_only: bool,
+    },
+    /// Move AWSCURRENT back to the version holding AWSPREVIOUS.
+    Rollback {
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+    /// Clear a stuck rotation: AWSPENDING off the version that is not current.
+    ClearPending {
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+    /// Schedule the secret's deletion, restorable for the recovery window.
+    Delete {
+        #[command(flatten)]
+        change: ChangeArgs,
+        /// Days AWS keeps it restorable.
+        #[arg(
+            long,
+            value_name = "DAYS",
+            default_value = "30",
+            value_parser = clap::value_parser!(i64).range(7..=30)
+        )]
+        recovery_days: i64,
+        /// The secret's name again, to confirm.
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
+    },
+    /// Call off the secret's scheduled deletion.
+    Restore {
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ChangeArgs {
+    /// The secret's name, or its ARN.
+    pub secret: String,
+    /// Why: recorded in the audit log with the change.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@ use std::ffi::OsString;
 use clap::{CommandFactory, FromArgMatches};
 
 use trailkeeper_app::api::alerts::NewChannel;
+use trailkeeper_app::api::secrets::{ChangeRequest, SecretAction};
 
 use crate::alert::channels::outbound::Destinations;
 use crate::alert::sealing::SealingKey;
@@ -162,6 +163,46 @@ where
             }),
             ChannelCommand::List => ChannelInvocation::List,
         }),
+        Some(Command::Secret(command)) => {
+            let (action, change, request) = match command {
+                SecretCommand::Rotate { change, test_only } => (
+                    SecretAction::Rotate {
+                        immediately: !test_only,
+                    },
+                    change,
+                    ChangeRequest::default(),
+                ),
+                SecretCommand::Rollback { change } => {
+                    (SecretAction::Rollback, change, ChangeRequest::default())
+                }
+                SecretCommand::ClearPending { change } => {
+                    (SecretAction::ClearPending, change, ChangeRequest::default())
+                }
+                SecretCommand::Delete {
+                    change,
+                    recovery_days,
+                    confirm,
+                } => (
+                    SecretAction::Delete { recovery_days },
+                    change,
+                    ChangeRequest {
+                        confirm,
+                        ..ChangeRequest::default()
+                    },
+                ),
+                SecretCommand::Restore { change } => {
+                    (SecretAction::Restore, change, ChangeRequest::default())
+                }
+            };
+            Invocation::Secret {
+                secret: change.secret,
+                action,
+                request: ChangeRequest {
+                    reason: change.reason,
+                    ..request
+                },
+            }
+        }
     };
     Ok((settings, invocation))
 }

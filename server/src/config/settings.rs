@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use trailkeeper_app::Role;
 use trailkeeper_app::api::alerts::NewChannel;
+use trailkeeper_app::api::secrets::{ChangeRequest, SecretAction};
 
 use super::cli::UserCommand;
 use crate::alert::channels::outbound::Destinations;
@@ -69,6 +70,12 @@ pub enum Invocation {
     User(UserCommand),
     Token(TokenInvocation),
     Channel(ChannelInvocation),
+    /// A change to the secret `secret` (name or ARN).
+    Secret {
+        secret: String,
+        action: SecretAction,
+        request: ChangeRequest,
+    },
 }
 
 /// A channel command, validated.

@@ -9,7 +9,9 @@ use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_secretsmanager::primitives::DateTime as AwsDateTime;
-use aws_sdk_secretsmanager::types::{SecretListEntry, SecretVersionsListEntry};
+use aws_sdk_secretsmanager::types::{
+    Filter, FilterNameStringType, SecretListEntry, SecretVersionsListEntry,
+};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
@@ -234,6 +236,50 @@ pub async fn sync_region(
     };
     finish(pool, run, &summary, outcome).await?;
     Ok(summary)
+}
+
+/// Reads one secret afresh, as a sync reads it, and stores what changed (label moves
+/// included): after a change Trailkeeper made to it, so its page shows the new state at once.
+/// What AWS refused is returned, as a sync records it.
+pub async fn refresh(
+    pool: &PgPool,
+    client: &Client,
+    region: &str,
+    arn: &str,
+    name: &str,
+) -> Result<Vec<SyncError>, sqlx::Error> {
+    let listed: Result<Vec<_>, _> = client
+        .list_secrets()
+        .include_planned_deletion(true)
+        .filters(
+            Filter::builder()
+                .key(FilterNameStringType::Name)
+                .values(name)
+                .build(),
+        )
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await;
+    let entry = match listed {
+        Ok(pages) => pages
+            .into_iter()
+            .flat_map(|page| page.secret_list.unwrap_or_default())
+            .find(|entry| entry.arn() == Some(arn)),
+        Err(error) => return Ok(vec![aws_error(Some(arn), "ListSecrets", &error)]),
+    };
+    let Some(entry) = entry else {
+        return Ok(vec![SyncError {
+            secret: Some(arn.to_string()),
+            operation: "ListSecrets",
+            code: None,
+            message: "AWS no longer lists the secret".into(),
+        }]);
+    };
+    let described = describe(client, region, entry).await;
+    store(pool, region, &described).await?;
+    reassess(pool, Some(region), Utc::now(), StatusThresholds::default()).await?;
+    Ok(described.errors)
 }
 
 /// Records how the run ended, then assesses the region's secrets afresh (statuses move with

@@ -25,8 +25,9 @@ use trailkeeper_app::api::findings::{
     Suppression, TriageAction, TriageEntry,
 };
 use trailkeeper_app::api::secrets::{
-    LabelMove, PolicyExposure, PolicyFlag, Replica, RotationSettings, RotationStatus, SecretDetail,
-    SecretFlag, SecretLookup, SecretPage, SecretQuery, SecretSummary, SecretVersion,
+    ChangeOutcome, ChangeRequest, LabelMove, PolicyExposure, PolicyFlag, Replica, RotationSettings,
+    RotationStatus, SecretDetail, SecretFlag, SecretLookup, SecretPage, SecretQuery, SecretSummary,
+    SecretVersion,
 };
 use trailkeeper_app::error::ApiError;
 use trailkeeper_app::{AppError, Role};
@@ -70,6 +71,8 @@ use crate::inventory::read;
         SecretPage,
         SecretSummary,
         SecretDetail,
+        ChangeRequest,
+        ChangeOutcome,
         RotationStatus,
         RotationSettings,
         SecretFlag,

@@ -16,7 +16,9 @@ use trailkeeper_app::api::findings::{
 };
 use trailkeeper_app::api::identity::SignInMethods;
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
-use trailkeeper_app::api::secrets::{SecretListing, SecretLookup, SecretQuery};
+use trailkeeper_app::api::secrets::{
+    ChangeOutcome, ChangeRequest, SecretAction, SecretListing, SecretLookup, SecretQuery,
+};
 use trailkeeper_app::api::settings::DetectionSettings;
 use trailkeeper_app::api::{AlertsBackend, Backend};
 
@@ -29,13 +31,15 @@ use crate::events::read as events;
 use crate::findings::read as findings;
 use crate::findings::triage::{self, Actor};
 use crate::inventory::read;
-use crate::{audit, db};
+use crate::{admin, audit, db};
 
 /// How many audit entries the Overview lists.
 const RECENT_ACTIVITY: i64 = 20;
 
 pub struct ServerBackend {
     pub pool: PgPool,
+    /// AWS as `serve` reaches it, for the changes admins make.
+    pub aws_config: aws_config::SdkConfig,
     pub alerting: Arc<Alerting>,
     pub database_location: String,
     pub aws: AwsTarget,
@@ -145,6 +149,24 @@ impl Backend for ServerBackend {
 
     async fn finding(&self, id: i64) -> Result<Option<FindingDetail>, AppError> {
         findings::get(&self.pool, id).await.map_err(AppError::from)
+    }
+
+    async fn change_secret(
+        &self,
+        who: Caller,
+        id: String,
+        change: SecretAction,
+        request: ChangeRequest,
+    ) -> Result<ChangeOutcome, AppError> {
+        admin::change_secret(
+            &self.pool,
+            &self.aws_config,
+            &actor(&who),
+            &id,
+            change,
+            &request,
+        )
+        .await
     }
 
     async fn triage(&self, who: Caller, id: i64, action: TriageAction) -> Result<(), AppError> {

@@ -2,6 +2,7 @@
 //! `/metrics`, all behind one request path that decides who may reach what.
 
 pub mod access;
+mod admin_api;
 pub mod alerts_api;
 pub mod api;
 mod backend;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub sso: Option<Arc<Oidc>>,
     pub alerting: Arc<Alerting>,
     pub ingest: Arc<api::IngestLimits>,
+    /// AWS as `serve` reaches it, for the changes admins make.
+    pub aws_config: aws_config::SdkConfig,
 }
 
 /// No request Trailkeeper serves needs a larger body, but `POST /api/v1/ingest`; a bigger
@@ -69,6 +72,8 @@ pub struct WebContext {
     pub pool: PgPool,
     pub database_location: String,
     pub aws: AwsTarget,
+    /// AWS as `serve` reaches it, for the changes admins make.
+    pub aws_config: aws_config::SdkConfig,
     pub listen: SocketAddr,
     pub auth: AuthSettings,
     pub sso: Option<Oidc>,
@@ -170,6 +175,7 @@ pub fn server_routes() -> Vec<ServerRoute> {
         ServerRoute::api(routes!(api::list_secrets), viewer),
         // A secret's name may hold slashes; the same route serves its access report.
         ServerRoute::api(routes!(api::secret), viewer).at("/api/v1/secrets/{*id}"),
+        ServerRoute::api(routes!(admin_api::change_secret), admin).at("/api/v1/secrets/{*id}"),
         ServerRoute::api(routes!(api::ingest), admin).taking(MAX_INGEST_BODY),
         ServerRoute::api(routes!(api::list_events), viewer),
         ServerRoute::api(routes!(export::csv), auditor),
@@ -224,6 +230,7 @@ pub fn router(context: WebContext) -> Router {
     let alerting = Arc::new(context.alerting);
     let backend: SharedBackend = Arc::new(ServerBackend {
         pool: context.pool.clone(),
+        aws_config: context.aws_config.clone(),
         alerting: alerting.clone(),
         database_location: context.database_location,
         aws: context.aws,
@@ -239,6 +246,7 @@ pub fn router(context: WebContext) -> Router {
         sso: context.sso.map(Arc::new),
         alerting,
         ingest: Arc::new(api::IngestLimits::new(context.max_file_bytes)),
+        aws_config: context.aws_config,
     };
     let provide_backend = move || provide_context(backend.clone());
 

@@ -6,6 +6,7 @@
 mod common;
 
 mod access;
+mod admin;
 mod alert_delivery;
 mod alerts;
 mod aws_peer;
