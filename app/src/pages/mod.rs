@@ -8,5 +8,6 @@ pub mod login;
 pub mod not_found;
 pub mod overview;
 pub mod secret;
+mod secret_actions;
 pub mod secrets;
 pub mod settings;

@@ -3,17 +3,21 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use crate::Role;
 use crate::api::events::principal_name;
+use crate::api::identity::holds_role;
 use crate::api::secrets::{
-    LabelMove, PolicyExposure, PolicyFlag, SecretChange, SecretDetail, SecretLookup, SecretSummary,
-    SecretVersion, get_secret,
+    ChangeOutcome, ChangeSecret, LabelMove, PolicyExposure, PolicyFlag, SecretChange, SecretDetail,
+    SecretLookup, SecretSummary, SecretVersion, get_secret,
 };
 use crate::components::access_report::AccessSection;
+use crate::components::action_outcome::ActionOutcome;
 use crate::components::badges::{FindingsBadge, FlagBadges, StatusBadge};
 use crate::components::column_heads::ColumnHeads;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
 use crate::components::version_timeline::{Milestone, VersionTimeline};
+use crate::pages::secret_actions::SecretActions;
 
 /// `/secrets/<name or ARN>`: one secret in full. Everything AWS wrote (names, tags,
 /// descriptions, policies) is shown as text, never as markup.
@@ -21,13 +25,31 @@ use crate::components::version_timeline::{Milestone, VersionTimeline};
 pub fn SecretPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|params| params.get("id").unwrap_or_default());
-    let lookup = Resource::new(id, get_secret);
+    let change = ServerAction::<ChangeSecret>::new();
+    // Read again after a change went through; a refused one keeps the form as typed.
+    let changes_made = RwSignal::new(0_u32);
+    Effect::new(move || {
+        if change.value().with(|value| matches!(value, Some(Ok(_)))) {
+            changes_made.update(|made| *made += 1);
+        }
+    });
+    let lookup = Resource::new(move || (id(), changes_made.get()), |(id, _)| get_secret(id));
+    let may_change = holds_role(Role::Admin);
 
     view! {
+        <ActionOutcome
+            value=change.value()
+            done=|outcome: ChangeOutcome| outcome.summary
+            testid="change-outcome"
+        />
         <Suspense fallback=|| view! { <p class="muted">"Loading the secret…"</p> }>
             {move || Suspend::new(async move {
+                let may_change = may_change.await;
                 match lookup.await {
-                    Ok(SecretLookup::Found(detail)) => view! { <Detail detail=*detail /> }.into_any(),
+                    Ok(SecretLookup::Found(detail)) => {
+                        view! { <Detail detail=*detail actions=may_change.then_some(change) /> }
+                            .into_any()
+                    }
                     Ok(SecretLookup::Ambiguous(secrets)) => {
                         view! { <Ambiguous name=id() secrets /> }.into_any()
                     }
@@ -86,8 +108,9 @@ fn or_dash(text: Option<String>) -> AnyView {
     }
 }
 
+/// The secret; with `actions`, the admin's Actions area too.
 #[component]
-fn Detail(detail: SecretDetail) -> impl IntoView {
+fn Detail(detail: SecretDetail, actions: Option<ServerAction<ChangeSecret>>) -> impl IntoView {
     let SecretDetail {
         summary,
         account_id,
@@ -192,6 +215,12 @@ fn Detail(detail: SecretDetail) -> impl IntoView {
         {summary.description.clone().map(|text| view! { <p>{text}</p> })}
         {gone}
         {deletion}
+        {actions
+            .map(|change| {
+                view! {
+                    <SecretActions summary=summary.clone() versions=versions.clone() change />
+                }
+            })}
         <div class="cards">
             <section class="panel" aria-labelledby="rotation-heading" data-testid="rotation-card">
                 <h2 id="rotation-heading">"Rotation"</h2>

@@ -107,7 +107,7 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn every_command_has_help() {
-    let commands: [&[&str]; 16] = [
+    let commands: [&[&str]; 18] = [
         &["--help"],
         &["serve", "--help"],
         &["migrate", "--help"],
@@ -124,6 +124,8 @@ fn every_command_has_help() {
         &["token", "create", "--help"],
         &["token", "list", "--help"],
         &["token", "revoke", "--help"],
+        &["secret", "--help"],
+        &["secret", "delete", "--help"],
     ];
     for args in commands {
         let output = trailkeeper(args, &[]);
@@ -590,4 +592,80 @@ fn sync_prints_a_summary_per_region_and_fails_when_a_region_does_not_answer() {
         printed.contains("ca-west-1 ListSecrets failed"),
         "{printed}"
     );
+}
+
+#[tokio::test]
+async fn an_admin_changes_a_secret_from_the_command_line_with_a_reason() {
+    let region = "il-central-1";
+    let client = crate::common::client(region).await;
+    let arn = crate::common::create_secret(&client, "cli/reports-db", "reports").await;
+    let first = client
+        .describe_secret()
+        .secret_id(&arn)
+        .send()
+        .await
+        .unwrap()
+        .version_ids_to_stages()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    crate::common::put_value(&client, &arn, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data_dir = data_dir.to_str().unwrap();
+    let run = |args: &[&str]| run_in(data_dir, args, "");
+    let synced = run(&["sync", "--regions", region]);
+    assert!(synced.status.success(), "{}", stderr(&synced));
+
+    let unconfirmed = run(&["secret", "delete", "cli/reports-db", "--reason", "retired"]);
+    assert_eq!(unconfirmed.status.code(), Some(1));
+    assert!(
+        stderr(&unconfirmed).contains("confirm by typing the secret's name, cli/reports-db"),
+        "{}",
+        stderr(&unconfirmed)
+    );
+    let too_short = run(&[
+        "secret",
+        "delete",
+        "cli/reports-db",
+        "--reason",
+        "retired",
+        "--confirm",
+        "cli/reports-db",
+        "--recovery-days",
+        "3",
+    ]);
+    assert_eq!(too_short.status.code(), Some(2));
+    assert!(
+        stderr(&too_short).starts_with("trailkeeper: --recovery-days: "),
+        "{}",
+        stderr(&too_short)
+    );
+
+    let rolled = run(&[
+        "secret",
+        "rollback",
+        "cli/reports-db",
+        "--reason",
+        "the new password broke the reports",
+    ]);
+    assert!(rolled.status.success(), "{}", stderr(&rolled));
+    assert!(
+        String::from_utf8_lossy(&rolled.stdout)
+            .contains("rolled cli/reports-db back to its previous version through AWS"),
+        "{}",
+        String::from_utf8_lossy(&rolled.stdout)
+    );
+    let stages = client
+        .describe_secret()
+        .secret_id(&arn)
+        .send()
+        .await
+        .unwrap()
+        .version_ids_to_stages()
+        .unwrap()
+        .clone();
+    assert!(stages[&first].iter().any(|stage| stage == "AWSCURRENT"));
 }
