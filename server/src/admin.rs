@@ -12,9 +12,7 @@ use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use trailkeeper_app::AppError;
-use trailkeeper_app::api::secrets::{
-    ChangeOutcome, ChangeRequest, SecretAction, SecretDetail, SecretLookup,
-};
+use trailkeeper_app::api::secrets::{ChangeOutcome, ChangeRequest, SecretAction, SecretLookup};
 
 use crate::audit::{Action, Entry, Outcome};
 use crate::findings::triage::Actor;
@@ -39,7 +37,8 @@ pub async fn change_secret(
             message: format!("a reason is required: say why, in 1 to {MAX_REASON} characters"),
         });
     }
-    let secret = stored(pool, id).await?;
+    // The inventory names the region to call.
+    let secret = read::find(pool, id).await?;
     let (arn, name, region) = (
         secret.summary.arn.as_str(),
         secret.summary.name.as_str(),
@@ -121,20 +120,6 @@ pub async fn change_secret(
         summary,
         secret,
     })
-}
-
-/// The secret as the inventory has it: it names the region to call.
-async fn stored(pool: &PgPool, id: &str) -> Result<SecretDetail, AppError> {
-    match read::lookup(pool, id).await? {
-        SecretLookup::Found(detail) => Ok(*detail),
-        SecretLookup::NotFound => Err(AppError::NotFound(format!(
-            "no secret has the name or ARN {id:?}"
-        ))),
-        SecretLookup::Ambiguous(secrets) => Err(AppError::Conflict(format!(
-            "{} secrets have the name {id:?}; ask for one by ARN",
-            secrets.len()
-        ))),
-    }
 }
 
 /// "roll back prod/db", for the audit log and the confirmation.

@@ -22,6 +22,7 @@ use super::status::schedule_in_words;
 use crate::db::ReadError;
 use crate::db::escape_like;
 use crate::findings::read as findings;
+use trailkeeper_app::AppError;
 
 /// The key of the default KMS key, which AWS leaves out of a secret's description.
 pub const DEFAULT_KMS_KEY: &str = "aws/secretsmanager";
@@ -307,6 +308,25 @@ pub async fn facets(pool: &PgPool) -> Result<SecretFacets, sqlx::Error> {
     )
     .fetch_one(pool)
     .await
+}
+
+/// The one secret `id` names (its ARN, or its name when that is unique), or why there is none.
+pub async fn find(pool: &PgPool, id: &str) -> Result<SecretDetail, AppError> {
+    match lookup(pool, id).await.map_err(AppError::from)? {
+        SecretLookup::Found(detail) => Ok(*detail),
+        SecretLookup::NotFound => Err(AppError::NotFound(format!(
+            "no secret has the name or ARN {id:?}"
+        ))),
+        SecretLookup::Ambiguous(secrets) => Err(AppError::Conflict(format!(
+            "{} secrets have the name {id:?}; ask for one by ARN: {}",
+            secrets.len(),
+            secrets
+                .iter()
+                .map(|secret| secret.arn.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 /// A secret by its ARN or its name. A name AWS holds in several regions (or that was deleted

@@ -26,7 +26,7 @@ use trailkeeper_app::api::findings::{
 };
 use trailkeeper_app::api::secrets::{
     ChangeOutcome, ChangeRequest, LabelMove, PolicyExposure, PolicyFlag, Replica, RotationSettings,
-    RotationStatus, SecretDetail, SecretFlag, SecretLookup, SecretPage, SecretQuery, SecretSummary,
+    RotationStatus, SecretDetail, SecretFlag, SecretPage, SecretQuery, SecretSummary,
     SecretVersion,
 };
 use trailkeeper_app::error::ApiError;
@@ -271,32 +271,14 @@ pub async fn secret(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let found = find_secret(&pool, &id).await;
+    let found = read::find(&pool, &id).await;
     // A name may itself end in `/access`: the secret wins, else it is the secret's report.
     if let (Err(_), Some(secret)) = (&found, id.strip_suffix("/access")) {
-        let detail = find_secret(&pool, secret).await?;
+        let detail = read::find(&pool, secret).await?;
         let query = query.as_deref().unwrap_or_default();
         return access(&pool, &identity, &address, &detail.summary.arn, query).await;
     }
     Ok(Json(found?).into_response())
-}
-
-async fn find_secret(pool: &PgPool, id: &str) -> Result<SecretDetail, AppError> {
-    match read::lookup(pool, id).await.map_err(AppError::from)? {
-        SecretLookup::Found(detail) => Ok(*detail),
-        SecretLookup::NotFound => Err(AppError::NotFound(format!(
-            "no secret has the name or ARN {id:?}"
-        ))),
-        SecretLookup::Ambiguous(secrets) => Err(AppError::Conflict(format!(
-            "{} secrets have the name {id:?}; ask for one by ARN: {}",
-            secrets.len(),
-            secrets
-                .iter()
-                .map(|secret| secret.arn.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
 }
 
 /// Who used a secret over a period: per principal, reads, writes, errors, first and last
