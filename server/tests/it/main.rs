@@ -15,6 +15,7 @@ mod detection;
 mod embedded_postgres;
 mod events;
 mod findings;
+mod iam_policies;
 mod ingest;
 mod inventory;
 mod no_secret_values;

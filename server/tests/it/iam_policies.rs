@@ -1,0 +1,111 @@
+//! The IAM policies in `iam/` list exactly the Secrets Manager operations Trailkeeper calls:
+//! the read-only one what everything but administration calls, the administration one those
+//! and the changes; and no code calls an operation that reads or writes a secret's value.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Every Secrets Manager operation: the SDK's method, and the IAM action it needs.
+const OPERATIONS: [(&str, &str); 23] = [
+    ("batch_get_secret_value", "BatchGetSecretValue"),
+    ("cancel_rotate_secret", "CancelRotateSecret"),
+    ("create_secret", "CreateSecret"),
+    ("delete_resource_policy", "DeleteResourcePolicy"),
+    ("delete_secret", "DeleteSecret"),
+    ("describe_secret", "DescribeSecret"),
+    ("get_random_password", "GetRandomPassword"),
+    ("get_resource_policy", "GetResourcePolicy"),
+    ("get_secret_value", "GetSecretValue"),
+    ("list_secret_version_ids", "ListSecretVersionIds"),
+    ("list_secrets", "ListSecrets"),
+    ("put_resource_policy", "PutResourcePolicy"),
+    ("put_secret_value", "PutSecretValue"),
+    (
+        "remove_regions_from_replication",
+        "RemoveRegionsFromReplication",
+    ),
+    ("replicate_secret_to_regions", "ReplicateSecretToRegions"),
+    ("restore_secret", "RestoreSecret"),
+    ("rotate_secret", "RotateSecret"),
+    ("stop_replication_to_replica", "StopReplicationToReplica"),
+    ("tag_resource", "TagResource"),
+    ("untag_resource", "UntagResource"),
+    ("update_secret", "UpdateSecret"),
+    ("update_secret_version_stage", "UpdateSecretVersionStage"),
+    ("validate_resource_policy", "ValidateResourcePolicy"),
+];
+
+/// Operations that would read or write a secret's value.
+const VALUE_OPERATIONS: [&str; 3] = ["GetSecretValue", "BatchGetSecretValue", "PutSecretValue"];
+
+fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, found);
+        } else if path.extension().is_some_and(|extension| extension == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+/// The IAM actions the code in `files` calls.
+fn called(files: &[PathBuf]) -> BTreeSet<String> {
+    let text: String = files
+        .iter()
+        .map(|file| std::fs::read_to_string(file).unwrap())
+        .collect();
+    OPERATIONS
+        .iter()
+        .filter(|(method, _)| text.contains(&format!(".{method}()")))
+        .map(|(_, action)| action.to_string())
+        .collect()
+}
+
+/// The Secrets Manager actions a policy file allows.
+fn allowed(file: &str) -> BTreeSet<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../iam")
+        .join(file);
+    let policy: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|statement| statement["Effect"] == "Allow")
+        .flat_map(|statement| statement["Action"].as_array().unwrap().clone())
+        .filter_map(|action| {
+            action
+                .as_str()?
+                .strip_prefix("secretsmanager:")
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+#[test]
+fn the_iam_policies_allow_exactly_what_the_code_calls_and_never_a_value() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root, &mut files);
+    let (administration, reading): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .partition(|file| file.ends_with("admin.rs"));
+    let reads = called(&reading);
+    let mut everything = reads.clone();
+    everything.extend(called(&administration));
+
+    assert!(
+        reads.contains("ListSecrets"),
+        "the scan finds the sync's calls"
+    );
+    for action in VALUE_OPERATIONS {
+        assert!(
+            !everything.contains(action),
+            "the code calls {action}, which reads or writes a secret's value"
+        );
+    }
+    assert_eq!(allowed("trailkeeper-read-only.json"), reads);
+    assert_eq!(allowed("trailkeeper-administration.json"), everything);
+}
