@@ -7,26 +7,7 @@ use sqlx::PgPool;
 use trailkeeper::inventory::sync::sync_region;
 use trailkeeper_app::Role;
 
-use crate::common::{self, app, create_secret, put_value, send_json, signed_in};
-
-/// The version of the secret holding `label`, as AWS has it now.
-async fn holding(
-    client: &aws_sdk_secretsmanager::Client,
-    arn: &str,
-    label: &str,
-) -> Option<String> {
-    let described = client
-        .describe_secret()
-        .secret_id(arn)
-        .send()
-        .await
-        .unwrap();
-    described
-        .version_ids_to_stages()?
-        .iter()
-        .find(|(_, stages)| stages.iter().any(|stage| stage == label))
-        .map(|(version, _)| version.clone())
-}
+use crate::common::{self, app, create_secret, put_value, send_json, signed_in, version_holding};
 
 /// The audit entries about secrets, oldest first: (action, outcome, detail).
 async fn secret_entries(pool: &PgPool) -> Vec<(String, String, Value)> {
@@ -43,10 +24,10 @@ async fn an_admin_rolls_a_secret_back_and_the_change_is_audited_and_shown_at_onc
     let region = "ap-southeast-1";
     let client = common::client(region).await;
     let arn = create_secret(&client, "admin/orders-db", "orders").await;
-    let first = holding(&client, &arn, "AWSCURRENT").await.unwrap();
+    let first = version_holding(&client, &arn, "AWSCURRENT").await.unwrap();
     let second = put_value(&client, &arn, &[]).await;
     assert_eq!(
-        holding(&client, &arn, "AWSPREVIOUS").await,
+        version_holding(&client, &arn, "AWSPREVIOUS").await,
         Some(first.clone())
     );
     sync_region(&pool, &client, region).await.unwrap();
@@ -72,11 +53,11 @@ async fn an_admin_rolls_a_secret_back_and_the_change_is_audited_and_shown_at_onc
     assert_eq!(done.status, 200, "{}", done.body);
     let outcome: Value = serde_json::from_str(&done.body).unwrap();
     assert_eq!(
-        holding(&client, &arn, "AWSCURRENT").await,
+        version_holding(&client, &arn, "AWSCURRENT").await,
         Some(first.clone())
     );
     assert_eq!(
-        holding(&client, &arn, "AWSPREVIOUS").await,
+        version_holding(&client, &arn, "AWSPREVIOUS").await,
         Some(second.clone())
     );
 
@@ -147,7 +128,11 @@ async fn an_admin_rolls_a_secret_back_and_the_change_is_audited_and_shown_at_onc
         "{}",
         nothing.body
     );
-    assert!(holding(&client, &lone, "AWSPREVIOUS").await.is_none());
+    assert!(
+        version_holding(&client, &lone, "AWSPREVIOUS")
+            .await
+            .is_none()
+    );
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
@@ -250,7 +235,7 @@ async fn rotate_now_moves_the_current_label_to_a_new_version(pool: PgPool) {
         .send()
         .await
         .unwrap();
-    let before = holding(&client, &arn, "AWSCURRENT").await.unwrap();
+    let before = version_holding(&client, &arn, "AWSCURRENT").await.unwrap();
     sync_region(&pool, &client, region).await.unwrap();
     let app = app(pool.clone()).await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
@@ -264,7 +249,7 @@ async fn rotate_now_moves_the_current_label_to_a_new_version(pool: PgPool) {
     )
     .await;
     assert_eq!(rotated.status, 200, "{}", rotated.body);
-    let after = holding(&client, &arn, "AWSCURRENT").await.unwrap();
+    let after = version_holding(&client, &arn, "AWSCURRENT").await.unwrap();
     assert_ne!(after, before, "AWS rotated it");
     let outcome: Value = serde_json::from_str(&rotated.body).unwrap();
     assert!(

@@ -599,18 +599,9 @@ async fn an_admin_changes_a_secret_from_the_command_line_with_a_reason() {
     let region = "il-central-1";
     let client = crate::common::client(region).await;
     let arn = crate::common::create_secret(&client, "cli/reports-db", "reports").await;
-    let first = client
-        .describe_secret()
-        .secret_id(&arn)
-        .send()
+    let first = crate::common::version_holding(&client, &arn, "AWSCURRENT")
         .await
-        .unwrap()
-        .version_ids_to_stages()
-        .unwrap()
-        .keys()
-        .next()
-        .unwrap()
-        .clone();
+        .unwrap();
     crate::common::put_value(&client, &arn, &[]).await;
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
@@ -658,14 +649,8 @@ async fn an_admin_changes_a_secret_from_the_command_line_with_a_reason() {
         "{}",
         String::from_utf8_lossy(&rolled.stdout)
     );
-    let stages = client
-        .describe_secret()
-        .secret_id(&arn)
-        .send()
-        .await
-        .unwrap()
-        .version_ids_to_stages()
-        .unwrap()
-        .clone();
-    assert!(stages[&first].iter().any(|stage| stage == "AWSCURRENT"));
+    assert_eq!(
+        crate::common::version_holding(&client, &arn, "AWSCURRENT").await,
+        Some(first)
+    );
 }

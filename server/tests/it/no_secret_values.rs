@@ -1,27 +1,18 @@
-//! Trailkeeper never reads a secret's value: no code path may call `GetSecretValue` or
-//! `BatchGetSecretValue`. This scans every Rust source of the server and the app (tests
+//! Trailkeeper never reads or writes a secret's value: no code path may call `GetSecretValue`,
+//! `BatchGetSecretValue` or `PutSecretValue`. This scans every Rust source of the server and the app (tests
 //! excepted, which create secrets with values and never read them).
 
 use std::path::{Path, PathBuf};
 
-fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            sources(&path, found);
-        } else if path.extension().is_some_and(|extension| extension == "rs") {
-            found.push(path);
-        }
-    }
-}
+use crate::common::rust_sources;
 
 #[test]
 fn no_code_path_reads_a_secret_value() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let mut files = Vec::new();
-    for dir in ["server/src", "app/src"] {
-        sources(&root.join(dir), &mut files);
-    }
+    let files: Vec<PathBuf> = ["server/src", "app/src"]
+        .into_iter()
+        .flat_map(|dir| rust_sources(&root.join(dir)))
+        .collect();
     assert!(files.len() > 20, "the scan found the sources");
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
@@ -29,10 +20,11 @@ fn no_code_path_reads_a_secret_value() {
             "get_secret_value",
             "batch_get_secret_value",
             "GetSecretValueInput",
+            "put_secret_value",
         ] {
             assert!(
                 !text.contains(forbidden),
-                "{} mentions {forbidden}: Trailkeeper must never read secret values",
+                "{} mentions {forbidden}: Trailkeeper must never read or write secret values",
                 file.display()
             );
         }

@@ -1,6 +1,8 @@
 //! Drives the real router in-process against a real PostgreSQL, as a browser or an API
 //! client would: with a session cookie, a bearer token or nothing.
 
+use std::path::{Path, PathBuf};
+
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::Tag;
@@ -308,4 +310,36 @@ pub fn gzip_bomb() -> Vec<u8> {
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gzip.write_all(&vec![b' '; 1024 * 1024]).unwrap();
     gzip.finish().unwrap().repeat(4096)
+}
+
+/// Every Rust source file under `dir`, for the tests that read the code itself.
+pub fn rust_sources(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|extension| extension == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(dir, &mut found);
+    found
+}
+
+/// The version of the secret `arn` holding the staging `label`, as AWS has it now.
+pub async fn version_holding(client: &Client, arn: &str, label: &str) -> Option<String> {
+    let described = client
+        .describe_secret()
+        .secret_id(arn)
+        .send()
+        .await
+        .unwrap();
+    described
+        .version_ids_to_stages()?
+        .iter()
+        .find(|(_, stages)| stages.iter().any(|stage| stage == label))
+        .map(|(version, _)| version.clone())
 }
