@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::findings::{FindingKind, Severity};
+#[cfg(feature = "ssr")]
+use super::given;
 use super::query::{self, QueryError};
 use crate::AppError;
 
@@ -453,7 +455,7 @@ pub async fn change_alert_channel(
         },
     };
     let change = ChannelChange {
-        name: Some(name.trim().to_string()).filter(|name| !name.is_empty()),
+        name: given(name),
         config,
         enabled: None,
     };
@@ -498,7 +500,6 @@ pub async fn add_alert_rule(
             }
         },
     };
-    let given = |text: String| Some(text.trim().to_string()).filter(|text| !text.is_empty());
     let rule = NewAlertRule {
         min_severity,
         kinds,

@@ -6,6 +6,8 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::events::EventSummary;
+#[cfg(feature = "ssr")]
+use super::given;
 use super::query::{self, QueryError};
 use crate::AppError;
 
@@ -574,7 +576,6 @@ pub async fn triage_finding(
 ) -> Result<(), AppError> {
     let backend = super::backend_for::<TriageFinding>()?;
     let who = super::caller()?;
-    let given = |text: String| Some(text.trim().to_string()).filter(|text| !text.is_empty());
     let action = match action.as_str() {
         "acknowledge" => TriageAction::Acknowledge {
             comment: given(comment),
@@ -642,7 +643,6 @@ pub async fn add_suppression(
 ) -> Result<(), AppError> {
     let backend = super::backend_for::<AddSuppression>()?;
     let who = super::caller()?;
-    let given = |text: String| Some(text.trim().to_string()).filter(|text| !text.is_empty());
     let kind = match kind.trim() {
         "" => None,
         name => Some(FindingKind::parse(name).ok_or_else(|| AppError::Invalid {

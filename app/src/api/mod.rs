@@ -138,6 +138,11 @@ mod backend {
         }
     }
 
+    /// A form's text field as given: trimmed, and `None` when left empty.
+    pub(crate) fn given(text: String) -> Option<String> {
+        Some(text.trim().to_string()).filter(|text| !text.is_empty())
+    }
+
     /// The backend, for a caller allowed to call the server function `F`.
     pub(crate) fn backend_for<F: ServerFn>() -> Result<SharedBackend, AppError> {
         authorize::<F>()?;
@@ -148,4 +153,4 @@ mod backend {
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) use backend::{authorize, backend_for, caller, identity};
+pub(crate) use backend::{authorize, backend_for, caller, given, identity};

@@ -662,7 +662,7 @@ pub async fn change_secret(
     let who = super::caller()?;
     let request = ChangeRequest {
         reason,
-        confirm: Some(confirm).filter(|typed| !typed.is_empty()),
+        confirm: super::given(confirm),
         immediately,
         recovery_days,
     };
