@@ -109,10 +109,7 @@ impl Application {
             listen: serve.listen,
             source,
         })?;
-        let url = format!(
-            "{}://{address}",
-            if tls.is_some() { "https" } else { "http" }
-        );
+        let url = served_url(tls.is_some(), address);
         Entry::new(
             SYSTEM_ACTOR,
             Action::ServiceStarted,
@@ -143,8 +140,7 @@ impl Application {
     ) -> Result<web::WebContext, StartError> {
         let key = settings.sealing_key().map_err(StartError::SealingKey)?;
         let aws_config = aws::load_config().await;
-        let scheme = if serve.tls.is_some() { "https" } else { "http" };
-        let url = format!("{scheme}://{}", serve.listen);
+        let url = served_url(serve.tls.is_some(), serve.listen);
         let address = serve.listen;
         Ok(web_context(
             database,
@@ -195,6 +191,11 @@ impl Application {
     }
 }
 
+/// Where a server listening on `address` is reached.
+fn served_url(tls: bool, address: SocketAddr) -> String {
+    format!("{}://{address}", if tls { "https" } else { "http" })
+}
+
 /// The router's context for a server reached at `url` (listening on `address`).
 fn web_context(
     database: &Database,
@@ -209,7 +210,6 @@ fn web_context(
     web::WebContext {
         pool: database.pool().clone(),
         database_location: database.location().to_string(),
-        aws: aws::target(aws_config),
         aws_config: aws_config.clone(),
         listen: address,
         auth: web::AuthSettings {

@@ -7,7 +7,9 @@ use std::collections::HashSet;
 
 use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_secretsmanager::config::http::HttpResponse;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::operation::list_secrets::ListSecretsError;
 use aws_sdk_secretsmanager::primitives::DateTime as AwsDateTime;
 use aws_sdk_secretsmanager::types::{
     Filter, FilterNameStringType, SecretListEntry, SecretVersionsListEntry,
@@ -179,18 +181,8 @@ pub async fn sync_region(
         ..SyncSummary::default()
     };
 
-    let listed: Result<Vec<_>, _> = client
-        .list_secrets()
-        .include_planned_deletion(true)
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await;
-    let entries: Vec<SecretListEntry> = match listed {
-        Ok(pages) => pages
-            .into_iter()
-            .flat_map(|page| page.secret_list.unwrap_or_default())
-            .collect(),
+    let entries = match listed(client, None).await {
+        Ok(entries) => entries,
         Err(error) => {
             summary.errors.push(aws_error(None, "ListSecrets", &error));
             finish(pool, run, &summary, "failed").await?;
@@ -248,24 +240,12 @@ pub async fn refresh(
     arn: &str,
     name: &str,
 ) -> Result<Vec<SyncError>, sqlx::Error> {
-    let listed: Result<Vec<_>, _> = client
-        .list_secrets()
-        .include_planned_deletion(true)
-        .filters(
-            Filter::builder()
-                .key(FilterNameStringType::Name)
-                .values(name)
-                .build(),
-        )
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await;
-    let entry = match listed {
-        Ok(pages) => pages
-            .into_iter()
-            .flat_map(|page| page.secret_list.unwrap_or_default())
-            .find(|entry| entry.arn() == Some(arn)),
+    let named = Filter::builder()
+        .key(FilterNameStringType::Name)
+        .values(name)
+        .build();
+    let entry = match listed(client, Some(named)).await {
+        Ok(entries) => entries.into_iter().find(|entry| entry.arn() == Some(arn)),
         Err(error) => return Ok(vec![aws_error(Some(arn), "ListSecrets", &error)]),
     };
     let Some(entry) = entry else {
@@ -280,6 +260,26 @@ pub async fn refresh(
     store(pool, region, &described).await?;
     reassess(pool, Some(region), Utc::now(), StatusThresholds::default()).await?;
     Ok(described.errors)
+}
+
+/// Every secret ListSecrets names, those scheduled for deletion included, narrowed by
+/// `filter`.
+async fn listed(
+    client: &Client,
+    filter: Option<Filter>,
+) -> Result<Vec<SecretListEntry>, SdkError<ListSecretsError, HttpResponse>> {
+    let pages: Vec<_> = client
+        .list_secrets()
+        .include_planned_deletion(true)
+        .set_filters(filter.map(|filter| vec![filter]))
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await?;
+    Ok(pages
+        .into_iter()
+        .flat_map(|page| page.secret_list.unwrap_or_default())
+        .collect())
 }
 
 /// Records how the run ended, then assesses the region's secrets afresh (statuses move with

@@ -33,7 +33,6 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use trailkeeper_app::access::{Access, Identity};
 use trailkeeper_app::api::SharedBackend;
-use trailkeeper_app::api::overview::AwsTarget;
 use trailkeeper_app::{App, AppError, Role, shell};
 use utoipa::OpenApi;
 use utoipa::openapi::path::Paths;
@@ -71,8 +70,7 @@ pub const MAX_INGEST_BODY: usize = 256 * 1024 * 1024;
 pub struct WebContext {
     pub pool: PgPool,
     pub database_location: String,
-    pub aws: AwsTarget,
-    /// AWS as `serve` reaches it, for the changes admins make.
+    /// AWS as `serve` reaches it: the Overview names it, admins' changes go to it.
     pub aws_config: aws_config::SdkConfig,
     pub listen: SocketAddr,
     pub auth: AuthSettings,
@@ -233,7 +231,7 @@ pub fn router(context: WebContext) -> Router {
         aws_config: context.aws_config.clone(),
         alerting: alerting.clone(),
         database_location: context.database_location,
-        aws: context.aws,
+        aws: crate::aws::target(&context.aws_config),
         single_sign_on: context.sso.is_some(),
     });
     let tls = context.auth.tls;
