@@ -34,6 +34,9 @@ for _ in $(seq 200); do
   sleep 0.1
 done
 
+# Lambda functions (rotation functions) run without containers: each invocation answers OK.
+"$root/.venv/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/moto-api/config", data=b"{\"lambda\": {\"use_docker\": false}}", method="POST"))' "http://127.0.0.1:$port"
+
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID=trailkeeper-local AWS_SECRET_ACCESS_KEY=trailkeeper-local
 export AWS_REGION=${AWS_REGION:-us-east-1}

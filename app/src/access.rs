@@ -7,6 +7,7 @@ use leptos::server_fn::ServerFn;
 use serde::{Deserialize, Serialize};
 
 use crate::Role;
+use crate::api::admin::{ChangeSecret, MayChangeSecrets};
 use crate::api::alerts::{
     AddAlertChannel, AddAlertRule, ChangeAlertChannel, EnableAlertChannel, ListAlerts,
     RemoveAlertRule, RetryAlertDelivery, TestAlertChannel,
@@ -18,7 +19,7 @@ use crate::api::findings::{
 };
 use crate::api::identity::{CurrentIdentity, SignInMethodsFn};
 use crate::api::overview::GetOverview;
-use crate::api::secrets::{ChangeSecret, GetSecret, ListSecrets};
+use crate::api::secrets::{GetSecret, ListSecrets};
 use crate::api::settings::{GetDetectionSettings, SaveDetectionSettings};
 
 /// What a route asks of the requester.
@@ -114,7 +115,7 @@ const OTHER_PAGES: [(&str, Access); 4] = [
 /// Who may call each server function, keyed by the function itself (its `ServerFn::PATH`),
 /// so a rule cannot name an endpoint that is not there. Only the sign-in page's own
 /// question (how can I sign in here?) is public.
-const SERVER_FUNCTIONS: [(&str, Access); 26] = [
+const SERVER_FUNCTIONS: [(&str, Access); 27] = [
     rule::<CurrentIdentity>(Role::Viewer),
     (<SignInMethodsFn as ServerFn>::PATH, Access::Public),
     rule::<GetOverview>(Role::Viewer),
@@ -122,6 +123,7 @@ const SERVER_FUNCTIONS: [(&str, Access); 26] = [
     rule::<ListSecrets>(Role::Viewer),
     rule::<GetSecret>(Role::Viewer),
     rule::<ChangeSecret>(Role::Admin),
+    rule::<MayChangeSecrets>(Role::Viewer),
     rule::<ListEvents>(Role::Viewer),
     rule::<GetEvent>(Role::Viewer),
     rule::<SecretAccess>(Role::Viewer),

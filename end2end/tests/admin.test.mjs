@@ -15,7 +15,10 @@ let server;
 let browser;
 let versions;
 
-/** Two versions of one secret in the AWS peer: the first is AWSPREVIOUS, the second current. */
+/**
+ * Two versions of one secret in the AWS peer (the first is AWSPREVIOUS, the second current),
+ * and a rotation function for it.
+ */
 function seed() {
   const script = `
 import boto3, json, os
@@ -23,7 +26,12 @@ client = boto3.client('secretsmanager', region_name='${region}', endpoint_url=os
 arn = client.create_secret(Name='e2e/admin/orders-db', SecretString=os.urandom(16).hex())['ARN']
 first = client.describe_secret(SecretId=arn)['VersionIdsToStages']
 second = client.put_secret_value(SecretId=arn, SecretString=os.urandom(16).hex())['VersionId']
-print(json.dumps({'first': next(iter(first)), 'second': second}))
+role = boto3.client('iam', region_name='${region}', endpoint_url=os.environ['AWS_ENDPOINT_URL']).create_role(
+    RoleName='e2e-rotation', AssumeRolePolicyDocument='{}')['Role']['Arn']
+function = boto3.client('lambda', region_name='${region}', endpoint_url=os.environ['AWS_ENDPOINT_URL']).create_function(
+    FunctionName='e2e-rotation', Role=role, PackageType='Image',
+    Code={'ImageUri': '123456789012.dkr.ecr.${region}.amazonaws.com/e2e-rotation:1'})['FunctionArn']
+print(json.dumps({'first': next(iter(first)), 'second': second, 'function': function}))
 `;
   const seeded = spawnSync(path.join(repoRoot, '.venv', 'bin', 'python'), ['-c', script], { encoding: 'utf8' });
   assert.equal(seeded.status, 0, `seeding the AWS peer failed:\n${seeded.stderr}`);
@@ -40,6 +48,9 @@ async function signIn(user, password) {
   await page.getByTestId('signed-in-as').waitFor();
   return page;
 }
+
+/** Opens one of the Actions' sections (a `<details>`), however it was left. */
+const open = (page, section) => page.getByTestId(section).evaluate((details) => { details.open = true; });
 
 const labelsOf = (page, version) =>
   page.getByTestId('versions').locator(`tr[data-version="${version}"] .badge.label`).allInnerTexts();
@@ -67,11 +78,12 @@ test('an admin rolls a secret back from its page, with a reason, and sees the la
   assert.deepEqual(await labelsOf(page, versions.second), ['AWSCURRENT']);
 
   // Without a reason AWS is not called.
-  await actions.getByRole('button', { name: 'Roll back to the previous version' }).click();
+  const labels = actions.getByTestId('labels-form');
+  await labels.getByRole('button', { name: 'Roll back to the previous version' }).click();
   assert.match(await page.getByTestId('change-outcome').innerText(), /a reason is required/);
 
-  await actions.getByLabel('Reason').fill('the new password broke the orders service');
-  await actions.getByRole('button', { name: 'Roll back to the previous version' }).click();
+  await labels.getByLabel('Reason').fill('the new password broke the orders service');
+  await labels.getByRole('button', { name: 'Roll back to the previous version' }).click();
   await page.getByTestId('change-outcome').filter({ hasText: 'rolled e2e/admin/orders-db back' }).waitFor();
   for (let attempt = 0; attempt < 50 && (await labelsOf(page, versions.first)).join() !== 'AWSCURRENT'; attempt += 1) {
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -86,6 +98,45 @@ test('an admin rolls a secret back from its page, with a reason, and sees the la
   const text = await log.innerText();
   assert.match(text, /rolled e2e\/admin\/orders-db back to its previous version through AWS: the new password broke the orders service/);
   assert.match(text, /asked to roll e2e\/admin\/orders-db back/);
+});
+
+test('an admin tags the secret and turning its rotation off asks for its name', async () => {
+  const page = await signIn(server.admin.user, server.admin.password);
+  await page.goto(`${server.url}/secrets/e2e/admin/orders-db`);
+  await page.waitForLoadState('networkidle');
+  const actions = page.getByTestId('secret-actions');
+  await open(page, 'label-actions');
+  const tags = actions.getByTestId('tags-form');
+  await tags.getByLabel('Tags to set').fill('team=orders\nowner=ada');
+  await tags.getByLabel('Reason').fill('the orders team owns it now');
+  await tags.getByRole('button', { name: 'Save tags' }).click();
+  await page.getByTestId('change-outcome').filter({ hasText: 'set tags owner=ada, team=orders' }).waitFor();
+  const shown = page.getByTestId('secret-tags');
+  await shown.filter({ hasText: 'orders' }).waitFor();
+  assert.match(await shown.innerText(), /owner\s+ada/);
+
+  await open(page, 'rotation-actions');
+  const rotation = actions.getByTestId('rotation-form');
+  await rotation.getByLabel('Schedule').fill('rate(45 days)');
+  await rotation.getByLabel('Rotation function ARN').fill(versions.function);
+  await rotation.getByLabel('Reason').fill('rotate the orders login every 45 days');
+  await rotation.getByRole('button', { name: 'Turn rotation on' }).click();
+  await page.getByTestId('change-outcome').filter({ hasText: 'to rotate every 45 days' }).waitFor();
+
+  // The page is read afresh after the change; the form to turn rotation off comes with it.
+  const off = page.getByTestId('rotation-off-form');
+  await off.waitFor({ state: 'attached' });
+  await open(page, 'rotation-actions');
+  await off.getByLabel('Reason').fill('the orders service is retired');
+  await off.getByRole('button', { name: 'Turn rotation off' }).click();
+  // Turning rotation off takes protection away: the answer asks for the name, saying why.
+  await page
+    .getByTestId('change-outcome')
+    .filter({ hasText: "confirm by typing the secret's name, e2e/admin/orders-db: this will turn rotation off" })
+    .waitFor();
+  await off.getByLabel('Type e2e/admin/orders-db to confirm').fill('e2e/admin/orders-db');
+  await off.getByRole('button', { name: 'Turn rotation off' }).click();
+  await page.getByTestId('change-outcome').filter({ hasText: 'turned rotation off for e2e/admin/orders-db' }).waitFor();
 });
 
 test('an auditor sees the secret but no Actions', async () => {

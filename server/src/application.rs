@@ -226,6 +226,7 @@ fn web_context(
             settings: DeliverySettings::new(public_url.clone()),
         },
         max_file_bytes: settings.max_file_bytes,
+        read_only: serve.read_only,
         sso: serve
             .oidc
             .map(|oidc| Oidc::new(oidc, format!("{public_url}/login/sso/callback"))),

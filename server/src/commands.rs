@@ -30,7 +30,7 @@ use trailkeeper::ingest::sources::lookup::Lookup;
 use trailkeeper::ingest::sources::s3::S3Trail;
 use trailkeeper::ingest::sources::{EventSource, poll_and_record};
 use trailkeeper::inventory::sync::sync_regions;
-use trailkeeper_app::api::secrets::{ChangeRequest, SecretAction};
+use trailkeeper_app::api::admin::{ChangeRequest, SecretAction};
 
 pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<ExitCode> {
     let database = Database::open(&settings.database).await?;
@@ -49,7 +49,7 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
             secret,
             action,
             request,
-        } => change_secret(&database, &secret, action, request).await,
+        } => change_secret(&database, &secret, action, *request).await,
     };
     // Whatever happened, leave the private PostgreSQL as we should (stopped if we were last).
     database.close().await;

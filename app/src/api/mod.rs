@@ -3,6 +3,7 @@
 //! first checks the caller against the access table, and calls into it, so the domain logic
 //! lives (and is tested) in the server crate.
 
+pub mod admin;
 pub mod alerts;
 pub mod audit;
 pub mod events;
@@ -22,6 +23,7 @@ mod backend {
     use leptos::server_fn::ServerFn;
     use std::sync::Arc;
 
+    use super::admin::{ChangeOutcome, ChangeRequest};
     use super::alerts::{AlertsView, ChannelChange, DeliveryQuery, NewAlertRule, NewChannel};
     use super::audit::{AuditFilter, AuditPage};
     use super::events::{AccessReport, EventListing, EventQuery, EventRecord};
@@ -30,9 +32,7 @@ mod backend {
     };
     use super::identity::SignInMethods;
     use super::overview::Overview;
-    use super::secrets::{
-        ChangeOutcome, ChangeRequest, SecretAction, SecretListing, SecretLookup, SecretQuery,
-    };
+    use super::secrets::{SecretListing, SecretLookup, SecretQuery};
     use super::settings::DetectionSettings;
     use crate::AppError;
     use crate::access::{self, Caller, ClientAddress, Decision, Identity};
@@ -64,14 +64,17 @@ mod backend {
         /// A suppression rule by `who`; refused (as [`AppError`]) when a value is not valid.
         async fn add_suppression(&self, who: Caller, rule: NewSuppression) -> Result<(), AppError>;
         async fn remove_suppression(&self, who: Caller, id: i64) -> Result<(), AppError>;
-        /// A change to the secret `id` (name or ARN) by `who`, for `request.reason`.
+        /// The change `action` (one of `SecretAction::NAMES`) to the secret `id` (name or
+        /// ARN) by `who`, for `request.reason`.
         async fn change_secret(
             &self,
             who: Caller,
             id: String,
-            change: SecretAction,
+            action: String,
             request: ChangeRequest,
         ) -> Result<ChangeOutcome, AppError>;
+        /// Whether changes to AWS are offered at all (not when Trailkeeper runs read-only).
+        fn administration_offered(&self) -> bool;
         async fn detection_settings(&self) -> Result<DetectionSettings, AppError>;
         /// Saves detection settings by `who`; refused (as [`AppError`]) when one is not valid.
         async fn save_detection_settings(

@@ -3,12 +3,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::Role;
+use crate::api::admin::{ChangeOutcome, ChangeSecret, may_change_secrets};
 use crate::api::events::principal_name;
-use crate::api::identity::holds_role;
 use crate::api::secrets::{
-    ChangeOutcome, ChangeSecret, LabelMove, PolicyExposure, PolicyFlag, SecretChange, SecretDetail,
-    SecretLookup, SecretSummary, SecretVersion, get_secret,
+    LabelMove, PolicyExposure, PolicyFlag, SecretChange, SecretDetail, SecretLookup, SecretSummary,
+    SecretVersion, get_secret,
 };
 use crate::components::access_report::AccessSection;
 use crate::components::action_outcome::ActionOutcome;
@@ -17,7 +16,7 @@ use crate::components::column_heads::ColumnHeads;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
 use crate::components::version_timeline::{Milestone, VersionTimeline};
-use crate::pages::secret_actions::SecretActions;
+use crate::pages::secret_actions::{Current, SecretActions};
 
 /// `/secrets/<name or ARN>`: one secret in full. Everything AWS wrote (names, tags,
 /// descriptions, policies) is shown as text, never as markup.
@@ -34,7 +33,7 @@ pub fn SecretPage() -> impl IntoView {
         }
     });
     let lookup = Resource::new(move || (id(), changes_made.get()), |(id, _)| get_secret(id));
-    let may_change = holds_role(Role::Admin);
+    let may_change = Resource::new(|| (), |_| may_change_secrets());
 
     view! {
         <ActionOutcome
@@ -44,7 +43,7 @@ pub fn SecretPage() -> impl IntoView {
         />
         <Suspense fallback=|| view! { <p class="muted">"Loading the secret…"</p> }>
             {move || Suspend::new(async move {
-                let may_change = may_change.await;
+                let may_change = may_change.await.unwrap_or(false);
                 match lookup.await {
                     Ok(SecretLookup::Found(detail)) => {
                         view! { <Detail detail=*detail actions=may_change.then_some(change) /> }
@@ -127,6 +126,16 @@ fn Detail(detail: SecretDetail, actions: Option<ServerAction<ChangeSecret>>) -> 
         first_seen_at,
         last_seen_at,
     } = detail;
+    let actions = actions.map(|change| {
+        let current = Current {
+            summary: summary.clone(),
+            versions: versions.clone(),
+            rotation: rotation.clone(),
+            replicas: replicas.clone(),
+            resource_policy: resource_policy.clone(),
+        };
+        (change, current)
+    });
     let gone = summary.gone_since.map(|since| {
         view! {
             <p class="notice error" data-testid="secret-gone">
@@ -215,12 +224,7 @@ fn Detail(detail: SecretDetail, actions: Option<ServerAction<ChangeSecret>>) -> 
         {summary.description.clone().map(|text| view! { <p>{text}</p> })}
         {gone}
         {deletion}
-        {actions
-            .map(|change| {
-                view! {
-                    <SecretActions summary=summary.clone() versions=versions.clone() change />
-                }
-            })}
+        {actions.map(|(change, current)| view! { <SecretActions current change /> })}
         <div class="cards">
             <section class="panel" aria-labelledby="rotation-heading" data-testid="rotation-card">
                 <h2 id="rotation-heading">"Rotation"</h2>

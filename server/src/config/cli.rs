@@ -210,6 +210,85 @@ pub enum SecretCommand {
         #[command(flatten)]
         change: ChangeArgs,
     },
+    /// Turn rotation on or change its schedule, window or function (--schedule), or turn it
+    /// off (--off, confirmed with --confirm).
+    Rotation {
+        #[command(flatten)]
+        change: ChangeArgs,
+        /// rate(N days), rate(N hours) or cron(minutes hours day month weekday year).
+        #[arg(long, value_name = "SCHEDULE", required_unless_present = "off")]
+        schedule: Option<String>,
+        /// The rotation window, 1h to 24h.
+        #[arg(long, value_name = "HOURS", conflicts_with = "off")]
+        window: Option<String>,
+        /// The rotation function's ARN (default: the one the secret has).
+        #[arg(long, value_name = "ARN", conflicts_with = "off")]
+        function_arn: Option<String>,
+        /// Rotate at once too, rather than only testing the rotation function.
+        #[arg(long, conflicts_with = "off")]
+        rotate_now: bool,
+        /// Turn rotation off.
+        #[arg(long, conflicts_with = "schedule")]
+        off: bool,
+        /// The secret's name again, to confirm turning rotation off.
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
+    },
+    /// Add, change or remove tags.
+    Tag {
+        #[command(flatten)]
+        change: ChangeArgs,
+        /// A tag to add or change; repeat for more.
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        /// The key of a tag to remove; repeat for more.
+        #[arg(long = "remove-tag", value_name = "KEY")]
+        remove_tags: Vec<String>,
+    },
+    /// Change the description or the KMS key (never the value).
+    Update {
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+        /// The KMS key's ARN, id or alias.
+        #[arg(long, value_name = "KEY")]
+        kms_key_id: Option<String>,
+    },
+    /// Replicate the secret to regions.
+    Replicate {
+        #[command(flatten)]
+        change: ChangeArgs,
+        /// A region, with its KMS key after `=` when not the region's default; repeat for more.
+        #[arg(long = "region", value_name = "REGION[=KMS_KEY]", required = true)]
+        regions: Vec<String>,
+    },
+    /// Delete the secret's replica in a region.
+    RemoveReplica {
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[arg(long, value_name = "REGION")]
+        region: String,
+        /// The secret's name again, to confirm.
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
+    },
+    /// Replace the resource policy with the JSON in a file (validated by AWS first, public
+    /// policies blocked), or delete it (--remove).
+    Policy {
+        #[command(flatten)]
+        change: ChangeArgs,
+        /// The policy document.
+        #[arg(long, value_name = "PATH", required_unless_present = "remove")]
+        file: Option<PathBuf>,
+        /// Delete the resource policy.
+        #[arg(long, conflicts_with = "file")]
+        remove: bool,
+        /// The secret's name again, to confirm deleting the policy or widening who may use
+        /// the secret.
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -357,6 +436,18 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub sync: SyncArgs,
+
+    /// Change nothing in AWS: the secret pages offer no Actions and the administration
+    /// routes answer 403 (for an AWS role that may only read).
+    #[arg(
+        long,
+        env = "TRAILKEEPER_READ_ONLY",
+        default_value = "false",
+        value_name = "BOOL",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub read_only: bool,
 
     /// How often to sync the inventory from AWS while serving (also once at start).
     #[arg(

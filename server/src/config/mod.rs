@@ -14,8 +14,9 @@ use std::ffi::OsString;
 
 use clap::{CommandFactory, FromArgMatches};
 
+use trailkeeper_app::AppError;
+use trailkeeper_app::api::admin::{ChangeRequest, ReplicaRegion, SecretAction, parse_tags};
 use trailkeeper_app::api::alerts::NewChannel;
-use trailkeeper_app::api::secrets::{ChangeRequest, SecretAction};
 
 use crate::alert::channels::outbound::Destinations;
 use crate::alert::sealing::SealingKey;
@@ -81,6 +82,7 @@ where
             sqs_buckets: sqs_buckets(&serve, &named)?,
             oidc: oidc_settings(&serve, &named)?,
             listen: serve.listen,
+            read_only: serve.read_only,
             regions: distinct(serve.sync.regions),
             sync_interval: serve.sync_interval,
             retention_days: serve.retention_days,
@@ -163,48 +165,161 @@ where
             }),
             ChannelCommand::List => ChannelInvocation::List,
         }),
-        Some(Command::Secret(command)) => {
-            let (action, change, request) = match command {
-                SecretCommand::Rotate { change, test_only } => (
-                    SecretAction::Rotate {
-                        immediately: !test_only,
-                    },
-                    change,
-                    ChangeRequest::default(),
-                ),
-                SecretCommand::Rollback { change } => {
-                    (SecretAction::Rollback, change, ChangeRequest::default())
-                }
-                SecretCommand::ClearPending { change } => {
-                    (SecretAction::ClearPending, change, ChangeRequest::default())
-                }
-                SecretCommand::Delete {
-                    change,
-                    recovery_days,
-                    confirm,
-                } => (
-                    SecretAction::Delete { recovery_days },
-                    change,
-                    ChangeRequest {
-                        confirm,
-                        ..ChangeRequest::default()
-                    },
-                ),
-                SecretCommand::Restore { change } => {
-                    (SecretAction::Restore, change, ChangeRequest::default())
-                }
-            };
-            Invocation::Secret {
-                secret: change.secret,
-                action,
-                request: ChangeRequest {
-                    reason: change.reason,
-                    ..request
-                },
-            }
-        }
+        Some(Command::Secret(command)) => secret_change(command)?,
     };
     Ok((settings, invocation))
+}
+
+/// A `secret` command as the same change the API and the page ask for, checked by the same
+/// code; a refused parameter is named by its flag.
+fn secret_change(command: SecretCommand) -> Result<Invocation, ConfigError> {
+    let none = ChangeRequest::default();
+    let (action, change, request) = match command {
+        SecretCommand::Rotate { change, test_only } => (
+            "rotate",
+            change,
+            ChangeRequest {
+                immediately: Some(!test_only),
+                ..none
+            },
+        ),
+        SecretCommand::Rollback { change } => ("rollback", change, none),
+        SecretCommand::ClearPending { change } => ("clear-pending", change, none),
+        SecretCommand::Delete {
+            change,
+            recovery_days,
+            confirm,
+        } => (
+            "delete",
+            change,
+            ChangeRequest {
+                recovery_days: Some(recovery_days),
+                confirm,
+                ..none
+            },
+        ),
+        SecretCommand::Restore { change } => ("restore", change, none),
+        SecretCommand::Rotation {
+            change,
+            schedule,
+            window,
+            function_arn,
+            rotate_now,
+            off,
+            confirm,
+        } => (
+            "rotation",
+            change,
+            ChangeRequest {
+                enabled: Some(!off),
+                schedule,
+                window,
+                function_arn,
+                immediately: Some(rotate_now),
+                confirm,
+                ..none
+            },
+        ),
+        SecretCommand::Tag {
+            change,
+            tags,
+            remove_tags,
+        } => (
+            "tags",
+            change,
+            ChangeRequest {
+                tags: parse_tags(&tags.join("\n")).map_err(|why| invalid("--tag", why))?,
+                remove_tags,
+                ..none
+            },
+        ),
+        SecretCommand::Update {
+            change,
+            description,
+            kms_key_id,
+        } => (
+            "update",
+            change,
+            ChangeRequest {
+                description,
+                kms_key_id,
+                ..none
+            },
+        ),
+        SecretCommand::Replicate { change, regions } => (
+            "replicate",
+            change,
+            ChangeRequest {
+                regions: ReplicaRegion::parse_list(&regions.join("\n")),
+                ..none
+            },
+        ),
+        SecretCommand::RemoveReplica {
+            change,
+            region,
+            confirm,
+        } => (
+            "remove-replica",
+            change,
+            ChangeRequest {
+                region: Some(region),
+                confirm,
+                ..none
+            },
+        ),
+        SecretCommand::Policy {
+            change,
+            file,
+            remove,
+            confirm,
+        } => {
+            let policy = match file {
+                Some(path) => Some(std::fs::read_to_string(&path).map_err(|error| {
+                    invalid("--file", format!("cannot read {}: {error}", path.display()))
+                })?),
+                None => None,
+            };
+            (
+                "policy",
+                change,
+                ChangeRequest {
+                    policy,
+                    remove_policy: Some(remove),
+                    confirm,
+                    ..none
+                },
+            )
+        }
+    };
+    let request = ChangeRequest {
+        reason: change.reason,
+        ..request
+    };
+    let action = SecretAction::from_request(action, &request).map_err(|error| match error {
+        AppError::Invalid {
+            parameter: Some(parameter),
+            message,
+        } => {
+            let flag = match parameter.as_str() {
+                "tags" => "--tag".to_string(),
+                "remove_tags" => "--remove-tag".to_string(),
+                "regions" => "--region".to_string(),
+                "policy" => "--file".to_string(),
+                other => format!("--{}", other.replace('_', "-")),
+            };
+            let problem = message
+                .strip_prefix(&format!("{parameter}: "))
+                .unwrap_or(&message)
+                .to_string();
+            invalid(&flag, problem)
+        }
+        other => invalid("secret", other.to_string()),
+    })?;
+    Ok(Invocation::Secret {
+        secret: change.secret,
+        action,
+        request: Box::new(request),
+    })
 }
 
 #[cfg(test)]
@@ -509,5 +624,84 @@ mod tests {
             panic!("expected db run")
         };
         assert_eq!(command, ["psql", "-c", "select 1"]);
+    }
+
+    #[test]
+    fn secret_commands_are_the_api_s_changes_and_name_the_flag_at_fault() {
+        let (_, invocation) = parse(&[
+            "secret",
+            "tag",
+            "prod/db",
+            "--reason",
+            "handover",
+            "--tag",
+            "team=data",
+            "--tag",
+            "owner=ada",
+            "--remove-tag",
+            "legacy",
+        ])
+        .unwrap();
+        let Invocation::Secret {
+            secret,
+            action,
+            request,
+        } = invocation
+        else {
+            panic!("expected a secret change")
+        };
+        assert_eq!(secret, "prod/db");
+        assert_eq!(request.reason, "handover");
+        assert_eq!(
+            action,
+            SecretAction::Tags {
+                set: [("owner", "ada"), ("team", "data")]
+                    .map(|(key, value)| (key.to_string(), value.to_string()))
+                    .into(),
+                remove: vec!["legacy".into()],
+            }
+        );
+        let refused = |args: &[&str]| parse(args).unwrap_err().to_string();
+        assert_eq!(
+            refused(&[
+                "secret",
+                "rotation",
+                "prod/db",
+                "--reason",
+                "r",
+                "--schedule",
+                "weekly"
+            ]),
+            "--schedule: \"weekly\" is not a schedule; give rate(N days) with N from 1 to 1000, \
+             rate(N hours) with N from 4 to 23, or cron(minutes hours day month weekday year)"
+        );
+        assert!(
+            refused(&["secret", "tag", "prod/db", "--reason", "r", "--tag", "team"])
+                .starts_with("--tag: \"team\" is not key=value"),
+        );
+        assert!(
+            refused(&[
+                "secret",
+                "replicate",
+                "prod/db",
+                "--reason",
+                "r",
+                "--region",
+                "Mars"
+            ])
+            .starts_with("--region: \"Mars\" is not an AWS region name"),
+        );
+        assert!(
+            refused(&[
+                "secret",
+                "policy",
+                "prod/db",
+                "--reason",
+                "r",
+                "--file",
+                "/nonexistent.json"
+            ])
+            .starts_with("--file: cannot read /nonexistent.json"),
+        );
     }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use trailkeeper_app::Role;
+use trailkeeper_app::api::admin::{ChangeRequest, SecretAction};
 use trailkeeper_app::api::alerts::NewChannel;
-use trailkeeper_app::api::secrets::{ChangeRequest, SecretAction};
 
 use super::cli::UserCommand;
 use crate::alert::channels::outbound::Destinations;
@@ -74,7 +74,7 @@ pub enum Invocation {
     Secret {
         secret: String,
         action: SecretAction,
-        request: ChangeRequest,
+        request: Box<ChangeRequest>,
     },
 }
 
@@ -121,6 +121,8 @@ pub struct ServeSettings {
     pub oidc: Option<OidcSettings>,
     pub sessions: SessionPolicy,
     pub tls: Option<TlsFiles>,
+    /// Change nothing in AWS: no Actions, the administration routes refused.
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone)]

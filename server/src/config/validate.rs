@@ -199,12 +199,7 @@ pub(super) fn region(value: &str) -> Result<Option<String>, String> {
     if region.is_empty() {
         return Ok(None);
     }
-    let plausible = region.len() <= 32
-        && region.contains('-')
-        && region
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if plausible {
+    if trailkeeper_app::api::admin::is_region_name(region) {
         Ok(Some(region.to_string()))
     } else {
         Err(format!(

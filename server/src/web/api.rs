@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
 use trailkeeper_app::access::{Credential, Identity};
+use trailkeeper_app::api::admin::{ChangeOutcome, ChangeRequest, ReplicaRegion};
 use trailkeeper_app::api::alerts::{
     AlertRule, Channel, ChannelChange, ChannelCreated, ChannelKind, Delivery, DeliveryAttempt,
     DeliveryKind, DeliveryPage, DeliveryStatus, NewAlertRule, NewChannel,
@@ -25,9 +26,8 @@ use trailkeeper_app::api::findings::{
     Suppression, TriageAction, TriageEntry,
 };
 use trailkeeper_app::api::secrets::{
-    ChangeOutcome, ChangeRequest, LabelMove, PolicyExposure, PolicyFlag, Replica, RotationSettings,
-    RotationStatus, SecretDetail, SecretFlag, SecretPage, SecretQuery, SecretSummary,
-    SecretVersion,
+    LabelMove, PolicyExposure, PolicyFlag, Replica, RotationSettings, RotationStatus, SecretDetail,
+    SecretFlag, SecretPage, SecretQuery, SecretSummary, SecretVersion,
 };
 use trailkeeper_app::error::ApiError;
 use trailkeeper_app::{AppError, Role};
@@ -73,6 +73,7 @@ use crate::inventory::read;
         SecretDetail,
         ChangeRequest,
         ChangeOutcome,
+        ReplicaRegion,
         RotationStatus,
         RotationSettings,
         SecretFlag,

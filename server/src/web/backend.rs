@@ -6,6 +6,7 @@ use std::sync::Arc;
 use trailkeeper_app::AppError;
 use trailkeeper_app::access::Caller;
 
+use trailkeeper_app::api::admin::{ChangeOutcome, ChangeRequest};
 use trailkeeper_app::api::alerts::{
     AlertsView, ChannelChange, DeliveryQuery, DeliveryStatus, NewAlertRule, NewChannel,
 };
@@ -16,12 +17,11 @@ use trailkeeper_app::api::findings::{
 };
 use trailkeeper_app::api::identity::SignInMethods;
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
-use trailkeeper_app::api::secrets::{
-    ChangeOutcome, ChangeRequest, SecretAction, SecretListing, SecretLookup, SecretQuery,
-};
+use trailkeeper_app::api::secrets::{SecretListing, SecretLookup, SecretQuery};
 use trailkeeper_app::api::settings::DetectionSettings;
 use trailkeeper_app::api::{AlertsBackend, Backend};
 
+use crate::admin::Administration;
 use crate::alert::Alerting;
 use crate::alert::log as delivery_log;
 use crate::alert::{deliver, setup};
@@ -31,15 +31,15 @@ use crate::events::read as events;
 use crate::findings::read as findings;
 use crate::findings::triage::{self, Actor};
 use crate::inventory::read;
-use crate::{admin, audit, db};
+use crate::{audit, db};
 
 /// How many audit entries the Overview lists.
 const RECENT_ACTIVITY: i64 = 20;
 
 pub struct ServerBackend {
     pub pool: PgPool,
-    /// AWS as `serve` reaches it, for the changes admins make.
-    pub aws_config: aws_config::SdkConfig,
+    /// Where the changes admins make go.
+    pub administration: Administration,
     pub alerting: Arc<Alerting>,
     pub database_location: String,
     pub aws: AwsTarget,
@@ -155,18 +155,16 @@ impl Backend for ServerBackend {
         &self,
         who: Caller,
         id: String,
-        change: SecretAction,
+        action: String,
         request: ChangeRequest,
     ) -> Result<ChangeOutcome, AppError> {
-        admin::change_secret(
-            &self.pool,
-            &self.aws_config,
-            &actor(&who),
-            &id,
-            change,
-            &request,
-        )
-        .await
+        self.administration
+            .change_secret(&self.pool, &actor(&who), &id, &action, &request)
+            .await
+    }
+
+    fn administration_offered(&self) -> bool {
+        self.administration.offered()
     }
 
     async fn triage(&self, who: Caller, id: i64, action: TriageAction) -> Result<(), AppError> {

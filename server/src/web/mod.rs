@@ -39,6 +39,7 @@ use utoipa::openapi::path::Paths;
 use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
+use crate::admin::Administration;
 use crate::alert::Alerting;
 use crate::auth::oidc::Oidc;
 use access::Answer;
@@ -56,8 +57,8 @@ pub struct AppState {
     pub sso: Option<Arc<Oidc>>,
     pub alerting: Arc<Alerting>,
     pub ingest: Arc<api::IngestLimits>,
-    /// AWS as `serve` reaches it, for the changes admins make.
-    pub aws_config: aws_config::SdkConfig,
+    /// Where the changes admins make go.
+    pub administration: Administration,
 }
 
 /// No request Trailkeeper serves needs a larger body, but `POST /api/v1/ingest`; a bigger
@@ -79,6 +80,8 @@ pub struct WebContext {
     pub alerting: Alerting,
     /// The most content one posted file may expand to (see `ingest::formats::read`).
     pub max_file_bytes: u64,
+    /// Change nothing in AWS (`TRAILKEEPER_READ_ONLY`).
+    pub read_only: bool,
 }
 
 /// A route the server itself defines (the Leptos pages and server functions have theirs in
@@ -226,9 +229,10 @@ fn leptos_options(listen: SocketAddr) -> LeptosOptions {
 pub fn router(context: WebContext) -> Router {
     let options = leptos_options(context.listen);
     let alerting = Arc::new(context.alerting);
+    let administration = Administration::new(context.aws_config.clone(), context.read_only);
     let backend: SharedBackend = Arc::new(ServerBackend {
         pool: context.pool.clone(),
-        aws_config: context.aws_config.clone(),
+        administration: administration.clone(),
         alerting: alerting.clone(),
         database_location: context.database_location,
         aws: crate::aws::target(&context.aws_config),
@@ -244,7 +248,7 @@ pub fn router(context: WebContext) -> Router {
         sso: context.sso.map(Arc::new),
         alerting,
         ingest: Arc::new(api::IngestLimits::new(context.max_file_bytes)),
-        aws_config: context.aws_config,
+        administration,
     };
     let provide_backend = move || provide_context(backend.clone());
 

@@ -217,6 +217,62 @@ pub async fn create_secret(client: &Client, name: &str, team: &str) -> String {
         .to_string()
 }
 
+/// A rotation function in the AWS peer's Lambda (with the IAM role Lambda requires), for
+/// configuring rotation; the peer runs functions without containers, answering each step.
+/// There is no Lambda or IAM SDK among Trailkeeper's dependencies, so this speaks their
+/// wire protocols, which the peer routes by the credential scope's service.
+pub async fn rotation_function(region: &str, name: &str) -> String {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let scope = |service: &str| {
+        format!(
+            "AWS4-HMAC-SHA256 Credential=trailkeeper-local/20260101/{region}/{service}/aws4_request, \
+             SignedHeaders=host, Signature=0"
+        )
+    };
+    let http = reqwest::Client::new();
+    let role = http
+        .post(format!("{endpoint}/"))
+        .header("authorization", scope("iam"))
+        .form(&[
+            ("Action", "CreateRole"),
+            ("Version", "2010-05-08"),
+            ("RoleName", &format!("{name}-role")),
+            (
+                "AssumeRolePolicyDocument",
+                r#"{"Version":"2012-10-17","Statement":[]}"#,
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let role = role.text().await.unwrap();
+    let role_arn = role
+        .split("<Arn>")
+        .nth(1)
+        .and_then(|rest| rest.split("</Arn>").next())
+        .unwrap_or_else(|| panic!("the peer made no role: {role}"))
+        .to_string();
+    let function: Value = http
+        .post(format!("{endpoint}/2015-03-31/functions"))
+        .header("authorization", scope("lambda"))
+        .json(&json!({
+            "FunctionName": name,
+            "Role": role_arn,
+            "PackageType": "Image",
+            "Code": { "ImageUri": format!("123456789012.dkr.ecr.{region}.amazonaws.com/{name}:1") },
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    function["FunctionArn"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the peer made no function: {function}"))
+        .to_string()
+}
+
 /// Puts a new value on the secret with the given staging labels (AWS's default,
 /// `AWSCURRENT`, when none) and returns the new version's id.
 pub async fn put_value(client: &Client, arn: &str, stages: &[&str]) -> String {
