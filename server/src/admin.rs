@@ -107,6 +107,9 @@ pub async fn change_secret(
         "action": call.change.name(),
         "parameters": call.parameters,
         "reason": reason,
+        // The CloudTrail events of the change are matched to these entries by these calls
+        // when their request ids are not known (`trailkeeper_change_for_event`).
+        "operations": operations(&call.change),
     });
     Entry::new(
         actor.name,
@@ -223,6 +226,29 @@ fn widened(old: &[PolicyFlag], new: &[PolicyFlag]) -> String {
         }
     }
     opened.join(" and ")
+}
+
+/// The AWS calls that make `change`, as CloudTrail names their events.
+fn operations(change: &SecretAction) -> Vec<&'static str> {
+    match change {
+        SecretAction::Rotate { .. } | SecretAction::ConfigureRotation(_) => vec!["RotateSecret"],
+        SecretAction::StopRotation => vec!["CancelRotateSecret"],
+        SecretAction::Rollback | SecretAction::ClearPending => vec!["UpdateSecretVersionStage"],
+        SecretAction::Delete { .. } => vec!["DeleteSecret"],
+        SecretAction::Restore => vec!["RestoreSecret"],
+        SecretAction::Tags { set, remove } => [
+            (!set.is_empty()).then_some("TagResource"),
+            (!remove.is_empty()).then_some("UntagResource"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        SecretAction::Update { .. } => vec!["UpdateSecret"],
+        SecretAction::Replicate { .. } => vec!["ReplicateSecretToRegions"],
+        SecretAction::RemoveReplica { .. } => vec!["RemoveRegionsFromReplication"],
+        SecretAction::SetPolicy { .. } => vec!["PutResourcePolicy"],
+        SecretAction::DeletePolicy => vec!["DeleteResourcePolicy"],
+    }
 }
 
 /// "roll back prod/db", for the audit log and the confirmation.

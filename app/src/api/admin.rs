@@ -534,6 +534,32 @@ pub struct ChangeOutcome {
     pub secret: Option<SecretDetail>,
 }
 
+/// A change made through Trailkeeper, as its audit entry records it: CloudTrail names
+/// Trailkeeper's AWS role for it, this names the person and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TrailkeeperChange {
+    /// The audit log entry of the change.
+    pub audit_id: i64,
+    pub person: String,
+    pub reason: String,
+}
+
+impl TrailkeeperChange {
+    /// From a row's columns, all or none of which are set.
+    pub fn from_parts(
+        audit_id: Option<i64>,
+        person: Option<String>,
+        reason: Option<String>,
+    ) -> Option<TrailkeeperChange> {
+        Some(TrailkeeperChange {
+            audit_id: audit_id?,
+            person: person?,
+            reason: reason.unwrap_or_default(),
+        })
+    }
+}
+
 pub use form::{ChangeSecret, change_secret};
 
 /// The server function behind the Actions forms, which takes each of their fields as an

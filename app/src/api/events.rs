@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::admin::TrailkeeperChange;
 use super::query::{self, QueryError};
 use crate::AppError;
 
@@ -58,6 +59,9 @@ pub struct EventRecord {
     /// The record exactly as CloudTrail wrote it.
     #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub raw: serde_json::Value,
+    /// Made by a person through Trailkeeper (under its AWS role): who, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through_trailkeeper: Option<TrailkeeperChange>,
 }
 
 /// The time span the explorer shows, ending now.

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::admin::TrailkeeperChange;
 use super::findings::Severity;
 use super::query::{self, QueryError};
 use crate::AppError;
@@ -292,6 +293,9 @@ pub struct SecretChange {
     pub origin: Option<String>,
     /// AWS's message, such as why a rotation failed.
     pub message: Option<String>,
+    /// Made by a person through Trailkeeper (under its AWS role): who, and why.
+    #[serde(default)]
+    pub through_trailkeeper: Option<TrailkeeperChange>,
 }
 
 /// What a name or ARN in an address found.

@@ -4,6 +4,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::events::{EventQuery, EventRecord, TimeRange, get_event};
 use crate::components::load_failed::LoadFailed;
+use crate::components::through_trailkeeper::ThroughTrailkeeper;
 use crate::components::time::Timestamp;
 use crate::pages::events::secret_label;
 
@@ -50,7 +51,11 @@ fn explorer(query: EventQuery) -> String {
 
 #[component]
 fn Detail(record: EventRecord) -> impl IntoView {
-    let EventRecord { event, raw } = record;
+    let EventRecord {
+        event,
+        raw,
+        through_trailkeeper,
+    } = record;
     let formatted = serde_json::to_string_pretty(&raw).unwrap_or_default();
     let row = |label: &'static str, value: Option<String>| {
         value.map(|value| {
@@ -121,6 +126,15 @@ fn Detail(record: EventRecord) -> impl IntoView {
                     {row("Outcome", Some(outcome))}
                     {secret}
                     {principal}
+                    {through_trailkeeper
+                        .map(|change| {
+                            view! {
+                                <dt>"Through Trailkeeper"</dt>
+                                <dd>
+                                    <ThroughTrailkeeper change />
+                                </dd>
+                            }
+                        })}
                     {row("Session", event.session_name.clone())}
                     {row("Principal type", event.principal_type.clone())}
                     {row("Caller's account", event.principal_account.clone())}

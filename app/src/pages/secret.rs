@@ -14,6 +14,7 @@ use crate::components::action_outcome::ActionOutcome;
 use crate::components::badges::{FindingsBadge, FlagBadges, StatusBadge};
 use crate::components::column_heads::ColumnHeads;
 use crate::components::load_failed::LoadFailed;
+use crate::components::through_trailkeeper::ThroughTrailkeeper;
 use crate::components::time::Timestamp;
 use crate::components::version_timeline::{Milestone, VersionTimeline};
 use crate::pages::secret_actions::{Current, SecretActions};
@@ -434,6 +435,9 @@ fn Actor(change: SecretChange) -> impl IntoView {
         <a href=format!("/events/{}", change.event_id) class="muted">
             {change.event_name}
         </a>
+        {change
+            .through_trailkeeper
+            .map(|change| view! { <br /> <ThroughTrailkeeper change /> })}
     }
 }
 

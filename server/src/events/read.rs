@@ -14,6 +14,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, QueryBuilder};
+use trailkeeper_app::api::admin::TrailkeeperChange;
 use trailkeeper_app::api::events::{
     AccessKind, AccessReport, Bucket, ErrorFilter, EventQuery, EventRecord, EventSummary,
     Histogram, PrincipalAccess, TimeRange,
@@ -93,6 +94,7 @@ impl From<RecordRow> for EventRecord {
         EventRecord {
             event: row.event.into(),
             raw: row.raw,
+            through_trailkeeper: None,
         }
     }
 }
@@ -388,7 +390,22 @@ pub async fn event(pool: &PgPool, event_id: &str) -> Result<Option<EventRecord>,
     .bind(event_id)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(EventRecord::from))
+    let Some(mut record) = row.map(EventRecord::from) else {
+        return Ok(None);
+    };
+    let through = sqlx::query!(
+        "SELECT audit_id, person, reason FROM trailkeeper_change_for_event($1, $2, $3, $4)",
+        record.raw["requestID"].as_str(),
+        record.event.secret_arn,
+        record.event.event_name,
+        record.event.event_time,
+    )
+    .fetch_optional(pool)
+    .await?;
+    record.through_trailkeeper = through.and_then(|through| {
+        TrailkeeperChange::from_parts(through.audit_id, through.person, through.reason)
+    });
+    Ok(Some(record))
 }
 
 /// The events with these CloudTrail ids that are stored, oldest first.

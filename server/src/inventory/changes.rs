@@ -8,11 +8,12 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use trailkeeper_app::api::admin::TrailkeeperChange;
 use trailkeeper_app::api::secrets::{LabelMove, SecretChange};
 
 /// The events that change a secret rather than read it. The partial index
-/// `events_changing_secrets` (migration 0011) lists the same names.
-pub const CHANGE_EVENTS: [&str; 11] = [
+/// `events_changing_secrets` (migration 0018) lists the same names.
+pub const CHANGE_EVENTS: [&str; 17] = [
     "CreateSecret",
     "PutSecretValue",
     "UpdateSecret",
@@ -24,6 +25,12 @@ pub const CHANGE_EVENTS: [&str; 11] = [
     "CancelRotateSecret",
     "DeleteSecret",
     "RestoreSecret",
+    "TagResource",
+    "UntagResource",
+    "ReplicateSecretToRegions",
+    "RemoveRegionsFromReplication",
+    "PutResourcePolicy",
+    "DeleteResourcePolicy",
 ];
 
 /// A stored event from `CHANGE_EVENTS`, with the parts of its record that name versions.
@@ -38,6 +45,10 @@ pub struct ChangeEvent {
     pub message: Option<String>,
     pub request: Option<Value>,
     pub response: Option<Value>,
+    /// The change through Trailkeeper that made it, from `trailkeeper_change_for_event`.
+    pub audit_id: Option<i64>,
+    pub person: Option<String>,
+    pub reason: Option<String>,
 }
 
 /// A label move as a sync observed it (a `label_history` row).
@@ -129,6 +140,11 @@ fn change(event: &ChangeEvent) -> SecretChange {
         session_name: event.session_name.clone(),
         origin: event.origin.clone(),
         message: event.message.clone(),
+        through_trailkeeper: TrailkeeperChange::from_parts(
+            event.audit_id,
+            event.person.clone(),
+            event.reason.clone(),
+        ),
     }
 }
 
@@ -286,6 +302,9 @@ mod tests {
             message: None,
             request: Some(request),
             response: Some(response),
+            audit_id: None,
+            person: None,
+            reason: None,
         }
     }
 

@@ -421,8 +421,11 @@ async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, s
     let events: Vec<ChangeEvent> = sqlx::query_as(&format!(
         "SELECT event_id, event_name, event_time, principal, session_name, \
              COALESCE(host(source_ip), source_service) AS origin, error_message AS message, \
-             raw -> 'requestParameters' AS request, raw -> 'responseElements' AS response \
+             raw -> 'requestParameters' AS request, raw -> 'responseElements' AS response, \
+             through.audit_id, through.person, through.reason \
          FROM events \
+         LEFT JOIN LATERAL trailkeeper_change_for_event(raw ->> 'requestID', secret_arn, \
+             event_name, event_time) AS through ON true \
          WHERE secret_arn = $1 AND event_name IN ({names}) \
            AND (error_code IS NULL OR event_type = 'AwsServiceEvent') \
          ORDER BY event_time, event_id"
