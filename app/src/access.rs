@@ -13,6 +13,7 @@ use crate::api::alerts::{
     RemoveAlertRule, RetryAlertDelivery, TestAlertChannel,
 };
 use crate::api::audit::GetAuditLog;
+use crate::api::changes::{DecideChange, ListChangeApprovals};
 use crate::api::events::{GetEvent, ListEvents, SecretAccess};
 use crate::api::findings::{
     AddSuppression, GetFinding, ListFindings, ListSuppressions, RemoveSuppression, TriageFinding,
@@ -90,13 +91,14 @@ pub struct Section {
 }
 
 /// The navigation, in order.
-pub const SECTIONS: [Section; 7] = [
+pub const SECTIONS: [Section; 8] = [
     section("/", "Overview", Role::Viewer),
     section("/secrets", "Secrets", Role::Viewer),
     section("/events", "Events", Role::Viewer),
     section("/findings", "Findings", Role::Viewer),
     section("/alerts", "Alerts", Role::Auditor),
     section("/settings", "Settings", Role::Admin),
+    section("/changes", "Changes", Role::Admin),
     section("/audit", "Audit log", Role::Admin),
 ];
 
@@ -115,7 +117,7 @@ const OTHER_PAGES: [(&str, Access); 4] = [
 /// Who may call each server function, keyed by the function itself (its `ServerFn::PATH`),
 /// so a rule cannot name an endpoint that is not there. Only the sign-in page's own
 /// question (how can I sign in here?) is public.
-const SERVER_FUNCTIONS: [(&str, Access); 27] = [
+const SERVER_FUNCTIONS: [(&str, Access); 29] = [
     rule::<CurrentIdentity>(Role::Viewer),
     (<SignInMethodsFn as ServerFn>::PATH, Access::Public),
     rule::<GetOverview>(Role::Viewer),
@@ -124,6 +126,8 @@ const SERVER_FUNCTIONS: [(&str, Access); 27] = [
     rule::<GetSecret>(Role::Viewer),
     rule::<ChangeSecret>(Role::Admin),
     rule::<MayChangeSecrets>(Role::Viewer),
+    rule::<ListChangeApprovals>(Role::Admin),
+    rule::<DecideChange>(Role::Admin),
     rule::<ListEvents>(Role::Viewer),
     rule::<GetEvent>(Role::Viewer),
     rule::<SecretAccess>(Role::Viewer),

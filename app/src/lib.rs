@@ -22,9 +22,10 @@ pub use roles::Role;
 use components::layout::Layout;
 use components::time::provide_display_zone;
 use pages::{
-    alerts::AlertsPage, audit::AuditLogPage, event::EventPage, events::EventsPage,
-    finding::FindingPage, findings::FindingsPage, login::LoginPage, not_found::NotFound,
-    overview::OverviewPage, secret::SecretPage, secrets::SecretsPage, settings::SettingsPage,
+    alerts::AlertsPage, audit::AuditLogPage, changes::ChangesPage, event::EventPage,
+    events::EventsPage, finding::FindingPage, findings::FindingsPage, login::LoginPage,
+    not_found::NotFound, overview::OverviewPage, secret::SecretPage, secrets::SecretsPage,
+    settings::SettingsPage,
 };
 
 /// The document around every page; rendered on the server only.
@@ -85,6 +86,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/") view=OverviewPage />
                     <Route path=path!("/audit") view=AuditLogPage />
+                    <Route path=path!("/changes") view=ChangesPage />
                     <Route path=path!("/secrets") view=SecretsPage />
                     <Route path=path!("/secrets/*id") view=SecretPage />
                     <Route path=path!("/events") view=EventsPage />

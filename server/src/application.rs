@@ -227,6 +227,7 @@ fn web_context(
         },
         max_file_bytes: settings.max_file_bytes,
         read_only: serve.read_only,
+        approvals: serve.approvals,
         sso: serve
             .oidc
             .map(|oidc| Oidc::new(oidc, format!("{public_url}/login/sso/callback"))),

@@ -50,6 +50,10 @@ pub enum Action {
     SecretChangeRequested,
     /// AWS made the change (its request id in the detail) or refused it (its error).
     SecretChanged,
+    /// A change was filed for a second admin's approval.
+    ChangeApprovalRequested,
+    ChangeApproved,
+    ChangeRejected,
 }
 
 impl Action {
@@ -86,6 +90,9 @@ impl Action {
             Action::AlertDeliveryRetried => "alert.delivery_retried",
             Action::SecretChangeRequested => "secret.change_requested",
             Action::SecretChanged => "secret.changed",
+            Action::ChangeApprovalRequested => "change.approval_requested",
+            Action::ChangeApproved => "change.approved",
+            Action::ChangeRejected => "change.rejected",
         }
     }
 }

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::ConnectOptions;
 use tokio::signal::unix::{SignalKind, signal};
-use trailkeeper::admin;
+use trailkeeper::admin::Administration;
+use trailkeeper::admin::approvals::ApprovalPolicy;
 use trailkeeper::alert::channels::Senders;
 use trailkeeper::alert::setup;
 use trailkeeper::application::Application;
@@ -49,7 +50,8 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
             secret,
             action,
             request,
-        } => change_secret(&database, &secret, action, *request).await,
+            approvals,
+        } => change_secret(&database, &secret, &action, &request, approvals).await,
     };
     // Whatever happened, leave the private PostgreSQL as we should (stopped if we were last).
     database.close().await;
@@ -529,8 +531,9 @@ async fn token(database: &Database, command: TokenInvocation) -> anyhow::Result<
 async fn change_secret(
     database: &Database,
     secret: &str,
-    action: SecretAction,
-    request: ChangeRequest,
+    action: &SecretAction,
+    request: &ChangeRequest,
+    approvals: ApprovalPolicy,
 ) -> anyhow::Result<ExitCode> {
     migrate_and_record(database).await?;
     let actor = command_line_actor();
@@ -538,10 +541,18 @@ async fn change_secret(
         name: &actor,
         address: None,
     };
-    let aws = aws::load_config().await;
-    let outcome =
-        admin::change_secret(database.pool(), &aws, &actor, secret, action, &request).await?;
+    let administration = Administration::new(aws::load_config().await, false, approvals);
+    let outcome = administration
+        .change_secret(database.pool(), &actor, secret, action.name(), request)
+        .await?;
     println!("{}", outcome.summary);
+    if let Some(approval) = outcome.awaiting_approval {
+        println!(
+            "Change request {} waits for another admin on the Changes page until {}.",
+            approval.id,
+            approval.expires_at.format("%Y-%m-%d %H:%M UTC")
+        );
+    }
     if let Some(request_id) = outcome.request_id {
         eprintln!("AWS request id: {request_id}");
     }

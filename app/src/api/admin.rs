@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::changes::ChangeApproval;
 use super::secrets::SecretDetail;
 use crate::AppError;
 
@@ -532,6 +533,9 @@ pub struct ChangeOutcome {
     pub summary: String,
     /// The secret read afresh from AWS after the change.
     pub secret: Option<SecretDetail>,
+    /// With approvals on: the request now waiting for a second admin (nothing was changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting_approval: Option<ChangeApproval>,
 }
 
 /// A change made through Trailkeeper, as its audit entry records it: CloudTrail names

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod audit;
+pub mod changes;
 pub mod events;
 pub mod findings;
 pub mod identity;
@@ -26,6 +27,7 @@ mod backend {
     use super::admin::{ChangeOutcome, ChangeRequest};
     use super::alerts::{AlertsView, ChannelChange, DeliveryQuery, NewAlertRule, NewChannel};
     use super::audit::{AuditFilter, AuditPage};
+    use super::changes::ChangeApproval;
     use super::events::{AccessReport, EventListing, EventQuery, EventRecord};
     use super::findings::{
         FindingDetail, FindingListing, FindingQuery, NewSuppression, Suppression, TriageAction,
@@ -75,6 +77,16 @@ mod backend {
         ) -> Result<ChangeOutcome, AppError>;
         /// Whether changes to AWS are offered at all (not when Trailkeeper runs read-only).
         fn administration_offered(&self) -> bool;
+        /// Change requests waiting for (or decided by) a second admin, newest first.
+        async fn change_approvals(&self) -> Result<Vec<ChangeApproval>, AppError>;
+        /// Approves (and then makes) or rejects the change request `id`, as `who`.
+        async fn decide_change(
+            &self,
+            who: Caller,
+            id: i64,
+            approve: bool,
+            comment: Option<String>,
+        ) -> Result<ChangeApproval, AppError>;
         async fn detection_settings(&self) -> Result<DetectionSettings, AppError>;
         /// Saves detection settings by `who`; refused (as [`AppError`]) when one is not valid.
         async fn save_detection_settings(

@@ -1,5 +1,6 @@
 pub mod alerts;
 pub mod audit;
+pub mod changes;
 pub mod event;
 pub mod events;
 pub mod finding;

@@ -4,6 +4,7 @@
 //! and after (AWS's request id, or AWS's error), and the secret is read afresh from AWS at
 //! once, so its page and label history show the new state.
 
+pub mod approvals;
 mod calls;
 mod words;
 
@@ -12,28 +13,36 @@ use serde_json::json;
 use sqlx::PgPool;
 use trailkeeper_app::AppError;
 use trailkeeper_app::api::admin::{ChangeOutcome, ChangeRequest, SecretAction};
+use trailkeeper_app::api::changes::ChangeApproval;
 use trailkeeper_app::api::secrets::SecretLookup;
 
 use crate::audit::{Action, Entry, Outcome};
 use crate::findings::triage::Actor;
 use crate::inventory::{read, sync};
+use approvals::ApprovalPolicy;
 use calls::{operations, planned};
 use words::{consequence, done, what};
 
 /// The longest reason kept.
 const MAX_REASON: usize = 1000;
 
-/// Where the web's administration goes: AWS as `serve` reaches it, unless Trailkeeper runs
-/// read-only (`TRAILKEEPER_READ_ONLY`), when it offers and makes no change at all.
+/// Where administration goes: AWS as Trailkeeper reaches it, through approvals when they
+/// are on, unless Trailkeeper runs read-only (`TRAILKEEPER_READ_ONLY`), when it offers and
+/// makes no change at all.
 #[derive(Clone, Debug)]
 pub struct Administration {
     aws: SdkConfig,
     read_only: bool,
+    approvals: ApprovalPolicy,
 }
 
 impl Administration {
-    pub fn new(aws: SdkConfig, read_only: bool) -> Administration {
-        Administration { aws, read_only }
+    pub fn new(aws: SdkConfig, read_only: bool, approvals: ApprovalPolicy) -> Administration {
+        Administration {
+            aws,
+            read_only,
+            approvals,
+        }
     }
 
     /// Whether changes are offered at all.
@@ -41,8 +50,19 @@ impl Administration {
         !self.read_only
     }
 
-    /// [`change_secret`] for the action named `action`, refused before anything else when
-    /// Trailkeeper runs read-only.
+    fn writable(&self) -> Result<(), AppError> {
+        if self.read_only {
+            return Err(AppError::Forbidden(
+                "Trailkeeper runs read-only (TRAILKEEPER_READ_ONLY=true): it changes nothing in AWS"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Makes the change named `action` (one of `SecretAction::NAMES`) to the secret `id`
+    /// (its name or ARN) for `actor`, or files it for a second admin's approval when
+    /// approvals cover it; refused before anything else when Trailkeeper runs read-only.
     pub async fn change_secret(
         &self,
         pool: &PgPool,
@@ -51,25 +71,84 @@ impl Administration {
         action: &str,
         request: &ChangeRequest,
     ) -> Result<ChangeOutcome, AppError> {
-        if self.read_only {
-            return Err(AppError::Forbidden(
-                "Trailkeeper runs read-only (TRAILKEEPER_READ_ONLY=true): it changes nothing in AWS"
-                    .into(),
-            ));
-        }
+        self.writable()?;
         let change = SecretAction::from_request(action, request)?;
-        change_secret(pool, &self.aws, actor, id, change, request).await
+        make_change(
+            pool,
+            &self.aws,
+            actor,
+            id,
+            change,
+            request,
+            Gate::Policy(&self.approvals),
+        )
+        .await
+    }
+
+    /// Approves (then makes the change, as the person who asked it) or rejects the change
+    /// request `id` for `decider`.
+    pub async fn decide_change(
+        &self,
+        pool: &PgPool,
+        decider: &Actor<'_>,
+        id: i64,
+        approve: bool,
+        comment: Option<&str>,
+    ) -> Result<ChangeApproval, AppError> {
+        self.writable()?;
+        let (approval, request) = approvals::decide(pool, decider, id, approve, comment).await?;
+        if approve {
+            let requester = Actor {
+                name: &approval.requested_by,
+                address: None,
+            };
+            let made = match SecretAction::from_request(&approval.action, &request) {
+                Ok(change) => {
+                    make_change(
+                        pool,
+                        &self.aws,
+                        &requester,
+                        &approval.secret_arn,
+                        change,
+                        &request,
+                        Gate::Approved {
+                            by: decider.name,
+                            approval: id,
+                        },
+                    )
+                    .await
+                }
+                Err(refused) => Err(refused),
+            };
+            match made {
+                Ok(outcome) => approvals::record_outcome(pool, id, true, &outcome.summary).await?,
+                Err(refused) => {
+                    approvals::record_outcome(pool, id, false, &refused.to_string()).await?
+                }
+            }
+        }
+        approvals::get(pool, id).await
     }
 }
 
-/// Makes `change` to the secret `id` (its name or ARN) for `actor`, for `request.reason`.
-pub async fn change_secret(
+/// What lets a change go to AWS.
+enum Gate<'a> {
+    /// The approval policy: it goes now, or waits for a second admin.
+    Policy(&'a ApprovalPolicy),
+    /// A second admin approved the request.
+    Approved { by: &'a str, approval: i64 },
+}
+
+/// Makes `change` to the secret `id` (its name or ARN) for `actor`, for `request.reason`,
+/// through `gate`.
+async fn make_change(
     pool: &PgPool,
     aws: &SdkConfig,
     actor: &Actor<'_>,
     id: &str,
     change: SecretAction,
     request: &ChangeRequest,
+    gate: Gate<'_>,
 ) -> Result<ChangeOutcome, AppError> {
     let reason = request.reason.trim();
     if reason.is_empty() || reason.chars().count() > MAX_REASON {
@@ -85,7 +164,8 @@ pub async fn change_secret(
         secret.summary.name.as_str(),
         secret.summary.region.as_str(),
     );
-    if let Some(consequence) = consequence(&change, &secret)
+    let consequence = consequence(&change, &secret);
+    if let Some(consequence) = &consequence
         && request.confirm.as_deref().map(str::trim) != Some(name)
     {
         return Err(AppError::Invalid {
@@ -97,8 +177,31 @@ pub async fn change_secret(
     }
     let client = crate::aws::secrets_manager(aws, region);
     let call = planned(&client, &secret, change).await?;
+    if let Gate::Policy(policy) = gate
+        && policy.requires(consequence.is_some())
+    {
+        let summary = what(&call.change, name);
+        let filed = approvals::file(
+            pool,
+            actor,
+            &secret,
+            call.change.name(),
+            request,
+            &summary,
+            policy,
+        )
+        .await?;
+        return Ok(ChangeOutcome {
+            action: call.change.name().to_string(),
+            secret_arn: arn.to_string(),
+            request_id: None,
+            summary: format!("asked a second admin to approve: {summary}"),
+            secret: None,
+            awaiting_approval: Some(filed),
+        });
+    }
 
-    let detail = json!({
+    let mut detail = json!({
         "secret": arn,
         "action": call.change.name(),
         "parameters": call.parameters,
@@ -107,6 +210,10 @@ pub async fn change_secret(
         // when their request ids are not known (`trailkeeper_change_for_event`).
         "operations": operations(&call.change),
     });
+    if let Gate::Approved { by, approval } = gate {
+        detail["approved_by"] = json!(by);
+        detail["approval"] = json!(approval);
+    }
     Entry::new(
         actor.name,
         Action::SecretChangeRequested,
@@ -165,5 +272,6 @@ pub async fn change_secret(
         request_id: request_ids.into_iter().next(),
         summary,
         secret,
+        awaiting_approval: None,
     })
 }

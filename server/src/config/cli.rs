@@ -14,6 +14,7 @@ use trailkeeper_app::api::findings::Severity;
 
 use super::settings::LogFormat;
 use super::validate as parse;
+use crate::admin::approvals::{ApprovalPolicy, Approvals};
 use crate::ingest::sources::s3::S3Url;
 
 /// How often something runs while serving, or not at all.
@@ -298,6 +299,41 @@ pub struct ChangeArgs {
     /// Why: recorded in the audit log with the change.
     #[arg(long, value_name = "TEXT")]
     pub reason: String,
+    #[command(flatten)]
+    pub approvals: ApprovalArgs,
+}
+
+/// Which changes to secrets wait for a second admin's approval.
+#[derive(Debug, Args)]
+pub struct ApprovalArgs {
+    /// Changes that wait for a second admin's approval on the Changes page: off,
+    /// destructive (those that need the secret's name typed) or all.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_APPROVALS",
+        default_value = "off",
+        value_name = "WHICH",
+        value_enum
+    )]
+    pub approvals: Approvals,
+    /// How long a change waits for approval before it expires.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_APPROVAL_EXPIRY",
+        default_value = "24h",
+        value_name = "DURATION",
+        value_parser = parse::duration
+    )]
+    pub approval_expiry: Duration,
+}
+
+impl ApprovalArgs {
+    pub fn policy(&self) -> ApprovalPolicy {
+        ApprovalPolicy {
+            which: self.approvals,
+            expiry: self.approval_expiry,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -448,6 +484,9 @@ pub struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub read_only: bool,
+
+    #[command(flatten)]
+    pub approvals: ApprovalArgs,
 
     /// How often to sync the inventory from AWS while serving (also once at start).
     #[arg(

@@ -83,6 +83,7 @@ where
             oidc: oidc_settings(&serve, &named)?,
             listen: serve.listen,
             read_only: serve.read_only,
+            approvals: serve.approvals.policy(),
             regions: distinct(serve.sync.regions),
             sync_interval: serve.sync_interval,
             retention_days: serve.retention_days,
@@ -292,7 +293,7 @@ fn secret_change(command: SecretCommand) -> Result<Invocation, ConfigError> {
         }
     };
     let request = ChangeRequest {
-        reason: change.reason,
+        reason: change.reason.clone(),
         ..request
     };
     let action = SecretAction::from_request(action, &request).map_err(|error| match error {
@@ -319,6 +320,7 @@ fn secret_change(command: SecretCommand) -> Result<Invocation, ConfigError> {
         secret: change.secret,
         action,
         request: Box::new(request),
+        approvals: change.approvals.policy(),
     })
 }
 
@@ -626,6 +628,8 @@ mod tests {
         assert_eq!(command, ["psql", "-c", "select 1"]);
     }
 
+    use crate::admin::approvals::Approvals;
+
     #[test]
     fn secret_commands_are_the_api_s_changes_and_name_the_flag_at_fault() {
         let (_, invocation) = parse(&[
@@ -646,11 +650,17 @@ mod tests {
             secret,
             action,
             request,
+            approvals,
         } = invocation
         else {
             panic!("expected a secret change")
         };
         assert_eq!(secret, "prod/db");
+        assert_eq!(
+            approvals.which,
+            Approvals::Off,
+            "approvals are off unless asked for"
+        );
         assert_eq!(request.reason, "handover");
         assert_eq!(
             action,
@@ -661,6 +671,23 @@ mod tests {
                 remove: vec!["legacy".into()],
             }
         );
+        let (_, invocation) = parse(&[
+            "secret",
+            "delete",
+            "prod/db",
+            "--reason",
+            "r",
+            "--approvals",
+            "destructive",
+            "--approval-expiry",
+            "2h",
+        ])
+        .unwrap();
+        let Invocation::Secret { approvals, .. } = invocation else {
+            panic!("expected a secret change")
+        };
+        assert_eq!(approvals.which, Approvals::Destructive);
+        assert_eq!(approvals.expiry, Duration::from_secs(2 * 3600));
         let refused = |args: &[&str]| parse(args).unwrap_err().to_string();
         assert_eq!(
             refused(&[

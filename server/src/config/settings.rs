@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 
 use trailkeeper_app::Role;
 use trailkeeper_app::api::admin::{ChangeRequest, SecretAction};
+
+use crate::admin::approvals::ApprovalPolicy;
 use trailkeeper_app::api::alerts::NewChannel;
 
 use super::cli::UserCommand;
@@ -75,6 +77,7 @@ pub enum Invocation {
         secret: String,
         action: SecretAction,
         request: Box<ChangeRequest>,
+        approvals: ApprovalPolicy,
     },
 }
 
@@ -123,6 +126,8 @@ pub struct ServeSettings {
     pub tls: Option<TlsFiles>,
     /// Change nothing in AWS: no Actions, the administration routes refused.
     pub read_only: bool,
+    /// Which changes wait for a second admin.
+    pub approvals: ApprovalPolicy,
 }
 
 #[derive(Debug, Clone)]

@@ -4,13 +4,15 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use sqlx::PgPool;
 use trailkeeper_app::AppError;
 use trailkeeper_app::api::admin::{ChangeOutcome, ChangeRequest};
+use trailkeeper_app::api::changes::{ApprovalDecision, ChangeApproval};
 use trailkeeper_app::error::ApiError;
 
 use super::api::{Body, Requester};
-use crate::admin::Administration;
+use crate::admin::{Administration, approvals};
 
 /// Changes a secret. The actions and the body fields each reads: `rotate` (`immediately`,
 /// default true); `rotation` (`schedule`, `window`, `function_arn`, `immediately`, or
@@ -34,6 +36,7 @@ use crate::admin::Administration;
     request_body = ChangeRequest,
     responses(
         (status = 200, description = "AWS made the change", body = ChangeOutcome),
+        (status = 202, description = "With approvals on: filed for a second admin (`awaiting_approval`); nothing changed yet", body = ChangeOutcome),
         (status = 400, description = "A parameter is missing or not valid (the reason, the confirmation, a schedule, a policy AWS's validation refuses)", body = ApiError),
         (status = 403, description = "The admin role is needed, or Trailkeeper runs read-only", body = ApiError),
         (status = 404, description = "No such secret or action", body = ApiError),
@@ -47,15 +50,83 @@ pub async fn change_secret(
     requester: Requester,
     Path(path): Path<String>,
     Body(request): Body<ChangeRequest>,
-) -> Result<Json<ChangeOutcome>, AppError> {
+) -> Result<(StatusCode, Json<ChangeOutcome>), AppError> {
     // A name may hold slashes: the action is what follows the last `/actions/`.
     let Some((id, action)) = path.rsplit_once("/actions/") else {
         return Err(AppError::NotFound(
             "changes are posted to /api/v1/secrets/{name or ARN}/actions/{action}".into(),
         ));
     };
-    administration
+    let outcome = administration
         .change_secret(&pool, &requester.actor(), id, action, &request)
+        .await?;
+    let status = if outcome.awaiting_approval.is_some() {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(outcome)))
+}
+
+/// The change requests waiting for (or decided by) a second admin, newest first, each with its
+/// status: `pending`, `approved` (and made), `rejected`, `failed` (approved, AWS refused) or
+/// `expired`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/changes",
+    tag = "administration",
+    responses(
+        (status = 200, description = "The requests", body = Vec<ChangeApproval>),
+        (status = 403, description = "The admin role is needed", body = ApiError),
+    )
+)]
+pub async fn changes(State(pool): State<PgPool>) -> Result<Json<Vec<ChangeApproval>>, AppError> {
+    Ok(Json(approvals::list(&pool).await?))
+}
+
+/// Approves a change request (then Trailkeeper makes the change in AWS, as the person who
+/// asked it) or rejects it, with an optional `comment`. Nobody approves their own request;
+/// an expired or decided one cannot be decided.
+#[utoipa::path(
+    post,
+    path = "/api/v1/changes/{id}/{decision}",
+    tag = "administration",
+    params(
+        ("id" = i64, Path, description = "The request's id"),
+        ("decision" = String, Path, description = "approve or reject"),
+    ),
+    request_body = ApprovalDecision,
+    responses(
+        (status = 200, description = "Decided; an approved change's outcome in AWS is in `status` and `outcome`", body = ChangeApproval),
+        (status = 403, description = "The admin role is needed, the request is the caller's own, or Trailkeeper runs read-only", body = ApiError),
+        (status = 404, description = "No such request or decision", body = ApiError),
+        (status = 409, description = "The request was already decided, or expired", body = ApiError),
+    )
+)]
+pub async fn decide_change(
+    State(pool): State<PgPool>,
+    State(administration): State<Administration>,
+    requester: Requester,
+    Path((id, decision)): Path<(i64, String)>,
+    Body(body): Body<ApprovalDecision>,
+) -> Result<Json<ChangeApproval>, AppError> {
+    let approve = match decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        other => {
+            return Err(AppError::NotFound(format!(
+                "there is no decision {other:?}; post to approve or reject"
+            )));
+        }
+    };
+    administration
+        .decide_change(
+            &pool,
+            &requester.actor(),
+            id,
+            approve,
+            body.comment.as_deref(),
+        )
         .await
         .map(Json)
 }

@@ -13,11 +13,12 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
 use trailkeeper_app::access::{Credential, Identity};
-use trailkeeper_app::api::admin::{ChangeOutcome, ChangeRequest, ReplicaRegion};
+use trailkeeper_app::api::admin::{ChangeOutcome, ChangeRequest, ReplicaRegion, TrailkeeperChange};
 use trailkeeper_app::api::alerts::{
     AlertRule, Channel, ChannelChange, ChannelCreated, ChannelKind, Delivery, DeliveryAttempt,
     DeliveryKind, DeliveryPage, DeliveryStatus, NewAlertRule, NewChannel,
 };
+use trailkeeper_app::api::changes::{ApprovalDecision, ApprovalStatus, ChangeApproval};
 use trailkeeper_app::api::events::{
     AccessReport, EventPage, EventQuery, EventRecord, EventSummary, PrincipalAccess,
 };
@@ -74,6 +75,10 @@ use crate::inventory::read;
         ChangeRequest,
         ChangeOutcome,
         ReplicaRegion,
+        ChangeApproval,
+        ApprovalStatus,
+        ApprovalDecision,
+        TrailkeeperChange,
         RotationStatus,
         RotationSettings,
         SecretFlag,

@@ -11,6 +11,7 @@ use trailkeeper_app::api::alerts::{
     AlertsView, ChannelChange, DeliveryQuery, DeliveryStatus, NewAlertRule, NewChannel,
 };
 use trailkeeper_app::api::audit::{AuditFilter, AuditPage};
+use trailkeeper_app::api::changes::ChangeApproval;
 use trailkeeper_app::api::events::{AccessReport, EventListing, EventQuery, EventRecord};
 use trailkeeper_app::api::findings::{
     FindingDetail, FindingListing, FindingQuery, NewSuppression, Suppression, TriageAction,
@@ -21,7 +22,7 @@ use trailkeeper_app::api::secrets::{SecretListing, SecretLookup, SecretQuery};
 use trailkeeper_app::api::settings::DetectionSettings;
 use trailkeeper_app::api::{AlertsBackend, Backend};
 
-use crate::admin::Administration;
+use crate::admin::{Administration, approvals};
 use crate::alert::Alerting;
 use crate::alert::log as delivery_log;
 use crate::alert::{deliver, setup};
@@ -165,6 +166,22 @@ impl Backend for ServerBackend {
 
     fn administration_offered(&self) -> bool {
         self.administration.offered()
+    }
+
+    async fn change_approvals(&self) -> Result<Vec<ChangeApproval>, AppError> {
+        Ok(approvals::list(&self.pool).await?)
+    }
+
+    async fn decide_change(
+        &self,
+        who: Caller,
+        id: i64,
+        approve: bool,
+        comment: Option<String>,
+    ) -> Result<ChangeApproval, AppError> {
+        self.administration
+            .decide_change(&self.pool, &actor(&who), id, approve, comment.as_deref())
+            .await
     }
 
     async fn triage(&self, who: Caller, id: i64, action: TriageAction) -> Result<(), AppError> {

@@ -40,6 +40,7 @@ use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
 use crate::admin::Administration;
+use crate::admin::approvals::ApprovalPolicy;
 use crate::alert::Alerting;
 use crate::auth::oidc::Oidc;
 use access::Answer;
@@ -82,6 +83,8 @@ pub struct WebContext {
     pub max_file_bytes: u64,
     /// Change nothing in AWS (`TRAILKEEPER_READ_ONLY`).
     pub read_only: bool,
+    /// Which changes wait for a second admin (`TRAILKEEPER_APPROVALS`).
+    pub approvals: ApprovalPolicy,
 }
 
 /// A route the server itself defines (the Leptos pages and server functions have theirs in
@@ -177,6 +180,8 @@ pub fn server_routes() -> Vec<ServerRoute> {
         // A secret's name may hold slashes; the same route serves its access report.
         ServerRoute::api(routes!(api::secret), viewer).at("/api/v1/secrets/{*id}"),
         ServerRoute::api(routes!(admin_api::change_secret), admin).at("/api/v1/secrets/{*id}"),
+        ServerRoute::api(routes!(admin_api::changes), admin),
+        ServerRoute::api(routes!(admin_api::decide_change), admin),
         ServerRoute::api(routes!(api::ingest), admin).taking(MAX_INGEST_BODY),
         ServerRoute::api(routes!(api::list_events), viewer),
         ServerRoute::api(routes!(export::csv), auditor),
@@ -229,7 +234,11 @@ fn leptos_options(listen: SocketAddr) -> LeptosOptions {
 pub fn router(context: WebContext) -> Router {
     let options = leptos_options(context.listen);
     let alerting = Arc::new(context.alerting);
-    let administration = Administration::new(context.aws_config.clone(), context.read_only);
+    let administration = Administration::new(
+        context.aws_config.clone(),
+        context.read_only,
+        context.approvals,
+    );
     let backend: SharedBackend = Arc::new(ServerBackend {
         pool: context.pool.clone(),
         administration: administration.clone(),

@@ -9,6 +9,7 @@ mod access;
 mod admin;
 mod alert_delivery;
 mod alerts;
+mod approvals;
 mod attribution;
 mod aws_peer;
 mod cli;
