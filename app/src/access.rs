@@ -13,7 +13,7 @@ use crate::api::alerts::{
     RemoveAlertRule, RetryAlertDelivery, TestAlertChannel,
 };
 use crate::api::audit::GetAuditLog;
-use crate::api::changes::{DecideChange, ListChangeApprovals};
+use crate::api::changes::{ChangeSecrets, DecideChange, ListChangeApprovals};
 use crate::api::events::{GetEvent, ListEvents, SecretAccess};
 use crate::api::findings::{
     AddSuppression, GetFinding, ListFindings, ListSuppressions, RemoveSuppression, TriageFinding,
@@ -117,7 +117,7 @@ const OTHER_PAGES: [(&str, Access); 4] = [
 /// Who may call each server function, keyed by the function itself (its `ServerFn::PATH`),
 /// so a rule cannot name an endpoint that is not there. Only the sign-in page's own
 /// question (how can I sign in here?) is public.
-const SERVER_FUNCTIONS: [(&str, Access); 29] = [
+const SERVER_FUNCTIONS: [(&str, Access); 30] = [
     rule::<CurrentIdentity>(Role::Viewer),
     (<SignInMethodsFn as ServerFn>::PATH, Access::Public),
     rule::<GetOverview>(Role::Viewer),
@@ -128,6 +128,7 @@ const SERVER_FUNCTIONS: [(&str, Access); 29] = [
     rule::<MayChangeSecrets>(Role::Viewer),
     rule::<ListChangeApprovals>(Role::Admin),
     rule::<DecideChange>(Role::Admin),
+    rule::<ChangeSecrets>(Role::Admin),
     rule::<ListEvents>(Role::Viewer),
     rule::<GetEvent>(Role::Viewer),
     rule::<SecretAccess>(Role::Viewer),

@@ -26,6 +26,8 @@ client = boto3.client('secretsmanager', region_name='${region}', endpoint_url=os
 arn = client.create_secret(Name='e2e/admin/orders-db', SecretString=os.urandom(16).hex())['ARN']
 first = client.describe_secret(SecretId=arn)['VersionIdsToStages']
 second = client.put_secret_value(SecretId=arn, SecretString=os.urandom(16).hex())['VersionId']
+for name in ('e2e/admin/bulk-a', 'e2e/admin/bulk-b'):
+    client.create_secret(Name=name, SecretString=os.urandom(16).hex())
 role = boto3.client('iam', region_name='${region}', endpoint_url=os.environ['AWS_ENDPOINT_URL']).create_role(
     RoleName='e2e-rotation', AssumeRolePolicyDocument='{}')['Role']['Arn']
 function = boto3.client('lambda', region_name='${region}', endpoint_url=os.environ['AWS_ENDPOINT_URL']).create_function(
@@ -137,6 +139,26 @@ test('an admin tags the secret and turning its rotation off asks for its name', 
   await off.getByLabel('Type e2e/admin/orders-db to confirm').fill('e2e/admin/orders-db');
   await off.getByRole('button', { name: 'Turn rotation off' }).click();
   await page.getByTestId('change-outcome').filter({ hasText: 'turned rotation off for e2e/admin/orders-db' }).waitFor();
+});
+
+test('an admin tags two secrets at once from the Secrets list and sees each outcome', async () => {
+  const page = await signIn(server.admin.user, server.admin.password);
+  await page.goto(`${server.url}/secrets`);
+  await page.waitForLoadState('networkidle');
+  for (const name of ['e2e/admin/bulk-a', 'e2e/admin/bulk-b']) {
+    await page.getByLabel(`Select ${name}`).check();
+  }
+  await page.getByTestId('bulk-actions').evaluate((details) => { details.open = true; });
+  const bulk = page.locator('#bulk-change');
+  await bulk.getByLabel('Reason').fill('both belong to the payments team');
+  await bulk.getByLabel('Tags to set').fill('team=payments');
+  await bulk.getByRole('button', { name: 'Save tags on the selected' }).click();
+  const outcomes = page.getByTestId('bulk-outcomes');
+  await outcomes.waitFor();
+  assert.equal(await outcomes.locator('li').count(), 2);
+  assert.match(await outcomes.innerText(), /set tags team=payments on e2e\/admin\/bulk-a through AWS/);
+  const row = page.getByTestId('secrets').locator('tr', { hasText: 'e2e/admin/bulk-b' });
+  await row.filter({ hasText: 'team=payments' }).waitFor();
 });
 
 test('an auditor sees the secret but no Actions', async () => {

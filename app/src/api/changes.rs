@@ -110,3 +110,72 @@ pub async fn decide_change(
         .decide_change(who, id, approve, super::given(comment))
         .await
 }
+
+/// The changes the Secrets list applies to many secrets at once.
+pub const BULK_ACTIONS: [&str; 2] = ["tags", "rotate"];
+
+/// The most secrets one bulk change takes.
+pub const MAX_BULK: usize = 100;
+
+/// One secret's part of a bulk change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkOutcome {
+    pub secret: String,
+    /// What was done (or filed for approval), in words; or why it was not.
+    pub done: Option<String>,
+    pub refused: Option<String>,
+}
+
+/// Applies one change (`tags`, or `rotate` now) with one reason to each of `secrets` (ARNs),
+/// each on its own, through the same checks and audit as one secret's page: one refused
+/// does not stop the others.
+#[server(endpoint = "change_secrets")]
+pub async fn change_secrets(
+    #[server(default)] secrets: Vec<String>,
+    #[server(default)] action: String,
+    #[server(default)] reason: String,
+    #[server(default)] tags: String,
+    #[server(default)] remove_tags: String,
+) -> Result<Vec<BulkOutcome>, AppError> {
+    use super::admin::{ChangeRequest, SecretAction, parse_keys, parse_tags};
+    let backend = super::backend_for::<ChangeSecrets>()?;
+    let who = super::caller()?;
+    if !BULK_ACTIONS.contains(&action.as_str()) {
+        return Err(AppError::Invalid {
+            parameter: Some("action".into()),
+            message: format!(
+                "action: {action:?} is not for many secrets at once; those are {}",
+                BULK_ACTIONS.join(", ")
+            ),
+        });
+    }
+    if secrets.is_empty() || secrets.len() > MAX_BULK {
+        return Err(AppError::Invalid {
+            parameter: Some("secrets".into()),
+            message: format!("secrets: select 1 to {MAX_BULK} secrets"),
+        });
+    }
+    let request = ChangeRequest {
+        reason,
+        tags: parse_tags(&tags).map_err(|why| AppError::Invalid {
+            parameter: Some("tags".into()),
+            message: format!("tags: {why}"),
+        })?,
+        remove_tags: parse_keys(&remove_tags),
+        ..ChangeRequest::default()
+    };
+    // A bad parameter is said once, not once per secret.
+    SecretAction::from_request(&action, &request)?;
+    let mut outcomes = Vec::with_capacity(secrets.len());
+    for secret in secrets {
+        let answer = backend
+            .change_secret(who.clone(), secret.clone(), action.clone(), request.clone())
+            .await;
+        outcomes.push(BulkOutcome {
+            secret,
+            done: answer.as_ref().ok().map(|outcome| outcome.summary.clone()),
+            refused: answer.err().map(|error| error.to_string()),
+        });
+    }
+    Ok(outcomes)
+}

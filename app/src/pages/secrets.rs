@@ -1,8 +1,11 @@
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
+use crate::api::admin::may_change_secrets;
+use crate::api::changes::{BulkOutcome, ChangeSecrets};
 use crate::api::query::{self, QueryError};
 use crate::api::secrets::{
     DeletedFilter, FlagFilter, RotationStatus, SecretFacets, SecretFlag, SecretListing,
@@ -21,17 +24,27 @@ pub fn SecretsPage() -> impl IntoView {
         move || params.with(query_from).map(|query| query.to_query_string()),
         list_secrets,
     );
+    let may_change = Resource::new(|| (), |_| may_change_secrets());
+    let bulk = ServerAction::<ChangeSecrets>::new();
+    // The list shows the new tags once a bulk change went through.
+    Effect::new(move || {
+        if bulk.value().with(|value| matches!(value, Some(Ok(_)))) {
+            listing.refetch();
+        }
+    });
 
     view! {
         <Title text="Secrets" />
         <div class="page-head">
             <h1>"Secrets"</h1>
         </div>
+        <BulkOutcomes value=bulk.value() />
         <Suspense fallback=|| view! { <p class="muted">"Loading the secrets…"</p> }>
             {move || Suspend::new(async move {
                 let query = params.with_untracked(query_from).unwrap_or_default();
+                let bulk = may_change.await.unwrap_or(false).then_some(bulk);
                 match listing.await {
-                    Ok(listing) => view! { <Listing listing query /> }.into_any(),
+                    Ok(listing) => view! { <Listing listing query bulk /> }.into_any(),
                     Err(error) => {
                         view! {
                             <Filters query facets=SecretFacets::default() />
@@ -56,8 +69,84 @@ fn href(query: &SecretQuery) -> String {
     }
 }
 
+/// Admins' bulk changes: a form whose secrets are the rows ticked in the list.
 #[component]
-fn Listing(listing: SecretListing, query: SecretQuery) -> impl IntoView {
+fn BulkForm(bulk: ServerAction<ChangeSecrets>) -> impl IntoView {
+    view! {
+        <details class="panel actions" data-testid="bulk-actions">
+            <summary>"Change the selected secrets"</summary>
+            <ActionForm action=bulk attr:id="bulk-change" attr:class="filters">
+                <label class="wide">
+                    "Reason"
+                    <input type="text" name="reason" placeholder="why, for the audit log" />
+                </label>
+                <label class="wide">
+                    "Tags to set (key=value, one per line)"
+                    <textarea name="tags" rows="2"></textarea>
+                </label>
+                <label>
+                    "Tag keys to remove"
+                    <input type="text" name="remove_tags" placeholder="key, key" />
+                </label>
+                <button type="submit" name="action" value="tags">
+                    "Save tags on the selected"
+                </button>
+                <button type="submit" name="action" value="rotate">
+                    "Rotate the selected now"
+                </button>
+                <p class="muted small">
+                    "Tick secrets in the list. Each is changed on its own, audited with your name and reason; one refused does not stop the others."
+                </p>
+            </ActionForm>
+        </details>
+    }
+}
+
+/// What became of each secret in a bulk change.
+#[component]
+fn BulkOutcomes(
+    #[prop(into)] value: Signal<Option<Result<Vec<BulkOutcome>, crate::AppError>>>,
+) -> impl IntoView {
+    move || {
+        match value.get()? {
+        Ok(outcomes) => Some(
+            view! {
+                <ul class="notice" role="status" data-testid="bulk-outcomes">
+                    {outcomes
+                        .into_iter()
+                        .map(|outcome| {
+                            let (secret, shown) = (outcome.secret.clone(), outcome.secret);
+                            let (class, said) = match (outcome.done, outcome.refused) {
+                                (Some(done), _) => ("", done),
+                                (None, refused) => ("error", refused.unwrap_or_default()),
+                            };
+                            view! {
+                                <li class=class data-secret=secret>
+                                    <strong>{shown}</strong>
+                                    ": "
+                                    {said}
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            }
+            .into_any(),
+        ),
+        Err(error) => Some(
+            view! { <p class="error" role="alert" data-testid="bulk-outcomes">{error.to_string()}</p> }
+                .into_any(),
+        ),
+    }
+    }
+}
+
+#[component]
+fn Listing(
+    listing: SecretListing,
+    query: SecretQuery,
+    bulk: Option<ServerAction<ChangeSecrets>>,
+) -> impl IntoView {
     let SecretListing {
         page,
         matching,
@@ -82,10 +171,12 @@ fn Listing(listing: SecretListing, query: SecretQuery) -> impl IntoView {
     let table = if page.items.is_empty() {
         view! { <p data-testid="secrets-empty">"No secrets match."</p> }.into_any()
     } else {
-        view! { <SecretsTable secrets=page.items query=query.clone() /> }.into_any()
+        let selectable = bulk.is_some();
+        view! { <SecretsTable secrets=page.items query=query.clone() selectable /> }.into_any()
     };
     view! {
         <Filters query facets />
+        {bulk.map(|bulk| view! { <BulkForm bulk /> })}
         <p class="muted" data-testid="secrets-matching">
             {match matching {
                 1 => "1 secret matches".to_string(),
@@ -180,7 +271,11 @@ fn Filters(query: SecretQuery, facets: SecretFacets) -> impl IntoView {
 }
 
 #[component]
-fn SecretsTable(secrets: Vec<SecretSummary>, query: SecretQuery) -> impl IntoView {
+fn SecretsTable(
+    secrets: Vec<SecretSummary>,
+    query: SecretQuery,
+    selectable: bool,
+) -> impl IntoView {
     let header = |sort: SecretSort, label: &'static str| {
         let active = query.sort == sort;
         // A second click on the sorted column turns the order around.
@@ -210,6 +305,7 @@ fn SecretsTable(secrets: Vec<SecretSummary>, query: SecretQuery) -> impl IntoVie
         <table class="data secrets" data-testid="secrets">
             <thead>
                 <tr>
+                    {selectable.then(|| view! { <th scope="col" class="select">"Select"</th> })}
                     {header(SecretSort::Name, "Name")}
                     {header(SecretSort::Region, "Region")}
                     {header(SecretSort::Status, "Rotation")}
@@ -221,14 +317,17 @@ fn SecretsTable(secrets: Vec<SecretSummary>, query: SecretQuery) -> impl IntoVie
                 </tr>
             </thead>
             <tbody>
-                {secrets.into_iter().map(|secret| view! { <SecretRow secret /> }).collect_view()}
+                {secrets
+                    .into_iter()
+                    .map(|secret| view! { <SecretRow secret selectable /> })
+                    .collect_view()}
             </tbody>
         </table>
     }
 }
 
 #[component]
-fn SecretRow(secret: SecretSummary) -> impl IntoView {
+fn SecretRow(secret: SecretSummary, selectable: bool) -> impl IntoView {
     let when = |at: Option<chrono::DateTime<chrono::Utc>>| match at {
         Some(at) => view! { <Timestamp at /> }.into_any(),
         None => view! { <span class="muted">"—"</span> }.into_any(),
@@ -241,6 +340,20 @@ fn SecretRow(secret: SecretSummary) -> impl IntoView {
     let findings = view! { <FindingsBadge secret=secret.clone() /> };
     view! {
         <tr data-arn=secret.arn.clone()>
+            {selectable
+                .then(|| {
+                    view! {
+                        <td class="select">
+                            <input
+                                type="checkbox"
+                                name="secrets[]"
+                                form="bulk-change"
+                                value=secret.arn.clone()
+                                aria-label=format!("Select {}", secret.name)
+                            />
+                        </td>
+                    }
+                })}
             <td>
                 <a href=format!("/secrets/{}", secret.arn)>{secret.name.clone()}</a>
                 " "

@@ -12,6 +12,7 @@ mod alerts;
 mod approvals;
 mod attribution;
 mod aws_peer;
+mod bulk;
 mod cli;
 mod detection;
 mod embedded_postgres;
