@@ -101,10 +101,12 @@ pub enum FindingKind {
     RootUsed,
     /// A person read a secret at an hour they are not usually active.
     OffHoursAccess,
+    /// A change to a secret through Trailkeeper waits for a second admin's approval.
+    ChangeAwaitingApproval,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 21] = [
+    pub const ALL: [FindingKind; 22] = [
         FindingKind::RotationFailed,
         FindingKind::RotationStuck,
         FindingKind::RotationOverdue,
@@ -126,6 +128,7 @@ impl FindingKind {
         FindingKind::KmsKeyChanged,
         FindingKind::RootUsed,
         FindingKind::OffHoursAccess,
+        FindingKind::ChangeAwaitingApproval,
     ];
 
     /// The name in URLs, the API and the store.
@@ -152,6 +155,7 @@ impl FindingKind {
             FindingKind::KmsKeyChanged => "kms_key_changed",
             FindingKind::RootUsed => "root_used",
             FindingKind::OffHoursAccess => "off_hours_access",
+            FindingKind::ChangeAwaitingApproval => "change_awaiting_approval",
         }
     }
 
@@ -178,6 +182,7 @@ impl FindingKind {
             FindingKind::KmsKeyChanged => "encryption key changed",
             FindingKind::RootUsed => "root user used",
             FindingKind::OffHoursAccess => "off-hours access",
+            FindingKind::ChangeAwaitingApproval => "change awaiting approval",
         }
     }
 

@@ -10,10 +10,12 @@ use sqlx::PgPool;
 use trailkeeper_app::AppError;
 use trailkeeper_app::api::admin::ChangeRequest;
 use trailkeeper_app::api::changes::{ApprovalStatus, ChangeApproval};
+use trailkeeper_app::api::findings::{FindingKind, Severity};
 use trailkeeper_app::api::secrets::SecretDetail;
 
 use crate::audit::{Action, Entry};
 use crate::findings::triage::Actor;
+use crate::findings::{Draft, Verdict, store};
 
 /// Which changes wait for a second admin.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -144,8 +146,38 @@ pub(super) async fn file(
     .from_address(actor.address)
     .record(&mut *transaction)
     .await?;
+    // Alerted like a finding: the alert rules route it to the channels that take its kind.
+    let now = Utc::now();
+    let waiting = Draft {
+        kind: FindingKind::ChangeAwaitingApproval,
+        severity: Severity::Medium,
+        title: format!("{} asks a second admin to {summary}", actor.name),
+        explanation: format!(
+            "{} asked to {summary} ({}). Another admin approves or rejects it on the Changes \
+             page before {}, or it expires.",
+            actor.name,
+            request.reason.trim(),
+            expires_at.format("%Y-%m-%d %H:%M UTC")
+        ),
+        secret_arn: Some(secret.summary.arn.clone()),
+        secret_name: Some(secret.summary.name.clone()),
+        principal: Some(requester_key(actor.name)),
+        account_id: Some(secret.account_id.clone()),
+        region: Some(secret.summary.region.clone()),
+        first_seen: now,
+        last_seen: now,
+        count: 1,
+        evidence: Vec::new(),
+        detail: json!({ "approval": row.id, "action": action, "expires_at": expires_at }),
+    };
+    store::record(&mut transaction, vec![Verdict::Finding(waiting)]).await?;
     transaction.commit().await?;
     Ok(row.approval())
+}
+
+/// Who a change request's finding is about: the person, as Trailkeeper knows them.
+fn requester_key(name: &str) -> String {
+    format!("{name} (Trailkeeper)")
 }
 
 /// The requests, newest first.
@@ -248,6 +280,14 @@ pub(super) async fn decide(
     .from_address(decider.address)
     .record(&mut *transaction)
     .await?;
+    let decided_request = Verdict::Resolve {
+        kind: FindingKind::ChangeAwaitingApproval,
+        principal: Some(requester_key(&decided.requested_by)),
+        secret_arn: Some(decided.secret_arn.clone()),
+        at: Utc::now(),
+        reason: format!("{verb} by {}", decider.name),
+    };
+    store::record(&mut transaction, vec![decided_request]).await?;
     transaction.commit().await?;
     Ok((decided.approval(), request))
 }

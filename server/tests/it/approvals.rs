@@ -52,6 +52,25 @@ async fn a_deletion_waits_for_a_second_admin_and_is_made_as_the_person_who_asked
         !deleted(&client, &arn).await,
         "nothing reaches AWS before approval"
     );
+    // Waiting, it is alerted like a finding of its own kind, which alert rules can route.
+    let waiting: (String, String, String) = sqlx::query_as(
+        "SELECT f.status, f.title, o.reason FROM findings f \
+         JOIN alert_outbox o ON o.finding_id = f.id \
+         WHERE f.kind = 'change_awaiting_approval' AND f.secret_arn = $1",
+    )
+    .bind(&arn)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(waiting.0, "open");
+    assert!(
+        waiting
+            .1
+            .contains("ada asks a second admin to schedule approvals/legacy-token for deletion"),
+        "{}",
+        waiting.1
+    );
+    assert_eq!(waiting.2, "opened");
     // A change that destroys nothing goes at once.
     let tagged = post(
         &ada,
@@ -94,6 +113,15 @@ async fn a_deletion_waits_for_a_second_admin_and_is_made_as_the_person_who_asked
         "{approved}"
     );
     assert!(deleted(&client, &arn).await, "approved, AWS deleted it");
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM findings WHERE kind = 'change_awaiting_approval'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        status, "resolved",
+        "decided, nobody needs to be told any more"
+    );
     let again = post(&grace, format!("/api/v1/changes/{id}/approve"), json!({})).await;
     assert_eq!(again.status, 409, "{}", again.body);
     assert!(
