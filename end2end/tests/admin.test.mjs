@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { launchBrowser, repoRoot, startServer } from './server.mjs';
 
@@ -33,7 +33,7 @@ role = boto3.client('iam', region_name='${region}', endpoint_url=os.environ['AWS
 function = boto3.client('lambda', region_name='${region}', endpoint_url=os.environ['AWS_ENDPOINT_URL']).create_function(
     FunctionName='e2e-rotation', Role=role, PackageType='Image',
     Code={'ImageUri': '123456789012.dkr.ecr.${region}.amazonaws.com/e2e-rotation:1'})['FunctionArn']
-print(json.dumps({'first': next(iter(first)), 'second': second, 'function': function}))
+print(json.dumps({'arn': arn, 'first': next(iter(first)), 'second': second, 'function': function}))
 `;
   const seeded = spawnSync(path.join(repoRoot, '.venv', 'bin', 'python'), ['-c', script], { encoding: 'utf8' });
   assert.equal(seeded.status, 0, `seeding the AWS peer failed:\n${seeded.stderr}`);
@@ -93,6 +93,27 @@ test('an admin rolls a secret back from its page, with a reason, and sees the la
   assert.deepEqual(await labelsOf(page, versions.first), ['AWSCURRENT']);
   assert.deepEqual(await labelsOf(page, versions.second), ['AWSPREVIOUS']);
   await page.screenshot({ path: path.join(screenshots, 'secret-actions.png'), fullPage: true });
+
+  // CloudTrail records the call under Trailkeeper's own role; once that event arrives, the
+  // timeline names the person and the reason.
+  const trail = path.join(screenshots, 'rollback-trail.json');
+  await writeFile(trail, JSON.stringify({ Records: [{
+    eventVersion: '1.09',
+    userIdentity: { type: 'AssumedRole', arn: 'arn:aws:sts::123456789012:assumed-role/trailkeeper/i-0e2e', accountId: '123456789012' },
+    eventTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    eventSource: 'secretsmanager.amazonaws.com', eventName: 'UpdateSecretVersionStage',
+    awsRegion: region, sourceIPAddress: '198.51.100.7', userAgent: 'aws-sdk-rust',
+    requestParameters: { secretId: versions.arn, versionStage: 'AWSCURRENT',
+      moveToVersionId: versions.first, removeFromVersionId: versions.second },
+    responseElements: null, requestID: 'e2e-unknown-request', eventID: 'e2e-rollback-event',
+    eventType: 'AwsApiCall', recipientAccountId: '123456789012',
+  }] }));
+  const ingested = await server.run(['ingest', trail]);
+  assert.equal(ingested.code, 0, ingested.stderr);
+  await page.reload();
+  const through = page.getByTestId('through-trailkeeper').first();
+  await through.waitFor();
+  assert.match(await through.innerText(), /made by admin through Trailkeeper: the new password broke the orders service/);
 
   await page.goto(`${server.url}/audit?action=secret.`);
   const log = page.getByTestId('audit-log');

@@ -745,3 +745,37 @@ async fn read_only_offers_no_actions_and_refuses_every_change(pool: PgPool) {
         .unwrap();
     assert_eq!(described.tags().len(), 1, "the tags are as they were");
 }
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn clearing_a_stuck_rotation_takes_awspending_off_the_version_that_is_not_current(
+    pool: PgPool,
+) {
+    let region = "ap-east-1";
+    let client = common::client(region).await;
+    let arn = create_secret(&client, "admin/stuck-queue", "queue").await;
+    let current = version_holding(&client, &arn, "AWSCURRENT").await.unwrap();
+    let pending = put_value(&client, &arn, &["AWSPENDING"]).await;
+    sync_region(&pool, &client, region).await.unwrap();
+    let app = app(pool.clone()).await;
+    let admin = signed_in(&pool, "ada", Role::Admin).await;
+    let reason = json!({ "reason": "the rotation function was deleted mid-rotation" });
+
+    let cleared = act(&app, &admin, &arn, "clear-pending", reason.clone()).await;
+    assert_eq!(cleared.status, 200, "{}", cleared.body);
+    assert_eq!(version_holding(&client, &arn, "AWSPENDING").await, None);
+    assert_eq!(
+        version_holding(&client, &arn, "AWSCURRENT").await,
+        Some(current)
+    );
+    let outcome: Value = serde_json::from_str(&cleared.body).unwrap();
+    let labels_of_pending = outcome["secret"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|version| version["version_id"] == pending.as_str())
+        .map(|version| version["labels"].clone());
+    assert_eq!(labels_of_pending, Some(json!([])), "{outcome}");
+    let again = act(&app, &admin, &arn, "clear-pending", reason).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(again.body.contains("no rotation stuck"), "{}", again.body);
+}
