@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { launchBrowser, repoRoot, startServer } from './server.mjs';
+import { launchBrowser, repoRoot, signedIn, startServer } from './server.mjs';
 
 const screenshots = path.join(repoRoot, 'end2end', 'output');
 // A region of its own in the AWS peer the suites share.
@@ -40,16 +40,7 @@ print(json.dumps({'arn': arn, 'first': next(iter(first)), 'second': second, 'fun
   return JSON.parse(seeded.stdout);
 }
 
-async function signIn(user, password) {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  const page = await context.newPage();
-  await page.goto(`${server.url}/login`);
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('signed-in-as').waitFor();
-  return page;
-}
+const signIn = (user, password) => signedIn(browser, server.url, user, password);
 
 /** Opens one of the Actions' sections (a `<details>`), however it was left. */
 const open = (page, section) => page.getByTestId(section).evaluate((details) => { details.open = true; });

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { launchBrowser, repoRoot, startServer } from './server.mjs';
+import { launchBrowser, repoRoot, signedIn, startServer } from './server.mjs';
 
 // A region of its own in the AWS peer the suites share.
 const region = 'ap-southeast-5';
@@ -24,16 +24,7 @@ print(client.describe_secret(SecretId='${name}').get('DeletedDate') or '')
   return described.stdout.trim();
 }
 
-async function signIn(user, password) {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  const page = await context.newPage();
-  await page.goto(`${server.url}/login`);
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('signed-in-as').waitFor();
-  return page;
-}
+const signIn = (user, password) => signedIn(browser, server.url, user, password);
 
 before(async () => {
   const script = `

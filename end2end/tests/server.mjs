@@ -100,3 +100,15 @@ export function launchBrowser() {
     ],
   });
 }
+
+/** A page in a browser context of its own, signed in to `url` as `user`. */
+export async function signedIn(browser, url, user, password) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  await page.goto(`${url}/login`);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('signed-in-as').waitFor();
+  return page;
+}

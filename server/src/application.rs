@@ -13,6 +13,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use serde_json::json;
 use sqlx::PgPool;
 
+use crate::admin::approvals;
 use crate::alert::channels::Senders;
 use crate::alert::sealing::{KeyError, SealingKey};
 use crate::alert::{Alerting, DeliverySettings};
@@ -346,6 +347,9 @@ fn spawn_housekeeping(pool: PgPool, retention_days: Option<u32>, limits: SignInL
             }
             if let Err(error) = sign_in::purge_old_failures(&pool, limits).await {
                 tracing::error!(%error, "forgetting old failed sign-ins failed");
+            }
+            if let Err(error) = approvals::resolve_expired(&pool).await {
+                tracing::error!(%error, "resolving expired change requests' findings failed");
             }
         }
     });

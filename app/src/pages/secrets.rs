@@ -305,7 +305,6 @@ fn SecretsTable(
         <table class="data secrets" data-testid="secrets">
             <thead>
                 <tr>
-                    {selectable.then(|| view! { <th scope="col" class="select">"Select"</th> })}
                     {header(SecretSort::Name, "Name")}
                     {header(SecretSort::Region, "Region")}
                     {header(SecretSort::Status, "Rotation")}
@@ -340,21 +339,20 @@ fn SecretRow(secret: SecretSummary, selectable: bool) -> impl IntoView {
     let findings = view! { <FindingsBadge secret=secret.clone() /> };
     view! {
         <tr data-arn=secret.arn.clone()>
-            {selectable
-                .then(|| {
-                    view! {
-                        <td class="select">
+            <td>
+                {selectable
+                    .then(|| {
+                        view! {
                             <input
                                 type="checkbox"
+                                class="select"
                                 name="secrets[]"
                                 form="bulk-change"
                                 value=secret.arn.clone()
                                 aria-label=format!("Select {}", secret.name)
                             />
-                        </td>
-                    }
-                })}
-            <td>
+                        }
+                    })}
                 <a href=format!("/secrets/{}", secret.arn)>{secret.name.clone()}</a>
                 " "
                 {findings}

@@ -292,6 +292,37 @@ pub(super) async fn decide(
     Ok((decided.approval(), request))
 }
 
+/// Resolves the findings of requests that expired undecided, unless another request by the
+/// same person on the same secret still waits; housekeeping runs it hourly.
+pub async fn resolve_expired(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let expired = sqlx::query!(
+        r#"SELECT DISTINCT requested_by AS "requested_by!", secret_arn AS "secret_arn!"
+           FROM change_approvals lapsed
+           WHERE status = 'pending' AND expires_at <= now()
+             AND NOT EXISTS (
+                 SELECT 1 FROM change_approvals waiting
+                 WHERE waiting.status = 'pending' AND waiting.expires_at > now()
+                   AND waiting.requested_by = lapsed.requested_by
+                   AND waiting.secret_arn = lapsed.secret_arn)"#
+    )
+    .fetch_all(pool)
+    .await?;
+    let verdicts = expired
+        .into_iter()
+        .map(|lapsed| Verdict::Resolve {
+            kind: FindingKind::ChangeAwaitingApproval,
+            principal: Some(requester_key(&lapsed.requested_by)),
+            secret_arn: Some(lapsed.secret_arn),
+            at: Utc::now(),
+            reason: "expired before a second admin decided".into(),
+        })
+        .collect();
+    let mut transaction = pool.begin().await?;
+    let recorded = store::record(&mut transaction, verdicts).await?;
+    transaction.commit().await?;
+    Ok(recorded.resolved)
+}
+
 /// Records what became of an approved request in AWS.
 pub(super) async fn record_outcome(
     pool: &PgPool,

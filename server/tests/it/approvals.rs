@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use trailkeeper::admin::approvals;
 use trailkeeper::inventory::sync::sync_region;
 use trailkeeper_app::Role;
 
@@ -197,6 +198,22 @@ async fn a_deletion_waits_for_a_second_admin_and_is_made_as_the_person_who_asked
     .await;
     assert_eq!(late.status, 409, "{}", late.body);
     assert!(late.body.contains("expired"), "{}", late.body);
+    let active = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM findings WHERE kind = 'change_awaiting_approval' \
+             AND status IN ('open', 'acknowledged')",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        active().await,
+        1,
+        "the expired request still asks for attention"
+    );
+    assert_eq!(approvals::resolve_expired(&pool).await.unwrap(), 1);
+    assert_eq!(active().await, 0, "expired, nobody is asked any more");
     assert!(!deleted(&client, &arn).await);
     let listed: Value =
         serde_json::from_str(&get(&app, "/api/v1/changes", &grace).await.body).unwrap();
