@@ -3,6 +3,7 @@
 //! id or its refusal in plain words.
 
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::operation::RequestId;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
@@ -59,19 +60,29 @@ pub(super) struct Refusal {
 }
 
 impl Refusal {
-    fn from_sdk<E, R>(operation: &'static str, error: &SdkError<E, R>) -> Refusal
+    fn from_sdk<E>(operation: &'static str, error: &SdkError<E, HttpResponse>) -> Refusal
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-        SdkError<E, R>: RequestId,
     {
+        // An answer without an error AWS names (an endpoint that failed) is said by its HTTP
+        // status, not by the SDK's whole debugging account of it.
+        let status = error
+            .raw_response()
+            .map(|response| response.status().as_u16());
+        let code = match (error.code(), status) {
+            (Some(code), _) => code.to_string(),
+            (None, Some(status)) => format!("HTTP {status}"),
+            (None, None) => "Unreachable".to_string(),
+        };
+        let message = match (error.message(), status) {
+            (Some(message), _) => message.to_string(),
+            (None, Some(status)) => format!("the endpoint answered HTTP {status} without an error"),
+            (None, None) => DisplayErrorContext(error).to_string(),
+        };
         Refusal {
             operation,
-            code: error.code().unwrap_or("Unreachable").to_string(),
-            message: error
-                .message()
-                .map(str::to_string)
-                .unwrap_or_else(|| DisplayErrorContext(error).to_string()),
+            code,
+            message,
             request_id: error.request_id().map(str::to_string),
         }
     }

@@ -647,8 +647,10 @@ async fn a_policy_that_widens_access_is_confirmed_and_validated_and_deleting_one
     .await;
     assert_eq!(confirmed.status, 502, "{}", confirmed.body);
     assert!(
-        confirmed.body.contains("ValidateResourcePolicy"),
-        "{}",
+        confirmed.body.contains(
+            "ValidateResourcePolicy failed: the endpoint answered HTTP 500 without an error"
+        ),
+        "said in a line, not the SDK's debugging dump: {}",
         confirmed.body
     );
     let kept = client
