@@ -95,7 +95,8 @@ pub fn is_region_name(text: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-fn invalid(parameter: &str, message: String) -> AppError {
+/// A refused value of `parameter`, named at the start of the message.
+pub(crate) fn invalid(parameter: &str, message: String) -> AppError {
     AppError::Invalid {
         parameter: Some(parameter.into()),
         message: format!("{parameter}: {message}"),

@@ -78,6 +78,15 @@ pub struct ApprovalDecision {
     pub comment: Option<String>,
 }
 
+/// A decision's name: `approve` (true) or `reject` (false).
+pub fn approves(decision: &str) -> Option<bool> {
+    match decision {
+        "approve" => Some(true),
+        "reject" => Some(false),
+        _ => None,
+    }
+}
+
 /// The requests, newest first.
 #[server(endpoint = "change_approvals")]
 pub async fn list_change_approvals() -> Result<Vec<ChangeApproval>, AppError> {
@@ -94,17 +103,14 @@ pub async fn decide_change(
     #[server(default)] decision: String,
     #[server(default)] comment: String,
 ) -> Result<ChangeApproval, AppError> {
+    use super::admin::invalid;
     let backend = super::backend_for::<DecideChange>()?;
     let who = super::caller()?;
-    let approve = match decision.as_str() {
-        "approve" => true,
-        "reject" => false,
-        other => {
-            return Err(AppError::Invalid {
-                parameter: Some("decision".into()),
-                message: format!("decision: {other:?} is neither approve nor reject"),
-            });
-        }
+    let Some(approve) = approves(&decision) else {
+        return Err(invalid(
+            "decision",
+            format!("{decision:?} is neither approve nor reject"),
+        ));
     };
     backend
         .decide_change(who, id, approve, super::given(comment))
@@ -137,30 +143,27 @@ pub async fn change_secrets(
     #[server(default)] tags: String,
     #[server(default)] remove_tags: String,
 ) -> Result<Vec<BulkOutcome>, AppError> {
-    use super::admin::{ChangeRequest, SecretAction, parse_keys, parse_tags};
+    use super::admin::{ChangeRequest, SecretAction, invalid, parse_keys, parse_tags};
     let backend = super::backend_for::<ChangeSecrets>()?;
     let who = super::caller()?;
     if !BULK_ACTIONS.contains(&action.as_str()) {
-        return Err(AppError::Invalid {
-            parameter: Some("action".into()),
-            message: format!(
-                "action: {action:?} is not for many secrets at once; those are {}",
+        return Err(invalid(
+            "action",
+            format!(
+                "{action:?} is not for many secrets at once; those are {}",
                 BULK_ACTIONS.join(", ")
             ),
-        });
+        ));
     }
     if secrets.is_empty() || secrets.len() > MAX_BULK {
-        return Err(AppError::Invalid {
-            parameter: Some("secrets".into()),
-            message: format!("secrets: select 1 to {MAX_BULK} secrets"),
-        });
+        return Err(invalid(
+            "secrets",
+            format!("select 1 to {MAX_BULK} secrets"),
+        ));
     }
     let request = ChangeRequest {
         reason,
-        tags: parse_tags(&tags).map_err(|why| AppError::Invalid {
-            parameter: Some("tags".into()),
-            message: format!("tags: {why}"),
-        })?,
+        tags: parse_tags(&tags).map_err(|why| invalid("tags", why))?,
         remove_tags: parse_keys(&remove_tags),
         ..ChangeRequest::default()
     };

@@ -18,10 +18,9 @@ use crate::findings::triage::Actor;
 use crate::findings::{Draft, Verdict, store};
 
 /// Which changes wait for a second admin.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Approvals {
     /// None: each change goes to AWS at once.
-    #[default]
     Off,
     /// Those that need the secret's name typed: a deletion, rotation turned off, a replica
     /// removed, the policy deleted, a policy that widens access.
@@ -37,12 +36,6 @@ pub struct ApprovalPolicy {
 }
 
 impl ApprovalPolicy {
-    /// Every change goes to AWS at once.
-    pub const OFF: ApprovalPolicy = ApprovalPolicy {
-        which: Approvals::Off,
-        expiry: Duration::ZERO,
-    };
-
     /// Whether a change waits; `destructive` says it needs the secret's name typed.
     pub fn requires(&self, destructive: bool) -> bool {
         match self.which {

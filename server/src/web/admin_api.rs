@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use sqlx::PgPool;
 use trailkeeper_app::AppError;
 use trailkeeper_app::api::admin::{ChangeOutcome, ChangeRequest};
-use trailkeeper_app::api::changes::{ApprovalDecision, ChangeApproval};
+use trailkeeper_app::api::changes::{ApprovalDecision, ChangeApproval, approves};
 use trailkeeper_app::error::ApiError;
 
 use super::api::{Body, Requester};
@@ -110,14 +110,10 @@ pub async fn decide_change(
     Path((id, decision)): Path<(i64, String)>,
     Body(body): Body<ApprovalDecision>,
 ) -> Result<Json<ChangeApproval>, AppError> {
-    let approve = match decision.as_str() {
-        "approve" => true,
-        "reject" => false,
-        other => {
-            return Err(AppError::NotFound(format!(
-                "there is no decision {other:?}; post to approve or reject"
-            )));
-        }
+    let Some(approve) = approves(&decision) else {
+        return Err(AppError::NotFound(format!(
+            "there is no decision {decision:?}; post to approve or reject"
+        )));
     };
     administration
         .decide_change(
