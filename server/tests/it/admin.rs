@@ -159,12 +159,7 @@ async fn a_deletion_needs_the_name_typed_and_a_restore_calls_it_off(pool: PgPool
     let refused = send_json(&app, "POST", &action("delete"), &too_short, &admin).await;
     assert_eq!(refused.status, 400);
     assert!(refused.body.contains("7 to 30 days"), "{}", refused.body);
-    let described = client
-        .describe_secret()
-        .secret_id(&arn)
-        .send()
-        .await
-        .unwrap();
+    let described = common::described(&client, &arn).await;
     assert!(described.deleted_date().is_none(), "refusals reach no one");
 
     let confirmed = json!({ "reason": "retired in March", "recovery_days": 7,
@@ -174,12 +169,7 @@ async fn a_deletion_needs_the_name_typed_and_a_restore_calls_it_off(pool: PgPool
     assert_eq!(deleted.status, 200, "{}", deleted.body);
     let outcome: Value = serde_json::from_str(&deleted.body).unwrap();
     assert!(outcome["secret"]["deleted_at"].is_string(), "{outcome}");
-    let described = client
-        .describe_secret()
-        .secret_id(&arn)
-        .send()
-        .await
-        .unwrap();
+    let described = common::described(&client, &arn).await;
     assert!(described.deleted_date().is_some());
 
     let rotate = json!({ "reason": "try" }).to_string();
@@ -189,12 +179,7 @@ async fn a_deletion_needs_the_name_typed_and_a_restore_calls_it_off(pool: PgPool
     let restore = json!({ "reason": "still used by the billing export" }).to_string();
     let restored = send_json(&app, "POST", &action("restore"), &restore, &admin).await;
     assert_eq!(restored.status, 200, "{}", restored.body);
-    let described = client
-        .describe_secret()
-        .secret_id(&arn)
-        .send()
-        .await
-        .unwrap();
+    let described = common::described(&client, &arn).await;
     assert!(described.deleted_date().is_none());
     let again = send_json(&app, "POST", &action("restore"), &restore, &admin).await;
     assert_eq!(again.status, 409, "{}", again.body);
@@ -305,12 +290,7 @@ async fn rotation_is_configured_and_turning_it_off_needs_the_name_typed(pool: Pg
     )
     .await;
     assert_eq!(configured.status, 200, "{}", configured.body);
-    let described = client
-        .describe_secret()
-        .secret_id(&arn)
-        .send()
-        .await
-        .unwrap();
+    let described = common::described(&client, &arn).await;
     assert_eq!(described.rotation_enabled(), Some(true));
     assert_eq!(
         described
@@ -355,12 +335,7 @@ async fn rotation_is_configured_and_turning_it_off_needs_the_name_typed(pool: Pg
     )
     .await;
     assert_eq!(off.status, 200, "{}", off.body);
-    let described = client
-        .describe_secret()
-        .secret_id(&arn)
-        .send()
-        .await
-        .unwrap();
+    let described = common::described(&client, &arn).await;
     assert_ne!(described.rotation_enabled(), Some(true));
     let again = act(
         &app,
@@ -446,12 +421,7 @@ async fn tags_description_and_key_change_and_the_page_shows_them_at_once(pool: P
     )
     .await;
     assert_eq!(untagged.status, 200, "{}", untagged.body);
-    let described = client
-        .describe_secret()
-        .secret_id(&arn)
-        .send()
-        .await
-        .unwrap();
+    let described = common::described(&client, &arn).await;
     let tags: Vec<(&str, &str)> = described
         .tags()
         .iter()
@@ -463,12 +433,7 @@ async fn tags_description_and_key_change_and_the_page_shows_them_at_once(pool: P
         json!({ "reason": "customer-managed key per the audit", "description": "Reports warehouse login",
                 "kms_key_id": "alias/reports" })).await;
     assert_eq!(updated.status, 200, "{}", updated.body);
-    let described = client
-        .describe_secret()
-        .secret_id(&arn)
-        .send()
-        .await
-        .unwrap();
+    let described = common::described(&client, &arn).await;
     assert_eq!(described.description(), Some("Reports warehouse login"));
     assert_eq!(described.kms_key_id(), Some("alias/reports"));
     let unchanged = act(
@@ -522,12 +487,7 @@ async fn a_replica_is_added_and_removing_it_needs_the_name_typed(pool: PgPool) {
     )
     .await;
     assert_eq!(replicated.status, 200, "{}", replicated.body);
-    let described = client
-        .describe_secret()
-        .secret_id(&arn)
-        .send()
-        .await
-        .unwrap();
+    let described = common::described(&client, &arn).await;
     let regions: Vec<&str> = described
         .replication_status()
         .iter()
@@ -566,12 +526,7 @@ async fn a_replica_is_added_and_removing_it_needs_the_name_typed(pool: PgPool) {
     )
     .await;
     assert_eq!(removed.status, 200, "{}", removed.body);
-    let described = client
-        .describe_secret()
-        .secret_id(&arn)
-        .send()
-        .await
-        .unwrap();
+    let described = common::described(&client, &arn).await;
     assert!(described.replication_status().is_empty());
     let none = act(
         &app,
@@ -739,12 +694,7 @@ async fn read_only_offers_no_actions_and_refuses_every_change(pool: PgPool) {
         secret_entries(&pool).await.is_empty(),
         "nothing was asked of AWS"
     );
-    let described = client
-        .describe_secret()
-        .secret_id(&arn)
-        .send()
-        .await
-        .unwrap();
+    let described = common::described(&client, &arn).await;
     assert_eq!(described.tags().len(), 1, "the tags are as they were");
 }
 

@@ -12,13 +12,10 @@ use trailkeeper_app::Role;
 use crate::common::{self, As, create_secret, get, send_json, signed_in};
 
 async fn deleted(client: &aws_sdk_secretsmanager::Client, arn: &str) -> bool {
-    let described = client
-        .describe_secret()
-        .secret_id(arn)
-        .send()
+    common::described(client, arn)
         .await
-        .unwrap();
-    described.deleted_date().is_some()
+        .deleted_date()
+        .is_some()
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]

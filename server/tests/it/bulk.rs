@@ -80,12 +80,7 @@ async fn a_tag_change_reaches_each_selected_secret_and_says_what_became_of_each(
         "one refused does not stop the others"
     );
     for arn in [&first, &second] {
-        let described = client
-            .describe_secret()
-            .secret_id(arn)
-            .send()
-            .await
-            .unwrap();
+        let described = common::described(&client, arn).await;
         let team = described
             .tags()
             .iter()

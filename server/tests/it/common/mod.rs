@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::Tag;
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -385,14 +386,19 @@ pub fn rust_sources(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// The version of the secret `arn` holding the staging `label`, as AWS has it now.
-pub async fn version_holding(client: &Client, arn: &str, label: &str) -> Option<String> {
-    let described = client
+/// The secret `arn` as AWS describes it now.
+pub async fn described(client: &Client, arn: &str) -> DescribeSecretOutput {
+    client
         .describe_secret()
         .secret_id(arn)
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The version of the secret `arn` holding the staging `label`, as AWS has it now.
+pub async fn version_holding(client: &Client, arn: &str, label: &str) -> Option<String> {
+    let described = described(client, arn).await;
     described
         .version_ids_to_stages()?
         .iter()
