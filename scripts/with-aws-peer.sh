@@ -20,7 +20,7 @@ if [ -n "${AWS_PEER_CLOCK_FILE:-}" ]; then
   clock=(env "LD_PRELOAD=$faketime_lib" "FAKETIME_TIMESTAMP_FILE=$AWS_PEER_CLOCK_FILE"
     FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1)
 fi
-"${clock[@]}" "$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+"${clock[@]}" "$root/.venv/bin/python" "$root/scripts/aws-peer.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 peer=$!
 trap 'kill "$peer" 2>/dev/null || true; wait "$peer" 2>/dev/null || true' EXIT
 

@@ -32,7 +32,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let stored = started.elapsed();
     let started = Instant::now();
-    reassess(&pool, None, Utc::now(), StatusThresholds::default()).await?;
+    reassess(&pool, None, None, Utc::now(), StatusThresholds::default()).await?;
     let assessed = started.elapsed();
     println!(
         "sync store: {SECRETS} described secrets diffed and stored in {:.2} s = {:.0} secrets/s \

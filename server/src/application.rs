@@ -20,6 +20,7 @@ use crate::alert::{Alerting, DeliverySettings};
 use crate::audit::{Action, Entry, SYSTEM_ACTOR};
 use crate::auth::oidc::Oidc;
 use crate::auth::sign_in::{self, SignInLimits};
+use crate::aws::accounts::AccountSettings;
 use crate::config::{ServeSettings, Settings};
 use crate::db::Database;
 use crate::detect::conditions;
@@ -94,6 +95,7 @@ impl Application {
         spawn_inventory_sync(
             pool.clone(),
             aws_config.clone(),
+            serve.accounts.clone(),
             serve.regions.clone(),
             serve.sync_interval,
         );
@@ -241,6 +243,7 @@ fn web_context(
 fn spawn_inventory_sync(
     pool: PgPool,
     config: aws_config::SdkConfig,
+    accounts: AccountSettings,
     regions: Vec<String>,
     interval: Duration,
 ) {
@@ -249,7 +252,7 @@ fn spawn_inventory_sync(
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match sync_regions(&pool, &config, &regions).await {
+            match sync_regions(&pool, &config, &accounts, &regions).await {
                 Ok(summaries) => {
                     if let Err(error) = conditions::after_sync(&pool, &summaries).await {
                         tracing::error!(%error, "inventory findings not re-evaluated");
@@ -277,10 +280,23 @@ fn spawn_ingest(
     max_file_bytes: u64,
 ) -> Result<(), aws::NoRegion> {
     if let Some(interval) = serve.lookup_interval {
-        for region in aws::regions(config, &serve.regions)? {
-            let source = Lookup::new(aws::cloudtrail(config, &region), &region, None);
-            spawn_source(pool.clone(), Box::new(source), interval);
-        }
+        let regions = aws::regions(config, &serve.regions)?;
+        let (pool, config, accounts) = (pool.clone(), config.clone(), serve.accounts.clone());
+        tokio::spawn(async move {
+            // The Organization may not answer at once: asked again at each interval.
+            let accounts = loop {
+                match aws::accounts::discover(&config, &accounts).await {
+                    Ok(accounts) => break accounts,
+                    Err(error) => {
+                        tracing::error!(%error, "LookupEvents waits for the accounts");
+                        tokio::time::sleep(interval).await;
+                    }
+                }
+            };
+            for source in Lookup::everywhere(&accounts, &regions, None) {
+                spawn_source(pool.clone(), Box::new(source), interval);
+            }
+        });
     }
     for url in &serve.s3_trails {
         let source = S3Trail::new(aws::s3(config), url.clone()).with_max_file_bytes(max_file_bytes);

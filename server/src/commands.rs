@@ -16,6 +16,7 @@ use trailkeeper::application::Application;
 use trailkeeper::audit::{Action, Entry, SYSTEM_ACTOR};
 use trailkeeper::auth::{tokens, users};
 use trailkeeper::aws;
+use trailkeeper::aws::accounts::AccountSettings;
 use trailkeeper::config::{
     ChannelInvocation, IngestPlan, Invocation, ServeSettings, Settings, TokenInvocation,
     UserCommand,
@@ -39,7 +40,7 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
         Invocation::Serve(serving) => serve(&database, &settings, *serving).await,
         Invocation::Migrate => migrate(&database).await,
         Invocation::Check => check(&database).await,
-        Invocation::Sync { regions } => sync(&database, regions).await,
+        Invocation::Sync { regions, accounts } => sync(&database, regions, accounts).await,
         Invocation::Ingest(plan) => ingest(&database, plan, settings.max_file_bytes).await,
         Invocation::Backfill { since, until } => backfill(&database, since, until).await,
         Invocation::DbRun { command } => db_run(&database, command).await,
@@ -129,10 +130,14 @@ async fn migrate_and_record(
     Ok(applied)
 }
 
-async fn sync(database: &Database, regions: Vec<String>) -> anyhow::Result<ExitCode> {
+async fn sync(
+    database: &Database,
+    regions: Vec<String>,
+    accounts: AccountSettings,
+) -> anyhow::Result<ExitCode> {
     migrate_and_record(database).await?;
     let config = aws::load_config().await;
-    let summaries = sync_regions(database.pool(), &config, &regions).await?;
+    let summaries = sync_regions(database.pool(), &config, &accounts, &regions).await?;
     conditions::after_sync(database.pool(), &summaries).await?;
     for summary in &summaries {
         println!("{}", summary.describe());
@@ -179,12 +184,10 @@ async fn ingest(
             ));
         }
         if let Some(lookup) = plan.lookup {
-            for region in aws::regions(&config, &lookup.regions)? {
-                sources.push(Box::new(Lookup::new(
-                    aws::cloudtrail(&config, &region),
-                    &region,
-                    lookup.since,
-                )));
+            let regions = aws::regions(&config, &lookup.regions)?;
+            let accounts = aws::accounts::discover(&config, &lookup.accounts).await?;
+            for source in Lookup::everywhere(&accounts, &regions, lookup.since) {
+                sources.push(Box::new(source));
             }
         }
     }

@@ -4,6 +4,8 @@
 //!
 //! Trailkeeper reads metadata only: it never calls `GetSecretValue` or `BatchGetSecretValue`.
 
+pub mod accounts;
+
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use trailkeeper_app::api::overview::AwsTarget;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 
 use trailkeeper_app::Role;
@@ -15,6 +16,7 @@ use trailkeeper_app::api::findings::Severity;
 use super::settings::LogFormat;
 use super::validate as parse;
 use crate::admin::approvals::{ApprovalPolicy, Approvals};
+use crate::aws::accounts::{AccountSettings, Coverage, DEFAULT_CONCURRENCY, OrgMember, RoleArn};
 use crate::ingest::sources::s3::S3Url;
 
 /// How often something runs while serving, or not at all.
@@ -370,6 +372,97 @@ pub struct SyncArgs {
         value_parser = parse::region
     )]
     pub regions: Vec<Option<String>>,
+
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+}
+
+/// Which AWS accounts to cover. Without --accounts or --org-role-name, the credentials' own.
+#[derive(Debug, Args)]
+pub struct AccountArgs {
+    /// Roles to assume, one per account, comma-separated: for example
+    /// arn:aws:iam::111111111111:role/trailkeeper-read,arn:aws:iam::222222222222:role/trailkeeper-read.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_ACCOUNTS",
+        value_name = "ROLE_ARNS",
+        value_delimiter = ',',
+        value_parser = parse::role_arn,
+        conflicts_with = "org_role_name"
+    )]
+    pub accounts: Vec<Option<RoleArn>>,
+
+    /// Cover every active account of the AWS Organization (listed from its management or a
+    /// delegated administrator account) through the role of this name in each.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_ORG_ROLE_NAME",
+        value_name = "NAME",
+        value_parser = parse::role_name
+    )]
+    pub org_role_name: Option<String>,
+
+    /// The external id the roles' trust policies require, if any.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_ORG_EXTERNAL_ID",
+        value_name = "ID",
+        hide_env_values = true
+    )]
+    pub org_external_id: Option<String>,
+
+    /// With --org-role-name: only these accounts, organisational units (ou-…) or roots
+    /// (r-…), comma-separated; a unit covers every account under it.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_ORG_ACCOUNTS",
+        value_name = "IDS",
+        value_delimiter = ',',
+        value_parser = parse::org_member,
+        requires = "org_role_name"
+    )]
+    pub org_accounts: Vec<Option<OrgMember>>,
+
+    /// With --org-role-name: leave out these accounts, organisational units or roots.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_ORG_EXCLUDE",
+        value_name = "IDS",
+        value_delimiter = ',',
+        value_parser = parse::org_member,
+        requires = "org_role_name"
+    )]
+    pub org_exclude: Vec<Option<OrgMember>>,
+
+    /// How many accounts are synced at once (each account's regions in turn).
+    #[arg(
+        long,
+        env = "TRAILKEEPER_SYNC_ACCOUNT_CONCURRENCY",
+        value_name = "N",
+        default_value_t = DEFAULT_CONCURRENCY,
+        value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from)
+    )]
+    pub sync_account_concurrency: usize,
+}
+
+impl AccountArgs {
+    pub fn settings(self) -> AccountSettings {
+        let roles: Vec<RoleArn> = self.accounts.into_iter().flatten().collect();
+        let coverage = match self.org_role_name {
+            Some(role_name) => Coverage::Organization {
+                role_name,
+                include: self.org_accounts.into_iter().flatten().collect(),
+                exclude: self.org_exclude.into_iter().flatten().collect(),
+            },
+            None if !roles.is_empty() => Coverage::Roles(roles),
+            None => Coverage::Own,
+        };
+        AccountSettings {
+            coverage,
+            external_id: self.org_external_id.filter(|id| !id.is_empty()),
+            concurrency: self.sync_account_concurrency,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

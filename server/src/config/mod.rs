@@ -85,6 +85,7 @@ where
             read_only: serve.read_only,
             approvals: serve.approvals.policy(),
             regions: distinct(serve.sync.regions),
+            accounts: serve.sync.accounts.settings(),
             sync_interval: serve.sync_interval,
             retention_days: serve.retention_days,
             lookup_interval: match serve.lookup_interval {
@@ -111,6 +112,7 @@ where
         Some(Command::Check) => Invocation::Check,
         Some(Command::Sync(sync)) => Invocation::Sync {
             regions: distinct(sync.regions),
+            accounts: sync.accounts.settings(),
         },
         Some(Command::Ingest(ingest)) => {
             let mut plan = IngestPlan {
@@ -118,6 +120,7 @@ where
                 s3_urls: Vec::new(),
                 lookup: ingest.lookup.then(|| LookupPlan {
                     regions: distinct(ingest.sync.regions),
+                    accounts: ingest.sync.accounts.settings(),
                     since: ingest.since,
                 }),
             };
@@ -331,6 +334,7 @@ mod tests {
 
     use super::*;
     use crate::auth::sessions::SessionPolicy;
+    use crate::aws::accounts::{AccountSettings, Coverage, OrgMember};
     use crate::db::DatabaseSource;
     use trailkeeper_app::Role;
 
@@ -589,10 +593,96 @@ mod tests {
     }
 
     #[test]
+    fn accounts_are_the_own_listed_roles_or_the_organisation() {
+        let accounts = |args: &[&str]| {
+            let (_, invocation) = parse(args).unwrap();
+            let Invocation::Sync { accounts, .. } = invocation else {
+                panic!("expected sync")
+            };
+            accounts
+        };
+        assert_eq!(accounts(&["sync"]), AccountSettings::default());
+        let listed = accounts(&[
+            "sync",
+            "--accounts",
+            "arn:aws:iam::111111111111:role/trailkeeper-read, arn:aws:iam::222222222222:role/read",
+        ]);
+        let Coverage::Roles(roles) = listed.coverage else {
+            panic!("expected roles")
+        };
+        let accounts_of: Vec<&str> = roles.iter().map(|role| role.account()).collect();
+        assert_eq!(accounts_of, ["111111111111", "222222222222"]);
+        let organisation = accounts(&[
+            "sync",
+            "--org-role-name",
+            "TrailkeeperRead",
+            "--org-external-id",
+            "trailkeeper-7f3a",
+            "--org-exclude",
+            "ou-ab12-cd34ef56,333333333333",
+            "--sync-account-concurrency",
+            "32",
+        ]);
+        assert_eq!(
+            organisation,
+            AccountSettings {
+                coverage: Coverage::Organization {
+                    role_name: "TrailkeeperRead".into(),
+                    include: Vec::new(),
+                    exclude: vec![
+                        OrgMember::Unit("ou-ab12-cd34ef56".into()),
+                        OrgMember::Account("333333333333".into())
+                    ],
+                },
+                external_id: Some("trailkeeper-7f3a".into()),
+                concurrency: 32,
+            }
+        );
+    }
+
+    #[test]
+    fn hostile_account_settings_are_named() {
+        let refused = |args: &[&str]| parse(args).unwrap_err().to_string();
+        assert_eq!(
+            refused(&["sync", "--accounts", "arn:aws:iam::1111:role/read"]),
+            "--accounts: \"arn:aws:iam::1111:role/read\" is not an IAM role ARN such as \
+             arn:aws:iam::111111111111:role/trailkeeper-read"
+        );
+        assert!(
+            refused(&["sync", "--org-role-name", "read;drop"])
+                .starts_with("--org-role-name: \"read;drop\" is not an IAM role name")
+        );
+        assert!(
+            refused(&["sync", "--org-role-name", "R", "--org-accounts", "payments"])
+                .starts_with("--org-accounts: \"payments\" is neither a 12-digit account id")
+        );
+        // Clap's own usage errors (printed with the usage, and the process exits).
+        let usage = |args: &[&str]| {
+            let args = std::iter::once("trailkeeper").chain(args.iter().copied());
+            Cli::command()
+                .try_get_matches_from(args)
+                .unwrap_err()
+                .to_string()
+        };
+        let both = usage(&[
+            "sync",
+            "--org-role-name",
+            "R",
+            "--accounts",
+            "arn:aws:iam::111111111111:role/read",
+        ]);
+        assert!(both.contains("cannot be used with"), "{both}");
+        let orphan = usage(&["sync", "--org-exclude", "333333333333"]);
+        assert!(orphan.contains("--org-role-name"), "{orphan}");
+        let none = refused(&["sync", "--sync-account-concurrency", "0"]);
+        assert!(none.starts_with("--sync-account-concurrency:"), "{none}");
+    }
+
+    #[test]
     fn sync_regions_are_a_list_of_region_names() {
         let (_, invocation) =
             parse(&["sync", "--regions", "eu-west-1, us-east-1,eu-west-1"]).unwrap();
-        let Invocation::Sync { regions } = invocation else {
+        let Invocation::Sync { regions, .. } = invocation else {
             panic!("expected sync")
         };
         assert_eq!(regions, ["eu-west-1", "us-east-1"]);

@@ -18,6 +18,7 @@ use crate::alert::channels::outbound::Destinations;
 use crate::alert::sealing::{KeyError, SECRET_KEY_FILE, SealingKey};
 use crate::auth::oidc::OidcSettings;
 use crate::auth::sessions::SessionPolicy;
+use crate::aws::accounts::AccountSettings;
 use crate::db::DatabaseSource;
 use crate::ingest::sources::s3::S3Url;
 
@@ -60,6 +61,7 @@ pub enum Invocation {
     Check,
     Sync {
         regions: Vec<String>,
+        accounts: AccountSettings,
     },
     Ingest(IngestPlan),
     Backfill {
@@ -100,6 +102,7 @@ pub struct IngestPlan {
 #[derive(Debug, Default)]
 pub struct LookupPlan {
     pub regions: Vec<String>,
+    pub accounts: AccountSettings,
     pub since: Option<DateTime<Utc>>,
 }
 
@@ -109,6 +112,8 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
     /// Regions to sync; empty means the SDK's region.
     pub regions: Vec<String>,
+    /// The accounts to sync and read LookupEvents in.
+    pub accounts: AccountSettings,
     pub sync_interval: Duration,
     /// How long CloudTrail events are kept; `None` keeps them all.
     pub retention_days: Option<u32>,

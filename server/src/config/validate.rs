@@ -21,6 +21,7 @@ use trailkeeper_app::api::findings::Severity;
 use super::cli::{GlobalArgs, IngestSource, Interval, ServeArgs};
 use super::settings::{LogFormat, TlsFiles};
 use crate::auth::oidc::OidcSettings;
+use crate::aws::accounts::{OrgMember, RoleArn};
 use crate::db::DatabaseSource;
 use crate::ingest::sources::s3::S3Url;
 
@@ -206,6 +207,38 @@ pub(super) fn region(value: &str) -> Result<Option<String>, String> {
             "{region:?} is not an AWS region name such as eu-west-1"
         ))
     }
+}
+
+/// One role of `TRAILKEEPER_ACCOUNTS`.
+pub(super) fn role_arn(value: &str) -> Result<Option<RoleArn>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value.parse().map(Some)
+}
+
+/// A role's name (with its path, if any), as it is in every account.
+pub(super) fn role_name(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    format!("arn:aws:iam::000000000000:role/{value}")
+        .parse::<RoleArn>()
+        .map(|_| value.to_string())
+        .map_err(|_| {
+            format!(
+                "{value:?} is not an IAM role name: 1 to 512 letters, digits and +=,.@_-/ \
+                 such as OrganizationAccountAccessRole"
+            )
+        })
+}
+
+/// An account, organisational unit or root of the Organization.
+pub(super) fn org_member(value: &str) -> Result<Option<OrgMember>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value.parse().map(Some)
 }
 
 /// The regions given, each once; none means the SDK's own region.

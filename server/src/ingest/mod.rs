@@ -20,6 +20,13 @@ use crate::inventory::status::StatusThresholds;
 /// What newly stored events change, run after each ingest: rotation failures among them
 /// make secrets `failing`.
 pub async fn after_ingest(pool: &PgPool) -> Result<(), sqlx::Error> {
-    reassess(pool, None, chrono::Utc::now(), StatusThresholds::default()).await?;
+    reassess(
+        pool,
+        None,
+        None,
+        chrono::Utc::now(),
+        StatusThresholds::default(),
+    )
+    .await?;
     Ok(())
 }

@@ -80,19 +80,24 @@ const FACTS: &str = "\
           AND newest_outcome.event_time > COALESCE(s.last_rotated_at, '-infinity') \
     ) outcome ON true";
 
-/// Assesses every secret of `region` (all regions when `None`) at `now` and stores the
-/// results. Returns how many secrets were assessed.
+/// Assesses every secret of `region` (all regions when `None`) and of `account` (all
+/// accounts when `None`) at `now` and stores the results. Returns how many secrets were
+/// assessed.
 pub async fn reassess(
     pool: &PgPool,
     region: Option<&str>,
+    account: Option<&str>,
     now: DateTime<Utc>,
     thresholds: StatusThresholds,
 ) -> Result<usize, sqlx::Error> {
-    let facts: Vec<Facts> =
-        sqlx::query_as(&format!("{FACTS} WHERE $1::text IS NULL OR s.region = $1"))
-            .bind(region)
-            .fetch_all(pool)
-            .await?;
+    let facts: Vec<Facts> = sqlx::query_as(&format!(
+        "{FACTS} WHERE ($1::text IS NULL OR s.region = $1) \
+         AND ($2::text IS NULL OR s.account_id = $2)"
+    ))
+    .bind(region)
+    .bind(account)
+    .fetch_all(pool)
+    .await?;
     let mut arns = Vec::with_capacity(facts.len());
     let mut statuses = Vec::with_capacity(facts.len());
     let mut reasons = Vec::with_capacity(facts.len());

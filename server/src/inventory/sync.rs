@@ -1,7 +1,9 @@
 //! Sync: reads every secret's metadata, versions, labels and resource policy from AWS
 //! Secrets Manager, region by region, and stores what changed. It never calls
 //! `GetSecretValue` or `BatchGetSecretValue`. One secret's error does not stop the others;
-//! it is recorded with its AWS error code in the run, which is itself stored.
+//! it is recorded with its AWS error code in the run, which is itself stored. Across an
+//! Organization, each account's regions are synced through that account's role, several
+//! accounts at once; an account whose role cannot be assumed is recorded and skipped.
 
 use std::collections::HashSet;
 
@@ -15,7 +17,7 @@ use aws_sdk_secretsmanager::types::{
     Filter, FilterNameStringType, SecretListEntry, SecretVersionsListEntry,
 };
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -24,6 +26,7 @@ use super::assess::reassess;
 use super::labels::{self, Labels};
 use super::references::resolve_waiting;
 use super::status::StatusThresholds;
+use crate::aws::accounts::{self, Account, AccountSettings};
 
 /// How many secrets are described at once in one region: enough to hide AWS latency,
 /// few enough to stay under its request rates.
@@ -42,6 +45,8 @@ pub struct SyncError {
 /// The outcome of one region's sync, as stored in `sync_runs`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncSummary {
+    /// `None`: the credentials' own account, in the default single-account coverage.
+    pub account: Option<String>,
     pub region: String,
     pub seen: usize,
     pub new: usize,
@@ -54,7 +59,11 @@ impl SyncSummary {
     /// One line for people and the log.
     pub fn describe(&self) -> String {
         format!(
-            "{}: {} secrets ({} new, {} gone), {} label moves, {} errors",
+            "{}{}: {} secrets ({} new, {} gone), {} label moves, {} errors",
+            self.account
+                .as_deref()
+                .map(|account| format!("{account} "))
+                .unwrap_or_default(),
             self.region,
             self.seen,
             self.new,
@@ -138,18 +147,28 @@ impl Version {
     }
 }
 
-/// Syncs each region in turn (the SDK's own region when `regions` is empty); a region that
+/// Syncs each region (the SDK's own region when `regions` is empty) of each account the
+/// settings cover, `settings.concurrency` accounts at once; a region or an account that
 /// fails is recorded and does not stop the others.
 pub async fn sync_regions(
     pool: &PgPool,
     config: &SdkConfig,
+    settings: &AccountSettings,
     regions: &[String],
 ) -> Result<Vec<SyncSummary>, SyncRegionsError> {
     let regions = crate::aws::regions(config, regions)?;
+    let accounts = accounts::discover(config, settings).await?;
+    remember(pool, &accounts).await?;
+    // The futures made first, so the stream's type names no closure: a closure borrowing
+    // `accounts` would not be `Send` for every lifetime the spawned sync task asks of it.
+    let runs: Vec<_> = accounts
+        .iter()
+        .map(|account| sync_account(pool, account, &regions).boxed())
+        .collect();
+    let mut runs = futures::stream::iter(runs).buffer_unordered(settings.concurrency.max(1));
     let mut summaries = Vec::new();
-    for region in regions {
-        let client = crate::aws::secrets_manager(config, &region);
-        summaries.push(sync_region(pool, &client, &region).await?);
+    while let Some(synced) = runs.next().await {
+        summaries.extend(synced?);
     }
     Ok(summaries)
 }
@@ -158,25 +177,90 @@ pub async fn sync_regions(
 pub enum SyncRegionsError {
     #[error(transparent)]
     NoRegion(#[from] crate::aws::NoRegion),
+    #[error("the Organization's accounts could not be listed: {0}")]
+    Discovery(#[from] accounts::DiscoveryError),
     #[error("the inventory store failed")]
     Store(#[from] sqlx::Error),
 }
 
-/// Syncs one region: lists every secret (including those scheduled for deletion),
-/// describes each with bounded concurrency, stores the changes, marks secrets that are no
-/// longer listed as gone, and assesses the region's secrets afresh.
+/// Records the accounts discovery found, with their names, so pages can name them.
+async fn remember(pool: &PgPool, accounts: &[Account]) -> Result<(), sqlx::Error> {
+    for account in accounts {
+        let Some(id) = &account.id else { continue };
+        sqlx::query!(
+            "INSERT INTO accounts (id, name, role_arn) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET name = COALESCE($2, accounts.name), \
+                 role_arn = $3, last_seen_at = now()",
+            id,
+            account.name,
+            account.role.as_ref().map(|role| role.to_string())
+        )
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}
+
+/// One account's regions in turn. When its role cannot be assumed, each region's run is
+/// recorded as failed with STS's answer, and nothing is asked of Secrets Manager.
+async fn sync_account(
+    pool: &PgPool,
+    account: &Account,
+    regions: &[String],
+) -> Result<Vec<SyncSummary>, sqlx::Error> {
+    let refused = account.check_role().await.err();
+    let mut summaries = Vec::with_capacity(regions.len());
+    for region in regions {
+        let summary = match &refused {
+            Some(refused) => {
+                let run = start(pool, region, account.id.as_deref()).await?;
+                let summary = SyncSummary {
+                    account: account.id.clone(),
+                    region: region.clone(),
+                    errors: vec![SyncError {
+                        secret: None,
+                        operation: "AssumeRole",
+                        code: refused.code.clone(),
+                        message: format!("{} ({})", refused.message, refused.role),
+                    }],
+                    ..SyncSummary::default()
+                };
+                finish(pool, run, &summary, "failed").await?;
+                summary
+            }
+            None => {
+                let client = crate::aws::secrets_manager(&account.config, region);
+                sync_region(pool, &client, region, account.id.as_deref()).await?
+            }
+        };
+        summaries.push(summary);
+    }
+    Ok(summaries)
+}
+
+async fn start(pool: &PgPool, region: &str, account: Option<&str>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        "INSERT INTO sync_runs (region, account_id) VALUES ($1, $2) RETURNING id",
+        region,
+        account
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Syncs one region of `account` (`None`: the credentials' own): lists every secret
+/// (including those scheduled for deletion), describes each with bounded concurrency, stores
+/// the changes, marks the account's secrets that are no longer listed as gone, and assesses
+/// them afresh.
 pub async fn sync_region(
     pool: &PgPool,
     client: &Client,
     region: &str,
+    account: Option<&str>,
 ) -> Result<SyncSummary, sqlx::Error> {
-    let run: i64 = sqlx::query_scalar!(
-        "INSERT INTO sync_runs (region) VALUES ($1) RETURNING id",
-        region
-    )
-    .fetch_one(pool)
-    .await?;
+    let run = start(pool, region, account).await?;
     let mut summary = SyncSummary {
+        account: account.map(str::to_string),
         region: region.to_string(),
         ..SyncSummary::default()
     };
@@ -210,9 +294,11 @@ pub async fn sync_region(
     let seen: Vec<String> = seen.into_iter().collect();
     let gone = sqlx::query!(
         "UPDATE secrets SET gone_since = now() \
-         WHERE region = $1 AND gone_since IS NULL AND NOT (arn = ANY($2))",
+         WHERE region = $1 AND ($3::text IS NULL OR account_id = $3) \
+             AND gone_since IS NULL AND NOT (arn = ANY($2))",
         region,
-        &seen
+        &seen,
+        account
     )
     .execute(pool)
     .await?;
@@ -258,7 +344,15 @@ pub async fn refresh(
     };
     let described = describe(client, region, entry).await;
     store(pool, region, &described).await?;
-    reassess(pool, Some(region), Utc::now(), StatusThresholds::default()).await?;
+    let account = arn.split(':').nth(4);
+    reassess(
+        pool,
+        Some(region),
+        account,
+        Utc::now(),
+        StatusThresholds::default(),
+    )
+    .await?;
     Ok(described.errors)
 }
 
@@ -282,8 +376,8 @@ async fn listed(
         .collect())
 }
 
-/// Records how the run ended, then assesses the region's secrets afresh (statuses move with
-/// the clock even when AWS could not be asked).
+/// Records how the run ended, then assesses the account's secrets in the region afresh
+/// (statuses move with the clock even when AWS could not be asked).
 async fn finish(
     pool: &PgPool,
     run: i64,
@@ -307,6 +401,7 @@ async fn finish(
     reassess(
         pool,
         Some(&summary.region),
+        summary.account.as_deref(),
         now,
         StatusThresholds::default(),
     )

@@ -30,7 +30,7 @@ async fn an_admin_rolls_a_secret_back_and_the_change_is_audited_and_shown_at_onc
         version_holding(&client, &arn, "AWSPREVIOUS").await,
         Some(first.clone())
     );
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
 
     let app = app(pool.clone()).await;
     let uri = "/api/v1/secrets/admin/orders-db/actions/rollback";
@@ -113,7 +113,7 @@ async fn an_admin_rolls_a_secret_back_and_the_change_is_audited_and_shown_at_onc
     // Rolled back once, the previous version is the broken one: a second roll back would
     // bring it back, which is allowed; but a secret with one version has nothing to go to.
     let lone = create_secret(&client, "admin/lone", "orders").await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let nothing = send_json(
         &app,
         "POST",
@@ -140,7 +140,7 @@ async fn a_deletion_needs_the_name_typed_and_a_restore_calls_it_off(pool: PgPool
     let region = "eu-central-2";
     let client = common::client(region).await;
     let arn = create_secret(&client, "admin/legacy-api-key", "platform").await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let app = app(pool.clone()).await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
     let action = |name: &str| format!("/api/v1/secrets/{arn}/actions/{name}");
@@ -221,7 +221,7 @@ async fn rotate_now_moves_the_current_label_to_a_new_version(pool: PgPool) {
         .await
         .unwrap();
     let before = version_holding(&client, &arn, "AWSCURRENT").await.unwrap();
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let app = app(pool.clone()).await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
     let body = json!({ "reason": "the token leaked in a build log" }).to_string();
@@ -263,7 +263,7 @@ async fn rotation_is_configured_and_turning_it_off_needs_the_name_typed(pool: Pg
     let region = "ap-east-1";
     let client = common::client(region).await;
     let arn = create_secret(&client, "admin/billing-api", "billing").await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let app = app(pool.clone()).await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
     let secret = "admin/billing-api";
@@ -368,7 +368,7 @@ async fn tags_description_and_key_change_and_the_page_shows_them_at_once(pool: P
     let region = "mx-central-1";
     let client = common::client(region).await;
     let arn = create_secret(&client, "admin/reports-db", "reports").await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let app = app(pool.clone()).await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
     let secret = "admin/reports-db";
@@ -463,7 +463,7 @@ async fn a_replica_is_added_and_removing_it_needs_the_name_typed(pool: PgPool) {
     let region = "ap-south-2";
     let client = common::client(region).await;
     let arn = create_secret(&client, "admin/edge-cache", "edge").await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let app = app(pool.clone()).await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
     let secret = "admin/edge-cache";
@@ -562,7 +562,7 @@ async fn a_policy_that_widens_access_is_confirmed_and_validated_and_deleting_one
         .send()
         .await
         .unwrap();
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let app = app(pool.clone()).await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
     let secret = "admin/partner-feed";
@@ -663,7 +663,7 @@ async fn read_only_offers_no_actions_and_refuses_every_change(pool: PgPool) {
     let region = "ap-southeast-1";
     let client = common::client(region).await;
     let arn = create_secret(&client, "admin/read-only-probe", "platform").await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let admin = signed_in(&pool, "ada", Role::Admin).await;
 
     let offered = |app: axum::Router| {
@@ -707,7 +707,7 @@ async fn clearing_a_stuck_rotation_takes_awspending_off_the_version_that_is_not_
     let arn = create_secret(&client, "admin/stuck-queue", "queue").await;
     let current = version_holding(&client, &arn, "AWSCURRENT").await.unwrap();
     let pending = put_value(&client, &arn, &["AWSPENDING"]).await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let app = app(pool.clone()).await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
     let reason = json!({ "reason": "the rotation function was deleted mid-rotation" });

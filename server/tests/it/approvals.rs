@@ -23,7 +23,7 @@ async fn a_deletion_waits_for_a_second_admin_and_is_made_as_the_person_who_asked
     let region = "ap-southeast-3";
     let client = common::client(region).await;
     let arn = create_secret(&client, "approvals/legacy-token", "platform").await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let app = common::app_with(&pool, &["--approvals", "destructive"]).await;
     let ada = signed_in(&pool, "ada", Role::Admin).await;
     let grace = signed_in(&pool, "grace", Role::Admin).await;

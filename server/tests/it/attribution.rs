@@ -34,7 +34,7 @@ async fn events_of_changes_made_through_trailkeeper_name_the_person_and_the_reas
     let arn = create_secret(&client, "attribution/ledger-db", "ledger").await;
     let first = version_holding(&client, &arn, "AWSCURRENT").await.unwrap();
     let second = put_value(&client, &arn, &[]).await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let app = app(pool.clone()).await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
     let act = |action: &str, body: Value| {

@@ -14,7 +14,7 @@ async fn a_tag_change_reaches_each_selected_secret_and_says_what_became_of_each(
     let client = common::client(region).await;
     let first = create_secret(&client, "bulk/orders-db", "orders").await;
     let second = create_secret(&client, "bulk/orders-api", "orders").await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let app = common::app(pool.clone()).await;
     let admin = signed_in(&pool, "ada", Role::Admin).await;
     let auditor = signed_in(&pool, "aud", Role::Auditor).await;

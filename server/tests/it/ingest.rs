@@ -185,7 +185,7 @@ async fn a_failed_rotation_in_cloudtrail_makes_the_secret_failing_until_one_succ
     .await
     .unwrap();
     let status = |pool: PgPool| async move {
-        reassess(&pool, None, Utc::now(), StatusThresholds::default())
+        reassess(&pool, None, None, Utc::now(), StatusThresholds::default())
             .await
             .unwrap();
         sqlx::query_as::<_, (String, String)>(

@@ -7,6 +7,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_secretsmanager::Client;
 use common::{client, create_secret, put_value};
 use sqlx::PgPool;
+use trailkeeper::aws::accounts::AccountSettings;
 use trailkeeper::inventory::sync::{sync_region, sync_regions};
 
 async fn history(pool: &PgPool, arn: &str) -> Vec<(String, Option<String>, Option<String>)> {
@@ -32,7 +33,9 @@ async fn the_first_sync_stores_every_secret_with_its_versions_tags_and_policy(po
         .await
         .unwrap();
 
-    let summary = sync_region(&pool, &client, "eu-north-1").await.unwrap();
+    let summary = sync_region(&pool, &client, "eu-north-1", None)
+        .await
+        .unwrap();
     assert_eq!((summary.seen, summary.new, summary.gone), (2, 2, 0));
     assert_eq!(summary.errors, []);
 
@@ -63,13 +66,19 @@ async fn the_first_sync_stores_every_secret_with_its_versions_tags_and_policy(po
 async fn each_label_move_is_recorded_once(pool: PgPool) {
     let client = client("ap-southeast-2").await;
     let arn = create_secret(&client, "orders/db", "payments").await;
-    sync_region(&pool, &client, "ap-southeast-2").await.unwrap();
+    sync_region(&pool, &client, "ap-southeast-2", None)
+        .await
+        .unwrap();
     let first = history(&pool, &arn).await[0].2.clone().unwrap();
 
     let second = put_value(&client, &arn, &[]).await;
-    let summary = sync_region(&pool, &client, "ap-southeast-2").await.unwrap();
+    let summary = sync_region(&pool, &client, "ap-southeast-2", None)
+        .await
+        .unwrap();
     assert_eq!(summary.label_moves, 2);
-    let again = sync_region(&pool, &client, "ap-southeast-2").await.unwrap();
+    let again = sync_region(&pool, &client, "ap-southeast-2", None)
+        .await
+        .unwrap();
     assert_eq!(again.label_moves, 0, "an unchanged secret records nothing");
 
     assert_eq!(
@@ -90,7 +99,9 @@ async fn deleted_secrets_keep_their_deletion_date_and_then_are_marked_gone(pool:
     let client = client("sa-east-1").await;
     let scheduled = create_secret(&client, "legacy/ftp", "payments").await;
     let removed = create_secret(&client, "legacy/smtp", "payments").await;
-    sync_region(&pool, &client, "sa-east-1").await.unwrap();
+    sync_region(&pool, &client, "sa-east-1", None)
+        .await
+        .unwrap();
 
     client
         .delete_secret()
@@ -106,7 +117,9 @@ async fn deleted_secrets_keep_their_deletion_date_and_then_are_marked_gone(pool:
         .send()
         .await
         .unwrap();
-    let summary = sync_region(&pool, &client, "sa-east-1").await.unwrap();
+    let summary = sync_region(&pool, &client, "sa-east-1", None)
+        .await
+        .unwrap();
     assert_eq!((summary.seen, summary.gone), (1, 1));
 
     let rows: Vec<(String, bool, bool)> = sqlx::query_as(
@@ -131,7 +144,7 @@ async fn a_region_that_fails_is_recorded_with_its_error(pool: PgPool) {
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .load()
         .await;
-    let summary = sync_region(&pool, &Client::new(&config), "us-west-1")
+    let summary = sync_region(&pool, &Client::new(&config), "us-west-1", None)
         .await
         .unwrap();
     assert_eq!(summary.errors.len(), 1);
@@ -151,7 +164,9 @@ async fn every_configured_region_is_synced_in_turn(pool: PgPool) {
     create_secret(&client("eu-south-1").await, "billing/db", "payments").await;
     let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
     let regions = ["eu-west-3".to_string(), "eu-south-1".to_string()];
-    let summaries = sync_regions(&pool, &config, &regions).await.unwrap();
+    let summaries = sync_regions(&pool, &config, &AccountSettings::default(), &regions)
+        .await
+        .unwrap();
     let seen: Vec<(&str, usize)> = summaries
         .iter()
         .map(|summary| (summary.region.as_str(), summary.seen))
@@ -162,7 +177,9 @@ async fn every_configured_region_is_synced_in_turn(pool: PgPool) {
     let regionless = aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .build();
-    let error = sync_regions(&pool, &regionless, &[]).await.unwrap_err();
+    let error = sync_regions(&pool, &regionless, &AccountSettings::default(), &[])
+        .await
+        .unwrap_err();
     assert!(
         error.to_string().starts_with("no AWS region is configured"),
         "{error}"
@@ -175,7 +192,9 @@ async fn a_region_that_errors_does_not_stop_the_others(pool: PgPool) {
     let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
     // The peer knows no such region and answers 500 for it.
     let regions = ["mars-east-1".to_string(), "eu-west-2".to_string()];
-    let summaries = sync_regions(&pool, &config, &regions).await.unwrap();
+    let summaries = sync_regions(&pool, &config, &AccountSettings::default(), &regions)
+        .await
+        .unwrap();
     assert_eq!(summaries[0].errors.len(), 1, "{:?}", summaries[0]);
     assert_eq!(summaries[0].errors[0].operation, "ListSecrets");
     assert_eq!((summaries[1].seen, summaries[1].errors.len()), (1, 0));
@@ -206,7 +225,9 @@ async fn a_resource_policy_that_is_not_json_is_a_sync_error_that_says_so(pool: P
         .send()
         .await
         .unwrap();
-    let summary = sync_region(&pool, &client, "ap-northeast-2").await.unwrap();
+    let summary = sync_region(&pool, &client, "ap-northeast-2", None)
+        .await
+        .unwrap();
     assert_eq!(summary.seen, 1);
     assert_eq!(summary.errors.len(), 1, "{:?}", summary.errors);
     let error = &summary.errors[0];

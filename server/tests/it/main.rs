@@ -6,6 +6,7 @@
 mod common;
 
 mod access;
+mod accounts;
 mod admin;
 mod alert_delivery;
 mod alerts;

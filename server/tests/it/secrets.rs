@@ -62,7 +62,7 @@ async fn the_api_filters_sorts_and_pages_through_every_secret(pool: PgPool) {
         .send()
         .await
         .unwrap();
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let app = app(pool.clone()).await;
     let viewer = signed_in(&pool, "vera", Role::Viewer).await;
     let list = |query: &str| format!("/api/v1/secrets?region={region}&{query}");
@@ -150,9 +150,9 @@ async fn one_secret_by_name_or_arn_with_its_versions_and_label_history(pool: PgP
     let region = "ap-northeast-1";
     let client = client(region).await;
     let arn = create_secret(&client, "orders/api-key", "orders").await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     put_value(&client, &arn, &[]).await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let app = app(pool.clone()).await;
     let viewer = signed_in(&pool, "vera", Role::Viewer).await;
 
@@ -180,7 +180,9 @@ async fn one_secret_by_name_or_arn_with_its_versions_and_label_history(pool: PgP
     // The same name in a second region needs the ARN.
     let elsewhere = common::client("us-east-2").await;
     create_secret(&elsewhere, "orders/api-key", "orders").await;
-    sync_region(&pool, &elsewhere, "us-east-2").await.unwrap();
+    sync_region(&pool, &elsewhere, "us-east-2", None)
+        .await
+        .unwrap();
     let (status, error) = json(&app, "/api/v1/secrets/orders/api-key", &viewer).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(error["error"].as_str().unwrap().contains(&arn), "{error}");
@@ -193,7 +195,7 @@ async fn a_pending_label_left_past_the_grace_period_is_stuck(pool: PgPool) {
     let arn = create_secret(&client, "reports/db", "data").await;
     // A rotation's first step made the pending version, and nothing finished it.
     let pending = put_value(&client, &arn, &["AWSPENDING"]).await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let status = |pool: PgPool| async move {
         sqlx::query_as::<_, (String, String)>(
             "SELECT rotation_status, rotation_reason FROM secrets WHERE region = 'ap-south-1'",
@@ -209,9 +211,15 @@ async fn a_pending_label_left_past_the_grace_period_is_stuck(pool: PgPool) {
     );
 
     let later = Utc::now() + Duration::days(2) + Duration::minutes(1);
-    reassess(&pool, Some(region), later, StatusThresholds::default())
-        .await
-        .unwrap();
+    reassess(
+        &pool,
+        Some(region),
+        None,
+        later,
+        StatusThresholds::default(),
+    )
+    .await
+    .unwrap();
     let (stuck, reason) = status(pool.clone()).await;
     assert_eq!(stuck, "stuck");
     assert_eq!(
@@ -240,7 +248,7 @@ async fn pages_show_what_aws_wrote_as_text_never_as_markup(pool: PgPool) {
         .arn()
         .unwrap()
         .to_string();
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let app = app(pool.clone()).await;
     let viewer = signed_in(&pool, "vera", Role::Viewer).await;
 
@@ -290,7 +298,7 @@ async fn cloudtrail_says_who_moved_each_label_and_when(pool: PgPool) {
     let region = "af-south-1";
     let client = client(region).await;
     let arn = create_secret(&client, "billing/ledger", "billing").await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     let first: String =
         sqlx::query_scalar("SELECT version_id FROM secret_versions WHERE secret_arn = $1")
             .bind(&arn)
@@ -301,7 +309,7 @@ async fn cloudtrail_says_who_moved_each_label_and_when(pool: PgPool) {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let put_at = Utc::now();
     let second = put_value(&client, &arn, &[]).await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
 
     // CloudTrail: the deployer's PutSecretValue made the second version current; later the
     // deployer moved AWSCURRENT back (no sync has seen that yet) and a rotation failed.
@@ -437,7 +445,7 @@ async fn events_stored_before_the_sync_found_their_secret_are_resolved_by_it(poo
 
     let client = client(region).await;
     let arn = create_secret(&client, "reports/warehouse", "data").await;
-    sync_region(&pool, &client, region).await.unwrap();
+    sync_region(&pool, &client, region, None).await.unwrap();
     assert_eq!(resolved().await.as_deref(), Some(arn.as_str()));
 
     let app = app(pool.clone()).await;

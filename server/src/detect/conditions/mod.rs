@@ -13,8 +13,13 @@ use crate::inventory::sync::SyncSummary;
 /// Re-evaluates the conditions of each region a sync just read.
 pub async fn after_sync(pool: &PgPool, synced: &[SyncSummary]) -> Result<(), sqlx::Error> {
     let now = Utc::now();
-    for summary in synced {
-        reassess(pool, Some(&summary.region), now).await?;
+    // Once per region, however many accounts were synced in it.
+    let regions: std::collections::BTreeSet<String> = synced
+        .iter()
+        .map(|summary| summary.region.clone())
+        .collect();
+    for region in regions {
+        reassess(pool, Some(&region), now).await?;
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::{EventSource, Report, SourceError};
+use crate::aws::accounts::Account;
 use crate::ingest::checkpoints::{self, Checkpoint};
 use crate::ingest::formats::{Contents, Format, Position, lookup_event};
 use crate::ingest::load::{SECRETS_MANAGER, Totals, prepare, store_or_quarantine};
@@ -36,6 +37,8 @@ const REQUEST_SPACING: Duration = Duration::from_millis(500);
 pub struct Lookup {
     client: Client,
     region: String,
+    /// The account read through an assumed role; `None`: the credentials' own.
+    account: Option<String>,
     /// Where to start instead of the checkpoint (`ingest --lookup --since`).
     since: Option<DateTime<Utc>>,
     last_request: Mutex<Option<Instant>>,
@@ -46,14 +49,47 @@ impl Lookup {
         Lookup {
             client,
             region: region.to_string(),
+            account: None,
             since,
             last_request: Mutex::new(None),
         }
     }
 
-    /// The checkpoint's name: one per region.
+    /// One source per account and region, each through the account's own credentials.
+    pub fn everywhere(
+        accounts: &[Account],
+        regions: &[String],
+        since: Option<DateTime<Utc>>,
+    ) -> Vec<Lookup> {
+        let mut sources = Vec::with_capacity(accounts.len() * regions.len());
+        for account in accounts {
+            for region in regions {
+                let mut source = Lookup::new(
+                    crate::aws::cloudtrail(&account.config, region),
+                    region,
+                    since,
+                );
+                source.account = account.id.clone();
+                sources.push(source);
+            }
+        }
+        sources
+    }
+
+    /// The checkpoint's name: one per account and region.
     pub fn checkpoint_source(&self) -> String {
-        format!("lookup:{}", self.region)
+        match &self.account {
+            Some(account) => format!("lookup:{account}:{}", self.region),
+            None => format!("lookup:{}", self.region),
+        }
+    }
+
+    /// Where it reads, for people.
+    fn place(&self) -> String {
+        match &self.account {
+            Some(account) => format!("{account} {}", self.region),
+            None => self.region.clone(),
+        }
     }
 
     /// Waits until the next request keeps to the rate limit.
@@ -133,7 +169,7 @@ impl Lookup {
             };
             let origin = format!(
                 "LookupEvents in {} from {} to {}, page {page_number}",
-                self.region,
+                self.place(),
                 from.to_rfc3339_opts(SecondsFormat::Secs, true),
                 until.to_rfc3339_opts(SecondsFormat::Secs, true)
             );
@@ -151,7 +187,7 @@ impl Lookup {
 #[async_trait]
 impl EventSource for Lookup {
     fn name(&self) -> String {
-        format!("LookupEvents in {}", self.region)
+        format!("LookupEvents in {}", self.place())
     }
 
     async fn poll(&self, pool: &PgPool, report: Report<'_>) -> Result<Totals, SourceError> {
