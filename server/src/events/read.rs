@@ -106,14 +106,15 @@ fn decode_cursor(text: &str) -> Result<Cursor, ReadError> {
     Cursor::decode(text).ok_or(ReadError::InvalidCursor(crate::db::FOREIGN_CURSOR))
 }
 
-/// The inventory's ARNs for the query's secret filter (an ARN, or a name that finds each
-/// secret of that name), looked up before the events are: with the ARNs themselves in the
+/// The ARNs for the query's secret filter (an ARN, or a name that finds each secret of that
+/// name, in the inventory or learned from events), looked up before the events are: with the ARNs themselves in the
 /// query, PostgreSQL plans the secret index rather than reading every event in the range.
 pub async fn secret_arns(pool: &PgPool, query: &EventQuery) -> Result<Vec<String>, sqlx::Error> {
     match &query.secret {
         Some(secret) => {
             sqlx::query_scalar!(
-                "SELECT arn FROM secrets WHERE arn = $1 OR name = $1",
+                "SELECT arn AS \"arn!\" FROM secrets WHERE arn = $1 OR name = $1 \
+                 UNION SELECT arn FROM event_secret_arns WHERE arn = $1 OR name = $1",
                 secret
             )
             .fetch_all(pool)

@@ -14,6 +14,10 @@ pub struct Normalised {
     /// what the caller passed (a name or a partial ARN). The store resolves it against the
     /// inventory.
     pub secret: Option<String>,
+    /// `secret` is a full ARN where AWS writes one (`resources`, the response's `arn`, a
+    /// service event's `SecretId`), not merely an ARN-like text the caller passed: it
+    /// teaches the store what that secret's name means in its account and region.
+    pub secret_is_full_arn: bool,
     pub principal: Option<String>,
     /// For an assumed role: the session's name (often the workload or the person).
     pub session_name: Option<String>,
@@ -35,8 +39,10 @@ pub enum Source {
 
 pub fn normalise(record: &Record) -> Normalised {
     let (principal, session_name) = principal(record.user_identity.as_ref());
+    let (secret, secret_is_full_arn) = secret(record);
     Normalised {
-        secret: secret(record),
+        secret,
+        secret_is_full_arn,
         principal,
         session_name,
         principal_account: record
@@ -52,9 +58,37 @@ fn is_secret_arn(text: &str) -> bool {
     text.starts_with("arn:") && text.contains(":secretsmanager:") && text.contains(":secret:")
 }
 
+/// A secret's full ARN: `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX`.
+pub fn is_full_secret_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.splitn(7, ':').collect();
+    let [
+        _,
+        partition,
+        "secretsmanager",
+        region,
+        account,
+        "secret",
+        name,
+    ] = parts[..]
+    else {
+        return false;
+    };
+    let suffix = name.len().checked_sub(7).and_then(|at| name.get(at..));
+    is_secret_arn(text)
+        && partition.starts_with("aws")
+        && !region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && suffix.is_some_and(|suffix| {
+            suffix.starts_with('-') && suffix[1..].bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+        && name.len() > 7
+}
+
 /// The record's secret, full ARNs first: `resources`, `responseElements.arn`, then what the
-/// request named, then the service events' `SecretId`.
-fn secret(record: &Record) -> Option<String> {
+/// request named, then the service events' `SecretId`; and whether it is a full ARN as AWS
+/// wrote it.
+fn secret(record: &Record) -> (Option<String>, bool) {
     let text = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_string);
     let field = |object: &Option<Value>, names: &[&str]| {
         names
@@ -69,11 +103,18 @@ fn secret(record: &Record) -> Option<String> {
         .map(str::to_string);
     let from_response =
         field(&record.response_elements, &["arn", "ARN"]).filter(|arn| is_secret_arn(arn));
-    from_resources
-        .or(from_response)
-        .or_else(|| field(&record.request_parameters, &["secretId", "SecretId"]))
-        .or_else(|| field(&record.additional_event_data, &["SecretId", "secretId"]))
-        .or_else(|| field(&record.service_event_details, &["SecretId", "secretId"]))
+    if let Some(arn) = from_resources.or(from_response) {
+        let full = is_full_secret_arn(&arn);
+        return (Some(arn), full);
+    }
+    if let Some(named) = field(&record.request_parameters, &["secretId", "SecretId"]) {
+        return (Some(named), false);
+    }
+    // Secrets Manager's own events name the secret by its full ARN.
+    let from_service = field(&record.additional_event_data, &["SecretId", "secretId"])
+        .or_else(|| field(&record.service_event_details, &["SecretId", "secretId"]));
+    let full = from_service.as_deref().is_some_and(is_full_secret_arn);
+    (from_service, full)
 }
 
 /// Who acted, as one stable name: a role's ARN for its sessions, a user's ARN, or the AWS
@@ -173,6 +214,44 @@ pub fn user_agent_family(user_agent: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_arns_aws_wrote_teach_what_a_name_means() {
+        let full = "arn:aws:secretsmanager:eu-west-1:444455556666:secret:payments/db-Xy12Zq";
+        assert!(is_full_secret_arn(full));
+        for not_full in [
+            "arn:aws:secretsmanager:eu-west-1:444455556666:secret:payments/db",
+            "arn:aws:secretsmanager:eu-west-1:444455556666:secret:-Xy12Zq",
+            "arn:aws:secretsmanager:eu-west-1:4444:secret:payments/db-Xy12Zq",
+            "arn:aws:secretsmanager::444455556666:secret:payments/db-Xy12Zq",
+            "arn:aws:s3:eu-west-1:444455556666:secret:payments/db-Xy12Zq",
+            "payments/db-Xy12Zq",
+            "arn:aws:secretsmanager:eu-west-1:444455556666:secret:payments/db-Xy12Z\u{e9}",
+        ] {
+            assert!(!is_full_secret_arn(not_full), "{not_full}");
+        }
+        let record =
+            |value: serde_json::Value| -> Record { serde_json::from_value(value).unwrap() };
+        let read = serde_json::json!({
+            "eventTime": "2026-10-03T08:12:41Z", "eventName": "GetSecretValue",
+            "eventSource": "secretsmanager.amazonaws.com",
+            "eventID": "1", "requestParameters": { "secretId": full }
+        });
+        // What the caller passed may be a partial ARN that looks whole: not learned from.
+        assert_eq!(
+            secret(&record(read.clone())),
+            (Some(full.to_string()), false)
+        );
+        let mut resolved = read;
+        resolved["resources"] = serde_json::json!([{ "ARN": full }]);
+        assert_eq!(secret(&record(resolved)), (Some(full.to_string()), true));
+        let service = serde_json::json!({
+            "eventTime": "2026-10-03T08:12:41Z", "eventName": "RotationStarted",
+            "eventSource": "secretsmanager.amazonaws.com",
+            "eventID": "2", "additionalEventData": { "SecretId": full }
+        });
+        assert_eq!(secret(&record(service)), (Some(full.to_string()), true));
+    }
 
     #[test]
     fn user_agents_fall_into_families() {

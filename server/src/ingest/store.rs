@@ -14,7 +14,7 @@ use super::partitions;
 use super::record::Record;
 use crate::detect::engine;
 use crate::detect::{Observed, observed};
-use crate::inventory::references::resolved;
+use crate::inventory::references::{other_names, resolve_waiting_naming, resolved};
 
 /// A record ready to store: typed, normalised, and whole (as JSON text).
 pub struct Prepared {
@@ -84,6 +84,25 @@ pub async fn store(
     }
 
     let mut tx = pool.begin().await?;
+    // What the batch's full ARNs teach comes first, so its events naming the same secrets by
+    // name or partial ARN resolve to them.
+    let arns: BTreeSet<&str> = parts
+        .iter()
+        .flat_map(|part| part.events)
+        .filter(|event| event.normalised.secret_is_full_arn)
+        .filter_map(|event| event.normalised.secret.as_deref())
+        .collect();
+    let learned: Vec<String> = if arns.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_scalar!(
+            "INSERT INTO event_secret_arns (arn) SELECT unnest($1::text[]) \
+             ON CONFLICT DO NOTHING RETURNING arn",
+            &arns.into_iter().collect::<Vec<_>>() as &[&str]
+        )
+        .fetch_all(&mut *tx)
+        .await?
+    };
     let new: Vec<Inserted> = if parts.iter().all(|part| part.events.is_empty()) {
         Vec::new()
     } else {
@@ -176,6 +195,11 @@ pub async fn store(
     }
     engine::on_stored(&mut tx, observed).await?;
     tx.commit().await?;
+    if !learned.is_empty() {
+        // Events stored earlier that named these secrets otherwise.
+        let references: Vec<String> = learned.iter().flat_map(|arn| other_names(arn)).collect();
+        resolve_waiting_naming(pool, &references).await?;
+    }
 
     // A part's new events are those stored from its source (the same source twice in one
     // batch: the first part has them).

@@ -20,6 +20,7 @@ mod embedded_postgres;
 mod events;
 mod findings;
 mod iam_policies;
+mod identity;
 mod ingest;
 mod inventory;
 mod no_secret_values;
