@@ -230,6 +230,7 @@ fn web_context(
         },
         max_file_bytes: settings.max_file_bytes,
         read_only: serve.read_only,
+        org_external_id: serve.accounts.external_id.clone(),
         approvals: serve.approvals,
         sso: serve
             .oidc

@@ -52,7 +52,18 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
             action,
             request,
             approvals,
-        } => change_secret(&database, &secret, &action, &request, approvals).await,
+            external_id,
+        } => {
+            change_secret(
+                &database,
+                &secret,
+                &action,
+                &request,
+                approvals,
+                external_id,
+            )
+            .await
+        }
     };
     // Whatever happened, leave the private PostgreSQL as we should (stopped if we were last).
     database.close().await;
@@ -537,6 +548,7 @@ async fn change_secret(
     action: &SecretAction,
     request: &ChangeRequest,
     approvals: ApprovalPolicy,
+    external_id: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     migrate_and_record(database).await?;
     let actor = command_line_actor();
@@ -544,7 +556,8 @@ async fn change_secret(
         name: &actor,
         address: None,
     };
-    let administration = Administration::new(aws::load_config().await, false, approvals);
+    let administration =
+        Administration::new(aws::load_config().await, external_id, false, approvals);
     let outcome = administration
         .change_secret(database.pool(), &actor, secret, action.name(), request)
         .await?;

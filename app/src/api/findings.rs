@@ -251,6 +251,9 @@ pub struct Finding {
     pub secret_name: Option<String>,
     /// A role's ARN for its sessions, a user's ARN, or the AWS service.
     pub principal: Option<String>,
+    /// The account the finding is about (the secret's, or the event's).
+    #[serde(default)]
+    pub account_id: Option<String>,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
     /// How many events the finding stands for.
@@ -301,6 +304,8 @@ pub struct FindingQuery {
     pub secret: Option<String>,
     /// A principal's ARN, or part of it.
     pub principal: Option<String>,
+    /// A 12-digit AWS account id: the account the finding is about.
+    pub account: Option<String>,
     /// Findings with activity at or after this time…
     pub since: Option<DateTime<Utc>>,
     /// …and before this one.
@@ -370,6 +375,7 @@ impl FindingQuery {
                 }
                 "secret" => query.secret = text,
                 "principal" => query.principal = text,
+                "account" => query.account = Some(query::account(name, value)?),
                 "since" => query.since = Some(query::time(name, value)?),
                 "until" => query.until = Some(query::time(name, value)?),
                 "cursor" => query.cursor = text,
@@ -412,6 +418,7 @@ impl FindingQuery {
             ("kind", Some(kinds.as_str()).filter(|s| !s.is_empty())),
             ("secret", self.secret.as_deref()),
             ("principal", self.principal.as_deref()),
+            ("account", self.account.as_deref()),
             ("since", since.as_deref()),
             ("until", until.as_deref()),
             ("cursor", self.cursor.as_deref()),

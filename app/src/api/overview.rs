@@ -15,6 +15,9 @@ pub struct Overview {
     pub database: DatabaseStatus,
     pub aws: AwsTarget,
     pub inventory: InventoryOverview,
+    /// Each AWS account Trailkeeper knows, by name.
+    #[serde(default)]
+    pub accounts: Vec<AccountOverview>,
     pub events: EventsOverview,
     /// Newest first.
     pub recent_activity: Vec<AuditEntry>,
@@ -55,6 +58,27 @@ pub struct InventoryOverview {
     pub flagged: i64,
     /// The newest sync of each region.
     pub last_syncs: Vec<SyncRun>,
+}
+
+/// One account at a glance: its secrets, how their rotation stands, what is open, how its
+/// last sync went and whether its CloudTrail is arriving.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountOverview {
+    pub id: String,
+    pub name: Option<String>,
+    /// Secrets AWS still has.
+    pub secrets: i64,
+    /// Of those, rotating as they should (healthy or due soon)…
+    pub rotation_healthy: i64,
+    /// …and stuck, failing, overdue or never rotated although enabled.
+    pub rotation_problems: i64,
+    /// Open or acknowledged findings about it.
+    pub open_findings: i64,
+    /// When its newest sync finished (any region), and the errors of its regions' newest syncs.
+    pub last_sync: Option<DateTime<Utc>>,
+    pub sync_errors: Vec<String>,
+    /// The newest CloudTrail event stored from it: `None` when its trail has delivered nothing.
+    pub newest_event: Option<DateTime<Utc>>,
 }
 
 /// CloudTrail at a glance: the last day's events, and how each source is keeping up.
@@ -102,6 +126,9 @@ pub struct StreamCheckpoint {
 /// One region's sync.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SyncRun {
+    /// `None`: the credentials' own account, when no other is configured.
+    #[serde(default)]
+    pub account_id: Option<String>,
     pub region: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,

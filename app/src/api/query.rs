@@ -42,6 +42,15 @@ impl fmt::Display for QueryError {
 
 impl std::error::Error for QueryError {}
 
+/// A 12-digit AWS account id.
+pub(crate) fn account(name: &str, value: &str) -> Result<String, QueryError> {
+    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value.to_string())
+    } else {
+        Err(invalid(name, value, "a 12-digit AWS account id"))
+    }
+}
+
 /// `name=value` is not one of the values the parameter `accepted`.
 pub(crate) fn invalid(name: &str, value: &str, accepted: impl fmt::Display) -> QueryError {
     QueryError(format!(

@@ -166,6 +166,12 @@ pub struct SecretSummary {
     pub arn: String,
     pub name: String,
     pub region: String,
+    /// The AWS account that holds it…
+    #[serde(default)]
+    pub account_id: String,
+    /// …and the Organization's name for that account, when Trailkeeper knows it.
+    #[serde(default)]
+    pub account_name: Option<String>,
     pub description: Option<String>,
     pub rotation_status: RotationStatus,
     /// One line that says why the status is what it is.
@@ -388,6 +394,8 @@ pub enum FlagFilter {
 pub struct SecretQuery {
     /// Part of the name, the description, a tag key or value; `key=value` matches a tag.
     pub search: Option<String>,
+    /// A 12-digit AWS account id.
+    pub account: Option<String>,
     pub region: Option<String>,
     pub status: Option<RotationStatus>,
     pub owning_service: Option<String>,
@@ -406,7 +414,7 @@ fn choices(names: impl IntoIterator<Item = &'static str>) -> String {
 }
 
 impl SecretQuery {
-    /// Reads URL query parameters: `q`, `region`, `status`, `service`, `kms_key`, `deleted`,
+    /// Reads URL query parameters: `q`, `account`, `region`, `status`, `service`, `kms_key`, `deleted`,
     /// `flag` (`any` or a flag name), `sort`, `order` (`asc` or `desc`), `cursor`, `limit`.
     /// Empty values are ignored; a value outside what a parameter accepts is an error that
     /// names it.
@@ -422,6 +430,7 @@ impl SecretQuery {
             let invalid = |accepted: String| query::invalid(name, value, accepted);
             match name {
                 "q" => query.search = Some(value.to_string()),
+                "account" => query.account = Some(query::account(name, value)?),
                 "region" => query.region = Some(value.to_string()),
                 "status" => {
                     query.status = Some(RotationStatus::parse(value).ok_or_else(|| {
@@ -483,6 +492,7 @@ impl SecretQuery {
         let limit = self.limit.map(|limit| limit.to_string());
         query::write([
             ("q", self.search.as_deref()),
+            ("account", self.account.as_deref()),
             ("region", self.region.as_deref()),
             ("status", self.status.map(RotationStatus::as_str)),
             ("service", self.owning_service.as_deref()),
@@ -531,9 +541,34 @@ pub struct SecretListing {
 /// The values the list's filters can take, from the secrets the store holds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SecretFacets {
+    /// The accounts holding secrets, by id, with their names when known.
+    #[serde(default)]
+    pub accounts: Vec<AccountName>,
     pub regions: Vec<String>,
     pub owning_services: Vec<String>,
     pub kms_keys: Vec<String>,
+}
+
+/// An AWS account, with the Organization's name for it when Trailkeeper knows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountName {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+impl AccountName {
+    /// `prod (111111111111)`, or the id alone.
+    pub fn label(&self) -> String {
+        account_label(&self.id, self.name.as_deref())
+    }
+}
+
+/// An account as people read it: its name and id, or the id alone.
+pub fn account_label(id: &str, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("{name} ({id})"),
+        None => id.to_string(),
+    }
 }
 
 /// Lists secrets; `query` is the list's URL query (see [`SecretQuery::parse`]).
@@ -554,9 +589,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_account_is_twelve_digits_and_anything_else_is_named() {
+        let query = SecretQuery::parse("account=111122223333").unwrap();
+        assert_eq!(query.account.as_deref(), Some("111122223333"));
+        for hostile in [
+            "prod",
+            "1111222233334",
+            "11112222333%27",
+            "%EF%BC%91111222233333",
+        ] {
+            let error = SecretQuery::parse(&format!("account={hostile}")).unwrap_err();
+            assert!(
+                error.to_string().starts_with("account=")
+                    && error
+                        .to_string()
+                        .ends_with("it accepts a 12-digit AWS account id"),
+                "{hostile}: {error}"
+            );
+        }
+        let findings = crate::api::findings::FindingQuery::parse("account=x").unwrap_err();
+        assert!(
+            findings.to_string().starts_with("account=\"x\""),
+            "{findings}"
+        );
+    }
+
+    #[test]
     fn a_query_survives_the_round_trip_through_the_url() {
         let query = SecretQuery {
             search: Some("team=payments & co".into()),
+            account: Some("111122223333".into()),
             region: Some("eu-west-1".into()),
             status: Some(RotationStatus::NeverRotated),
             owning_service: Some("rds".into()),

@@ -197,6 +197,10 @@ fn Filters(query: FindingQuery) -> impl IntoView {
                 "Principal"
                 <input type="text" name="principal" value=query.principal.clone().unwrap_or_default() placeholder="role or user ARN, or part of it" />
             </label>
+            <label>
+                "Account"
+                <input type="text" name="account" inputmode="numeric" pattern="[0-9]{12}" value=query.account.clone().unwrap_or_default() placeholder="111122223333" />
+            </label>
             <SpanInputs from_label="Active from" since=query.since until=query.until />
             <button type="submit">"Filter"</button>
             <a href="/findings">"Clear"</a>

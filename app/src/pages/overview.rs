@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use crate::api::events::{ErrorFilter, EventQuery, TimeRange};
 use crate::api::findings::{FindingQuery, Severity};
 use crate::api::overview::{
-    EventsOverview, FindingsOverview, InventoryOverview, Overview, get_overview,
+    AccountOverview, EventsOverview, FindingsOverview, InventoryOverview, Overview, get_overview,
 };
+use crate::api::secrets::{SecretQuery, account_label};
 use crate::components::audit_table::AuditTable;
 use crate::components::badges::StatusBadge;
 use crate::components::column_heads::ColumnHeads;
@@ -46,6 +47,7 @@ fn OverviewPanels(overview: Overview) -> impl IntoView {
         database,
         aws,
         inventory,
+        accounts,
         events,
         recent_activity,
         generated_at,
@@ -53,6 +55,7 @@ fn OverviewPanels(overview: Overview) -> impl IntoView {
     view! {
         <Findings findings />
         <Inventory inventory />
+        <Accounts accounts now=generated_at />
         <Events events now=generated_at />
         <div class="cards">
             <section class="panel" aria-labelledby="database-heading">
@@ -97,6 +100,81 @@ fn OverviewPanels(overview: Overview) -> impl IntoView {
         </section>
         <p class="muted generated">"Read from the database at " <Timestamp at=generated_at /></p>
     }
+}
+
+/// Each account: its secrets and their rotation, its open findings, its last sync, and
+/// whether its CloudTrail is arriving. Shown once Trailkeeper knows more than one account.
+#[component]
+fn Accounts(accounts: Vec<AccountOverview>, now: DateTime<Utc>) -> impl IntoView {
+    (accounts.len() > 1).then(|| {
+        let rows = accounts
+            .into_iter()
+            .map(|account| {
+                let secrets = crate::pages::secrets::href(&SecretQuery {
+                    account: Some(account.id.clone()),
+                    ..SecretQuery::default()
+                });
+                let findings = findings_href(&FindingQuery {
+                    account: Some(account.id.clone()),
+                    ..FindingQuery::default()
+                });
+                let sync = match account.last_sync {
+                    Some(at) => view! { <Timestamp at /> }.into_any(),
+                    None => view! { <span class="muted">"never"</span> }.into_any(),
+                };
+                let trail = match account.newest_event {
+                    Some(at) => {
+                        let stale = (now - at > chrono::Duration::hours(24)).then_some("stale");
+                        view! {
+                            <span class=stale>"newest event " <Timestamp at /></span>
+                        }
+                        .into_any()
+                    }
+                    None => view! { <span class="error-text">"no CloudTrail events"</span> }
+                        .into_any(),
+                };
+                view! {
+                    <tr data-account=account.id.clone()>
+                        <td>{account_label(&account.id, account.name.as_deref())}</td>
+                        <td><a href=secrets data-testid="account-secrets">{account.secrets}</a></td>
+                        <td data-testid="account-rotation">
+                            {format!(
+                                "{} healthy · {} need attention",
+                                account.rotation_healthy,
+                                account.rotation_problems,
+                            )}
+                        </td>
+                        <td><a href=findings data-testid="account-findings">{account.open_findings}</a></td>
+                        <td class="nowrap">
+                            {sync}
+                            {account
+                                .sync_errors
+                                .into_iter()
+                                .map(|error| view! { <div class="error-text">{error}</div> })
+                                .collect_view()}
+                        </td>
+                        <td class="nowrap" data-testid="account-trail">{trail}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <section class="panel" aria-labelledby="accounts-heading">
+                <h2 id="accounts-heading">"Accounts"</h2>
+                <table class="data" data-testid="accounts">
+                    <ColumnHeads names=&[
+                        "Account",
+                        "Secrets",
+                        "Rotation",
+                        "Open findings",
+                        "Last sync",
+                        "CloudTrail",
+                    ] />
+                    <tbody>{rows}</tbody>
+                </table>
+            </section>
+        }
+    })
 }
 
 /// What needs a person first: active findings by severity (each a link to the queue so

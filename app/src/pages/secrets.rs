@@ -9,7 +9,7 @@ use crate::api::changes::{BulkOutcome, ChangeSecrets};
 use crate::api::query::{self, QueryError};
 use crate::api::secrets::{
     DeletedFilter, FlagFilter, RotationStatus, SecretFacets, SecretFlag, SecretListing,
-    SecretQuery, SecretSort, SecretSummary, list_secrets,
+    SecretQuery, SecretSort, SecretSummary, account_label, list_secrets,
 };
 use crate::components::badges::{FindingsBadge, FlagBadges, StatusBadge};
 use crate::components::choice::Choice;
@@ -62,7 +62,7 @@ fn query_from(params: &ParamsMap) -> Result<SecretQuery, QueryError> {
     SecretQuery::from_pairs(query::params_pairs(params).iter().map(query::as_strs))
 }
 
-fn href(query: &SecretQuery) -> String {
+pub fn href(query: &SecretQuery) -> String {
     match query.to_query_string() {
         text if text.is_empty() => "/secrets".into(),
         text => format!("/secrets?{text}"),
@@ -241,6 +241,16 @@ fn Filters(query: SecretQuery, facets: SecretFacets) -> impl IntoView {
                 />
             </label>
             <Choice
+                label="Account"
+                name="account"
+                selected=query.account.clone().unwrap_or_default()
+                options=facets
+                    .accounts
+                    .iter()
+                    .map(|account| (account.id.clone(), account.label()))
+                    .collect()
+            />
+            <Choice
                 label="Region"
                 name="region"
                 selected=query.region.clone().unwrap_or_default()
@@ -313,6 +323,7 @@ fn SecretsTable(
                     {header(SecretSort::LastAccessed, "Last accessed")}
                     <th scope="col">"Tags"</th>
                     <th scope="col">"Flags"</th>
+                    <th scope="col">"Account"</th>
                 </tr>
             </thead>
             <tbody>
@@ -375,6 +386,9 @@ fn SecretRow(secret: SecretSummary, selectable: bool) -> impl IntoView {
             </td>
             <td>
                 <FlagBadges flags=secret.flags />
+            </td>
+            <td class="nowrap" data-account=secret.account_id.clone()>
+                {account_label(&secret.account_id, secret.account_name.as_deref())}
             </td>
         </tr>
     }

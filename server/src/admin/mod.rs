@@ -17,6 +17,7 @@ use trailkeeper_app::api::changes::ChangeApproval;
 use trailkeeper_app::api::secrets::SecretLookup;
 
 use crate::audit::{Action, Entry, Outcome};
+use crate::aws::accounts::{Account, RoleArn};
 use crate::findings::triage::Actor;
 use crate::inventory::{read, sync};
 use approvals::ApprovalPolicy;
@@ -26,23 +27,48 @@ use words::{consequence, done, what};
 /// The longest reason kept.
 const MAX_REASON: usize = 1000;
 
-/// Where administration goes: AWS as Trailkeeper reaches it, through approvals when they
-/// are on, unless Trailkeeper runs read-only (`TRAILKEEPER_READ_ONLY`), when it offers and
-/// makes no change at all.
+/// Where administration goes: AWS as Trailkeeper reaches it (in an Organization, each
+/// secret's account through the role its sync used), through approvals when they are on,
+/// unless Trailkeeper runs read-only (`TRAILKEEPER_READ_ONLY`), when it offers and makes no
+/// change at all.
 #[derive(Clone, Debug)]
 pub struct Administration {
     aws: SdkConfig,
+    /// What the member accounts' roles require (`TRAILKEEPER_ORG_EXTERNAL_ID`).
+    external_id: Option<String>,
     read_only: bool,
     approvals: ApprovalPolicy,
 }
 
 impl Administration {
-    pub fn new(aws: SdkConfig, read_only: bool, approvals: ApprovalPolicy) -> Administration {
+    pub fn new(
+        aws: SdkConfig,
+        external_id: Option<String>,
+        read_only: bool,
+        approvals: ApprovalPolicy,
+    ) -> Administration {
         Administration {
             aws,
+            external_id,
             read_only,
             approvals,
         }
+    }
+
+    /// How to act in `account`: through the role the sync assumed there, or as Trailkeeper's
+    /// own credentials for their own account (and any account no role is known for).
+    async fn acting_in(&self, pool: &PgPool, account: &str) -> Result<SdkConfig, AppError> {
+        let role = crate::inventory::accounts::role_of(pool, account)
+            .await
+            .map_err(AppError::from)?;
+        Ok(match role.and_then(|role| role.parse::<RoleArn>().ok()) {
+            Some(role) => {
+                Account::assumed(&self.aws, role, None, self.external_id.as_deref())
+                    .await
+                    .config
+            }
+            None => self.aws.clone(),
+        })
     }
 
     /// Whether changes are offered at all.
@@ -75,7 +101,7 @@ impl Administration {
         let change = SecretAction::from_request(action, request)?;
         make_change(
             pool,
-            &self.aws,
+            self,
             actor,
             id,
             change,
@@ -106,7 +132,7 @@ impl Administration {
                 Ok(change) => {
                     make_change(
                         pool,
-                        &self.aws,
+                        self,
                         &requester,
                         &approval.secret_arn,
                         change,
@@ -143,7 +169,7 @@ enum Gate<'a> {
 /// through `gate`.
 async fn make_change(
     pool: &PgPool,
-    aws: &SdkConfig,
+    administration: &Administration,
     actor: &Actor<'_>,
     id: &str,
     change: SecretAction,
@@ -175,7 +201,10 @@ async fn make_change(
             ),
         });
     }
-    let client = crate::aws::secrets_manager(aws, region);
+    let aws = administration
+        .acting_in(pool, &secret.summary.account_id)
+        .await?;
+    let client = crate::aws::secrets_manager(&aws, region);
     let call = planned(&client, &secret, change).await?;
     if let Gate::Policy(policy) = gate
         && policy.requires(consequence.is_some())

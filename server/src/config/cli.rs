@@ -303,6 +303,14 @@ pub struct ChangeArgs {
     pub reason: String,
     #[command(flatten)]
     pub approvals: ApprovalArgs,
+    /// The external id the member accounts' roles require, if any (as for sync).
+    #[arg(
+        long,
+        env = "TRAILKEEPER_ORG_EXTERNAL_ID",
+        value_name = "ID",
+        hide_env_values = true
+    )]
+    pub org_external_id: Option<String>,
 }
 
 /// Which changes to secrets wait for a second admin's approval.

@@ -324,6 +324,7 @@ fn secret_change(command: SecretCommand) -> Result<Invocation, ConfigError> {
         action,
         request: Box::new(request),
         approvals: change.approvals.policy(),
+        external_id: change.org_external_id.filter(|id| !id.is_empty()),
     })
 }
 
@@ -741,6 +742,7 @@ mod tests {
             action,
             request,
             approvals,
+            ..
         } = invocation
         else {
             panic!("expected a secret change")

@@ -80,6 +80,8 @@ pub enum Invocation {
         action: SecretAction,
         request: Box<ChangeRequest>,
         approvals: ApprovalPolicy,
+        /// For a secret in a member account, through its role.
+        external_id: Option<String>,
     },
 }
 

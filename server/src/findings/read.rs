@@ -18,7 +18,7 @@ use crate::db::{Cursor, FOREIGN_CURSOR, escape_like};
 use crate::events::read as events;
 
 const COLUMNS: &str = "id, kind, severity, title, explanation, secret_arn, secret_name, \
-    principal, first_seen, last_seen, count, evidence_event_ids, status";
+    principal, account_id, first_seen, last_seen, count, evidence_event_ids, status";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -30,6 +30,7 @@ struct Row {
     secret_arn: Option<String>,
     secret_name: Option<String>,
     principal: Option<String>,
+    account_id: Option<String>,
     first_seen: DateTime<Utc>,
     last_seen: DateTime<Utc>,
     count: i64,
@@ -55,6 +56,7 @@ impl Row {
             secret_arn: row.secret_arn,
             secret_name: row.secret_name,
             principal: row.principal,
+            account_id: row.account_id,
             first_seen: row.first_seen,
             last_seen: row.last_seen,
             count: row.count,
@@ -90,6 +92,9 @@ fn push_filters(sql: &mut QueryBuilder<'_, Postgres>, query: &FindingQuery) {
         sql.push(" AND principal ILIKE '%' || ")
             .push_bind(escape_like(principal))
             .push(" || '%'");
+    }
+    if let Some(account) = &query.account {
+        sql.push(" AND account_id = ").push_bind(account.clone());
     }
     if let Some(since) = query.since {
         sql.push(" AND last_seen >= ").push_bind(since);

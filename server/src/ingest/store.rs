@@ -187,6 +187,7 @@ pub async fn store(
     if let Some(checkpoint) = checkpoint {
         checkpoints::advance(&mut tx, checkpoint).await?;
     }
+    record_coverage(&mut tx, &new).await?;
     let mut new_by_source: HashMap<String, u64> = HashMap::new();
     let mut observed = Vec::with_capacity(new.len());
     for inserted in new {
@@ -216,6 +217,38 @@ pub async fn store(
             }
         })
         .collect())
+}
+
+/// Moves each account × region's newest event on to the batch's newest.
+async fn record_coverage(tx: &mut sqlx::PgConnection, new: &[Inserted]) -> Result<(), sqlx::Error> {
+    // In key order, so concurrent ingests lock the rows in the same order.
+    let mut newest: std::collections::BTreeMap<(&str, &str), DateTime<Utc>> =
+        std::collections::BTreeMap::new();
+    for inserted in new {
+        let event = &inserted.observed;
+        if let (Some(account), Some(region)) = (&event.account_id, &event.region) {
+            let at = newest.entry((account, region)).or_insert(event.event_time);
+            *at = (*at).max(event.event_time);
+        }
+    }
+    if newest.is_empty() {
+        return Ok(());
+    }
+    let accounts: Vec<&str> = newest.keys().map(|(account, _)| *account).collect();
+    let regions: Vec<&str> = newest.keys().map(|(_, region)| *region).collect();
+    let times: Vec<DateTime<Utc>> = newest.into_values().collect();
+    sqlx::query!(
+        "INSERT INTO trail_coverage (account_id, region, newest_event_at) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) \
+         ON CONFLICT (account_id, region) DO UPDATE SET newest_event_at = \
+             greatest(trail_coverage.newest_event_at, EXCLUDED.newest_event_at)",
+        &accounts as &[&str],
+        &regions as &[&str],
+        &times
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 fn csv_rows(source: &str, events: &[Prepared]) -> Vec<u8> {

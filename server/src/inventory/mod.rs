@@ -2,6 +2,7 @@
 //! the people who look after it: how its rotation stands and whom its resource policy lets
 //! in. Values are never part of it.
 
+pub mod accounts;
 pub mod assess;
 pub mod changes;
 pub mod labels;

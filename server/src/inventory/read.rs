@@ -27,7 +27,9 @@ use trailkeeper_app::AppError;
 /// The key of the default KMS key, which AWS leaves out of a secret's description.
 pub const DEFAULT_KMS_KEY: &str = "aws/secretsmanager";
 
-const SUMMARY_COLUMNS: &str = "arn, name, region, description, rotation_status, \
+const SUMMARY_COLUMNS: &str = "arn, name, region, account_id, \
+    (SELECT a.name FROM accounts a WHERE a.id = secrets.account_id) AS account_name, \
+    description, rotation_status, \
     rotation_reason, rotation_enabled, last_rotated_at, next_rotation_at, last_accessed_at, \
     tags, flags, owning_service, kms_key_id, deletion_requested_at, gone_since";
 
@@ -36,6 +38,8 @@ struct SummaryRow {
     arn: String,
     name: String,
     region: String,
+    account_id: String,
+    account_name: Option<String>,
     description: Option<String>,
     rotation_status: String,
     rotation_reason: String,
@@ -57,6 +61,8 @@ impl From<SummaryRow> for SecretSummary {
             arn: row.arn,
             name: row.name,
             region: row.region,
+            account_id: row.account_id,
+            account_name: row.account_name,
             description: row.description,
             // Written by the assessment from the same enum; a value it does not know cannot
             // be there, and disabled is the status that claims the least.
@@ -187,6 +193,9 @@ fn push_filters(sql: &mut QueryBuilder<'_, Postgres>, query: &SecretQuery) {
             }
         }
     }
+    if let Some(account) = &query.account {
+        sql.push(" AND account_id = ").push_bind(account.clone());
+    }
     if let Some(region) = &query.region {
         sql.push(" AND region = ").push_bind(region.clone());
     }
@@ -295,8 +304,8 @@ pub async fn count(pool: &PgPool, query: &SecretQuery) -> Result<i64, sqlx::Erro
 
 /// The values the filters offer: those of secrets AWS still has.
 pub async fn facets(pool: &PgPool) -> Result<SecretFacets, sqlx::Error> {
-    sqlx::query_as!(
-        SecretFacets,
+    let accounts = super::accounts::holding_secrets(pool).await?;
+    let facets = sqlx::query!(
         r#"SELECT
                COALESCE(array_agg(DISTINCT region ORDER BY region), '{}') AS "regions!",
                COALESCE(array_agg(DISTINCT owning_service ORDER BY owning_service)
@@ -307,7 +316,13 @@ pub async fn facets(pool: &PgPool) -> Result<SecretFacets, sqlx::Error> {
         DEFAULT_KMS_KEY
     )
     .fetch_one(pool)
-    .await
+    .await?;
+    Ok(SecretFacets {
+        accounts,
+        regions: facets.regions,
+        owning_services: facets.owning_services,
+        kms_keys: facets.kms_keys,
+    })
 }
 
 /// The one secret `id` names (its ARN, or its name when that is unique), or why there is none.
@@ -479,8 +494,12 @@ async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, s
     })
 }
 
+/// How many of the newest syncs (one per account and region) the Overview lists, those that
+/// did not succeed first; the accounts' table covers the rest.
+const LAST_SYNCS: i64 = 50;
+
 /// The Overview's figures: secrets by rotation status, how many are flagged, and each
-/// region's newest sync.
+/// account and region's newest sync.
 pub async fn overview(pool: &PgPool) -> Result<InventoryOverview, sqlx::Error> {
     let counts = sqlx::query!(
         r#"SELECT rotation_status, count(*) AS "secrets!" FROM secrets WHERE gone_since IS NULL
@@ -504,6 +523,7 @@ pub async fn overview(pool: &PgPool) -> Result<InventoryOverview, sqlx::Error> {
     .fetch_one(pool)
     .await?;
     struct RunRow {
+        account_id: Option<String>,
         region: String,
         started_at: DateTime<Utc>,
         finished_at: Option<DateTime<Utc>>,
@@ -514,9 +534,12 @@ pub async fn overview(pool: &PgPool) -> Result<InventoryOverview, sqlx::Error> {
     }
     let runs: Vec<RunRow> = sqlx::query_as!(
         RunRow,
-        "SELECT DISTINCT ON (region) region, started_at, finished_at, outcome, secrets_seen, \
-             label_moves, errors \
-         FROM sync_runs ORDER BY region, started_at DESC"
+        "SELECT * FROM ( \
+             SELECT DISTINCT ON (account_id, region) account_id, region, started_at, \
+                 finished_at, outcome, secrets_seen, label_moves, errors \
+             FROM sync_runs ORDER BY account_id, region, started_at DESC) newest \
+         ORDER BY outcome = 'succeeded', account_id, region LIMIT $1",
+        LAST_SYNCS
     )
     .fetch_all(pool)
     .await?;
@@ -528,6 +551,7 @@ pub async fn overview(pool: &PgPool) -> Result<InventoryOverview, sqlx::Error> {
             .into_iter()
             .map(|run| SyncRun {
                 errors: sync_errors(&run.errors),
+                account_id: run.account_id,
                 region: run.region,
                 started_at: run.started_at,
                 finished_at: run.finished_at,
@@ -540,7 +564,7 @@ pub async fn overview(pool: &PgPool) -> Result<InventoryOverview, sqlx::Error> {
 }
 
 /// `CODE: message` for each error a run stored.
-fn sync_errors(errors: &Value) -> Vec<String> {
+pub(super) fn sync_errors(errors: &Value) -> Vec<String> {
     errors
         .as_array()
         .map(Vec::as_slice)

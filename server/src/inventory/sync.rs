@@ -273,6 +273,13 @@ pub async fn sync_region(
             return Ok(summary);
         }
     };
+    if summary.account.is_none() {
+        // The credentials' own account, as its secrets' ARNs name it.
+        summary.account = entries
+            .iter()
+            .find_map(|entry| entry.arn()?.split(':').nth(4))
+            .map(str::to_string);
+    }
 
     // Each secret is stored as soon as it is described, while the next ones are being
     // described: memory stays bounded by the concurrency, whatever the estate's size.
@@ -386,14 +393,16 @@ async fn finish(
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE sync_runs SET finished_at = now(), outcome = $2, secrets_seen = $3, \
-         secrets_new = $4, secrets_gone = $5, label_moves = $6, errors = $7 WHERE id = $1",
+         secrets_new = $4, secrets_gone = $5, label_moves = $6, errors = $7, \
+         account_id = COALESCE(account_id, $8) WHERE id = $1",
         run,
         outcome,
         summary.seen as i32,
         summary.new as i32,
         summary.gone as i32,
         summary.label_moves as i32,
-        json!(summary.errors)
+        json!(summary.errors),
+        summary.account
     )
     .execute(pool)
     .await?;

@@ -232,6 +232,7 @@ pub async fn me(Extension(identity): Extension<Identity>) -> Json<Me> {
     tag = "inventory",
     params(
         ("q" = Option<String>, Query, description = "Part of the name, description, tag key or value; `key=value` matches a tag"),
+        ("account" = Option<String>, Query, description = "Only this AWS account (12 digits)"),
         ("region" = Option<String>, Query, description = "Only this region"),
         ("status" = Option<RotationStatus>, Query, description = "Only this rotation status"),
         ("service" = Option<String>, Query, description = "Only secrets managed by this AWS service"),

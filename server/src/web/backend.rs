@@ -61,11 +61,15 @@ impl Backend for ServerBackend {
         let findings = findings::overview(&self.pool)
             .await
             .map_err(AppError::from)?;
+        let accounts = crate::inventory::accounts::overview(&self.pool)
+            .await
+            .map_err(AppError::from)?;
         Ok(Overview {
             findings,
             database,
             aws: self.aws.clone(),
             inventory,
+            accounts,
             events,
             recent_activity,
             generated_at: chrono::Utc::now(),

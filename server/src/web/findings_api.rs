@@ -30,6 +30,7 @@ use trailkeeper_app::error::ApiError;
         ("kind" = Option<String>, Query, description = "Such as `first_time_reader` or `rotation_failed`; comma-separated for several"),
         ("secret" = Option<String>, Query, description = "A secret's ARN, or part of its name"),
         ("principal" = Option<String>, Query, description = "A principal's ARN, or part of it"),
+        ("account" = Option<String>, Query, description = "Only findings about this AWS account (12 digits)"),
         ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
         ("limit" = Option<u32>, Query, description = "Page size, 1 to 1000 (default 50)"),
     ),

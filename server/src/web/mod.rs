@@ -83,6 +83,8 @@ pub struct WebContext {
     pub max_file_bytes: u64,
     /// Change nothing in AWS (`TRAILKEEPER_READ_ONLY`).
     pub read_only: bool,
+    /// What the member accounts' roles require, for changes made in them.
+    pub org_external_id: Option<String>,
     /// Which changes wait for a second admin (`TRAILKEEPER_APPROVALS`).
     pub approvals: ApprovalPolicy,
 }
@@ -236,6 +238,7 @@ pub fn router(context: WebContext) -> Router {
     let alerting = Arc::new(context.alerting);
     let administration = Administration::new(
         context.aws_config.clone(),
+        context.org_external_id.clone(),
         context.read_only,
         context.approvals,
     );

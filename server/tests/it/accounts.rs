@@ -10,7 +10,8 @@ use sqlx::PgPool;
 use trailkeeper::aws::accounts::{Account, AccountSettings, Coverage, OrgMember};
 use trailkeeper::inventory::sync::sync_regions;
 
-use crate::common::create_secret;
+use crate::common::{self, create_secret, get};
+use trailkeeper_app::Role;
 
 const REGION: &str = "ap-east-2";
 
@@ -159,6 +160,60 @@ async fn every_account_of_the_organisation_is_synced_through_its_role(pool: PgPo
     ];
     expected.sort();
     assert_eq!(names, expected);
+
+    // The lists and the Overview show and filter by account.
+    let app = common::app(pool.clone()).await;
+    let viewer = common::signed_in(&pool, "auditor", Role::Viewer).await;
+    let listed = get(&app, &format!("/api/v1/secrets?account={dev}"), &viewer).await;
+    let listed: serde_json::Value = serde_json::from_str(&listed.body).unwrap();
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed}");
+    assert_eq!(items[0]["arn"], dev_arn.as_str());
+    assert_eq!(items[0]["account_id"], dev.as_str());
+    assert_eq!(items[0]["account_name"], "dev");
+    let refused = get(&app, "/api/v1/secrets?account=dev", &viewer).await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.body.contains("account=\\\"dev\\\" is not valid"),
+        "{}",
+        refused.body
+    );
+    let overview = trailkeeper::inventory::accounts::overview(&pool)
+        .await
+        .unwrap();
+    let row = |id: &str| overview.iter().find(|account| account.id == id).unwrap();
+    assert_eq!(
+        (row(&prod).name.as_deref(), row(&prod).secrets),
+        (Some("prod"), 1)
+    );
+    assert!(row(&prod).sync_errors.is_empty() && row(&prod).last_sync.is_some());
+    assert_eq!(row(&sandbox).secrets, 0);
+    assert!(
+        row(&sandbox).sync_errors[0].starts_with("AccessDenied: "),
+        "{:?}",
+        row(&sandbox).sync_errors
+    );
+
+    // A change to a member account's secret goes through that account's role.
+    let admin = common::signed_in(&pool, "ada", Role::Admin).await;
+    let tagged = common::send_json(
+        &app,
+        "POST",
+        &format!("/api/v1/secrets/{dev_arn}/actions/tags"),
+        &serde_json::json!({ "reason": "owner of the dev database", "tags": { "owner": "ada" } })
+            .to_string(),
+        &admin,
+    )
+    .await;
+    assert_eq!(tagged.status, 200, "{}", tagged.body);
+    let described = common::described(&in_account(&config, &dev).await, &dev_arn).await;
+    assert!(
+        described
+            .tags()
+            .iter()
+            .any(|tag| tag.key() == Some("owner") && tag.value() == Some("ada")),
+        "{described:?}"
+    );
 
     // An organisational unit left out: its account is not synced, and its secrets are not
     // marked gone by the other accounts' syncs of the same region.

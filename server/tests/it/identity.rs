@@ -2,7 +2,7 @@
 //! outside it, or before the first sync) named by full ARN in one event and by name or
 //! partial ARN in another is one secret to detection, the events explorer and findings.
 
-use chrono::{Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -120,6 +120,16 @@ async fn two_reads_by_name_and_by_arn_make_one_first_time_reader(pool: PgPool) {
         resolved.iter().all(|(_, arn)| arn.as_deref() == Some(ARN)),
         "{resolved:?}"
     );
+    // The account's CloudTrail is arriving: its newest event, kept as events are stored.
+    let (newest, stored): (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
+        "SELECT (SELECT newest_event_at FROM trail_coverage WHERE account_id = $1), \
+             (SELECT max(event_time) FROM events WHERE account_id = $1)",
+    )
+    .bind(ACCOUNT)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(newest, stored);
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
