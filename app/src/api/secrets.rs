@@ -203,9 +203,9 @@ pub struct SecretSummary {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SecretDetail {
+    /// With the secret's account (`account_id`, `account_name`).
     #[serde(flatten)]
     pub summary: SecretSummary,
-    pub account_id: String,
     pub created_at: Option<DateTime<Utc>>,
     pub last_changed_at: Option<DateTime<Utc>>,
     pub rotation: RotationSettings,

@@ -7,7 +7,7 @@ use crate::api::admin::{ChangeOutcome, ChangeSecret, may_change_secrets};
 use crate::api::events::principal_name;
 use crate::api::secrets::{
     LabelMove, PolicyExposure, PolicyFlag, SecretChange, SecretDetail, SecretLookup, SecretSummary,
-    SecretVersion, get_secret,
+    SecretVersion, account_label, get_secret,
 };
 use crate::components::access_report::AccessSection;
 use crate::components::action_outcome::ActionOutcome;
@@ -113,7 +113,6 @@ fn or_dash(text: Option<String>) -> AnyView {
 fn Detail(detail: SecretDetail, actions: Option<ServerAction<ChangeSecret>>) -> impl IntoView {
     let SecretDetail {
         summary,
-        account_id,
         created_at,
         last_changed_at,
         rotation,
@@ -263,7 +262,9 @@ fn Detail(detail: SecretDetail, actions: Option<ServerAction<ChangeSecret>>) -> 
                             .unwrap_or_else(|| "aws/secretsmanager (the account's default key)".into())}
                     </dd>
                     <dt>"Account"</dt>
-                    <dd>{account_id}</dd>
+                    <dd>
+                        {account_label(&summary.account_id, summary.account_name.as_deref())}
+                    </dd>
                     <dt>"Managed by"</dt>
                     <dd>{or_dash(summary.owning_service.clone())}</dd>
                     <dt>"Created"</dt>

@@ -155,7 +155,7 @@ pub(super) async fn file(
         secret_arn: Some(secret.summary.arn.clone()),
         secret_name: Some(secret.summary.name.clone()),
         principal: Some(requester_key(actor.name)),
-        account_id: Some(secret.account_id.clone()),
+        account_id: Some(secret.summary.account_id.clone()),
         region: Some(secret.summary.region.clone()),
         first_seen: now,
         last_seen: now,

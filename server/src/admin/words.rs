@@ -19,7 +19,7 @@ pub(super) fn consequence(change: &SecretAction, secret: &SecretDetail) -> Optio
     let SecretAction::SetPolicy { policy: text } = change else {
         return None;
     };
-    let flags = policy::analyse(text, &secret.account_id).unwrap_or_default();
+    let flags = policy::analyse(text, &secret.summary.account_id).unwrap_or_default();
     let opened = widened(&secret.policy_flags, &flags);
     (!opened.is_empty()).then(|| format!("{}, which opens it to {}", what(change, name), opened))
 }

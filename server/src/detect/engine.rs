@@ -94,6 +94,13 @@ async fn run(
         }
     };
     let facts = facts(db, &events).await?;
+    let account_names: HashMap<String, String> =
+        sqlx::query!(r#"SELECT id, name AS "name!" FROM accounts WHERE name IS NOT NULL"#)
+            .fetch_all(&mut *db)
+            .await?
+            .into_iter()
+            .map(|account| (account.id, account.name))
+            .collect();
     sqlx::query!("SELECT pg_advisory_xact_lock($1)", DETECTION_LOCK)
         .execute(&mut *db)
         .await?;
@@ -103,7 +110,7 @@ async fn run(
     let mut known = Vec::with_capacity(events.len());
     for event in &events {
         let secret = event.secret_arn.as_ref().and_then(|arn| facts.get(arn));
-        let this = history.known(event, settings, secret);
+        let this = history.known(event, settings, secret, &account_names);
         history.learn(event, this.by_rotation);
         known.push(this);
     }

@@ -66,6 +66,7 @@ impl History {
         event: &Observed,
         settings: &'a DetectionSettings,
         secret: Option<&'a SecretFacts>,
+        account_names: &'a HashMap<String, String>,
     ) -> Known<'a> {
         let lookup = |map: &HashMap<String, DateTime<Utc>>, key: Option<&str>| {
             key.and_then(|key| map.get(key)).copied()
@@ -77,6 +78,7 @@ impl History {
             first_read: lookup(&self.readers, reader_key(event).as_deref()),
             by_rotation: self.by_rotation(event, secret),
             secret_name: secret.map(|facts| facts.name.as_str()),
+            account_names,
         }
     }
 
@@ -153,13 +155,13 @@ mod tests {
         by_function.session_name = Some("rotate-prod-db".into());
         assert!(
             history
-                .known(&by_function, &settings, Some(&facts))
+                .known(&by_function, &settings, Some(&facts), &HashMap::new())
                 .by_rotation
         );
         let someone_else = read("o", at(1, 3, 1), "payments-task", "prod/db");
         assert!(
             !history
-                .known(&someone_else, &settings, Some(&facts))
+                .known(&someone_else, &settings, Some(&facts), &HashMap::new())
                 .by_rotation
         );
 
@@ -170,7 +172,7 @@ mod tests {
         by_function.event_time = at(1, 3, 5);
         assert!(
             !history
-                .known(&by_function, &settings, Some(&facts))
+                .known(&by_function, &settings, Some(&facts), &HashMap::new())
                 .by_rotation
         );
     }
@@ -180,10 +182,16 @@ mod tests {
         let settings = DetectionSettings::default();
         let mut history = History::default();
         let first = read("1", at(1, 9, 0), "payments-task", "prod/db");
-        assert_eq!(history.known(&first, &settings, None).first_read, None);
+        assert_eq!(
+            history
+                .known(&first, &settings, None, &HashMap::new())
+                .first_read,
+            None
+        );
         history.learn(&first, false);
         let later = read("2", at(2, 9, 0), "payments-task", "prod/db");
-        let known = history.known(&later, &settings, None);
+        let names = HashMap::new();
+        let known = history.known(&later, &settings, None, &names);
         assert_eq!(known.first_read, Some(at(1, 9, 0)));
         assert_eq!(known.account_since, Some(at(1, 9, 0)));
         assert_eq!(known.principal_since, Some(at(1, 9, 0)));

@@ -19,6 +19,8 @@ pub mod observed;
 mod run;
 pub mod settings;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -67,6 +69,8 @@ pub struct Known<'a> {
     pub by_rotation: bool,
     /// The secret's name as the inventory knows it.
     pub secret_name: Option<&'a str>,
+    /// The Organization's names of the accounts, by id.
+    pub account_names: &'a HashMap<String, String>,
 }
 
 impl Known<'_> {
@@ -133,6 +137,14 @@ pub fn who(event: &Observed) -> String {
         Some(session) => format!("{name} (session {session})"),
         None => name.to_string(),
     }
+}
+
+/// An account as a sentence names it: `prod (111111111111)`, or its id alone.
+pub fn which_account(account: &str, known: &Known<'_>) -> String {
+    trailkeeper_app::api::secrets::account_label(
+        account,
+        known.account_names.get(account).map(String::as_str),
+    )
 }
 
 /// The secret as a sentence names it.
@@ -226,10 +238,12 @@ pub(crate) mod testing {
     ) -> Vec<Verdict> {
         let mut history = History::default();
         history.accounts.insert(ACCOUNT.into(), account_since);
+        // The events' own account has a name from Organizations; others are known by id.
+        let names = std::collections::HashMap::from([(ACCOUNT.to_string(), "prod".to_string())]);
         let mut states = std::collections::HashMap::<String, D::State>::new();
         let mut verdicts = Vec::new();
         for event in events {
-            let known = history.known(event, settings, None);
+            let known = history.known(event, settings, None, &names);
             if let Some(key) = detector.key(event) {
                 let state = states.entry(key).or_default();
                 detector.observe(event, &known, state, &mut verdicts);

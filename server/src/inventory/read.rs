@@ -377,7 +377,6 @@ pub async fn lookup(pool: &PgPool, id: &str) -> Result<SecretLookup, sqlx::Error
 
 async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, sqlx::Error> {
     struct Row {
-        account_id: String,
         created_at: Option<DateTime<Utc>>,
         last_changed_at: Option<DateTime<Utc>>,
         rotation_lambda_arn: Option<String>,
@@ -393,7 +392,7 @@ async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, s
     }
     let row: Row = sqlx::query_as!(
         Row,
-        "SELECT account_id, created_at, last_changed_at, rotation_lambda_arn, \
+        "SELECT created_at, last_changed_at, rotation_lambda_arn, \
              rotation_after_days, rotation_schedule, rotation_window, primary_region, \
              replication, resource_policy, policy_flags, first_seen_at, last_seen_at \
          FROM secrets WHERE arn = $1",
@@ -454,7 +453,6 @@ async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, s
     let policy_flags =
         serde_json::from_value::<Vec<PolicyFlag>>(row.policy_flags).unwrap_or_default();
     Ok(SecretDetail {
-        account_id: row.account_id,
         created_at: row.created_at,
         last_changed_at: row.last_changed_at,
         rotation: RotationSettings {

@@ -171,6 +171,17 @@ async fn every_account_of_the_organisation_is_synced_through_its_role(pool: PgPo
     assert_eq!(items[0]["arn"], dev_arn.as_str());
     assert_eq!(items[0]["account_id"], dev.as_str());
     assert_eq!(items[0]["account_name"], "dev");
+    // The page's own decoding of a secret reads what the server sends (its account once).
+    let detail = get(&app, &format!("/api/v1/secrets/{dev_arn}"), &viewer).await;
+    let detail: trailkeeper_app::api::secrets::SecretDetail =
+        serde_json::from_str(&detail.body).unwrap();
+    assert_eq!(
+        (
+            detail.summary.account_id.as_str(),
+            detail.summary.account_name.as_deref()
+        ),
+        (dev.as_str(), Some("dev"))
+    );
     let refused = get(&app, "/api/v1/secrets?account=dev", &viewer).await;
     assert_eq!(refused.status, 400);
     assert!(

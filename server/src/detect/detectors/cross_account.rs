@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use trailkeeper_app::api::findings::{FindingKind, Severity};
 
-use crate::detect::{Detector, Known, Observed, draft, from_where, time, which_secret, who};
+use crate::detect::{
+    Detector, Known, Observed, draft, from_where, time, which_account, which_secret, who,
+};
 use crate::findings::Verdict;
 
 pub struct CrossAccount;
@@ -49,13 +51,16 @@ impl Detector for CrossAccount {
             Severity::High,
             event,
             known,
-            format!("Account {caller} read {secret}"),
+            format!("Account {} read {secret}", which_account(caller, known)),
             format!(
-                "{} of account {caller} read {secret}, a secret of account {owner}, at {} from \
-                 {}. No principal of account {caller} had read it before.",
+                "{} of account {} read {secret}, a secret of account {}, at {} from {}. No \
+                 principal of account {} had read it before.",
                 who(event),
+                which_account(caller, known),
+                which_account(owner, known),
                 time(event.event_time),
-                from_where(event)
+                from_where(event),
+                which_account(caller, known),
             ),
             json!({ "caller_account": caller, "owner_account": owner }),
         )));
@@ -91,5 +96,13 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].evidence, ["1"]);
         assert_eq!(found[0].detail["caller_account"], "444455556666");
+        assert_eq!(found[0].title, "Account 444455556666 read prod/db");
+        assert!(
+            found[0]
+                .explanation
+                .contains("a secret of account prod (111122223333)"),
+            "{}",
+            found[0].explanation
+        );
     }
 }
