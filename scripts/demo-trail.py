@@ -1,6 +1,7 @@
 """Writes a month of CloudTrail for the demo estate into the AWS API peer's S3, as real trail
-log files (`AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/…json.gz`, one per region and hour),
-for Trailkeeper to ingest through its S3 source.
+log files (`AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/…json.gz`, one per account, region
+and hour: an organisation trail's, when the peer holds an Organization), for Trailkeeper to
+ingest through its S3 source.
 
 The month is what a security team would see: each application's roles reading their
 secrets on steady daily patterns (busier in working hours, a nightly batch job), rotation
@@ -29,6 +30,7 @@ import boto3
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-1"]
 ACCOUNT = "123456789012"
+MEMBER_ROLE = "OrganizationAccountAccessRole"
 SOURCE = "secretsmanager.amazonaws.com"
 
 JAVA = "aws-sdk-java/2.25.11 Linux/5.10.210 OpenJDK_64-Bit_Server_VM/17.0.10+7-LTS Java/17.0.10"
@@ -59,10 +61,12 @@ def iso(moment):
 
 
 class Trail:
-    """Records by region and hour, made to look like CloudTrail wrote them."""
+    """Records by account, region and hour, made to look like CloudTrail wrote them; the
+    records added are the account's whose trail is being written (`account`)."""
 
     def __init__(self):
         self.files = {}
+        self.account = ACCOUNT
 
     def add(self, rng, moment, region, name, identity, source, agent, secret=None, read_only=True,
             error=None, parameters=None, response=None, event_type="AwsApiCall",
@@ -84,7 +88,7 @@ class Trail:
             "readOnly": read_only,
             "eventType": event_type,
             "managementEvent": True,
-            "recipientAccountId": ACCOUNT,
+            "recipientAccountId": self.account,
             "eventCategory": "Management",
         }
         if error:
@@ -95,35 +99,35 @@ class Trail:
         if additional:
             record["additionalEventData"] = additional
         if secret and secret.startswith("arn:"):
-            record["resources"] = [{"accountId": ACCOUNT, "type": "AWS::SecretsManager::Secret",
+            record["resources"] = [{"accountId": self.account, "type": "AWS::SecretsManager::Secret",
                                     "ARN": secret}]
         hour = moment.replace(minute=0, second=0, microsecond=0)
-        self.files.setdefault((region, hour), []).append(record)
+        self.files.setdefault((self.account, region, hour), []).append(record)
 
 
-def role_identity(role, session):
+def role_identity(account, role, session):
     return {
         "type": "AssumedRole",
         "principalId": f"AROA{zlib.crc32(role.encode()):012d}:{session}",
-        "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}",
-        "accountId": ACCOUNT,
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
+        "accountId": account,
         "accessKeyId": "ASIA" + "DEMO" * 4,
         "sessionContext": {
             "sessionIssuer": {"type": "Role", "principalId": "AROADEMO", "userName": role,
-                              "arn": f"arn:aws:iam::{ACCOUNT}:role/{role}", "accountId": ACCOUNT},
+                              "arn": f"arn:aws:iam::{account}:role/{role}", "accountId": account},
             "attributes": {"creationDate": "2026-01-01T00:00:00Z", "mfaAuthenticated": "false"},
         },
     }
 
 
-def user_identity(user):
-    return {"type": "IAMUser", "principalId": f"AIDA{user.upper()}", "accountId": ACCOUNT,
-            "arn": f"arn:aws:iam::{ACCOUNT}:user/{user}", "userName": user,
+def user_identity(account, user):
+    return {"type": "IAMUser", "principalId": f"AIDA{user.upper()}", "accountId": account,
+            "arn": f"arn:aws:iam::{account}:user/{user}", "userName": user,
             "accessKeyId": f"AKIA{user.upper()}"}
 
 
-def service_identity():
-    return {"accountId": ACCOUNT, "invokedBy": SOURCE}
+def service_identity(account):
+    return {"accountId": account, "invokedBy": SOURCE}
 
 
 def applications(secret):
@@ -145,7 +149,7 @@ def reads(trail, region, secret, start, days):
     agent = {"checkout": JAVA, "ledger": JAVA, "billing": JAVA, "sso": GO, "directory": GO}.get(app, PYTHON)
     role = f"{app}-{env}-task"
     for day in range(days):
-        rng = day_rng("reads", region, secret["Name"], (start + timedelta(days=day)).date())
+        rng = day_rng(trail.account, "reads", region, secret["Name"], (start + timedelta(days=day)).date())
         for hour in range(24):
             daytime = 8 <= hour < 20
             rate = busiest if daytime else max(1, busiest // 3)
@@ -157,7 +161,7 @@ def reads(trail, region, secret, start, days):
                     address = f"10.{20 + REGIONS.index(region)}.{client + 1}.{rng.randint(10, 40)}"
                     ref = secret["Name"] if rng.random() < 0.6 else secret["ARN"]
                     trail.add(rng, moment, region, "GetSecretValue",
-                              role_identity(role, f"{app}-{client}-{moment.weekday()}"), address,
+                              role_identity(trail.account, role, f"{app}-{client}-{moment.weekday()}"), address,
                               agent, ref)
 
 
@@ -169,17 +173,17 @@ def rotations(trail, region, secret, start, days, failing):
     arn = secret["ARN"]
     role = f"{applications(secret)[0]}-rotation-role"
     session = f"SecretsManagerRotation-{secret['Name'].replace('/', '-')}"
-    first = day_rng("rotation", region, secret["Name"]).randrange(max(rules, 1))
+    first = day_rng(trail.account, "rotation", region, secret["Name"]).randrange(max(rules, 1))
     for day in range(first, days, rules):
-        rng = day_rng("rotation", region, secret["Name"], (start + timedelta(days=day)).date())
+        rng = day_rng(trail.account, "rotation", region, secret["Name"], (start + timedelta(days=day)).date())
         begin = start + timedelta(days=day, hours=3, minutes=rng.randrange(60))
         token = str(uuid.UUID(int=rng.getrandbits(128)))
         service = {"read_only": False, "event_type": "AwsServiceEvent", "parameters": None,
                    "additional": {"SecretId": arn}}
-        trail.add(rng, begin, region, "RotationStarted", service_identity(), SOURCE, SOURCE, **service)
+        trail.add(rng, begin, region, "RotationStarted", service_identity(trail.account), SOURCE, SOURCE, **service)
         moment = begin
         failed_at = STEPS.index("setSecret") if failing and day + rules >= days else None
-        identity = role_identity(role, session)
+        identity = role_identity(trail.account, role, session)
         for index, step in enumerate(STEPS):
             moment += timedelta(seconds=rng.randint(1, 4))
             calls = {
@@ -202,15 +206,15 @@ def rotations(trail, region, secret, start, days, failing):
                           read_only=read_only, parameters=parameters)
             if failed_at == index:
                 function = "arn:aws:lambda:%s:%s:function:SecretsManagerRotation-%s" % (
-                    region, ACCOUNT, secret["Name"].replace("/", "-"))
+                    region, trail.account, secret["Name"].replace("/", "-"))
                 trail.add(rng, moment + timedelta(seconds=30), region, "RotationFailed",
-                          service_identity(), SOURCE, SOURCE,
+                          service_identity(trail.account), SOURCE, SOURCE,
                           error=(None, "Error when executing lambda %s during %s step"
                                  % (function, step)), **service)
                 break
         else:
             trail.add(rng, moment + timedelta(seconds=2), region, "RotationSucceeded",
-                      service_identity(), SOURCE, SOURCE, **service)
+                      service_identity(trail.account), SOURCE, SOURCE, **service)
 
 
 def people(trail, region, secrets, start, days):
@@ -218,16 +222,16 @@ def people(trail, region, secrets, start, days):
     started = set()
     for day in range(days):
         date = (start + timedelta(days=day)).date()
-        rng = day_rng("people", region, date)
+        rng = day_rng(trail.account, "people", region, date)
         if date.weekday() >= 5:
             continue
         for person in PEOPLE:
-            identity = role_identity("Admin", f"{person}@example.com") if person != "carol" \
-                else user_identity(person)
+            identity = role_identity(trail.account, "Admin", f"{person}@example.com") if person != "carol" \
+                else user_identity(trail.account, person)
             console = person != "carol"
             # Each person reads the values of the same few secrets they own; they look
             # others up without reading them.
-            own = secrets[PEOPLE.index(person)::len(PEOPLE)][:2]
+            own = secrets[PEOPLE.index(person) % len(secrets)::len(PEOPLE)][:2]
             if person not in started:
                 # Their first working day: each reads the secrets they own.
                 started.add(person)
@@ -257,7 +261,7 @@ def people(trail, region, secrets, start, days):
     # A contractor's role probing secrets it has no access to, on some weekdays.
     for day in range(days):
         date = (start + timedelta(days=day)).date()
-        rng = day_rng("probe", region, date)
+        rng = day_rng(trail.account, "probe", region, date)
         if date.weekday() != 2:
             continue
         for _ in range(rng.randint(5, 25)):
@@ -265,13 +269,13 @@ def people(trail, region, secrets, start, days):
                                        seconds=rng.randrange(3600))
             secret = rng.choice(secrets)
             trail.add(rng, moment, region, "GetSecretValue",
-                      role_identity("contractor-readonly", "dave"), "198.51.100.77", CLI,
+                      role_identity(trail.account, "contractor-readonly", "dave"), "198.51.100.77", CLI,
                       secret["Name"],
                       error=("AccessDenied", "User: arn:aws:sts::%s:assumed-role/"
                              "contractor-readonly/dave is not authorized to perform: "
                              "secretsmanager:GetSecretValue on resource: %s because no "
                              "identity-based policy allows the secretsmanager:GetSecretValue "
-                             "action" % (ACCOUNT, secret["Name"])))
+                             "action" % (trail.account, secret["Name"])))
 
 
 def incidents(trail, region, secrets, now):
@@ -286,17 +290,17 @@ def incidents(trail, region, secrets, now):
     day = lambda days_ago, hour, minute=0: (now - timedelta(days=days_ago)).replace(
         hour=hour, minute=minute, second=0, microsecond=0)
     # A workload reads another application's database credentials.
-    warehouse = role_identity("warehouse-prod-task", "warehouse-0-incident")
+    warehouse = role_identity(trail.account, "warehouse-prod-task", "warehouse-0-incident")
     for minute in (12, 13, 19):
         trail.add(rng, day(3, 11, minute), region, "GetSecretValue", warehouse, "10.20.1.33",
                   PYTHON, by_name["prod/checkout/db"])
     # The checkout role's credentials, used from a public address.
-    checkout = role_identity("checkout-prod-task", "checkout-0-incident")
+    checkout = role_identity(trail.account, "checkout-prod-task", "checkout-0-incident")
     for minute in range(40, 44):
         trail.add(rng, day(2, 14, minute), region, "GetSecretValue", checkout, "198.51.100.23",
                   JAVA, by_name["prod/checkout/api-key"])
     # The SSO role reads its database credentials 1 500 times in an hour.
-    sso = role_identity("sso-prod-task", "sso-1-incident")
+    sso = role_identity(trail.account, "sso-prod-task", "sso-1-incident")
     for n in range(1500):
         trail.add(rng, day(1, 15) + timedelta(seconds=n * 2.3), region, "GetSecretValue", sso,
                   "10.20.2.18", GO, by_name["prod/sso/db"])
@@ -304,16 +308,16 @@ def incidents(trail, region, secrets, now):
     trail.add(rng, day(1, 16, 5), region, "BatchGetSecretValue", warehouse, "10.20.1.33", PYTHON,
               parameters={"filters": [{"key": "tag-key", "values": ["!tagKeyThatWillNeverExist"]}]})
     # A contractor's role refused 30 times in a quarter of an hour.
-    contractor = role_identity("contractor-readonly", "dave")
+    contractor = role_identity(trail.account, "contractor-readonly", "dave")
     for n in range(30):
         secret = secrets[n % len(secrets)]
         trail.add(rng, day(4, 9) + timedelta(seconds=n * 30), region, "GetSecretValue", contractor,
                   "198.51.100.77", CLI, secret["Name"],
                   error=("AccessDenied", "User: arn:aws:sts::%s:assumed-role/contractor-readonly/"
                          "dave is not authorized to perform: secretsmanager:GetSecretValue on "
-                         "resource: %s" % (ACCOUNT, secret["Name"])))
+                         "resource: %s" % (trail.account, secret["Name"])))
     # An account nobody knows reads the secret whose policy lets anyone in.
-    stranger = role_identity("data-broker", "pull")
+    stranger = role_identity(trail.account, "data-broker", "pull")
     stranger["arn"] = "arn:aws:sts::999988887777:assumed-role/data-broker/pull"
     stranger["accountId"] = "999988887777"
     stranger["sessionContext"]["sessionIssuer"].update(
@@ -325,12 +329,12 @@ def incidents(trail, region, secrets, now):
     public = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": "*", "Action": "secretsmanager:GetSecretValue",
         "Resource": "*"}]})
-    trail.add(rng, now - timedelta(hours=12), region, "PutResourcePolicy", user_identity("carol"),
+    trail.add(rng, now - timedelta(hours=12), region, "PutResourcePolicy", user_identity(trail.account, "carol"),
               "203.0.113.12", CLI, read_only=False,
               parameters={"secretId": by_name["prod/ledger/api-key"], "resourcePolicy": public})
     # Alice reads a key at ten past three in the morning.
     trail.add(rng, day(1, 3, 10), region, "GetSecretValue",
-              role_identity("Admin", "alice@example.com"), "203.0.113.10", CONSOLE,
+              role_identity(trail.account, "Admin", "alice@example.com"), "203.0.113.10", CONSOLE,
               by_name["prod/checkout/api-key"])
 
 
@@ -347,8 +351,37 @@ def main():
     now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     start = now - timedelta(days=arguments.days)
     trail = Trail()
+    for account, session in accounts():
+        trail.account = account
+        write_account(trail, session, start, now, arguments.days)
+    publish(trail, arguments.bucket, now)
+
+
+def accounts():
+    """The peer's own account, and each member of its Organization, if it has one (through the
+    role Organizations makes in each), with a boto3 session acting in it."""
+    org = boto3.client("organizations", region_name="us-east-1")
+    try:
+        members = [a["Id"] for a in org.list_accounts()["Accounts"] if a["Id"] != ACCOUNT]
+    except org.exceptions.AWSOrganizationsNotInUseException:
+        members = []
+    found = [(ACCOUNT, boto3.Session())]
+    for member in members:
+        credentials = boto3.client("sts", region_name="us-east-1").assume_role(
+            RoleArn=f"arn:aws:iam::{member}:role/{MEMBER_ROLE}", RoleSessionName="demo-trail"
+        )["Credentials"]
+        found.append((member, boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )))
+    return found
+
+
+def write_account(trail, session, start, now, days):
+    """The account's CloudTrail over the period, region by region."""
     for region in REGIONS:
-        client = boto3.client("secretsmanager", region_name=region)
+        client = session.client("secretsmanager", region_name=region)
         listed = []
         for page in client.get_paginator("list_secrets").paginate():
             listed.extend(page["SecretList"])
@@ -359,18 +392,22 @@ def main():
         failing = [s["Name"] for s in listed if s["Name"].startswith("prod/") and
                    s["Name"].endswith("/db")][:1]
         for secret in listed:
-            reads(trail, region, secret, start, arguments.days)
-            rotations(trail, region, secret, start, arguments.days, secret["Name"] in failing)
-        people(trail, region, listed, start, arguments.days)
+            reads(trail, region, secret, start, days)
+            rotations(trail, region, secret, start, days, secret["Name"] in failing)
+        people(trail, region, listed, start, days)
         incidents(trail, region, listed, now)
 
+
+def publish(trail, bucket, now):
+    """Each account's files under its own prefix of the one bucket, as an organisation trail
+    delivers them."""
     s3 = boto3.client("s3", region_name="us-east-1")
     try:
-        s3.create_bucket(Bucket=arguments.bucket)
+        s3.create_bucket(Bucket=bucket)
     except s3.exceptions.BucketAlreadyOwnedByYou:
         pass
     total = 0
-    for (region, hour), records in sorted(trail.files.items()):
+    for (account, region, hour), records in sorted(trail.files.items()):
         records = [r for r in records if datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ")
                    .replace(tzinfo=timezone.utc) < now]
         if not records:
@@ -378,13 +415,13 @@ def main():
         records.sort(key=lambda record: record["eventTime"])
         delivered = hour + timedelta(minutes=65)
         key = "AWSLogs/%s/CloudTrail/%s/%s/%s_CloudTrail_%s_%s_%s.json.gz" % (
-            ACCOUNT, region, hour.strftime("%Y/%m/%d"), ACCOUNT, region,
+            account, region, hour.strftime("%Y/%m/%d"), account, region,
             delivered.strftime("%Y%m%dT%H%MZ"), "%016x" % zlib.crc32(key_seed(region, hour)))
         body = gzip.compress(json.dumps({"Records": records}).encode(), compresslevel=5)
-        s3.put_object(Bucket=arguments.bucket, Key=key, Body=body)
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
         total += len(records)
     print(f"wrote {total} CloudTrail events in {len(trail.files)} trail files to "
-          f"s3://{arguments.bucket}/", file=sys.stderr)
+          f"s3://{bucket}/", file=sys.stderr)
 
 
 if __name__ == "__main__":

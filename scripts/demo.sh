@@ -42,18 +42,21 @@ BANNER
 export AWS_PEER_ENV_FILE=.trailkeeper/aws-peer.env
 export AWS_PEER_CLOCK_FILE=.trailkeeper/aws-peer.clock
 export TRAILKEEPER_REGIONS=us-east-1,eu-west-1,ap-southeast-1
+# The estate is an Organization's: management, prod and dev accounts, each synced through the
+# role Organizations made in it.
+export TRAILKEEPER_ORG_ROLE_NAME=OrganizationAccountAccessRole
 # The AWS API peer has no CloudTrail LookupEvents.
 export TRAILKEEPER_LOOKUP_INTERVAL=off
 # A month of CloudTrail for the estate, as trail files in the peer's S3, which serve reads
 # through its S3 source (the Overview shows its progress).
 export TRAILKEEPER_S3_TRAILS=s3://trailkeeper-demo-trail/
-# The peer starts empty: seed the estate (200 days of it), write its CloudTrail, sync it
-# once, then serve.
+# The peer starts empty: seed the estate (200 days of it), write its organisation trail,
+# sync it once, then serve.
 exec scripts/with-aws-peer.sh bash -c 'set -e
   python3 scripts/demo-receiver.py --port 3001 --key-file .trailkeeper/demo-webhook.key \
     --log .trailkeeper/demo-webhook.jsonl &
   trap "kill $! 2>/dev/null" EXIT
-  .venv/bin/python scripts/seed-demo.py --clock "$AWS_PEER_CLOCK_FILE"
+  .venv/bin/python scripts/seed-demo.py --organization --clock "$AWS_PEER_CLOCK_FILE"
   .venv/bin/python scripts/demo-trail.py trailkeeper-demo-trail
   "$0" sync
   "$0" serve --listen 127.0.0.1:3000' "$bin"

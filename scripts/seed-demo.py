@@ -3,6 +3,12 @@ rotated over the last 200 days, so a new user sees a living inventory — health
 rotations, one stuck with AWSPENDING, versions with custom labels, scheduled deletions,
 replicas, a public and a cross-account resource policy.
 
+With --organization, the estate is an AWS Organization's: the management account (the
+peer's own) holds the organisation's few secrets, a `prod` account the production ones and
+a `dev` account the staging ones, each member reached through the
+OrganizationAccountAccessRole Organizations makes in it; one secret has rotation enabled
+that has never run.
+
 With --clock FILE (the file the peer's libfaketime reads its offset from), the peer's clock
 walks through those 200 days and ends back at the present; without it every event happens
 now, and the estate has the same shape without its history.
@@ -11,15 +17,24 @@ Values are random and never read back, by this script or by Trailkeeper.
 """
 
 import argparse
+import io
 import json
 import random
 import secrets
 import sys
+import zipfile
 
 import boto3
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-1"]
 ACCOUNT = "123456789012"
+MEMBER_ROLE = "OrganizationAccountAccessRole"
+# The management account's own secrets, in an Organization: (name, region, team).
+MANAGEMENT_SECRETS = [
+    ("org/scim-token", "us-east-1", "identity"),
+    ("org/terraform-state-key", "us-east-1", "platform"),
+    ("org/audit-export-key", "eu-west-1", "security"),
+]
 PARTNER_ACCOUNT = "444455556666"
 HISTORY_DAYS = 200
 
@@ -124,7 +139,7 @@ def plan_estate():
     return estate
 
 
-def policy_document(kind, arn_region):
+def policy_document(kind, arn_region, account):
     if kind == "public":
         statement = {
             "Sid": "LegacyPublicRead",
@@ -144,20 +159,100 @@ def policy_document(kind, arn_region):
     own = {
         "Sid": "AppReads",
         "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/{arn_region}-app"},
+        "Principal": {"AWS": f"arn:aws:iam::{account}:role/{arn_region}-app"},
         "Action": "secretsmanager:GetSecretValue",
         "Resource": "*",
     }
     return json.dumps({"Version": "2012-10-17", "Statement": [own, statement]})
 
 
-def seed(clock):
-    clients = {region: boto3.client("secretsmanager", region_name=region) for region in REGIONS}
+def rotation_function(session, name):
+    """A rotation Lambda (with the role Lambda requires) in the session's account."""
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}
+    role = session.client("iam", region_name="us-east-1").create_role(
+        RoleName=name, AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("rotate.py", "def handler(event, context):\n    return None\n")
+    return session.client("lambda", region_name="us-east-1").create_function(
+        FunctionName=name, Runtime="python3.12", Role=role, Handler="rotate.handler",
+        Code={"ZipFile": code.getvalue()},
+    )["FunctionArn"]
+
+
+def organisation():
+    """Makes the Organization with its prod and dev accounts; returns a boto3 session acting
+    in each environment's account (the peer's own credentials for the management account)."""
+    org = boto3.client("organizations", region_name="us-east-1")
+    try:
+        org.create_organization(FeatureSet="ALL")
+    except org.exceptions.AlreadyInOrganizationException:
+        pass
+    existing = {account["Name"]: account["Id"] for account in org.list_accounts()["Accounts"]}
+    sessions = {"management": boto3.Session()}
+    for env, name in [("prod", "prod"), ("staging", "dev")]:
+        account = existing.get(name) or org.create_account(
+            AccountName=name, Email=f"aws-{name}@example.org"
+        )["CreateAccountStatus"]["AccountId"]
+        credentials = boto3.client("sts", region_name="us-east-1").assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/{MEMBER_ROLE}", RoleSessionName="demo-seed"
+        )["Credentials"]
+        sessions[env] = boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+    return sessions
+
+
+def seed(clock, sessions):
+    """Seeds the estate; `sessions` (from organisation()) puts each environment in its own
+    account, else everything is in the peer's own."""
     estate = plan_estate()
+    if sessions:
+        for name, region, team in MANAGEMENT_SECRETS:
+            client = sessions["management"].client("secretsmanager", region_name=region)
+            client.create_secret(
+                Name=name,
+                Description=f"Organisation-wide credential kept by {team}",
+                SecretString=value(),
+                Tags=[{"Key": "team", "Value": team}, {"Key": "env", "Value": "org"}],
+            )
+        # Rotation turned on for a new secret, and its first rotation not run yet.
+        client = sessions["prod"].client("secretsmanager", region_name="us-east-1")
+        client.create_secret(
+            Name="prod/payouts/db",
+            Description="Database credentials for payouts",
+            SecretString=value(),
+            Tags=[{"Key": "team", "Value": "payments"}, {"Key": "env", "Value": "prod"}],
+        )
+        client.rotate_secret(
+            SecretId="prod/payouts/db",
+            RotationLambdaARN=rotation_function(sessions["prod"], "payouts-db-rotation"),
+            RotationRules={"AutomaticallyAfterDays": 30},
+            RotateImmediately=False,
+        )
+    session = boto3.Session()
+    clients = {
+        (env, region): (sessions.get(env, session) if sessions else session).client(
+            "secretsmanager", region_name=region
+        )
+        for env in ["prod", "staging"]
+        for region in REGIONS
+    }
+    owners = {
+        env: (sessions.get(env, session) if sessions else session)
+        .client("sts", region_name="us-east-1")
+        .get_caller_identity()["Account"]
+        for env in ["prod", "staging"]
+    }
     for day in range(-HISTORY_DAYS, 1):
         clock.set(day)
         for secret in estate:
-            client = clients[secret["region"]]
+            client = clients[(secret["tags"]["env"], secret["region"])]
             name = secret["name"]
             if day == secret["created"]:
                 create = {
@@ -174,7 +269,9 @@ def seed(clock):
                 if secret["policy"]:
                     client.put_resource_policy(
                         SecretId=name,
-                        ResourcePolicy=policy_document(secret["policy"], secret["region"]),
+                        ResourcePolicy=policy_document(
+                            secret["policy"], secret["region"], owners[secret["tags"]["env"]]
+                        ),
                     )
                 secret["last_rotated"] = None
             if day < secret["created"]:
@@ -219,10 +316,16 @@ def current_version(client, name):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clock", help="the AWS peer's libfaketime offset file")
+    parser.add_argument(
+        "--organization",
+        action="store_true",
+        help="an Organization: management, prod and dev accounts",
+    )
     args = parser.parse_args()
     clock = Clock(args.clock)
+    sessions = organisation() if args.organization else None
     try:
-        estate = seed(clock)
+        estate = seed(clock, sessions)
     finally:
         clock.set(0)
     replicas = sum(len(s["replicas"]) for s in estate)
