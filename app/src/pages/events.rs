@@ -290,6 +290,7 @@ pub fn EventsTable(events: Vec<EventSummary>) -> impl IntoView {
                     <th scope="col">"Source"</th>
                     <th scope="col">"Client"</th>
                     <th scope="col">"Outcome"</th>
+                    <th scope="col">"Account"</th>
                 </tr>
             </thead>
             <tbody>
@@ -372,6 +373,7 @@ fn EventRow(event: EventSummary) -> impl IntoView {
             <td class="nowrap">{source}</td>
             <td>{event.user_agent_family.clone()}</td>
             <td>{outcome}</td>
+            <td class="nowrap mono small">{event.account_id.clone()}</td>
         </tr>
     }
 }

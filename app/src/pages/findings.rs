@@ -221,6 +221,7 @@ pub fn FindingsTable(findings: Vec<Finding>) -> impl IntoView {
                     <th scope="col">"Last seen"</th>
                     <th scope="col">"Events"</th>
                     <th scope="col">"Status"</th>
+                    <th scope="col">"Account"</th>
                 </tr>
             </thead>
             <tbody>
@@ -259,6 +260,7 @@ fn FindingRow(finding: Finding) -> impl IntoView {
             <td>
                 <FindingStatusBadge status=finding.status />
             </td>
+            <td class="nowrap mono small">{finding.account_id.clone()}</td>
         </tr>
     }
 }

@@ -238,7 +238,7 @@ fn Inventory(inventory: InventoryOverview) -> impl IntoView {
     } else {
         view! {
             <table class="data" data-testid="last-syncs">
-                <ColumnHeads names=&["Region", "Started", "Outcome", "Secrets", "Errors"] />
+                <ColumnHeads names=&["Region", "Started", "Outcome", "Secrets", "Errors", "Account"] />
                 <tbody>
                     {last_syncs
                         .into_iter()
@@ -263,6 +263,7 @@ fn Inventory(inventory: InventoryOverview) -> impl IntoView {
                                             .map(|error| view! { <div class="error-text">{error}</div> })
                                             .collect_view()}
                                     </td>
+                                    <td class="nowrap mono small">{run.account_id}</td>
                                 </tr>
                             }
                         })
