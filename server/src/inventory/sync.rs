@@ -45,7 +45,8 @@ pub struct SyncError {
 /// The outcome of one region's sync, as stored in `sync_runs`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncSummary {
-    /// `None`: the credentials' own account, in the default single-account coverage.
+    /// The account synced; `None` only for the credentials' own account (the default
+    /// coverage) when it holds no secrets, whose ARNs would name it.
     pub account: Option<String>,
     pub region: String,
     pub seen: usize,
