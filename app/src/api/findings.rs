@@ -466,9 +466,9 @@ pub struct TriageEntry {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FindingDetail {
+    /// With the account it is about (`account_id`).
     #[serde(flatten)]
     pub finding: Finding,
-    pub account_id: Option<String>,
     pub region: Option<String>,
     pub assignee: Option<String>,
     /// The detector's numbers (baseline, observed, the step that failed…) and the settings'

@@ -256,7 +256,7 @@ fn Detail(
                 <dd data-testid="finding-assignee">
                     {detail.assignee.clone().unwrap_or_else(|| "nobody".into())}
                 </dd>
-                {detail.account_id.clone().map(|account| view! { <dt>"Account"</dt> <dd>{account}</dd> })}
+                {detail.finding.account_id.clone().map(|account| view! { <dt>"Account"</dt> <dd>{account}</dd> })}
                 {detail.region.clone().map(|region| view! { <dt>"Region"</dt> <dd>{region}</dd> })}
             </dl>
         </section>

@@ -166,7 +166,6 @@ pub async fn counts(
 struct DetailRow {
     #[sqlx(flatten)]
     row: Row,
-    account_id: Option<String>,
     region: Option<String>,
     assignee: Option<String>,
     detail: Value,
@@ -178,7 +177,7 @@ struct DetailRow {
 /// history.
 pub async fn get(pool: &PgPool, id: i64) -> Result<Option<FindingDetail>, sqlx::Error> {
     let Some(found): Option<DetailRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS}, account_id, region, assignee, detail, created_at, updated_at \
+        "SELECT {COLUMNS}, region, assignee, detail, created_at, updated_at \
          FROM findings WHERE id = $1"
     ))
     .bind(id)
@@ -213,7 +212,6 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<Option<FindingDetail>, sqlx::
     .await?;
     Ok(Some(FindingDetail {
         finding,
-        account_id: found.account_id,
         region: found.region,
         assignee: found.assignee,
         detail: found.detail,

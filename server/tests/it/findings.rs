@@ -111,11 +111,14 @@ async fn findings_are_listed_filtered_and_shown_with_their_evidence(pool: PgPool
     );
 
     let id = items[0]["id"].as_i64().unwrap();
-    let one = json_body(
-        &get(&app, &format!("/api/v1/findings/{id}"), &viewer)
-            .await
-            .body,
-    );
+    let body = get(&app, &format!("/api/v1/findings/{id}"), &viewer)
+        .await
+        .body;
+    // What the finding's page decodes, each field once.
+    let decoded: trailkeeper_app::api::findings::FindingDetail =
+        serde_json::from_str(&body).unwrap();
+    assert_eq!(decoded.finding.id, id);
+    let one = json_body(&body);
     assert_eq!(one["evidence"][0]["event_id"], "e3");
     assert_eq!(one["evidence"][0]["event_name"], "PutResourcePolicy");
     assert_eq!(one["activity"].as_array().unwrap().len(), 1);
