@@ -42,9 +42,14 @@ impl fmt::Display for QueryError {
 
 impl std::error::Error for QueryError {}
 
+/// An AWS account id: exactly 12 digits.
+pub fn is_account_id(value: &str) -> bool {
+    value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// A 12-digit AWS account id.
 pub(crate) fn account(name: &str, value: &str) -> Result<String, QueryError> {
-    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+    if is_account_id(value) {
         Ok(value.to_string())
     } else {
         Err(invalid(name, value, "a 12-digit AWS account id"))

@@ -13,6 +13,7 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_sdk_organizations::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_organizations::types::AccountState;
 use aws_sdk_sts::config::{ProvideCredentials, SharedCredentialsProvider};
+use trailkeeper_app::api::query::is_account_id;
 
 /// The session name of every assumed role: what the member accounts' CloudTrail shows.
 const SESSION_NAME: &str = "trailkeeper";
@@ -72,10 +73,6 @@ impl FromStr for RoleArn {
             account: account.to_string(),
         })
     }
-}
-
-pub fn is_account_id(value: &str) -> bool {
-    value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// An account, or an organisational unit (`ou-…`) or root (`r-…`) with every account under it.
@@ -229,15 +226,6 @@ impl Account {
                         .unwrap_or_else(|| DisplayErrorContext(&error).to_string()),
                 }
             })
-    }
-
-    /// The id, or the name and id, for people.
-    pub fn label(&self) -> String {
-        match (&self.name, &self.id) {
-            (Some(name), Some(id)) => format!("{name} ({id})"),
-            (None, Some(id)) => id.clone(),
-            _ => "this account".into(),
-        }
     }
 }
 
