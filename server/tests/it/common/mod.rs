@@ -138,17 +138,25 @@ pub enum As {
     Bearer(String),
 }
 
+/// Sends `request` through the router and reads the whole answer; an answer that has not
+/// ended within two minutes fails the test, naming the request, rather than stalling the suite.
 pub async fn send(app: &Router, request: Request<Body>) -> Fetched {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let (status, headers) = (response.status(), response.headers().clone());
-    let body = to_bytes(response.into_body(), 10 * 1024 * 1024)
+    let asked = format!("{} {}", request.method(), request.uri());
+    let answer = async {
+        let response = app.clone().oneshot(request).await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let body = to_bytes(response.into_body(), 10 * 1024 * 1024)
+            .await
+            .unwrap();
+        Fetched {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(120), answer)
         .await
-        .unwrap();
-    Fetched {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
+        .unwrap_or_else(|_| panic!("{asked} did not answer within two minutes"))
 }
 
 fn with_credentials(
