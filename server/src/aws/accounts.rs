@@ -217,13 +217,14 @@ impl Account {
                         aws_sdk_sts::config::http::HttpResponse,
                     >>()
                 });
+                // Not STS's answer (no credentials to ask with, say): the whole chain.
+                let (code, message) = refused
+                    .map(super::said)
+                    .unwrap_or_else(|| (None, DisplayErrorContext(&error).to_string()));
                 AssumeRoleFailed {
                     role: role.to_string(),
-                    code: refused.and_then(|error| error.code()).map(str::to_string),
-                    message: refused
-                        .and_then(|error| error.message())
-                        .map(str::to_string)
-                        .unwrap_or_else(|| DisplayErrorContext(&error).to_string()),
+                    code,
+                    message,
                 }
             })
     }
@@ -249,13 +250,13 @@ fn organizations_error<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    move |error| DiscoveryError::Organizations {
-        operation,
-        code: error.code().map(str::to_string),
-        message: error
-            .message()
-            .map(str::to_string)
-            .unwrap_or_else(|| DisplayErrorContext(&error).to_string()),
+    move |error| {
+        let (code, message) = super::said(&error);
+        DiscoveryError::Organizations {
+            operation,
+            code,
+            message,
+        }
     }
 }
 
@@ -299,14 +300,7 @@ pub async fn discover(
                 .get_caller_identity()
                 .send()
                 .await
-                .map_err(|error| {
-                    DiscoveryError::CallerIdentity(
-                        error
-                            .message()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| DisplayErrorContext(&error).to_string()),
-                    )
-                })?
+                .map_err(|error| DiscoveryError::CallerIdentity(super::said(&error).1))?
                 .account
                 .unwrap_or_default();
             let mut accounts = Vec::new();

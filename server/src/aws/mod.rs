@@ -7,8 +7,22 @@
 pub mod accounts;
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use trailkeeper_app::api::overview::AwsTarget;
+
+/// What AWS said of a failed call, whichever service: its error code, and its own message
+/// when it sent one — the whole chain of causes otherwise (a timeout, a refused connection).
+pub fn said<E, R>(error: &SdkError<E, R>) -> (Option<String>, String)
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let message = error
+        .message()
+        .map(str::to_string)
+        .unwrap_or_else(|| DisplayErrorContext(error).to_string());
+    (error.code().map(str::to_string), message)
+}
 
 pub async fn load_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await

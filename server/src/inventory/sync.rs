@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::operation::list_secrets::ListSecretsError;
 use aws_sdk_secretsmanager::primitives::DateTime as AwsDateTime;
 use aws_sdk_secretsmanager::types::{
@@ -78,23 +78,24 @@ impl SyncSummary {
 fn aws_error<E, R>(
     secret: Option<&str>,
     operation: &'static str,
-    error: &aws_sdk_secretsmanager::error::SdkError<E, R>,
+    error: &SdkError<E, R>,
 ) -> SyncError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
+    let (code, message) = crate::aws::said(error);
     SyncError {
         secret: secret.map(str::to_string),
         operation,
-        code: error.code().map(str::to_string),
-        // AWS's own message when it sent one; the whole chain (timeouts, refused
-        // connections) otherwise.
-        message: error
-            .message()
-            .map(str::to_string)
-            .unwrap_or_else(|| DisplayErrorContext(error).to_string()),
+        code,
+        message,
     }
+}
+
+/// The account a secret's ARN names (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:…`).
+fn account_of(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4)
 }
 
 fn time(at: Option<&AwsDateTime>) -> Option<DateTime<Utc>> {
@@ -278,7 +279,7 @@ pub async fn sync_region(
         // The credentials' own account, as its secrets' ARNs name it.
         summary.account = entries
             .iter()
-            .find_map(|entry| entry.arn()?.split(':').nth(4))
+            .find_map(|entry| account_of(entry.arn()?))
             .map(str::to_string);
     }
 
@@ -352,7 +353,7 @@ pub async fn refresh(
     };
     let described = describe(client, region, entry).await;
     store(pool, region, &described).await?;
-    let account = arn.split(':').nth(4);
+    let account = account_of(arn);
     reassess(
         pool,
         Some(region),
@@ -515,7 +516,7 @@ pub async fn store(
 ) -> Result<(bool, usize), sqlx::Error> {
     let entry = &secret.entry;
     let arn = entry.arn().unwrap_or_default();
-    let account = arn.split(':').nth(4).unwrap_or_default();
+    let account = account_of(arn).unwrap_or_default();
     let tags: serde_json::Map<String, Value> = entry
         .tags()
         .iter()
