@@ -14,7 +14,7 @@ use super::partitions;
 use super::record::Record;
 use crate::detect::engine;
 use crate::detect::{Observed, observed};
-use crate::inventory::references::{other_names, resolve_waiting_naming, resolved};
+use crate::inventory::references::{resolve_waiting_naming, resolved};
 
 /// A record ready to store: typed, normalised, and whole (as JSON text).
 pub struct Prepared {
@@ -198,8 +198,7 @@ pub async fn store(
     tx.commit().await?;
     if !learned.is_empty() {
         // Events stored earlier that named these secrets otherwise.
-        let references: Vec<String> = learned.iter().flat_map(|arn| other_names(arn)).collect();
-        resolve_waiting_naming(pool, &references).await?;
+        resolve_waiting_naming(pool, &learned).await?;
     }
 
     // A part's new events are those stored from its source (the same source twice in one

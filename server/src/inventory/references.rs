@@ -25,18 +25,19 @@ pub async fn resolve_waiting(pool: &PgPool) -> Result<u64, sqlx::Error> {
     resolve(pool, None).await
 }
 
-/// Resolves the waiting events that name a secret by one of `references` (names and partial
-/// ARNs an event's full ARN just taught), without reading the other waiting events.
-pub async fn resolve_waiting_naming(
-    pool: &PgPool,
-    references: &[String],
-) -> Result<u64, sqlx::Error> {
-    resolve(pool, Some(references)).await
+/// Resolves the waiting events that name one of the secrets whose full ARNs events just
+/// taught (`learned`, rows of `event_secret_arns`) by its partial ARN or name, without
+/// reading the other waiting events.
+pub async fn resolve_waiting_naming(pool: &PgPool, learned: &[String]) -> Result<u64, sqlx::Error> {
+    resolve(pool, Some(learned)).await
 }
 
-async fn resolve(pool: &PgPool, references: Option<&[String]>) -> Result<u64, sqlx::Error> {
-    let naming = if references.is_some() {
-        "AND secret_ref = ANY($1)"
+async fn resolve(pool: &PgPool, learned: Option<&[String]>) -> Result<u64, sqlx::Error> {
+    // The other ways of naming a learned ARN are the table's own (migration 0021).
+    let naming = if learned.is_some() {
+        "AND secret_ref IN ( \
+             SELECT left(arn, length(arn) - 7) FROM event_secret_arns WHERE arn = ANY($1) \
+             UNION ALL SELECT name FROM event_secret_arns WHERE arn = ANY($1))"
     } else {
         ""
     };
@@ -52,17 +53,8 @@ async fn resolve(pool: &PgPool, references: Option<&[String]>) -> Result<u64, sq
         ))
     );
     let mut query = sqlx::query(&sql);
-    if let Some(references) = references {
-        query = query.bind(references);
+    if let Some(learned) = learned {
+        query = query.bind(learned);
     }
     Ok(query.execute(pool).await?.rows_affected())
-}
-
-/// The other ways events name the secret of a full ARN: its partial ARN and its name.
-pub fn other_names(arn: &str) -> [String; 2] {
-    let partial = &arn[..arn.len().saturating_sub(7)];
-    let name = partial
-        .split_once(":secret:")
-        .map_or(partial, |(_, name)| name);
-    [partial.to_string(), name.to_string()]
 }

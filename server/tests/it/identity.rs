@@ -162,3 +162,58 @@ async fn a_rotation_function_reading_by_name_is_the_rotation_named_by_arn(pool: 
     .await;
     assert_eq!(findings(&pool).await, []);
 }
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn events_stored_before_the_arn_was_seen_resolve_when_it_is(pool: PgPool) {
+    let partial = &ARN[..ARN.len() - 7];
+    ingest_records(
+        &pool,
+        vec![
+            read(
+                "early-by-name",
+                &ago(Duration::hours(3)),
+                "payments-task",
+                "payments/db",
+                false,
+                "10.20.4.17",
+            ),
+            read(
+                "early-by-partial",
+                &ago(Duration::hours(2)),
+                "payments-task",
+                partial,
+                false,
+                "10.20.4.17",
+            ),
+        ],
+    )
+    .await;
+    let waiting: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT secret_arn FROM events ORDER BY event_time")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(waiting, [None, None]);
+
+    ingest_records(
+        &pool,
+        vec![read(
+            "later-by-arn",
+            &ago(Duration::hours(1)),
+            "payments-task",
+            ARN,
+            true,
+            "10.20.4.17",
+        )],
+    )
+    .await;
+    let resolved: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT event_id, secret_arn FROM events ORDER BY event_time")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(
+        resolved.iter().all(|(_, arn)| arn.as_deref() == Some(ARN)),
+        "{resolved:?}"
+    );
+}
