@@ -22,6 +22,7 @@ use crate::api::identity::{CurrentIdentity, SignInMethodsFn};
 use crate::api::overview::GetOverview;
 use crate::api::secrets::{GetSecret, ListSecrets};
 use crate::api::settings::{GetDetectionSettings, SaveDetectionSettings};
+use crate::scope::Scope;
 
 /// What a route asks of the requester.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +31,19 @@ pub enum Access {
     Public,
     /// A signed-in user or an API token with at least this role.
     Role(Role),
+    /// At least this role, and unscoped: what covers the whole estate (alert routing,
+    /// settings, the audit log, users) is not for people limited to part of it.
+    Estate(Role),
+}
+
+impl Access {
+    /// The role it needs; `None` when public.
+    pub fn role(self) -> Option<Role> {
+        match self {
+            Access::Public => None,
+            Access::Role(role) | Access::Estate(role) => Some(role),
+        }
+    }
 }
 
 /// Who is asking, as the server established it for this request.
@@ -38,6 +52,8 @@ pub struct Identity {
     pub name: String,
     pub role: Role,
     pub credential: Credential,
+    /// What part of the estate they may see and act on; `None`: all of it.
+    pub scope: Option<Scope>,
 }
 
 /// The client's address as the server saw the connection, set on every request.
@@ -71,14 +87,34 @@ pub enum Decision {
     Forbidden {
         needed: Role,
     },
+    /// The role suffices, but the route covers the whole estate and their access is scoped.
+    OutsideScope,
 }
 
 pub fn decide(access: Access, identity: Option<&Identity>) -> Decision {
-    match (access, identity) {
-        (Access::Public, _) => Decision::Allow,
-        (Access::Role(_), None) => Decision::SignInRequired,
-        (Access::Role(needed), Some(identity)) if identity.role.includes(needed) => Decision::Allow,
-        (Access::Role(needed), Some(_)) => Decision::Forbidden { needed },
+    let Some(needed) = access.role() else {
+        return Decision::Allow;
+    };
+    match identity {
+        None => Decision::SignInRequired,
+        Some(identity) if !identity.role.includes(needed) => Decision::Forbidden { needed },
+        Some(identity) if matches!(access, Access::Estate(_)) && identity.scope.is_some() => {
+            Decision::OutsideScope
+        }
+        Some(_) => Decision::Allow,
+    }
+}
+
+impl Decision {
+    /// Why a signed-in person is refused, in their words.
+    pub fn refusal(self) -> Option<String> {
+        match self {
+            Decision::Forbidden { needed } => Some(format!("this needs the {needed} role")),
+            Decision::OutsideScope => {
+                Some("this covers the whole estate and your access is scoped to part of it".into())
+            }
+            Decision::Allow | Decision::SignInRequired => None,
+        }
     }
 }
 
@@ -87,23 +123,27 @@ pub fn decide(access: Access, identity: Option<&Identity>) -> Decision {
 pub struct Section {
     pub path: &'static str,
     pub label: &'static str,
-    pub role: Role,
+    pub access: Access,
 }
 
 /// The navigation, in order.
 pub const SECTIONS: [Section; 8] = [
-    section("/", "Overview", Role::Viewer),
-    section("/secrets", "Secrets", Role::Viewer),
-    section("/events", "Events", Role::Viewer),
-    section("/findings", "Findings", Role::Viewer),
-    section("/alerts", "Alerts", Role::Auditor),
-    section("/settings", "Settings", Role::Admin),
-    section("/changes", "Changes", Role::Admin),
-    section("/audit", "Audit log", Role::Admin),
+    section("/", "Overview", Access::Role(Role::Viewer)),
+    section("/secrets", "Secrets", Access::Role(Role::Viewer)),
+    section("/events", "Events", Access::Role(Role::Viewer)),
+    section("/findings", "Findings", Access::Role(Role::Viewer)),
+    section("/alerts", "Alerts", Access::Estate(Role::Auditor)),
+    section("/settings", "Settings", Access::Estate(Role::Admin)),
+    section("/changes", "Changes", Access::Estate(Role::Admin)),
+    section("/audit", "Audit log", Access::Estate(Role::Admin)),
 ];
 
-const fn section(path: &'static str, label: &'static str, role: Role) -> Section {
-    Section { path, label, role }
+const fn section(path: &'static str, label: &'static str, access: Access) -> Section {
+    Section {
+        path,
+        label,
+        access,
+    }
 }
 
 /// Pages outside the navigation, and the sign-in page, the only public one.
@@ -121,13 +161,13 @@ const SERVER_FUNCTIONS: [(&str, Access); 30] = [
     rule::<CurrentIdentity>(Role::Viewer),
     (<SignInMethodsFn as ServerFn>::PATH, Access::Public),
     rule::<GetOverview>(Role::Viewer),
-    rule::<GetAuditLog>(Role::Admin),
+    estate::<GetAuditLog>(Role::Admin),
     rule::<ListSecrets>(Role::Viewer),
     rule::<GetSecret>(Role::Viewer),
     rule::<ChangeSecret>(Role::Admin),
     rule::<MayChangeSecrets>(Role::Viewer),
-    rule::<ListChangeApprovals>(Role::Admin),
-    rule::<DecideChange>(Role::Admin),
+    estate::<ListChangeApprovals>(Role::Admin),
+    estate::<DecideChange>(Role::Admin),
     rule::<ChangeSecrets>(Role::Admin),
     rule::<ListEvents>(Role::Viewer),
     rule::<GetEvent>(Role::Viewer),
@@ -136,22 +176,26 @@ const SERVER_FUNCTIONS: [(&str, Access); 30] = [
     rule::<GetFinding>(Role::Viewer),
     rule::<TriageFinding>(Role::Auditor),
     rule::<ListSuppressions>(Role::Viewer),
-    rule::<AddSuppression>(Role::Auditor),
-    rule::<RemoveSuppression>(Role::Auditor),
+    estate::<AddSuppression>(Role::Auditor),
+    estate::<RemoveSuppression>(Role::Auditor),
     rule::<GetDetectionSettings>(Role::Viewer),
-    rule::<SaveDetectionSettings>(Role::Admin),
-    rule::<ListAlerts>(Role::Auditor),
-    rule::<AddAlertChannel>(Role::Admin),
-    rule::<TestAlertChannel>(Role::Admin),
-    rule::<EnableAlertChannel>(Role::Admin),
-    rule::<ChangeAlertChannel>(Role::Admin),
-    rule::<RetryAlertDelivery>(Role::Admin),
-    rule::<AddAlertRule>(Role::Admin),
-    rule::<RemoveAlertRule>(Role::Admin),
+    estate::<SaveDetectionSettings>(Role::Admin),
+    estate::<ListAlerts>(Role::Auditor),
+    estate::<AddAlertChannel>(Role::Admin),
+    estate::<TestAlertChannel>(Role::Admin),
+    estate::<EnableAlertChannel>(Role::Admin),
+    estate::<ChangeAlertChannel>(Role::Admin),
+    estate::<RetryAlertDelivery>(Role::Admin),
+    estate::<AddAlertRule>(Role::Admin),
+    estate::<RemoveAlertRule>(Role::Admin),
 ];
 
 const fn rule<F: ServerFn>(role: Role) -> (&'static str, Access) {
     (F::PATH, Access::Role(role))
+}
+
+const fn estate<F: ServerFn>(role: Role) -> (&'static str, Access) {
+    (F::PATH, Access::Estate(role))
 }
 
 /// What a route (as registered: `/secrets/{name}`, not `/secrets/db-password`) asks of the
@@ -160,7 +204,7 @@ pub fn required(route: &str) -> Option<Access> {
     SECTIONS
         .iter()
         .find(|section| section.path == route)
-        .map(|section| Access::Role(section.role))
+        .map(|section| section.access)
         .or_else(|| {
             OTHER_PAGES
                 .iter()
@@ -179,6 +223,7 @@ mod tests {
             name: "someone".into(),
             role,
             credential: Credential::Session,
+            scope: None,
         }
     }
 
@@ -200,8 +245,27 @@ mod tests {
     }
 
     #[test]
+    fn estate_wide_routes_refuse_scoped_people_whatever_their_role() {
+        let audit_log = required("/audit").unwrap();
+        let scoped_admin = Identity {
+            scope: Some("team=payments".parse().unwrap()),
+            ..someone(Role::Admin)
+        };
+        assert_eq!(
+            decide(audit_log, Some(&scoped_admin)),
+            Decision::OutsideScope
+        );
+        assert_eq!(
+            decide(audit_log, Some(&someone(Role::Admin))),
+            Decision::Allow
+        );
+        let secrets = required("/secrets").unwrap();
+        assert_eq!(decide(secrets, Some(&scoped_admin)), Decision::Allow);
+    }
+
+    #[test]
     fn unknown_routes_have_no_access_rule() {
-        assert_eq!(required("/audit"), Some(Access::Role(Role::Admin)));
+        assert_eq!(required("/audit"), Some(Access::Estate(Role::Admin)));
         assert_eq!(required("/login"), Some(Access::Public));
         assert_eq!(required("/api/not-a-function"), None);
     }

@@ -8,6 +8,7 @@ mod components;
 pub mod error;
 mod pages;
 mod roles;
+pub mod scope;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

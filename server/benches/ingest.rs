@@ -162,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
             millis(p50),
             millis(p95)
         );
-        for line in explain_list(&pool, &query, Utc::now()).await? {
+        for line in explain_list(&mut *pool.acquire().await?, &query, Utc::now()).await? {
             println!("    {line}");
         }
     }

@@ -21,7 +21,7 @@ use trailkeeper::config::{
     ChannelInvocation, IngestPlan, Invocation, ServeSettings, Settings, TokenInvocation,
     UserCommand,
 };
-use trailkeeper::db::Database;
+use trailkeeper::db::{Database, Reader};
 use trailkeeper::detect;
 use trailkeeper::detect::conditions;
 use trailkeeper::findings::triage::Actor;
@@ -33,6 +33,7 @@ use trailkeeper::ingest::sources::s3::S3Trail;
 use trailkeeper::ingest::sources::{EventSource, poll_and_record};
 use trailkeeper::inventory::sync::sync_regions;
 use trailkeeper_app::api::admin::{ChangeRequest, SecretAction};
+use trailkeeper_app::scope::Scope;
 
 pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<ExitCode> {
     let database = Database::open(&settings.database).await?;
@@ -383,10 +384,18 @@ async fn user(database: &Database, command: UserCommand) -> anyhow::Result<ExitC
             name,
             role,
             password_stdin,
+            scope,
         } => {
             let password = read_new_password(password_stdin)?;
-            let user = users::add(pool, &actor, &name, role, &password).await?;
-            println!("Added user {} with role {}.", user.name, user.role);
+            let scope = scope.filter(|scope| !scope.covers_everything());
+            let user =
+                users::add_scoped(pool, &actor, &name, role, scope.as_ref(), &password).await?;
+            println!(
+                "Added user {} with role {}{}.",
+                user.name,
+                user.role,
+                limited(user.scope.as_ref())
+            );
         }
         UserCommand::List => {
             println!("{:<32} {:<8} {:<20} status", "name", "role", "created");
@@ -394,7 +403,7 @@ async fn user(database: &Database, command: UserCommand) -> anyhow::Result<ExitC
                 let status = match user.disabled_at {
                     Some(at) => format!("disabled since {}", at.format("%Y-%m-%d %H:%M UTC")),
                     None => "active".to_string(),
-                };
+                } + &limited(user.scope.as_ref());
                 let created = user.created_at.format("%Y-%m-%d %H:%M UTC");
                 println!(
                     "{:<32} {:<8} {:<20} {status}",
@@ -415,6 +424,17 @@ async fn user(database: &Database, command: UserCommand) -> anyhow::Result<ExitC
                 user.name, user.role
             );
         }
+        UserCommand::SetScope { name, scope } => {
+            let scope = Some(scope).filter(|scope| !scope.covers_everything());
+            let user = users::set_scope(pool, &actor, &name, scope.as_ref()).await?;
+            match &user.scope {
+                Some(scope) => println!(
+                    "User {} now sees only {scope}; their sessions have ended.",
+                    user.name
+                ),
+                None => println!("User {} now sees everything their role allows.", user.name),
+            }
+        }
         UserCommand::SetPassword {
             name,
             password_stdin,
@@ -428,6 +448,14 @@ async fn user(database: &Database, command: UserCommand) -> anyhow::Result<ExitC
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How a listing says what a user or token is limited to.
+fn limited(scope: Option<&Scope>) -> String {
+    match scope {
+        Some(scope) => format!(", limited to {scope}"),
+        None => String::new(),
+    }
 }
 
 async fn channel(
@@ -495,6 +523,7 @@ async fn token(database: &Database, command: TokenInvocation) -> anyhow::Result<
             name,
             role,
             valid_for,
+            scope,
         } => {
             let expires_at = valid_for
                 .map(|valid_for| {
@@ -502,12 +531,14 @@ async fn token(database: &Database, command: TokenInvocation) -> anyhow::Result<
                 })
                 .transpose()
                 .context("--expires: that is too far in the future")?;
-            let (token, secret) = tokens::create(pool, &actor, &name, role, expires_at).await?;
+            let (token, secret) =
+                tokens::create(pool, &actor, &name, role, scope.as_ref(), expires_at).await?;
             // The token goes to stdout alone on its line, so scripts can capture it.
             eprintln!(
-                "Created API token {} with role {}, expires {}. It is shown only this once:",
+                "Created API token {} with role {}{}, expires {}. It is shown only this once:",
                 token.name,
                 token.role,
+                limited(token.scope.as_ref()),
                 when(token.expires_at, "never")
             );
             println!("{secret}");
@@ -559,7 +590,13 @@ async fn change_secret(
     let administration =
         Administration::new(aws::load_config().await, external_id, false, approvals);
     let outcome = administration
-        .change_secret(database.pool(), &actor, secret, action.name(), request)
+        .change_secret(
+            &Reader::everything(database.pool().clone()),
+            &actor,
+            secret,
+            action.name(),
+            request,
+        )
         .await?;
     println!("{}", outcome.summary);
     if let Some(approval) = outcome.awaiting_approval {

@@ -38,6 +38,7 @@ mod backend {
     use super::settings::DetectionSettings;
     use crate::AppError;
     use crate::access::{self, Caller, ClientAddress, Decision, Identity};
+    use crate::scope::Scope;
 
     /// What the pages need from the server's store and configuration. The server crate
     /// implements it and provides an [`Arc`] of it as Leptos context for every request.
@@ -94,6 +95,8 @@ mod backend {
             who: Caller,
             settings: DetectionSettings,
         ) -> Result<(), AppError>;
+        /// The same backend, reading only what `scope` covers (`None`: everything).
+        fn within(&self, scope: Option<Scope>) -> SharedBackend;
     }
 
     /// What the Alerts page asks of the server.
@@ -147,9 +150,7 @@ mod backend {
         match access::decide(required, identity().as_ref()) {
             Decision::Allow => Ok(()),
             Decision::SignInRequired => Err(AppError::Unauthorized("sign in required".into())),
-            Decision::Forbidden { needed } => {
-                Err(AppError::Forbidden(format!("this needs the {needed} role")))
-            }
+            refused => Err(AppError::Forbidden(refused.refusal().unwrap_or_default())),
         }
     }
 
@@ -158,12 +159,14 @@ mod backend {
         Some(text.trim().to_string()).filter(|text| !text.is_empty())
     }
 
-    /// The backend, for a caller allowed to call the server function `F`.
+    /// The backend, for a caller allowed to call the server function `F`, reading only
+    /// what their scope covers.
     pub(crate) fn backend_for<F: ServerFn>() -> Result<SharedBackend, AppError> {
         authorize::<F>()?;
-        use_context::<SharedBackend>().ok_or_else(|| {
+        let backend = use_context::<SharedBackend>().ok_or_else(|| {
             AppError::internal("serving a page", "the server did not provide its backend")
-        })
+        })?;
+        Ok(backend.within(identity().and_then(|identity| identity.scope)))
     }
 }
 

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use super::time::DisplayZoneToggle;
-use crate::access::{Identity, SECTIONS};
+use crate::access::{Decision, Identity, SECTIONS, decide};
 use crate::api::identity::current_identity;
 
 /// The frame around every page: brand, the navigation the viewer's role may use, who is
@@ -51,7 +51,7 @@ fn SignedIn(identity: Identity, menu_open: RwSignal<bool>) -> impl IntoView {
             <ul>
                 {SECTIONS
                     .into_iter()
-                    .filter(|section| role.includes(section.role))
+                    .filter(|section| decide(section.access, Some(&identity)) == Decision::Allow)
                     .map(|section| {
                         view! {
                             <li on:click=move |_| menu_open.set(false)>
@@ -70,6 +70,20 @@ fn SignedIn(identity: Identity, menu_open: RwSignal<bool>) -> impl IntoView {
                 {identity.name}
                 " "
                 <span class="role">{role.as_str()}</span>
+                {identity
+                    .scope
+                    .map(|scope| {
+                        view! {
+                            " "
+                            <span
+                                class="scope"
+                                data-testid="signed-in-scope"
+                                title="What you may see: these accounts, tags and name prefixes"
+                            >
+                                {scope.to_string()}
+                            </span>
+                        }
+                    })}
             </span>
             <button type="submit" class="secondary">
                 "Sign out"

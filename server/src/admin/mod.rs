@@ -18,6 +18,7 @@ use trailkeeper_app::api::secrets::SecretLookup;
 
 use crate::audit::{Action, Entry, Outcome};
 use crate::aws::accounts::{Account, RoleArn};
+use crate::db::Reader;
 use crate::findings::triage::Actor;
 use crate::inventory::{read, sync};
 use approvals::ApprovalPolicy;
@@ -58,7 +59,7 @@ impl Administration {
     /// How to act in `account`: through the role the sync assumed there, or as Trailkeeper's
     /// own credentials for their own account (and any account no role is known for).
     async fn acting_in(&self, pool: &PgPool, account: &str) -> Result<SdkConfig, AppError> {
-        let role = crate::inventory::accounts::role_of(pool, account)
+        let role = crate::inventory::accounts::role_of(&mut *pool.acquire().await?, account)
             .await
             .map_err(AppError::from)?;
         Ok(match role.and_then(|role| role.parse::<RoleArn>().ok()) {
@@ -91,7 +92,7 @@ impl Administration {
     /// approvals cover it; refused before anything else when Trailkeeper runs read-only.
     pub async fn change_secret(
         &self,
-        pool: &PgPool,
+        reader: &Reader,
         actor: &Actor<'_>,
         id: &str,
         action: &str,
@@ -100,7 +101,7 @@ impl Administration {
         self.writable()?;
         let change = SecretAction::from_request(action, request)?;
         make_change(
-            pool,
+            reader,
             self,
             actor,
             id,
@@ -131,7 +132,7 @@ impl Administration {
             let made = match SecretAction::from_request(&approval.action, &request) {
                 Ok(change) => {
                     make_change(
-                        pool,
+                        &Reader::everything(pool.clone()),
                         self,
                         &requester,
                         &approval.secret_arn,
@@ -168,7 +169,7 @@ enum Gate<'a> {
 /// Makes `change` to the secret `id` (its name or ARN) for `actor`, for `request.reason`,
 /// through `gate`.
 async fn make_change(
-    pool: &PgPool,
+    reader: &Reader,
     administration: &Administration,
     actor: &Actor<'_>,
     id: &str,
@@ -183,8 +184,10 @@ async fn make_change(
             message: format!("a reason is required: say why, in 1 to {MAX_REASON} characters"),
         });
     }
-    // The inventory names the region to call.
-    let secret = read::find(pool, id).await?;
+    // The inventory names the region to call; a secret outside the person's scope does not
+    // exist for them.
+    let pool = reader.pool();
+    let secret = read::find(&mut *reader.read().await?, id).await?;
     let (arn, name, region) = (
         secret.summary.arn.as_str(),
         secret.summary.name.as_str(),
@@ -291,7 +294,7 @@ async fn make_change(
         tracing::warn!(secret = arn, operation = problem.operation, message = %problem.message, "could not read the secret afresh after a change");
     }
     let request_ids = answered?;
-    let secret = match read::lookup(pool, arn).await? {
+    let secret = match read::lookup(&mut *reader.read().await?, arn).await? {
         SecretLookup::Found(detail) => Some(*detail),
         SecretLookup::Ambiguous(_) | SecretLookup::NotFound => None,
     };

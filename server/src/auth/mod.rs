@@ -10,6 +10,18 @@ pub mod tokens;
 pub mod users;
 
 use trailkeeper_app::Role;
+use trailkeeper_app::scope::Scope;
+
+/// A scope as the store keeps it (its terms; NULL: unscoped). Terms that no longer read are
+/// a corrupt row, refused rather than read as no limit.
+pub(crate) fn stored_scope(terms: Option<Vec<String>>) -> Result<Option<Scope>, sqlx::Error> {
+    let Some(terms) = terms else {
+        return Ok(None);
+    };
+    let scope = Scope::from_terms(&terms)
+        .map_err(|error| sqlx::Error::Decode(format!("stored scope: {error}").into()))?;
+    Ok((!scope.covers_everything()).then_some(scope))
+}
 
 /// A role as the store keeps it; the schema's CHECK makes anything else a corrupt row.
 pub(crate) fn stored_role(text: &str) -> Result<Role, sqlx::Error> {

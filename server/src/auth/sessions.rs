@@ -86,7 +86,7 @@ pub async fn resolve(
            AND s.revoked_at IS NULL AND s.expires_at > now() \
            AND s.last_seen_at > now() - make_interval(secs => $2) \
            AND u.disabled_at IS NULL \
-         RETURNING s.id, u.id AS user_id, u.name, u.role",
+         RETURNING s.id, u.id AS user_id, u.name, u.role, u.scope",
         secret::digest(secret),
         policy.idle_timeout.as_secs_f64(),
     )
@@ -102,6 +102,7 @@ pub async fn resolve(
             role: super::stored_role(&row.role)?,
             name: row.name,
             credential: Credential::Session,
+            scope: super::stored_scope(row.scope)?,
         },
     }))
 }

@@ -6,6 +6,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use trailkeeper_app::Role;
 use trailkeeper_app::access::{Credential, Identity};
+use trailkeeper_app::scope::Scope;
 
 use super::secret;
 use crate::audit::{Action, Entry};
@@ -17,6 +18,8 @@ const PREFIX: &str = "tkp_";
 pub struct ApiToken {
     pub name: String,
     pub role: Role,
+    /// What it may see; `None`: everything.
+    pub scope: Option<Scope>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -40,6 +43,7 @@ pub enum TokenError {
 struct TokenRow {
     name: String,
     role: String,
+    scope: Option<Vec<String>>,
     created_by: String,
     created_at: DateTime<Utc>,
     expires_at: Option<DateTime<Utc>>,
@@ -49,6 +53,7 @@ struct TokenRow {
 fn from_row(row: TokenRow) -> Result<ApiToken, TokenError> {
     Ok(ApiToken {
         role: super::stored_role(&row.role)?,
+        scope: super::stored_scope(row.scope)?,
         name: row.name,
         created_by: row.created_by,
         created_at: row.created_at,
@@ -63,6 +68,7 @@ pub async fn create(
     actor: &str,
     name: &str,
     role: Role,
+    scope: Option<&Scope>,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<(ApiToken, String), TokenError> {
     if !super::users::valid_name(name) {
@@ -72,11 +78,12 @@ pub async fn create(
     let mut tx = pool.begin().await?;
     let row = sqlx::query_as!(
         TokenRow,
-        "INSERT INTO api_tokens (name, role, token_hash, created_by, expires_at) \
-         VALUES ($1, $2, $3, $4, $5) \
-         RETURNING name, role, created_by, created_at, expires_at, last_used_at",
+        "INSERT INTO api_tokens (name, role, scope, token_hash, created_by, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         RETURNING name, role, scope, created_by, created_at, expires_at, last_used_at",
         name,
         role.as_str(),
+        scope.map(Scope::terms) as Option<Vec<String>>,
         digest,
         actor,
         expires_at,
@@ -96,12 +103,21 @@ pub async fn create(
         Some(at) => format!("expiring {}", at.format("%Y-%m-%d %H:%M UTC")),
         None => "without expiry".to_string(),
     };
+    let limited = match scope {
+        Some(scope) => format!(" limited to {scope}"),
+        None => String::new(),
+    };
     Entry::new(
         actor,
         Action::TokenCreated,
-        format!("created API token {name} with role {role}, {expiry}"),
+        format!("created API token {name} with role {role}{limited}, {expiry}"),
     )
-    .detail(json!({ "token": name, "role": role, "expires_at": expires_at }))
+    .detail(json!({
+        "token": name,
+        "role": role,
+        "scope": scope.map(Scope::terms),
+        "expires_at": expires_at,
+    }))
     .record(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -112,7 +128,8 @@ pub async fn create(
 pub async fn list(pool: &PgPool) -> Result<Vec<ApiToken>, TokenError> {
     let rows = sqlx::query_as!(
         TokenRow,
-        "SELECT name, role, created_by, created_at, expires_at, last_used_at FROM api_tokens \
+        "SELECT name, role, scope, created_by, created_at, expires_at, last_used_at \
+         FROM api_tokens \
          WHERE revoked_at IS NULL ORDER BY lower(name)",
     )
     .fetch_all(pool)
@@ -153,7 +170,7 @@ pub async fn resolve(pool: &PgPool, secret: &str) -> Result<Option<Identity>, sq
         "UPDATE api_tokens SET last_used_at = now() \
          WHERE token_hash = $1 AND revoked_at IS NULL \
            AND (expires_at IS NULL OR expires_at > now()) \
-         RETURNING name, role",
+         RETURNING name, role, scope",
         secret::digest(secret),
     )
     .fetch_optional(pool)
@@ -163,6 +180,7 @@ pub async fn resolve(pool: &PgPool, secret: &str) -> Result<Option<Identity>, sq
             role: super::stored_role(&row.role)?,
             name: row.name,
             credential: Credential::Token,
+            scope: super::stored_scope(row.scope)?,
         })
     })
     .transpose()

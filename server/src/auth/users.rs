@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 use trailkeeper_app::Role;
+use trailkeeper_app::scope::Scope;
 
 use super::password::{self, PasswordError};
 use super::sessions;
@@ -19,6 +20,8 @@ pub struct User {
     pub id: i64,
     pub name: String,
     pub role: Role,
+    /// What they may see; `None`: everything.
+    pub scope: Option<Scope>,
     pub disabled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
@@ -52,6 +55,7 @@ struct UserRow {
     id: i64,
     name: String,
     role: String,
+    scope: Option<Vec<String>>,
     disabled_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
 }
@@ -61,6 +65,7 @@ fn from_row(row: UserRow) -> Result<User, UserError> {
         id: row.id,
         name: row.name,
         role: super::stored_role(&row.role)?,
+        scope: super::stored_scope(row.scope)?,
         disabled_at: row.disabled_at,
         created_at: row.created_at,
     })
@@ -73,11 +78,23 @@ pub async fn add(
     role: Role,
     password: &str,
 ) -> Result<User, UserError> {
+    add_scoped(pool, actor, name, role, None, password).await
+}
+
+/// Adds a user limited to `scope` (`None`: unscoped).
+pub async fn add_scoped(
+    pool: &PgPool,
+    actor: &str,
+    name: &str,
+    role: Role,
+    scope: Option<&Scope>,
+    password: &str,
+) -> Result<User, UserError> {
     if !valid_name(name) {
         return Err(UserError::InvalidName(name.to_string()));
     }
     let hash = password::hash(password)?;
-    insert(pool, actor, name, role, Some(&hash), None).await
+    insert(pool, actor, name, role, scope, Some(&hash), None).await
 }
 
 /// Adds a user who signs in through single sign-on only, known to the provider by
@@ -92,7 +109,7 @@ pub async fn add_external(
     if !valid_name(name) {
         return Err(UserError::InvalidName(name.to_string()));
     }
-    insert(pool, actor, name, role, None, Some(external_id)).await
+    insert(pool, actor, name, role, None, None, Some(external_id)).await
 }
 
 async fn insert(
@@ -100,16 +117,19 @@ async fn insert(
     actor: &str,
     name: &str,
     role: Role,
+    scope: Option<&Scope>,
     password_hash: Option<&str>,
     external_id: Option<&str>,
 ) -> Result<User, UserError> {
     let mut tx = pool.begin().await?;
     let row = sqlx::query_as!(
         UserRow,
-        "INSERT INTO users (name, role, password_hash, external_id) VALUES ($1, $2, $3, $4) \
-         RETURNING id, name, role, disabled_at, created_at",
+        "INSERT INTO users (name, role, scope, password_hash, external_id) \
+         VALUES ($1, $2, $3, $4, $5) \
+         RETURNING id, name, role, scope, disabled_at, created_at",
         name,
         role.as_str(),
+        scope.map(Scope::terms) as Option<Vec<String>>,
         password_hash,
         external_id,
     )
@@ -127,12 +147,21 @@ async fn insert(
     } else {
         ""
     };
+    let limited = match scope {
+        Some(scope) => format!(", limited to {scope}"),
+        None => String::new(),
+    };
     Entry::new(
         actor,
         Action::UserCreated,
-        format!("created user {name} with role {role}{how}"),
+        format!("created user {name} with role {role}{limited}{how}"),
     )
-    .detail(json!({ "user": name, "role": role, "external_id": external_id }))
+    .detail(json!({
+        "user": name,
+        "role": role,
+        "scope": scope.map(Scope::terms),
+        "external_id": external_id,
+    }))
     .record(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -167,7 +196,7 @@ pub async fn ensure_initial_admin(pool: &PgPool) -> Result<Option<String>, UserE
 pub async fn list(pool: &PgPool) -> Result<Vec<User>, UserError> {
     let rows = sqlx::query_as!(
         UserRow,
-        "SELECT id, name, role, disabled_at, created_at FROM users ORDER BY lower(name)",
+        "SELECT id, name, role, scope, disabled_at, created_at FROM users ORDER BY lower(name)",
     )
     .fetch_all(pool)
     .await?;
@@ -219,6 +248,37 @@ pub async fn set_role(
     .await
 }
 
+/// Limits what a user may see to `scope`, or (`None`) lifts the limit.
+pub async fn set_scope(
+    pool: &PgPool,
+    actor: &str,
+    name: &str,
+    scope: Option<&Scope>,
+) -> Result<User, UserError> {
+    change(
+        pool,
+        actor,
+        name,
+        Change {
+            scope: Some(scope.map(Scope::terms)),
+            ..Change::default()
+        },
+        |user| match &user.scope {
+            Some(scope) => (
+                Action::UserScopeChanged,
+                format!("limited user {} to {scope}", user.name),
+                json!({ "user": user.name, "scope": scope.terms() }),
+            ),
+            None => (
+                Action::UserScopeChanged,
+                format!("lifted the scope of user {}", user.name),
+                json!({ "user": user.name, "scope": null }),
+            ),
+        },
+    )
+    .await
+}
+
 /// Gives a user a new password.
 pub async fn set_password(
     pool: &PgPool,
@@ -250,7 +310,7 @@ pub async fn set_password(
 pub async fn by_external_id(pool: &PgPool, external_id: &str) -> Result<Option<User>, UserError> {
     let row = sqlx::query_as!(
         UserRow,
-        "SELECT id, name, role, disabled_at, created_at FROM users WHERE external_id = $1",
+        "SELECT id, name, role, scope, disabled_at, created_at FROM users WHERE external_id = $1",
         external_id,
     )
     .fetch_optional(pool)
@@ -269,7 +329,7 @@ pub struct Credentials {
 /// The account a sign-in names, found case-insensitively.
 pub async fn credentials(pool: &PgPool, name: &str) -> Result<Option<Credentials>, UserError> {
     let row = sqlx::query!(
-        "SELECT id, name, role, disabled_at, created_at, password_hash FROM users \
+        "SELECT id, name, role, scope, disabled_at, created_at, password_hash FROM users \
          WHERE lower(name) = lower($1)",
         name,
     )
@@ -281,6 +341,7 @@ pub async fn credentials(pool: &PgPool, name: &str) -> Result<Option<Credentials
                 id: row.id,
                 name: row.name,
                 role: row.role,
+                scope: row.scope,
                 disabled_at: row.disabled_at,
                 created_at: row.created_at,
             })?,
@@ -296,6 +357,8 @@ struct Change<'a> {
     disable: bool,
     role: Option<&'a str>,
     password_hash: Option<&'a str>,
+    /// `Some(None)`: unscoped.
+    scope: Option<Option<Vec<String>>>,
 }
 
 /// Updates one user (found case-insensitively), ends their sessions and records what
@@ -314,13 +377,16 @@ async fn change(
            disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) ELSE disabled_at END, \
            role = coalesce($3, role), \
            password_hash = coalesce($4, password_hash), \
+           scope = CASE WHEN $5 THEN $6 ELSE scope END, \
            updated_at = now() \
          WHERE lower(name) = lower($1) \
-         RETURNING id, name, role, disabled_at, created_at",
+         RETURNING id, name, role, scope, disabled_at, created_at",
         name,
         change.disable,
         change.role,
         change.password_hash,
+        change.scope.is_some(),
+        change.scope.clone().flatten() as Option<Vec<String>>,
     )
     .fetch_optional(&mut *tx)
     .await?;

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use trailkeeper_app::Role;
 use trailkeeper_app::api::alerts::ChannelKind;
 use trailkeeper_app::api::findings::Severity;
+use trailkeeper_app::scope::Scope;
 
 use super::settings::LogFormat;
 use super::validate as parse;
@@ -523,6 +524,11 @@ pub enum TokenCommand {
         /// token is valid until revoked.
         #[arg(long, value_name = "DURATION", value_parser = parse::duration)]
         expires: Option<Duration>,
+        /// Limit what the token may see and act on: accounts, tags and name prefixes,
+        /// comma-separated, e.g. team=payments,111111111111,payments/*. Without it the token
+        /// sees everything its role allows.
+        #[arg(long, value_name = "SCOPE", value_parser = parse::scope)]
+        scope: Option<Scope>,
     },
     /// List active tokens: name, role, who created it, expiry, last use.
     List,
@@ -542,13 +548,24 @@ pub enum UserCommand {
         /// Read the password from the first line of standard input instead of prompting.
         #[arg(long)]
         password_stdin: bool,
+        /// Limit what the user may see and act on (as for `user set-scope`).
+        #[arg(long, value_name = "SCOPE", value_parser = parse::scope)]
+        scope: Option<Scope>,
     },
-    /// List users with their roles and whether they are disabled.
+    /// List users with their roles, scopes and whether they are disabled.
     List,
     /// Disable a user: they can no longer sign in. The user and their history stay.
     Disable { name: String },
     /// Change a user's role (viewer, auditor or admin). Ends the user's sessions.
     SetRole { name: String, role: Role },
+    /// Limit what a user may see and act on to accounts, secret tags and name prefixes,
+    /// comma-separated: e.g. team=payments,111111111111,payments/*. A secret is in scope when
+    /// any term matches it; its events and findings follow it. `*` lifts the limit.
+    SetScope {
+        name: String,
+        #[arg(value_parser = parse::scope)]
+        scope: Scope,
+    },
     /// Set a user's password. Prompts twice, or reads one line from stdin. Ends the user's
     /// sessions.
     SetPassword {

@@ -147,10 +147,12 @@ where
                 name,
                 role,
                 expires,
+                scope,
             } => TokenInvocation::Create {
                 name,
                 role,
                 valid_for: expires,
+                scope: scope.filter(|scope| !scope.covers_everything()),
             },
             TokenCommand::List => TokenInvocation::List,
             TokenCommand::Revoke { name } => TokenInvocation::Revoke { name },

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use trailkeeper_app::Role;
 use trailkeeper_app::api::admin::{ChangeRequest, SecretAction};
+use trailkeeper_app::scope::Scope;
 
 use crate::admin::approvals::ApprovalPolicy;
 use trailkeeper_app::api::alerts::NewChannel;
@@ -150,6 +151,8 @@ pub enum TokenInvocation {
         name: String,
         role: Role,
         valid_for: Option<Duration>,
+        /// `None`: everything its role allows.
+        scope: Option<Scope>,
     },
     List,
     Revoke {

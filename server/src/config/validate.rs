@@ -17,6 +17,7 @@ use sqlx::postgres::PgConnectOptions;
 use trailkeeper_app::Role;
 use trailkeeper_app::api::alerts::ChannelKind;
 use trailkeeper_app::api::findings::Severity;
+use trailkeeper_app::scope::{Scope, ScopeError};
 
 use super::cli::{GlobalArgs, IngestSource, Interval, ServeArgs};
 use super::settings::{LogFormat, TlsFiles};
@@ -283,6 +284,12 @@ pub(super) fn time(value: &str) -> Result<DateTime<Utc>, String> {
                 "{value:?} is not an RFC 3339 time ({error}); use for example 2026-01-01T00:00:00Z"
             )
         })
+}
+
+/// An access scope: terms separated by commas (`team=payments,111111111111,payments/*`);
+/// `*` alone is everything.
+pub(super) fn scope(value: &str) -> Result<Scope, String> {
+    value.parse().map_err(|error: ScopeError| error.to_string())
 }
 
 /// A positive duration such as `30m`, `12h` or `90d`.

@@ -2,6 +2,7 @@
 //! private cluster under the data directory.
 
 pub mod embedded;
+mod scoped;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use trailkeeper_app::AppError;
 use trailkeeper_app::api::overview::DatabaseStatus;
 
 use embedded::{EmbeddedError, EmbeddedPostgres};
+pub use scoped::{Reader, Reading};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 

@@ -5,7 +5,9 @@
 use axum::body::{Body, Bytes};
 use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
-use sqlx::{PgPool, QueryBuilder};
+use sqlx::QueryBuilder;
+
+use crate::db::Reader;
 use trailkeeper_app::api::events::{EventQuery, EventRecord, EventSummary};
 
 use super::read::{EVENT_COLUMNS, RecordRow, push_filters, secret_arns};
@@ -113,7 +115,7 @@ fn csv_row(event: &EventSummary) -> Vec<u8> {
 
 /// A response body that streams every event matching `query` (its cursor and limit
 /// ignored), newest first.
-pub fn stream(pool: PgPool, query: EventQuery, format: ExportFormat, now: DateTime<Utc>) -> Body {
+pub fn stream(reader: Reader, query: EventQuery, format: ExportFormat, now: DateTime<Utc>) -> Body {
     let (mut sender, receiver) =
         futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     tokio::spawn(async move {
@@ -130,8 +132,14 @@ pub fn stream(pool: PgPool, query: EventQuery, format: ExportFormat, now: DateTi
             limit: None,
             ..query.first_page()
         };
-        let secrets = match secret_arns(&pool, &query).await {
-            Ok(secrets) => secrets,
+        let looked_up = match reader.read().await {
+            Ok(mut db) => secret_arns(&mut db, &query)
+                .await
+                .map(|secrets| (db, secrets)),
+            Err(error) => Err(error),
+        };
+        let (mut db, secrets) = match looked_up {
+            Ok(found) => found,
             Err(error) => {
                 tracing::error!(%error, "an export could not look its secret up");
                 let _ = sender
@@ -145,7 +153,7 @@ pub fn stream(pool: PgPool, query: EventQuery, format: ExportFormat, now: DateTi
         let mut rows = sql
             .build_query_as::<RecordRow>()
             .persistent(false)
-            .fetch(&pool);
+            .fetch(&mut *db);
         while let Some(row) = rows.next().await {
             let chunk = match row {
                 Ok(row) => {

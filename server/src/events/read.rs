@@ -13,7 +13,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use trailkeeper_app::api::admin::TrailkeeperChange;
 use trailkeeper_app::api::events::{
     AccessKind, AccessReport, Bucket, ErrorFilter, EventQuery, EventRecord, EventSummary,
@@ -109,7 +109,10 @@ fn decode_cursor(text: &str) -> Result<Cursor, ReadError> {
 /// The ARNs for the query's secret filter (an ARN, or a name that finds each secret of that
 /// name, in the inventory or learned from events), looked up before the events are: with the ARNs themselves in the
 /// query, PostgreSQL plans the secret index rather than reading every event in the range.
-pub async fn secret_arns(pool: &PgPool, query: &EventQuery) -> Result<Vec<String>, sqlx::Error> {
+pub async fn secret_arns(
+    db: &mut PgConnection,
+    query: &EventQuery,
+) -> Result<Vec<String>, sqlx::Error> {
     match &query.secret {
         Some(secret) => {
             sqlx::query_scalar!(
@@ -117,7 +120,7 @@ pub async fn secret_arns(pool: &PgPool, query: &EventQuery) -> Result<Vec<String
                  UNION SELECT arn FROM event_secret_arns WHERE arn = $1 OR name = $1",
                 secret
             )
-            .fetch_all(pool)
+            .fetch_all(&mut *db)
             .await
         }
         None => Ok(Vec::new()),
@@ -206,17 +209,17 @@ pub fn push_filters(
 
 /// One page of events matching `query`, newest first, each with its record.
 pub async fn list(
-    pool: &PgPool,
+    db: &mut PgConnection,
     query: &EventQuery,
     now: DateTime<Utc>,
 ) -> Result<(Vec<EventRecord>, Option<String>), ReadError> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT) as usize;
-    let secrets = secret_arns(pool, query).await?;
+    let secrets = secret_arns(&mut *db, query).await?;
     let mut sql = list_sql("", query, now, limit, &secrets)?;
     let mut rows: Vec<RecordRow> = sql
         .build_query_as()
         .persistent(false)
-        .fetch_all(pool)
+        .fetch_all(&mut *db)
         .await?;
     let next = if rows.len() > limit {
         rows.truncate(limit);
@@ -236,17 +239,17 @@ pub async fn list(
 /// The plan PostgreSQL chooses for a page of `query`, one line per node: which index
 /// serves which filter, as `make bench` shows at a million events.
 pub async fn explain_list(
-    pool: &PgPool,
+    db: &mut PgConnection,
     query: &EventQuery,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, ReadError> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT) as usize;
-    let secrets = secret_arns(pool, query).await?;
+    let secrets = secret_arns(&mut *db, query).await?;
     let mut sql = list_sql("EXPLAIN (COSTS OFF) ", query, now, limit, &secrets)?;
     Ok(sql
         .build_query_scalar()
         .persistent(false)
-        .fetch_all(pool)
+        .fetch_all(&mut *db)
         .await?)
 }
 
@@ -275,7 +278,7 @@ fn list_sql<'a>(
 
 /// Matching events per hour (for a span up to eight days) or per day.
 pub async fn histogram(
-    pool: &PgPool,
+    db: &mut PgConnection,
     query: &EventQuery,
     now: DateTime<Utc>,
 ) -> Result<Option<Histogram>, sqlx::Error> {
@@ -287,13 +290,13 @@ pub async fn histogram(
     let mut sql = QueryBuilder::new(format!(
         "SELECT date_trunc('{bucket}', event_time, 'UTC') AS bucket, count(*) FROM events"
     ));
-    let secrets = secret_arns(pool, query).await?;
+    let secrets = secret_arns(&mut *db, query).await?;
     push_filters(&mut sql, &query.first_page(), now, &secrets);
     sql.push(" GROUP BY 1 ORDER BY 1");
     let bars: Vec<(DateTime<Utc>, i64)> = sql
         .build_query_as()
         .persistent(false)
-        .fetch_all(pool)
+        .fetch_all(&mut *db)
         .await?;
     let (Some(first), Some(last)) = (bars.first(), bars.last()) else {
         return Ok(None);
@@ -314,7 +317,7 @@ pub async fn histogram(
 /// not part of a report): per principal, counts, first and last use, sources, clients and
 /// errors, the busiest first.
 pub async fn access_report(
-    pool: &PgPool,
+    db: &mut PgConnection,
     secret_arn: &str,
     query: &EventQuery,
     now: DateTime<Utc>,
@@ -358,7 +361,7 @@ pub async fn access_report(
         since,
         until
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     Ok(AccessReport {
         secret_arn: secret_arn.to_string(),
@@ -384,12 +387,15 @@ pub async fn access_report(
 }
 
 /// One event by its CloudTrail id.
-pub async fn event(pool: &PgPool, event_id: &str) -> Result<Option<EventRecord>, sqlx::Error> {
+pub async fn event(
+    db: &mut PgConnection,
+    event_id: &str,
+) -> Result<Option<EventRecord>, sqlx::Error> {
     let row: Option<RecordRow> = sqlx::query_as(&format!(
         "SELECT {EVENT_COLUMNS}, raw FROM events WHERE event_id = $1 LIMIT 1"
     ))
     .bind(event_id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *db)
     .await?;
     let Some(mut record) = row.map(EventRecord::from) else {
         return Ok(None);
@@ -401,7 +407,7 @@ pub async fn event(pool: &PgPool, event_id: &str) -> Result<Option<EventRecord>,
         record.event.event_name,
         record.event.event_time,
     )
-    .fetch_optional(pool)
+    .fetch_optional(&mut *db)
     .await?;
     record.through_trailkeeper = through.and_then(|through| {
         TrailkeeperChange::from_parts(through.audit_id, through.person, through.reason)
@@ -410,20 +416,23 @@ pub async fn event(pool: &PgPool, event_id: &str) -> Result<Option<EventRecord>,
 }
 
 /// The events with these CloudTrail ids that are stored, oldest first.
-pub async fn summaries(pool: &PgPool, ids: &[String]) -> Result<Vec<EventSummary>, sqlx::Error> {
+pub async fn summaries(
+    db: &mut PgConnection,
+    ids: &[String],
+) -> Result<Vec<EventSummary>, sqlx::Error> {
     let rows: Vec<EventRow> = sqlx::query_as(&format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ANY($1) \
          ORDER BY event_time, event_id"
     ))
     .bind(ids)
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     Ok(rows.into_iter().map(EventSummary::from).collect())
 }
 
 /// A principal's events per hour from `from` to `to`, the hours with events only.
 pub async fn hourly(
-    pool: &PgPool,
+    db: &mut PgConnection,
     principal: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -437,7 +446,7 @@ pub async fn hourly(
         from,
         to
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     Ok(hours
         .into_iter()
@@ -447,33 +456,33 @@ pub async fn hourly(
 
 /// The Overview's CloudTrail figures: the last day's events, errors and busiest principals,
 /// and each source's last poll and checkpoint.
-pub async fn overview(pool: &PgPool) -> Result<EventsOverview, sqlx::Error> {
+pub async fn overview(db: &mut PgConnection) -> Result<EventsOverview, sqlx::Error> {
     let last_day = sqlx::query!(
         r#"SELECT count(*) AS "events!",
                   count(*) FILTER (WHERE error_code IS NOT NULL) AS "errors!",
                   (SELECT max(event_time) FROM events) AS newest
            FROM events WHERE event_time >= now() - interval '1 day'"#
     )
-    .fetch_one(pool)
+    .fetch_one(&mut *db)
     .await?;
     let top_principals = sqlx::query!(
         r#"SELECT principal AS "principal!", count(*) AS "events!" FROM events
            WHERE event_time >= now() - interval '1 day' AND principal IS NOT NULL
            GROUP BY principal ORDER BY count(*) DESC, principal LIMIT 5"#
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?
     .into_iter()
     .map(|row| (row.principal, row.events))
     .collect();
     let quarantined = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM quarantine"#)
-        .fetch_one(pool)
+        .fetch_one(&mut *db)
         .await?;
     let polls = sqlx::query_as!(
         SourcePoll,
         "SELECT source, polled_at, error, new_events FROM ingest_polls ORDER BY source"
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     // An S3 stream's objects are quarantined under their own URLs, LookupEvents pages as
     // "LookupEvents in REGION …".
@@ -487,10 +496,10 @@ pub async fn overview(pool: &PgPool) -> Result<EventsOverview, sqlx::Error> {
                    AS "quarantined!"
            FROM ingest_checkpoints c ORDER BY c.source"#
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     let last_day_by_hour = histogram(
-        pool,
+        &mut *db,
         &EventQuery {
             range: Some(TimeRange::LastDay),
             ..EventQuery::default()

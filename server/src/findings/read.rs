@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use trailkeeper_app::api::findings::{
     Finding, FindingDetail, FindingKind, FindingPage, FindingQuery, FindingStatus, Severity,
     StatusFilter, TriageEntry,
@@ -105,7 +105,7 @@ fn push_filters(sql: &mut QueryBuilder<'_, Postgres>, query: &FindingQuery) {
 }
 
 /// One page of the query's findings, most recent activity first.
-pub async fn list(pool: &PgPool, query: &FindingQuery) -> Result<FindingPage, ReadError> {
+pub async fn list(db: &mut PgConnection, query: &FindingQuery) -> Result<FindingPage, ReadError> {
     let limit = i64::from(query.limit.unwrap_or(DEFAULT_LIMIT));
     let mut sql = QueryBuilder::new(format!("SELECT {COLUMNS} FROM findings WHERE true"));
     push_filters(&mut sql, query);
@@ -126,7 +126,7 @@ pub async fn list(pool: &PgPool, query: &FindingQuery) -> Result<FindingPage, Re
     }
     sql.push(" ORDER BY last_seen DESC, id DESC LIMIT ")
         .push_bind(limit + 1);
-    let mut rows: Vec<Row> = sql.build_query_as().fetch_all(pool).await?;
+    let mut rows: Vec<Row> = sql.build_query_as().fetch_all(&mut *db).await?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|row| {
@@ -147,13 +147,13 @@ pub async fn list(pool: &PgPool, query: &FindingQuery) -> Result<FindingPage, Re
 
 /// How many of the query's findings there are of each severity, most severe first.
 pub async fn counts(
-    pool: &PgPool,
+    db: &mut PgConnection,
     query: &FindingQuery,
 ) -> Result<Vec<(Severity, i64)>, sqlx::Error> {
     let mut sql = QueryBuilder::new("SELECT severity, count(*) FROM findings WHERE true");
     push_filters(&mut sql, query);
     sql.push(" GROUP BY severity");
-    let rows: Vec<(String, i64)> = sql.build_query_as().fetch_all(pool).await?;
+    let rows: Vec<(String, i64)> = sql.build_query_as().fetch_all(&mut *db).await?;
     let mut counts: Vec<(Severity, i64)> = rows
         .into_iter()
         .filter_map(|(severity, count)| Some((Severity::parse(&severity)?, count)))
@@ -175,13 +175,23 @@ struct DetailRow {
 
 /// One finding with its evidence events, the principal's activity around it, and its
 /// history.
-pub async fn get(pool: &PgPool, id: i64) -> Result<Option<FindingDetail>, sqlx::Error> {
+/// Whether a finding with this id exists for this reader.
+pub async fn exists(db: &mut PgConnection, id: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM findings WHERE id = $1) AS "exists!""#,
+        id
+    )
+    .fetch_one(db)
+    .await
+}
+
+pub async fn get(db: &mut PgConnection, id: i64) -> Result<Option<FindingDetail>, sqlx::Error> {
     let Some(found): Option<DetailRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS}, region, assignee, detail, created_at, updated_at \
          FROM findings WHERE id = $1"
     ))
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *db)
     .await?
     else {
         return Ok(None);
@@ -189,11 +199,11 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<Option<FindingDetail>, sqlx::
     let Some(finding) = found.row.finding() else {
         return Ok(None);
     };
-    let evidence = events::summaries(pool, &finding.evidence_event_ids).await?;
+    let evidence = events::summaries(&mut *db, &finding.evidence_event_ids).await?;
     let activity = match &finding.principal {
         Some(principal) => {
             events::hourly(
-                pool,
+                &mut *db,
                 principal,
                 finding.first_seen - Duration::days(1),
                 finding.last_seen + Duration::days(1),
@@ -208,7 +218,7 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<Option<FindingDetail>, sqlx::
          WHERE detail ? 'finding_id' AND (detail ->> 'finding_id')::bigint = $1 ORDER BY id",
         id
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     Ok(Some(FindingDetail {
         finding,
@@ -227,14 +237,14 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<Option<FindingDetail>, sqlx::
 const OVERVIEW_TOP: i64 = 5;
 
 /// Active findings by severity, and the most pressing of them.
-pub async fn overview(pool: &PgPool) -> Result<FindingsOverview, sqlx::Error> {
-    let by_severity = counts(pool, &FindingQuery::default()).await?;
+pub async fn overview(db: &mut PgConnection) -> Result<FindingsOverview, sqlx::Error> {
+    let by_severity = counts(&mut *db, &FindingQuery::default()).await?;
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM findings WHERE status IN ('open', 'acknowledged') \
          ORDER BY severity_rank(severity) DESC, last_seen DESC, id DESC LIMIT $1"
     ))
     .bind(OVERVIEW_TOP)
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     Ok(FindingsOverview {
         by_severity,
@@ -244,7 +254,7 @@ pub async fn overview(pool: &PgPool) -> Result<FindingsOverview, sqlx::Error> {
 
 /// Active findings per secret: how many, and the most severe.
 pub async fn active_by_secret(
-    pool: &PgPool,
+    db: &mut PgConnection,
     arns: &[String],
 ) -> Result<Vec<(String, i64, Severity)>, sqlx::Error> {
     let rows = sqlx::query!(
@@ -254,7 +264,7 @@ pub async fn active_by_secret(
            GROUP BY secret_arn"#,
         arns
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     Ok(rows
         .into_iter()

@@ -4,10 +4,12 @@
 
 use chrono::Utc;
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool};
 use trailkeeper_app::api::findings::{NewSuppression, Suppression, TriageAction};
 
+use super::read;
 use crate::audit::{Action, Entry};
+use crate::db::Reader;
 use trailkeeper_app::AppError;
 
 /// The longest comment or reason kept.
@@ -57,6 +59,22 @@ struct Triaged {
     kind: String,
     principal: Option<String>,
     secret_arn: Option<String>,
+}
+
+/// A triage action by someone who may see only what `reader` reads: a finding outside their
+/// scope does not exist for them.
+pub async fn triage_as(
+    reader: &Reader,
+    id: i64,
+    actor: &Actor<'_>,
+    action: TriageAction,
+) -> Result<(), TriageError> {
+    let mut db = reader.read().await?;
+    if !read::exists(&mut db, id).await? {
+        return Err(TriageError::NotFound(id));
+    }
+    drop(db);
+    triage(reader.pool(), id, actor, action).await
 }
 
 /// Does `action` to finding `id` as `actor`.
@@ -231,12 +249,12 @@ pub async fn triage(
 }
 
 /// The rules in force, soonest to expire first.
-pub async fn suppressions(pool: &PgPool) -> Result<Vec<Suppression>, sqlx::Error> {
+pub async fn suppressions(db: impl PgExecutor<'_>) -> Result<Vec<Suppression>, sqlx::Error> {
     let rows = sqlx::query!(
         "SELECT id, kind, principal_pattern, secret_pattern, until, reason, created_by, \
              created_at FROM suppressions WHERE until > now() ORDER BY until, id"
     )
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()

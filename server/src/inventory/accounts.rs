@@ -3,14 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use trailkeeper_app::api::overview::AccountOverview;
 use trailkeeper_app::api::secrets::AccountName;
 
 use super::read::sync_errors;
 
 /// The accounts that hold secrets AWS still has, with their names when known.
-pub async fn holding_secrets(pool: &PgPool) -> Result<Vec<AccountName>, sqlx::Error> {
+pub async fn holding_secrets(db: &mut PgConnection) -> Result<Vec<AccountName>, sqlx::Error> {
     sqlx::query_as!(
         AccountName,
         r#"SELECT held.account_id AS "id!", a.name
@@ -18,22 +18,22 @@ pub async fn holding_secrets(pool: &PgPool) -> Result<Vec<AccountName>, sqlx::Er
            LEFT JOIN accounts a ON a.id = held.account_id
            ORDER BY a.name NULLS LAST, held.account_id"#
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await
 }
 
 /// The role Trailkeeper assumes in `account`, as discovery last recorded it.
-pub async fn role_of(pool: &PgPool, account: &str) -> Result<Option<String>, sqlx::Error> {
+pub async fn role_of(db: &mut PgConnection, account: &str) -> Result<Option<String>, sqlx::Error> {
     Ok(
         sqlx::query_scalar!("SELECT role_arn FROM accounts WHERE id = $1", account)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *db)
             .await?
             .flatten(),
     )
 }
 
 /// Each account: discovered, holding secrets, or sending CloudTrail.
-pub async fn overview(pool: &PgPool) -> Result<Vec<AccountOverview>, sqlx::Error> {
+pub async fn overview(db: &mut PgConnection) -> Result<Vec<AccountOverview>, sqlx::Error> {
     struct Row {
         id: String,
         name: Option<String>,
@@ -89,7 +89,7 @@ pub async fn overview(pool: &PgPool) -> Result<Vec<AccountOverview>, sqlx::Error
            WHERE known.id IS NOT NULL
            ORDER BY accounts.name NULLS LAST, known.id"#
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     Ok(rows
         .into_iter()

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use trailkeeper_app::api::overview::{InventoryOverview, SyncRun};
 use trailkeeper_app::api::query::DEFAULT_LIMIT;
 use trailkeeper_app::api::secrets::{
@@ -234,7 +234,7 @@ fn push_filters(sql: &mut QueryBuilder<'_, Postgres>, query: &SecretQuery) {
 }
 
 /// One page of secrets matching `query`, with the cursor of the next page.
-pub async fn list(pool: &PgPool, query: &SecretQuery) -> Result<SecretPage, ReadError> {
+pub async fn list(db: &mut PgConnection, query: &SecretQuery) -> Result<SecretPage, ReadError> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT) as usize;
     let key = sort_key(query.sort, query.descending);
     let mut sql = QueryBuilder::new(format!(
@@ -262,7 +262,7 @@ pub async fn list(pool: &PgPool, query: &SecretQuery) -> Result<SecretPage, Read
         summary: SummaryRow,
         sort_key: String,
     }
-    let mut rows: Vec<Row> = sql.build_query_as().fetch_all(pool).await?;
+    let mut rows: Vec<Row> = sql.build_query_as().fetch_all(&mut *db).await?;
     let next = if rows.len() > limit {
         rows.truncate(limit);
         rows.last().map(|last| {
@@ -278,14 +278,17 @@ pub async fn list(pool: &PgPool, query: &SecretQuery) -> Result<SecretPage, Read
         None
     };
     let mut items: Vec<SecretSummary> = rows.into_iter().map(|row| row.summary.into()).collect();
-    with_findings(pool, &mut items).await?;
+    with_findings(&mut *db, &mut items).await?;
     Ok(SecretPage { items, next })
 }
 
 /// Fills in each secret's active findings.
-async fn with_findings(pool: &PgPool, secrets: &mut [SecretSummary]) -> Result<(), sqlx::Error> {
+async fn with_findings(
+    db: &mut PgConnection,
+    secrets: &mut [SecretSummary],
+) -> Result<(), sqlx::Error> {
     let arns: Vec<String> = secrets.iter().map(|secret| secret.arn.clone()).collect();
-    let active = findings::active_by_secret(pool, &arns).await?;
+    let active = findings::active_by_secret(&mut *db, &arns).await?;
     for secret in secrets {
         if let Some((_, count, worst)) = active.iter().find(|(arn, ..)| *arn == secret.arn) {
             secret.active_findings = *count;
@@ -296,15 +299,15 @@ async fn with_findings(pool: &PgPool, secrets: &mut [SecretSummary]) -> Result<(
 }
 
 /// How many secrets match `query`'s filters, on all pages.
-pub async fn count(pool: &PgPool, query: &SecretQuery) -> Result<i64, sqlx::Error> {
+pub async fn count(db: &mut PgConnection, query: &SecretQuery) -> Result<i64, sqlx::Error> {
     let mut sql = QueryBuilder::new("SELECT count(*) FROM secrets");
     push_filters(&mut sql, query);
-    sql.build_query_scalar().fetch_one(pool).await
+    sql.build_query_scalar().fetch_one(&mut *db).await
 }
 
 /// The values the filters offer: those of secrets AWS still has.
-pub async fn facets(pool: &PgPool) -> Result<SecretFacets, sqlx::Error> {
-    let accounts = super::accounts::holding_secrets(pool).await?;
+pub async fn facets(db: &mut PgConnection) -> Result<SecretFacets, sqlx::Error> {
+    let accounts = super::accounts::holding_secrets(&mut *db).await?;
     let facets = sqlx::query!(
         r#"SELECT
                COALESCE(array_agg(DISTINCT region ORDER BY region), '{}') AS "regions!",
@@ -315,7 +318,7 @@ pub async fn facets(pool: &PgPool) -> Result<SecretFacets, sqlx::Error> {
            FROM secrets WHERE gone_since IS NULL"#,
         DEFAULT_KMS_KEY
     )
-    .fetch_one(pool)
+    .fetch_one(&mut *db)
     .await?;
     Ok(SecretFacets {
         accounts,
@@ -326,8 +329,8 @@ pub async fn facets(pool: &PgPool) -> Result<SecretFacets, sqlx::Error> {
 }
 
 /// The one secret `id` names (its ARN, or its name when that is unique), or why there is none.
-pub async fn find(pool: &PgPool, id: &str) -> Result<SecretDetail, AppError> {
-    match lookup(pool, id).await.map_err(AppError::from)? {
+pub async fn find(db: &mut PgConnection, id: &str) -> Result<SecretDetail, AppError> {
+    match lookup(&mut *db, id).await.map_err(AppError::from)? {
         SecretLookup::Found(detail) => Ok(*detail),
         SecretLookup::NotFound => Err(AppError::NotFound(format!(
             "no secret has the name or ARN {id:?}"
@@ -346,7 +349,7 @@ pub async fn find(pool: &PgPool, id: &str) -> Result<SecretDetail, AppError> {
 
 /// A secret by its ARN or its name. A name AWS holds in several regions (or that was deleted
 /// and made again) is ambiguous unless only one of those secrets still exists.
-pub async fn lookup(pool: &PgPool, id: &str) -> Result<SecretLookup, sqlx::Error> {
+pub async fn lookup(db: &mut PgConnection, id: &str) -> Result<SecretLookup, sqlx::Error> {
     let column = if id.starts_with("arn:") {
         "arn"
     } else {
@@ -356,7 +359,7 @@ pub async fn lookup(pool: &PgPool, id: &str) -> Result<SecretLookup, sqlx::Error
         "SELECT {SUMMARY_COLUMNS} FROM secrets WHERE {column} = $1 ORDER BY region, arn"
     ))
     .bind(id)
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     if candidates.len() > 1 && candidates.iter().any(|row| row.gone_since.is_none()) {
         candidates.retain(|row| row.gone_since.is_none());
@@ -365,9 +368,11 @@ pub async fn lookup(pool: &PgPool, id: &str) -> Result<SecretLookup, sqlx::Error
         0 => Ok(SecretLookup::NotFound),
         1 => {
             let mut summary = [candidates.remove(0).into()];
-            with_findings(pool, &mut summary).await?;
+            with_findings(&mut *db, &mut summary).await?;
             let [summary] = summary;
-            Ok(SecretLookup::Found(Box::new(detail(pool, summary).await?)))
+            Ok(SecretLookup::Found(Box::new(
+                detail(&mut *db, summary).await?,
+            )))
         }
         _ => Ok(SecretLookup::Ambiguous(
             candidates.into_iter().map(Into::into).collect(),
@@ -375,7 +380,10 @@ pub async fn lookup(pool: &PgPool, id: &str) -> Result<SecretLookup, sqlx::Error
     }
 }
 
-async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, sqlx::Error> {
+async fn detail(
+    db: &mut PgConnection,
+    summary: SecretSummary,
+) -> Result<SecretDetail, sqlx::Error> {
     struct Row {
         created_at: Option<DateTime<Utc>>,
         last_changed_at: Option<DateTime<Utc>>,
@@ -398,7 +406,7 @@ async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, s
          FROM secrets WHERE arn = $1",
         summary.arn
     )
-    .fetch_one(pool)
+    .fetch_one(&mut *db)
     .await?;
 
     struct VersionRow {
@@ -420,7 +428,7 @@ async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, s
              'AWSPREVIOUS' = ANY (labels) DESC, first_seen_at DESC, version_id",
         summary.arn
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     let observed: Vec<ObservedMove> = sqlx::query_as!(
         ObservedMove,
@@ -428,7 +436,7 @@ async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, s
          WHERE secret_arn = $1 ORDER BY observed_at, id",
         summary.arn
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     let names = CHANGE_EVENTS.map(|name| format!("'{name}'")).join(", ");
     // A call that failed changed nothing; a service event's message is its news.
@@ -445,7 +453,7 @@ async fn detail(pool: &PgPool, summary: SecretSummary) -> Result<SecretDetail, s
          ORDER BY event_time, event_id"
     ))
     .bind(&summary.arn)
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     let (label_history, changes) = changes::explain(&observed, &events);
 
@@ -498,12 +506,12 @@ const LAST_SYNCS: i64 = 50;
 
 /// The Overview's figures: secrets by rotation status, how many are flagged, and each
 /// account and region's newest sync.
-pub async fn overview(pool: &PgPool) -> Result<InventoryOverview, sqlx::Error> {
+pub async fn overview(db: &mut PgConnection) -> Result<InventoryOverview, sqlx::Error> {
     let counts = sqlx::query!(
         r#"SELECT rotation_status, count(*) AS "secrets!" FROM secrets WHERE gone_since IS NULL
            GROUP BY rotation_status"#
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     let by_status: Vec<(RotationStatus, i64)> = RotationStatus::ALL
         .into_iter()
@@ -518,7 +526,7 @@ pub async fn overview(pool: &PgPool) -> Result<InventoryOverview, sqlx::Error> {
         r#"SELECT count(*) AS "flagged!" FROM secrets
            WHERE gone_since IS NULL AND cardinality(flags) > 0"#
     )
-    .fetch_one(pool)
+    .fetch_one(&mut *db)
     .await?;
     struct RunRow {
         account_id: Option<String>,
@@ -539,7 +547,7 @@ pub async fn overview(pool: &PgPool) -> Result<InventoryOverview, sqlx::Error> {
          ORDER BY outcome = 'succeeded', account_id, region LIMIT $1",
         LAST_SYNCS
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     Ok(InventoryOverview {
         secrets: by_status.iter().map(|(_, count)| count).sum(),

@@ -279,10 +279,10 @@ pub async fn enforce(required: Access, answer: Answer, request: Request, next: N
             AppError::Unauthorized("sign in required".into()).into_response()
         }
         (Decision::SignInRequired, Answer::Page) => sign_in_required(&request),
-        (Decision::Forbidden { needed }, Answer::Json) => {
-            AppError::Forbidden(format!("this needs the {needed} role")).into_response()
+        (refused, Answer::Json) => {
+            AppError::Forbidden(refused.refusal().unwrap_or_default()).into_response()
         }
-        (Decision::Forbidden { needed }, Answer::Page) => forbidden_page(needed),
+        (refused, Answer::Page) => forbidden_page(refused),
     };
     response
         .headers_mut()
@@ -313,14 +313,21 @@ fn sign_in_required(request: &Request) -> Response {
     }
 }
 
-/// A page of its own: the route exists, but this role may not see it.
-fn forbidden_page(needed: trailkeeper_app::Role) -> Response {
+/// A page of its own: the route exists, but this person may not see it.
+fn forbidden_page(refused: Decision) -> Response {
+    let why = match refused {
+        Decision::Forbidden { needed } => {
+            format!("This page needs the <strong>{needed}</strong> role.")
+        }
+        _ => "This page covers the whole estate, and your access is scoped to part of it."
+            .to_string(),
+    };
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>Not allowed · Trailkeeper</title>\
          <link rel=\"stylesheet\" href=\"/pkg/trailkeeper.css\"></head>\
          <body><main><h1>Not allowed</h1><section class=\"panel\">\
-         <p>This page needs the <strong>{needed}</strong> role.</p>\
+         <p>{why}</p>\
          <p><a href=\"/\">Go to the overview</a></p></section></main></body></html>"
     );
     (

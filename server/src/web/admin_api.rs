@@ -13,6 +13,7 @@ use trailkeeper_app::error::ApiError;
 
 use super::api::{Body, Requester};
 use crate::admin::{Administration, approvals};
+use crate::db::Reader;
 
 /// Changes a secret. The actions and the body fields each reads: `rotate` (`immediately`,
 /// default true); `rotation` (`schedule`, `window`, `function_arn`, `immediately`, or
@@ -45,7 +46,7 @@ use crate::admin::{Administration, approvals};
     )
 )]
 pub async fn change_secret(
-    State(pool): State<PgPool>,
+    reader: Reader,
     State(administration): State<Administration>,
     requester: Requester,
     Path(path): Path<String>,
@@ -58,7 +59,7 @@ pub async fn change_secret(
         ));
     };
     let outcome = administration
-        .change_secret(&pool, &requester.actor(), id, action, &request)
+        .change_secret(&reader, &requester.actor(), id, action, &request)
         .await?;
     let status = if outcome.awaiting_approval.is_some() {
         StatusCode::ACCEPTED

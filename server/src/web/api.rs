@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Extension, FromRequest, FromRequestParts, Path, RawQuery, State};
+use axum::extract::{Extension, FromRef, FromRequest, FromRequestParts, Path, RawQuery, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -40,6 +40,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::access::ClientAddress;
 use crate::audit::{Action, Entry};
+use crate::db::Reader;
 use crate::detect::DetectionSettings;
 use crate::events::export::csv_line;
 use crate::events::read as events;
@@ -251,11 +252,12 @@ pub async fn me(Extension(identity): Extension<Identity>) -> Json<Me> {
     )
 )]
 pub async fn list_secrets(
-    State(pool): State<PgPool>,
+    reader: Reader,
     RawQuery(query): RawQuery,
 ) -> Result<Json<SecretPage>, AppError> {
     let query = SecretQuery::parse(query.as_deref().unwrap_or_default())?;
-    Ok(Json(read::list(&pool, &query).await?))
+    let mut db = reader.read().await.map_err(AppError::from)?;
+    Ok(Json(read::list(&mut db, &query).await?))
 }
 
 /// One secret by name or ARN, with its versions and label history.
@@ -272,18 +274,20 @@ pub async fn list_secrets(
     )
 )]
 pub async fn secret(
-    State(pool): State<PgPool>,
+    reader: Reader,
     Extension(identity): Extension<Identity>,
     Extension(ClientAddress(address)): Extension<ClientAddress>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let found = read::find(&pool, &id).await;
+    let mut db = reader.read().await.map_err(AppError::from)?;
+    let found = read::find(&mut db, &id).await;
     // A name may itself end in `/access`: the secret wins, else it is the secret's report.
     if let (Err(_), Some(secret)) = (&found, id.strip_suffix("/access")) {
-        let detail = read::find(&pool, secret).await?;
+        let detail = read::find(&mut db, secret).await?;
+        drop(db);
         let query = query.as_deref().unwrap_or_default();
-        return access(&pool, &identity, &address, &detail.summary.arn, query).await;
+        return access(&reader, &identity, &address, &detail.summary.arn, query).await;
     }
     Ok(Json(found?).into_response())
 }
@@ -307,7 +311,7 @@ pub async fn secret(
     )
 )]
 async fn access(
-    pool: &PgPool,
+    reader: &Reader,
     identity: &Identity,
     address: &str,
     arn: &str,
@@ -329,11 +333,12 @@ async fn access(
         )
         .detail(json!({ "format": "csv", "secret": arn, "query": query.to_query_string() }))
         .from_address(Some(address))
-        .record(pool)
+        .record(reader.pool())
         .await
         .map_err(AppError::from)?;
     }
-    let report = events::access_report(pool, arn, &query, chrono::Utc::now())
+    let mut db = reader.read().await.map_err(AppError::from)?;
+    let report = events::access_report(&mut db, arn, &query, chrono::Utc::now())
         .await
         .map_err(AppError::from)?;
     if !csv {
@@ -399,11 +404,12 @@ async fn access(
     )
 )]
 pub async fn list_events(
-    State(pool): State<PgPool>,
+    reader: Reader,
     RawQuery(query): RawQuery,
 ) -> Result<Json<EventPage>, AppError> {
     let query = EventQuery::parse(query.as_deref().unwrap_or_default())?;
-    let (items, next) = events::list(&pool, &query, chrono::Utc::now()).await?;
+    let mut db = reader.read().await.map_err(AppError::from)?;
+    let (items, next) = events::list(&mut db, &query, chrono::Utc::now()).await?;
     Ok(Json(EventPage { items, next }))
 }
 
@@ -555,6 +561,25 @@ impl<S: Send + Sync> FromRequestParts<S> for Requester {
             .map(|ClientAddress(address)| address.clone())
             .unwrap_or_default();
         Ok(Requester { name, address })
+    }
+}
+
+/// The store as the requester may read it: their scope's part of it.
+impl<S: Send + Sync> FromRequestParts<S> for Reader
+where
+    PgPool: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Reader, AppError> {
+        let identity = parts
+            .extensions
+            .get::<Identity>()
+            .ok_or_else(|| AppError::Unauthorized("sign in required".into()))?;
+        Ok(Reader::within(
+            PgPool::from_ref(state),
+            identity.scope.clone(),
+        ))
     }
 }
 

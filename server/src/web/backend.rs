@@ -1,7 +1,6 @@
 //! The server's side of the app's [`Backend`] port: what server functions call.
 
 use async_trait::async_trait;
-use sqlx::PgPool;
 use std::sync::Arc;
 use trailkeeper_app::AppError;
 use trailkeeper_app::access::Caller;
@@ -20,13 +19,14 @@ use trailkeeper_app::api::identity::SignInMethods;
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
 use trailkeeper_app::api::secrets::{SecretListing, SecretLookup, SecretQuery};
 use trailkeeper_app::api::settings::DetectionSettings;
-use trailkeeper_app::api::{AlertsBackend, Backend};
+use trailkeeper_app::api::{AlertsBackend, Backend, SharedBackend};
+use trailkeeper_app::scope::Scope;
 
 use crate::admin::{Administration, approvals};
 use crate::alert::Alerting;
 use crate::alert::log as delivery_log;
 use crate::alert::{deliver, setup};
-use crate::db::ReadError;
+use crate::db::{ReadError, Reader};
 use crate::detect::settings;
 use crate::events::read as events;
 use crate::findings::read as findings;
@@ -37,8 +37,10 @@ use crate::{audit, db};
 /// How many audit entries the Overview lists.
 const RECENT_ACTIVITY: i64 = 20;
 
+#[derive(Clone)]
 pub struct ServerBackend {
-    pub pool: PgPool,
+    /// The store as the person asking may read it; writes go through its pool.
+    pub reader: Reader,
     /// Where the changes admins make go.
     pub administration: Administration,
     pub alerting: Arc<Alerting>,
@@ -50,18 +52,17 @@ pub struct ServerBackend {
 #[async_trait]
 impl Backend for ServerBackend {
     async fn overview(&self) -> Result<Overview, AppError> {
-        let database = db::status(&self.pool, &self.database_location)
+        let database = db::status(self.reader.pool(), &self.database_location)
             .await
             .map_err(AppError::from)?;
-        let recent_activity = audit::recent(&self.pool, RECENT_ACTIVITY)
+        let mut db = self.reader.read().await.map_err(AppError::from)?;
+        let recent_activity = audit::recent(&mut *db, RECENT_ACTIVITY)
             .await
             .map_err(AppError::from)?;
-        let inventory = read::overview(&self.pool).await.map_err(AppError::from)?;
-        let events = events::overview(&self.pool).await.map_err(AppError::from)?;
-        let findings = findings::overview(&self.pool)
-            .await
-            .map_err(AppError::from)?;
-        let accounts = crate::inventory::accounts::overview(&self.pool)
+        let inventory = read::overview(&mut db).await.map_err(AppError::from)?;
+        let events = events::overview(&mut db).await.map_err(AppError::from)?;
+        let findings = findings::overview(&mut db).await.map_err(AppError::from)?;
+        let accounts = crate::inventory::accounts::overview(&mut db)
             .await
             .map_err(AppError::from)?;
         Ok(Overview {
@@ -77,7 +78,7 @@ impl Backend for ServerBackend {
     }
 
     async fn audit_log(&self, filter: AuditFilter) -> Result<AuditPage, AppError> {
-        audit::page(&self.pool, &filter)
+        audit::page(self.reader.pool(), &filter)
             .await
             .map_err(AppError::from)
     }
@@ -89,14 +90,17 @@ impl Backend for ServerBackend {
     }
 
     async fn secrets(&self, query: SecretQuery) -> Result<SecretListing, AppError> {
+        let (mut listing, mut counting, mut offering) =
+            tokio::try_join!(self.reader.read(), self.reader.read(), self.reader.read())
+                .map_err(AppError::from)?;
         let (page, matching, facets) = tokio::try_join!(
-            read::list(&self.pool, &query),
+            read::list(&mut listing, &query),
             async {
-                read::count(&self.pool, &query)
+                read::count(&mut counting, &query)
                     .await
                     .map_err(ReadError::from)
             },
-            async { read::facets(&self.pool).await.map_err(ReadError::from) },
+            async { read::facets(&mut offering).await.map_err(ReadError::from) },
         )
         .map_err(AppError::from)?;
         Ok(SecretListing {
@@ -108,8 +112,10 @@ impl Backend for ServerBackend {
 
     async fn events(&self, query: EventQuery) -> Result<EventListing, AppError> {
         let now = chrono::Utc::now();
-        let (page, histogram) = tokio::try_join!(events::list(&self.pool, &query, now), async {
-            events::histogram(&self.pool, &query, now)
+        let (mut listing, mut charting) =
+            tokio::try_join!(self.reader.read(), self.reader.read()).map_err(AppError::from)?;
+        let (page, histogram) = tokio::try_join!(events::list(&mut listing, &query, now), async {
+            events::histogram(&mut charting, &query, now)
                 .await
                 .map_err(ReadError::from)
         },)
@@ -127,24 +133,29 @@ impl Backend for ServerBackend {
         secret_arn: String,
         query: EventQuery,
     ) -> Result<AccessReport, AppError> {
-        events::access_report(&self.pool, &secret_arn, &query, chrono::Utc::now())
+        let mut db = self.reader.read().await.map_err(AppError::from)?;
+        events::access_report(&mut db, &secret_arn, &query, chrono::Utc::now())
             .await
             .map_err(AppError::from)
     }
 
     async fn event(&self, event_id: String) -> Result<Option<EventRecord>, AppError> {
-        events::event(&self.pool, &event_id)
+        let mut db = self.reader.read().await.map_err(AppError::from)?;
+        events::event(&mut db, &event_id)
             .await
             .map_err(AppError::from)
     }
 
     async fn secret(&self, id: String) -> Result<SecretLookup, AppError> {
-        read::lookup(&self.pool, &id).await.map_err(AppError::from)
+        let mut db = self.reader.read().await.map_err(AppError::from)?;
+        read::lookup(&mut db, &id).await.map_err(AppError::from)
     }
 
     async fn findings(&self, query: FindingQuery) -> Result<FindingListing, AppError> {
-        let (page, counts) = tokio::try_join!(findings::list(&self.pool, &query), async {
-            findings::counts(&self.pool, &query)
+        let (mut listing, mut counting) =
+            tokio::try_join!(self.reader.read(), self.reader.read()).map_err(AppError::from)?;
+        let (page, counts) = tokio::try_join!(findings::list(&mut listing, &query), async {
+            findings::counts(&mut counting, &query)
                 .await
                 .map_err(ReadError::from)
         })
@@ -153,7 +164,8 @@ impl Backend for ServerBackend {
     }
 
     async fn finding(&self, id: i64) -> Result<Option<FindingDetail>, AppError> {
-        findings::get(&self.pool, id).await.map_err(AppError::from)
+        let mut db = self.reader.read().await.map_err(AppError::from)?;
+        findings::get(&mut db, id).await.map_err(AppError::from)
     }
 
     async fn change_secret(
@@ -164,7 +176,7 @@ impl Backend for ServerBackend {
         request: ChangeRequest,
     ) -> Result<ChangeOutcome, AppError> {
         self.administration
-            .change_secret(&self.pool, &actor(&who), &id, &action, &request)
+            .change_secret(&self.reader, &actor(&who), &id, &action, &request)
             .await
     }
 
@@ -173,7 +185,7 @@ impl Backend for ServerBackend {
     }
 
     async fn change_approvals(&self) -> Result<Vec<ChangeApproval>, AppError> {
-        Ok(approvals::list(&self.pool).await?)
+        Ok(approvals::list(self.reader.pool()).await?)
     }
 
     async fn decide_change(
@@ -184,31 +196,45 @@ impl Backend for ServerBackend {
         comment: Option<String>,
     ) -> Result<ChangeApproval, AppError> {
         self.administration
-            .decide_change(&self.pool, &actor(&who), id, approve, comment.as_deref())
+            .decide_change(
+                self.reader.pool(),
+                &actor(&who),
+                id,
+                approve,
+                comment.as_deref(),
+            )
             .await
     }
 
     async fn triage(&self, who: Caller, id: i64, action: TriageAction) -> Result<(), AppError> {
-        Ok(triage::triage(&self.pool, id, &actor(&who), action).await?)
+        Ok(triage::triage_as(&self.reader, id, &actor(&who), action).await?)
     }
 
     async fn suppressions(&self) -> Result<Vec<Suppression>, AppError> {
-        triage::suppressions(&self.pool)
-            .await
-            .map_err(AppError::from)
+        let mut db = self.reader.read().await.map_err(AppError::from)?;
+        triage::suppressions(&mut *db).await.map_err(AppError::from)
     }
 
     async fn add_suppression(&self, who: Caller, rule: NewSuppression) -> Result<(), AppError> {
-        triage::add_suppression(&self.pool, &actor(&who), rule).await?;
+        triage::add_suppression(self.reader.pool(), &actor(&who), rule).await?;
         Ok(())
     }
 
     async fn remove_suppression(&self, who: Caller, id: i64) -> Result<(), AppError> {
-        Ok(triage::remove_suppression(&self.pool, &actor(&who), id).await?)
+        Ok(triage::remove_suppression(self.reader.pool(), &actor(&who), id).await?)
     }
 
     async fn detection_settings(&self) -> Result<DetectionSettings, AppError> {
-        settings::load(&self.pool).await.map_err(AppError::from)
+        settings::load(self.reader.pool())
+            .await
+            .map_err(AppError::from)
+    }
+
+    fn within(&self, scope: Option<Scope>) -> SharedBackend {
+        Arc::new(ServerBackend {
+            reader: Reader::within(self.reader.pool().clone(), scope),
+            ..self.clone()
+        })
     }
 
     async fn save_detection_settings(
@@ -216,7 +242,13 @@ impl Backend for ServerBackend {
         who: Caller,
         new: DetectionSettings,
     ) -> Result<(), AppError> {
-        Ok(settings::save(&self.pool, &new, &who.identity.name, who.address.as_deref()).await?)
+        Ok(settings::save(
+            self.reader.pool(),
+            &new,
+            &who.identity.name,
+            who.address.as_deref(),
+        )
+        .await?)
     }
 }
 
@@ -231,9 +263,9 @@ fn actor(who: &Caller) -> Actor<'_> {
 #[async_trait]
 impl AlertsBackend for ServerBackend {
     async fn alerts(&self, query: DeliveryQuery) -> Result<AlertsView, AppError> {
-        let channels = setup::list_channels(&self.pool).await?;
-        let rules = setup::list_rules(&self.pool).await?;
-        let deliveries = delivery_log::list(&self.pool, &query).await?;
+        let channels = setup::list_channels(self.reader.pool()).await?;
+        let rules = setup::list_rules(self.reader.pool()).await?;
+        let deliveries = delivery_log::list(self.reader.pool(), &query).await?;
         Ok(AlertsView {
             channels,
             rules,
@@ -244,7 +276,7 @@ impl AlertsBackend for ServerBackend {
     async fn add_channel(&self, who: Caller, new: NewChannel) -> Result<String, AppError> {
         let alerting = &self.alerting;
         Ok(setup::add_channel(
-            &self.pool,
+            self.reader.pool(),
             &alerting.key,
             &alerting.senders,
             &actor(&who),
@@ -261,7 +293,7 @@ impl AlertsBackend for ServerBackend {
 
     async fn test_channel(&self, who: Caller, id: i64) -> Result<String, AppError> {
         Ok(
-            deliver::test_channel(&self.pool, &self.alerting, &actor(&who), id)
+            deliver::test_channel(self.reader.pool(), &self.alerting, &actor(&who), id)
                 .await
                 .map(|delivery| match delivery.status {
                     DeliveryStatus::Delivered => "Test message delivered.".to_string(),
@@ -281,7 +313,7 @@ impl AlertsBackend for ServerBackend {
     ) -> Result<(), AppError> {
         let alerting = &self.alerting;
         setup::change_channel(
-            &self.pool,
+            self.reader.pool(),
             &alerting.key,
             &alerting.senders,
             &actor(&who),
@@ -293,15 +325,15 @@ impl AlertsBackend for ServerBackend {
     }
 
     async fn retry_delivery(&self, who: Caller, id: String) -> Result<(), AppError> {
-        Ok(delivery_log::retry(&self.pool, &actor(&who), &id).await?)
+        Ok(delivery_log::retry(self.reader.pool(), &actor(&who), &id).await?)
     }
 
     async fn add_rule(&self, who: Caller, rule: NewAlertRule) -> Result<(), AppError> {
-        setup::add_rule(&self.pool, &actor(&who), rule).await?;
+        setup::add_rule(self.reader.pool(), &actor(&who), rule).await?;
         Ok(())
     }
 
     async fn remove_rule(&self, who: Caller, id: i64) -> Result<(), AppError> {
-        Ok(setup::remove_rule(&self.pool, &actor(&who), id).await?)
+        Ok(setup::remove_rule(self.reader.pool(), &actor(&who), id).await?)
     }
 }

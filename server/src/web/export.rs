@@ -2,11 +2,11 @@
 //! download, streamed, for auditors and admins; each export is recorded in the audit log
 //! with who asked, from where, and the filter.
 
-use axum::extract::{RawQuery, State};
+use crate::db::Reader;
+use axum::extract::RawQuery;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use sqlx::PgPool;
 use trailkeeper_app::api::events::EventQuery;
 
 use super::api::Requester;
@@ -28,11 +28,11 @@ use trailkeeper_app::AppError;
     )
 )]
 pub async fn csv(
-    state: State<PgPool>,
+    reader: Reader,
     requester: Requester,
     query: RawQuery,
 ) -> Result<Response, AppError> {
-    export(state, requester, query, ExportFormat::Csv).await
+    export(reader, requester, query, ExportFormat::Csv).await
 }
 
 /// Every event the filter matches, newest first, one JSON object per line with its derived
@@ -49,15 +49,15 @@ pub async fn csv(
     )
 )]
 pub async fn json_lines(
-    state: State<PgPool>,
+    reader: Reader,
     requester: Requester,
     query: RawQuery,
 ) -> Result<Response, AppError> {
-    export(state, requester, query, ExportFormat::JsonLines).await
+    export(reader, requester, query, ExportFormat::JsonLines).await
 }
 
 async fn export(
-    State(pool): State<PgPool>,
+    reader: Reader,
     requester: Requester,
     RawQuery(query): RawQuery,
     format: ExportFormat,
@@ -81,7 +81,7 @@ async fn export(
     .detail(json!({ "format": format.extension(), "query": query.first_page().to_query_string() }))
     .from_address(Some(&requester.address))
     // No export leaves without its audit entry.
-    .record(&pool)
+    .record(reader.pool())
     .await?;
     let filename = format!(
         "trailkeeper-events-{}.{}",
@@ -97,7 +97,7 @@ async fn export(
             ),
             (header::CACHE_CONTROL, "no-store".to_string()),
         ],
-        stream(pool, query, format, now),
+        stream(reader, query, format, now),
     )
         .into_response())
 }

@@ -10,6 +10,7 @@ use trailkeeper_app::api::findings::{
 };
 
 use super::api::{Body, Requester};
+use crate::db::Reader;
 use crate::detect::DetectionSettings;
 use crate::detect::settings;
 use crate::findings::read;
@@ -41,11 +42,12 @@ use trailkeeper_app::error::ApiError;
     )
 )]
 pub async fn list(
-    State(pool): State<PgPool>,
+    reader: Reader,
     RawQuery(query): RawQuery,
 ) -> Result<Json<FindingPage>, AppError> {
     let query = FindingQuery::parse(query.as_deref().unwrap_or_default())?;
-    Ok(Json(read::list(&pool, &query).await?))
+    let mut db = reader.read().await.map_err(AppError::from)?;
+    Ok(Json(read::list(&mut db, &query).await?))
 }
 
 /// One finding with its evidence events, the principal's activity around it, the detector's
@@ -61,11 +63,9 @@ pub async fn list(
         (status = 404, description = "No such finding", body = ApiError),
     )
 )]
-pub async fn get(
-    State(pool): State<PgPool>,
-    Path(id): Path<i64>,
-) -> Result<Json<FindingDetail>, AppError> {
-    read::get(&pool, id)
+pub async fn get(reader: Reader, Path(id): Path<i64>) -> Result<Json<FindingDetail>, AppError> {
+    let mut db = reader.read().await.map_err(AppError::from)?;
+    read::get(&mut db, id)
         .await?
         .map(Json)
         .ok_or_else(|| AppError::NotFound(format!("there is no finding {id}")))
@@ -89,16 +89,16 @@ pub async fn get(
     )
 )]
 pub async fn triage(
-    State(pool): State<PgPool>,
+    reader: Reader,
     requester: Requester,
     Path(id): Path<i64>,
     Body(action): Body<TriageAction>,
 ) -> Result<Json<FindingDetail>, AppError> {
     let actor = requester.actor();
-    triage::triage(&pool, id, &actor, action)
+    triage::triage_as(&reader, id, &actor, action)
         .await
         .map_err(AppError::from)?;
-    get(State(pool), Path(id)).await
+    get(reader, Path(id)).await
 }
 
 /// The suppression rules in force, soonest to expire first.
@@ -111,8 +111,9 @@ pub async fn triage(
         (status = 401, description = "No valid token or session", body = ApiError),
     )
 )]
-pub async fn suppressions(State(pool): State<PgPool>) -> Result<Json<Vec<Suppression>>, AppError> {
-    triage::suppressions(&pool)
+pub async fn suppressions(reader: Reader) -> Result<Json<Vec<Suppression>>, AppError> {
+    let mut db = reader.read().await.map_err(AppError::from)?;
+    triage::suppressions(&mut *db)
         .await
         .map(Json)
         .map_err(AppError::from)

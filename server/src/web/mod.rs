@@ -170,9 +170,13 @@ pub fn server_routes() -> Vec<ServerRoute> {
     let viewer = Access::Role(Role::Viewer);
     let auditor = Access::Role(Role::Auditor);
     let admin = Access::Role(Role::Admin);
+    // What covers the whole estate is not for people scoped to part of it.
+    let estate_viewer = Access::Estate(Role::Viewer);
+    let estate_auditor = Access::Estate(Role::Auditor);
+    let estate_admin = Access::Estate(Role::Admin);
     vec![
         ServerRoute::new(Method::GET, "/healthz", public, health::healthz),
-        ServerRoute::new(Method::GET, "/metrics", viewer, metrics::exposition),
+        ServerRoute::new(Method::GET, "/metrics", estate_viewer, metrics::exposition),
         ServerRoute::new(Method::POST, "/login", public, sign_in::sign_in),
         ServerRoute::new(Method::POST, "/logout", public, sign_in::sign_out),
         ServerRoute::new(Method::GET, "/login/sso", public, sso::begin),
@@ -182,9 +186,9 @@ pub fn server_routes() -> Vec<ServerRoute> {
         // A secret's name may hold slashes; the same route serves its access report.
         ServerRoute::api(routes!(api::secret), viewer).at("/api/v1/secrets/{*id}"),
         ServerRoute::api(routes!(admin_api::change_secret), admin).at("/api/v1/secrets/{*id}"),
-        ServerRoute::api(routes!(admin_api::changes), admin),
-        ServerRoute::api(routes!(admin_api::decide_change), admin),
-        ServerRoute::api(routes!(api::ingest), admin).taking(MAX_INGEST_BODY),
+        ServerRoute::api(routes!(admin_api::changes), estate_admin),
+        ServerRoute::api(routes!(admin_api::decide_change), estate_admin),
+        ServerRoute::api(routes!(api::ingest), estate_admin).taking(MAX_INGEST_BODY),
         ServerRoute::api(routes!(api::list_events), viewer),
         ServerRoute::api(routes!(export::csv), auditor),
         ServerRoute::api(routes!(export::json_lines), auditor),
@@ -192,20 +196,20 @@ pub fn server_routes() -> Vec<ServerRoute> {
         ServerRoute::api(routes!(findings_api::get), viewer),
         ServerRoute::api(routes!(findings_api::triage), auditor),
         ServerRoute::api(routes!(findings_api::suppressions), viewer),
-        ServerRoute::api(routes!(findings_api::add_suppression), auditor),
-        ServerRoute::api(routes!(findings_api::remove_suppression), auditor),
+        ServerRoute::api(routes!(findings_api::add_suppression), estate_auditor),
+        ServerRoute::api(routes!(findings_api::remove_suppression), estate_auditor),
         ServerRoute::api(routes!(findings_api::detection_settings), viewer),
-        ServerRoute::api(routes!(findings_api::put_detection_settings), admin),
-        ServerRoute::api(routes!(alerts_api::channels), auditor),
-        ServerRoute::api(routes!(alerts_api::add_channel), admin),
-        ServerRoute::api(routes!(alerts_api::change_channel), admin),
-        ServerRoute::api(routes!(alerts_api::remove_channel), admin),
-        ServerRoute::api(routes!(alerts_api::test_channel), admin),
-        ServerRoute::api(routes!(alerts_api::rules), auditor),
-        ServerRoute::api(routes!(alerts_api::add_rule), admin),
-        ServerRoute::api(routes!(alerts_api::remove_rule), admin),
-        ServerRoute::api(routes!(alerts_api::deliveries), auditor),
-        ServerRoute::api(routes!(alerts_api::retry_delivery), admin),
+        ServerRoute::api(routes!(findings_api::put_detection_settings), estate_admin),
+        ServerRoute::api(routes!(alerts_api::channels), estate_auditor),
+        ServerRoute::api(routes!(alerts_api::add_channel), estate_admin),
+        ServerRoute::api(routes!(alerts_api::change_channel), estate_admin),
+        ServerRoute::api(routes!(alerts_api::remove_channel), estate_admin),
+        ServerRoute::api(routes!(alerts_api::test_channel), estate_admin),
+        ServerRoute::api(routes!(alerts_api::rules), estate_auditor),
+        ServerRoute::api(routes!(alerts_api::add_rule), estate_admin),
+        ServerRoute::api(routes!(alerts_api::remove_rule), estate_admin),
+        ServerRoute::api(routes!(alerts_api::deliveries), estate_auditor),
+        ServerRoute::api(routes!(alerts_api::retry_delivery), estate_admin),
         ServerRoute::api(routes!(api::openapi_document), viewer),
     ]
 }
@@ -243,7 +247,7 @@ pub fn router(context: WebContext) -> Router {
         context.approvals,
     );
     let backend: SharedBackend = Arc::new(ServerBackend {
-        pool: context.pool.clone(),
+        reader: crate::db::Reader::everything(context.pool.clone()),
         administration: administration.clone(),
         alerting: alerting.clone(),
         database_location: context.database_location,

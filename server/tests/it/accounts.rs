@@ -189,7 +189,7 @@ async fn every_account_of_the_organisation_is_synced_through_its_role(pool: PgPo
         "{}",
         refused.body
     );
-    let overview = trailkeeper::inventory::accounts::overview(&pool)
+    let overview = trailkeeper::inventory::accounts::overview(&mut pool.acquire().await.unwrap())
         .await
         .unwrap();
     let row = |id: &str| overview.iter().find(|account| account.id == id).unwrap();
