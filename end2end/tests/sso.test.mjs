@@ -19,7 +19,8 @@ before(async () => {
     TRAILKEEPER_OIDC_ISSUER: provider.issuer.url,
     TRAILKEEPER_OIDC_CLIENT_ID: 'trailkeeper',
     TRAILKEEPER_OIDC_CLIENT_SECRET: 'trailkeeper-test-secret',
-    TRAILKEEPER_OIDC_ROLES: 'admin=secops-admins,auditor=audit',
+    TRAILKEEPER_OIDC_ROLES: 'admin=secops-admins,auditor=audit,viewer=payments-engineers,viewer=contractors',
+    TRAILKEEPER_OIDC_SCOPES: '*:secops-admins,*:audit,team=payments:payments-engineers,payments/*:payments-engineers',
   });
   browser = await launchBrowser();
 });
@@ -73,6 +74,37 @@ test('an account the role mapping does not cover is refused', async () => {
   }
   const listed = await server.run(['user', 'list']);
   assert.doesNotMatch(listed.stdout, /intern/);
+});
+
+test('the groups claim also decides the scope: a payments engineer sees only payments', async () => {
+  const forget = providerAccount({ sub: 'u-4004', preferred_username: 'sso-payments', groups: ['payments-engineers'] });
+  try {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${server.url}/login`);
+    await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
+    await page.getByTestId('signed-in-scope').waitFor();
+    assert.equal(await page.getByTestId('signed-in-scope').textContent(), 'team=payments,payments/*');
+  } finally {
+    forget();
+  }
+  const listed = await server.run(['user', 'list']);
+  assert.match(listed.stdout, /^sso-payments\s+viewer\s.*limited to team=payments,payments\/\*$/m, listed.stdout);
+});
+
+test('an account with a role but no scope mapping is refused', async () => {
+  const forget = providerAccount({ sub: 'u-5005', preferred_username: 'contractor', groups: ['contractors'] });
+  try {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${server.url}/login`);
+    await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
+    await page.getByTestId('sign-in-notice').waitFor();
+    assert.match(await page.getByTestId('sign-in-notice').textContent(), /not mapped to any part of the estate/);
+    assert.equal(await page.getByTestId('signed-in-as').count(), 0);
+  } finally {
+    forget();
+  }
+  const listed = await server.run(['user', 'list']);
+  assert.doesNotMatch(listed.stdout, /contractor/);
 });
 
 test('a callback with a state Trailkeeper never issued is refused', async () => {

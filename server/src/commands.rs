@@ -551,7 +551,7 @@ async fn token(database: &Database, command: TokenInvocation) -> anyhow::Result<
             for token in tokens::list(pool).await? {
                 let expired = token.expires_at.is_some_and(|at| at <= chrono::Utc::now());
                 println!(
-                    "{:<32} {:<8} {:<20} {:<20} {:<20} {}",
+                    "{:<32} {:<8} {:<20} {:<20} {:<20} {}{}",
                     token.name,
                     token.role.as_str(),
                     when(Some(token.created_at), ""),
@@ -561,7 +561,8 @@ async fn token(database: &Database, command: TokenInvocation) -> anyhow::Result<
                         when(token.expires_at, "never")
                     },
                     when(token.last_used_at, "never"),
-                    token.created_by
+                    token.created_by,
+                    limited(token.scope.as_ref())
                 );
             }
         }

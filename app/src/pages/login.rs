@@ -103,6 +103,9 @@ fn notice(reason: Option<&str>, retry_minutes: Option<u64>) -> Option<(&'static 
         "sso-no-role" => {
             "Your account at the identity provider has no Trailkeeper role. Ask an administrator for access.".to_string()
         }
+        "sso-no-scope" => {
+            "Your account at the identity provider is not mapped to any part of the estate here. Ask an administrator for access.".to_string()
+        }
         "sso-disabled" => "Your Trailkeeper account is disabled.".to_string(),
         "sso-name" => {
             "Your account name at the identity provider cannot be used here. Ask an administrator.".to_string()

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::sync::OnceCell;
 use trailkeeper_app::Role;
+use trailkeeper_app::scope::Scope as AccessScope;
 
 use super::secret;
 use super::sessions::{NewSession, SessionPolicy};
@@ -39,21 +40,59 @@ pub struct OidcSettings {
     /// Which claim value gives which role; `*` matches anyone the provider signed in. The
     /// highest role that matches wins.
     pub roles: Vec<(Role, String)>,
+    /// Which claim value (of the same claim) limits people to which scope terms
+    /// (`TRAILKEEPER_OIDC_SCOPES`); `None`: scopes are set in Trailkeeper, not by the provider.
+    pub scopes: Option<Vec<(AccessScope, String)>>,
+}
+
+/// What the provider's claim says of a person's scope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScopeGrant {
+    /// No scope mapping: the scope admins gave the account stays.
+    Kept,
+    /// The terms of every matching entry together; `None` when one covers everything.
+    Mapped(Option<AccessScope>),
+    /// Scopes are mapped and no entry matches: no access.
+    Unmatched,
+}
+
+/// A claim's value or values.
+fn claim_values(claim: Option<&Value>) -> Vec<&str> {
+    match claim {
+        Some(Value::String(value)) => vec![value.as_str()],
+        Some(Value::Array(values)) => values.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
 }
 
 impl OidcSettings {
     /// The role the claim's value(s) give, if any.
     pub fn role_for(&self, claim: Option<&Value>) -> Option<Role> {
-        let values: Vec<&str> = match claim {
-            Some(Value::String(value)) => vec![value.as_str()],
-            Some(Value::Array(values)) => values.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
-        };
+        let values = claim_values(claim);
         self.roles
             .iter()
             .filter(|(_, wanted)| wanted == "*" || values.contains(&wanted.as_str()))
             .map(|(role, _)| *role)
             .max()
+    }
+
+    /// The scope the claim's value(s) give: a person in two teams sees both.
+    pub fn scope_for(&self, claim: Option<&Value>) -> ScopeGrant {
+        let Some(mapping) = &self.scopes else {
+            return ScopeGrant::Kept;
+        };
+        let values = claim_values(claim);
+        let mut granted: Option<AccessScope> = None;
+        for (scope, wanted) in mapping {
+            if wanted == "*" || values.contains(&wanted.as_str()) {
+                granted.get_or_insert_default().extend(scope.clone());
+            }
+        }
+        match granted {
+            None => ScopeGrant::Unmatched,
+            Some(scope) if scope.covers_everything() => ScopeGrant::Mapped(None),
+            Some(scope) => ScopeGrant::Mapped(Some(scope)),
+        }
     }
 }
 
@@ -71,6 +110,8 @@ pub enum OidcError {
     Unverified(String),
     #[error("{name} has no Trailkeeper role: claim {claim:?} matches no role mapping")]
     NoRole { name: String, claim: String },
+    #[error("{name} has no Trailkeeper scope: claim {claim:?} matches no scope mapping")]
+    NoScope { name: String, claim: String },
     #[error("the account name {0:?} from the identity provider is not a valid user name")]
     InvalidName(String),
     #[error("the name {0:?} belongs to another Trailkeeper account")]
@@ -87,6 +128,7 @@ impl OidcError {
         match self {
             OidcError::UnknownState | OidcError::OtherBrowser => "sso-expired",
             OidcError::NoRole { .. } => "sso-no-role",
+            OidcError::NoScope { .. } => "sso-no-scope",
             OidcError::Disabled(_) => "sso-disabled",
             OidcError::NameTaken(_) | OidcError::InvalidName(_) => "sso-name",
             _ => "sso-failed",
@@ -293,9 +335,18 @@ impl Oidc {
             self.record_failure(pool, &name, address, &error).await?;
             return Err(error);
         };
+        let scope = self.settings.scope_for(claim);
+        if scope == ScopeGrant::Unmatched {
+            let error = OidcError::NoScope {
+                name: name.clone(),
+                claim: self.settings.role_claim.clone(),
+            };
+            self.record_failure(pool, &name, address, &error).await?;
+            return Err(error);
+        }
 
         let external_id = format!("{} {subject}", self.settings.issuer);
-        let user = match provision(pool, &external_id, &name, role).await {
+        let user = match provision(pool, &external_id, &name, role, scope).await {
             Ok(user) => user,
             Err(error) => {
                 self.record_failure(pool, &name, address, &error).await?;
@@ -347,13 +398,14 @@ fn verified_payload(jwt: &str) -> Result<serde_json::Map<String, Value>, &'stati
     serde_json::from_slice(&bytes).map_err(|_| "the ID token's claims are not a JSON object")
 }
 
-/// The account for a provider's subject: created on first sign-in, its role kept in step
-/// with the provider's mapping.
+/// The account for a provider's subject: created on first sign-in, its role (and its scope,
+/// when the provider decides scopes) kept in step with the provider's mapping.
 async fn provision(
     pool: &PgPool,
     external_id: &str,
     name: &str,
     role: Role,
+    scope: ScopeGrant,
 ) -> Result<User, OidcError> {
     const ACTOR: &str = "single sign-on";
     let existing = users::by_external_id(pool, external_id)
@@ -364,21 +416,35 @@ async fn provision(
             if found.disabled_at.is_some() {
                 return Err(OidcError::Disabled(found.name));
             }
-            if found.role != role {
+            let found = if found.role != role {
                 users::set_role(pool, ACTOR, &found.name, role)
                     .await
                     .map_err(store_error)?
             } else {
                 found
+            };
+            match scope {
+                ScopeGrant::Mapped(scope) if found.scope != scope => {
+                    users::set_scope(pool, ACTOR, &found.name, scope.as_ref())
+                        .await
+                        .map_err(store_error)?
+                }
+                _ => found,
             }
         }
-        None => users::add_external(pool, ACTOR, name, role, external_id)
-            .await
-            .map_err(|error| match error {
-                users::UserError::InvalidName(name) => OidcError::InvalidName(name),
-                users::UserError::NameTaken(name) => OidcError::NameTaken(name),
-                other => store_error(other),
-            })?,
+        None => {
+            let scope = match &scope {
+                ScopeGrant::Mapped(scope) => scope.as_ref(),
+                ScopeGrant::Kept | ScopeGrant::Unmatched => None,
+            };
+            users::add_external(pool, ACTOR, name, role, scope, external_id)
+                .await
+                .map_err(|error| match error {
+                    users::UserError::InvalidName(name) => OidcError::InvalidName(name),
+                    users::UserError::NameTaken(name) => OidcError::NameTaken(name),
+                    other => store_error(other),
+                })?
+        }
     };
     Ok(user)
 }
@@ -404,7 +470,47 @@ mod tests {
                 .iter()
                 .map(|(role, value)| (*role, value.to_string()))
                 .collect(),
+            scopes: None,
         }
+    }
+
+    #[test]
+    fn each_matching_claim_value_adds_its_scope_and_none_matching_means_no_access() {
+        let mapping = OidcSettings {
+            scopes: Some(vec![
+                (
+                    "team=payments".parse().unwrap(),
+                    "payments-engineers".into(),
+                ),
+                ("111111111111".parse().unwrap(), "payments-engineers".into()),
+                ("identity/*".parse().unwrap(), "identity-engineers".into()),
+                ("*".parse().unwrap(), "secops-admins".into()),
+            ]),
+            ..settings(&[(Role::Viewer, "*")])
+        };
+        assert_eq!(
+            mapping.scope_for(Some(&json!(["payments-engineers"]))),
+            ScopeGrant::Mapped(Some("team=payments,111111111111".parse().unwrap()))
+        );
+        assert_eq!(
+            mapping.scope_for(Some(&json!(["payments-engineers", "identity-engineers"]))),
+            ScopeGrant::Mapped(Some(
+                "team=payments,111111111111,identity/*".parse().unwrap()
+            ))
+        );
+        assert_eq!(
+            mapping.scope_for(Some(&json!(["secops-admins", "payments-engineers"]))),
+            ScopeGrant::Mapped(None),
+            "* covers everything"
+        );
+        assert_eq!(
+            mapping.scope_for(Some(&json!("engineering"))),
+            ScopeGrant::Unmatched
+        );
+        assert_eq!(
+            settings(&[(Role::Viewer, "*")]).scope_for(None),
+            ScopeGrant::Kept
+        );
     }
 
     #[test]

@@ -104,12 +104,13 @@ pub async fn add_external(
     actor: &str,
     name: &str,
     role: Role,
+    scope: Option<&Scope>,
     external_id: &str,
 ) -> Result<User, UserError> {
     if !valid_name(name) {
         return Err(UserError::InvalidName(name.to_string()));
     }
-    insert(pool, actor, name, role, None, None, Some(external_id)).await
+    insert(pool, actor, name, role, scope, None, Some(external_id)).await
 }
 
 async fn insert(

@@ -770,6 +770,13 @@ pub struct ServeArgs {
     /// The highest matching role wins; an account that matches none cannot sign in.
     #[arg(long, env = "TRAILKEEPER_OIDC_ROLES", value_name = "MAPPING")]
     pub oidc_roles: Option<String>,
+
+    /// Which value of the same claim limits people to which scope term, for example
+    /// "team=payments:payments-engineers,111111111111:payments-engineers,*:secops-admins"
+    /// (TERM:VALUE; the term `*` is everything; the value `*` anyone). Matching entries add
+    /// up; an account that matches none cannot sign in. Unset: scopes are set in Trailkeeper.
+    #[arg(long, env = "TRAILKEEPER_OIDC_SCOPES", value_name = "MAPPING")]
+    pub oidc_scopes: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

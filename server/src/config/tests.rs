@@ -264,6 +264,84 @@ fn single_sign_on_needs_a_client_and_a_role_mapping() {
 }
 
 #[test]
+fn single_sign_on_maps_claim_values_to_scope_terms_and_refuses_hostile_ones() {
+    let sso = |scopes: &str| {
+        parse(&[
+            "serve",
+            "--oidc-issuer",
+            "https://id.example",
+            "--oidc-client-id",
+            "tk",
+            "--oidc-roles",
+            "viewer=*",
+            "--oidc-scopes",
+            scopes,
+        ])
+    };
+    let (_, invocation) =
+        sso("team=payments:payments-engineers, cost=a:b:finance, *:secops-admins").unwrap();
+    let Invocation::Serve(serve) = invocation else {
+        panic!("expected serve")
+    };
+    let scopes = serve.oidc.unwrap().scopes.unwrap();
+    let entries: Vec<(String, &str)> = scopes
+        .iter()
+        .map(|(scope, value)| (scope.to_string(), value.as_str()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("team=payments".to_string(), "payments-engineers"),
+            ("cost=a:b".to_string(), "finance"),
+            ("*".to_string(), "secops-admins"),
+        ]
+    );
+    for (hostile, problem) in [
+        ("team=payments", "not TERM:VALUE"),
+        ("team=payments:", "names no claim value"),
+        ("payments:engineers", "neither an account id"),
+        ("pay*ments*:engineers", "only the last character"),
+    ] {
+        let error = sso(hostile).unwrap_err();
+        assert_eq!(error.setting, "--oidc-scopes", "{hostile}");
+        assert!(
+            error.problem.contains(problem),
+            "{hostile}: {}",
+            error.problem
+        );
+    }
+}
+
+#[test]
+fn scopes_on_the_command_line_are_checked_term_by_term() {
+    let (_, invocation) = parse(&[
+        "token",
+        "create",
+        "ci",
+        "--role",
+        "viewer",
+        "--scope",
+        "team=payments,payments/*",
+    ])
+    .unwrap();
+    assert!(matches!(
+        invocation,
+        Invocation::Token(TokenInvocation::Create { scope: Some(scope), .. })
+            if scope.to_string() == "team=payments,payments/*"
+    ));
+    let error = parse(&[
+        "token", "create", "ci", "--role", "viewer", "--scope", "payments",
+    ])
+    .unwrap_err();
+    assert_eq!(error.setting, "--scope");
+    assert!(
+        error.problem.contains("\"payments\" is not a scope term"),
+        "{}",
+        error.problem
+    );
+}
+
+#[test]
 fn accounts_are_the_own_listed_roles_or_the_organisation() {
     let accounts = |args: &[&str]| {
         let (_, invocation) = parse(args).unwrap();

@@ -436,7 +436,43 @@ pub(super) fn oidc_settings(
             .filter(|secret| !secret.is_empty()),
         role_claim: serve.oidc_role_claim.clone(),
         roles,
+        scopes: serve
+            .oidc_scopes
+            .as_deref()
+            .filter(|mapping| !mapping.trim().is_empty())
+            .map(|mapping| scope_mapping(mapping, &named("oidc_scopes")))
+            .transpose()?,
     }))
+}
+
+/// `team=payments:payments-engineers,*:secops-admins`: each entry one scope term and the
+/// claim value that grants it (after the last `:`, as terms may hold one).
+pub(super) fn scope_mapping(
+    value: &str,
+    setting: &str,
+) -> Result<Vec<(Scope, String)>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let Some((term, claim_value)) = entry.rsplit_once(':') else {
+                return Err(invalid(
+                    setting,
+                    format!(
+                        "{entry:?} is not TERM:VALUE; use for example team=payments:payments-engineers"
+                    ),
+                ));
+            };
+            let claim_value = claim_value.trim();
+            if claim_value.is_empty() {
+                return Err(invalid(setting, format!("{entry:?} names no claim value")));
+            }
+            let scope = Scope::from_terms(&[term.trim()])
+                .map_err(|error| invalid(setting, error.to_string()))?;
+            Ok((scope, claim_value.to_string()))
+        })
+        .collect()
 }
 
 /// `admin=secops-admins,auditor=audit,viewer=*`.

@@ -332,6 +332,39 @@ fn users_are_managed_from_the_command_line() {
         "{listed}"
     );
 
+    let limited = run(
+        &["user", "set-scope", "alice", "team=payments,payments/*"],
+        "",
+    );
+    assert!(limited.status.success(), "{}", stderr(&limited));
+    assert!(
+        stdout(&limited).contains("alice now sees only team=payments,payments/*"),
+        "{}",
+        stdout(&limited)
+    );
+    let listed = stdout(&run(&["user", "list"], ""));
+    assert!(
+        listed.contains("limited to team=payments,payments/*"),
+        "{listed}"
+    );
+    let hostile = run(
+        &["user", "set-scope", "alice", "team=payments,pay*ments"],
+        "",
+    );
+    assert_eq!(hostile.status.code(), Some(2));
+    assert!(
+        stderr(&hostile).contains("\"pay*ments\" is not a scope term"),
+        "{}",
+        stderr(&hostile)
+    );
+    let lifted = run(&["user", "set-scope", "alice", "*"], "");
+    assert!(
+        stdout(&lifted).contains("alice now sees everything"),
+        "{}",
+        stdout(&lifted)
+    );
+    assert!(!stdout(&run(&["user", "list"], "")).contains("limited to"));
+
     let missing = run(&["user", "disable", "nobody"], "");
     assert_eq!(missing.status.code(), Some(1));
     assert!(
@@ -374,6 +407,30 @@ fn tokens_are_printed_once_listed_without_their_secret_and_revoked() {
     assert!(
         !listed.contains(&token[4..]),
         "the secret is never shown again"
+    );
+
+    let scoped = run(&[
+        "token",
+        "create",
+        "payments-ci",
+        "--role",
+        "viewer",
+        "--scope",
+        "111111111111,team=payments",
+    ]);
+    assert!(
+        stderr(&scoped).contains("limited to 111111111111,team=payments"),
+        "{}",
+        stderr(&scoped)
+    );
+    let listed = String::from_utf8_lossy(&run(&["token", "list"]).stdout).into_owned();
+    let line = listed
+        .lines()
+        .find(|line| line.starts_with("payments-ci"))
+        .expect("the scoped token is listed");
+    assert!(
+        line.ends_with("limited to 111111111111,team=payments"),
+        "{listed}"
     );
 
     assert!(run(&["token", "revoke", "exporter"]).status.success());
