@@ -22,6 +22,7 @@ use crate::api::identity::{CurrentIdentity, SignInMethodsFn};
 use crate::api::overview::GetOverview;
 use crate::api::secrets::{GetSecret, ListSecrets};
 use crate::api::settings::{GetDetectionSettings, SaveDetectionSettings};
+use crate::api::users::{AddUser, ChangeUser, ListUsers};
 use crate::scope::Scope;
 
 /// What a route asks of the requester.
@@ -127,7 +128,7 @@ pub struct Section {
 }
 
 /// The navigation, in order.
-pub const SECTIONS: [Section; 8] = [
+pub const SECTIONS: [Section; 9] = [
     section("/", "Overview", Access::Role(Role::Viewer)),
     section("/secrets", "Secrets", Access::Role(Role::Viewer)),
     section("/events", "Events", Access::Role(Role::Viewer)),
@@ -136,6 +137,7 @@ pub const SECTIONS: [Section; 8] = [
     section("/settings", "Settings", Access::Estate(Role::Admin)),
     section("/changes", "Changes", Access::Estate(Role::Admin)),
     section("/audit", "Audit log", Access::Estate(Role::Admin)),
+    section("/users", "Users", Access::Estate(Role::Admin)),
 ];
 
 const fn section(path: &'static str, label: &'static str, access: Access) -> Section {
@@ -157,7 +159,7 @@ const OTHER_PAGES: [(&str, Access); 4] = [
 /// Who may call each server function, keyed by the function itself (its `ServerFn::PATH`),
 /// so a rule cannot name an endpoint that is not there. Only the sign-in page's own
 /// question (how can I sign in here?) is public.
-const SERVER_FUNCTIONS: [(&str, Access); 30] = [
+const SERVER_FUNCTIONS: [(&str, Access); 33] = [
     rule::<CurrentIdentity>(Role::Viewer),
     (<SignInMethodsFn as ServerFn>::PATH, Access::Public),
     rule::<GetOverview>(Role::Viewer),
@@ -188,6 +190,9 @@ const SERVER_FUNCTIONS: [(&str, Access); 30] = [
     estate::<RetryAlertDelivery>(Role::Admin),
     estate::<AddAlertRule>(Role::Admin),
     estate::<RemoveAlertRule>(Role::Admin),
+    estate::<ListUsers>(Role::Admin),
+    estate::<AddUser>(Role::Admin),
+    estate::<ChangeUser>(Role::Admin),
 ];
 
 const fn rule<F: ServerFn>(role: Role) -> (&'static str, Access) {

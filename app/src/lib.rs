@@ -26,7 +26,7 @@ use pages::{
     alerts::AlertsPage, audit::AuditLogPage, changes::ChangesPage, event::EventPage,
     events::EventsPage, finding::FindingPage, findings::FindingsPage, login::LoginPage,
     not_found::NotFound, overview::OverviewPage, secret::SecretPage, secrets::SecretsPage,
-    settings::SettingsPage,
+    settings::SettingsPage, users::UsersPage,
 };
 
 /// The document around every page; rendered on the server only.
@@ -96,6 +96,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/findings/:id") view=FindingPage />
                     <Route path=path!("/alerts") view=AlertsPage />
                     <Route path=path!("/settings") view=SettingsPage />
+                    <Route path=path!("/users") view=UsersPage />
                 </Routes>
             </Layout>
         </Router>

@@ -14,6 +14,7 @@ pub mod overview;
 pub mod query;
 pub mod secrets;
 pub mod settings;
+pub mod users;
 
 #[cfg(feature = "ssr")]
 pub use backend::{AlertsBackend, Backend, SharedBackend};
@@ -36,9 +37,10 @@ mod backend {
     use super::overview::Overview;
     use super::secrets::{SecretListing, SecretLookup, SecretQuery};
     use super::settings::DetectionSettings;
-    use crate::AppError;
+    use super::users::{UserChange, UserSummary};
     use crate::access::{self, Caller, ClientAddress, Decision, Identity};
     use crate::scope::Scope;
+    use crate::{AppError, Role};
 
     /// What the pages need from the server's store and configuration. The server crate
     /// implements it and provides an [`Arc`] of it as Leptos context for every request.
@@ -95,6 +97,22 @@ mod backend {
             who: Caller,
             settings: DetectionSettings,
         ) -> Result<(), AppError>;
+        async fn users(&self) -> Result<Vec<UserSummary>, AppError>;
+        /// Adds a user by `who` with a generated password, which it returns.
+        async fn add_user(
+            &self,
+            who: Caller,
+            name: String,
+            role: Role,
+            scope: Option<Scope>,
+        ) -> Result<String, AppError>;
+        /// Changes the user `name` by `who`; says what was done.
+        async fn change_user(
+            &self,
+            who: Caller,
+            name: String,
+            change: UserChange,
+        ) -> Result<String, AppError>;
         /// The same backend, reading only what `scope` covers (`None`: everything).
         fn within(&self, scope: Option<Scope>) -> SharedBackend;
     }

@@ -12,3 +12,4 @@ pub mod secret;
 mod secret_actions;
 pub mod secrets;
 pub mod settings;
+pub mod users;

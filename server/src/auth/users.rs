@@ -5,8 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
-use trailkeeper_app::Role;
+use trailkeeper_app::api::users::UserSummary;
 use trailkeeper_app::scope::Scope;
+use trailkeeper_app::{AppError, Role};
 
 use super::password::{self, PasswordError};
 use super::sessions;
@@ -40,6 +41,21 @@ pub enum UserError {
     Password(#[from] PasswordError),
     #[error("the user store failed")]
     Store(#[from] sqlx::Error),
+}
+
+impl From<UserError> for AppError {
+    fn from(error: UserError) -> AppError {
+        match error {
+            UserError::InvalidName(_) => AppError::Invalid {
+                parameter: Some("name".into()),
+                message: error.to_string(),
+            },
+            UserError::NameTaken(_) => AppError::Conflict(error.to_string()),
+            UserError::NotFound(_) => AppError::NotFound(error.to_string()),
+            UserError::Password(_) => AppError::invalid(error.to_string()),
+            UserError::Store(error) => AppError::store(error),
+        }
+    }
 }
 
 /// User and token names: short plain identifiers, safe in any log line.
@@ -278,6 +294,47 @@ pub async fn set_scope(
         },
     )
     .await
+}
+
+/// Signs a user out everywhere: ends all their live sessions.
+pub async fn end_sessions(pool: &PgPool, actor: &str, name: &str) -> Result<User, UserError> {
+    change(pool, actor, name, Change::default(), |user| {
+        (
+            Action::UserSessionsEnded,
+            format!("signed user {} out everywhere", user.name),
+            json!({ "user": user.name }),
+        )
+    })
+    .await
+}
+
+/// Every user as the Users page lists them, with their live sessions.
+pub async fn summaries(pool: &PgPool) -> Result<Vec<UserSummary>, UserError> {
+    let rows = sqlx::query!(
+        r#"SELECT u.name, u.role, u.scope, u.external_id IS NOT NULL AS "single_sign_on!",
+                  u.disabled_at, u.created_at,
+                  count(s.id) AS "live_sessions!", max(s.last_seen_at) AS last_seen_at
+           FROM users u
+           LEFT JOIN sessions s ON s.user_id = u.id AND s.revoked_at IS NULL
+                AND s.expires_at > now()
+           GROUP BY u.id ORDER BY lower(u.name)"#
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(UserSummary {
+                role: super::stored_role(&row.role)?,
+                scope: super::stored_scope(row.scope)?,
+                name: row.name,
+                single_sign_on: row.single_sign_on,
+                disabled_at: row.disabled_at,
+                created_at: row.created_at,
+                live_sessions: row.live_sessions,
+                last_seen_at: row.last_seen_at,
+            })
+        })
+        .collect()
 }
 
 /// Gives a user a new password.

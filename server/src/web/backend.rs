@@ -5,6 +5,7 @@ use std::sync::Arc;
 use trailkeeper_app::AppError;
 use trailkeeper_app::access::Caller;
 
+use trailkeeper_app::Role;
 use trailkeeper_app::api::admin::{ChangeOutcome, ChangeRequest};
 use trailkeeper_app::api::alerts::{
     AlertsView, ChannelChange, DeliveryQuery, DeliveryStatus, NewAlertRule, NewChannel,
@@ -19,6 +20,7 @@ use trailkeeper_app::api::identity::SignInMethods;
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
 use trailkeeper_app::api::secrets::{SecretListing, SecretLookup, SecretQuery};
 use trailkeeper_app::api::settings::DetectionSettings;
+use trailkeeper_app::api::users::{UserChange, UserSummary};
 use trailkeeper_app::api::{AlertsBackend, Backend, SharedBackend};
 use trailkeeper_app::scope::Scope;
 
@@ -26,6 +28,7 @@ use crate::admin::{Administration, approvals};
 use crate::alert::Alerting;
 use crate::alert::log as delivery_log;
 use crate::alert::{deliver, setup};
+use crate::auth::{password, users};
 use crate::db::{ReadError, Reader};
 use crate::detect::settings;
 use crate::events::read as events;
@@ -228,6 +231,61 @@ impl Backend for ServerBackend {
         settings::load(self.reader.pool())
             .await
             .map_err(AppError::from)
+    }
+
+    async fn users(&self) -> Result<Vec<UserSummary>, AppError> {
+        Ok(users::summaries(self.reader.pool()).await?)
+    }
+
+    async fn add_user(
+        &self,
+        who: Caller,
+        name: String,
+        role: Role,
+        scope: Option<Scope>,
+    ) -> Result<String, AppError> {
+        let password = password::generate();
+        let pool = self.reader.pool();
+        users::add_scoped(
+            pool,
+            &who.identity.name,
+            &name,
+            role,
+            scope.as_ref(),
+            &password,
+        )
+        .await?;
+        Ok(password)
+    }
+
+    async fn change_user(
+        &self,
+        who: Caller,
+        name: String,
+        change: UserChange,
+    ) -> Result<String, AppError> {
+        let (pool, actor) = (self.reader.pool(), who.identity.name.as_str());
+        Ok(match change {
+            UserChange::Role(role) => {
+                let user = users::set_role(pool, actor, &name, role).await?;
+                format!("{} now has the {} role.", user.name, user.role)
+            }
+            UserChange::Scope(scope) => {
+                let user = users::set_scope(pool, actor, &name, scope.as_ref()).await?;
+                match user.scope {
+                    Some(scope) => format!("{} now sees only {scope}.", user.name),
+                    None => format!("{} now sees everything their role allows.", user.name),
+                }
+            }
+            UserChange::Disable => {
+                let user = users::disable(pool, actor, &name).await?;
+                format!("{} is disabled and signed out.", user.name)
+            }
+            UserChange::EndSessions => {
+                let user = users::end_sessions(pool, actor, &name).await?;
+                format!("{} is signed out everywhere.", user.name)
+            }
+        })
     }
 
     fn within(&self, scope: Option<Scope>) -> SharedBackend {

@@ -627,12 +627,41 @@ async fn the_audit_log_is_append_only_and_filtered_by_its_page(pool: PgPool) {
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn the_navigation_shows_only_what_the_role_may_open(pool: PgPool) {
     let viewer = signed_in(&pool, "vic", Role::Viewer).await;
-    let page = get(&app(pool).await, "/", &viewer).await;
+    let page = get(&app(pool.clone()).await, "/", &viewer).await;
     assert!(page.body.contains(">Secrets</a>"));
-    for hidden in ["Alerts", "Settings", "Audit log"] {
+    for hidden in ["Alerts", "Settings", "Audit log", "Users"] {
         assert!(!page.body.contains(&format!(">{hidden}</a>")), "{hidden}");
     }
     assert!(page.body.contains("vic"));
+
+    // An admin limited to one team has none of the estate-wide pages either.
+    let scope = "team=payments".parse().unwrap();
+    let scoped = users::add_scoped(&pool, "test", "sam", Role::Admin, Some(&scope), PASSWORD)
+        .await
+        .unwrap();
+    let session = sessions::create(&pool, scoped.id, Default::default(), None, None)
+        .await
+        .unwrap();
+    let scoped = As::Cookie(format!("trailkeeper_session={}", session.secret));
+    let app = app(pool.clone()).await;
+    let page = get(&app, "/", &scoped).await;
+    assert!(page.body.contains(">Findings</a>"));
+    for hidden in ["Alerts", "Settings", "Changes", "Audit log", "Users"] {
+        assert!(!page.body.contains(&format!(">{hidden}</a>")), "{hidden}");
+    }
+    assert!(
+        page.body.contains("team=payments"),
+        "the header names the scope"
+    );
+    let refused = get(&app, "/users", &scoped).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(
+        refused.body.contains("scoped to part of it"),
+        "{}",
+        refused.body
+    );
+    let admin = signed_in(&pool, "ada", Role::Admin).await;
+    assert!(get(&app, "/", &admin).await.body.contains(">Users</a>"));
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]

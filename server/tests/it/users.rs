@@ -134,3 +134,141 @@ async fn the_first_admin_is_created_once_with_a_generated_password(pool: PgPool)
         "the password is never recorded"
     );
 }
+
+/// A server function of the Users page, called as the page calls it.
+async fn users_page(
+    app: &axum::Router,
+    endpoint: &str,
+    form: &[(&str, &str)],
+    who: &crate::common::As,
+) -> crate::common::Fetched {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    crate::common::post_form(app, &format!("/api/{endpoint}"), &body, who).await
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn admins_add_people_change_their_role_and_scope_and_sign_them_out(pool: PgPool) {
+    use crate::common::{As, app, signed_in};
+    use axum::http::StatusCode;
+    use trailkeeper::auth::sessions;
+
+    let app = app(pool.clone()).await;
+    let admin = signed_in(&pool, "ada", Role::Admin).await;
+
+    let added = users_page(
+        &app,
+        "add_user",
+        &[
+            ("name", "pat"),
+            ("role", "viewer"),
+            ("scope", "team=payments"),
+        ],
+        &admin,
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    let password: String = serde_json::from_str(&added.body).unwrap();
+    let pat = users::credentials(&pool, "pat").await.unwrap().unwrap();
+    assert!(trailkeeper::auth::password::verify(
+        &password,
+        pat.password_hash.as_deref().unwrap()
+    ));
+    assert_eq!(pat.user.scope.unwrap().to_string(), "team=payments");
+
+    let session = sessions::create(&pool, pat.user.id, Default::default(), None, None)
+        .await
+        .unwrap();
+    let listed = users_page(&app, "users", &[], &admin).await;
+    let listed: serde_json::Value = serde_json::from_str(&listed.body).unwrap();
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|user| user["name"] == "pat")
+        .unwrap();
+    assert_eq!(row["live_sessions"], 1, "{row}");
+    assert_eq!(row["role"], "viewer");
+
+    for (change, value, said) in [
+        ("role", "auditor", "pat now has the auditor role."),
+        (
+            "scope",
+            "111111111111, team=payments",
+            "pat now sees only 111111111111,team=payments.",
+        ),
+        ("end-sessions", "", "pat is signed out everywhere."),
+        ("scope", "", "pat now sees everything their role allows."),
+        ("disable", "", "pat is disabled and signed out."),
+    ] {
+        let answer = users_page(
+            &app,
+            "change_user",
+            &[("name", "pat"), ("change", change), ("value", value)],
+            &admin,
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK, "{change}: {}", answer.body);
+        assert_eq!(serde_json::from_str::<String>(&answer.body).unwrap(), said);
+    }
+    let cookie = As::Cookie(format!("trailkeeper_session={}", session.secret));
+    let after = crate::common::get(&app, "/api/v1/me", &cookie).await;
+    assert_eq!(
+        after.status,
+        StatusCode::UNAUTHORIZED,
+        "signed out everywhere"
+    );
+    let actions: Vec<String> = audit::recent(&pool, 5)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "user.disabled",
+            "user.scope_changed",
+            "user.sessions_ended",
+            "user.scope_changed",
+            "user.role_changed"
+        ]
+    );
+
+    // Nobody takes their own access away here, and a bad value is named.
+    let own = users_page(
+        &app,
+        "change_user",
+        &[("name", "ADA"), ("change", "role"), ("value", "viewer")],
+        &admin,
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::CONFLICT, "{}", own.body);
+    for (form, named) in [
+        (
+            vec![("name", "bo"), ("role", "root"), ("scope", "")],
+            "role",
+        ),
+        (
+            vec![("name", "bo"), ("role", "viewer"), ("scope", "pay*ments")],
+            "scope",
+        ),
+        (
+            vec![("name", "b o"), ("role", "viewer"), ("scope", "")],
+            "name",
+        ),
+    ] {
+        let refused = users_page(&app, "add_user", &form, &admin).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert!(refused.body.contains(named), "{}", refused.body);
+    }
+    let taken = users_page(
+        &app,
+        "add_user",
+        &[("name", "PAT"), ("role", "viewer"), ("scope", "")],
+        &admin,
+    )
+    .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
+}
