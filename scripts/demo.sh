@@ -19,6 +19,16 @@ if "$bin" user list | grep -q '^admin '; then
 else
   printf '%s\n' "$password" | "$bin" user add admin --role admin --password-stdin >/dev/null
 fi
+# A second person, limited to the payments team's secrets (tagged team=payments): what a
+# team member sees of the same estate.
+team_password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+if "$bin" user list | grep -q '^payments '; then
+  printf '%s\n' "$team_password" | "$bin" user set-password payments --password-stdin >/dev/null
+  "$bin" user set-scope payments team=payments >/dev/null
+else
+  printf '%s\n' "$team_password" |
+    "$bin" user add payments --role auditor --scope team=payments --password-stdin >/dev/null
+fi
 # Alerts: a local webhook receiver, and a channel to it for findings of low severity and up.
 webhook_key=.trailkeeper/demo-webhook.key
 if [ ! -s "$webhook_key" ]; then
@@ -34,6 +44,8 @@ cat <<BANNER
   Trailkeeper demo: http://127.0.0.1:3000
   Sign in as:       admin
   Password:         $password
+  Or, as a team:    payments (auditor, sees only secrets tagged team=payments)
+  Its password:     $team_password
   Alerts sent:      http://127.0.0.1:3001/ (the demo's webhook receiver)
 
 BANNER

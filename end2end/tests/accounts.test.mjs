@@ -25,6 +25,11 @@ function python(script) {
 
 /** One read of `arn` in `account`, as its trail delivers it. */
 function read(account, arn, id) {
+  return call(account, arn, id, 'GetSecretValue', {});
+}
+
+/** The call `name` on `arn` in `account` by its payments task, as its trail delivers it. */
+function call(account, arn, id, name, request) {
   return {
     eventVersion: '1.09',
     userIdentity: {
@@ -33,8 +38,8 @@ function read(account, arn, id) {
       sessionContext: { sessionIssuer: { type: 'Role', arn: `arn:aws:iam::${account}:role/payments-task`, accountId: account, userName: 'payments-task' } },
     },
     eventTime: new Date(Date.now() - 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
-    eventSource: 'secretsmanager.amazonaws.com', eventName: 'GetSecretValue', awsRegion: region,
-    sourceIPAddress: '10.20.1.7', userAgent: 'aws-sdk-java/2.25.11', requestParameters: { secretId: arn },
+    eventSource: 'secretsmanager.amazonaws.com', eventName: name, awsRegion: region,
+    sourceIPAddress: '10.20.1.7', userAgent: 'aws-sdk-java/2.25.11', requestParameters: { secretId: arn, ...request },
     resources: [{ accountId: account, type: 'AWS::SecretsManager::Secret', ARN: arn }],
     responseElements: null, eventID: id, eventType: 'AwsApiCall', recipientAccountId: account,
   };
@@ -95,4 +100,73 @@ test('the Overview has a row per account and opens each account\'s secrets', asy
   const owners = await listed.locator('td[data-account]').allInnerTexts();
   assert.ok(owners.every((owner) => owner === `prod (${accounts.prod.id})`), owners.join(', '));
   assert.equal(await page.locator('select[name="account"]').inputValue(), accounts.prod.id);
+});
+
+test('a person scoped to the payments team sees only its secrets, findings and account', async () => {
+  // An incident for each team: a public policy on a payments secret, an identity secret
+  // deleted without recovery.
+  const publicPolicy = JSON.stringify({
+    Statement: [{ Effect: 'Allow', Principal: '*', Action: 'secretsmanager:GetSecretValue', Resource: '*' }],
+  });
+  const scratch = await mkdtemp(path.join(tmpdir(), 'trailkeeper-e2e-teams-'));
+  const file = path.join(scratch, 'incidents.json');
+  await writeFile(file, JSON.stringify({ Records: [
+    call(accounts.prod.id, accounts.prod.arns[1], 'e2e-teams-1', 'PutResourcePolicy', { resourcePolicy: publicPolicy }),
+    call(accounts.dev.id, accounts.dev.arns[0], 'e2e-teams-2', 'DeleteSecret', { forceDeleteWithoutRecovery: true }),
+  ] }));
+  const ingested = await server.run(['ingest', file]);
+  assert.equal(ingested.code, 0, ingested.stderr);
+  const added = await server.run(
+    ['user', 'add', 'pay', '--role', 'viewer', '--scope', 'team=payments', '--password-stdin'],
+    'payments-e2e-password\n',
+  );
+  assert.equal(added.code, 0, added.stderr);
+
+  const page = await signedIn(browser, server.url, 'pay', 'payments-e2e-password');
+  assert.equal(await page.getByTestId('signed-in-scope').innerText(), 'team=payments');
+  await page.goto(`${server.url}/secrets`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="secrets"] tbody tr').length > 0);
+  const arns = await page.getByTestId('secrets').locator('tbody tr').evaluateAll((rows) => rows.map((tr) => tr.dataset.arn));
+  assert.deepEqual(new Set(arns), new Set(accounts.prod.arns));
+
+  const foreign = new RegExp(`dev/identity|${accounts.dev.id}`);
+  await page.goto(`${server.url}/findings`);
+  const findings = page.getByTestId('findings');
+  await findings.getByText('prod/payments/api-key').first().waitFor();
+  assert.doesNotMatch(await page.locator('main').innerText(), foreign);
+  await page.goto(server.url);
+  await page.getByTestId('findings-by-severity').waitFor();
+  assert.doesNotMatch(await page.locator('main').innerText(), foreign);
+  await page.screenshot({ path: path.join(repoRoot, 'end2end', 'output', 'overview-scoped.png'), fullPage: true });
+
+  // Everyone else still sees the identity team's incident.
+  const admin = await signedIn(browser, server.url, server.admin.user, server.admin.password);
+  await admin.goto(`${server.url}/findings`);
+  await admin.getByTestId('findings').getByText('dev/identity/db').first().waitFor();
+});
+
+test('an admin adds a person limited to a team on the Users page and changes their scope', async () => {
+  const page = await signedIn(browser, server.url, server.admin.user, server.admin.password);
+  await page.goto(`${server.url}/users`);
+  const form = page.getByTestId('add-user');
+  await form.getByLabel('Name').fill('lee');
+  await form.getByLabel('Role').selectOption('auditor');
+  await form.getByLabel('Scope').fill('team=identity');
+  await form.getByRole('button', { name: 'Add' }).click();
+  await page.getByTestId('add-user-outcome').waitFor();
+  const password = (await page.getByTestId('add-user-outcome').innerText()).match(/shown only this once: (\S+)/)[1];
+  const row = page.getByTestId('users').locator('tr[data-user="lee"]');
+  await page.waitForFunction(() => document.querySelector('tr[data-user="lee"] td[data-scope]')?.dataset.scope === 'team=identity');
+
+  const lee = await signedIn(browser, server.url, 'lee', password);
+  await lee.goto(`${server.url}/secrets`);
+  await lee.waitForFunction(() => document.querySelectorAll('[data-testid="secrets"] tbody tr').length > 0);
+  const seen = await lee.getByTestId('secrets').locator('tbody tr').evaluateAll((rows) => rows.map((tr) => tr.dataset.arn));
+  assert.deepEqual(seen, accounts.dev.arns);
+
+  await row.getByLabel('Scope of lee').fill(`team=identity,${accounts.prod.id}`);
+  await row.locator('td[data-scope]').getByRole('button', { name: 'Set' }).click();
+  await page.getByTestId('user-outcome').waitFor();
+  assert.equal(await page.getByTestId('user-outcome').innerText(), `lee now sees only ${accounts.prod.id},team=identity.`);
+  await page.screenshot({ path: path.join(repoRoot, 'end2end', 'output', 'users.png'), fullPage: true });
 });

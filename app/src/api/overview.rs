@@ -22,6 +22,10 @@ pub struct Overview {
     /// Newest first.
     pub recent_activity: Vec<AuditEntry>,
     pub generated_at: DateTime<Utc>,
+    /// Read for a person limited to part of the estate: estate-wide figures (sources,
+    /// quarantine) are not theirs to see.
+    #[serde(default)]
+    pub scoped: bool,
 }
 
 /// What needs a person first: active findings by severity, and the most pressing of them.

@@ -51,12 +51,13 @@ fn OverviewPanels(overview: Overview) -> impl IntoView {
         events,
         recent_activity,
         generated_at,
+        scoped,
     } = overview;
     view! {
         <Findings findings />
         <Inventory inventory />
         <Accounts accounts now=generated_at />
-        <Events events now=generated_at />
+        <Events events now=generated_at scoped />
         <div class="cards">
             <section class="panel" aria-labelledby="database-heading">
                 <h2 id="database-heading">"Database"</h2>
@@ -309,7 +310,7 @@ fn Inventory(inventory: InventoryOverview) -> impl IntoView {
 
 /// CloudTrail at a glance; each figure links to the events it counts.
 #[component]
-fn Events(events: EventsOverview, now: DateTime<Utc>) -> impl IntoView {
+fn Events(events: EventsOverview, now: DateTime<Utc>, scoped: bool) -> impl IntoView {
     let explorer = |query: EventQuery| format!("/events?{}", query.to_query_string());
     let last_day = EventQuery {
         range: Some(TimeRange::LastDay),
@@ -414,8 +415,15 @@ fn Events(events: EventsOverview, now: DateTime<Utc>) -> impl IntoView {
                 <a href=explorer(EventQuery { error: Some(ErrorFilter::Any), ..last_day.clone() })>
                     {format!("{} failed", events.errors_last_day)}
                 </a>
-                " · "
-                <span data-testid="quarantined-count">{format!("{} quarantined", events.quarantined)}</span>
+                {(!scoped)
+                    .then(|| {
+                        view! {
+                            " · "
+                            <span data-testid="quarantined-count">
+                                {format!("{} quarantined", events.quarantined)}
+                            </span>
+                        }
+                    })}
             </p>
             {events
                 .newest_event
@@ -434,8 +442,8 @@ fn Events(events: EventsOverview, now: DateTime<Utc>) -> impl IntoView {
                 })}
             <h3>"Busiest principals, last 24 hours"</h3>
             {principals}
-            <h3>"Sources"</h3>
-            {sources}
+            // Sources read every account's trail: for those who see all of it.
+            {(!scoped).then(|| view! { <h3>"Sources"</h3> {sources} })}
         </section>
     }
 }

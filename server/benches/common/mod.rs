@@ -47,6 +47,25 @@ pub async fn fresh_database(
     Ok((pool, options))
 }
 
+/// A viewer limited to `scope`, signed in: their cookie.
+pub async fn scoped_viewer(pool: &PgPool, scope: &str) -> anyhow::Result<String> {
+    let scope = scope.parse().map_err(|error| anyhow::anyhow!("{error}"))?;
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let made = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("scoped-{made}");
+    let user = users::add_scoped(
+        pool,
+        "bench",
+        &name,
+        Role::Viewer,
+        Some(&scope),
+        "bench password 123",
+    )
+    .await?;
+    let session = sessions::create(pool, user.id, SessionPolicy::default(), None, None).await?;
+    Ok(format!("trailkeeper_session={}", session.secret))
+}
+
 /// The router as `trailkeeper serve` builds it over `pool`'s database, with a viewer signed in:
 /// the router and the viewer's cookie.
 pub async fn app(pool: PgPool) -> anyhow::Result<(Router, String)> {

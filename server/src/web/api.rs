@@ -143,6 +143,11 @@ pub struct Me {
     /// `token` for an API token, `session` for a browser session.
     #[schema(value_type = String, example = "token")]
     pub credential: Credential,
+    /// What it may see: accounts, tags (`key=value`) and name prefixes (`prefix*`); absent
+    /// when it sees everything its role allows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["team=payments"]))]
+    pub scope: Option<Vec<String>>,
 }
 
 /// The time span of an events query: every events path takes it.
@@ -223,6 +228,7 @@ pub async fn me(Extension(identity): Extension<Identity>) -> Json<Me> {
         name: identity.name,
         role: identity.role,
         credential: identity.credential,
+        scope: identity.scope.as_ref().map(|scope| scope.terms()),
     })
 }
 

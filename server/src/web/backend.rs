@@ -77,6 +77,7 @@ impl Backend for ServerBackend {
             events,
             recent_activity,
             generated_at: chrono::Utc::now(),
+            scoped: self.reader.scope().is_some(),
         })
     }
 

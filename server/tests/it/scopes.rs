@@ -361,6 +361,13 @@ async fn a_scoped_person_sees_nothing_of_another_team_on_any_route(pool: PgPool)
     assert_eq!(overview["findings"]["by_severity"], json!([["high", 1]]));
     assert_eq!(overview["accounts"].as_array().unwrap().len(), 1);
     assert_eq!(overview["recent_activity"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        overview["scoped"], true,
+        "sources and quarantine are not shown"
+    );
+    let me = get(&app, "/api/v1/me", &token).await;
+    let me: Value = serde_json::from_str(&me.body).unwrap();
+    assert_eq!(me["scope"], json!(["team=payments"]), "{me}");
     let secrets = call(&app, "secrets", "query=", &viewer).await;
     assert_eq!(secrets["matching"], 1, "{secrets}");
     assert_eq!(secrets["facets"]["accounts"].as_array().unwrap().len(), 1);
@@ -379,6 +386,7 @@ async fn a_scoped_person_sees_nothing_of_another_team_on_any_route(pool: PgPool)
     let everyone = common::signed_in(&pool, "ops", Role::Admin).await;
     let overview = call(&app, "overview", "", &everyone).await;
     assert_eq!(overview["inventory"]["secrets"], 2, "{overview}");
+    assert_eq!(overview["scoped"], false);
     assert_eq!(overview["events"]["last_day"], 3, "{overview}");
     let ghost = call(&app, "event", "event_id=evt-ghost-read", &everyone).await;
     assert_eq!(ghost["event_id"], "evt-ghost-read", "{ghost}");
