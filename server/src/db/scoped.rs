@@ -52,16 +52,15 @@ impl Reader {
             return Ok(Reading::Everything(self.pool.acquire().await?));
         };
         let mut transaction = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION READ ONLY")
-            .execute(&mut *transaction)
-            .await?;
-        sqlx::query("SET LOCAL ROLE trailkeeper_scoped")
-            .execute(&mut *transaction)
-            .await?;
-        sqlx::query("SELECT set_config('trailkeeper.scope', $1, true)")
-            .bind(policy_terms(scope).to_string())
-            .execute(&mut *transaction)
-            .await?;
+        // For this transaction only: read-only, as the scoped role, with the scope set.
+        sqlx::query(
+            "SELECT set_config('transaction_read_only', 'on', true), \
+                    set_config('role', 'trailkeeper_scoped', true), \
+                    set_config('trailkeeper.scope', $1, true)",
+        )
+        .bind(policy_terms(scope).to_string())
+        .execute(&mut *transaction)
+        .await?;
         Ok(Reading::Scoped(transaction))
     }
 }
