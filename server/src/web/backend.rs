@@ -94,17 +94,22 @@ impl Backend for ServerBackend {
     }
 
     async fn secrets(&self, query: SecretQuery) -> Result<SecretListing, AppError> {
-        let (mut listing, mut counting, mut offering) =
-            tokio::try_join!(self.reader.read(), self.reader.read(), self.reader.read())
-                .map_err(AppError::from)?;
+        // Each part on a connection of its own, taken only when it starts: none holds one
+        // while waiting for another.
+        let reader = &self.reader;
         let (page, matching, facets) = tokio::try_join!(
-            read::list(&mut listing, &query),
             async {
-                read::count(&mut counting, &query)
-                    .await
-                    .map_err(ReadError::from)
+                let mut db = reader.read().await?;
+                read::list(&mut db, &query).await
             },
-            async { read::facets(&mut offering).await.map_err(ReadError::from) },
+            async {
+                let mut db = reader.read().await?;
+                Ok::<_, ReadError>(read::count(&mut db, &query).await?)
+            },
+            async {
+                let mut db = reader.read().await?;
+                Ok::<_, ReadError>(read::facets(&mut db).await?)
+            },
         )
         .map_err(AppError::from)?;
         Ok(SecretListing {
@@ -116,13 +121,17 @@ impl Backend for ServerBackend {
 
     async fn events(&self, query: EventQuery) -> Result<EventListing, AppError> {
         let now = chrono::Utc::now();
-        let (mut listing, mut charting) =
-            tokio::try_join!(self.reader.read(), self.reader.read()).map_err(AppError::from)?;
-        let (page, histogram) = tokio::try_join!(events::list(&mut listing, &query, now), async {
-            events::histogram(&mut charting, &query, now)
-                .await
-                .map_err(ReadError::from)
-        },)
+        let reader = &self.reader;
+        let (page, histogram) = tokio::try_join!(
+            async {
+                let mut db = reader.read().await?;
+                events::list(&mut db, &query, now).await
+            },
+            async {
+                let mut db = reader.read().await?;
+                Ok::<_, ReadError>(events::histogram(&mut db, &query, now).await?)
+            },
+        )
         .map_err(AppError::from)?;
         let (items, next) = page;
         Ok(EventListing {
@@ -156,13 +165,17 @@ impl Backend for ServerBackend {
     }
 
     async fn findings(&self, query: FindingQuery) -> Result<FindingListing, AppError> {
-        let (mut listing, mut counting) =
-            tokio::try_join!(self.reader.read(), self.reader.read()).map_err(AppError::from)?;
-        let (page, counts) = tokio::try_join!(findings::list(&mut listing, &query), async {
-            findings::counts(&mut counting, &query)
-                .await
-                .map_err(ReadError::from)
-        })
+        let reader = &self.reader;
+        let (page, counts) = tokio::try_join!(
+            async {
+                let mut db = reader.read().await?;
+                findings::list(&mut db, &query).await
+            },
+            async {
+                let mut db = reader.read().await?;
+                Ok::<_, ReadError>(findings::counts(&mut db, &query).await?)
+            }
+        )
         .map_err(AppError::from)?;
         Ok(FindingListing { page, counts })
     }
