@@ -43,6 +43,11 @@ impl Scope {
         self.prefixes.contains("")
     }
 
+    /// The limit it sets: none when it covers everything.
+    pub fn limit(self) -> Option<Scope> {
+        (!self.covers_everything()).then_some(self)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.accounts.is_empty() && self.tags.is_empty() && self.prefixes.is_empty()
     }

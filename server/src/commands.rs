@@ -387,7 +387,7 @@ async fn user(database: &Database, command: UserCommand) -> anyhow::Result<ExitC
             scope,
         } => {
             let password = read_new_password(password_stdin)?;
-            let scope = scope.filter(|scope| !scope.covers_everything());
+            let scope = scope.and_then(Scope::limit);
             let user =
                 users::add_scoped(pool, &actor, &name, role, scope.as_ref(), &password).await?;
             println!(
@@ -425,7 +425,7 @@ async fn user(database: &Database, command: UserCommand) -> anyhow::Result<ExitC
             );
         }
         UserCommand::SetScope { name, scope } => {
-            let scope = Some(scope).filter(|scope| !scope.covers_everything());
+            let scope = scope.limit();
             let user = users::set_scope(pool, &actor, &name, scope.as_ref()).await?;
             match &user.scope {
                 Some(scope) => println!(

@@ -75,7 +75,7 @@ pub fn scope_from_form(text: &str) -> Result<Option<Scope>, AppError> {
                 parameter: Some("scope".into()),
                 message: error.to_string(),
             })?;
-    Ok((!scope.covers_everything()).then_some(scope))
+    Ok(scope.limit())
 }
 
 #[server(endpoint = "users")]

@@ -20,7 +20,7 @@ pub(crate) fn stored_scope(terms: Option<Vec<String>>) -> Result<Option<Scope>, 
     };
     let scope = Scope::from_terms(&terms)
         .map_err(|error| sqlx::Error::Decode(format!("stored scope: {error}").into()))?;
-    Ok((!scope.covers_everything()).then_some(scope))
+    Ok(scope.limit())
 }
 
 /// A role as the store keeps it; the schema's CHECK makes anything else a corrupt row.

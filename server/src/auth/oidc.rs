@@ -90,8 +90,7 @@ impl OidcSettings {
         }
         match granted {
             None => ScopeGrant::Unmatched,
-            Some(scope) if scope.covers_everything() => ScopeGrant::Mapped(None),
-            Some(scope) => ScopeGrant::Mapped(Some(scope)),
+            Some(scope) => ScopeGrant::Mapped(scope.limit()),
         }
     }
 }

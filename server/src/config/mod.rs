@@ -152,7 +152,7 @@ where
                 name,
                 role,
                 valid_for: expires,
-                scope: scope.filter(|scope| !scope.covers_everything()),
+                scope: scope.and_then(|scope| scope.limit()),
             },
             TokenCommand::List => TokenInvocation::List,
             TokenCommand::Revoke { name } => TokenInvocation::Revoke { name },

@@ -111,15 +111,7 @@ async fn two_reads_by_name_and_by_arn_make_one_first_time_reader(pool: PgPool) {
     assert_eq!(first_time[0].1.as_deref(), Some(ARN));
     assert_eq!(first_time[0].2, ["by-name"]);
 
-    let resolved: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT event_id, secret_arn FROM events ORDER BY event_time")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    assert!(
-        resolved.iter().all(|(_, arn)| arn.as_deref() == Some(ARN)),
-        "{resolved:?}"
-    );
+    every_event_names(&pool, ARN).await;
     // The account's CloudTrail is arriving: its newest event, kept as events are stored.
     let (newest, stored): (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
         "SELECT (SELECT newest_event_at FROM trail_coverage WHERE account_id = $1), \
@@ -207,13 +199,20 @@ async fn events_stored_before_the_arn_was_seen_resolve_when_it_is(pool: PgPool) 
         )],
     )
     .await;
+    every_event_names(&pool, ARN).await;
+}
+
+/// Every stored event resolved to the secret `arn`, however it named it.
+async fn every_event_names(pool: &PgPool, arn: &str) {
     let resolved: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT event_id, secret_arn FROM events ORDER BY event_time")
-            .fetch_all(&pool)
+            .fetch_all(pool)
             .await
             .unwrap();
     assert!(
-        resolved.iter().all(|(_, arn)| arn.as_deref() == Some(ARN)),
+        resolved
+            .iter()
+            .all(|(_, found)| found.as_deref() == Some(arn)),
         "{resolved:?}"
     );
 }
