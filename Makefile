@@ -51,5 +51,11 @@ sqlx-prepare:
 
 # Figures, not pass/fail, on a private PostgreSQL: the inventory at 10 000 secrets, ingest at a
 # million events, detection on the labelled scenario month, alert delivery's latency and throughput.
+# `make bench SCALE=10m` instead: a year of an organisation (10 million events; `1m` a tenth).
+SCALE ?=
 bench: build
+ifeq ($(SCALE),)
 	scripts/with-test-database.sh cargo bench -p trailkeeper --bench inventory --bench ingest --bench detection --bench alerts
+else
+	TRAILKEEPER_BENCH_SCALE=$(SCALE) scripts/with-test-database.sh cargo bench -p trailkeeper --bench scale
+endif

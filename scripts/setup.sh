@@ -18,6 +18,8 @@ apt_packages=()
 have_pg_server || apt_packages+=(postgresql)
 # `make bench` loads rows with psql's \copy.
 command -v psql >/dev/null 2>&1 || apt_packages+=(postgresql-client)
+# `make bench SCALE=…` keeps those rows compressed on disk with it.
+command -v zstd >/dev/null 2>&1 || apt_packages+=(zstd)
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)

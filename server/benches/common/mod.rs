@@ -19,6 +19,9 @@ use trailkeeper::db::Database;
 use trailkeeper::web::router;
 use trailkeeper_app::Role;
 
+pub mod load;
+pub mod trail;
+
 /// Requests measured per path, after 20 to warm up.
 pub const SAMPLES: usize = 200;
 
@@ -69,7 +72,15 @@ pub async fn scoped_viewer(pool: &PgPool, scope: &str) -> anyhow::Result<String>
 /// The router as `trailkeeper serve` builds it over `pool`'s database, with a viewer signed in:
 /// the router and the viewer's cookie.
 pub async fn app(pool: PgPool) -> anyhow::Result<(Router, String)> {
-    let user = users::add(&pool, "bench", "bench", Role::Viewer, "bench password 123").await?;
+    app_as(pool, Role::Viewer).await
+}
+
+/// The router with someone of `role` signed in.
+pub async fn app_as(pool: PgPool, role: Role) -> anyhow::Result<(Router, String)> {
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let made = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("bench-{}-{made}", std::process::id());
+    let user = users::add(&pool, "bench", &name, role, "bench password 123").await?;
     let session = sessions::create(&pool, user.id, SessionPolicy::default(), None, None).await?;
     let database_url = pool.connect_options().to_url_lossy().to_string();
     let data_dir = tempfile::tempdir()?;

@@ -83,26 +83,33 @@ pub async fn store(
         partitions::create(pool, year, month).await?;
     }
 
-    let mut tx = pool.begin().await?;
     // What the batch's full ARNs teach comes first, so its events naming the same secrets by
-    // name or partial ARN resolve to them.
+    // name or partial ARN resolve to them, and so do events stored earlier. It is committed
+    // on its own, before the batch: true whatever becomes of the batch, and not held while
+    // the batch runs, where a concurrent batch learning the same ARN would wait for it.
     let arns: BTreeSet<&str> = parts
         .iter()
         .flat_map(|part| part.events)
         .filter(|event| event.normalised.secret_is_full_arn)
         .filter_map(|event| event.normalised.secret.as_deref())
         .collect();
-    let learned: Vec<String> = if arns.is_empty() {
-        Vec::new()
-    } else {
-        sqlx::query_scalar!(
-            "INSERT INTO event_secret_arns (arn) SELECT unnest($1::text[]) \
+    if !arns.is_empty() {
+        let learned: Vec<String> = sqlx::query_scalar!(
+            // Known ARNs (nearly all, once a trail has run a while) are passed over by the
+            // index alone, before the row's checks and generated columns are computed.
+            "INSERT INTO event_secret_arns (arn) SELECT taught FROM unnest($1::text[]) AS taught \
+             WHERE NOT EXISTS (SELECT FROM event_secret_arns known WHERE known.arn = taught) \
              ON CONFLICT DO NOTHING RETURNING arn",
             &arns.into_iter().collect::<Vec<_>>() as &[&str]
         )
-        .fetch_all(&mut *tx)
-        .await?
-    };
+        .fetch_all(pool)
+        .await?;
+        if !learned.is_empty() {
+            resolve_waiting_naming(pool, &learned).await?;
+        }
+    }
+
+    let mut tx = pool.begin().await?;
     let new: Vec<Inserted> = if parts.iter().all(|part| part.events.is_empty()) {
         Vec::new()
     } else {
@@ -196,10 +203,6 @@ pub async fn store(
     }
     engine::on_stored(&mut tx, observed).await?;
     tx.commit().await?;
-    if !learned.is_empty() {
-        // Events stored earlier that named these secrets otherwise.
-        resolve_waiting_naming(pool, &learned).await?;
-    }
 
     // A part's new events are those stored from its source (the same source twice in one
     // batch: the first part has them).
