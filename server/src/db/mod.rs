@@ -169,11 +169,7 @@ impl Database {
         if self.migrating.is_some() {
             owner.close().await;
         }
-        let applied = applied?;
-        Ok(MIGRATOR
-            .iter()
-            .filter(|migration| !applied.contains(&migration.version))
-            .count())
+        Ok(apart(&applied?).0)
     }
 
     /// Closes the pool, then leaves the private cluster (stopping it if no other process uses it).
@@ -215,6 +211,28 @@ pub async fn status(pool: &PgPool, location: &str) -> Result<DatabaseStatus, sql
         schema_description: schema.description,
         size_bytes: server.size_bytes,
     })
+}
+
+/// How this binary's migrations and `pool`'s database differ: how many this binary knows
+/// that the database has not applied, and how many the database has that it does not know.
+pub async fn migrations_apart(pool: &PgPool) -> Result<(usize, usize), sqlx::Error> {
+    Ok(apart(&applied_versions(pool).await?))
+}
+
+fn apart(applied: &[i64]) -> (usize, usize) {
+    let pending = MIGRATOR
+        .iter()
+        .filter(|migration| !applied.contains(&migration.version))
+        .count();
+    let unknown = applied
+        .iter()
+        .filter(|version| {
+            !MIGRATOR
+                .iter()
+                .any(|migration| migration.version == **version)
+        })
+        .count();
+    (pending, unknown)
 }
 
 async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {

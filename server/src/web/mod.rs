@@ -176,6 +176,8 @@ pub fn server_routes() -> Vec<ServerRoute> {
     let estate_admin = Access::Estate(Role::Admin);
     vec![
         ServerRoute::new(Method::GET, "/healthz", public, health::healthz),
+        ServerRoute::new(Method::GET, "/healthz/live", public, health::live),
+        ServerRoute::new(Method::GET, "/healthz/ready", public, health::ready),
         ServerRoute::new(Method::GET, "/metrics", estate_viewer, metrics::exposition),
         ServerRoute::new(Method::POST, "/login", public, sign_in::sign_in),
         ServerRoute::new(Method::POST, "/logout", public, sign_in::sign_out),

@@ -53,6 +53,84 @@ async fn healthz_is_503_without_the_reason_when_the_database_is_down(pool: PgPoo
     let health: Value = serde_json::from_str(&body).unwrap();
     // A stranger learns that it is down, not why (the server log says why).
     assert_eq!(health, serde_json::json!({ "status": "unavailable" }));
+
+    // Not ready for traffic, but alive: nothing to gain from restarting it.
+    let ready = get(&app, "/healthz/ready", &As::Nobody).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        serde_json::from_str::<Value>(&ready.body).unwrap(),
+        json!({ "status": "unavailable" })
+    );
+    let live = get(&app, "/healthz/live", &As::Nobody).await;
+    assert_eq!(live.status, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_str::<Value>(&live.body).unwrap(),
+        json!({ "status": "ok" })
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_server_is_ready_only_beside_the_schema_it_was_built_for(pool: PgPool) {
+    let viewer = signed_in(&pool, "vic", Role::Viewer).await;
+    let app = app(pool.clone()).await;
+    let ready = get(&app, "/healthz/ready", &As::Nobody).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_str::<Value>(&ready.body).unwrap(),
+        json!({ "status": "ok" })
+    );
+    let details: Value =
+        serde_json::from_str(&get(&app, "/healthz/ready", &viewer).await.body).unwrap();
+    assert_eq!(details["database"]["status"], "up");
+    assert_eq!(
+        details["migrations"],
+        json!({ "status": "current", "pending": 0, "unknown": 0 })
+    );
+
+    // A newer release migrated the database while this server still runs.
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99990101, 'from a newer release', true, '\\x00', 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let ready = get(&app, "/healthz/ready", &As::Nobody).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        serde_json::from_str::<Value>(&ready.body).unwrap(),
+        json!({ "status": "unavailable" })
+    );
+    let details: Value =
+        serde_json::from_str(&get(&app, "/healthz/ready", &viewer).await.body).unwrap();
+    assert_eq!(
+        details["migrations"],
+        json!({ "status": "mismatched", "pending": 0, "unknown": 1 })
+    );
+    // It still answers, and its database too.
+    assert_eq!(
+        get(&app, "/healthz", &As::Nobody).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&app, "/healthz/live", &As::Nobody).await.status,
+        StatusCode::OK
+    );
+
+    // A database this binary's last migration has not reached.
+    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version IN ($1, 99990101)")
+        .bind(latest)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let details: Value =
+        serde_json::from_str(&get(&app, "/healthz/ready", &viewer).await.body).unwrap();
+    assert_eq!(details["status"], "unavailable");
+    assert_eq!(
+        details["migrations"],
+        json!({ "status": "mismatched", "pending": 1, "unknown": 0 })
+    );
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
