@@ -232,6 +232,10 @@ fn web_context(
         read_only: serve.read_only,
         org_external_id: serve.accounts.external_id.clone(),
         approvals: serve.approvals,
+        replica: serve.read_replica.map(|replica| web::replica::Replica {
+            pool: crate::db::replica_pool(replica.database),
+            max_lag: replica.max_lag,
+        }),
         sso: serve
             .oidc
             .map(|oidc| Oidc::new(oidc, format!("{public_url}/login/sso/callback"))),

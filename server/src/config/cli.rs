@@ -606,6 +606,29 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub approvals: ApprovalArgs,
 
+    /// PostgreSQL URL of a streaming read replica of DATABASE_URL's database: pages, the
+    /// API's reads and exports read from it; writes, ingest, detection, sync and alerting use
+    /// DATABASE_URL. Someone who just changed something reads from DATABASE_URL until the
+    /// replica has their change.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_READ_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub read_database_url: Option<String>,
+
+    /// With a read replica: how far behind the primary it may fall before /healthz/ready
+    /// says this server is not ready.
+    #[arg(
+        long,
+        env = "TRAILKEEPER_READ_MAX_LAG",
+        default_value = "30s",
+        value_name = "DURATION",
+        value_parser = parse::duration
+    )]
+    pub read_max_lag: Duration,
+
     /// How often to sync the inventory from AWS while serving (also once at start).
     #[arg(
         long,

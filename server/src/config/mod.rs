@@ -107,6 +107,18 @@ where
                 &named("tls_cert"),
                 &named("tls_key"),
             )?,
+            read_replica: serve
+                .read_database_url
+                .as_deref()
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+                .map(|url| {
+                    Ok::<_, ConfigError>(ReadReplica {
+                        database: postgres_url(url, &named("read_database_url"))?,
+                        max_lag: serve.read_max_lag,
+                    })
+                })
+                .transpose()?,
         })),
         Some(Command::Migrate) => Invocation::Migrate,
         Some(Command::Check) => Invocation::Check,

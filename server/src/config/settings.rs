@@ -22,6 +22,7 @@ use crate::auth::sessions::SessionPolicy;
 use crate::aws::accounts::AccountSettings;
 use crate::db::DatabaseSource;
 use crate::ingest::sources::s3::S3Url;
+use sqlx::postgres::PgConnectOptions;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -136,6 +137,14 @@ pub struct ServeSettings {
     pub read_only: bool,
     /// Which changes wait for a second admin.
     pub approvals: ApprovalPolicy,
+    /// A streaming read replica, and how far behind it may fall.
+    pub read_replica: Option<ReadReplica>,
+}
+
+#[derive(Debug)]
+pub struct ReadReplica {
+    pub database: PgConnectOptions,
+    pub max_lag: Duration,
 }
 
 #[derive(Debug, Clone)]

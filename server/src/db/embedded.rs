@@ -310,8 +310,9 @@ impl EmbeddedPostgres {
     }
 }
 
-/// `initdb` and `pg_ctl` on PATH, else in the newest Debian-style `/usr/lib/postgresql/N/bin`.
-fn find_server_programs() -> Option<PathBuf> {
+/// `initdb` and `pg_ctl` on PATH, else in the newest Debian-style `/usr/lib/postgresql/N/bin`:
+/// the directory of PostgreSQL's server programs.
+pub fn find_server_programs() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     find_server_programs_in(
         std::env::split_paths(&path),

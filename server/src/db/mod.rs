@@ -248,6 +248,12 @@ async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
         .await
 }
 
+/// A pool on a read replica, connecting as it is first used: a replica that is down stops
+/// only the reads that need it (and readiness says so), not the server from starting.
+pub fn replica_pool(options: PgConnectOptions) -> PgPool {
+    pool_options().connect_lazy_with(options)
+}
+
 fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(16)

@@ -14,7 +14,10 @@ use trailkeeper_app::scope::Scope;
 /// The store as one person may read it.
 #[derive(Clone, Debug)]
 pub struct Reader {
+    /// The primary: writes go here.
     pool: PgPool,
+    /// Where reads go: a read replica (`TRAILKEEPER_READ_DATABASE_URL`), or the primary.
+    reads: PgPool,
     scope: Option<Arc<Scope>>,
 }
 
@@ -28,8 +31,22 @@ impl Reader {
     /// For someone limited to `scope`, or (`None`) for someone who sees everything.
     pub fn within(pool: PgPool, scope: Option<Scope>) -> Reader {
         Reader {
+            reads: pool.clone(),
             pool,
             scope: scope.map(Arc::new),
+        }
+    }
+
+    /// The same reader, reading from `reads` (a replica of its pool's database).
+    pub fn reading_from(self, reads: PgPool) -> Reader {
+        Reader { reads, ..self }
+    }
+
+    /// The same reader (and the same place to read from), limited to `scope` instead.
+    pub fn limited_to(&self, scope: Option<Scope>) -> Reader {
+        Reader {
+            scope: scope.map(Arc::new),
+            ..self.clone()
         }
     }
 
@@ -49,9 +66,9 @@ impl Reader {
     /// A connection whose reads see what this reader may see.
     pub async fn read(&self) -> Result<Reading, sqlx::Error> {
         let Some(scope) = &self.scope else {
-            return Ok(Reading::Everything(self.pool.acquire().await?));
+            return Ok(Reading::Everything(self.reads.acquire().await?));
         };
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.reads.begin().await?;
         // For this transaction only: read-only, as the scoped role, with the scope set.
         sqlx::query(
             "SELECT set_config('transaction_read_only', 'on', true), \

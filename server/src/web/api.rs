@@ -39,6 +39,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::access::ClientAddress;
+use super::replica::ReadPool;
 use crate::audit::{Action, Entry};
 use crate::db::Reader;
 use crate::detect::DetectionSettings;
@@ -582,10 +583,11 @@ where
             .extensions
             .get::<Identity>()
             .ok_or_else(|| AppError::Unauthorized("sign in required".into()))?;
-        Ok(Reader::within(
-            PgPool::from_ref(state),
-            identity.scope.clone(),
-        ))
+        let reader = Reader::within(PgPool::from_ref(state), identity.scope.clone());
+        Ok(match parts.extensions.get::<ReadPool>() {
+            Some(ReadPool(reads)) => reader.reading_from(reads.clone()),
+            None => reader,
+        })
     }
 }
 

@@ -6,8 +6,10 @@
 //! For load balancers and orchestrators, liveness and readiness apart: `GET /healthz/live` is
 //! 200 while the process serves at all (restart it when not); `GET /healthz/ready` is 200 only
 //! when it should be sent traffic: the database answers and holds every migration this binary
-//! knows (a new binary beside an old schema is not ready, nor an old one beside a newer).
+//! knows (a new binary beside an old schema is not ready, nor an old one beside a newer), and
+//! its read replica, if it has one, answers within `TRAILKEEPER_READ_MAX_LAG` of the primary.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
@@ -17,6 +19,8 @@ use axum::{Extension, Json};
 use serde::Serialize;
 use sqlx::PgPool;
 use trailkeeper_app::access::Identity;
+
+use super::replica::{Replica, lag};
 
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -79,6 +83,19 @@ struct Readiness {
     version: &'static str,
     database: DatabaseHealth,
     migrations: MigrationsHealth,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replica: Option<ReplicaHealth>,
+}
+
+#[derive(Debug, Serialize)]
+struct ReplicaHealth {
+    /// `up`, `lagging` (further behind than allowed) or `down`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lag_seconds: Option<f64>,
+    max_lag_seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,7 +109,11 @@ struct MigrationsHealth {
 
 /// `GET /healthz/ready`: 200 when this server should get traffic, 503 when not; details to
 /// the signed-in, as `/healthz`.
-pub async fn ready(State(pool): State<PgPool>, identity: Option<Extension<Identity>>) -> Response {
+pub async fn ready(
+    State(pool): State<PgPool>,
+    State(replica): State<Option<Arc<Replica>>>,
+    identity: Option<Extension<Identity>>,
+) -> Response {
     let database = probe(&pool).await;
     let migrations = match crate::db::migrations_apart(&pool).await {
         Ok((pending, unknown)) => MigrationsHealth {
@@ -110,13 +131,22 @@ pub async fn ready(State(pool): State<PgPool>, identity: Option<Extension<Identi
             unknown: 0,
         },
     };
-    let ready = database.status == "up" && migrations.status == "current";
+    let replica = match replica {
+        Some(replica) => Some(replica_health(&pool, &replica).await),
+        None => None,
+    };
+    let ready = database.status == "up"
+        && migrations.status == "current"
+        && replica
+            .as_ref()
+            .is_none_or(|replica| replica.status == "up");
     let (code, status) = if ready {
         (StatusCode::OK, "ok")
     } else {
         tracing::warn!(
             database = ?database.error,
             migrations = migrations.status,
+            replica = replica.as_ref().map(|replica| replica.status),
             pending = migrations.pending,
             unknown = migrations.unknown,
             "readiness check: not ready"
@@ -133,9 +163,39 @@ pub async fn ready(State(pool): State<PgPool>, identity: Option<Extension<Identi
             version: env!("CARGO_PKG_VERSION"),
             database,
             migrations,
+            replica,
         }),
     )
         .into_response()
+}
+
+/// How far behind the primary the replica is, against how far it may be.
+async fn replica_health(primary: &PgPool, replica: &Replica) -> ReplicaHealth {
+    let max_lag_seconds = replica.max_lag.as_secs_f64();
+    match tokio::time::timeout(DATABASE_TIMEOUT, lag(primary, &replica.pool)).await {
+        Ok(Ok(lag)) => ReplicaHealth {
+            status: if lag <= replica.max_lag {
+                "up"
+            } else {
+                "lagging"
+            },
+            lag_seconds: Some(lag.as_secs_f64()).filter(|seconds| seconds.is_finite()),
+            max_lag_seconds,
+            error: None,
+        },
+        Ok(Err(error)) => ReplicaHealth {
+            status: "down",
+            lag_seconds: None,
+            max_lag_seconds,
+            error: Some(error.to_string()),
+        },
+        Err(_) => ReplicaHealth {
+            status: "down",
+            lag_seconds: None,
+            max_lag_seconds,
+            error: Some(format!("no answer within {} s", DATABASE_TIMEOUT.as_secs())),
+        },
+    }
 }
 
 /// Whether the database answers `SELECT 1`, and how fast.

@@ -10,6 +10,7 @@ mod export;
 pub mod findings_api;
 pub mod health;
 pub mod metrics;
+pub mod replica;
 mod sign_in;
 mod sso;
 
@@ -60,6 +61,8 @@ pub struct AppState {
     pub ingest: Arc<api::IngestLimits>,
     /// Where the changes admins make go.
     pub administration: Administration,
+    /// The read replica pages read from, when there is one.
+    pub replica: Option<Arc<replica::Replica>>,
 }
 
 /// No request Trailkeeper serves needs a larger body, but `POST /api/v1/ingest`; a bigger
@@ -87,6 +90,8 @@ pub struct WebContext {
     pub org_external_id: Option<String>,
     /// Which changes wait for a second admin (`TRAILKEEPER_APPROVALS`).
     pub approvals: ApprovalPolicy,
+    /// A streaming read replica (`TRAILKEEPER_READ_DATABASE_URL`).
+    pub replica: Option<replica::Replica>,
 }
 
 /// A route the server itself defines (the Leptos pages and server functions have theirs in
@@ -267,6 +272,7 @@ pub fn router(context: WebContext) -> Router {
         alerting,
         ingest: Arc::new(api::IngestLimits::new(context.max_file_bytes)),
         administration,
+        replica: context.replica.map(Arc::new),
     };
     let provide_backend = move || provide_context(backend.clone());
 
@@ -315,6 +321,10 @@ pub fn router(context: WebContext) -> Router {
     };
     let routes = routes
         .fallback(fallback)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            replica::choose,
+        ))
         .layer(middleware::from_fn_with_state(
             access_state,
             access::identify,

@@ -27,6 +27,7 @@ mod no_secret_values;
 mod parse;
 mod policy;
 mod query_data;
+mod replica;
 mod scopes;
 mod secrets;
 mod sources;
