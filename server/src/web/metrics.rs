@@ -1,4 +1,5 @@
-//! `GET /metrics`: Prometheus text exposition of request counts and latencies.
+//! `GET /metrics`: Prometheus text exposition of request counts and latencies, and of the
+//! pipeline's state as the store holds it (see `pipeline_metrics`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,6 +13,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use sqlx::PgPool;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -28,29 +30,18 @@ struct RouteLabels {
 }
 
 pub struct HttpMetrics {
-    registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram>,
 }
 
 impl Default for HttpMetrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("trailkeeper");
-        let requests = Family::<RequestLabels, Counter>::default();
-        // 1 ms to about 33 s.
-        let durations = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.001, 2.0, 16))
-        });
-        registry.register("http_requests", "HTTP requests answered", requests.clone());
-        registry.register(
-            "http_request_duration_seconds",
-            "Time to answer an HTTP request",
-            durations.clone(),
-        );
         HttpMetrics {
-            registry,
-            requests,
-            durations,
+            requests: Family::default(),
+            // 1 ms to about 33 s.
+            durations: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.001, 2.0, 16))
+            }),
         }
     }
 }
@@ -70,12 +61,26 @@ impl HttpMetrics {
             .observe(seconds);
     }
 
-    pub fn render(&self) -> String {
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)
-            .expect("writing to a String cannot fail");
-        text
+    /// Adds the request series (shared with this process's counters) to `registry`.
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "http_requests",
+            "HTTP requests answered",
+            self.requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            self.durations.clone(),
+        );
     }
+}
+
+fn encode(registry: &Registry) -> String {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, registry)
+        .expect("writing to a String cannot fail");
+    text
 }
 
 /// The label value for a method or route outside the known set.
@@ -115,13 +120,19 @@ pub async fn track(
     response
 }
 
-pub async fn exposition(State(metrics): State<Arc<HttpMetrics>>) -> impl IntoResponse {
+pub async fn exposition(
+    State(metrics): State<Arc<HttpMetrics>>,
+    State(pool): State<PgPool>,
+) -> impl IntoResponse {
+    let mut registry = Registry::with_prefix("trailkeeper");
+    metrics.register(&mut registry);
+    super::pipeline_metrics::register(&mut registry, &pool).await;
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
         )],
-        metrics.render(),
+        encode(&registry),
     )
 }
 
@@ -135,7 +146,9 @@ mod tests {
         metrics.observe("GET", "/healthz", StatusCode::OK, 0.004);
         metrics.observe("GET", "/healthz", StatusCode::OK, 0.002);
         metrics.observe("GET", "/healthz", StatusCode::SERVICE_UNAVAILABLE, 0.5);
-        let text = metrics.render();
+        let mut registry = Registry::with_prefix("trailkeeper");
+        metrics.register(&mut registry);
+        let text = encode(&registry);
         assert!(
             text.contains(
                 r#"trailkeeper_http_requests_total{method="GET",route="/healthz",status="200"} 2"#

@@ -10,6 +10,7 @@ mod export;
 pub mod findings_api;
 pub mod health;
 pub mod metrics;
+mod pipeline_metrics;
 pub mod replica;
 mod sign_in;
 mod sso;

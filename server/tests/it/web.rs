@@ -268,6 +268,209 @@ async fn metrics_count_requests_by_route_and_status(pool: PgPool) {
     assert!(text.trim_end().ends_with("# EOF"));
 }
 
+/// The value of the series `name` (with its labels, as exposed) in a scrape.
+fn series_value(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .map(|value| value.parse().unwrap())
+}
+
+/// A source lagging ten minutes, one failing and one not, two quarantined records, a sync
+/// that failed twice since its last success and one that succeeds, an active and a resolved
+/// finding, and a channel with deliveries in every state. Returns the lagging source.
+async fn seed_pipeline_state(pool: &PgPool) -> &'static str {
+    let lagging = "s3://trail/AWSLogs/111111111111/CloudTrail/us-east-1/";
+    sqlx::query(
+        "INSERT INTO ingest_checkpoints (source, position, newest_event_time) \
+         VALUES ($1, 'x', now() - interval '10 minutes')",
+    )
+    .bind(lagging)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO ingest_polls (source, polled_at, error) VALUES \
+         ('s3://trail/', now(), 'AccessDenied'), ('LookupEvents in eu-west-1', now(), NULL)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO quarantine (source, position, reason) VALUES \
+         ('a.json', '1', 'not JSON'), ('a.json', '2', 'not JSON')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    // A success an hour ago, then two failures; another region only succeeds.
+    sqlx::query(
+        "INSERT INTO sync_runs (account_id, region, outcome, started_at, finished_at) VALUES \
+         ('111111111111', 'us-east-1', 'succeeded', now() - interval '1 hour', \
+          now() - interval '59 minutes'), \
+         ('111111111111', 'us-east-1', 'failed', now() - interval '30 minutes', \
+          now() - interval '29 minutes'), \
+         ('111111111111', 'us-east-1', 'failed', now() - interval '5 minutes', \
+          now() - interval '4 minutes'), \
+         ('111111111111', 'eu-west-1', 'succeeded', now() - interval '5 minutes', now())",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO findings (kind, severity, title, explanation, first_seen, last_seen, count, \
+                               status) VALUES \
+         ('bulk_retrieval', 'high', 't', 'e', now(), now(), 1, 'open'), \
+         ('policy_opened', 'critical', 't', 'e', now(), now(), 1, 'resolved')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "WITH channel AS (INSERT INTO alert_channels (kind, name, created_by) \
+                          VALUES ('webhook', 'ops', 'test') RETURNING id) \
+         INSERT INTO alert_deliveries (channel_id, kind, status) \
+         SELECT id, 'alert', status FROM channel, \
+             unnest(ARRAY['dead', 'pending', 'pending', 'delivered']) AS status",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+
+    lagging
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn metrics_say_what_an_operator_alerts_on_from_the_store(pool: PgPool) {
+    let lagging = seed_pipeline_state(&pool).await;
+    let viewer = signed_in(&pool, "vic", Role::Viewer).await;
+    let app = app(pool).await;
+    let Fetched { status, body, .. } = get(&app, "/metrics", &viewer).await;
+    assert_eq!(status, StatusCode::OK);
+    let value = |name: &str| series_value(&body, name).unwrap_or_else(|| panic!("{name}: {body}"));
+    assert_eq!(value("trailkeeper_store_up"), 1.0);
+    let lag = value(&format!(
+        r#"trailkeeper_source_lag_seconds{{source="{lagging}"}}"#
+    ));
+    assert!((600.0..700.0).contains(&lag), "lag {lag}");
+    assert_eq!(
+        value(r#"trailkeeper_source_failing{source="s3://trail/"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"trailkeeper_source_failing{source="LookupEvents in eu-west-1"}"#),
+        0.0
+    );
+    assert_eq!(value("trailkeeper_quarantined_records"), 2.0);
+    assert_eq!(
+        value(r#"trailkeeper_sync_failures{account="111111111111",region="us-east-1"}"#),
+        2.0
+    );
+    assert_eq!(
+        value(r#"trailkeeper_sync_failures{account="111111111111",region="eu-west-1"}"#),
+        0.0
+    );
+    let synced = value(
+        r#"trailkeeper_sync_last_success_timestamp_seconds{account="111111111111",region="us-east-1"}"#,
+    );
+    let hour_ago = (chrono::Utc::now() - chrono::Duration::minutes(59)).timestamp() as f64;
+    assert!((synced - hour_ago).abs() < 60.0, "{synced} vs {hour_ago}");
+    assert_eq!(
+        value(r#"trailkeeper_findings_active{kind="bulk_retrieval",severity="high"}"#),
+        1.0
+    );
+    assert!(
+        !body.contains("policy_opened"),
+        "a resolved finding is not active"
+    );
+    assert_eq!(
+        value(r#"trailkeeper_alert_deliveries{channel="ops",status="dead"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"trailkeeper_alert_deliveries{channel="ops",status="pending"}"#),
+        2.0
+    );
+    let connections = value(r#"trailkeeper_db_pool_connections{state="in_use"}"#)
+        + value(r#"trailkeeper_db_pool_connections{state="idle"}"#);
+    assert!(connections >= 1.0, "{connections}");
+    assert!(body.trim_end().ends_with("# EOF"));
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn the_shipped_alert_rules_are_well_formed_and_name_series_the_server_exposes(pool: PgPool) {
+    let rules = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/prometheus-rules.yml"
+    ))
+    .unwrap();
+    // Prometheus's own checker, where Debian's `prometheus` package put it.
+    if let Ok(checked) = std::process::Command::new("promtool")
+        .args([
+            "check",
+            "rules",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/prometheus-rules.yml"),
+        ])
+        .output()
+    {
+        assert!(
+            checked.status.success(),
+            "{}",
+            String::from_utf8_lossy(&checked.stdout)
+        );
+    }
+    seed_pipeline_state(&pool).await;
+    let viewer = signed_in(&pool, "vic", Role::Viewer).await;
+    let app = app(pool).await;
+    // A request answered, so the request series have a sample too.
+    get(&app, "/healthz", &As::Nobody).await;
+    let scrape = get(&app, "/metrics", &viewer).await.body;
+    let exposed: Vec<&str> = scrape
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|line| line.split(' ').next())
+        .collect();
+
+    let alerts: Vec<&str> = rules.split("      - alert: ").skip(1).collect();
+    assert!(alerts.len() >= 8, "{} rules", alerts.len());
+    for alert in alerts {
+        let name = alert.lines().next().unwrap();
+        let field = |key: &str| {
+            alert
+                .lines()
+                .find_map(|line| line.trim().strip_prefix(key))
+                .map(str::trim)
+                .unwrap_or_else(|| panic!("{name} has no {key}"))
+        };
+        let expr = field("expr:");
+        assert!(field("for:").ends_with('m'), "{name}");
+        assert!(
+            ["critical", "warning"].contains(&field("severity:")),
+            "{name}"
+        );
+        assert!(field("summary:").starts_with('"'), "{name}");
+        let mut depth = 0i32;
+        for c in expr.chars() {
+            depth += match c {
+                '(' | '{' | '[' => 1,
+                ')' | '}' | ']' => -1,
+                _ => 0,
+            };
+            assert!(depth >= 0, "{name}: {expr}");
+        }
+        assert_eq!(depth, 0, "{name}: {expr}");
+        // Every Trailkeeper series a rule reads is one the server exposes.
+        for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if word.starts_with("trailkeeper_") {
+                let family = word.strip_suffix("_total").unwrap_or(word);
+                assert!(
+                    exposed.contains(&family),
+                    "{name} reads {word}, which is not exposed"
+                );
+            }
+        }
+    }
+}
+
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn made_up_methods_and_paths_add_no_metric_series(pool: PgPool) {
     let viewer = signed_in(&pool, "vic", Role::Viewer).await;
