@@ -13,6 +13,7 @@ use cookie::{Cookie, SameSite};
 use sqlx::PgPool;
 
 use super::AppState;
+use super::access::cookie_value;
 
 /// The primary's WAL position after the request's writes (`0/16B3748`).
 pub const WROTE_COOKIE: &str = "trailkeeper_wrote";
@@ -66,15 +67,7 @@ pub async fn choose(State(state): State<AppState>, mut request: Request, next: N
 
 /// The WAL position a request's cookie names, if it names one (anything else is ignored).
 fn wrote_at(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == WROTE_COOKIE)
-        .map(|cookie| cookie.value().to_string())
-        .filter(|position| is_wal_position(position))
+    cookie_value(headers, WROTE_COOKIE).filter(|position| is_wal_position(position))
 }
 
 /// `X/Y`, each one to eight hexadecimal digits: PostgreSQL's `pg_lsn` text form.
