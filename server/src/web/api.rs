@@ -39,7 +39,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::access::ClientAddress;
-use super::replica::ReadPool;
+use super::replica;
 use crate::audit::{Action, Entry};
 use crate::db::Reader;
 use crate::detect::DetectionSettings;
@@ -583,11 +583,10 @@ where
             .extensions
             .get::<Identity>()
             .ok_or_else(|| AppError::Unauthorized("sign in required".into()))?;
-        let reader = Reader::within(PgPool::from_ref(state), identity.scope.clone());
-        Ok(match parts.extensions.get::<ReadPool>() {
-            Some(ReadPool(reads)) => reader.reading_from(reads.clone()),
-            None => reader,
-        })
+        Ok(replica::for_request(
+            Reader::within(PgPool::from_ref(state), identity.scope.clone()),
+            parts,
+        ))
     }
 }
 

@@ -24,7 +24,7 @@ use trailkeeper_app::api::users::{UserChange, UserSummary};
 use trailkeeper_app::api::{AlertsBackend, Backend, SharedBackend};
 use trailkeeper_app::scope::Scope;
 
-use super::replica::ReadPool;
+use super::replica;
 use crate::admin::{Administration, approvals};
 use crate::alert::Alerting;
 use crate::alert::log as delivery_log;
@@ -305,11 +305,8 @@ impl Backend for ServerBackend {
 
     fn within(&self, scope: Option<Scope>) -> SharedBackend {
         let mut reader = self.reader.limited_to(scope);
-        // The request's place to read from, when there is a replica (see `replica::choose`).
-        if let Some(ReadPool(reads)) = leptos::prelude::use_context::<axum::http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<ReadPool>().cloned())
-        {
-            reader = reader.reading_from(reads);
+        if let Some(parts) = leptos::prelude::use_context::<axum::http::request::Parts>() {
+            reader = replica::for_request(reader, &parts);
         }
         Arc::new(ServerBackend {
             reader,

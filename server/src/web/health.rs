@@ -172,8 +172,8 @@ pub async fn ready(
 /// How far behind the primary the replica is, against how far it may be.
 async fn replica_health(primary: &PgPool, replica: &Replica) -> ReplicaHealth {
     let max_lag_seconds = replica.max_lag.as_secs_f64();
-    match tokio::time::timeout(DATABASE_TIMEOUT, lag(primary, &replica.pool)).await {
-        Ok(Ok(lag)) => ReplicaHealth {
+    match answer(lag(primary, &replica.pool)).await {
+        Ok(lag) => ReplicaHealth {
             status: if lag <= replica.max_lag {
                 "up"
             } else {
@@ -183,44 +183,38 @@ async fn replica_health(primary: &PgPool, replica: &Replica) -> ReplicaHealth {
             max_lag_seconds,
             error: None,
         },
-        Ok(Err(error)) => ReplicaHealth {
+        Err(error) => ReplicaHealth {
             status: "down",
             lag_seconds: None,
             max_lag_seconds,
-            error: Some(error.to_string()),
+            error: Some(error),
         },
-        Err(_) => ReplicaHealth {
-            status: "down",
-            lag_seconds: None,
-            max_lag_seconds,
-            error: Some(format!("no answer within {} s", DATABASE_TIMEOUT.as_secs())),
-        },
+    }
+}
+
+/// What a database answered within `DATABASE_TIMEOUT`, or why there is no answer.
+async fn answer<T>(
+    query: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(DATABASE_TIMEOUT, query).await {
+        Ok(answered) => answered.map_err(|error| error.to_string()),
+        Err(_) => Err(format!("no answer within {} s", DATABASE_TIMEOUT.as_secs())),
     }
 }
 
 /// Whether the database answers `SELECT 1`, and how fast.
 async fn probe(pool: &PgPool) -> DatabaseHealth {
     let started = Instant::now();
-    let probe = tokio::time::timeout(
-        DATABASE_TIMEOUT,
-        sqlx::query!("SELECT 1 AS one").fetch_one(pool),
-    )
-    .await;
-    match probe {
-        Ok(Ok(_)) => DatabaseHealth {
+    match answer(sqlx::query!("SELECT 1 AS one").fetch_one(pool)).await {
+        Ok(_) => DatabaseHealth {
             status: "up",
             latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
             error: None,
         },
-        Ok(Err(error)) => DatabaseHealth {
+        Err(error) => DatabaseHealth {
             status: "down",
             latency_ms: None,
-            error: Some(error.to_string()),
-        },
-        Err(_) => DatabaseHealth {
-            status: "down",
-            latency_ms: None,
-            error: Some(format!("no answer within {} s", DATABASE_TIMEOUT.as_secs())),
+            error: Some(error),
         },
     }
 }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -14,6 +15,7 @@ use sqlx::PgPool;
 
 use super::AppState;
 use super::access::cookie_value;
+use crate::db::Reader;
 
 /// The primary's WAL position after the request's writes (`0/16B3748`).
 pub const WROTE_COOKIE: &str = "trailkeeper_wrote";
@@ -32,6 +34,14 @@ pub struct Replica {
 #[derive(Clone)]
 pub struct ReadPool(pub PgPool);
 
+/// `reader`, reading from where `choose` sent this request's reads (when there is a replica).
+pub fn for_request(reader: Reader, parts: &Parts) -> Reader {
+    match parts.extensions.get::<ReadPool>() {
+        Some(ReadPool(reads)) => reader.reading_from(reads.clone()),
+        None => reader,
+    }
+}
+
 /// Chooses the request's [`ReadPool`], and after a request that may have written, sets the
 /// cookie that keeps this person's reads on the primary until the replica has caught up.
 pub async fn choose(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
@@ -48,9 +58,7 @@ pub async fn choose(State(state): State<AppState>, mut request: Request, next: N
     let done = response.status().is_success() || response.status().is_redirection();
     if writes
         && done
-        && let Ok(position) = sqlx::query_scalar::<_, String>("SELECT pg_current_wal_lsn()::text")
-            .fetch_one(&state.pool)
-            .await
+        && let Ok(position) = written(&state.pool).await
     {
         let cookie = Cookie::build((WROTE_COOKIE, position))
             .path("/")
@@ -90,12 +98,17 @@ async fn replayed(replica: &PgPool, position: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The primary's WAL position now: everything committed so far is before it.
+async fn written(primary: &PgPool) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
+        .fetch_one(primary)
+        .await
+}
+
 /// How far the replica is behind the primary: zero when it has replayed all the primary has
 /// written, else the time since the last transaction it replayed.
 pub async fn lag(primary: &PgPool, replica: &PgPool) -> Result<Duration, sqlx::Error> {
-    let written: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
-        .fetch_one(primary)
-        .await?;
+    let written = written(primary).await?;
     let (caught_up, behind): (Option<bool>, Option<f64>) = sqlx::query_as(
         "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn, \
                 extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8",
