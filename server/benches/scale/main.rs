@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     pages::measure(&pool, &estate).await?;
-    pages::export(&pool).await?;
+    pages::export(&pool, stored).await?;
     backfill(&pool, stored).await?;
     retention(&pool, &database, &estate, &trail).await?;
     Ok(())
