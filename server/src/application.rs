@@ -23,6 +23,7 @@ use crate::auth::sign_in::{self, SignInLimits};
 use crate::aws::accounts::AccountSettings;
 use crate::config::{ServeSettings, Settings};
 use crate::db::Database;
+use crate::db::claims::Claims;
 use crate::detect::conditions;
 use crate::ingest::after_ingest;
 use crate::ingest::partitions;
@@ -30,7 +31,7 @@ use crate::ingest::sources::lookup::Lookup;
 use crate::ingest::sources::s3::S3Trail;
 use crate::ingest::sources::sqs::SqsNotices;
 use crate::ingest::sources::{EventSource, poll_and_record};
-use crate::inventory::sync::sync_regions;
+use crate::inventory::sync::{self, sync_regions};
 use crate::{aws, web};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -92,15 +93,29 @@ impl Application {
         let key = settings.sealing_key().map_err(StartError::SealingKey)?;
         let aws_config = aws::load_config().await;
         let pool = database.pool();
+        // Shared with the other servers on this database, so no two do the same work.
+        let claims = Claims::shared(pool);
         spawn_inventory_sync(
             pool.clone(),
+            claims.clone(),
             aws_config.clone(),
             serve.accounts.clone(),
             serve.regions.clone(),
             serve.sync_interval,
         );
-        spawn_ingest(pool.clone(), &aws_config, &serve, settings.max_file_bytes)?;
-        spawn_housekeeping(pool.clone(), serve.retention_days, SignInLimits::default());
+        spawn_ingest(
+            pool.clone(),
+            &claims,
+            &aws_config,
+            &serve,
+            settings.max_file_bytes,
+        )?;
+        spawn_housekeeping(
+            pool.clone(),
+            claims,
+            serve.retention_days,
+            SignInLimits::default(),
+        );
 
         let listener = TcpListener::bind(serve.listen)
             .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
@@ -244,9 +259,11 @@ fn web_context(
 
 /// Syncs at once, then every `interval`, and re-evaluates the inventory's conditions after
 /// each run. Each run is stored in `sync_runs`; a failing run is logged and the next one
-/// tries again.
+/// tries again. Among several servers one syncs at a time, and a sync another server started
+/// within half an interval counts as this one's.
 fn spawn_inventory_sync(
     pool: PgPool,
+    claims: Claims,
     config: aws_config::SdkConfig,
     accounts: AccountSettings,
     regions: Vec<String>,
@@ -257,8 +274,15 @@ fn spawn_inventory_sync(
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match sync_regions(&pool, &config, &accounts, &regions).await {
-                Ok(summaries) => {
+            let sync = async {
+                if sync::started_within(&pool, interval / 2).await? {
+                    return Ok(Vec::new());
+                }
+                sync_regions(&pool, &config, &accounts, &regions).await
+            };
+            match claims.run("inventory sync", sync).await {
+                Ok(None) => {}
+                Ok(Some(summaries)) => {
                     if let Err(error) = conditions::after_sync(&pool, &summaries).await {
                         tracing::error!(%error, "inventory findings not re-evaluated");
                     }
@@ -280,13 +304,19 @@ fn spawn_inventory_sync(
 /// failing poll is logged and recorded, and the next one tries again.
 fn spawn_ingest(
     pool: PgPool,
+    claims: &Claims,
     config: &aws_config::SdkConfig,
     serve: &ServeSettings,
     max_file_bytes: u64,
 ) -> Result<(), aws::NoRegion> {
     if let Some(interval) = serve.lookup_interval {
         let regions = aws::regions(config, &serve.regions)?;
-        let (pool, config, accounts) = (pool.clone(), config.clone(), serve.accounts.clone());
+        let (pool, claims, config, accounts) = (
+            pool.clone(),
+            claims.clone(),
+            config.clone(),
+            serve.accounts.clone(),
+        );
         tokio::spawn(async move {
             // The Organization may not answer at once: asked again at each interval.
             let accounts = loop {
@@ -299,12 +329,15 @@ fn spawn_ingest(
                 }
             };
             for source in Lookup::everywhere(&accounts, &regions, None) {
+                let source = source.with_claims(claims.clone());
                 spawn_source(pool.clone(), Box::new(source), interval);
             }
         });
     }
     for url in &serve.s3_trails {
-        let source = S3Trail::new(aws::s3(config), url.clone()).with_max_file_bytes(max_file_bytes);
+        let source = S3Trail::new(aws::s3(config), url.clone())
+            .with_max_file_bytes(max_file_bytes)
+            .with_claims(claims.clone());
         spawn_source(pool.clone(), Box::new(source), serve.s3_interval);
     }
     if let Some(queue_url) = &serve.sqs_queue_url {
@@ -349,29 +382,47 @@ fn spawn_source(pool: PgPool, source: Box<dyn EventSource>, interval: Duration) 
 }
 
 /// At start and every hour: drops the months of events that fell out of the retention
-/// period (when there is one) and forgets failed sign-ins too old to count.
-fn spawn_housekeeping(pool: PgPool, retention_days: Option<u32>, limits: SignInLimits) {
+/// period (when there is one) and forgets failed sign-ins too old to count. Among several
+/// servers, the one holding the claim does it.
+fn spawn_housekeeping(
+    pool: PgPool,
+    claims: Claims,
+    retention_days: Option<u32>,
+    limits: SignInLimits,
+) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_secs(3600));
         loop {
             ticks.tick().await;
-            if let Some(days) = retention_days {
-                let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-                match partitions::drop_before(&pool, cutoff).await {
-                    Ok(dropped) if dropped.is_empty() => {}
-                    Ok(dropped) => tracing::info!(
-                        ?dropped,
-                        "dropped events older than the {days}-day retention period"
-                    ),
-                    Err(error) => tracing::error!(%error, "dropping expired events failed"),
-                }
-            }
-            if let Err(error) = sign_in::purge_old_failures(&pool, limits).await {
-                tracing::error!(%error, "forgetting old failed sign-ins failed");
-            }
-            if let Err(error) = approvals::resolve_expired(&pool).await {
-                tracing::error!(%error, "resolving expired change requests' findings failed");
+            let kept = claims.run("housekeeping", housekeeping(&pool, retention_days, limits));
+            if let Err(error) = kept.await {
+                tracing::error!(%error, "housekeeping could not claim its turn");
             }
         }
     });
+}
+
+async fn housekeeping(
+    pool: &PgPool,
+    retention_days: Option<u32>,
+    limits: SignInLimits,
+) -> Result<(), sqlx::Error> {
+    if let Some(days) = retention_days {
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+        match partitions::drop_before(pool, cutoff).await {
+            Ok(dropped) if dropped.is_empty() => {}
+            Ok(dropped) => tracing::info!(
+                ?dropped,
+                "dropped events older than the {days}-day retention period"
+            ),
+            Err(error) => tracing::error!(%error, "dropping expired events failed"),
+        }
+    }
+    if let Err(error) = sign_in::purge_old_failures(pool, limits).await {
+        tracing::error!(%error, "forgetting old failed sign-ins failed");
+    }
+    if let Err(error) = approvals::resolve_expired(pool).await {
+        tracing::error!(%error, "resolving expired change requests' findings failed");
+    }
+    Ok(())
 }

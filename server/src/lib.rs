@@ -2,6 +2,7 @@
 //! Data flows one way: sources → normalise → store → detect → alert; the web layer reads the
 //! store.
 
+pub mod activity;
 pub mod admin;
 pub mod alert;
 pub mod application;

@@ -21,6 +21,7 @@ use super::message::{self, Message};
 use super::route;
 use super::sealing::SealingKey;
 use super::{WAKE_CHANNEL, log, setup};
+use crate::activity::ACTIVITY;
 use crate::audit::{Action, Entry};
 use crate::findings::triage::Actor;
 use trailkeeper_app::AppError;
@@ -111,6 +112,7 @@ impl Alerting {
                 }
                 _ => tracing::error!("the alert delivery worker stopped; restarting it"),
             }
+            ACTIVITY.worker_restarted("alert_delivery");
             if started.elapsed() > Duration::from_secs(300) {
                 wait = Duration::from_secs(1);
             }
@@ -409,6 +411,8 @@ impl Alerting {
         let claim = "id = $1::text::uuid AND attempts = $2 AND status = 'pending'";
         match outcome {
             Ok(_) => {
+                let waited = (Utc::now() - delivery.since).to_std().unwrap_or_default();
+                ACTIVITY.delivered(&delivery.kind, waited);
                 sqlx::query(&format!(
                     "UPDATE alert_deliveries SET status = 'delivered', delivered_at = now(), \
                      last_error = NULL WHERE {claim}"

@@ -1,6 +1,7 @@
 //! The store: one PostgreSQL database, either the operator's (`DATABASE_URL`) or Trailkeeper's
 //! private cluster under the data directory.
 
+pub mod claims;
 pub mod embedded;
 mod scoped;
 

@@ -12,6 +12,7 @@ use sqlx::PgConnection;
 use super::history::{self, History, Rotation, SecretFacts};
 use super::run::{Ran, Stored, recall};
 use super::{DetectionSettings, Observed, detectors, settings};
+use crate::activity::ACTIVITY;
 use crate::findings::Verdict;
 use crate::findings::store::{self, Recorded};
 
@@ -38,7 +39,10 @@ pub async fn on_stored(
     db: &mut PgConnection,
     events: Vec<Observed>,
 ) -> Result<Recorded, sqlx::Error> {
-    run(db, events, None, Recording::default()).await
+    let started = std::time::Instant::now();
+    let recorded = run(db, events, None, Recording::default()).await?;
+    ACTIVITY.detected(started.elapsed());
+    Ok(recorded)
 }
 
 /// Runs every detector over `events` with `settings` and records the verdicts about events

@@ -77,6 +77,8 @@ pub struct Totals {
     pub duplicates: u64,
     pub skipped: u64,
     pub quarantined: u64,
+    /// Streams not read because another server holds their claim.
+    pub held_elsewhere: u64,
 }
 
 impl Totals {
@@ -96,6 +98,20 @@ impl Totals {
         self.duplicates += other.duplicates;
         self.skipped += other.skipped;
         self.quarantined += other.quarantined;
+        self.held_elsewhere += other.held_elsewhere;
+    }
+
+    /// What a poll of streams all claimed by other servers comes to.
+    pub fn held_elsewhere() -> Self {
+        Totals {
+            held_elsewhere: 1,
+            ..Totals::default()
+        }
+    }
+
+    /// Whether this process read nothing because other servers hold everything.
+    pub fn only_held_elsewhere(&self) -> bool {
+        self.units == 0 && self.held_elsewhere > 0
     }
 }
 

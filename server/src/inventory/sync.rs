@@ -6,6 +6,7 @@
 //! accounts at once; an account whose role cannot be assumed is recorded and skipped.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::Client;
@@ -238,6 +239,18 @@ async fn sync_account(
         summaries.push(summary);
     }
     Ok(summaries)
+}
+
+/// Whether a sync that has not failed started within `span`, on this server or another.
+pub async fn started_within(pool: &PgPool, span: Duration) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM sync_runs
+                          WHERE started_at > now() - make_interval(secs => $1)
+                            AND outcome <> 'failed') AS "recent!""#,
+        span.as_secs_f64(),
+    )
+    .fetch_one(pool)
+    .await
 }
 
 async fn start(pool: &PgPool, region: &str, account: Option<&str>) -> Result<i64, sqlx::Error> {

@@ -1,5 +1,6 @@
-//! `GET /metrics`: Prometheus text exposition of request counts and latencies, and of the
-//! pipeline's state as the store holds it (see `pipeline_metrics`).
+//! `GET /metrics`: Prometheus text exposition of request counts and latencies, of what this
+//! process's workers did (`crate::activity`), and of the pipeline's state as the store holds
+//! it (see `pipeline_metrics`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,6 +15,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use sqlx::PgPool;
+
+use crate::activity::ACTIVITY;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -126,6 +129,7 @@ pub async fn exposition(
 ) -> impl IntoResponse {
     let mut registry = Registry::with_prefix("trailkeeper");
     metrics.register(&mut registry);
+    ACTIVITY.register(&mut registry);
     super::pipeline_metrics::register(&mut registry, &pool).await;
     (
         [(

@@ -4,6 +4,7 @@
 //! of them did the work.
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -151,6 +152,24 @@ async fn read(registry: &mut Registry, pool: &PgPool) -> Result<(), sqlx::Error>
         set(&findings, labels, row.count as f64);
     }
 
+    // Counted from the store, so the total is the same on every server and a finding opened
+    // in a transaction that rolled back is not counted.
+    let opened = Family::<FindingLabels, Counter>::default();
+    for row in sqlx::query!(
+        r#"SELECT kind, severity, count(*) AS "count!" FROM findings GROUP BY kind, severity"#
+    )
+    .fetch_all(pool)
+    .await?
+    {
+        let labels = FindingLabels {
+            kind: row.kind,
+            severity: row.severity,
+        };
+        opened
+            .get_or_create(&labels)
+            .inc_by(u64::try_from(row.count).unwrap_or(0));
+    }
+
     let deliveries = Family::<DeliveryLabels, Value>::default();
     for row in sqlx::query!(
         r#"SELECT c.name AS channel, d.status, count(*) AS "count!"
@@ -208,6 +227,11 @@ async fn read(registry: &mut Registry, pool: &PgPool) -> Result<(), sqlx::Error>
         "findings_active",
         "Open and acknowledged findings, by kind and severity",
         findings,
+    );
+    registry.register(
+        "findings_opened",
+        "Findings ever opened, by kind and severity",
+        opened,
     );
     registry.register(
         "alert_deliveries",

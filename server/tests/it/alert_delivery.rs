@@ -5,15 +5,14 @@
 
 use crate::common;
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use aws_lc_rs::hmac;
 use axum::Router;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::post;
+use common::webhook::{Received, Receiver};
 use common::{ACCOUNT, bobs_call, ingest_records, secret_arn};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -49,102 +48,6 @@ fn deletion(id: &str, secret: &str) -> Value {
         secret,
         json!({ "recoveryWindowInDays": 7 }),
     )
-}
-
-#[derive(Clone, Debug)]
-struct Received {
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-
-    fn delivery_id(&self) -> String {
-        self.headers["trailkeeper-delivery"]
-            .to_str()
-            .unwrap()
-            .to_string()
-    }
-}
-
-/// A webhook receiver: it keeps what it gets and answers with `status`.
-#[derive(Clone)]
-struct Receiver {
-    got: Arc<Mutex<Vec<Received>>>,
-    status: Arc<AtomicU16>,
-    address: SocketAddr,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Receiver::serve(listener).await
-    }
-
-    /// On an address nobody listens on yet: until `serve_on` runs, connections are refused.
-    async fn reserve() -> SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        listener.local_addr().unwrap()
-    }
-
-    async fn serve_on(address: SocketAddr) -> Receiver {
-        let listener = tokio::net::TcpListener::bind(address).await.unwrap();
-        Receiver::serve(listener).await
-    }
-
-    async fn serve(listener: tokio::net::TcpListener) -> Receiver {
-        let receiver = Receiver {
-            got: Arc::default(),
-            status: Arc::new(AtomicU16::new(200)),
-            address: listener.local_addr().unwrap(),
-        };
-        let app = Router::new().route(
-            "/hook",
-            post({
-                let receiver = receiver.clone();
-                move |headers: HeaderMap, body: axum::body::Bytes| async move {
-                    receiver.got.lock().unwrap().push(Received {
-                        headers,
-                        body: body.to_vec(),
-                    });
-                    let status = receiver.status.load(Ordering::SeqCst);
-                    let mut answer = HeaderMap::new();
-                    if status == 429 {
-                        answer.insert("retry-after", "1".parse().unwrap());
-                    }
-                    (StatusCode::from_u16(status).unwrap(), answer, "noted")
-                }
-            }),
-        );
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        receiver
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/hook", self.address)
-    }
-
-    fn got(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
-    }
-
-    /// Waits until it has had `count` requests.
-    async fn wait_for(&self, count: usize) -> Vec<Received> {
-        for _ in 0..300 {
-            let got = self.got();
-            if got.len() >= count {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "the receiver got {} requests, not {count}",
-            self.got().len()
-        );
-    }
 }
 
 fn quick_settings() -> DeliverySettings {

@@ -4,6 +4,8 @@ use std::io::Read;
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::serve_process as serve;
+
 /// Runs the binary with a scratch data directory (unless `--data-dir` is given); a command
 /// still running after 60 s (a `serve` that should have refused to start) is killed.
 fn trailkeeper(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -65,40 +67,6 @@ fn run_in(data_dir: &str, args: &[&str], stdin: &str) -> Output {
         .unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
-}
-
-/// Starts `trailkeeper serve` on a free port of a new data directory, and waits until it
-/// serves: the process, its URL and the first administrator's password it printed.
-fn serve(
-    data_dir: &std::path::Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> (std::process::Child, String, String) {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_trailkeeper"))
-        .args(["--data-dir", data_dir.to_str().unwrap(), "serve"])
-        .args(["--listen", "127.0.0.1:0"])
-        .args(args)
-        .envs(env.iter().copied())
-        .env_remove("DATABASE_URL")
-        .env("TRAILKEEPER_LOOKUP_INTERVAL", "off")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
-    let mut password = String::new();
-    let url = loop {
-        let line = lines.next().expect("serve printed its address").unwrap();
-        if let Some(generated) = line.trim().strip_prefix("password: ") {
-            password = generated.to_string();
-        }
-        if let Some(rest) = line.strip_prefix("Trailkeeper is serving on ") {
-            break rest.split(' ').next().unwrap().to_string();
-        }
-    };
-    // Whatever it prints later still has a reader.
-    std::thread::spawn(move || lines.for_each(drop));
-    (server, url, password)
 }
 
 fn stderr(output: &Output) -> String {

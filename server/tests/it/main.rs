@@ -30,6 +30,7 @@ mod query_data;
 mod replica;
 mod scopes;
 mod secrets;
+mod several_servers;
 mod sources;
 mod users;
 mod web;

@@ -4,14 +4,13 @@
 //! has no LookupEvents). Each resumes from its checkpoint and stores every event once.
 
 use crate::common;
+use common::peer::{peer_config, put, trail_file};
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_s3::primitives::ByteStream;
+use aws_config::{BehaviorVersion, Region};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
@@ -21,15 +20,6 @@ use trailkeeper::ingest::sources::lookup::{Lookup, OVERLAP};
 use trailkeeper::ingest::sources::poll_and_record;
 use trailkeeper::ingest::sources::s3::{S3Trail, S3Url};
 use trailkeeper::ingest::sources::sqs::SqsNotices;
-
-async fn peer_config() -> SdkConfig {
-    std::env::var("AWS_ENDPOINT_URL")
-        .expect("these tests need the AWS API peer: run them with `make test`");
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .load()
-        .await
-}
 
 /// A CloudTrail record of a read of `secret` at `time`.
 fn record(id: &str, time: &str, secret: &str) -> Value {
@@ -55,28 +45,10 @@ fn record(id: &str, time: &str, secret: &str) -> Value {
     })
 }
 
-/// A gzip trail log file holding `records`.
-fn trail_file(records: &[Value]) -> Vec<u8> {
-    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gzip.write_all(json!({ "Records": records }).to_string().as_bytes())
-        .unwrap();
-    gzip.finish().unwrap()
-}
-
 fn log_key(region: &str, name: &str) -> String {
     format!(
         "AWSLogs/111122223333/CloudTrail/{region}/2026/10/03/111122223333_CloudTrail_{region}_{name}.json.gz"
     )
-}
-
-async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
-    s3.put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(ByteStream::from(body))
-        .send()
-        .await
-        .unwrap();
 }
 
 async fn count(pool: &PgPool) -> i64 {

@@ -379,8 +379,13 @@ async fn metrics_say_what_an_operator_alerts_on_from_the_store(pool: PgPool) {
         1.0
     );
     assert!(
-        !body.contains("policy_opened"),
+        !body.contains(r#"trailkeeper_findings_active{kind="policy_opened""#),
         "a resolved finding is not active"
+    );
+    assert_eq!(
+        value(r#"trailkeeper_findings_opened_total{kind="policy_opened",severity="critical"}"#),
+        1.0,
+        "but it was opened"
     );
     assert_eq!(
         value(r#"trailkeeper_alert_deliveries{channel="ops",status="dead"}"#),
@@ -461,7 +466,10 @@ async fn the_shipped_alert_rules_are_well_formed_and_name_series_the_server_expo
         // Every Trailkeeper series a rule reads is one the server exposes.
         for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
             if word.starts_with("trailkeeper_") {
-                let family = word.strip_suffix("_total").unwrap_or(word);
+                let family = ["_total", "_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|suffix| word.strip_suffix(suffix))
+                    .unwrap_or(word);
                 assert!(
                     exposed.contains(&family),
                     "{name} reads {word}, which is not exposed"

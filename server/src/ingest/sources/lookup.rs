@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use super::{EventSource, Report, SourceError};
 use crate::aws::accounts::Account;
+use crate::db::claims::Claims;
 use crate::ingest::checkpoints::{self, Checkpoint};
 use crate::ingest::formats::{Contents, Format, Position, lookup_event};
 use crate::ingest::load::{SECRETS_MANAGER, Totals, prepare, store_or_quarantine};
@@ -42,6 +43,7 @@ pub struct Lookup {
     /// Where to start instead of the checkpoint (`ingest --lookup --since`).
     since: Option<DateTime<Utc>>,
     last_request: Mutex<Option<Instant>>,
+    claims: Claims,
 }
 
 impl Lookup {
@@ -52,7 +54,14 @@ impl Lookup {
             account: None,
             since,
             last_request: Mutex::new(None),
+            claims: Claims::unshared(),
         }
+    }
+
+    /// Reads only while no other server reads this account and region: two readers would
+    /// share its two requests a second.
+    pub fn with_claims(self, claims: Claims) -> Self {
+        Lookup { claims, ..self }
     }
 
     /// One source per account and region, each through the account's own credentials.
@@ -110,6 +119,20 @@ impl Lookup {
             .and_then(|position| DateTime::parse_from_rfc3339(&position).ok())
             .map(|position| position.with_timezone(&Utc) - OVERLAP)
             .unwrap_or(now - HISTORY))
+    }
+
+    /// Stores everything from where the source stands up to now.
+    async fn read_to_now(&self, pool: &PgPool, report: Report<'_>) -> Result<Totals, SourceError> {
+        // Whole seconds: the checkpoint is stored to the second.
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("now is a time");
+        let mut from = self.start(pool, now).await?;
+        let mut totals = Totals::default();
+        while from < now {
+            let until = (from + WINDOW).min(now);
+            totals.merge(self.read_window(pool, from, until, report).await?);
+            from = until;
+        }
+        Ok(totals)
     }
 
     /// Stores every event of one window, page by page, the checkpoint moving to the window's
@@ -191,16 +214,12 @@ impl EventSource for Lookup {
     }
 
     async fn poll(&self, pool: &PgPool, report: Report<'_>) -> Result<Totals, SourceError> {
-        // Whole seconds: the checkpoint is stored to the second.
-        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("now is a time");
-        let mut from = self.start(pool, now).await?;
-        let mut totals = Totals::default();
-        while from < now {
-            let until = (from + WINDOW).min(now);
-            totals.merge(self.read_window(pool, from, until, report).await?);
-            from = until;
-        }
-        Ok(totals)
+        let read = self.read_to_now(pool, report);
+        Ok(self
+            .claims
+            .run(&self.checkpoint_source(), read)
+            .await?
+            .unwrap_or_else(Totals::held_elsewhere))
     }
 }
 

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 
 use super::load::{Summary, Totals};
+use crate::activity::ACTIVITY;
 
 /// Called with each unit's summary as soon as it is stored (the CLI prints it).
 pub type Report<'a> = &'a (dyn Fn(&Summary) + Send + Sync);
@@ -69,14 +70,17 @@ impl SourceError {
 }
 
 /// Polls `source` and records the outcome (when, how many new events, the error) for the
-/// ingestion status on the Overview.
+/// ingestion status on the Overview, unless other servers held all of it: theirs is the
+/// outcome to show.
 pub async fn poll_and_record(
     source: &dyn EventSource,
     pool: &PgPool,
     report: Report<'_>,
 ) -> Result<Totals, SourceError> {
     let outcome = source.poll(pool, report).await;
+    ACTIVITY.polled(&source.name(), outcome.as_ref().map_err(drop));
     let (new_events, error) = match &outcome {
+        Ok(totals) if totals.only_held_elsewhere() => return outcome,
         Ok(totals) => (totals.new, None),
         Err(error) => (0, Some(error.to_string())),
     };

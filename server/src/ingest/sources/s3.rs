@@ -12,6 +12,7 @@ use futures::StreamExt;
 use sqlx::PgPool;
 
 use super::{EventSource, Report, SourceError};
+use crate::db::claims::Claims;
 use crate::ingest::checkpoints::{self, Checkpoint};
 use crate::ingest::formats::{self, Contents};
 use crate::ingest::load::{Totals, prepare, store_or_quarantine};
@@ -50,6 +51,7 @@ pub struct S3Trail {
     client: Client,
     url: S3Url,
     max_file_bytes: u64,
+    claims: Claims,
 }
 
 impl S3Trail {
@@ -58,7 +60,14 @@ impl S3Trail {
             client,
             url,
             max_file_bytes: formats::DEFAULT_MAX_FILE_BYTES,
+            claims: Claims::unshared(),
         }
+    }
+
+    /// Reads only the streams no other server is reading: each account × region prefix is
+    /// claimed for the length of its read.
+    pub fn with_claims(self, claims: Claims) -> Self {
+        S3Trail { claims, ..self }
     }
 
     /// Reads no object's content past `max_file_bytes` (see [`formats::read`]).
@@ -119,11 +128,11 @@ impl S3Trail {
     async fn read_stream(
         &self,
         pool: &PgPool,
+        source: &str,
         stream: &str,
         report: Report<'_>,
     ) -> Result<Totals, SourceError> {
-        let source = self.url.key_url(stream);
-        let after = checkpoints::position(pool, &source).await?;
+        let after = checkpoints::position(pool, source).await?;
         let mut totals = Totals::default();
         let mut pages = self
             .client
@@ -161,7 +170,7 @@ impl S3Trail {
             while let Some(fetched) = ready.next().await {
                 let (key, unit) = fetched.expect("fetching an object does not panic")?;
                 let checkpoint = Checkpoint {
-                    source: source.clone(),
+                    source: source.to_string(),
                     position: key,
                     newest_event_time: None,
                 };
@@ -224,7 +233,12 @@ impl EventSource for S3Trail {
     async fn poll(&self, pool: &PgPool, report: Report<'_>) -> Result<Totals, SourceError> {
         let mut totals = Totals::default();
         for stream in self.streams().await? {
-            totals.merge(self.read_stream(pool, &stream, report).await?);
+            let source = self.url.key_url(&stream);
+            let read = self.read_stream(pool, &source, &stream, report);
+            match self.claims.run(&source, read).await? {
+                Some(read) => totals.merge(read),
+                None => totals.merge(Totals::held_elsewhere()),
+            }
         }
         Ok(totals)
     }

@@ -7,6 +7,9 @@
 //! inside an SNS envelope, and CloudTrail's own SNS delivery notices (`s3ObjectKey`). S3's
 //! test event is deleted; any other body is quarantined and deleted, with the reason.
 //!
+//! Several servers reading one queue need no claim: SQS hands each message to one receiver
+//! at a time (for its visibility timeout), which is the claim.
+//!
 //! A message names the objects to read, and anyone who can send to the queue can write one:
 //! only objects under the configured trail buckets and prefixes are read. A notice for any
 //! other object is quarantined with the reason and deleted unread.

@@ -1,6 +1,9 @@
 //! Drives the real router in-process against a real PostgreSQL, as a browser or an API
 //! client would: with a session cookie, a bearer token or nothing.
 
+pub mod peer;
+pub mod webhook;
+
 use std::path::{Path, PathBuf};
 
 use aws_config::{BehaviorVersion, Region};
@@ -59,6 +62,41 @@ async fn serve_settings(
     };
     let database = Database::open(&settings.database).await.unwrap();
     (database, settings, *serve, data_dir)
+}
+
+/// Starts the `trailkeeper` binary's `serve` on a free port of `data_dir` (on its private
+/// database unless `env` gives a `DATABASE_URL`), and waits until it serves: the process,
+/// its URL and the first administrator's password it printed, if it made one.
+pub fn serve_process(
+    data_dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, String, String) {
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_trailkeeper"))
+        .args(["--data-dir", data_dir.to_str().unwrap(), "serve"])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("TRAILKEEPER_LOOKUP_INTERVAL", "off")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    let mut password = String::new();
+    let url = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(generated) = line.trim().strip_prefix("password: ") {
+            password = generated.to_string();
+        }
+        if let Some(rest) = line.strip_prefix("Trailkeeper is serving on ") {
+            break rest.split(' ').next().unwrap().to_string();
+        }
+    };
+    // Whatever it prints later still has a reader.
+    std::thread::spawn(move || lines.for_each(drop));
+    (server, url, password)
 }
 
 /// What the router serves with when `trailkeeper serve` is given `args`, built by the
