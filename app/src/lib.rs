@@ -11,7 +11,7 @@ mod roles;
 pub mod scope;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     components::{Route, Router, Routes},
     path,
@@ -41,6 +41,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -50,6 +51,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The site's stylesheet link, for pages the server writes without the app: under the
+/// hashed name a release build gives it.
+#[cfg(feature = "ssr")]
+pub fn stylesheet_link(options: LeptosOptions) -> String {
+    view! { <HashedStylesheet options id="leptos" /> }.to_html()
 }
 
 /// Pages may run only our own code: the hydration script carries this response's nonce, and
@@ -79,7 +87,6 @@ pub fn App() -> impl IntoView {
     provide_display_zone();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/trailkeeper.css" />
         <Title formatter=|page: String| format!("{page} · Trailkeeper") />
         <Router>
             <Layout>

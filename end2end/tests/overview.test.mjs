@@ -23,6 +23,17 @@ after(async () => {
 });
 
 /** A page in a viewer zone other than UTC, failing the test on any browser-side error. */
+/** The site's CSS and wasm as the sign-in page links them (release builds hash their names). */
+async function siteFiles() {
+  const html = await (await fetch(`${server.url}/login`)).text();
+  const linked = (extension) => {
+    const found = html.match(new RegExp(`/pkg/trailkeeper[^"]*\\.${extension}`));
+    assert.ok(found, `the page links no .${extension}: ${html}`);
+    return found[0];
+  };
+  return { css: linked('css'), wasm: linked('wasm') };
+}
+
 async function openPage(timezoneId = 'Asia/Kolkata') {
   const context = await browser.newContext({ timezoneId });
   const page = await context.newPage();
@@ -75,7 +86,8 @@ test('without a session only sign-in, health and static files answer', async () 
   });
   assert.equal(overview.status, 401);
 
-  for (const open of ['/login', '/healthz', '/pkg/trailkeeper.css', '/favicon.svg']) {
+  const { css } = await siteFiles();
+  for (const open of ['/login', '/healthz', css, '/favicon.svg']) {
     assert.equal((await fetch(`${server.url}${open}`)).status, 200, open);
   }
 });
@@ -220,12 +232,28 @@ test('pages, static files and JSON carry the security headers', async () => {
   assert.match(policy, /script-src 'self' 'nonce-[^']+' 'wasm-unsafe-eval'/);
   assert.ok(!policy.includes('unsafe-inline'), policy);
   assert.match(policy, /frame-ancestors 'none'/);
-  for (const resource of ['/pkg/trailkeeper.css', '/pkg/trailkeeper.wasm', '/healthz', '/api/v1/me']) {
+  const { css, wasm } = await siteFiles();
+  for (const resource of [css, wasm, '/healthz', '/api/v1/me']) {
     const response = await fetch(`${server.url}${resource}`);
     assert.equal(response.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'", resource);
     assert.equal(response.headers.get('x-content-type-options'), 'nosniff', resource);
     assert.equal(response.headers.get('referrer-policy'), 'no-referrer', resource);
   }
+});
+
+test('the CSS and wasm have hashed names and are cached for good', async () => {
+  const { css, wasm } = await siteFiles();
+  assert.match(css, /^\/pkg\/trailkeeper\.[\w-]+\.css$/);
+  assert.match(wasm, /^\/pkg\/trailkeeper\.[\w-]+\.wasm$/);
+  for (const resource of [css, wasm]) {
+    const response = await fetch(`${server.url}${resource}`);
+    assert.equal(response.status, 200, resource);
+    assert.equal(response.headers.get('cache-control'), 'public, max-age=31536000, immutable', resource);
+    assert.ok((await response.arrayBuffer()).byteLength > 0, resource);
+  }
+  // What is not named by its content is checked each time.
+  const favicon = await fetch(`${server.url}/favicon.svg`);
+  assert.equal(favicon.headers.get('cache-control'), 'no-cache');
 });
 
 test('stopping the server stops its private PostgreSQL', async () => {

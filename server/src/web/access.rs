@@ -323,10 +323,10 @@ fn forbidden_page(refused: Decision) -> Response {
         _ => "This page covers the whole estate, and your access is scoped to part of it."
             .to_string(),
     };
+    let stylesheet = super::stylesheet_link();
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>Not allowed · Trailkeeper</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/trailkeeper.css\"></head>\
+         <title>Not allowed · Trailkeeper</title>{stylesheet}</head>\
          <body><main><h1>Not allowed</h1><section class=\"panel\">\
          <p>{why}</p>\
          <p><a href=\"/\">Go to the overview</a></p></section></main></body></html>"

@@ -236,13 +236,25 @@ pub fn api_document() -> utoipa::openapi::OpenApi {
 }
 
 /// Leptos settings: the site files come from `LEPTOS_SITE_ROOT` (default `target/site`, where
-/// `cargo leptos build` puts them), the address from Trailkeeper's own setting.
+/// `cargo leptos build` puts them), the address from Trailkeeper's own setting. A release
+/// build names the CSS, JS and wasm by their content's hash and leaves the hashes beside the
+/// binary (`hash.txt`): where they are, pages link the hashed names, which may be cached
+/// for good.
 fn leptos_options(listen: SocketAddr) -> LeptosOptions {
     let mut options = get_configuration(None)
         .expect("Leptos reads its settings from LEPTOS_* variables with defaults")
         .leptos_options;
     options.site_addr = listen;
+    options.hash_files |= std::env::current_exe()
+        .ok()
+        .and_then(|binary| Some(binary.parent()?.join(options.hash_file.as_ref())))
+        .is_some_and(|hashes| hashes.exists());
     options
+}
+
+/// The stylesheet's `<link>` for pages written without the app.
+fn stylesheet_link() -> String {
+    trailkeeper_app::stylesheet_link(leptos_options(SocketAddr::from(([127, 0, 0, 1], 0))))
 }
 
 pub fn router(context: WebContext) -> Router {
@@ -304,13 +316,20 @@ pub fn router(context: WebContext) -> Router {
     // in, and the sign-in page for everyone else.
     let files_and_errors =
         leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_backend, shell);
+    let hashed_names = state.leptos_options.hash_files;
     let fallback = move |uri: Uri, state: State<AppState>, request: Request| {
         let files_and_errors = files_and_errors.clone();
         async move {
             let signed_in = request.extensions().get::<Identity>().is_some();
-            let response = files_and_errors(uri, state, request).await;
+            let immutable = hashed_names && uri.path().starts_with("/pkg/");
+            let mut response = files_and_errors(uri, state, request).await;
             if response.status() == StatusCode::NOT_FOUND && !signed_in {
                 return Redirect::to("/login").into_response();
+            }
+            if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, static_file_caching(immutable));
             }
             response
         }
@@ -352,6 +371,17 @@ pub fn router(context: WebContext) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         );
     with_security_headers(routes, tls).with_state(state)
+}
+
+/// A file named by its content's hash never changes: browsers keep it a year without
+/// asking. Any other file they keep but check first (the server answers 304 while it is
+/// unchanged).
+fn static_file_caching(hashed: bool) -> HeaderValue {
+    HeaderValue::from_static(if hashed {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    })
 }
 
 /// A request's address as the log keeps it: single sign-on's callback carries a one-time
