@@ -57,5 +57,5 @@ bench: build
 ifeq ($(SCALE),)
 	scripts/with-test-database.sh cargo bench -p trailkeeper --bench inventory --bench ingest --bench detection --bench alerts
 else
-	TRAILKEEPER_BENCH_SCALE=$(SCALE) scripts/with-test-database.sh cargo bench -p trailkeeper --bench scale
+	TRAILKEEPER_BENCH_SCALE=$(SCALE) LEPTOS_SITE_ROOT=$(CURDIR)/target/site scripts/with-test-database.sh cargo bench -p trailkeeper --bench scale
 endif

@@ -20,6 +20,8 @@ have_pg_server || apt_packages+=(postgresql)
 command -v psql >/dev/null 2>&1 || apt_packages+=(postgresql-client)
 # `make bench SCALE=…` keeps those rows compressed on disk with it.
 command -v zstd >/dev/null 2>&1 || apt_packages+=(zstd)
+# …and measures requests a second at 50 connections with wrk.
+command -v wrk >/dev/null 2>&1 || apt_packages+=(wrk)
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)

@@ -18,6 +18,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod pages;
+mod throughput;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -79,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     pages::measure(&pool, &estate).await?;
+    throughput::measure(&pool).await?;
     pages::export(&pool, stored).await?;
     backfill(&pool, stored).await?;
     retention(&pool, &database, &estate, &trail).await?;
