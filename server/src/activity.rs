@@ -43,9 +43,12 @@ pub struct Activity {
     worker_restarts: Family<WorkerLabels, Counter>,
 }
 
+/// The workers supervised and restarted when they end.
+const WORKERS: [&str; 1] = ["alert_delivery"];
+
 impl Default for Activity {
     fn default() -> Self {
-        Activity {
+        let activity = Activity {
             units_read: Family::default(),
             events_stored: Family::default(),
             quarantined: Family::default(),
@@ -57,7 +60,14 @@ impl Default for Activity {
                 Histogram::new(exponential_buckets(0.1, 2.0, 20))
             }),
             worker_restarts: Family::default(),
+        };
+        // At zero from the start, so the first restart is an increase Prometheus sees.
+        for worker in WORKERS {
+            activity.worker_restarts.get_or_create(&WorkerLabels {
+                worker: worker.to_string(),
+            });
         }
+        activity
     }
 }
 
@@ -176,5 +186,9 @@ mod tests {
             assert!(text.contains(line), "{line} in {text}");
         }
         assert!(!text.contains(r#"read_errors_total{source="s3"#), "{text}");
+        assert!(
+            text.contains(r#"trailkeeper_worker_restarts_total{worker="alert_delivery"} 0"#),
+            "{text}"
+        );
     }
 }
