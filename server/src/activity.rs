@@ -63,9 +63,12 @@ impl Default for Activity {
         };
         // At zero from the start, so the first restart is an increase Prometheus sees.
         for worker in WORKERS {
-            activity.worker_restarts.get_or_create(&WorkerLabels {
-                worker: worker.to_string(),
-            });
+            activity
+                .worker_restarts
+                .get_or_create(&WorkerLabels {
+                    worker: worker.to_string(),
+                })
+                .inc_by(0);
         }
         activity
     }
