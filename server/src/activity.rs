@@ -13,8 +13,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::ingest::load::Totals;
-
 /// This process's counters, from its start.
 pub static ACTIVITY: LazyLock<Activity> = LazyLock::new(Activity::default);
 
@@ -75,23 +73,24 @@ impl Default for Activity {
 }
 
 impl Activity {
-    /// A poll of `source`: what it read, or that it failed.
-    pub fn polled(&self, source: &str, outcome: Result<&Totals, ()>) {
+    /// A poll of `source` read `units` (files, objects, pages) holding `new` events to store
+    /// and `quarantined` records set aside.
+    pub fn polled(&self, source: &str, units: u64, new: u64, quarantined: u64) {
         let labels = SourceLabels {
             source: source.to_string(),
         };
-        match outcome {
-            Ok(totals) => {
-                self.units_read.get_or_create(&labels).inc_by(totals.units);
-                self.events_stored.get_or_create(&labels).inc_by(totals.new);
-                self.quarantined
-                    .get_or_create(&labels)
-                    .inc_by(totals.quarantined);
-            }
-            Err(()) => {
-                self.read_errors.get_or_create(&labels).inc();
-            }
-        }
+        self.units_read.get_or_create(&labels).inc_by(units);
+        self.events_stored.get_or_create(&labels).inc_by(new);
+        self.quarantined.get_or_create(&labels).inc_by(quarantined);
+    }
+
+    /// A poll of `source` failed.
+    pub fn poll_failed(&self, source: &str) {
+        self.read_errors
+            .get_or_create(&SourceLabels {
+                source: source.to_string(),
+            })
+            .inc();
     }
 
     /// A batch of stored events went through detection in `took`.
@@ -165,15 +164,9 @@ mod tests {
     #[test]
     fn polls_count_per_source_and_failures_apart() {
         let activity = Activity::default();
-        let read = Totals {
-            units: 2,
-            new: 700,
-            quarantined: 1,
-            ..Totals::default()
-        };
-        activity.polled("s3://trails/AWSLogs/", Ok(&read));
-        activity.polled("s3://trails/AWSLogs/", Ok(&read));
-        activity.polled("LookupEvents in us-east-1", Err(()));
+        activity.polled("s3://trails/AWSLogs/", 2, 700, 1);
+        activity.polled("s3://trails/AWSLogs/", 2, 700, 1);
+        activity.poll_failed("LookupEvents in us-east-1");
         activity.delivered("webhook", Duration::from_millis(250));
         let mut registry = Registry::with_prefix("trailkeeper");
         activity.register(&mut registry);

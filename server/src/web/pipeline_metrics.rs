@@ -137,26 +137,14 @@ async fn read(registry: &mut Registry, pool: &PgPool) -> Result<(), sqlx::Error>
         set(&sync_failing, labels, row.failures as f64);
     }
 
+    // Opened findings are counted from the store, so the total is the same on every server
+    // and a finding opened in a transaction that rolled back is not counted.
     let findings = Family::<FindingLabels, Value>::default();
-    for row in sqlx::query!(
-        r#"SELECT kind, severity, count(*) AS "count!" FROM findings
-           WHERE status IN ('open', 'acknowledged') GROUP BY kind, severity"#
-    )
-    .fetch_all(pool)
-    .await?
-    {
-        let labels = FindingLabels {
-            kind: row.kind,
-            severity: row.severity,
-        };
-        set(&findings, labels, row.count as f64);
-    }
-
-    // Counted from the store, so the total is the same on every server and a finding opened
-    // in a transaction that rolled back is not counted.
     let opened = Family::<FindingLabels, Counter>::default();
     for row in sqlx::query!(
-        r#"SELECT kind, severity, count(*) AS "count!" FROM findings GROUP BY kind, severity"#
+        r#"SELECT kind, severity, count(*) AS "opened!",
+                  count(*) FILTER (WHERE status IN ('open', 'acknowledged')) AS "active!"
+           FROM findings GROUP BY kind, severity"#
     )
     .fetch_all(pool)
     .await?
@@ -165,9 +153,12 @@ async fn read(registry: &mut Registry, pool: &PgPool) -> Result<(), sqlx::Error>
             kind: row.kind,
             severity: row.severity,
         };
+        if row.active > 0 {
+            set(&findings, labels.clone(), row.active as f64);
+        }
         opened
             .get_or_create(&labels)
-            .inc_by(u64::try_from(row.count).unwrap_or(0));
+            .inc_by(u64::try_from(row.opened).unwrap_or(0));
     }
 
     let deliveries = Family::<DeliveryLabels, Value>::default();

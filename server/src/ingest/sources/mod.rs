@@ -78,7 +78,10 @@ pub async fn poll_and_record(
     report: Report<'_>,
 ) -> Result<Totals, SourceError> {
     let outcome = source.poll(pool, report).await;
-    ACTIVITY.polled(&source.name(), outcome.as_ref().map_err(drop));
+    match &outcome {
+        Ok(totals) => ACTIVITY.polled(&source.name(), totals.units, totals.new, totals.quarantined),
+        Err(_) => ACTIVITY.poll_failed(&source.name()),
+    }
     let (new_events, error) = match &outcome {
         Ok(totals) if totals.only_held_elsewhere() => return outcome,
         Ok(totals) => (totals.new, None),
