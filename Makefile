@@ -20,8 +20,9 @@ help:
 setup:
 	scripts/setup.sh
 
+# --precompress: the site's files are served brotli or gzip compressed, as the browser accepts.
 build: setup
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 
 demo: build
 	scripts/demo.sh
@@ -50,10 +51,12 @@ sqlx-prepare:
 	scripts/sqlx-prepare.sh
 
 # Figures, not pass/fail, on a private PostgreSQL: the inventory at 10 000 secrets, ingest at a
-# million events, detection on the labelled scenario month, alert delivery's latency and throughput.
-# `make bench SCALE=10m` instead: a year of an organisation (10 million events; `1m` a tenth).
+# million events, detection on the labelled scenario month, alert delivery's latency and throughput,
+# and what a browser downloads on a first visit. `make bench SCALE=10m` instead: a year of an
+# organisation (10 million events; `1m` a tenth).
 SCALE ?=
 bench: build
+	scripts/site-size.py target/site/pkg
 ifeq ($(SCALE),)
 	scripts/with-test-database.sh cargo bench -p trailkeeper --bench inventory --bench ingest --bench detection --bench alerts
 else

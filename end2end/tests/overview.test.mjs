@@ -256,6 +256,24 @@ test('the CSS and wasm have hashed names and are cached for good', async () => {
   assert.equal(favicon.headers.get('cache-control'), 'no-cache');
 });
 
+test('the CSS and wasm are sent compressed to browsers that accept it', async () => {
+  const { css, wasm } = await siteFiles();
+  for (const resource of [css, wasm]) {
+    const plain = await fetch(`${server.url}${resource}`, { headers: { 'accept-encoding': 'identity' } });
+    assert.equal(plain.headers.get('content-encoding'), null, resource);
+    const size = (await plain.arrayBuffer()).byteLength;
+    for (const encoding of ['br', 'gzip']) {
+      const response = await fetch(`${server.url}${resource}`, { headers: { 'accept-encoding': encoding } });
+      assert.equal(response.status, 200, `${resource} ${encoding}`);
+      assert.equal(response.headers.get('content-encoding'), encoding, resource);
+      assert.equal(response.headers.get('cache-control'), 'public, max-age=31536000, immutable', resource);
+      // The body arrives decompressed; the wire carried fewer bytes than that.
+      assert.equal((await response.arrayBuffer()).byteLength, size, `${resource} ${encoding}`);
+      assert.ok(Number(response.headers.get('content-length')) < size, `${resource} ${encoding} is smaller`);
+    }
+  }
+});
+
 test('stopping the server stops its private PostgreSQL', async () => {
   const pidFile = path.join(server.dataDir, 'pg', 'postmaster.pid');
   assert.ok(existsSync(pidFile), 'the private PostgreSQL runs while serving');

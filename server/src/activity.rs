@@ -44,6 +44,9 @@ pub struct Activity {
 /// The workers supervised and restarted when they end.
 const WORKERS: [&str; 1] = ["alert_delivery"];
 
+/// The kinds of delivery (the `alert_delivery.kind` column's own check).
+const DELIVERY_KINDS: [&str; 4] = ["alert", "digest", "overflow", "test"];
+
 impl Default for Activity {
     fn default() -> Self {
         let activity = Activity {
@@ -59,7 +62,13 @@ impl Default for Activity {
             }),
             worker_restarts: Family::default(),
         };
-        // At zero from the start, so the first restart is an increase Prometheus sees.
+        // At zero from the start, so the first restart or delivery is an increase Prometheus
+        // sees, and the shipped rules read series that exist.
+        for kind in DELIVERY_KINDS {
+            drop(activity.deliveries.get_or_create(&DeliveryLabels {
+                kind: kind.to_string(),
+            }));
+        }
         for worker in WORKERS {
             activity
                 .worker_restarts
@@ -167,7 +176,7 @@ mod tests {
         activity.polled("s3://trails/AWSLogs/", 2, 700, 1);
         activity.polled("s3://trails/AWSLogs/", 2, 700, 1);
         activity.poll_failed("LookupEvents in us-east-1");
-        activity.delivered("webhook", Duration::from_millis(250));
+        activity.delivered("alert", Duration::from_millis(250));
         let mut registry = Registry::with_prefix("trailkeeper");
         activity.register(&mut registry);
         let mut text = String::new();
@@ -177,14 +186,16 @@ mod tests {
             r#"trailkeeper_source_units_read_total{source="s3://trails/AWSLogs/"} 4"#,
             r#"trailkeeper_source_records_quarantined_total{source="s3://trails/AWSLogs/"} 2"#,
             r#"trailkeeper_source_read_errors_total{source="LookupEvents in us-east-1"} 1"#,
-            r#"trailkeeper_alert_delivery_latency_seconds_bucket{le="0.4",kind="webhook"} 1"#,
+            r#"trailkeeper_alert_delivery_latency_seconds_bucket{le="0.4",kind="alert"} 1"#,
         ] {
             assert!(text.contains(line), "{line} in {text}");
         }
         assert!(!text.contains(r#"read_errors_total{source="s3"#), "{text}");
-        assert!(
-            text.contains(r#"trailkeeper_worker_restarts_total{worker="alert_delivery"} 0"#),
-            "{text}"
-        );
+        for line in [
+            r#"trailkeeper_worker_restarts_total{worker="alert_delivery"} 0"#,
+            r#"trailkeeper_alert_delivery_latency_seconds_count{kind="digest"} 0"#,
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 }
