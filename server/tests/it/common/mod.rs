@@ -155,6 +155,20 @@ impl Fetched {
             .unwrap_or("")
     }
 
+    /// The labels of the page's section navigation, in order: each link's text, whatever
+    /// markup the renderer puts around it.
+    pub fn sections(&self) -> Vec<String> {
+        let Some((_, nav)) = self.body.split_once(r#"<nav aria-label="Sections">"#) else {
+            return Vec::new();
+        };
+        let nav = nav.split("</nav>").next().unwrap_or_default();
+        nav.split("<a ")
+            .skip(1)
+            .filter_map(|link| link.split_once('>'))
+            .map(|(_, text)| text.split('<').next().unwrap_or_default().to_string())
+            .collect()
+    }
+
     /// The session cookie this response sets, as `name=value`.
     pub fn session_cookie(&self) -> Option<String> {
         self.headers
