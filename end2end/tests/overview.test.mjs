@@ -22,7 +22,6 @@ after(async () => {
   await server?.stop();
 });
 
-/** A page in a viewer zone other than UTC, failing the test on any browser-side error. */
 /** The site's CSS and wasm as the sign-in page links them (release builds hash their names). */
 async function siteFiles() {
   const html = await (await fetch(`${server.url}/login`)).text();
@@ -34,6 +33,7 @@ async function siteFiles() {
   return { css: linked('css'), wasm: linked('wasm') };
 }
 
+/** A page in a viewer zone other than UTC, failing the test on any browser-side error. */
 async function openPage(timezoneId = 'Asia/Kolkata') {
   const context = await browser.newContext({ timezoneId });
   const page = await context.newPage();

@@ -16,7 +16,7 @@ mod sign_in;
 mod sso;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::Router;
 use axum::extract::{FromRef, Request, State};
@@ -252,9 +252,13 @@ fn leptos_options(listen: SocketAddr) -> LeptosOptions {
     options
 }
 
-/// The stylesheet's `<link>` for pages written without the app.
-fn stylesheet_link() -> String {
-    trailkeeper_app::stylesheet_link(leptos_options(SocketAddr::from(([127, 0, 0, 1], 0))))
+/// The stylesheet's `<link>` for pages written without the app: the same for the process's
+/// life, so made once.
+fn stylesheet_link() -> &'static str {
+    static LINK: LazyLock<String> = LazyLock::new(|| {
+        trailkeeper_app::stylesheet_link(leptos_options(SocketAddr::from(([127, 0, 0, 1], 0))))
+    });
+    &LINK
 }
 
 pub fn router(context: WebContext) -> Router {

@@ -4,7 +4,7 @@
 //! and deliver every alert once.
 
 use crate::common;
-use common::peer::{peer_config, put, trail_file};
+use common::peer::{put, s3_with_bucket, trail_file};
 use common::webhook::{Received, Receiver};
 
 use std::collections::HashSet;
@@ -165,10 +165,8 @@ async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn two_servers_over_one_trail_one_killed_mid_ingest_store_find_and_alert_once(pool: PgPool) {
-    let config = peer_config().await;
-    let s3 = aws_sdk_s3::Client::new(&config);
     let bucket = "trails-two-servers";
-    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let s3 = s3_with_bucket(bucket).await;
     for account in ACCOUNTS {
         for region in REGIONS {
             for file in 0..FILES {

@@ -4,7 +4,7 @@
 //! has no LookupEvents). Each resumes from its checkpoint and stores every event once.
 
 use crate::common;
-use common::peer::{peer_config, put, trail_file};
+use common::peer::{peer_config, put, s3_with_bucket, trail_file};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -72,10 +72,8 @@ fn collector() -> (
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn s3_trails_are_read_per_region_from_where_each_stopped(pool: PgPool) {
-    let config = peer_config().await;
-    let s3 = aws_sdk_s3::Client::new(&config);
     let bucket = "trails-per-region";
-    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let s3 = s3_with_bucket(bucket).await;
     let secret = "prod/app/db";
     put(
         &s3,
@@ -445,10 +443,8 @@ async fn lookup_events_pages_through_throttling_and_resumes_with_an_overlap(pool
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn an_s3_ingest_killed_mid_run_resumes_with_nothing_lost_or_doubled(pool: PgPool) {
     use sqlx::ConnectOptions;
-    let config = peer_config().await;
-    let s3 = aws_sdk_s3::Client::new(&config);
     let bucket = "trails-killed";
-    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let s3 = s3_with_bucket(bucket).await;
     // Files larger than one stored batch, so a kill can fall between a file's batches.
     const FILES: usize = 12;
     const PER_FILE: usize = 7000;
@@ -513,10 +509,8 @@ async fn an_s3_ingest_killed_mid_run_resumes_with_nothing_lost_or_doubled(pool: 
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn hostile_trail_files_are_quarantined_and_the_trail_reads_on(pool: PgPool) {
-    let config = peer_config().await;
-    let s3 = aws_sdk_s3::Client::new(&config);
     let bucket = "trails-hostile";
-    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let s3 = s3_with_bucket(bucket).await;
     let secret = "prod/app/db";
     // Times no real record has, beside a good one in the same file.
     put(

@@ -235,10 +235,8 @@ impl EventSource for S3Trail {
         for stream in self.streams().await? {
             let source = self.url.key_url(&stream);
             let read = self.read_stream(pool, &source, &stream, report);
-            match self.claims.run(&source, read).await? {
-                Some(read) => totals.merge(read),
-                None => totals.merge(Totals::held_elsewhere()),
-            }
+            let claimed = self.claims.run(&source, read).await?;
+            totals.merge(claimed.unwrap_or_else(Totals::held_elsewhere));
         }
         Ok(totals)
     }

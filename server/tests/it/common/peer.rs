@@ -16,6 +16,13 @@ pub async fn peer_config() -> SdkConfig {
         .await
 }
 
+/// An S3 client of the peer, with `bucket` created in it.
+pub async fn s3_with_bucket(bucket: &str) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::Client::new(&peer_config().await);
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    s3
+}
+
 /// A gzip trail log file holding `records`.
 pub fn trail_file(records: &[Value]) -> Vec<u8> {
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
