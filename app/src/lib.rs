@@ -21,6 +21,7 @@ pub use error::AppError;
 pub use roles::Role;
 
 use components::layout::Layout;
+#[cfg(feature = "hydrate")]
 use components::time::provide_display_zone;
 use pages::{
     alerts::AlertsPage, audit::AuditLogPage, changes::ChangesPage, event::EventPage,
@@ -43,7 +44,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body>
@@ -84,7 +85,6 @@ fn set_page_security_policy() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_display_zone();
 
     view! {
         <Title formatter=|page: String| format!("{page} · Trailkeeper") />
@@ -110,10 +110,13 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Entry point of the wasm bundle: attaches the interactive app to the server-rendered page.
+/// Entry point of the wasm bundle, run before the page's islands hydrate: every island is
+/// hydrated under the root owner set here, so the display zone is shared by all of them.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    leptos::mount::hydrate_islands();
+    provide_meta_context();
+    provide_display_zone();
 }

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use leptos::prelude::Resource;
+use leptos::prelude::{Resource, WithUntracked};
 use leptos_router::params::ParamsMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -108,6 +108,15 @@ pub(crate) fn params_pairs(params: &ParamsMap) -> Vec<(String, String)> {
         .into_iter()
         .map(|(name, value)| (name.to_string(), value.to_string()))
         .collect()
+}
+
+/// The current page's URL query (without the `?`), for an island to read its list by: the
+/// router that parsed it runs on the server only.
+pub(crate) fn page_query() -> String {
+    let pairs = leptos_router::hooks::use_query_map().with_untracked(params_pairs);
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(pairs);
+    query.finish()
 }
 
 /// Borrows a pair from [`pairs`] as the lists' `from_pairs` take it.

@@ -2,53 +2,33 @@
 //! errors. What an audit review of one secret asks for first.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
-use crate::api::events::{AccessReport, EventQuery, TimeRange, secret_access};
+use crate::AppError;
+use crate::api::events::{AccessReport, EventQuery, TimeRange};
+use crate::api::query;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
 
 /// The period a report covers when the address names none.
 const DEFAULT_RANGE: TimeRange = TimeRange::LastMonth;
 
-/// The period from the page's address: `range`, or `since`/`until`.
-fn period() -> Memo<EventQuery> {
-    let params = use_query_map();
-    Memo::new(move |_| {
-        params.with(|params| {
-            let pairs: Vec<(String, String)> = params
-                .into_iter()
-                .filter(|(name, _)| matches!(name.as_ref(), "range" | "since" | "until"))
-                .map(|(name, value)| (name.to_string(), value.to_string()))
-                .collect();
-            let mut query =
-                EventQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                    .unwrap_or_default();
-            if query.range.is_none() && query.since.is_none() && query.until.is_none() {
-                query.range = Some(DEFAULT_RANGE);
-            }
-            query
-        })
-    })
+/// The period from the page's URL query `search`: `range`, or `since`/`until`.
+pub fn period(search: &str) -> EventQuery {
+    let pairs: Vec<(String, String)> = query::pairs(search)
+        .into_iter()
+        .filter(|(name, _)| matches!(name.as_str(), "range" | "since" | "until"))
+        .collect();
+    let mut period = EventQuery::from_pairs(pairs.iter().map(query::as_strs)).unwrap_or_default();
+    if period.range.is_none() && period.since.is_none() && period.until.is_none() {
+        period.range = Some(DEFAULT_RANGE);
+    }
+    period
 }
 
+/// The report over `period`, read with the secret it is about.
 #[component]
-pub fn AccessSection(arn: String) -> impl IntoView {
-    let period = period();
-    let report = Resource::new(
-        {
-            let arn = arn.clone();
-            move || (arn.clone(), period.get().to_query_string())
-        },
-        |(arn, query)| secret_access(arn, query),
-    );
-    let chosen = move || {
-        period
-            .get()
-            .range
-            .map(TimeRange::as_str)
-            .unwrap_or_default()
-    };
+pub fn AccessSection(report: Result<AccessReport, AppError>, period: EventQuery) -> impl IntoView {
+    let chosen = period.range.map(TimeRange::as_str).unwrap_or_default();
     view! {
         <section class="panel" id="access" aria-labelledby="access-heading" data-testid="access-report">
             <h2 id="access-heading">"Access"</h2>
@@ -56,30 +36,24 @@ pub fn AccessSection(arn: String) -> impl IntoView {
                 <label>
                     "Period"
                     <select name="range">
-                        {move || {
-                            TimeRange::ALL
-                                .into_iter()
-                                .map(|option| {
-                                    view! {
-                                        <option value=option.as_str() selected=option.as_str() == chosen()>
-                                            {option.label()}
-                                        </option>
-                                    }
-                                })
-                                .collect_view()
-                        }}
+                        {TimeRange::ALL
+                            .into_iter()
+                            .map(|option| {
+                                view! {
+                                    <option value=option.as_str() selected=option.as_str() == chosen>
+                                        {option.label()}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
                     </select>
                 </label>
                 <button type="submit">"Show"</button>
             </form>
-            <Suspense fallback=|| view! { <p class="muted">"Loading who used it…"</p> }>
-                {move || Suspend::new(async move {
-                    match report.await {
-                        Ok(report) => view! { <Report report period=period.get_untracked() /> }.into_any(),
-                        Err(error) => view! { <LoadFailed what="access report" error /> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {match report {
+                Ok(report) => view! { <Report report period /> }.into_any(),
+                Err(error) => view! { <LoadFailed what="access report" error /> }.into_any(),
+            }}
         </section>
     }
 }

@@ -7,44 +7,55 @@ use crate::api::identity::current_identity;
 
 /// The frame around every page: brand, the navigation the viewer's role may use, who is
 /// signed in with a sign-out control, and display settings. On a narrow screen all but the
-/// brand fold into a menu that opens from a button and closes when a section is chosen.
+/// brand fold into a menu that opens from a button; following a link loads the next page
+/// with the menu folded again.
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     let identity = Resource::new(|| (), |_| current_identity());
-    let menu_open = RwSignal::new(false);
     view! {
         <header class="topbar">
             <a class="brand" href="/">
                 "Trailkeeper"
             </a>
-            <button
-                type="button"
-                class="menu-toggle secondary"
-                aria-controls="site-menu"
-                aria-expanded=move || menu_open.get().to_string()
-                on:click=move |_| menu_open.update(|open| *open = !*open)
-            >
-                "Menu"
-            </button>
-            <div id="site-menu" class="site-menu" class:open=move || menu_open.get()>
+            <SiteMenu>
                 <Suspense fallback=|| view! { <div class="spacer"></div> }>
                     {move || Suspend::new(async move {
                         match identity.await.ok() {
-                            Some(identity) => view! { <SignedIn identity menu_open /> }.into_any(),
+                            Some(identity) => view! { <SignedIn identity /> }.into_any(),
                             None => view! { <div class="spacer"></div> }.into_any(),
                         }
                     })}
                 </Suspense>
                 <DisplayZoneToggle />
-            </div>
+            </SiteMenu>
         </header>
         <main>{children()}</main>
     }
 }
 
-/// The sections and the account; following a link closes the menu it was opened from.
+/// The button that unfolds the menu on a narrow screen, around the menu itself.
+#[island]
+fn SiteMenu(children: Children) -> impl IntoView {
+    let open = RwSignal::new(false);
+    view! {
+        <button
+            type="button"
+            class="menu-toggle secondary"
+            aria-controls="site-menu"
+            aria-expanded=move || open.get().to_string()
+            on:click=move |_| open.update(|open| *open = !*open)
+        >
+            "Menu"
+        </button>
+        <div id="site-menu" class="site-menu" class:open=move || open.get()>
+            {children()}
+        </div>
+    }
+}
+
+/// The sections and the account.
 #[component]
-fn SignedIn(identity: Identity, menu_open: RwSignal<bool>) -> impl IntoView {
+fn SignedIn(identity: Identity) -> impl IntoView {
     let role = identity.role;
     view! {
         <nav aria-label="Sections">
@@ -54,7 +65,7 @@ fn SignedIn(identity: Identity, menu_open: RwSignal<bool>) -> impl IntoView {
                     .filter(|section| decide(section.access, Some(&identity)) == Decision::Allow)
                     .map(|section| {
                         view! {
-                            <li on:click=move |_| menu_open.set(false)>
+                            <li>
                                 <A href=section.path exact=true>
                                     {section.label}
                                 </A>

@@ -23,19 +23,28 @@ impl DisplayZone {
 #[derive(Clone, Copy)]
 struct DisplayZoneSetting(RwSignal<DisplayZone>);
 
-/// Shares the zone setting with every [`Timestamp`]. The server renders UTC (it cannot know
-/// the viewer's zone); once hydrated, the browser switches to the viewer's saved choice,
-/// by default their local zone.
+/// Shares the zone setting with every [`Timestamp`] on the page (each is an island hydrated
+/// under the root owner this is provided on): the viewer's saved choice, by default their
+/// local zone.
+#[cfg(feature = "hydrate")]
 pub fn provide_display_zone() {
-    let zone = RwSignal::new(DisplayZone::Utc);
-    provide_context(DisplayZoneSetting(zone));
-    Effect::new(move |_| zone.set(saved_choice::load().unwrap_or(DisplayZone::Local)));
+    let chosen = saved_choice::load().unwrap_or(DisplayZone::Local);
+    provide_context(DisplayZoneSetting(RwSignal::new(chosen)));
 }
 
 fn display_zone() -> RwSignal<DisplayZone> {
     use_context::<DisplayZoneSetting>()
         .map(|setting| setting.0)
         .unwrap_or_else(|| RwSignal::new(DisplayZone::Utc))
+}
+
+/// The zone an island shows: UTC as the server rendered it (it cannot know the viewer's
+/// zone), then the chosen one once the island is hydrated, and every later choice.
+fn shown_zone() -> ReadSignal<DisplayZone> {
+    let chosen = display_zone();
+    let (shown, show) = signal(DisplayZone::Utc);
+    Effect::new(move |_| show.set(chosen.get()));
+    shown
 }
 
 /// `2026-10-03 08:15:00 UTC` or `2026-10-03 13:45:00 +05:30`.
@@ -55,9 +64,9 @@ fn format_with_offset(at: DateTime<Utc>, offset: FixedOffset) -> String {
 }
 
 /// An instant in the chosen display zone, machine-readable in `datetime`.
-#[component]
+#[island]
 pub fn Timestamp(at: DateTime<Utc>) -> impl IntoView {
-    let zone = display_zone();
+    let zone = shown_zone();
     view! {
         <time datetime=at.to_rfc3339() title=at.format("%Y-%m-%dT%H:%M:%SZ").to_string()>
             {move || format_instant(at, zone.get())}
@@ -66,10 +75,11 @@ pub fn Timestamp(at: DateTime<Utc>) -> impl IntoView {
 }
 
 /// Switches every timestamp on the page between UTC and the viewer's zone.
-#[component]
+#[island]
 pub fn DisplayZoneToggle() -> impl IntoView {
     let zone = display_zone();
-    let label = move || match zone.get() {
+    let shown = shown_zone();
+    let label = move || match shown.get() {
         DisplayZone::Utc => "Times: UTC".to_string(),
         DisplayZone::Local => format!("Times: local ({})", Local::now().offset().fix()),
     };
@@ -121,11 +131,6 @@ mod saved_choice {
             // A browser that refuses storage only loses the preference, not the switch.
             let _ = storage.set_item(KEY, value);
         }
-    }
-
-    #[cfg(not(feature = "hydrate"))]
-    pub fn load() -> Option<DisplayZone> {
-        None
     }
 
     #[cfg(not(feature = "hydrate"))]

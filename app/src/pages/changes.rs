@@ -15,9 +15,6 @@ use crate::components::time::Timestamp;
 
 #[component]
 pub fn ChangesPage() -> impl IntoView {
-    let decide = ServerAction::<DecideChange>::new();
-    let approvals = Resource::new(move || decide.version().get(), |_| list_change_approvals());
-    let me = Resource::new(|| (), |_| current_identity());
     view! {
         <Title text="Changes" />
         <div class="page-head">
@@ -26,6 +23,17 @@ pub fn ChangesPage() -> impl IntoView {
         <p class="muted">
             "Changes to secrets that wait for a second admin, and what became of them. Nobody approves their own; a request not decided in time expires. Approved, the change goes to AWS as the person who asked it."
         </p>
+        <Requested />
+    }
+}
+
+/// The requests, each decided here, read again after every decision.
+#[island]
+fn Requested() -> impl IntoView {
+    let decide = ServerAction::<DecideChange>::new();
+    let approvals = Resource::new(move || decide.version().get(), |_| list_change_approvals());
+    let me = Resource::new(|| (), |_| current_identity());
+    view! {
         <ActionOutcome
             value=decide.value()
             done=|decided: ChangeApproval| {

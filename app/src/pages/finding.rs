@@ -19,18 +19,21 @@ use crate::pages::events::EventsTable;
 /// events, the principal's activity around it, its history, and triage for auditors.
 #[component]
 pub fn FindingPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || {
-        params.with(|params| {
-            params
-                .get("id")
-                .and_then(|id| id.parse::<i64>().ok())
-                .unwrap_or_default()
-        })
-    };
+    let id = use_params_map().with_untracked(|params| {
+        params
+            .get("id")
+            .and_then(|id| id.parse::<i64>().ok())
+            .unwrap_or_default()
+    });
+    view! { <Finding id /> }
+}
+
+/// Finding `id`, read again after each triage.
+#[island]
+fn Finding(id: i64) -> impl IntoView {
     let triage = ServerAction::<TriageFinding>::new();
     let finding = Resource::new(
-        move || (id(), triage.version().get()),
+        move || (id, triage.version().get()),
         |(id, _)| get_finding(id),
     );
     let may_triage = holds_role(Role::Auditor);

@@ -25,9 +25,9 @@ pub fn OverviewPage() -> impl IntoView {
         <Title text="Overview" />
         <div class="page-head">
             <h1>"Overview"</h1>
-            <button type="button" class="secondary" on:click=move |_| overview.refetch()>
+            <a class="button" href="/">
                 "Refresh"
-            </button>
+            </a>
         </div>
         <Suspense fallback=|| view! { <p class="muted">"Loading the overview…"</p> }>
             {move || Suspend::new(async move {

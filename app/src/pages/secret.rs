@@ -2,14 +2,17 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
 
+use crate::AppError;
 use crate::api::admin::{ChangeOutcome, ChangeSecret, may_change_secrets};
-use crate::api::events::principal_name;
+use crate::api::events::{AccessReport, EventQuery, principal_name, secret_access};
+use crate::api::query;
 use crate::api::secrets::{
     LabelMove, PolicyExposure, PolicyFlag, SecretChange, SecretDetail, SecretLookup, SecretSummary,
     SecretVersion, account_label, get_secret,
 };
-use crate::components::access_report::AccessSection;
+use crate::components::access_report::{AccessSection, period};
 use crate::components::action_outcome::ActionOutcome;
 use crate::components::badges::{FindingsBadge, FlagBadges, StatusBadge};
 use crate::components::column_heads::ColumnHeads;
@@ -23,8 +26,16 @@ use crate::pages::secret_actions::{Current, SecretActions};
 /// descriptions, policies) is shown as text, never as markup.
 #[component]
 pub fn SecretPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.with(|params| params.get("id").unwrap_or_default());
+    let id = use_params_map().with_untracked(|params| params.get("id").unwrap_or_default());
+    view! { <Secret id search=query::page_query() /> }
+}
+
+/// The secret named `id`, read again after an admin's change to it; `search` is the URL
+/// query, which picks the Access section's period.
+#[island]
+fn Secret(id: String, search: String) -> impl IntoView {
+    let period = StoredValue::new(period(&search));
+    let id = StoredValue::new(id);
     let change = ServerAction::<ChangeSecret>::new();
     // Read again after a change went through; a refused one keeps the form as typed.
     let changes_made = RwSignal::new(0_u32);
@@ -33,7 +44,22 @@ pub fn SecretPage() -> impl IntoView {
             changes_made.update(|made| *made += 1);
         }
     });
-    let lookup = Resource::new(move || (id(), changes_made.get()), |(id, _)| get_secret(id));
+    // The access report comes with the secret it is about (it needs the secret's ARN), in
+    // one resource: an island's data must all be asked for when it is made.
+    let lookup = Resource::new(
+        move || (id.get_value(), changes_made.get()),
+        move |(id, _)| async move {
+            Ok::<_, AppError>(match get_secret(id).await? {
+                SecretLookup::Found(detail) => {
+                    let period = period.get_value().to_query_string();
+                    let access = secret_access(detail.summary.arn.clone(), period).await;
+                    Loaded::Found(detail, access)
+                }
+                SecretLookup::Ambiguous(secrets) => Loaded::Ambiguous(secrets),
+                SecretLookup::NotFound => Loaded::NotFound,
+            })
+        },
+    );
     let may_change = Resource::new(|| (), |_| may_change_secrets());
 
     view! {
@@ -46,19 +72,20 @@ pub fn SecretPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let may_change = may_change.await.unwrap_or(false);
                 match lookup.await {
-                    Ok(SecretLookup::Found(detail)) => {
-                        view! { <Detail detail=*detail actions=may_change.then_some(change) /> }
+                    Ok(Loaded::Found(detail, report)) => {
+                        let access = (report, period.get_value());
+                        view! { <Detail detail=*detail access actions=may_change.then_some(change) /> }
                             .into_any()
                     }
-                    Ok(SecretLookup::Ambiguous(secrets)) => {
-                        view! { <Ambiguous name=id() secrets /> }.into_any()
+                    Ok(Loaded::Ambiguous(secrets)) => {
+                        view! { <Ambiguous name=id.get_value() secrets /> }.into_any()
                     }
-                    Ok(SecretLookup::NotFound) => {
+                    Ok(Loaded::NotFound) => {
                         view! {
                             <Title text="No such secret" />
                             <h1>"No such secret"</h1>
                             <p data-testid="secret-not-found">
-                                {format!("The inventory has no secret named {:?}. ", id())}
+                                {format!("The inventory has no secret named {:?}. ", id.get_value())}
                                 <a href="/secrets">"All secrets"</a>
                             </p>
                         }
@@ -69,6 +96,14 @@ pub fn SecretPage() -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// What the page shows: a secret with its access report, or why there is none.
+#[derive(Clone, Serialize, Deserialize)]
+enum Loaded {
+    Found(Box<SecretDetail>, Result<AccessReport, AppError>),
+    Ambiguous(Vec<SecretSummary>),
+    NotFound,
 }
 
 #[component]
@@ -110,7 +145,12 @@ fn or_dash(text: Option<String>) -> AnyView {
 
 /// The secret; with `actions`, the admin's Actions area too.
 #[component]
-fn Detail(detail: SecretDetail, actions: Option<ServerAction<ChangeSecret>>) -> impl IntoView {
+fn Detail(
+    detail: SecretDetail,
+    /// Who used it, over which period.
+    access: (Result<AccessReport, AppError>, EventQuery),
+    actions: Option<ServerAction<ChangeSecret>>,
+) -> impl IntoView {
     let SecretDetail {
         summary,
         created_at,
@@ -289,7 +329,7 @@ fn Detail(detail: SecretDetail, actions: Option<ServerAction<ChangeSecret>>) -> 
                 {tags}
             </section>
         </div>
-        <AccessSection arn=summary.arn.clone() />
+        <AccessSection report=access.0 period=access.1 />
         <Policy policy=resource_policy flags=policy_flags />
         <section class="panel" aria-labelledby="timeline-heading">
             <h2 id="timeline-heading">"Version timeline"</h2>

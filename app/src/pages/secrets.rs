@@ -1,12 +1,10 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
-use leptos_router::params::ParamsMap;
 
 use crate::api::admin::may_change_secrets;
 use crate::api::changes::{BulkOutcome, ChangeSecrets};
-use crate::api::query::{self, QueryError};
+use crate::api::query;
 use crate::api::secrets::{
     DeletedFilter, FlagFilter, RotationStatus, SecretFacets, SecretFlag, SecretListing,
     SecretQuery, SecretSort, SecretSummary, account_label, list_secrets,
@@ -19,9 +17,22 @@ use crate::components::time::Timestamp;
 /// `/secrets`: every secret in every region, filtered, sorted and paged by what the URL says.
 #[component]
 pub fn SecretsPage() -> impl IntoView {
-    let params = use_query_map();
+    view! {
+        <Title text="Secrets" />
+        <div class="page-head">
+            <h1>"Secrets"</h1>
+        </div>
+        <SecretsList search=query::page_query() />
+    }
+}
+
+/// The list for the URL's query `search`, and for admins the bulk changes that re-read it.
+#[island]
+fn SecretsList(search: String) -> impl IntoView {
+    let query = SecretQuery::parse(&search);
+    let asked = query.clone();
     let listing = query::list_resource(
-        move || params.with(query_from).map(|query| query.to_query_string()),
+        move || asked.clone().map(|query| query.to_query_string()),
         list_secrets,
     );
     let may_change = Resource::new(|| (), |_| may_change_secrets());
@@ -34,32 +45,26 @@ pub fn SecretsPage() -> impl IntoView {
     });
 
     view! {
-        <Title text="Secrets" />
-        <div class="page-head">
-            <h1>"Secrets"</h1>
-        </div>
         <BulkOutcomes value=bulk.value() />
         <Suspense fallback=|| view! { <p class="muted">"Loading the secrets…"</p> }>
-            {move || Suspend::new(async move {
-                let query = params.with_untracked(query_from).unwrap_or_default();
-                let bulk = may_change.await.unwrap_or(false).then_some(bulk);
-                match listing.await {
-                    Ok(listing) => view! { <Listing listing query bulk /> }.into_any(),
-                    Err(error) => {
-                        view! {
-                            <Filters query facets=SecretFacets::default() />
-                            <LoadFailed what="list of secrets" error />
+            {move || {
+                let query = query.clone().unwrap_or_default();
+                Suspend::new(async move {
+                    let bulk = may_change.await.unwrap_or(false).then_some(bulk);
+                    match listing.await {
+                        Ok(listing) => view! { <Listing listing query bulk /> }.into_any(),
+                        Err(error) => {
+                            view! {
+                                <Filters query facets=SecretFacets::default() />
+                                <LoadFailed what="list of secrets" error />
+                            }
+                                .into_any()
                         }
-                            .into_any()
                     }
-                }
-            })}
+                })
+            }}
         </Suspense>
     }
-}
-
-fn query_from(params: &ParamsMap) -> Result<SecretQuery, QueryError> {
-    SecretQuery::from_pairs(query::params_pairs(params).iter().map(query::as_strs))
 }
 
 pub fn href(query: &SecretQuery) -> String {

@@ -104,13 +104,21 @@ const THRESHOLDS: [(&str, &str, &str); 18] = [
 /// `/settings`: what administrators change at run time — detection's thresholds.
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let save = ServerAction::<SaveDetectionSettings>::new();
-    let settings = Resource::new(move || save.version().get(), |_| get_detection_settings());
     view! {
         <Title text="Settings" />
         <div class="page-head">
             <h1>"Settings"</h1>
         </div>
+        <DetectionSettings />
+    }
+}
+
+/// Detection's thresholds as a form, read again once saved.
+#[island]
+fn DetectionSettings() -> impl IntoView {
+    let save = ServerAction::<SaveDetectionSettings>::new();
+    let settings = Resource::new(move || save.version().get(), |_| get_detection_settings());
+    view! {
         <section class="panel" aria-labelledby="detection-heading">
             <h2 id="detection-heading">"Detection"</h2>
             <p class="muted">

@@ -17,12 +17,6 @@ const SCOPE_HINT: &str = "Accounts, tags and name prefixes, comma-separated: 111
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    let add = ServerAction::<AddUser>::new();
-    let change = ServerAction::<ChangeUser>::new();
-    let users = Resource::new(
-        move || (add.version().get(), change.version().get()),
-        |_| list_users(),
-    );
     view! {
         <Title text="Users" />
         <div class="page-head">
@@ -31,6 +25,20 @@ pub fn UsersPage() -> impl IntoView {
         <p class="muted">
             "Who may sign in, with which role, and over which part of the estate. A scoped person sees only the secrets their accounts, tags and name prefixes cover, and those secrets' events and findings."
         </p>
+        <UsersAdmin />
+    }
+}
+
+/// Adding people and changing them, with the list each change reloads.
+#[island]
+fn UsersAdmin() -> impl IntoView {
+    let add = ServerAction::<AddUser>::new();
+    let change = ServerAction::<ChangeUser>::new();
+    let users = Resource::new(
+        move || (add.version().get(), change.version().get()),
+        |_| list_users(),
+    );
+    view! {
         <section class="panel">
             <h2>"Add a user"</h2>
             <ActionForm action=add attr:class="filters" attr:data-testid="add-user">

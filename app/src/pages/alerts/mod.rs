@@ -6,8 +6,6 @@ mod rules;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
-use leptos_router::params::ParamsMap;
 
 use crate::AppError;
 use crate::Role;
@@ -16,22 +14,31 @@ use crate::api::alerts::{
     EnableAlertChannel, RemoveAlertRule, RetryAlertDelivery, TestAlertChannel, list_alerts,
 };
 use crate::api::identity::holds_role;
-use crate::api::query::{self, QueryError};
+use crate::api::query;
 use crate::components::action_outcome::ActionOutcome;
 use crate::components::load_failed::LoadFailed;
 use channels::{Channels, EditChannelForm, NewChannelForm};
 use deliveries::{Deliveries, DeliveryFilters};
 use rules::{NewRuleForm, RuleDraft, Rules};
 
-fn query_from(params: &ParamsMap) -> Result<DeliveryQuery, QueryError> {
-    DeliveryQuery::from_pairs(query::params_pairs(params).iter().map(query::as_strs))
-}
-
 /// `/alerts`: where findings are sent (channels), which go where (rules), and every message
 /// with every attempt at it (the delivery log). Auditors view; admins change.
 #[component]
 pub fn AlertsPage() -> impl IntoView {
-    let params = use_query_map();
+    view! {
+        <Title text="Alerts" />
+        <div class="page-head">
+            <h1>"Alerts"</h1>
+        </div>
+        <Alerts search=query::page_query() />
+    }
+}
+
+/// Everything on the page for the URL's query `search`, read again after each change.
+#[island]
+fn Alerts(search: String) -> impl IntoView {
+    let query = DeliveryQuery::parse(&search);
+    let asked = query.clone();
     let add = ServerAction::<AddAlertChannel>::new();
     let change = ServerAction::<ChangeAlertChannel>::new();
     let test = ServerAction::<TestAlertChannel>::new();
@@ -54,7 +61,7 @@ pub fn AlertsPage() -> impl IntoView {
     let view_data = Resource::new(
         move || {
             (
-                params.with(query_from).map(|query| query.to_query_string()),
+                asked.clone().map(|query| query.to_query_string()),
                 add.version().get(),
                 change.version().get(),
                 test.version().get(),
@@ -97,14 +104,11 @@ pub fn AlertsPage() -> impl IntoView {
         />
     };
     view! {
-        <Title text="Alerts" />
-        <div class="page-head">
-            <h1>"Alerts"</h1>
-        </div>
         {outcomes}
         <Suspense fallback=|| view! { <p class="muted">"Loading the alert settings…"</p> }>
-            {move || Suspend::new(async move {
-                let query = params.with_untracked(query_from).unwrap_or_default();
+            {move || {
+            let query = query.clone().unwrap_or_default();
+            Suspend::new(async move {
                 let may_change = may_change.await;
                 match view_data.await {
                     Ok(AlertsView { channels, rules, deliveries }) => {
@@ -136,7 +140,8 @@ pub fn AlertsPage() -> impl IntoView {
                             .into_any()
                     }
                 }
-            })}
+            })
+            }}
         </Suspense>
         {move || editing.get().map(|channel| view! { <EditChannelForm channel change editing /> })}
         // Outside the listing, so refreshing it after a refusal keeps what was typed.
