@@ -21,8 +21,10 @@ setup:
 	scripts/setup.sh
 
 # --precompress: the site's files are served brotli or gzip compressed, as the browser accepts.
+# --split: each page's islands (#[island(lazy)]) are wasm of their own, fetched by the pages
+# that have them, so a first visit downloads only the shared part.
 build: setup
-	cargo leptos build --release --precompress
+	cargo leptos build --release --precompress --split
 
 demo: build
 	scripts/demo.sh

@@ -148,6 +148,7 @@ test('a person scoped to the payments team sees only its secrets, findings and a
 test('an admin adds a person limited to a team on the Users page and changes their scope', async () => {
   const page = await signedIn(browser, server.url, server.admin.user, server.admin.password);
   await page.goto(`${server.url}/users`);
+  await page.waitForLoadState('networkidle'); // hydrated: the form is the page's island
   const form = page.getByTestId('add-user');
   await form.getByLabel('Name').fill('lee');
   await form.getByLabel('Role').selectOption('auditor');

@@ -88,6 +88,7 @@ test('the queue filters by severity and a finding opens with its evidence, then 
 
   await rows.first().getByTestId('finding-link').click();
   await page.waitForURL(/\/findings\/\d+$/);
+  await page.waitForLoadState('networkidle'); // hydrated: triage is the page's island
   assert.match(await page.getByTestId('finding-explanation').innerText(), /lets anyone in/);
   const evidence = await page.getByTestId('events').locator('tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.eventId));
   assert.deepEqual(evidence, ['f2e-2']);
@@ -111,6 +112,7 @@ test('a suppression rule added on the queue hides the findings it matches, and i
   await page.goto(`${server.url}/findings`);
   const rows = page.getByTestId('findings').locator('tbody tr');
   await rows.first().waitFor();
+  await page.waitForLoadState('networkidle'); // hydrated: the rules are the page's island
   const form = page.getByTestId('new-suppression');
   await form.getByLabel('Kind').selectOption('rotation_cancelled');
   await form.getByLabel('Principal pattern').fill('*:user/bob');
@@ -134,6 +136,7 @@ test('a suppression rule added on the queue hides the findings it matches, and i
   await page.goto(`${server.url}/findings?status=suppressed`);
   await rows.first().waitFor();
   assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.kind)), ['rotation_cancelled']);
+  await page.waitForLoadState('networkidle');
 
   await page.getByTestId('suppressions').getByRole('button', { name: 'Remove' }).click();
   await page.getByTestId('suppressions').getByText('None in force.').waitFor();
@@ -149,11 +152,13 @@ test('admins change detection settings, and a bad value is refused by name', asy
   await page.goto(`${server.url}/settings`);
   const form = page.getByTestId('detection-settings');
   await form.waitFor();
+  await page.waitForLoadState('networkidle'); // hydrated: the form is the page's island
   await page.getByLabel('Bulk: distinct secrets').fill('30');
   await page.getByRole('button', { name: 'Save' }).click();
   await page.getByTestId('settings-saved').waitFor();
   await page.reload();
   await form.waitFor();
+  await page.waitForLoadState('networkidle');
   assert.equal(await page.getByLabel('Bulk: distinct secrets').inputValue(), '30');
 
   await page.getByLabel('Denied burst: refusals').fill('0');

@@ -28,7 +28,7 @@ pub fn ChangesPage() -> impl IntoView {
 }
 
 /// The requests, each decided here, read again after every decision.
-#[island]
+#[island(lazy)]
 fn Requested() -> impl IntoView {
     let decide = ServerAction::<DecideChange>::new();
     let approvals = Resource::new(move || decide.version().get(), |_| list_change_approvals());

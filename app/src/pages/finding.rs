@@ -29,7 +29,7 @@ pub fn FindingPage() -> impl IntoView {
 }
 
 /// Finding `id`, read again after each triage.
-#[island]
+#[island(lazy)]
 fn Finding(id: i64) -> impl IntoView {
     let triage = ServerAction::<TriageFinding>::new();
     let finding = Resource::new(

@@ -266,7 +266,7 @@ fn FindingRow(finding: Finding) -> impl IntoView {
 }
 
 /// The suppression rules in force; auditors may add and remove them.
-#[island]
+#[island(lazy)]
 fn Suppressions(may_triage: bool) -> impl IntoView {
     let add = ServerAction::<AddSuppression>::new();
     let remove = ServerAction::<RemoveSuppression>::new();

@@ -32,7 +32,7 @@ pub fn SecretPage() -> impl IntoView {
 
 /// The secret named `id`, read again after an admin's change to it; `search` is the URL
 /// query, which picks the Access section's period.
-#[island]
+#[island(lazy)]
 fn Secret(id: String, search: String) -> impl IntoView {
     let period = StoredValue::new(period(&search));
     let id = StoredValue::new(id);

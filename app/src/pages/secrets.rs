@@ -27,7 +27,7 @@ pub fn SecretsPage() -> impl IntoView {
 }
 
 /// The list for the URL's query `search`, and for admins the bulk changes that re-read it.
-#[island]
+#[island(lazy)]
 fn SecretsList(search: String) -> impl IntoView {
     let query = SecretQuery::parse(&search);
     let asked = query.clone();

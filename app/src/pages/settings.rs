@@ -114,7 +114,7 @@ pub fn SettingsPage() -> impl IntoView {
 }
 
 /// Detection's thresholds as a form, read again once saved.
-#[island]
+#[island(lazy)]
 fn DetectionSettings() -> impl IntoView {
     let save = ServerAction::<SaveDetectionSettings>::new();
     let settings = Resource::new(move || save.version().get(), |_| get_detection_settings());

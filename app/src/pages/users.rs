@@ -30,7 +30,7 @@ pub fn UsersPage() -> impl IntoView {
 }
 
 /// Adding people and changing them, with the list each change reloads.
-#[island]
+#[island(lazy)]
 fn UsersAdmin() -> impl IntoView {
     let add = ServerAction::<AddUser>::new();
     let change = ServerAction::<ChangeUser>::new();

@@ -35,7 +35,7 @@ pub fn AlertsPage() -> impl IntoView {
 }
 
 /// Everything on the page for the URL's query `search`, read again after each change.
-#[island]
+#[island(lazy)]
 fn Alerts(search: String) -> impl IntoView {
     let query = DeliveryQuery::parse(&search);
     let asked = query.clone();
