@@ -10,6 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 use std::sync::atomic::AtomicU64;
+use std::time::Instant;
 
 type Value = Gauge<f64, AtomicU64>;
 
@@ -71,6 +72,18 @@ pub async fn register(registry: &mut Registry, pool: &PgPool) {
         },
         f64::from(pool.size()) - idle,
     );
+    // sqlx does not count the requests queued for a connection; how long this scrape
+    // queued for one says the same: zero until every connection is in use.
+    let waited = Value::default();
+    registry.register(
+        "db_pool_wait_seconds",
+        "How long this scrape waited for one of this server's database connections",
+        waited.clone(),
+    );
+    let asked = Instant::now();
+    let connection = pool.acquire().await;
+    waited.set(asked.elapsed().as_secs_f64());
+    drop(connection);
     match read(registry, pool).await {
         Ok(()) => {
             up.set(1.0);

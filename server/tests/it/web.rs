@@ -398,6 +398,11 @@ async fn metrics_say_what_an_operator_alerts_on_from_the_store(pool: PgPool) {
     let connections = value(r#"trailkeeper_db_pool_connections{state="in_use"}"#)
         + value(r#"trailkeeper_db_pool_connections{state="idle"}"#);
     assert!(connections >= 1.0, "{connections}");
+    let waited = value("trailkeeper_db_pool_wait_seconds");
+    assert!(
+        (0.0..1.0).contains(&waited),
+        "an idle pool keeps nobody waiting: {waited}"
+    );
     assert!(body.trim_end().ends_with("# EOF"));
 }
 
