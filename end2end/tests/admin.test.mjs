@@ -177,8 +177,13 @@ test('an auditor sees the secret but no Actions', async () => {
   const added = await server.run(['user', 'add', 'audrey', '--role', 'auditor', '--password-stdin'], 'an auditor password 123\n');
   assert.equal(added.code, 0, added.stderr);
   const page = await signIn('audrey', 'an auditor password 123');
+  // Nothing to act on, so the page runs no code of its own in the browser: no island's wasm.
+  const fetched = [];
+  page.on('request', (request) => fetched.push(new URL(request.url()).pathname));
   await page.goto(`${server.url}/secrets/e2e/admin/orders-db`);
   await page.getByTestId('secret-name').waitFor();
   await page.waitForLoadState('networkidle');
   assert.equal(await page.getByTestId('secret-actions').count(), 0);
+  assert.ok(fetched.some((file) => /^\/pkg\/trailkeeper\.[^/]+\.wasm$/.test(file)), 'the shared wasm loads');
+  assert.deepEqual(fetched.filter((file) => file.startsWith('/pkg/split_')), []);
 });

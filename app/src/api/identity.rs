@@ -12,6 +12,18 @@ pub async fn current_identity() -> Result<Identity, AppError> {
     super::identity().ok_or_else(|| AppError::Unauthorized("sign in required".into()))
 }
 
+/// Whether the person a page is rendered for holds at least `role`, known at once on the
+/// server (pages are rendered only there), so the page sends its island in its first part.
+pub fn page_for(role: Role) -> bool {
+    #[cfg(feature = "ssr")]
+    return super::identity().is_some_and(|identity| identity.role.includes(role));
+    #[cfg(not(feature = "ssr"))]
+    {
+        let _ = role;
+        false
+    }
+}
+
 /// Whether the person signed in holds at least `role`: what a page offers them to do (the
 /// server checks again when they do it).
 pub fn holds_role(role: Role) -> Resource<bool> {

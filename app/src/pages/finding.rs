@@ -7,7 +7,7 @@ use leptos_router::hooks::use_params_map;
 use crate::Role;
 use crate::api::events::{Bucket, EventQuery, Histogram, principal_name};
 use crate::api::findings::{FindingDetail, FindingStatus, TriageFinding, get_finding};
-use crate::api::identity::holds_role;
+use crate::api::identity::page_for;
 use crate::components::action_outcome::ActionOutcome;
 use crate::components::badges::{FindingStatusBadge, SeverityBadge};
 use crate::components::histogram::EventHistogram;
@@ -25,24 +25,33 @@ pub fn FindingPage() -> impl IntoView {
             .and_then(|id| id.parse::<i64>().ok())
             .unwrap_or_default()
     });
-    view! { <Finding id /> }
+    // Only auditors and admins triage, so only their page is an island run in the browser.
+    if page_for(Role::Auditor) {
+        view! { <TriagedFinding id /> }.into_any()
+    } else {
+        view! { <Finding id triage=None /> }.into_any()
+    }
 }
 
-/// Finding `id`, read again after each triage.
+/// The finding with its triage, read again after each.
 #[island(lazy)]
-fn Finding(id: i64) -> impl IntoView {
+fn TriagedFinding(id: i64) -> impl IntoView {
     let triage = ServerAction::<TriageFinding>::new();
+    view! { <Finding id triage=Some(triage) /> }
+}
+
+/// Finding `id`, read again after each `triage`.
+#[component]
+fn Finding(id: i64, triage: Option<ServerAction<TriageFinding>>) -> impl IntoView {
     let finding = Resource::new(
-        move || (id, triage.version().get()),
+        move || (id, triage.map(|triage| triage.version().get())),
         |(id, _)| get_finding(id),
     );
-    let may_triage = holds_role(Role::Auditor);
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading the finding…"</p> }>
             {move || Suspend::new(async move {
-                let may_triage = may_triage.await;
                 match finding.await {
-                    Ok(Some(detail)) => view! { <Detail detail may_triage triage /> }.into_any(),
+                    Ok(Some(detail)) => view! { <Detail detail triage /> }.into_any(),
                     Ok(None) => {
                         view! {
                             <Title text="No such finding" />
@@ -85,11 +94,7 @@ fn number(value: &serde_json::Value) -> String {
 }
 
 #[component]
-fn Detail(
-    detail: FindingDetail,
-    may_triage: bool,
-    triage: ServerAction<TriageFinding>,
-) -> impl IntoView {
+fn Detail(detail: FindingDetail, triage: Option<ServerAction<TriageFinding>>) -> impl IntoView {
     let finding = detail.finding.clone();
     let (from, to) = (
         finding.first_seen - Duration::days(1),
@@ -293,7 +298,7 @@ fn Detail(
         <section class="panel" aria-labelledby="history-heading">
             <h2 id="history-heading">"History"</h2>
             {history}
-            {may_triage.then(|| view! { <Triage id=finding.id status=finding.status triage /> })}
+            {triage.map(|triage| view! { <Triage id=finding.id status=finding.status triage /> })}
         </section>
     }
 }

@@ -10,7 +10,7 @@ use crate::api::findings::{
     AddSuppression, Finding, FindingKind, FindingListing, FindingQuery, FindingStatus,
     RemoveSuppression, Severity, StatusFilter, Suppression, list_findings, list_suppressions,
 };
-use crate::api::identity::holds_role;
+use crate::api::identity::page_for;
 use crate::api::query::{self, QueryError};
 use crate::components::action_outcome::ActionOutcome;
 use crate::components::badges::{FindingStatusBadge, SeverityBadge};
@@ -27,7 +27,12 @@ pub fn FindingsPage() -> impl IntoView {
         move || params.with(query_from).map(|query| query.to_query_string()),
         list_findings,
     );
-    let may_triage = holds_role(Role::Auditor);
+    // Auditors change the rules: only theirs is an island, sent with the page's first part.
+    let suppressions = if page_for(Role::Auditor) {
+        view! { <ManagedSuppressions /> }.into_any()
+    } else {
+        view! { <Suppressions changes=None /> }.into_any()
+    };
 
     view! {
         <Title text="Findings" />
@@ -37,15 +42,8 @@ pub fn FindingsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading the findings…"</p> }>
             {move || Suspend::new(async move {
                 let query = params.with_untracked(query_from).unwrap_or_default();
-                let may_triage = may_triage.await;
                 match listing.await {
-                    Ok(listing) => {
-                        view! {
-                            <Listing listing query />
-                            <Suppressions may_triage />
-                        }
-                            .into_any()
-                    }
+                    Ok(listing) => view! { <Listing listing query /> }.into_any(),
                     Err(error) => {
                         view! {
                             <Filters query />
@@ -56,6 +54,7 @@ pub fn FindingsPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        {suppressions}
     }
 }
 
@@ -265,34 +264,52 @@ fn FindingRow(finding: Finding) -> impl IntoView {
     }
 }
 
-/// The suppression rules in force; auditors may add and remove them.
+/// How auditors change the rules.
+#[derive(Clone, Copy)]
+struct RuleChanges {
+    add: ServerAction<AddSuppression>,
+    remove: ServerAction<RemoveSuppression>,
+}
+
+/// The rules for auditors, who may add and remove them.
 #[island(lazy)]
-fn Suppressions(may_triage: bool) -> impl IntoView {
-    let add = ServerAction::<AddSuppression>::new();
-    let remove = ServerAction::<RemoveSuppression>::new();
+fn ManagedSuppressions() -> impl IntoView {
+    let changes = RuleChanges {
+        add: ServerAction::new(),
+        remove: ServerAction::new(),
+    };
+    view! { <Suppressions changes=Some(changes) /> }
+}
+
+/// The suppression rules in force, read again after each of the `changes`.
+#[component]
+fn Suppressions(changes: Option<RuleChanges>) -> impl IntoView {
     let rules = Resource::new(
-        move || (add.version().get(), remove.version().get()),
+        move || {
+            changes.map(|changes| (changes.add.version().get(), changes.remove.version().get()))
+        },
         |_| list_suppressions(),
     );
+    let remove = changes.map(|changes| changes.remove);
     view! {
         <section class="panel" aria-labelledby="suppressions-heading" data-testid="suppressions">
             <h2 id="suppressions-heading">"Suppression rules"</h2>
             <p class="muted small">
                 "Findings a rule matches are kept as suppressed until it expires. Suppress one finding from its page, or many with a rule."
             </p>
-            <ActionOutcome value=remove.value() testid="suppression-refused" />
+            {remove.map(|remove| view! { <ActionOutcome value=remove.value() testid="suppression-refused" /> })}
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match rules.await {
                         Ok(rules) if rules.is_empty() => {
                             view! { <p class="muted">"None in force."</p> }.into_any()
                         }
-                        Ok(rules) => view! { <RulesTable rules remove may_triage /> }.into_any(),
+                        Ok(rules) => view! { <RulesTable rules remove /> }.into_any(),
                         Err(error) => view! { <LoadFailed what="suppression rules" error /> }.into_any(),
                     }
                 })}
             </Suspense>
-            {may_triage.then(|| view! { <NewRule add /> })}
+            {changes.map(|changes| view! { <NewRule add=changes.add /> })}
         </section>
     }
 }
@@ -345,8 +362,7 @@ fn NewRule(add: ServerAction<AddSuppression>) -> impl IntoView {
 #[component]
 fn RulesTable(
     rules: Vec<Suppression>,
-    remove: ServerAction<RemoveSuppression>,
-    may_triage: bool,
+    remove: Option<ServerAction<RemoveSuppression>>,
 ) -> impl IntoView {
     view! {
         <table class="data">
@@ -378,8 +394,8 @@ fn RulesTable(
                                 <td>{rule.reason}</td>
                                 <td>{rule.created_by}</td>
                                 <td>
-                                    {may_triage
-                                        .then(|| {
+                                    {remove
+                                        .map(|remove| {
                                             view! {
                                                 <button
                                                     type="button"

@@ -5,7 +5,7 @@ use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
 use crate::AppError;
-use crate::api::admin::{ChangeOutcome, ChangeSecret, may_change_secrets};
+use crate::api::admin::{ChangeOutcome, ChangeSecret, page_offers_changes};
 use crate::api::events::{AccessReport, EventQuery, principal_name, secret_access};
 use crate::api::query;
 use crate::api::secrets::{
@@ -27,23 +27,47 @@ use crate::pages::secret_actions::{Current, SecretActions};
 #[component]
 pub fn SecretPage() -> impl IntoView {
     let id = use_params_map().with_untracked(|params| params.get("id").unwrap_or_default());
-    view! { <Secret id search=query::page_query() /> }
+    let search = query::page_query();
+    // Only admins act on the page, so only their page is an island that runs in the browser.
+    if page_offers_changes() {
+        view! { <ManagedSecret id search /> }.into_any()
+    } else {
+        view! { <Secret id search changes_made=Signal::stored(0) actions=None /> }.into_any()
+    }
 }
 
-/// The secret named `id`, read again after an admin's change to it; `search` is the URL
-/// query, which picks the Access section's period.
+/// The secret with the admin's Actions, read again after a change went through (a refused
+/// one keeps the form as typed).
 #[island(lazy)]
-fn Secret(id: String, search: String) -> impl IntoView {
-    let period = StoredValue::new(period(&search));
-    let id = StoredValue::new(id);
+fn ManagedSecret(id: String, search: String) -> impl IntoView {
     let change = ServerAction::<ChangeSecret>::new();
-    // Read again after a change went through; a refused one keeps the form as typed.
     let changes_made = RwSignal::new(0_u32);
     Effect::new(move || {
         if change.value().with(|value| matches!(value, Some(Ok(_)))) {
             changes_made.update(|made| *made += 1);
         }
     });
+    view! {
+        <ActionOutcome
+            value=change.value()
+            done=|outcome: ChangeOutcome| outcome.summary
+            testid="change-outcome"
+        />
+        <Secret id search changes_made actions=Some(change) />
+    }
+}
+
+/// The secret named `id`, read again whenever `changes_made` moves; `search` is the URL
+/// query, which picks the Access section's period.
+#[component]
+fn Secret(
+    id: String,
+    search: String,
+    #[prop(into)] changes_made: Signal<u32>,
+    actions: Option<ServerAction<ChangeSecret>>,
+) -> impl IntoView {
+    let period = StoredValue::new(period(&search));
+    let id = StoredValue::new(id);
     // The access report comes with the secret it is about (it needs the secret's ARN), in
     // one resource: an island's data must all be asked for when it is made.
     let lookup = Resource::new(
@@ -60,22 +84,14 @@ fn Secret(id: String, search: String) -> impl IntoView {
             })
         },
     );
-    let may_change = Resource::new(|| (), |_| may_change_secrets());
 
     view! {
-        <ActionOutcome
-            value=change.value()
-            done=|outcome: ChangeOutcome| outcome.summary
-            testid="change-outcome"
-        />
         <Suspense fallback=|| view! { <p class="muted">"Loading the secret…"</p> }>
             {move || Suspend::new(async move {
-                let may_change = may_change.await.unwrap_or(false);
                 match lookup.await {
                     Ok(Loaded::Found(detail, report)) => {
                         let access = (report, period.get_value());
-                        view! { <Detail detail=*detail access actions=may_change.then_some(change) /> }
-                            .into_any()
+                        view! { <Detail detail=*detail access actions /> }.into_any()
                     }
                     Ok(Loaded::Ambiguous(secrets)) => {
                         view! { <Ambiguous name=id.get_value() secrets /> }.into_any()

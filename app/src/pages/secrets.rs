@@ -2,7 +2,7 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::admin::may_change_secrets;
+use crate::api::admin::page_offers_changes;
 use crate::api::changes::{BulkOutcome, ChangeSecrets};
 use crate::api::query;
 use crate::api::secrets::{
@@ -17,40 +17,54 @@ use crate::components::time::Timestamp;
 /// `/secrets`: every secret in every region, filtered, sorted and paged by what the URL says.
 #[component]
 pub fn SecretsPage() -> impl IntoView {
+    let search = query::page_query();
+    // Only admins change secrets from the list, so only their list runs in the browser.
+    let list = if page_offers_changes() {
+        view! { <ManagedSecrets search /> }.into_any()
+    } else {
+        view! { <SecretsList search bulk=None /> }.into_any()
+    };
     view! {
         <Title text="Secrets" />
         <div class="page-head">
             <h1>"Secrets"</h1>
         </div>
-        <SecretsList search=query::page_query() />
+        {list}
     }
 }
 
-/// The list for the URL's query `search`, and for admins the bulk changes that re-read it.
+/// The list with the admin's bulk changes, and what became of each.
 #[island(lazy)]
-fn SecretsList(search: String) -> impl IntoView {
+fn ManagedSecrets(search: String) -> impl IntoView {
+    let bulk = ServerAction::<ChangeSecrets>::new();
+    view! {
+        <BulkOutcomes value=bulk.value() />
+        <SecretsList search bulk=Some(bulk) />
+    }
+}
+
+/// The list for the URL's query `search`, read again once a `bulk` change went through (the
+/// list shows the new tags).
+#[component]
+fn SecretsList(search: String, bulk: Option<ServerAction<ChangeSecrets>>) -> impl IntoView {
     let query = SecretQuery::parse(&search);
     let asked = query.clone();
     let listing = query::list_resource(
         move || asked.clone().map(|query| query.to_query_string()),
         list_secrets,
     );
-    let may_change = Resource::new(|| (), |_| may_change_secrets());
-    let bulk = ServerAction::<ChangeSecrets>::new();
-    // The list shows the new tags once a bulk change went through.
-    Effect::new(move || {
-        if bulk.value().with(|value| matches!(value, Some(Ok(_)))) {
-            listing.refetch();
-        }
-    });
-
+    if let Some(bulk) = bulk {
+        Effect::new(move || {
+            if bulk.value().with(|value| matches!(value, Some(Ok(_)))) {
+                listing.refetch();
+            }
+        });
+    }
     view! {
-        <BulkOutcomes value=bulk.value() />
         <Suspense fallback=|| view! { <p class="muted">"Loading the secrets…"</p> }>
             {move || {
                 let query = query.clone().unwrap_or_default();
                 Suspend::new(async move {
-                    let bulk = may_change.await.unwrap_or(false).then_some(bulk);
                     match listing.await {
                         Ok(listing) => view! { <Listing listing query bulk /> }.into_any(),
                         Err(error) => {
