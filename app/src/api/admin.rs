@@ -632,24 +632,7 @@ mod form {
 /// does not run read-only.
 #[server(endpoint = "may_change_secrets")]
 pub async fn may_change_secrets() -> Result<bool, AppError> {
-    offers_changes()
-}
-
-#[cfg(feature = "ssr")]
-fn offers_changes() -> Result<bool, AppError> {
-    let backend = super::backend_for::<MayChangeSecrets>()?;
-    let who = super::caller()?;
-    Ok(who.identity.role.includes(crate::Role::Admin) && backend.administration_offered())
-}
-
-/// [`may_change_secrets`] for the page the server is rendering, known at once: a page sends
-/// its island in its first part, never in a later streamed one the browser may not hydrate.
-/// (Pages are rendered only on the server; islands do not ask this.)
-pub fn page_offers_changes() -> bool {
-    #[cfg(feature = "ssr")]
-    return offers_changes().unwrap_or(false);
-    #[cfg(not(feature = "ssr"))]
-    false
+    super::identity::offers_changes()
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ pub async fn current_identity() -> Result<Identity, AppError> {
 }
 
 /// Whether the person a page is rendered for holds at least `role`, known at once on the
-/// server (pages are rendered only there), so the page sends its island in its first part.
+/// server (pages are rendered only there; islands do not ask it), so a page sends its island
+/// in its first part, never in a later streamed one the browser might not hydrate.
 pub fn page_for(role: Role) -> bool {
     #[cfg(feature = "ssr")]
     return super::identity().is_some_and(|identity| identity.role.includes(role));
@@ -22,6 +23,22 @@ pub fn page_for(role: Role) -> bool {
         let _ = role;
         false
     }
+}
+
+/// Whether the person signed in may change secrets in AWS: an admin, with administration on.
+#[cfg(feature = "ssr")]
+pub(crate) fn offers_changes() -> Result<bool, AppError> {
+    let backend = super::backend_for::<super::admin::MayChangeSecrets>()?;
+    let who = super::caller()?;
+    Ok(who.identity.role.includes(Role::Admin) && backend.administration_offered())
+}
+
+/// [`offers_changes`] for the page the server is rendering, known at once like [`page_for`].
+pub fn page_offers_changes() -> bool {
+    #[cfg(feature = "ssr")]
+    return offers_changes().unwrap_or(false);
+    #[cfg(not(feature = "ssr"))]
+    false
 }
 
 /// Whether the person signed in holds at least `role`: what a page offers them to do (the

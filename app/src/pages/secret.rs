@@ -5,8 +5,9 @@ use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
 use crate::AppError;
-use crate::api::admin::{ChangeOutcome, ChangeSecret, page_offers_changes};
+use crate::api::admin::{ChangeOutcome, ChangeSecret};
 use crate::api::events::{AccessReport, EventQuery, principal_name, secret_access};
+use crate::api::identity::page_offers_changes;
 use crate::api::query;
 use crate::api::secrets::{
     LabelMove, PolicyExposure, PolicyFlag, SecretChange, SecretDetail, SecretLookup, SecretSummary,

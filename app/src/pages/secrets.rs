@@ -2,8 +2,8 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::admin::page_offers_changes;
 use crate::api::changes::{BulkOutcome, ChangeSecrets};
+use crate::api::identity::page_offers_changes;
 use crate::api::query;
 use crate::api::secrets::{
     DeletedFilter, FlagFilter, RotationStatus, SecretFacets, SecretFlag, SecretListing,
