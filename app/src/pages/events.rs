@@ -9,7 +9,7 @@ use crate::api::events::{
     AccessKind, ErrorFilter, EventListing, EventQuery, EventSummary, TimeRange, list_events,
     principal_name,
 };
-use crate::api::identity::holds_role;
+use crate::api::identity::page_for;
 use crate::api::query::{self, QueryError};
 use crate::components::histogram::EventHistogram;
 use crate::components::load_failed::LoadFailed;
@@ -57,7 +57,7 @@ pub fn EventsPage() -> impl IntoView {
         move || params.with(query_from).map(|query| query.to_query_string()),
         list_events,
     );
-    let may_export = holds_role(Role::Auditor);
+    let may_export = page_for(Role::Auditor);
 
     view! {
         <Title text="Events" />
@@ -67,7 +67,6 @@ pub fn EventsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading the events…"</p> }>
             {move || Suspend::new(async move {
                 let query = params.with_untracked(query_from).unwrap_or_default();
-                let may_export = may_export.await;
                 match listing.await {
                     Ok(listing) => view! { <Listing listing query may_export /> }.into_any(),
                     Err(error) => {

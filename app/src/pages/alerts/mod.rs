@@ -107,40 +107,40 @@ fn Alerts(search: String) -> impl IntoView {
         {outcomes}
         <Suspense fallback=|| view! { <p class="muted">"Loading the alert settings…"</p> }>
             {move || {
-            let query = query.clone().unwrap_or_default();
-            Suspend::new(async move {
-                let may_change = may_change.await;
-                match view_data.await {
-                    Ok(AlertsView { channels, rules, deliveries }) => {
-                        let names: Vec<(i64, String)> = channels
-                            .iter()
-                            .map(|channel| (channel.id, channel.name.clone()))
-                            .collect();
-                        view! {
-                            <Channels channels may_change test enable editing />
-                            <Rules rules names=names.clone() may_change remove_rule />
-                            {may_change
-                                .then(|| view! { <NewRuleForm add_rule draft names=names.clone() /> })}
-                            <Deliveries
-                                deliveries=deliveries.items
-                                next=deliveries.next
-                                query
-                                names
-                                may_change
-                                retry
-                            />
+                let query = query.clone().unwrap_or_default();
+                Suspend::new(async move {
+                    let may_change = may_change.await;
+                    match view_data.await {
+                        Ok(AlertsView { channels, rules, deliveries }) => {
+                            let names: Vec<(i64, String)> = channels
+                                .iter()
+                                .map(|channel| (channel.id, channel.name.clone()))
+                                .collect();
+                            view! {
+                                <Channels channels may_change test enable editing />
+                                <Rules rules names=names.clone() may_change remove_rule />
+                                {may_change
+                                    .then(|| view! { <NewRuleForm add_rule draft names=names.clone() /> })}
+                                <Deliveries
+                                    deliveries=deliveries.items
+                                    next=deliveries.next
+                                    query
+                                    names
+                                    may_change
+                                    retry
+                                />
+                            }
+                                .into_any()
                         }
-                            .into_any()
-                    }
-                    Err(error) => {
-                        view! {
-                            <DeliveryFilters query names=Vec::new() />
-                            <LoadFailed what="alert settings" error />
+                        Err(error) => {
+                            view! {
+                                <DeliveryFilters query names=Vec::new() />
+                                <LoadFailed what="alert settings" error />
+                            }
+                                .into_any()
                         }
-                            .into_any()
                     }
-                }
-            })
+                })
             }}
         </Suspense>
         {move || editing.get().map(|channel| view! { <EditChannelForm channel change editing /> })}
