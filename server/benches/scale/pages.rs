@@ -88,16 +88,18 @@ pub async fn measure(pool: &PgPool, estate: &Estate) -> anyhow::Result<()> {
             for line in plan.lines() {
                 println!("      {line}");
             }
-            if plan
-                .lines()
-                .any(|line| line.contains("Seq Scan on events_"))
-            {
-                sequential.push(case.what.clone());
+            for (partition, rows) in sequential_scans(plan) {
+                // The planner rightly reads a month only days old whole.
+                if rows >= SEQUENTIAL_SCAN_WORTH_FLAGGING {
+                    sequential.push(format!("{} ({partition}, {rows} rows)", case.what));
+                }
             }
         }
     }
+    sequential.dedup();
     println!(
-        "sequential scans of the events table: {}",
+        "sequential scans of the events table (a month of at least \
+         {SEQUENTIAL_SCAN_WORTH_FLAGGING} rows read whole): {}",
         if sequential.is_empty() {
             "none".to_string()
         } else {
@@ -105,6 +107,45 @@ pub async fn measure(pool: &PgPool, estate: &Estate) -> anyhow::Result<()> {
         }
     );
     Ok(())
+}
+
+/// A sequential scan of an events partition smaller than this is the planner's right choice.
+const SEQUENTIAL_SCAN_WORTH_FLAGGING: u64 = 10_000;
+
+/// Each sequential scan of an events partition that ran in `plan`: the partition and the
+/// rows it read (those returned, per loop, and those its filter removed, in all).
+fn sequential_scans(plan: &str) -> Vec<(String, u64)> {
+    let number_after = |text: &str, label: &str| -> Option<u64> {
+        let start = text.find(label)? + label.len();
+        let digits: String = text[start..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    let lines: Vec<&str> = plan.lines().collect();
+    let mut scans = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        let (Some(scan), Some(actual)) = (line.find("Seq Scan on events_"), line.find("(actual "))
+        else {
+            continue;
+        };
+        let partition = line[scan + "Seq Scan on ".len()..]
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let actual = &line[actual..];
+        let returned = number_after(actual, "rows=").unwrap_or_default()
+            * number_after(actual, "loops=").unwrap_or(1);
+        let removed = lines[index + 1..]
+            .iter()
+            .take_while(|below| !below.contains("->"))
+            .find_map(|below| number_after(below, "Rows Removed by Filter: "))
+            .unwrap_or_default();
+        scans.push((partition, returned + removed));
+    }
+    scans
 }
 
 /// The pages people open most, right after a month was dropped.

@@ -13,9 +13,18 @@ use super::read::sync_errors;
 pub async fn holding_secrets(db: &mut PgConnection) -> Result<Vec<AccountName>, sqlx::Error> {
     sqlx::query_as!(
         AccountName,
-        r#"SELECT held.account_id AS "id!", a.name
-           FROM (SELECT DISTINCT account_id FROM secrets WHERE gone_since IS NULL) held
-           LEFT JOIN accounts a ON a.id = held.account_id
+        // From one account to the next through the index of secrets AWS still has.
+        r#"WITH RECURSIVE held (account_id) AS (
+               (SELECT account_id FROM secrets WHERE gone_since IS NULL
+                ORDER BY account_id LIMIT 1)
+               UNION ALL
+               SELECT (SELECT account_id FROM secrets
+                       WHERE gone_since IS NULL AND account_id > held.account_id
+                       ORDER BY account_id LIMIT 1)
+               FROM held WHERE held.account_id IS NOT NULL)
+           SELECT held.account_id AS "id!", a.name
+           FROM held LEFT JOIN accounts a ON a.id = held.account_id
+           WHERE held.account_id IS NOT NULL
            ORDER BY a.name NULLS LAST, held.account_id"#
     )
     .fetch_all(&mut *db)
