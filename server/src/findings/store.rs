@@ -17,19 +17,17 @@ pub struct Recorded {
     pub resolved: u64,
 }
 
-/// Records `verdicts` (in event order).
+/// Records `verdicts` (in event order). The findings between two resolutions are written in
+/// one statement: `coalesce` leaves each key there once, so no row is written twice in it.
 pub async fn record(
     db: &mut PgConnection,
     verdicts: Vec<Verdict>,
 ) -> Result<Recorded, sqlx::Error> {
     let mut recorded = Recorded::default();
+    let mut drafts: Vec<Draft> = Vec::new();
     for verdict in coalesce(verdicts) {
         match verdict {
-            Verdict::Finding(draft) => match upsert(db, &draft).await? {
-                Some(true) => recorded.opened += 1,
-                Some(false) => recorded.updated += 1,
-                None => {}
-            },
+            Verdict::Finding(draft) => drafts.push(draft),
             Verdict::Resolve {
                 kind,
                 principal,
@@ -37,6 +35,7 @@ pub async fn record(
                 at,
                 reason,
             } => {
+                upsert(db, std::mem::take(&mut drafts), &mut recorded).await?;
                 let resolved = sqlx::query_as!(
                     Resolved,
                     "UPDATE findings SET status = 'resolved', updated_at = now() \
@@ -53,19 +52,55 @@ pub async fn record(
             }
         }
     }
+    upsert(db, drafts, &mut recorded).await?;
     Ok(recorded)
 }
 
-/// Opens the draft as a finding or adds it to the active one. `Some(true)`: opened;
-/// `Some(false)`: added to; `None`: the active finding already holds these events (a
-/// backfill replaying what live detection recorded).
-async fn upsert(db: &mut PgConnection, draft: &Draft) -> Result<Option<bool>, sqlx::Error> {
-    let created: Option<bool> = sqlx::query_scalar(&format!(
+/// Opens each draft as a finding or adds it to the active one with its key, counting the
+/// findings opened and added to; one whose events the active finding already holds (a
+/// backfill replaying what live detection recorded) is neither.
+async fn upsert(
+    db: &mut PgConnection,
+    drafts: Vec<Draft>,
+    recorded: &mut Recorded,
+) -> Result<(), sqlx::Error> {
+    if drafts.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<Value> = drafts
+        .into_iter()
+        .map(|draft| {
+            json!({
+                "kind": draft.kind.as_str(),
+                "severity": draft.severity.as_str(),
+                "title": draft.title,
+                "explanation": draft.explanation,
+                "secret_arn": draft.secret_arn,
+                "secret_name": draft.secret_name,
+                "principal": draft.principal,
+                "account_id": draft.account_id,
+                "region": draft.region,
+                "first_seen": draft.first_seen,
+                "last_seen": draft.last_seen,
+                "count": draft.count,
+                "evidence_event_ids": draft.evidence,
+                "detail": draft.detail,
+            })
+        })
+        .collect();
+    let created: Vec<bool> = sqlx::query_scalar(&format!(
         "INSERT INTO findings AS f (kind, severity, title, explanation, secret_arn, \
              secret_name, principal, account_id, region, first_seen, last_seen, count, \
              evidence_event_ids, detail, status) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             CASE WHEN suppressed($1, $7, $5, $6) THEN 'suppressed' ELSE 'open' END) \
+         SELECT d.kind, d.severity, d.title, d.explanation, d.secret_arn, d.secret_name, \
+             d.principal, d.account_id, d.region, d.first_seen, d.last_seen, d.count, \
+             d.evidence_event_ids, d.detail, \
+             CASE WHEN suppressed(d.kind, d.principal, d.secret_arn, d.secret_name) \
+                 THEN 'suppressed' ELSE 'open' END \
+         FROM jsonb_to_recordset($1) AS d (kind text, severity text, title text, \
+             explanation text, secret_arn text, secret_name text, principal text, \
+             account_id text, region text, first_seen timestamptz, last_seen timestamptz, \
+             count bigint, evidence_event_ids text[], detail jsonb) \
          ON CONFLICT (kind, COALESCE(principal, ''), COALESCE(secret_arn, '')) \
              WHERE status <> 'resolved' \
          DO UPDATE SET \
@@ -73,7 +108,8 @@ async fn upsert(db: &mut PgConnection, draft: &Draft) -> Result<Option<bool>, sq
                  THEN EXCLUDED.severity ELSE f.severity END, \
              title = EXCLUDED.title, explanation = EXCLUDED.explanation, \
              detail = EXCLUDED.detail, \
-             status = CASE WHEN f.status = 'suppressed' AND NOT suppressed($1, $7, $5, $6) \
+             status = CASE WHEN f.status = 'suppressed' AND NOT suppressed(EXCLUDED.kind, \
+                     EXCLUDED.principal, EXCLUDED.secret_arn, EXCLUDED.secret_name) \
                  THEN 'open' ELSE f.status END, \
              first_seen = LEAST(f.first_seen, EXCLUDED.first_seen), \
              last_seen = GREATEST(f.last_seen, EXCLUDED.last_seen), \
@@ -85,23 +121,17 @@ async fn upsert(db: &mut PgConnection, draft: &Draft) -> Result<Option<bool>, sq
             OR NOT (EXCLUDED.evidence_event_ids <@ f.evidence_event_ids) \
          RETURNING (xmax = 0)"
     ))
-    .bind(draft.kind.as_str())
-    .bind(draft.severity.as_str())
-    .bind(&draft.title)
-    .bind(&draft.explanation)
-    .bind(&draft.secret_arn)
-    .bind(&draft.secret_name)
-    .bind(&draft.principal)
-    .bind(&draft.account_id)
-    .bind(&draft.region)
-    .bind(draft.first_seen)
-    .bind(draft.last_seen)
-    .bind(draft.count)
-    .bind(&draft.evidence)
-    .bind(&draft.detail)
-    .fetch_optional(&mut *db)
+    .bind(Value::Array(rows))
+    .fetch_all(&mut *db)
     .await?;
-    Ok(created)
+    for opened in created {
+        if opened {
+            recorded.opened += 1;
+        } else {
+            recorded.updated += 1;
+        }
+    }
+    Ok(())
 }
 
 /// A finding a detector resolved.
