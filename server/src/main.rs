@@ -8,6 +8,9 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 use trailkeeper::config::{self, LogFormat};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let (settings, invocation) = match config::parse() {
         Ok(parsed) => parsed,
