@@ -119,6 +119,11 @@ pub async fn store(
         )
         .execute(&mut *tx)
         .await?;
+        // The batch is sorted whole below (a full batch, raw records included, is about
+        // 10 MB): in memory, not in files on disk as under the default 4 MB.
+        sqlx::query("SET LOCAL work_mem = '64MB'")
+            .execute(&mut *tx)
+            .await?;
         let mut copy = tx
             .copy_in_raw(&format!(
                 "COPY events_staging ({COLUMNS}) FROM STDIN WITH (FORMAT csv)"
