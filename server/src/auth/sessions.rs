@@ -71,7 +71,9 @@ pub async fn create(
     Ok(NewSession { secret, expires_at })
 }
 
-/// The session a cookie names, if it is still live; using it counts as activity.
+/// The session a cookie names, if it is still live; using it counts as activity. Activity
+/// is written down at most every tenth of the idle timeout (a minute at most), not on every
+/// request: a page view stays a read, with no commit to wait for.
 pub async fn resolve(
     pool: &PgPool,
     secret: &str,
@@ -80,15 +82,23 @@ pub async fn resolve(
     if !secret.starts_with(PREFIX) {
         return Ok(None);
     }
+    let noted_every = (policy.idle_timeout / 10).min(Duration::from_secs(60));
     let row = sqlx::query!(
-        "UPDATE sessions AS s SET last_seen_at = now() FROM users AS u \
-         WHERE s.token_hash = $1 AND u.id = s.user_id \
-           AND s.revoked_at IS NULL AND s.expires_at > now() \
-           AND s.last_seen_at > now() - make_interval(secs => $2) \
-           AND u.disabled_at IS NULL \
-         RETURNING s.id, u.id AS user_id, u.name, u.role, u.scope",
+        r#"WITH live AS (
+               SELECT s.id, s.last_seen_at, u.id AS user_id, u.name, u.role, u.scope
+               FROM sessions AS s JOIN users AS u ON u.id = s.user_id
+               WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+                 AND s.last_seen_at > now() - make_interval(secs => $2)
+                 AND u.disabled_at IS NULL),
+           noted AS (
+               UPDATE sessions SET last_seen_at = now()
+               WHERE id IN (SELECT id FROM live
+                            WHERE last_seen_at < now() - make_interval(secs => $3)))
+           SELECT id AS "id!", user_id AS "user_id!", name AS "name!", role AS "role!", scope
+           FROM live"#,
         secret::digest(secret),
         policy.idle_timeout.as_secs_f64(),
+        noted_every.as_secs_f64(),
     )
     .fetch_optional(pool)
     .await?;

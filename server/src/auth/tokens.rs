@@ -166,11 +166,18 @@ pub async fn resolve(pool: &PgPool, secret: &str) -> Result<Option<Identity>, sq
     if !secret.starts_with(PREFIX) {
         return Ok(None);
     }
+    // Its use is written down at most once a minute: a read stays a read.
     let row = sqlx::query!(
-        "UPDATE api_tokens SET last_used_at = now() \
-         WHERE token_hash = $1 AND revoked_at IS NULL \
-           AND (expires_at IS NULL OR expires_at > now()) \
-         RETURNING name, role, scope",
+        r#"WITH live AS (
+               SELECT id, name, role, scope, last_used_at FROM api_tokens
+               WHERE token_hash = $1 AND revoked_at IS NULL
+                 AND (expires_at IS NULL OR expires_at > now())),
+           noted AS (
+               UPDATE api_tokens SET last_used_at = now()
+               WHERE id IN (SELECT id FROM live
+                            WHERE last_used_at IS NULL
+                               OR last_used_at < now() - interval '1 minute'))
+           SELECT name AS "name!", role AS "role!", scope FROM live"#,
         secret::digest(secret),
     )
     .fetch_optional(pool)

@@ -265,6 +265,42 @@ async fn idle_expired_disabled_and_demoted_sessions_are_refused(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn activity_keeps_a_session_alive_written_down_at_most_every_tenth_of_the_idle_timeout(
+    pool: PgPool,
+) {
+    let app = app_with(&pool, &["--session-idle-timeout", "60s"]).await;
+    let busy = signed_in(&pool, "busy", Role::Viewer).await;
+    let idle_for = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, f64>(
+            "SELECT extract(epoch FROM now() - last_seen_at)::float8 FROM sessions",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let seen = |seconds: i32| {
+        sqlx::query("UPDATE sessions SET last_seen_at = now() - make_interval(secs => $1)")
+            .bind(seconds)
+    };
+
+    // Seen 3 seconds ago: a page view reads the session and writes nothing.
+    seen(3).execute(&pool).await.unwrap();
+    assert_eq!(get(&app, "/", &busy).await.status, StatusCode::OK);
+    assert!(
+        idle_for(pool.clone()).await >= 3.0,
+        "written down again too soon"
+    );
+
+    // Seen 50 seconds ago: the view counts as activity, and the timeout starts again.
+    seen(50).execute(&pool).await.unwrap();
+    assert_eq!(get(&app, "/", &busy).await.status, StatusCode::OK);
+    assert!(
+        idle_for(pool.clone()).await < 5.0,
+        "the activity was not written down"
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn failed_sign_ins_are_audited_without_the_password_and_then_throttled(pool: PgPool) {
     users::add(&pool, "test", "ada", Role::Viewer, PASSWORD)
         .await
