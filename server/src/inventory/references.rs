@@ -8,17 +8,12 @@ use sqlx::PgPool;
 /// names, by the rule of the `secret_references` view (migration 0012): the references
 /// that resolve, each with its `arn`.
 pub(crate) fn resolved(references: &str) -> String {
-    // The view's candidates are looked up by the references as one array, which reaches
-    // each of its branches' indexes; joined instead, every branch is read whole (a batch of
-    // 2 000 references against 30 000 secrets: 44 ms, 18 ms looked up).
     format!(
-        "WITH r AS MATERIALIZED ({references}) \
-         SELECT DISTINCT ON (r.secret_ref, r.region, r.account_id) \
+        "SELECT DISTINCT ON (r.secret_ref, r.region, r.account_id) \
              r.secret_ref, r.region, r.account_id, v.arn \
-         FROM r \
+         FROM ({references}) r \
          JOIN secret_references v ON v.reference = r.secret_ref \
              AND (v.region IS NULL OR (v.region = r.region AND v.account_id = r.account_id)) \
-         WHERE v.reference = ANY (ARRAY(SELECT secret_ref FROM r)) \
          ORDER BY r.secret_ref, r.region, r.account_id, v.preference, \
              v.gone_since IS NULL DESC, v.last_seen_at DESC"
     )
