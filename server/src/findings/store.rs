@@ -2,6 +2,8 @@
 //! merges into the active one with the same kind × principal × secret; a rule in force
 //! (`suppressed()`, migration 0013) files it as suppressed.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
@@ -17,17 +19,31 @@ pub struct Recorded {
     pub resolved: u64,
 }
 
-/// Records `verdicts` (in event order). The findings between two resolutions are written in
-/// one statement: `coalesce` leaves each key there once, so no row is written twice in it.
+/// Records `verdicts` (in event order). Consecutive findings are written in one statement,
+/// which may write each row once: a resolution, or a second finding for the same row (the
+/// table's key reads an absent principal or secret as empty), writes those before it first.
 pub async fn record(
     db: &mut PgConnection,
     verdicts: Vec<Verdict>,
 ) -> Result<Recorded, sqlx::Error> {
     let mut recorded = Recorded::default();
     let mut drafts: Vec<Draft> = Vec::new();
+    let mut rows: HashSet<(&'static str, String, String)> = HashSet::new();
     for verdict in coalesce(verdicts) {
         match verdict {
-            Verdict::Finding(draft) => drafts.push(draft),
+            Verdict::Finding(draft) => {
+                let row = (
+                    draft.kind.as_str(),
+                    draft.principal.clone().unwrap_or_default(),
+                    draft.secret_arn.clone().unwrap_or_default(),
+                );
+                if rows.contains(&row) {
+                    upsert(db, std::mem::take(&mut drafts), &mut recorded).await?;
+                    rows.clear();
+                }
+                rows.insert(row);
+                drafts.push(draft);
+            }
             Verdict::Resolve {
                 kind,
                 principal,
@@ -36,6 +52,7 @@ pub async fn record(
                 reason,
             } => {
                 upsert(db, std::mem::take(&mut drafts), &mut recorded).await?;
+                rows.clear();
                 let resolved = sqlx::query_as!(
                     Resolved,
                     "UPDATE findings SET status = 'resolved', updated_at = now() \

@@ -349,3 +349,42 @@ async fn admins_change_detection_settings_and_bad_values_change_nothing(pool: Pg
             .unwrap();
     assert_eq!(audited, "changed detection settings: bulk_secrets = 30");
 }
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn findings_for_one_row_in_one_batch_are_written_one_after_the_other(pool: PgPool) {
+    use trailkeeper::findings::store::record;
+    use trailkeeper::findings::{Draft, Verdict};
+    use trailkeeper_app::api::findings::{FindingKind, Severity};
+
+    let at = chrono::Utc::now();
+    let draft = |principal: Option<&str>, event: &str| {
+        Verdict::Finding(Draft {
+            kind: FindingKind::BulkRetrieval,
+            severity: Severity::High,
+            title: "Bulk retrieval".into(),
+            explanation: "Many secrets read at once".into(),
+            secret_arn: None,
+            secret_name: None,
+            principal: principal.map(str::to_string),
+            account_id: Some(ACCOUNT.into()),
+            region: Some("us-east-1".into()),
+            first_seen: at,
+            last_seen: at,
+            count: 1,
+            evidence: vec![event.into()],
+            detail: json!({}),
+        })
+    };
+    // An absent principal and an empty one are two keys here, and one row of the table.
+    let mut db = pool.acquire().await.unwrap();
+    let recorded = record(&mut db, vec![draft(None, "e-1"), draft(Some(""), "e-2")])
+        .await
+        .unwrap();
+    assert_eq!((recorded.opened, recorded.updated), (1, 1));
+    let (rows, count): (i64, i64) =
+        sqlx::query_as("SELECT count(*), sum(count)::bigint FROM findings")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((rows, count), (1, 2), "one finding holding both events");
+}
