@@ -358,6 +358,7 @@ pub async fn facets(db: &mut PgConnection) -> Result<SecretFacets, sqlx::Error> 
     })
 }
 
+/// The one secret `id` names (its ARN, or its name when that is unique), or why there is none.
 pub async fn find(db: &mut PgConnection, id: &str) -> Result<SecretDetail, AppError> {
     match lookup(&mut *db, id).await.map_err(AppError::from)? {
         SecretLookup::Found(detail) => Ok(*detail),
