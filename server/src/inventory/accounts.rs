@@ -7,28 +7,22 @@ use sqlx::PgConnection;
 use trailkeeper_app::api::overview::AccountOverview;
 use trailkeeper_app::api::secrets::AccountName;
 
-use super::read::sync_errors;
+use super::read::{held_values, sync_errors};
 
 /// The accounts that hold secrets AWS still has, with their names when known.
 pub async fn holding_secrets(db: &mut PgConnection) -> Result<Vec<AccountName>, sqlx::Error> {
-    sqlx::query_as!(
-        AccountName,
-        // From one account to the next through the index of secrets AWS still has.
-        r#"WITH RECURSIVE held (account_id) AS (
-               (SELECT account_id FROM secrets WHERE gone_since IS NULL
-                ORDER BY account_id LIMIT 1)
-               UNION ALL
-               SELECT (SELECT account_id FROM secrets
-                       WHERE gone_since IS NULL AND account_id > held.account_id
-                       ORDER BY account_id LIMIT 1)
-               FROM held WHERE held.account_id IS NOT NULL)
-           SELECT held.account_id AS "id!", a.name
-           FROM held LEFT JOIN accounts a ON a.id = held.account_id
-           WHERE held.account_id IS NOT NULL
-           ORDER BY a.name NULLS LAST, held.account_id"#
-    )
+    let accounts: Vec<(String, Option<String>)> = sqlx::query_as(&format!(
+        "WITH RECURSIVE {} \
+         SELECT held.value, a.name FROM held LEFT JOIN accounts a ON a.id = held.value \
+         WHERE held.value IS NOT NULL ORDER BY a.name NULLS LAST, held.value",
+        held_values("held", "account_id")
+    ))
     .fetch_all(&mut *db)
-    .await
+    .await?;
+    Ok(accounts
+        .into_iter()
+        .map(|(id, name)| AccountName { id, name })
+        .collect())
 }
 
 /// The role Trailkeeper assumes in `account`, as discovery last recorded it.
