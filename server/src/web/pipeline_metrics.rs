@@ -8,7 +8,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
@@ -83,8 +83,11 @@ pub async fn register(registry: &mut Registry, pool: &PgPool) {
     let asked = Instant::now();
     let connection = pool.acquire().await;
     waited.set(asked.elapsed().as_secs_f64());
-    drop(connection);
-    match read(registry, pool).await {
+    let outcome = match connection {
+        Ok(mut db) => read(registry, &mut db).await,
+        Err(error) => Err(error),
+    };
+    match outcome {
         Ok(()) => {
             up.set(1.0);
         }
@@ -92,7 +95,7 @@ pub async fn register(registry: &mut Registry, pool: &PgPool) {
     }
 }
 
-async fn read(registry: &mut Registry, pool: &PgPool) -> Result<(), sqlx::Error> {
+async fn read(registry: &mut Registry, db: &mut PgConnection) -> Result<(), sqlx::Error> {
     let newest = Family::<SourceLabels, Value>::default();
     let lag = Family::<SourceLabels, Value>::default();
     for row in sqlx::query!(
@@ -100,7 +103,7 @@ async fn read(registry: &mut Registry, pool: &PgPool) -> Result<(), sqlx::Error>
                   extract(epoch FROM now() - newest_event_time)::float8 AS "lag!"
            FROM ingest_checkpoints WHERE newest_event_time IS NOT NULL"#
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?
     {
         let labels = SourceLabels { source: row.source };
@@ -114,7 +117,7 @@ async fn read(registry: &mut Registry, pool: &PgPool) -> Result<(), sqlx::Error>
                   error IS NOT NULL AS "failing!"
            FROM ingest_polls"#
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?
     {
         let labels = SourceLabels { source: row.source };
@@ -122,7 +125,7 @@ async fn read(registry: &mut Registry, pool: &PgPool) -> Result<(), sqlx::Error>
         set(&failing, labels, if row.failing { 1.0 } else { 0.0 });
     }
     let quarantined: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM quarantine"#)
-        .fetch_one(pool)
+        .fetch_one(&mut *db)
         .await?;
 
     let synced = Family::<SyncLabels, Value>::default();
@@ -137,7 +140,7 @@ async fn read(registry: &mut Registry, pool: &PgPool) -> Result<(), sqlx::Error>
                                   AND s.outcome = 'succeeded'), '-infinity')) AS "failures!"
            FROM sync_runs r WHERE account_id IS NOT NULL GROUP BY account_id, region"#
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?
     {
         let labels = SyncLabels {
@@ -159,7 +162,7 @@ async fn read(registry: &mut Registry, pool: &PgPool) -> Result<(), sqlx::Error>
                   count(*) FILTER (WHERE status IN ('open', 'acknowledged')) AS "active!"
            FROM findings GROUP BY kind, severity"#
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?
     {
         let labels = FindingLabels {
@@ -180,7 +183,7 @@ async fn read(registry: &mut Registry, pool: &PgPool) -> Result<(), sqlx::Error>
            FROM alert_deliveries d JOIN alert_channels c ON c.id = d.channel_id
            WHERE d.status IN ('pending', 'dead') GROUP BY c.name, d.status"#
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?
     {
         let labels = DeliveryLabels {
