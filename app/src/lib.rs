@@ -22,7 +22,7 @@ pub use roles::Role;
 
 use components::layout::Layout;
 #[cfg(feature = "hydrate")]
-use components::time::provide_display_zone;
+use components::time::show_timestamps_in_chosen_zone;
 use pages::{
     alerts::AlertsPage, audit::AuditLogPage, changes::ChangesPage, event::EventPage,
     events::EventsPage, finding::FindingPage, findings::FindingsPage, login::LoginPage,
@@ -110,13 +110,13 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Entry point of the wasm bundle, run before the page's islands hydrate: every island is
-/// hydrated under the root owner set here, so the display zone is shared by all of them.
+/// Entry point of the wasm bundle, run before the page's islands hydrate (each under the root
+/// owner set here); from here on the page shows its timestamps in the viewer's zone.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_islands();
     provide_meta_context();
-    provide_display_zone();
+    show_timestamps_in_chosen_zone();
 }

@@ -146,9 +146,21 @@ test('the hydrated overview switches every timestamp between local time and UTC'
   assert.match(await firstTime.textContent(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+05:30$/);
   await page.screenshot({ path: path.join(screenshots, 'overview.png'), fullPage: true });
 
+  // What reaches the page after its script ran (a slow section streamed in, an island drawn
+  // anew) is shown in the viewer's zone too.
+  await page.evaluate(() => {
+    const late = document.createElement('section');
+    late.dataset.testid = 'arrived-late';
+    late.innerHTML = '<p><time datetime="2026-10-03T08:15:00+00:00">2026-10-03 08:15:00 UTC</time></p>';
+    document.body.append(late);
+  });
+  const lateTime = page.getByTestId('arrived-late').locator('time');
+  await lateTime.filter({ hasText: '2026-10-03 13:45:00 +05:30' }).waitFor();
+
   await toggle.click();
   await page.getByRole('button', { name: 'Times: UTC' }).waitFor();
   assert.match(await firstTime.textContent(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+  assert.equal(await lateTime.textContent(), '2026-10-03 08:15:00 UTC');
 
   // The choice is remembered across reloads.
   await page.reload();

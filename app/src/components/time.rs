@@ -20,31 +20,11 @@ impl DisplayZone {
     }
 }
 
-#[derive(Clone, Copy)]
-struct DisplayZoneSetting(RwSignal<DisplayZone>);
-
-/// Shares the zone setting with every [`Timestamp`] on the page (each is an island hydrated
-/// under the root owner this is provided on): the viewer's saved choice, by default their
-/// local zone.
+/// Starts showing every timestamp on the page in the viewer's saved zone (by default their
+/// local one), the ones the page is still receiving and the ones islands render later too.
 #[cfg(feature = "hydrate")]
-pub fn provide_display_zone() {
-    let chosen = saved_choice::load().unwrap_or(DisplayZone::Local);
-    provide_context(DisplayZoneSetting(RwSignal::new(chosen)));
-}
-
-fn display_zone() -> RwSignal<DisplayZone> {
-    use_context::<DisplayZoneSetting>()
-        .map(|setting| setting.0)
-        .unwrap_or_else(|| RwSignal::new(DisplayZone::Utc))
-}
-
-/// The zone an island shows: UTC as the server rendered it (it cannot know the viewer's
-/// zone), then the chosen one once the island is hydrated, and every later choice.
-fn shown_zone() -> ReadSignal<DisplayZone> {
-    let chosen = display_zone();
-    let (shown, show) = signal(DisplayZone::Utc);
-    Effect::new(move |_| show.set(chosen.get()));
-    shown
+pub fn show_timestamps_in_chosen_zone() {
+    page_timestamps::follow(saved_choice::load().unwrap_or(DisplayZone::Local));
 }
 
 /// `2026-10-03 08:15:00 UTC` or `2026-10-03 13:45:00 +05:30`.
@@ -63,13 +43,13 @@ fn format_with_offset(at: DateTime<Utc>, offset: FixedOffset) -> String {
         .to_string()
 }
 
-/// An instant in the chosen display zone, machine-readable in `datetime`.
-#[island]
+/// An instant, machine-readable in `datetime`. The server writes it in UTC (it cannot know
+/// the viewer's zone); the page shows it in the chosen zone once its script runs.
+#[component]
 pub fn Timestamp(at: DateTime<Utc>) -> impl IntoView {
-    let zone = shown_zone();
     view! {
         <time datetime=at.to_rfc3339() title=at.format("%Y-%m-%dT%H:%M:%SZ").to_string()>
-            {move || format_instant(at, zone.get())}
+            {format_instant(at, DisplayZone::Utc)}
         </time>
     }
 }
@@ -77,16 +57,18 @@ pub fn Timestamp(at: DateTime<Utc>) -> impl IntoView {
 /// Switches every timestamp on the page between UTC and the viewer's zone.
 #[island]
 pub fn DisplayZoneToggle() -> impl IntoView {
-    let zone = display_zone();
-    let shown = shown_zone();
+    // UTC as the server rendered it, then the zone the page shows once hydrated.
+    let (shown, show) = signal(DisplayZone::Utc);
+    Effect::new(move |_| show.set(page_timestamps::shown()));
     let label = move || match shown.get() {
         DisplayZone::Utc => "Times: UTC".to_string(),
         DisplayZone::Local => format!("Times: local ({})", Local::now().offset().fix()),
     };
     let switch = move |_| {
-        let next = zone.get_untracked().other();
+        let next = shown.get_untracked().other();
         saved_choice::save(next);
-        zone.set(next);
+        page_timestamps::show_in(next);
+        show.set(next);
     };
     view! {
         <button
@@ -98,6 +80,122 @@ pub fn DisplayZoneToggle() -> impl IntoView {
             {label}
         </button>
     }
+}
+
+/// The page's timestamps in one zone: every `<time datetime>` element, rewritten when the zone
+/// changes and as elements arrive — a streamed section resolving after the script ran, an
+/// island rendering anew. One pass over the page, not an island per timestamp.
+#[cfg(feature = "hydrate")]
+mod page_timestamps {
+    use std::cell::Cell;
+
+    use chrono::{DateTime, Utc};
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    use web_sys::{Element, MutationObserver, MutationObserverInit, MutationRecord, Node};
+
+    use super::{DisplayZone, format_instant};
+
+    thread_local! {
+        static SHOWN: Cell<DisplayZone> = const { Cell::new(DisplayZone::Utc) };
+    }
+
+    pub fn shown() -> DisplayZone {
+        SHOWN.get()
+    }
+
+    fn body() -> Option<web_sys::HtmlElement> {
+        web_sys::window()?.document()?.body()
+    }
+
+    pub fn show_in(zone: DisplayZone) {
+        SHOWN.set(zone);
+        if let Some(body) = body() {
+            rewrite_under(&body, zone);
+        }
+    }
+
+    /// Shows the page in `zone` and keeps what is added later in it.
+    pub fn follow(zone: DisplayZone) {
+        show_in(zone);
+        let Some(body) = body() else {
+            return;
+        };
+        let added = Closure::<dyn FnMut(js_sys::Array)>::new(|records: js_sys::Array| {
+            for record in records.iter() {
+                let record: MutationRecord = record.unchecked_into();
+                let nodes = record.added_nodes();
+                for index in 0..nodes.length() {
+                    if let Some(element) = nodes
+                        .item(index)
+                        .and_then(|node| node.dyn_into::<Element>().ok())
+                    {
+                        rewrite_under(&element, SHOWN.get());
+                    }
+                }
+            }
+        });
+        let Ok(observer) = MutationObserver::new(added.as_ref().unchecked_ref()) else {
+            return;
+        };
+        let options = MutationObserverInit::new();
+        options.set_child_list(true);
+        options.set_subtree(true);
+        // Without an observer the page keeps the zone it was shown in: nothing to report.
+        let _ = observer.observe_with_options(&body, &options);
+        // The body keeps its observer; the callback lives as long as the page.
+        added.forget();
+    }
+
+    fn rewrite_under(root: &Element, zone: DisplayZone) {
+        if root.tag_name().eq_ignore_ascii_case("time") {
+            rewrite(root, zone);
+        }
+        let Ok(found) = root.query_selector_all("time[datetime]") else {
+            return;
+        };
+        for index in 0..found.length() {
+            if let Some(element) = found
+                .item(index)
+                .and_then(|node| node.dyn_into::<Element>().ok())
+            {
+                rewrite(&element, zone);
+            }
+        }
+    }
+
+    fn rewrite(element: &Element, zone: DisplayZone) {
+        let Some(at) = element
+            .get_attribute("datetime")
+            .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+        else {
+            return;
+        };
+        // Only the text node's words: the nodes beside it are the renderer's markers, which
+        // an island hydrating here later expects to find.
+        let Some(words) = element
+            .first_child()
+            .filter(|node| node.node_type() == Node::TEXT_NODE)
+        else {
+            return;
+        };
+        let text = format_instant(at.with_timezone(&Utc), zone);
+        if words.node_value().as_deref() != Some(text.as_str()) {
+            words.set_node_value(Some(&text));
+        }
+    }
+}
+
+/// On the server the page is written in UTC.
+#[cfg(not(feature = "hydrate"))]
+mod page_timestamps {
+    use super::DisplayZone;
+
+    pub fn shown() -> DisplayZone {
+        DisplayZone::Utc
+    }
+
+    pub fn show_in(_zone: DisplayZone) {}
 }
 
 /// The viewer's choice, remembered in the browser.
