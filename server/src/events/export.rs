@@ -10,7 +10,7 @@ use sqlx::QueryBuilder;
 use crate::db::Reader;
 use trailkeeper_app::api::events::{EventQuery, EventRecord, EventSummary};
 
-use super::read::{EVENT_COLUMNS, RecordRow, push_filters, secret_arns};
+use super::read::{EVENT_COLUMNS, RecordRow, SecretMatch, push_filters, secret_arns};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportFormat {
@@ -148,7 +148,7 @@ pub fn stream(reader: Reader, query: EventQuery, format: ExportFormat, now: Date
                 return;
             }
         };
-        push_filters(&mut sql, &query, now, &secrets);
+        push_filters(&mut sql, &query, now, &secrets, SecretMatch::Either);
         sql.push(" ORDER BY event_time DESC, event_id DESC");
         let mut rows = sql
             .build_query_as::<RecordRow>()
