@@ -1,7 +1,9 @@
 """Writes a month of CloudTrail for the demo estate into the AWS API peer's S3, as real trail
 log files (`AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/…json.gz`, one per account, region
 and hour: an organisation trail's, when the peer holds an Organization), for Trailkeeper to
-ingest through its S3 source.
+ingest through its S3 source, and configures the accounts' trails behind them in the peer's
+CloudTrail — with a region where no trail logs reads (none are written there) and a stopped
+trail, for Trail coverage and its findings.
 
 The month is what a security team would see: each application's roles reading their
 secrets on steady daily patterns (busier in working hours, a nightly batch job), rotation
@@ -351,26 +353,30 @@ def main():
     now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     start = now - timedelta(days=arguments.days)
     trail = Trail()
-    for account, session in accounts():
+    found = accounts()
+    for account, _, session in found:
         trail.account = account
         write_account(trail, session, start, now, arguments.days)
-    publish(trail, arguments.bucket, now)
+    # What no trail logs was never delivered.
+    unlogged = configure_trails(found, arguments.bucket)
+    publish(trail, arguments.bucket, now, unlogged)
 
 
 def accounts():
     """The peer's own account, and each member of its Organization, if it has one (through the
-    role Organizations makes in each), with a boto3 session acting in it."""
+    role Organizations makes in each): its id, its name and a boto3 session acting in it."""
     org = boto3.client("organizations", region_name="us-east-1")
     try:
-        members = [a["Id"] for a in org.list_accounts()["Accounts"] if a["Id"] != ACCOUNT]
+        members = [(a["Id"], a["Name"]) for a in org.list_accounts()["Accounts"]
+                   if a["Id"] != ACCOUNT]
     except org.exceptions.AWSOrganizationsNotInUseException:
         members = []
-    found = [(ACCOUNT, boto3.Session())]
-    for member in members:
+    found = [(ACCOUNT, "management", boto3.Session())]
+    for member, name in members:
         credentials = boto3.client("sts", region_name="us-east-1").assume_role(
             RoleArn=f"arn:aws:iam::{member}:role/{MEMBER_ROLE}", RoleSessionName="demo-trail"
         )["Credentials"]
-        found.append((member, boto3.Session(
+        found.append((member, name, boto3.Session(
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
@@ -398,9 +404,43 @@ def write_account(trail, session, start, now, days):
         incidents(trail, region, listed, now)
 
 
-def publish(trail, bucket, now):
-    """Each account's files under its own prefix of the one bucket, as an organisation trail
-    delivers them."""
+def configure_trails(found, bucket):
+    """The trails behind the files, as each account's CloudTrail configuration: every account
+    logs all management events in every region with a trail of its own, except that in `dev`
+    the Asia Pacific region is covered only by a trail of changes (a blind spot for reads), and
+    that `prod` keeps a regional audit trail someone stopped. Returns the (account, region)
+    places whose reads no trail logs."""
+    unlogged = set()
+    for account, name, session in found:
+        def cloudtrail(region):
+            return session.client("cloudtrail", region_name=region)
+        home = cloudtrail("us-east-1")
+        existing = {t["Name"] for t in home.describe_trails(includeShadowTrails=True)["trailList"]}
+        if name == "dev":
+            for region in REGIONS:
+                trail_name = f"dev-{region}"
+                if trail_name not in existing:
+                    cloudtrail(region).create_trail(Name=trail_name, S3BucketName=bucket)
+                    cloudtrail(region).start_logging(Name=trail_name)
+                if region == "ap-southeast-1":
+                    cloudtrail(region).put_event_selectors(
+                        TrailName=trail_name,
+                        AdvancedEventSelectors=[{"Name": "management changes", "FieldSelectors": [
+                            {"Field": "eventCategory", "Equals": ["Management"]},
+                            {"Field": "readOnly", "Equals": ["false"]}]}])
+                    unlogged.add((account, region))
+            continue
+        if "account-trail" not in existing:
+            home.create_trail(Name="account-trail", S3BucketName=bucket, IsMultiRegionTrail=True)
+            home.start_logging(Name="account-trail")
+        if name == "prod" and "prod-audit-eu" not in existing:
+            cloudtrail("eu-west-1").create_trail(Name="prod-audit-eu", S3BucketName=bucket)
+    return unlogged
+
+
+def publish(trail, bucket, now, unlogged):
+    """Each account's files under its own prefix of the one bucket, as its trails deliver them;
+    no reads where no trail logs them."""
     s3 = boto3.client("s3", region_name="us-east-1")
     try:
         s3.create_bucket(Bucket=bucket)
@@ -410,6 +450,8 @@ def publish(trail, bucket, now):
     for (account, region, hour), records in sorted(trail.files.items()):
         records = [r for r in records if datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ")
                    .replace(tzinfo=timezone.utc) < now]
+        if (account, region) in unlogged:
+            records = [r for r in records if not r["readOnly"]]
         if not records:
             continue
         records.sort(key=lambda record: record["eventTime"])

@@ -1,7 +1,8 @@
 // An AWS Organization in the browser: the peer's Organization with a prod and a dev account,
 // synced through the role Organizations made in each; the Overview's Accounts table shows
 // each account's secrets, rotation, findings, last sync and whether its CloudTrail arrives,
-// and its secrets count opens the Secrets list filtered to that account.
+// and its secrets count opens the Secrets list filtered to that account; Trail coverage shows
+// what each account's trails log of Secrets Manager there.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -59,6 +60,17 @@ for name, secrets in [('prod', ['prod/payments/db', 'prod/payments/api-key']), (
         aws_secret_access_key=credentials['SecretAccessKey'], aws_session_token=credentials['SessionToken'])
     made[name] = {'id': account, 'arns': [client.create_secret(Name=secret, SecretString=os.urandom(16).hex(),
         Tags=[{'Key': 'team', 'Value': secret.split('/')[1]}])['ARN'] for secret in secrets]}
+    # Each account's own trail: prod's logs every management event, dev's only changes.
+    keys = dict(aws_access_key_id=credentials['AccessKeyId'],
+        aws_secret_access_key=credentials['SecretAccessKey'], aws_session_token=credentials['SessionToken'])
+    bucket = f'{name}-trail-{account}'
+    boto3.client('s3', region_name='us-east-1', **keys).create_bucket(Bucket=bucket)
+    cloudtrail = boto3.client('cloudtrail', region_name='${region}', **keys)
+    cloudtrail.create_trail(Name=f'{name}-trail', S3BucketName=bucket)
+    cloudtrail.start_logging(Name=f'{name}-trail')
+    if name == 'dev':
+        cloudtrail.put_event_selectors(TrailName='dev-trail',
+            EventSelectors=[{'ReadWriteType': 'WriteOnly', 'IncludeManagementEvents': True}])
 print(json.dumps(made))
 `));
   server = await startServer({ TRAILKEEPER_REGIONS: region, TRAILKEEPER_ORG_ROLE_NAME: 'OrganizationAccountAccessRole' });
@@ -100,6 +112,21 @@ test('the Overview has a row per account and opens each account\'s secrets', asy
   const owners = await listed.locator('td[data-account]').allInnerTexts();
   assert.ok(owners.every((owner) => owner === `prod (${accounts.prod.id})`), owners.join(', '));
   assert.equal(await page.locator('select[name="account"]').inputValue(), accounts.prod.id);
+});
+
+test('the Overview shows where Secrets Manager reads are logged, and where no trail logs them', async () => {
+  const page = await signedIn(browser, server.url, server.admin.user, server.admin.password);
+  await page.goto(server.url);
+  const place = (name) => page.getByTestId('coverage')
+    .locator(`tr[data-account="${accounts[name].id}"][data-region="${region}"]`);
+  await place('prod').waitFor();
+  assert.equal(await place('prod').getByTestId('coverage-reads').innerText(), 'all');
+  assert.match(await place('prod').getByTestId('coverage-trails').innerText(), /prod-trail/);
+  // dev's trail logs changes only: its secrets' reads are never seen.
+  assert.equal(await place('dev').getByTestId('coverage-reads').innerText(), 'none');
+  assert.equal(await place('dev').getByTestId('coverage-writes').innerText(), 'all');
+  assert.match(await place('dev').getByTestId('coverage-trails').innerText(), /dev-trail/);
+  await page.screenshot({ path: path.join(repoRoot, 'end2end', 'output', 'trail-coverage.png'), fullPage: true });
 });
 
 test('a person scoped to the payments team sees only its secrets, findings and account', async () => {

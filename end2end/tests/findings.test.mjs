@@ -3,6 +3,7 @@
 // triaged; detection's settings are changed, and a bad value is refused by name.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,21 @@ function record(id, minutesAgo, name, secret, request) {
 }
 
 before(async () => {
+  // The account's trail logs every management event in us-east-1, so the sync at start finds
+  // no blind spot there (the peer has no trail unless one is made): the findings below are
+  // the incidents' alone.
+  const trail = spawnSync(path.join(repoRoot, '.venv', 'bin', 'python'), ['-c', `
+import boto3
+s3 = boto3.client('s3', region_name='us-east-1')
+s3.create_bucket(Bucket='e2e-findings-trail')
+cloudtrail = boto3.client('cloudtrail', region_name='us-east-1')
+try:
+    cloudtrail.create_trail(Name='e2e-findings', S3BucketName='e2e-findings-trail')
+except cloudtrail.exceptions.TrailAlreadyExistsException:
+    pass
+cloudtrail.start_logging(Name='e2e-findings')
+`], { encoding: 'utf8' });
+  assert.equal(trail.status, 0, `the AWS peer refused:\n${trail.stderr}`);
   server = await startServer({ TRAILKEEPER_REGIONS: 'us-east-1' });
   const records = [
     record('f2e-1', 30, 'DeleteSecret', 'e2e/findings/old-token', { forceDeleteWithoutRecovery: true }),

@@ -103,10 +103,14 @@ pub enum FindingKind {
     OffHoursAccess,
     /// A change to a secret through Trailkeeper waits for a second admin's approval.
     ChangeAwaitingApproval,
+    /// Secrets are kept where no logging trail records Secrets Manager's reads (or only some).
+    TrailGap,
+    /// A trail that records Secrets Manager's events stopped logging, or stopped delivering.
+    TrailStopped,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 22] = [
+    pub const ALL: [FindingKind; 24] = [
         FindingKind::RotationFailed,
         FindingKind::RotationStuck,
         FindingKind::RotationOverdue,
@@ -129,6 +133,8 @@ impl FindingKind {
         FindingKind::RootUsed,
         FindingKind::OffHoursAccess,
         FindingKind::ChangeAwaitingApproval,
+        FindingKind::TrailGap,
+        FindingKind::TrailStopped,
     ];
 
     /// The name in URLs, the API and the store.
@@ -156,6 +162,8 @@ impl FindingKind {
             FindingKind::RootUsed => "root_used",
             FindingKind::OffHoursAccess => "off_hours_access",
             FindingKind::ChangeAwaitingApproval => "change_awaiting_approval",
+            FindingKind::TrailGap => "trail_gap",
+            FindingKind::TrailStopped => "trail_stopped",
         }
     }
 
@@ -183,6 +191,8 @@ impl FindingKind {
             FindingKind::RootUsed => "root user used",
             FindingKind::OffHoursAccess => "off-hours access",
             FindingKind::ChangeAwaitingApproval => "change awaiting approval",
+            FindingKind::TrailGap => "trail blind spot",
+            FindingKind::TrailStopped => "trail stopped",
         }
     }
 

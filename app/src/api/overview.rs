@@ -18,6 +18,9 @@ pub struct Overview {
     /// Each AWS account Trailkeeper knows, by name.
     #[serde(default)]
     pub accounts: Vec<AccountOverview>,
+    /// Whether CloudTrail records what detection needs in each account × region.
+    #[serde(default)]
+    pub coverage: Vec<RegionCoverage>,
     pub events: EventsOverview,
     /// Newest first.
     pub recent_activity: Vec<AuditEntry>,
@@ -83,6 +86,84 @@ pub struct AccountOverview {
     pub sync_errors: Vec<String>,
     /// The newest CloudTrail event stored from it: `None` when its trail has delivered nothing.
     pub newest_event: Option<DateTime<Utc>>,
+}
+
+/// One account × region: its secrets, what its trails log of Secrets Manager, and how fresh
+/// its stored CloudTrail is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegionCoverage {
+    pub account_id: String,
+    pub account_name: Option<String>,
+    pub region: String,
+    /// Secrets AWS still has there.
+    pub secrets: i64,
+    /// What the last sync found of its trails; `None` before a sync has looked.
+    pub trails: Option<TrailCheck>,
+    /// The newest CloudTrail event stored from it.
+    pub newest_event: Option<DateTime<Utc>>,
+}
+
+/// The trails a sync found logging in one account × region (its own, multi-region and
+/// organisation trails), and the best any of them does for Secrets Manager.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrailCheck {
+    pub checked_at: DateTime<Utc>,
+    /// Secrets Manager's management reads logged by a trail that is logging; `None` when
+    /// that could not be told (see `error`).
+    pub reads: Option<Logged>,
+    pub writes: Option<Logged>,
+    /// Why the trails, or one of them, could not be read.
+    pub error: Option<String>,
+    pub trails: Vec<TrailState>,
+}
+
+/// One trail as the sync read it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrailState {
+    pub arn: String,
+    pub name: String,
+    pub home_region: Option<String>,
+    pub multi_region: bool,
+    pub organization: bool,
+    /// Whether it is logging; `None` when its status could not be read.
+    pub logging: Option<bool>,
+    pub latest_delivery_at: Option<DateTime<Utc>>,
+    pub latest_delivery_error: Option<String>,
+    /// What its event selectors log of Secrets Manager's management events; `None` when
+    /// they could not be read.
+    pub reads: Option<Logged>,
+    pub writes: Option<Logged>,
+    /// Why its status or its selectors could not be read.
+    pub problem: Option<String>,
+}
+
+/// How much of a kind of event a trail logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Logged {
+    None,
+    /// Some calls and not others (some operations, or depending on who calls or from where).
+    Partly,
+    All,
+}
+
+impl Logged {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Logged::None => "none",
+            Logged::Partly => "partly",
+            Logged::All => "all",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Logged> {
+        match text {
+            "none" => Some(Logged::None),
+            "partly" => Some(Logged::Partly),
+            "all" => Some(Logged::All),
+            _ => None,
+        }
+    }
 }
 
 /// CloudTrail at a glance: the last day's events, and how each source is keeping up.

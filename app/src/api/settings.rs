@@ -47,6 +47,9 @@ pub struct DetectionSettings {
     /// A secret nobody read for this many days (by AWS's last access date and CloudTrail) is
     /// unused.
     pub unused_after_days: i64,
+    /// A logging trail whose last delivery is older than this many hours has stopped
+    /// delivering.
+    pub trail_stale_hours: i64,
 }
 
 impl Default for DetectionSettings {
@@ -70,6 +73,7 @@ impl Default for DetectionSettings {
             usual_hours_days: 28,
             rotation_max_age_days: 90,
             unused_after_days: 90,
+            trail_stale_hours: 24,
         }
     }
 }
@@ -94,6 +98,7 @@ impl DetectionSettings {
             ("usual_hours_days", self.usual_hours_days),
             ("rotation_max_age_days", self.rotation_max_age_days),
             ("unused_after_days", self.unused_after_days),
+            ("trail_stale_hours", self.trail_stale_hours),
         ];
         if let Some((name, value)) = whole.iter().find(|(_, value)| *value < 1) {
             return Err(format!("{name} must be at least 1, not {value}"));

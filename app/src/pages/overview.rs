@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use crate::api::events::{ErrorFilter, EventQuery, TimeRange};
 use crate::api::findings::{FindingQuery, Severity};
 use crate::api::overview::{
-    AccountOverview, EventsOverview, FindingsOverview, InventoryOverview, Overview, get_overview,
+    AccountOverview, EventsOverview, FindingsOverview, InventoryOverview, Logged, Overview,
+    RegionCoverage, TrailCheck, get_overview,
 };
 use crate::api::secrets::{SecretQuery, account_label};
 use crate::components::audit_table::AuditTable;
@@ -48,6 +49,7 @@ fn OverviewPanels(overview: Overview) -> impl IntoView {
         aws,
         inventory,
         accounts,
+        coverage,
         events,
         recent_activity,
         generated_at,
@@ -57,6 +59,7 @@ fn OverviewPanels(overview: Overview) -> impl IntoView {
         <Findings findings />
         <Inventory inventory />
         <Accounts accounts now=generated_at />
+        <Coverage coverage />
         <Events events now=generated_at scoped />
         <div class="cards">
             <section class="panel" aria-labelledby="database-heading">
@@ -176,6 +179,111 @@ fn Accounts(accounts: Vec<AccountOverview>, now: DateTime<Utc>) -> impl IntoView
             </section>
         }
     })
+}
+
+/// Whether CloudTrail records what detection needs where the secrets are: per account ×
+/// region, what its logging trails record of Secrets Manager's reads and changes, its trails,
+/// and its newest stored event. A region whose reads no trail records is a blind spot.
+#[component]
+fn Coverage(coverage: Vec<RegionCoverage>) -> impl IntoView {
+    (!coverage.is_empty()).then(|| {
+        let rows = coverage
+            .into_iter()
+            .map(|place| {
+                let (reads, writes, trails) = match place.trails {
+                    None => (
+                        view! { <span class="muted">"not checked yet"</span> }.into_any(),
+                        view! { <span class="muted">"not checked yet"</span> }.into_any(),
+                        ().into_any(),
+                    ),
+                    Some(check) => {
+                        let TrailCheck { reads, writes, error, trails, .. } = check;
+                        let listed = trails
+                            .into_iter()
+                            .map(|trail| {
+                                let mut notes = Vec::new();
+                                if trail.organization {
+                                    notes.push("organisation");
+                                } else if trail.multi_region {
+                                    notes.push("all regions");
+                                }
+                                if trail.logging == Some(false) {
+                                    notes.push("stopped");
+                                }
+                                let notes = (!notes.is_empty())
+                                    .then(|| format!(" ({})", notes.join(", ")));
+                                view! {
+                                    <div title=trail.arn>
+                                        {trail.name}
+                                        <span class=if trail.logging == Some(false) {
+                                            "error-text"
+                                        } else {
+                                            "muted"
+                                        }>{notes}</span>
+                                    </div>
+                                }
+                            })
+                            .collect_view();
+                        (
+                            logged(reads).into_any(),
+                            logged(writes).into_any(),
+                            view! {
+                                {listed}
+                                {error.map(|error| view! { <div class="error-text">{error}</div> })}
+                            }
+                                .into_any(),
+                        )
+                    }
+                };
+                view! {
+                    <tr data-account=place.account_id.clone() data-region=place.region.clone()>
+                        <td>{account_label(&place.account_id, place.account_name.as_deref())}</td>
+                        <td>{place.region.clone()}</td>
+                        <td>{place.secrets}</td>
+                        <td data-testid="coverage-reads">{reads}</td>
+                        <td data-testid="coverage-writes">{writes}</td>
+                        <td data-testid="coverage-trails">{trails}</td>
+                        <td class="nowrap">
+                            {match place.newest_event {
+                                Some(at) => view! { <Timestamp at /> }.into_any(),
+                                None => view! { <span class="muted">"none"</span> }.into_any(),
+                            }}
+                        </td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <section class="panel" aria-labelledby="coverage-heading">
+                <h2 id="coverage-heading">"Trail coverage"</h2>
+                <p class="muted">
+                    "What the trails logging in each account and region record of Secrets Manager: its reads are what detection watches."
+                </p>
+                <table class="data" data-testid="coverage">
+                    <ColumnHeads names=&[
+                        "Account",
+                        "Region",
+                        "Secrets",
+                        "Reads logged",
+                        "Changes logged",
+                        "Trails",
+                        "Newest event",
+                    ] />
+                    <tbody>{rows}</tbody>
+                </table>
+            </section>
+        }
+    })
+}
+
+/// How much a trail records, or that it could not be told.
+fn logged(logged: Option<Logged>) -> impl IntoView {
+    match logged {
+        Some(Logged::All) => view! { <span>"all"</span> }.into_any(),
+        Some(Logged::Partly) => view! { <span class="warning-text">"partly"</span> }.into_any(),
+        Some(Logged::None) => view! { <span class="error-text">"none"</span> }.into_any(),
+        None => view! { <span class="muted">"unknown"</span> }.into_any(),
+    }
 }
 
 /// What needs a person first: active findings by severity (each a link to the queue so

@@ -8,7 +8,7 @@ use crate::components::load_failed::LoadFailed;
 
 /// Each threshold: its name in the settings, what it is called here, and what it does, with
 /// the reference its default comes from.
-const THRESHOLDS: [(&str, &str, &str); 18] = [
+const THRESHOLDS: [(&str, &str, &str); 19] = [
     (
         "learning_days",
         "Learning period (days)",
@@ -93,6 +93,11 @@ const THRESHOLDS: [(&str, &str, &str); 18] = [
         "unused_after_days",
         "Unused after (days)",
         "A secret nobody read for this long, by AWS's last access date and CloudTrail, is a finding (AWS Config's secretsmanager-secret-unused).",
+    ),
+    (
+        "trail_stale_hours",
+        "Trail silent after (hours)",
+        "A logging trail whose newest log file is older than this has stopped delivering: a finding.",
     ),
     (
         "live",

@@ -24,6 +24,13 @@ where
     (error.code().map(str::to_string), message)
 }
 
+/// An instant as AWS's SDKs give it, as a UTC time.
+pub fn time(
+    at: Option<&aws_sdk_secretsmanager::primitives::DateTime>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    at.and_then(|at| chrono::DateTime::from_timestamp(at.secs(), at.subsec_nanos()))
+}
+
 pub async fn load_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }

@@ -118,7 +118,7 @@ async fn upsert(
              explanation text, secret_arn text, secret_name text, principal text, \
              account_id text, region text, first_seen timestamptz, last_seen timestamptz, \
              count bigint, evidence_event_ids text[], detail jsonb) \
-         ON CONFLICT (kind, COALESCE(principal, ''), COALESCE(secret_arn, '')) \
+         ON CONFLICT (kind, COALESCE(principal, ''), COALESCE(secret_arn, ''), COALESCE(subject, '')) \
              WHERE status <> 'resolved' \
          DO UPDATE SET \
              severity = CASE WHEN severity_rank(EXCLUDED.severity) > severity_rank(f.severity) \
@@ -178,24 +178,59 @@ async fn resolved_by_detector(
     Ok(count)
 }
 
-/// A standing condition of a secret (a rotation overdue, stuck…): a finding while it holds,
-/// opened once, its words kept current, its count not raised by holding on.
+/// A standing condition of a secret (a rotation overdue, stuck…) or of something else Trailkeeper
+/// watches (a trail, an account × region): a finding while it holds, opened once, its words
+/// kept current, its count not raised by holding on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Condition {
     pub kind: FindingKind,
     pub severity: Severity,
     pub title: String,
     pub explanation: String,
-    pub secret_arn: String,
-    pub secret_name: String,
+    pub about: About,
     pub account_id: String,
     pub region: String,
     pub detail: Value,
 }
 
-/// Holds `conditions` at `now` for the secrets in `assessed`: each opens (or keeps) its
-/// finding; an active finding of `kinds` about an assessed secret whose condition no longer
-/// holds is resolved.
+/// What a condition holds of.
+#[derive(Clone, Debug, PartialEq)]
+pub enum About {
+    Secret {
+        arn: String,
+        name: String,
+    },
+    /// A trail's ARN, an account × region (`111111111111/eu-west-1`): the finding's subject.
+    Subject(String),
+}
+
+impl About {
+    /// How [`hold`] names it among the assessed.
+    fn key(&self) -> &str {
+        match self {
+            About::Secret { arn, .. } => arn,
+            About::Subject(subject) => subject,
+        }
+    }
+
+    fn secret(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            About::Secret { arn, name } => (Some(arn), Some(name)),
+            About::Subject(_) => (None, None),
+        }
+    }
+
+    fn subject(&self) -> Option<&str> {
+        match self {
+            About::Secret { .. } => None,
+            About::Subject(subject) => Some(subject),
+        }
+    }
+}
+
+/// Holds `conditions` at `now` for what `assessed` names (secrets' ARNs, subjects): each
+/// opens (or keeps) its finding; an active finding of `kinds` about something assessed whose
+/// condition no longer holds is resolved.
 pub async fn hold(
     pool: &PgPool,
     kinds: &[FindingKind],
@@ -206,12 +241,14 @@ pub async fn hold(
     let mut tx = pool.begin().await?;
     let mut recorded = Recorded::default();
     for condition in &conditions {
+        let (secret_arn, secret_name) = condition.about.secret();
         let created = sqlx::query_scalar!(
             "INSERT INTO findings AS f (kind, severity, title, explanation, secret_arn, \
-                 secret_name, account_id, region, first_seen, last_seen, count, detail, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 1, $10, \
+                 secret_name, account_id, region, first_seen, last_seen, count, detail, \
+                 subject, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 1, $10, $11, \
                  CASE WHEN suppressed($1, NULL, $5, $6) THEN 'suppressed' ELSE 'open' END) \
-             ON CONFLICT (kind, COALESCE(principal, ''), COALESCE(secret_arn, '')) \
+             ON CONFLICT (kind, COALESCE(principal, ''), COALESCE(secret_arn, ''), COALESCE(subject, '')) \
                  WHERE status <> 'resolved' \
              DO UPDATE SET severity = EXCLUDED.severity, title = EXCLUDED.title, \
                  explanation = EXCLUDED.explanation, detail = EXCLUDED.detail, \
@@ -221,12 +258,13 @@ pub async fn hold(
             condition.severity.as_str(),
             condition.title,
             condition.explanation,
-            condition.secret_arn,
-            condition.secret_name,
+            secret_arn,
+            secret_name,
             condition.account_id,
             condition.region,
             now,
-            condition.detail
+            condition.detail,
+            condition.about.subject()
         )
         .fetch_one(&mut *tx)
         .await?;
@@ -239,13 +277,14 @@ pub async fn hold(
     let kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
     let holding: Vec<String> = conditions
         .iter()
-        .map(|condition| format!("{}\u{1f}{}", condition.kind.as_str(), condition.secret_arn))
+        .map(|condition| format!("{}\u{1f}{}", condition.kind.as_str(), condition.about.key()))
         .collect();
     let resolved = sqlx::query_as!(
         Resolved,
         "UPDATE findings SET status = 'resolved', updated_at = now() \
-         WHERE kind = ANY($1) AND secret_arn = ANY($2) AND status <> 'resolved' \
-           AND NOT (kind || chr(31) || secret_arn = ANY($3)) \
+         WHERE kind = ANY($1) AND COALESCE(secret_arn, subject) = ANY($2) \
+           AND status <> 'resolved' \
+           AND NOT (kind || chr(31) || COALESCE(secret_arn, subject) = ANY($3)) \
          RETURNING id, title",
         &kinds as &[&str],
         assessed as &[&str],

@@ -11,3 +11,4 @@ pub mod read;
 pub mod references;
 pub mod status;
 pub mod sync;
+pub mod trails;

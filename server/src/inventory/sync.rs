@@ -13,7 +13,6 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::operation::list_secrets::ListSecretsError;
-use aws_sdk_secretsmanager::primitives::DateTime as AwsDateTime;
 use aws_sdk_secretsmanager::types::{
     Filter, FilterNameStringType, SecretListEntry, SecretVersionsListEntry,
 };
@@ -27,6 +26,7 @@ use super::assess::reassess;
 use super::labels::{self, Labels};
 use super::references::resolve_waiting;
 use super::status::StatusThresholds;
+use super::trails;
 use crate::aws::accounts::{self, Account, AccountSettings};
 
 /// How many secrets are described at once in one region: enough to hide AWS latency,
@@ -99,10 +99,6 @@ fn account_of(arn: &str) -> Option<&str> {
     arn.split(':').nth(4)
 }
 
-fn time(at: Option<&AwsDateTime>) -> Option<DateTime<Utc>> {
-    at.and_then(|at| DateTime::from_timestamp(at.secs(), at.subsec_nanos()))
-}
-
 /// Everything one secret's calls returned: what [`store`] stores.
 pub struct Described {
     entry: SecretListEntry,
@@ -143,8 +139,8 @@ impl Version {
         Some(Version {
             id: version.version_id()?.to_string(),
             labels: version.version_stages().to_vec(),
-            created_at: time(version.created_date()),
-            last_accessed_at: time(version.last_accessed_date()),
+            created_at: crate::aws::time(version.created_date()),
+            last_accessed_at: crate::aws::time(version.last_accessed_date()),
             kms_key_ids: version.kms_key_ids().to_vec(),
         })
     }
@@ -213,6 +209,7 @@ async fn sync_account(
 ) -> Result<Vec<SyncSummary>, sqlx::Error> {
     let refused = account.check_role().await.err();
     let mut summaries = Vec::with_capacity(regions.len());
+    let mut trails_seen = trails::TrailsSeen::new();
     for region in regions {
         let summary = match &refused {
             Some(refused) => {
@@ -233,7 +230,13 @@ async fn sync_account(
             }
             None => {
                 let client = crate::aws::secrets_manager(&account.config, region);
-                sync_region(pool, &client, region, account.id.as_deref()).await?
+                let summary = sync_region(pool, &client, region, account.id.as_deref()).await?;
+                // The credentials' own account is known by its secrets' ARNs; without
+                // secrets it has nothing for a trail to miss.
+                if let Some(id) = &summary.account {
+                    trails::check(pool, &account.config, id, region, &mut trails_seen).await?;
+                }
+                summary
             }
         };
         summaries.push(summary);
@@ -572,11 +575,11 @@ pub async fn store(
         entry.kms_key_id(),
         Value::Object(tags),
         entry.owning_service(),
-        time(entry.created_date()),
-        time(entry.last_changed_date()),
-        time(entry.last_accessed_date()),
-        time(entry.last_rotated_date()),
-        time(entry.next_rotation_date()),
+        crate::aws::time(entry.created_date()),
+        crate::aws::time(entry.last_changed_date()),
+        crate::aws::time(entry.last_accessed_date()),
+        crate::aws::time(entry.last_rotated_date()),
+        crate::aws::time(entry.next_rotation_date()),
         entry.rotation_enabled().unwrap_or(false),
         entry
             .rotation_lambda_arn()
@@ -586,7 +589,7 @@ pub async fn store(
             .map(|days| days as i32),
         rules.and_then(|rules| rules.schedule_expression()),
         rules.and_then(|rules| rules.duration()),
-        time(entry.deleted_date()),
+        crate::aws::time(entry.deleted_date()),
         entry.primary_region(),
         secret.replication,
         secret.policy,

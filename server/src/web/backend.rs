@@ -69,12 +69,16 @@ impl Backend for ServerBackend {
         let accounts = crate::inventory::accounts::overview(&mut db)
             .await
             .map_err(AppError::from)?;
+        let coverage = crate::inventory::trails::coverage(&mut db)
+            .await
+            .map_err(AppError::from)?;
         Ok(Overview {
             findings,
             database,
             aws: self.aws.clone(),
             inventory,
             accounts,
+            coverage,
             events,
             recent_activity,
             generated_at: chrono::Utc::now(),

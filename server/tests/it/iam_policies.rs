@@ -1,6 +1,6 @@
-//! The IAM policies in `iam/` list exactly the Secrets Manager operations Trailkeeper calls:
-//! the read-only one what everything but administration calls, the administration one those
-//! and the changes.
+//! The IAM policies in `iam/` list exactly the Secrets Manager and CloudTrail operations
+//! Trailkeeper calls: the read-only one what everything but administration calls, the
+//! administration one those and the changes.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::common::rust_sources;
 
 /// Every Secrets Manager operation: the SDK's method, and the IAM action it needs.
-const OPERATIONS: [(&str, &str); 23] = [
+const SECRETS_MANAGER: [(&str, &str); 23] = [
     ("batch_get_secret_value", "BatchGetSecretValue"),
     ("cancel_rotate_secret", "CancelRotateSecret"),
     ("create_secret", "CreateSecret"),
@@ -37,21 +37,29 @@ const OPERATIONS: [(&str, &str); 23] = [
     ("validate_resource_policy", "ValidateResourcePolicy"),
 ];
 
-/// The IAM actions the code in `files` calls.
-fn called(files: &[PathBuf]) -> BTreeSet<String> {
+/// The CloudTrail operations that read events and trails (none of CloudTrail's writes).
+const CLOUDTRAIL: [(&str, &str); 4] = [
+    ("lookup_events", "LookupEvents"),
+    ("describe_trails", "DescribeTrails"),
+    ("get_trail_status", "GetTrailStatus"),
+    ("get_event_selectors", "GetEventSelectors"),
+];
+
+/// The IAM actions of `operations` the code in `files` calls.
+fn called(files: &[PathBuf], operations: &[(&str, &str)]) -> BTreeSet<String> {
     let text: String = files
         .iter()
         .map(|file| std::fs::read_to_string(file).unwrap())
         .collect();
-    OPERATIONS
+    operations
         .iter()
         .filter(|(method, _)| text.contains(&format!(".{method}()")))
         .map(|(_, action)| action.to_string())
         .collect()
 }
 
-/// The Secrets Manager actions a policy file allows.
-fn allowed(file: &str) -> BTreeSet<String> {
+/// The actions of `service` (`secretsmanager:`, `cloudtrail:`) a policy file allows.
+fn allowed(file: &str, service: &str) -> BTreeSet<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../iam")
         .join(file);
@@ -63,12 +71,7 @@ fn allowed(file: &str) -> BTreeSet<String> {
         .iter()
         .filter(|statement| statement["Effect"] == "Allow")
         .flat_map(|statement| statement["Action"].as_array().unwrap().clone())
-        .filter_map(|action| {
-            action
-                .as_str()?
-                .strip_prefix("secretsmanager:")
-                .map(str::to_string)
-        })
+        .filter_map(|action| action.as_str()?.strip_prefix(service).map(str::to_string))
         .collect()
 }
 
@@ -78,15 +81,19 @@ fn the_iam_policies_allow_exactly_what_the_code_calls() {
     let (administration, reading): (Vec<PathBuf>, Vec<PathBuf>) = rust_sources(&root)
         .into_iter()
         .partition(|file| file.starts_with(root.join("admin")));
-    let reads = called(&reading);
-    let mut everything = reads.clone();
-    everything.extend(called(&administration));
-
-    assert!(
-        reads.contains("ListSecrets"),
-        "the scan finds the sync's calls"
-    );
-    // No code calls an operation on a secret's value: no_secret_values.rs checks that.
-    assert_eq!(allowed("trailkeeper-read-only.json"), reads);
-    assert_eq!(allowed("trailkeeper-administration.json"), everything);
+    for (service, operations) in [
+        ("secretsmanager:", &SECRETS_MANAGER[..]),
+        ("cloudtrail:", &CLOUDTRAIL[..]),
+    ] {
+        let reads = called(&reading, operations);
+        let mut everything = reads.clone();
+        everything.extend(called(&administration, operations));
+        assert!(!reads.is_empty(), "the scan finds the calls of {service}");
+        // No code calls an operation on a secret's value: no_secret_values.rs checks that.
+        assert_eq!(allowed("trailkeeper-read-only.json", service), reads);
+        assert_eq!(
+            allowed("trailkeeper-administration.json", service),
+            everything
+        );
+    }
 }

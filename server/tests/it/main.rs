@@ -32,5 +32,6 @@ mod scopes;
 mod secrets;
 mod several_servers;
 mod sources;
+mod trails;
 mod users;
 mod web;

@@ -1,12 +1,15 @@
 //! Standing conditions of the inventory, re-evaluated after each sync rather than per event:
-//! a rotation that is stuck, overdue or neglected, and a secret nobody reads.
+//! a rotation that is stuck, overdue or neglected, a secret nobody reads, and what the trails
+//! do not record.
 
 pub mod rotation_schedule;
+pub mod trail_health;
 pub mod unused_secret;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use super::DetectionSettings;
 use super::settings::{self, SettingsError};
 use crate::inventory::sync::SyncSummary;
 
@@ -21,6 +24,9 @@ pub async fn after_sync(pool: &PgPool, synced: &[SyncSummary]) -> Result<(), sql
     for region in regions {
         reassess(pool, Some(&region), now).await?;
     }
+    if let Some(settings) = settings_or_warning(pool).await? {
+        trail_health::reassess(pool, &settings, now).await?;
+    }
     Ok(())
 }
 
@@ -31,15 +37,22 @@ pub async fn reassess(
     region: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let settings = match settings::load(pool).await {
-        Ok(settings) => settings,
-        Err(SettingsError::Database(error)) => return Err(error),
-        Err(SettingsError::Invalid(problem)) => {
-            tracing::warn!(%problem, "inventory findings not re-evaluated");
-            return Ok(());
-        }
+    let Some(settings) = settings_or_warning(pool).await? else {
+        return Ok(());
     };
     rotation_schedule::reassess(pool, &settings, region, now).await?;
     unused_secret::reassess(pool, &settings, region, now).await?;
     Ok(())
+}
+
+/// The stored settings; `None`, with a warning, when they no longer read.
+async fn settings_or_warning(pool: &PgPool) -> Result<Option<DetectionSettings>, sqlx::Error> {
+    match settings::load(pool).await {
+        Ok(settings) => Ok(Some(settings)),
+        Err(SettingsError::Database(error)) => Err(error),
+        Err(SettingsError::Invalid(problem)) => {
+            tracing::warn!(%problem, "inventory findings not re-evaluated");
+            Ok(None)
+        }
+    }
 }

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use trailkeeper_app::api::findings::{FindingKind, Severity};
 
 use crate::detect::DetectionSettings;
-use crate::findings::store::{self, Condition};
+use crate::findings::store::{self, About, Condition};
 
 /// The kinds this detector owns: those it does not find any more are resolved.
 pub const KINDS: [FindingKind; 4] = [
@@ -117,8 +117,10 @@ fn condition(
         severity,
         title,
         explanation,
-        secret_arn: secret.arn.clone(),
-        secret_name: secret.name.clone(),
+        about: About::Secret {
+            arn: secret.arn.clone(),
+            name: secret.name.clone(),
+        },
         account_id: secret.account_id.clone(),
         region: secret.region.clone(),
         detail: json!({ "rotation_status": secret.rotation_status, "reason": reason,

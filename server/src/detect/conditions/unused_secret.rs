@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use trailkeeper_app::api::findings::{FindingKind, Severity};
 
 use crate::detect::DetectionSettings;
-use crate::findings::store::{self, Condition};
+use crate::findings::store::{self, About, Condition};
 
 struct Secret {
     arn: String,
@@ -83,8 +83,10 @@ pub async fn reassess(
                     "{since}, and CloudTrail shows no successful read in the last {days} days. \
                      A secret nobody uses can still leak: find its owner, or delete it."
                 ),
-                secret_arn: secret.arn,
-                secret_name: secret.name,
+                about: About::Secret {
+                    arn: secret.arn,
+                    name: secret.name,
+                },
                 account_id: secret.account_id,
                 region: secret.region,
                 detail: json!({ "last_accessed_at": secret.last_accessed_at,
