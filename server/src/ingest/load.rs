@@ -14,8 +14,20 @@ use super::record::Record;
 use super::redact::hide_secret_values;
 use super::store::{self, EXCERPT_BYTES, Part, Prepared, Rejection};
 
-/// The service whose events Trailkeeper keeps; others are counted and skipped.
+/// The service whose events Trailkeeper keeps; others are counted and skipped, except
+/// CloudTrail's own [`TRAIL_CHANGES`].
 pub const SECRETS_MANAGER: &str = "secretsmanager.amazonaws.com";
+pub const CLOUDTRAIL: &str = "cloudtrail.amazonaws.com";
+/// CloudTrail's calls that change what a trail logs: kept beside Secrets Manager's events,
+/// because stopping or narrowing a trail is how reading secrets unseen begins.
+pub const TRAIL_CHANGES: [&str; 6] = [
+    "CreateTrail",
+    "DeleteTrail",
+    "StartLogging",
+    "StopLogging",
+    "UpdateTrail",
+    "PutEventSelectors",
+];
 /// CloudTrail records are far smaller; a larger one is not a record to trust.
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 /// Events stored per transaction.
@@ -309,6 +321,12 @@ pub fn plausible_time(time: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Str
     Ok(())
 }
 
+/// Whether an event is one Trailkeeper stores.
+pub fn is_kept(event_source: &str, event_name: &str) -> bool {
+    event_source == SECRETS_MANAGER
+        || (event_source == CLOUDTRAIL && TRAIL_CHANGES.contains(&event_name))
+}
+
 fn excerpt(text: &str) -> String {
     let mut end = text.len().min(EXCERPT_BYTES);
     while !text.is_char_boundary(end) {
@@ -342,7 +360,7 @@ fn prepare_record(mut raw: Value) -> Result<Option<Prepared>, (String, String)> 
     if let Err(reason) = plausible_time(record.event_time, Utc::now()) {
         return Err((reason, text));
     }
-    if record.event_source != SECRETS_MANAGER {
+    if !is_kept(&record.event_source, &record.event_name) {
         return Ok(None);
     }
     let normalised = normalise(&record);
@@ -370,5 +388,17 @@ mod tests {
         assert!(ancient.contains("before CloudTrail existed"), "{ancient}");
         let future = plausible_time(at("9999-12-31T23:59:59Z"), now).unwrap_err();
         assert!(future.contains("ahead of this server's clock"), "{future}");
+    }
+
+    #[test]
+    fn of_other_services_only_cloudtrails_trail_changes_are_kept() {
+        assert!(is_kept(SECRETS_MANAGER, "GetSecretValue"));
+        assert!(is_kept(CLOUDTRAIL, "StopLogging"));
+        assert!(is_kept(CLOUDTRAIL, "PutEventSelectors"));
+        // Reading trails (Trailkeeper's own sync among them) is not a change.
+        assert!(!is_kept(CLOUDTRAIL, "LookupEvents"));
+        assert!(!is_kept(CLOUDTRAIL, "DescribeTrails"));
+        assert!(!is_kept("kms.amazonaws.com", "Decrypt"));
+        assert!(!is_kept("s3.amazonaws.com", "StopLogging"));
     }
 }

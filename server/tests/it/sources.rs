@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use trailkeeper::ingest::load::Summary;
+use trailkeeper::ingest::load::{Summary, TRAIL_CHANGES};
 use trailkeeper::ingest::sources::lookup::{Lookup, OVERLAP};
 use trailkeeper::ingest::sources::poll_and_record;
 use trailkeeper::ingest::sources::s3::{S3Trail, S3Url};
@@ -373,6 +373,27 @@ async fn lookup_events_pages_through_throttling_and_resumes_with_an_overlap(pool
     .unwrap();
     let events = recorded["Events"].as_array().unwrap().clone();
     let (first, second) = events.split_at(events.len() / 2);
+    let stop_logging = json!({
+        "EventId": "lookup-stop-logging-1",
+        "EventName": "StopLogging",
+        "EventSource": "cloudtrail.amazonaws.com",
+        "CloudTrailEvent": json!({
+            "eventVersion": "1.09",
+            "eventID": "lookup-stop-logging-1",
+            "eventTime": (chrono::Utc::now() - chrono::Duration::minutes(30))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "eventSource": "cloudtrail.amazonaws.com",
+            "eventName": "StopLogging",
+            "awsRegion": "us-east-1",
+            "readOnly": false,
+            "requestParameters": { "name": "org-audit" },
+            "userIdentity": { "type": "IAMUser", "accountId": "111122223333",
+                              "arn": "arn:aws:iam::111122223333:user/mallory" },
+            "recipientAccountId": "111122223333"
+        })
+        .to_string()
+    });
+    let empty = || (StatusCode::OK, json!({ "Events": [] }));
     let replay = Arc::new(Mutex::new(Replay {
         requests: Vec::new(),
         responses: vec![
@@ -385,6 +406,11 @@ async fn lookup_events_pages_through_throttling_and_resumes_with_an_overlap(pool
                 json!({ "Events": first, "NextToken": "page-2" }),
             ),
             (StatusCode::OK, json!({ "Events": second })),
+            // CreateTrail, DeleteTrail, StartLogging: none; StopLogging: one.
+            empty(),
+            empty(),
+            empty(),
+            (StatusCode::OK, json!({ "Events": [stop_logging] })),
         ],
     }));
     let address = lookup_server(replay.clone()).await;
@@ -401,17 +427,28 @@ async fn lookup_events_pages_through_throttling_and_resumes_with_an_overlap(pool
     let since = chrono::Utc::now() - chrono::Duration::hours(2);
     let lookup = Lookup::new(client.clone(), "us-east-1", Some(since));
     let totals = poll_and_record(&lookup, &pool, &|_| {}).await.unwrap();
-    assert_eq!(totals.new, events.len() as u64);
-    assert_eq!(count(&pool).await, events.len() as i64);
+    assert_eq!(totals.new, events.len() as u64 + 1);
+    assert_eq!(count(&pool).await, events.len() as i64 + 1);
+    let stored: String =
+        sqlx::query_scalar("SELECT event_source FROM events WHERE event_name = 'StopLogging'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, "cloudtrail.amazonaws.com");
 
     let requests = std::mem::take(&mut replay.lock().unwrap().requests);
-    // The throttled request was sent again, then the second page asked for by its token.
-    assert_eq!(requests.len(), 3, "{requests:?}");
+    // The throttled request was sent again, then the second page asked for by its token,
+    // then one request for each of CloudTrail's trail changes.
+    assert_eq!(requests.len(), 3 + TRAIL_CHANGES.len(), "{requests:?}");
     assert_eq!(requests[0], requests[1]);
     assert_eq!(requests[2]["NextToken"], "page-2");
     assert_eq!(
         requests[0]["LookupAttributes"],
         json!([{ "AttributeKey": "EventSource", "AttributeValue": "secretsmanager.amazonaws.com" }])
+    );
+    assert_eq!(
+        requests[6]["LookupAttributes"],
+        json!([{ "AttributeKey": "EventName", "AttributeValue": "StopLogging" }])
     );
     assert_eq!(seconds(&requests[0]["StartTime"]), since.timestamp());
     let end = seconds(&requests[0]["EndTime"]);

@@ -1,5 +1,7 @@
 //! CloudTrail's `LookupEvents`, per region, for accounts without a trail in S3 (it covers
 //! the last 90 days): `trailkeeper ingest --lookup` and `TRAILKEEPER_LOOKUP_INTERVAL`.
+//! Each window is asked for Secrets Manager's events and for each of CloudTrail's trail
+//! changes: seven requests at least.
 //!
 //! A poll reads from the stored checkpoint (less an overlap, for events CloudTrail makes
 //! available late; storing them again is harmless) up to now, one day-long window at a time,
@@ -23,7 +25,7 @@ use crate::aws::accounts::Account;
 use crate::db::claims::Claims;
 use crate::ingest::checkpoints::{self, Checkpoint};
 use crate::ingest::formats::{Contents, Format, Position, lookup_event};
-use crate::ingest::load::{SECRETS_MANAGER, Totals, prepare, store_or_quarantine};
+use crate::ingest::load::{SECRETS_MANAGER, TRAIL_CHANGES, Totals, prepare, store_or_quarantine};
 
 /// How far before the checkpoint each poll starts again: CloudTrail usually makes an event
 /// visible within about five minutes of the call, and does not promise that.
@@ -135,8 +137,9 @@ impl Lookup {
         Ok(totals)
     }
 
-    /// Stores every event of one window, page by page, the checkpoint moving to the window's
-    /// end with the last page.
+    /// Stores every event of one window, page by page: Secrets Manager's, then each of
+    /// CloudTrail's trail changes (LookupEvents takes one attribute a request). The checkpoint
+    /// moves to the window's end with the last page.
     async fn read_window(
         &self,
         pool: &PgPool,
@@ -145,66 +148,85 @@ impl Lookup {
         report: Report<'_>,
     ) -> Result<Totals, SourceError> {
         let mut totals = Totals::default();
-        let mut next_token: Option<String> = None;
         let mut page_number = 0;
-        loop {
-            page_number += 1;
-            self.pace().await;
-            let page = self
-                .client
-                .lookup_events()
-                .lookup_attributes(
-                    LookupAttribute::builder()
-                        .attribute_key(LookupAttributeKey::EventSource)
-                        .attribute_value(SECRETS_MANAGER)
-                        .build()
-                        .expect("key and value are set"),
-                )
-                .start_time(aws_time(from))
-                .end_time(aws_time(until))
-                .max_results(50)
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|error| SourceError::aws("CloudTrail", "LookupEvents", &error))?;
-            let found = page
-                .events()
-                .iter()
-                .enumerate()
-                .map(|(index, event)| {
-                    lookup_event(Position::Item(index + 1), event.cloud_trail_event())
-                })
-                .collect();
-            next_token = page
-                .next_token()
-                .filter(|token| !token.is_empty())
-                .map(str::to_string);
-            let checkpoint = next_token.is_none().then(|| Checkpoint {
-                source: self.checkpoint_source(),
-                position: until.to_rfc3339_opts(SecondsFormat::Secs, true),
-                newest_event_time: None,
-            });
-            let contents = Contents {
-                format: Format::LookupEvents,
-                gzip: false,
-                found,
-                truncated: None,
-            };
-            let origin = format!(
-                "LookupEvents in {} from {} to {}, page {page_number}",
-                self.place(),
-                from.to_rfc3339_opts(SecondsFormat::Secs, true),
-                until.to_rfc3339_opts(SecondsFormat::Secs, true)
-            );
-            let summary =
-                store_or_quarantine(pool, prepare(&origin, Ok(contents)), checkpoint).await?;
-            totals.add(&summary);
-            report(&summary);
-            if next_token.is_none() {
-                return Ok(totals);
+        let asked = wanted();
+        for (index, attribute) in asked.iter().enumerate() {
+            let last_attribute = index + 1 == asked.len();
+            let mut next_token: Option<String> = None;
+            loop {
+                page_number += 1;
+                self.pace().await;
+                let page = self
+                    .client
+                    .lookup_events()
+                    .lookup_attributes(attribute.clone())
+                    .start_time(aws_time(from))
+                    .end_time(aws_time(until))
+                    .max_results(50)
+                    .set_next_token(next_token.take())
+                    .send()
+                    .await
+                    .map_err(|error| SourceError::aws("CloudTrail", "LookupEvents", &error))?;
+                let found = page
+                    .events()
+                    .iter()
+                    .enumerate()
+                    .map(|(index, event)| {
+                        lookup_event(Position::Item(index + 1), event.cloud_trail_event())
+                    })
+                    .collect();
+                next_token = page
+                    .next_token()
+                    .filter(|token| !token.is_empty())
+                    .map(str::to_string);
+                let checkpoint = (last_attribute && next_token.is_none()).then(|| Checkpoint {
+                    source: self.checkpoint_source(),
+                    position: until.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    newest_event_time: None,
+                });
+                let contents = Contents {
+                    format: Format::LookupEvents,
+                    gzip: false,
+                    found,
+                    truncated: None,
+                };
+                let origin = format!(
+                    "LookupEvents in {} from {} to {}, page {page_number}",
+                    self.place(),
+                    from.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    until.to_rfc3339_opts(SecondsFormat::Secs, true)
+                );
+                let summary =
+                    store_or_quarantine(pool, prepare(&origin, Ok(contents)), checkpoint).await?;
+                totals.add(&summary);
+                report(&summary);
+                if next_token.is_none() {
+                    break;
+                }
             }
         }
+        Ok(totals)
     }
+}
+
+/// What each window asks for: Secrets Manager's events by their source, CloudTrail's trail
+/// changes by name (asking for CloudTrail's source would bring back every LookupEvents call,
+/// this source's own included).
+fn wanted() -> Vec<LookupAttribute> {
+    let attribute = |key, value: &str| {
+        LookupAttribute::builder()
+            .attribute_key(key)
+            .attribute_value(value)
+            .build()
+            .expect("key and value are set")
+    };
+    std::iter::once(attribute(LookupAttributeKey::EventSource, SECRETS_MANAGER))
+        .chain(
+            TRAIL_CHANGES
+                .iter()
+                .map(|name| attribute(LookupAttributeKey::EventName, name)),
+        )
+        .collect()
 }
 
 #[async_trait]
