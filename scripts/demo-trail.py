@@ -3,7 +3,7 @@ log files (`AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/…json.gz`, one per ac
 and hour: an organisation trail's, when the peer holds an Organization), for Trailkeeper to
 ingest through its S3 source, and configures the accounts' trails behind them in the peer's
 CloudTrail — with a region where no trail logs reads (none are written there) and a stopped
-trail, for Trail coverage and its findings.
+trail, for Trail coverage and its findings, and the trail changes that made them.
 
 The month is what a security team would see: each application's roles reading their
 secrets on steady daily patterns (busier in working hours, a nightly batch job), rotation
@@ -72,12 +72,12 @@ class Trail:
 
     def add(self, rng, moment, region, name, identity, source, agent, secret=None, read_only=True,
             error=None, parameters=None, response=None, event_type="AwsApiCall",
-            additional=None):
+            additional=None, event_source=SOURCE):
         record = {
             "eventVersion": "1.09",
             "userIdentity": identity,
             "eventTime": iso(moment),
-            "eventSource": SOURCE,
+            "eventSource": event_source,
             "eventName": name,
             "awsRegion": region,
             "sourceIPAddress": source,
@@ -340,6 +340,27 @@ def incidents(trail, region, secrets, now):
               by_name["prod/checkout/api-key"])
 
 
+def trail_tampering(trail, name, now):
+    """The trail changes behind Trail coverage's blind spots, as CloudTrail records them: in
+    `prod`, bob stopped the regional audit trail two days ago; in `dev`, a pipeline narrowed
+    the Asia Pacific trail to changes only a week ago."""
+    rng = random.Random(f"tampering/{now.isoformat()}")
+    if name == "prod":
+        trail.add(rng, now - timedelta(days=2, hours=3), "eu-west-1", "StopLogging",
+                  user_identity(trail.account, "bob"), "203.0.113.11", CLI, read_only=False,
+                  event_source="cloudtrail.amazonaws.com",
+                  parameters={"name": f"arn:aws:cloudtrail:eu-west-1:{trail.account}:trail/"
+                                      "prod-audit-eu"})
+    if name == "dev":
+        trail.add(rng, now - timedelta(days=7, hours=5), "ap-southeast-1", "PutEventSelectors",
+                  role_identity(trail.account, "ci-deploy", "pipeline-812"), "10.30.4.9", GO,
+                  read_only=False, event_source="cloudtrail.amazonaws.com",
+                  parameters={"trailName": "dev-ap-southeast-1", "advancedEventSelectors": [{
+                      "name": "management changes", "fieldSelectors": [
+                          {"field": "eventCategory", "equals": ["Management"]},
+                          {"field": "readOnly", "equals": ["false"]}]}]})
+
+
 def key_seed(region, hour):
     return f"{region}/{hour.isoformat()}".encode()
 
@@ -354,9 +375,10 @@ def main():
     start = now - timedelta(days=arguments.days)
     trail = Trail()
     found = accounts()
-    for account, _, session in found:
+    for account, name, session in found:
         trail.account = account
         write_account(trail, session, start, now, arguments.days)
+        trail_tampering(trail, name, now)
     # What no trail logs was never delivered.
     unlogged = configure_trails(found, arguments.bucket)
     publish(trail, arguments.bucket, now, unlogged)

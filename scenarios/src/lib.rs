@@ -1,7 +1,8 @@
 //! A month of Secrets Manager CloudTrail for one account, for detection's tests and
 //! benchmarks: the benign life of an estate — workloads reading their secrets on daily
 //! rhythms from autoscaled sessions, a nightly job, a weekly batch job, rotation Lambdas,
-//! people at work on weekdays, a partner account, the odd refused read — with labelled
+//! people at work on weekdays, a partner account, the odd refused read, the platform team's
+//! infrastructure-as-code re-applying the audit trail's settings — with labelled
 //! incidents on top, at least one for every event detector. The same seed gives the same
 //! month, event IDs included.
 
@@ -285,7 +286,7 @@ impl Writer {
             "eventVersion": "1.09",
             "userIdentity": call.who.json(),
             "eventTime": call.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            "eventSource": "secretsmanager.amazonaws.com",
+            "eventSource": service(call.name),
             "eventName": call.name,
             "awsRegion": REGION,
             "sourceIPAddress": call.from,
@@ -293,7 +294,10 @@ impl Writer {
             "requestParameters": call.request.clone().or_else(|| {
                 (!service_event).then(|| call.secret.map(|secret| json!({ "secretId": secret.arn }))).flatten()
             }),
-            "responseElements": null,
+            // CreateSecret's response names the new secret by its ARN.
+            "responseElements": (call.name == "CreateSecret")
+                .then(|| call.secret.map(|secret| json!({ "arn": secret.arn })))
+                .flatten(),
             "requestID": request_id,
             "eventID": event_id,
             "readOnly": call.name.starts_with("Get") || call.name.starts_with("Describe")
@@ -343,6 +347,15 @@ impl Writer {
     }
 }
 
+/// The service a call is to: CloudTrail for the trail changes, else Secrets Manager.
+fn service(call: &str) -> &'static str {
+    match call {
+        "CreateTrail" | "DeleteTrail" | "StartLogging" | "StopLogging" | "UpdateTrail"
+        | "PutEventSelectors" => "cloudtrail.amazonaws.com",
+        _ => "secretsmanager.amazonaws.com",
+    }
+}
+
 fn benign(writer: &mut Writer, estate: &Estate, start: DateTime<Utc>) {
     for day in 0..DAYS {
         let date = start + Duration::days(day);
@@ -362,6 +375,78 @@ fn benign(writer: &mut Writer, estate: &Estate, start: DateTime<Utc>) {
         }
         if date.weekday().num_days_from_monday() < 5 {
             people(writer, estate, date);
+        }
+    }
+    trail_upkeep(writer, start);
+    for week in 0..4 {
+        terraform_apply(writer, start + Duration::days(week * 7 + 3), week);
+    }
+}
+
+fn terraform() -> Identity {
+    Identity::role("platform-deploy", "terraform")
+}
+
+/// A weekly infrastructure-as-code run: Terraform creates two dozen new secrets with values,
+/// and reads each one back seconds later (its data sources and outputs): reading values it set
+/// itself, no sweep and no first-time reader.
+fn terraform_apply(writer: &mut Writer, date: DateTime<Utc>, week: i64) {
+    let platform = terraform();
+    let begin = date + Duration::hours(14);
+    for n in 0..24 {
+        let secret = Secret::new(&format!("svc/w{week}/s{n:02}"));
+        let created = begin + Duration::seconds(n * 6);
+        writer.write(Call {
+            at: created,
+            name: "CreateSecret",
+            who: &platform,
+            from: "10.40.2.15",
+            agent: GO,
+            secret: Some(&secret),
+            request: Some(json!({ "name": format!("svc/w{week}/s{n:02}"),
+                                  "secretString": "HIDDEN_DUE_TO_SECURITY_REASONS" })),
+            error: None,
+        });
+        writer.read(
+            created + Duration::seconds(3),
+            &platform,
+            "10.40.2.15",
+            GO,
+            &secret,
+        );
+    }
+}
+
+/// The platform team's infrastructure-as-code applying the audit trail's settings, as it
+/// does now and then: nothing it changes narrows what is logged.
+fn trail_upkeep(writer: &mut Writer, start: DateTime<Utc>) {
+    let platform = Identity::role("platform-deploy", "terraform");
+    for week in 0..4 {
+        let at = start + Duration::days(week * 7 + 2) + Duration::hours(13);
+        let changes = [
+            (
+                "UpdateTrail",
+                json!({ "name": "org-audit", "isMultiRegionTrail": true,
+                        "enableLogFileValidation": true, "s3BucketName": "org-audit-logs" }),
+            ),
+            (
+                "PutEventSelectors",
+                json!({ "trailName": "org-audit", "eventSelectors": [
+                    { "readWriteType": "All", "includeManagementEvents": true } ] }),
+            ),
+            ("StartLogging", json!({ "name": "org-audit" })),
+        ];
+        for (offset, (name, request)) in changes.into_iter().enumerate() {
+            writer.write(Call {
+                at: at + Duration::seconds(offset as i64 * 4),
+                name,
+                who: &platform,
+                from: "10.40.2.15",
+                agent: GO,
+                secret: None,
+                request: Some(request),
+                error: None,
+            });
         }
     }
 }
@@ -873,6 +958,78 @@ fn incidents(writer: &mut Writer, estate: &Estate, start: DateTime<Utc>) -> Vec<
         "a batch read with a filter that matches everything",
         "bulk_retrieval",
         bob.principal(),
+        None,
+    ));
+
+    // Terraform's own credentials, in the middle of a weekly apply that reads back what it
+    // creates, also read twenty-two secrets it never set: still a sweep.
+    writer.injecting = false;
+    terraform_apply(writer, day(28, 0, 0), 4);
+    writer.injecting = true;
+    let platform = terraform();
+    let swept: Vec<&Secret> = estate
+        .apps
+        .iter()
+        .flat_map(|(db, key)| [db, key])
+        .take(22)
+        .collect();
+    for (n, secret) in swept.iter().enumerate() {
+        writer.read(
+            day(28, 14, 1) + Duration::seconds(n as i64 * 5),
+            &platform,
+            "10.40.2.15",
+            GO,
+            secret,
+        );
+    }
+    labels.push(label(
+        "infrastructure as code's credentials sweep secrets mid-apply",
+        "bulk_retrieval",
+        platform.principal(),
+        None,
+    ));
+    labels.push(label(
+        "infrastructure as code's credentials read a secret they never set",
+        "first_time_reader",
+        platform.principal(),
+        Some(swept[0]),
+    ));
+
+    // Covering tracks: the audit trail stopped late at night, and a region's trail narrowed
+    // to changes so that reads go unlogged.
+    writer.write(Call {
+        at: day(28, 23, 50),
+        name: "StopLogging",
+        who: &bob,
+        from: "203.0.113.11",
+        agent: CLI,
+        secret: None,
+        request: Some(
+            json!({ "name": format!("arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/org-audit") }),
+        ),
+        error: None,
+    });
+    labels.push(label(
+        "the audit trail stopped",
+        "logging_stopped",
+        bob.principal(),
+        None,
+    ));
+    writer.write(Call {
+        at: day(29, 0, 5),
+        name: "PutEventSelectors",
+        who: &ci,
+        from: "10.40.1.8",
+        agent: PYTHON,
+        secret: None,
+        request: Some(json!({ "trailName": "org-audit", "eventSelectors": [
+            { "readWriteType": "WriteOnly", "includeManagementEvents": true } ] })),
+        error: None,
+    });
+    labels.push(label(
+        "the audit trail narrowed to changes",
+        "logging_narrowed",
+        ci.principal(),
         None,
     ));
 

@@ -1,6 +1,7 @@
 //! What each `trailkeeper` command does, in terms of the library's modules.
 
 use std::ffi::OsString;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -23,6 +24,7 @@ use trailkeeper::config::{
 };
 use trailkeeper::db::{Database, Reader};
 use trailkeeper::detect;
+use trailkeeper::detect::DetectionSettings;
 use trailkeeper::detect::conditions;
 use trailkeeper::findings::triage::Actor;
 use trailkeeper::ingest::after_ingest;
@@ -44,6 +46,11 @@ pub async fn run(settings: Settings, invocation: Invocation) -> anyhow::Result<E
         Invocation::Sync { regions, accounts } => sync(&database, regions, accounts).await,
         Invocation::Ingest(plan) => ingest(&database, plan, settings.max_file_bytes).await,
         Invocation::Backfill { since, until } => backfill(&database, since, until).await,
+        Invocation::WhatIf {
+            proposed,
+            settings_file,
+            since,
+        } => what_if(&database, &proposed, &settings_file, since).await,
         Invocation::DbRun { command } => db_run(&database, command).await,
         Invocation::User(command) => user(&database, command).await,
         Invocation::Token(command) => token(&database, command).await,
@@ -291,6 +298,44 @@ async fn backfill(
         .record(database.pool())
         .await?;
     println!("{summary}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `trailkeeper detect --what-if FILE`: what the settings in FILE would add and drop.
+async fn what_if(
+    database: &Database,
+    proposed: &DetectionSettings,
+    settings_file: &Path,
+    since: Option<DateTime<Utc>>,
+) -> anyhow::Result<ExitCode> {
+    let file = settings_file.display();
+    migrate_and_record(database).await?;
+    let compared = detect::what_if::what_if(database.pool(), proposed, since).await?;
+    println!(
+        "What-if over {} events since {}: the stored settings, then those in {file}.",
+        compared.events,
+        compared
+            .since
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    for (heading, sign, changes) in [
+        ("Would add", '+', &compared.added),
+        ("Would drop", '-', &compared.dropped),
+    ] {
+        if changes.is_empty() {
+            println!("{heading}: nothing");
+            continue;
+        }
+        println!("{heading}:");
+        for change in changes {
+            println!(
+                "  {sign}{} {} (e.g. {})",
+                change.findings,
+                change.kind.as_str(),
+                change.examples.join("; ")
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -107,10 +107,17 @@ pub enum FindingKind {
     TrailGap,
     /// A trail that records Secrets Manager's events stopped logging, or stopped delivering.
     TrailStopped,
+    /// Events from an account × region that usually arrive steadily stopped arriving.
+    IngestSilence,
+    /// Someone stopped or deleted a trail (`StopLogging`, `DeleteTrail`).
+    LoggingStopped,
+    /// Someone changed a trail so that it records less of Secrets Manager's events
+    /// (`PutEventSelectors`), or only its home region (`UpdateTrail`).
+    LoggingNarrowed,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 24] = [
+    pub const ALL: [FindingKind; 27] = [
         FindingKind::RotationFailed,
         FindingKind::RotationStuck,
         FindingKind::RotationOverdue,
@@ -135,6 +142,9 @@ impl FindingKind {
         FindingKind::ChangeAwaitingApproval,
         FindingKind::TrailGap,
         FindingKind::TrailStopped,
+        FindingKind::IngestSilence,
+        FindingKind::LoggingStopped,
+        FindingKind::LoggingNarrowed,
     ];
 
     /// The name in URLs, the API and the store.
@@ -164,6 +174,9 @@ impl FindingKind {
             FindingKind::ChangeAwaitingApproval => "change_awaiting_approval",
             FindingKind::TrailGap => "trail_gap",
             FindingKind::TrailStopped => "trail_stopped",
+            FindingKind::IngestSilence => "ingest_silence",
+            FindingKind::LoggingStopped => "logging_stopped",
+            FindingKind::LoggingNarrowed => "logging_narrowed",
         }
     }
 
@@ -193,6 +206,9 @@ impl FindingKind {
             FindingKind::ChangeAwaitingApproval => "change awaiting approval",
             FindingKind::TrailGap => "trail blind spot",
             FindingKind::TrailStopped => "trail stopped",
+            FindingKind::IngestSilence => "events stopped arriving",
+            FindingKind::LoggingStopped => "logging stopped",
+            FindingKind::LoggingNarrowed => "logging narrowed",
         }
     }
 

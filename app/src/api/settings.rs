@@ -2,6 +2,8 @@
 //! the references each detector follows.
 
 use crate::AppError;
+use crate::api::findings::FindingKind;
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +52,38 @@ pub struct DetectionSettings {
     /// A logging trail whose last delivery is older than this many hours has stopped
     /// delivering.
     pub trail_stale_hours: i64,
+    /// An account × region whose events arrive steadily is silent once none has come for
+    /// this many times its longest wait between events over the two weeks before.
+    pub silence_multiple: i64,
+    /// A principal reading a secret whose value it set itself within this many minutes is
+    /// reading back its own write (infrastructure as code), not reaching for another's secret.
+    pub readback_minutes: i64,
+    /// A what-if preview of new settings runs detection over this many days of events.
+    pub what_if_days: i64,
+}
+
+/// What other settings would change: detection run over the same recent events with the
+/// stored settings and with the proposed ones, neither run stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct WhatIf {
+    /// The events judged: from this time to now.
+    pub since: DateTime<Utc>,
+    pub events: u64,
+    /// Findings the proposed settings would make that the stored ones do not, by kind.
+    pub added: Vec<KindChange>,
+    /// Findings the stored settings make that the proposed ones would not, by kind.
+    pub dropped: Vec<KindChange>,
+}
+
+/// One kind's findings added or dropped (a finding: kind × principal × secret), with a few
+/// of their titles.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct KindChange {
+    pub kind: FindingKind,
+    pub findings: u64,
+    pub examples: Vec<String>,
 }
 
 impl Default for DetectionSettings {
@@ -74,6 +108,9 @@ impl Default for DetectionSettings {
             rotation_max_age_days: 90,
             unused_after_days: 90,
             trail_stale_hours: 24,
+            silence_multiple: 3,
+            readback_minutes: 15,
+            what_if_days: 30,
         }
     }
 }
@@ -99,6 +136,9 @@ impl DetectionSettings {
             ("rotation_max_age_days", self.rotation_max_age_days),
             ("unused_after_days", self.unused_after_days),
             ("trail_stale_hours", self.trail_stale_hours),
+            ("silence_multiple", self.silence_multiple),
+            ("readback_minutes", self.readback_minutes),
+            ("what_if_days", self.what_if_days),
         ];
         if let Some((name, value)) = whole.iter().find(|(_, value)| *value < 1) {
             return Err(format!("{name} must be at least 1, not {value}"));

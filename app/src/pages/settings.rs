@@ -8,7 +8,7 @@ use crate::components::load_failed::LoadFailed;
 
 /// Each threshold: its name in the settings, what it is called here, and what it does, with
 /// the reference its default comes from.
-const THRESHOLDS: [(&str, &str, &str); 19] = [
+const THRESHOLDS: [(&str, &str, &str); 22] = [
     (
         "learning_days",
         "Learning period (days)",
@@ -98,6 +98,21 @@ const THRESHOLDS: [(&str, &str, &str); 19] = [
         "trail_stale_hours",
         "Trail silent after (hours)",
         "A logging trail whose newest log file is older than this has stopped delivering: a finding.",
+    ),
+    (
+        "silence_multiple",
+        "Events silent after (× usual longest wait)",
+        "An account × region whose events arrive steadily is silent once none has come for this many times its longest wait between events over the two weeks before: a finding.",
+    ),
+    (
+        "readback_minutes",
+        "Reading back one's own write within (minutes)",
+        "A principal reading a secret whose value it set itself this recently (infrastructure as code reading back what it wrote) is neither a first-time reader nor part of a bulk retrieval.",
+    ),
+    (
+        "what_if_days",
+        "What-if over (days)",
+        "`trailkeeper detect --what-if` runs detection over this many days of events with the proposed settings beside the stored ones.",
     ),
     (
         "live",

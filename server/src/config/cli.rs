@@ -358,18 +358,25 @@ pub struct IngestArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["backfill", "what_if"])))]
 pub struct DetectArgs {
     /// Clear the detectors' memory and run them over the stored events from the first;
     /// findings nobody has triaged in the range are made again.
-    #[arg(long, required = true)]
+    #[arg(long)]
     pub backfill: bool,
+    /// Instead: run detection over recent events with the settings in FILE (the JSON of
+    /// /api/v1/settings/detection; settings left out keep their defaults) beside the stored
+    /// settings, and print the findings the change would add and drop. Nothing is stored.
+    #[arg(long, value_name = "FILE")]
+    pub what_if: Option<PathBuf>,
     /// Record findings for events at or after this time (RFC 3339). The detectors still
-    /// learn from everything before it.
+    /// learn from everything before it. With --what-if: judge the events from this time
+    /// (default: the stored setting what_if_days before now).
     #[arg(long, value_name = "TIME", value_parser = parse::time)]
     pub since: Option<DateTime<Utc>>,
     /// Record findings only for events before this time (RFC 3339). The detectors still
     /// learn from every stored event, so live detection goes on from all of them.
-    #[arg(long, value_name = "TIME", value_parser = parse::time)]
+    #[arg(long, value_name = "TIME", value_parser = parse::time, conflicts_with = "what_if")]
     pub until: Option<DateTime<Utc>>,
 }
 

@@ -144,6 +144,15 @@ where
             }
             Invocation::Ingest(plan)
         }
+        Some(Command::Detect(DetectArgs {
+            what_if: Some(settings_file),
+            since,
+            ..
+        })) => Invocation::WhatIf {
+            proposed: Box::new(proposed_settings(&named("what_if"), &settings_file)?),
+            settings_file,
+            since,
+        },
         Some(Command::Detect(DetectArgs { since, until, .. })) => {
             if let (Some(since), Some(until)) = (since, until)
                 && since >= until

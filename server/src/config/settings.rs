@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use trailkeeper_app::Role;
 use trailkeeper_app::api::admin::{ChangeRequest, SecretAction};
+use trailkeeper_app::api::settings::DetectionSettings;
 use trailkeeper_app::scope::Scope;
 
 use crate::admin::approvals::ApprovalPolicy;
@@ -69,6 +70,13 @@ pub enum Invocation {
     Backfill {
         since: Option<DateTime<Utc>>,
         until: Option<DateTime<Utc>>,
+    },
+    /// Detection over recent events with the settings `proposed` (read from
+    /// `settings_file`), beside the stored.
+    WhatIf {
+        proposed: Box<DetectionSettings>,
+        settings_file: PathBuf,
+        since: Option<DateTime<Utc>>,
     },
     DbRun {
         command: Vec<OsString>,

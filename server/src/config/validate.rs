@@ -17,6 +17,7 @@ use sqlx::postgres::PgConnectOptions;
 use trailkeeper_app::Role;
 use trailkeeper_app::api::alerts::ChannelKind;
 use trailkeeper_app::api::findings::Severity;
+use trailkeeper_app::api::settings::DetectionSettings;
 use trailkeeper_app::scope::{Scope, ScopeError};
 
 use super::cli::{GlobalArgs, IngestSource, Interval, ServeArgs};
@@ -114,6 +115,27 @@ fn declared<'a>(command: &'a Command, matches: &ArgMatches, id: &str) -> Option<
             let (name, sub) = matches.subcommand()?;
             declared(command.find_subcommand(name)?, sub, id)
         })
+}
+
+/// The detection settings a `--what-if` file proposes: the JSON of
+/// `/api/v1/settings/detection`, each setting left out at its default.
+pub(super) fn proposed_settings(
+    setting: &str,
+    file: &std::path::Path,
+) -> Result<DetectionSettings, ConfigError> {
+    let shown = file.display();
+    let text = std::fs::read_to_string(file)
+        .map_err(|error| invalid(setting, format!("cannot read {shown}: {error}")))?;
+    let proposed: DetectionSettings = serde_json::from_str(&text).map_err(|error| {
+        invalid(
+            setting,
+            format!("{shown} is not detection settings: {error}"),
+        )
+    })?;
+    proposed
+        .validate()
+        .map_err(|problem| invalid(setting, format!("in {shown}: {problem}")))?;
+    Ok(proposed)
 }
 
 pub(super) fn invalid(setting: &str, problem: impl Into<String>) -> ConfigError {

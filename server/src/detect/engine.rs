@@ -10,7 +10,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 
 use super::history::{self, History, Rotation, SecretFacts};
-use super::run::{Ran, Stored, recall};
+use super::run::{Ran, Run, Stored, recall};
 use super::{DetectionSettings, Observed, detectors, settings};
 use crate::activity::ACTIVITY;
 use crate::findings::Verdict;
@@ -69,21 +69,9 @@ async fn run(
     }
     events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
     let detectors = detectors::all();
-    let keys: Vec<Vec<Option<String>>> = detectors.iter().map(|d| d.keys(&events)).collect();
-    let mut wanted: HashSet<(&str, &str)> = HashSet::new();
-    let history_keys: Vec<[(&str, Option<String>); 4]> = events.iter().map(history::keys).collect();
-    for event_keys in &history_keys {
-        for (name, key) in event_keys {
-            if let Some(key) = key {
-                wanted.insert((name, key));
-            }
-        }
-    }
-    for (detector, detector_keys) in detectors.iter().zip(&keys) {
-        for key in detector_keys.iter().flatten() {
-            wanted.insert((detector.name(), key));
-        }
-    }
+    let keys = detector_keys(&detectors, &events);
+    let history_keys: Vec<_> = events.iter().map(history::keys).collect();
+    let wanted = wanted(&history_keys, &detectors, &keys);
 
     // What other batches do not change is read before waiting for the lock.
     let loaded;
@@ -97,56 +85,181 @@ async fn run(
             &loaded
         }
     };
-    let facts = facts(db, &events).await?;
-    let account_names: HashMap<String, String> =
+    let context = context(db, &events).await?;
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", DETECTION_LOCK)
+        .execute(&mut *db)
+        .await?;
+    let stored = memories(db, &wanted).await?;
+
+    let Judged {
+        verdicts,
+        mut memories,
+    } = judge(&events, settings, &context, &detectors, &keys, &stored);
+    memories.retain(|(name, key, state)| stored.get(&(name.clone(), key.clone())) != Some(state));
+    save(db, memories).await?;
+
+    let verdicts = verdicts
+        .into_iter()
+        .filter(|(index, _)| recording.covers(events[*index].event_time))
+        .map(|(_, verdict)| verdict)
+        .collect();
+    store::record(db, verdicts).await
+}
+
+/// Each detector's key for each event.
+fn detector_keys(detectors: &[Box<dyn Run>], events: &[Observed]) -> Vec<Vec<Option<String>>> {
+    detectors.iter().map(|d| d.keys(events)).collect()
+}
+
+/// The memories a batch needs: its events' history and each detector's, by key.
+fn wanted<'a>(
+    history_keys: &'a [[(&'static str, Option<String>); 5]],
+    detectors: &[Box<dyn Run>],
+    keys: &'a [Vec<Option<String>>],
+) -> HashSet<(&'a str, &'a str)> {
+    let mut wanted = HashSet::new();
+    for event_keys in history_keys {
+        for (name, key) in event_keys {
+            if let Some(key) = key {
+                wanted.insert((*name, key.as_str()));
+            }
+        }
+    }
+    for (detector, detector_keys) in detectors.iter().zip(keys) {
+        for key in detector_keys.iter().flatten() {
+            wanted.insert((detector.name(), key.as_str()));
+        }
+    }
+    wanted
+}
+
+/// What detection knows of a batch's surroundings: its secrets' facts, the accounts' names.
+pub(crate) struct Context {
+    facts: HashMap<String, SecretFacts>,
+    account_names: HashMap<String, String>,
+}
+
+pub(crate) async fn context(
+    db: &mut PgConnection,
+    events: &[Observed],
+) -> Result<Context, sqlx::Error> {
+    let facts = facts(db, events).await?;
+    let account_names =
         sqlx::query!(r#"SELECT id, name AS "name!" FROM accounts WHERE name IS NOT NULL"#)
             .fetch_all(&mut *db)
             .await?
             .into_iter()
             .map(|account| (account.id, account.name))
             .collect();
-    sqlx::query!("SELECT pg_advisory_xact_lock($1)", DETECTION_LOCK)
-        .execute(&mut *db)
-        .await?;
-    let stored = memories(db, &wanted).await?;
+    Ok(Context {
+        facts,
+        account_names,
+    })
+}
 
-    let mut history = recall_history(&stored);
+/// Every detector's verdicts over a batch, with the index of the event each is about, in
+/// event order; and every memory as it stands after the batch (history's included).
+struct Judged {
+    verdicts: Vec<(usize, Verdict)>,
+    memories: Vec<(String, String, Value)>,
+}
+
+/// Runs every detector over `events` (in event-time order) from the memories `stored`.
+fn judge(
+    events: &[Observed],
+    settings: &DetectionSettings,
+    context: &Context,
+    detectors: &[Box<dyn Run>],
+    keys: &[Vec<Option<String>>],
+    stored: &Stored,
+) -> Judged {
+    let mut history = recall_history(stored);
     let mut known = Vec::with_capacity(events.len());
-    for event in &events {
-        let secret = event.secret_arn.as_ref().and_then(|arn| facts.get(arn));
-        let this = history.known(event, settings, secret, &account_names);
+    for event in events {
+        let secret = event
+            .secret_arn
+            .as_ref()
+            .and_then(|arn| context.facts.get(arn));
+        let this = history.known(event, settings, secret, &context.account_names);
         history.learn(event, this.by_rotation);
         known.push(this);
     }
 
     let mut verdicts: Vec<(usize, usize, Verdict)> = Vec::new();
-    let mut rows: Vec<(String, String, Value)> = history_rows(&history);
-    for (order, (detector, detector_keys)) in detectors.iter().zip(&keys).enumerate() {
+    let mut memories = history_rows(&history);
+    for (order, (detector, detector_keys)) in detectors.iter().zip(keys).enumerate() {
         let Ran {
             verdicts: found,
             memory,
-        } = detector.run(&events, detector_keys, &known, &stored);
+        } = detector.run(events, detector_keys, &known, stored);
         verdicts.extend(
             found
                 .into_iter()
                 .map(|(index, verdict)| (index, order, verdict)),
         );
-        rows.extend(
+        memories.extend(
             memory
                 .into_iter()
                 .map(|(key, state)| (detector.name().to_string(), key, state)),
         );
     }
-    rows.retain(|(name, key, state)| stored.get(&(name.clone(), key.clone())) != Some(state));
-    save(db, rows).await?;
-
     verdicts.sort_by_key(|(index, order, _)| (*index, *order));
-    let verdicts = verdicts
-        .into_iter()
-        .filter(|(index, _, _)| recording.covers(events[*index].event_time))
-        .map(|(_, _, verdict)| verdict)
-        .collect();
-    store::record(db, verdicts).await
+    Judged {
+        verdicts: verdicts
+            .into_iter()
+            .map(|(index, _, verdict)| (index, verdict))
+            .collect(),
+        memories,
+    }
+}
+
+/// Detection whose memories are kept here rather than in `detector_state`, for runs that
+/// must leave the store as it is (what-if): the same detectors, judging the same way.
+pub(crate) struct Judge {
+    settings: DetectionSettings,
+    detectors: Vec<Box<dyn Run>>,
+    memories: Stored,
+}
+
+impl Judge {
+    pub(crate) fn new(settings: DetectionSettings) -> Judge {
+        Judge {
+            settings,
+            detectors: detectors::all(),
+            memories: Stored::new(),
+        }
+    }
+
+    /// Judges `events`, which follow those judged before in event-time order: the
+    /// verdicts, in event order.
+    pub(crate) fn judge(&mut self, events: &[Observed], context: &Context) -> Vec<Verdict> {
+        let keys = detector_keys(&self.detectors, events);
+        let history_keys: Vec<_> = events.iter().map(history::keys).collect();
+        let stored: Stored = wanted(&history_keys, &self.detectors, &keys)
+            .into_iter()
+            .filter_map(|(name, key)| {
+                let wanted = (name.to_string(), key.to_string());
+                let state = self.memories.get(&wanted)?.clone();
+                Some((wanted, state))
+            })
+            .collect();
+        let judged = judge(
+            events,
+            &self.settings,
+            context,
+            &self.detectors,
+            &keys,
+            &stored,
+        );
+        for (name, key, state) in judged.memories {
+            self.memories.insert((name, key), state);
+        }
+        judged
+            .verdicts
+            .into_iter()
+            .map(|(_, verdict)| verdict)
+            .collect()
+    }
 }
 
 /// The inventory's facts about the events' secrets.
@@ -266,6 +379,11 @@ fn recall_history(stored: &Stored) -> History {
                     .readers
                     .insert(key.clone(), recall(name, key, stored));
             }
+            history::WRITERS => {
+                history
+                    .writers
+                    .insert(key.clone(), recall(name, key, stored));
+            }
             history::ROTATIONS => {
                 history
                     .rotations
@@ -286,6 +404,7 @@ fn history_rows(history: &History) -> Vec<(String, String, Value)> {
     let mut rows = times(history::ACCOUNTS, &history.accounts);
     rows.extend(times(history::PRINCIPALS, &history.principals));
     rows.extend(times(history::READERS, &history.readers));
+    rows.extend(times(history::WRITERS, &history.writers));
     rows.extend(history.rotations.iter().map(|(key, rotation)| {
         (
             history::ROTATIONS.to_string(),

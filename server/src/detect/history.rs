@@ -1,6 +1,6 @@
 //! What every detector may ask about an event's past: when its account's and its
-//! principal's history began, when the principal first read the secret, and whether a
-//! rotation of the secret is under way. Kept in `detector_state` like a detector's memory,
+//! principal's history began, when the principal first read the secret and last set its
+//! value, and whether a rotation of the secret is under way. Kept in `detector_state` like a detector's memory,
 //! and learned from each event after the detectors have looked at it.
 
 use std::collections::HashMap;
@@ -14,6 +14,7 @@ use super::{DetectionSettings, Known, Observed};
 pub const ACCOUNTS: &str = "history.accounts";
 pub const PRINCIPALS: &str = "history.principals";
 pub const READERS: &str = "history.readers";
+pub const WRITERS: &str = "history.writers";
 pub const ROTATIONS: &str = "history.rotations";
 
 /// A rotation that has not reported its end for this long is over all the same (its
@@ -38,15 +39,18 @@ pub struct History {
     pub accounts: HashMap<String, DateTime<Utc>>,
     pub principals: HashMap<String, DateTime<Utc>>,
     pub readers: HashMap<String, DateTime<Utc>>,
+    /// When each principal last set each secret's value.
+    pub writers: HashMap<String, DateTime<Utc>>,
     pub rotations: HashMap<String, Rotation>,
 }
 
 /// The keys of an event's history in each memory.
-pub fn keys(event: &Observed) -> [(&'static str, Option<String>); 4] {
+pub fn keys(event: &Observed) -> [(&'static str, Option<String>); 5] {
     [
         (ACCOUNTS, event.account_id.clone()),
         (PRINCIPALS, event.principal.clone()),
         (READERS, reader_key(event)),
+        (WRITERS, reader_key(event)),
         (ROTATIONS, event.secret().map(str::to_string)),
     ]
 }
@@ -76,6 +80,7 @@ impl History {
             account_since: lookup(&self.accounts, event.account_id.as_deref()),
             principal_since: lookup(&self.principals, event.principal.as_deref()),
             first_read: lookup(&self.readers, reader_key(event).as_deref()),
+            last_set_value: lookup(&self.writers, reader_key(event).as_deref()),
             by_rotation: self.by_rotation(event, secret),
             secret_name: secret.map(|facts| facts.name.as_str()),
             account_names,
@@ -116,6 +121,11 @@ impl History {
             && let Some(key) = reader_key(event)
         {
             self.readers.entry(key).or_insert(at);
+        }
+        if event.sets_value()
+            && let Some(key) = reader_key(event)
+        {
+            self.writers.insert(key, at);
         }
         if let Some(secret) = event.secret() {
             match event.event_name.as_str() {
@@ -174,6 +184,46 @@ mod tests {
             !history
                 .known(&by_function, &settings, Some(&facts), &HashMap::new())
                 .by_rotation
+        );
+    }
+
+    #[test]
+    fn reading_back_a_value_one_set_moments_ago_is_told_apart() {
+        let settings = DetectionSettings::default();
+        let mut history = History::default();
+        let mut put = read("p", at(9, 14, 0), "platform-deploy", "svc/new");
+        put.event_name = "PutSecretValue".into();
+        history.learn(&put, false);
+        // A description changed is no value of the caller's choosing.
+        let mut described = read("d", at(9, 14, 0), "platform-deploy", "svc/other");
+        described.event_name = "UpdateSecret".into();
+        described.request = Some(serde_json::json!({ "description": "new words" }));
+        history.learn(&described, false);
+
+        let names = HashMap::new();
+        let soon = read("r", at(9, 14, 2), "platform-deploy", "svc/new");
+        assert!(
+            history
+                .known(&soon, &settings, None, &names)
+                .reads_back_own_value(soon.event_time)
+        );
+        let later = read("l", at(9, 15, 0), "platform-deploy", "svc/new");
+        assert!(
+            !history
+                .known(&later, &settings, None, &names)
+                .reads_back_own_value(later.event_time)
+        );
+        let someone_else = read("s", at(9, 14, 2), "intruder", "svc/new");
+        assert!(
+            !history
+                .known(&someone_else, &settings, None, &names)
+                .reads_back_own_value(someone_else.event_time)
+        );
+        let other = read("o", at(9, 14, 2), "platform-deploy", "svc/other");
+        assert!(
+            !history
+                .known(&other, &settings, None, &names)
+                .reads_back_own_value(other.event_time)
         );
     }
 

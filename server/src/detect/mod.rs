@@ -18,6 +18,7 @@ pub mod history;
 pub mod observed;
 mod run;
 pub mod settings;
+pub mod what_if;
 
 use std::collections::HashMap;
 
@@ -64,6 +65,8 @@ pub struct Known<'a> {
     pub principal_since: Option<DateTime<Utc>>,
     /// The principal's first successful read of the secret, before this event.
     pub first_read: Option<DateTime<Utc>>,
+    /// When the principal last set the secret's value, before this event.
+    pub last_set_value: Option<DateTime<Utc>>,
     /// The call is the secret's own rotation function working during a rotation: expected,
     /// so behaviour detectors neither judge it nor learn from it.
     pub by_rotation: bool,
@@ -82,6 +85,15 @@ impl Known<'_> {
     pub fn account_learned(&self, at: DateTime<Utc>) -> bool {
         self.account_since
             .is_some_and(|since| at >= since + self.learning())
+    }
+
+    /// The principal reads, at `at`, a value it set itself moments before: what
+    /// infrastructure as code does after creating or updating a secret, which reveals nothing
+    /// it did not have.
+    pub fn reads_back_own_value(&self, at: DateTime<Utc>) -> bool {
+        self.last_set_value.is_some_and(|set| {
+            at >= set && at - set <= Duration::minutes(self.settings.readback_minutes)
+        })
     }
 
     /// Past both the account's and the principal's learning periods at `at`.

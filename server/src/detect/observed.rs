@@ -7,21 +7,28 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-/// The names whose request detectors read (a policy, a deletion's recovery window, a
-/// changed key, a batch's filters); other events carry no request here.
-pub const REQUEST_READ_FOR: [&str; 4] = [
+/// The names whose request detectors read (whether a write set a value, a policy, a
+/// deletion's recovery window, a changed key, a batch's filters, the trail a change is to and
+/// its new selectors); other events carry no request here.
+pub const REQUEST_READ_FOR: [&str; 9] = [
+    "CreateSecret",
     "PutResourcePolicy",
     "DeleteSecret",
     "UpdateSecret",
     "BatchGetSecretValue",
+    "StopLogging",
+    "DeleteTrail",
+    "UpdateTrail",
+    "PutEventSelectors",
 ];
 
 /// The columns of `events` detection reads, as SQL over a row of it.
 pub const COLUMNS: &str = "event_id, event_time, event_name, region, account_id, secret_ref, \
     secret_arn, principal, session_name, principal_account, principal_type, \
     host(source_ip) AS source_ip, source_service, user_agent_family, error_code, error_message, \
-    CASE WHEN event_name IN ('PutResourcePolicy', 'DeleteSecret', 'UpdateSecret', \
-        'BatchGetSecretValue') THEN raw -> 'requestParameters' END AS request";
+    CASE WHEN event_name IN ('CreateSecret', 'PutResourcePolicy', 'DeleteSecret', 'UpdateSecret', \
+        'BatchGetSecretValue', 'StopLogging', 'DeleteTrail', 'UpdateTrail', 'PutEventSelectors') \
+        THEN raw -> 'requestParameters' END AS request";
 
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct Observed {
@@ -69,6 +76,23 @@ impl Observed {
     /// A successful read of one secret's value.
     pub fn is_secret_read(&self) -> bool {
         self.event_name == "GetSecretValue" && self.succeeded() && self.secret().is_some()
+    }
+
+    /// A successful call that gave the secret a value of the caller's choosing: creating it
+    /// with one, putting one, or updating it with one.
+    pub fn sets_value(&self) -> bool {
+        let with_value = || {
+            self.request.as_ref().is_some_and(|request| {
+                request.get("secretString").is_some() || request.get("secretBinary").is_some()
+            })
+        };
+        self.succeeded()
+            && self.secret().is_some()
+            && match self.event_name.as_str() {
+                "PutSecretValue" => true,
+                "CreateSecret" | "UpdateSecret" => with_value(),
+                _ => false,
+            }
     }
 
     /// A value read refused for access, a missing secret or its key.
@@ -181,6 +205,13 @@ mod tests {
             error_code: None,
             error_message: None,
             request: None,
+        }
+    }
+
+    #[test]
+    fn the_columns_carry_the_request_of_every_name_detectors_read_it_for() {
+        for name in REQUEST_READ_FOR {
+            assert!(COLUMNS.contains(&format!("'{name}'")), "{name}");
         }
     }
 

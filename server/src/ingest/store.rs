@@ -3,9 +3,9 @@
 //! names resolved against the inventory, and what could not be read set aside in the
 //! quarantine, and the new events through detection, all in one transaction.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, DurationRound, Utc};
 use sqlx::PgPool;
 
 use super::checkpoints::{self, Checkpoint};
@@ -226,16 +226,22 @@ pub async fn store(
         .collect())
 }
 
-/// Moves each account × region's newest event on to the batch's newest.
+/// Moves each account × region's newest event on to the batch's newest, and counts its new
+/// events by hour: what Trail coverage and the arrival rhythm (`ingest_silence`) read.
 async fn record_coverage(tx: &mut sqlx::PgConnection, new: &[Inserted]) -> Result<(), sqlx::Error> {
     // In key order, so concurrent ingests lock the rows in the same order.
-    let mut newest: std::collections::BTreeMap<(&str, &str), DateTime<Utc>> =
-        std::collections::BTreeMap::new();
+    let mut newest: BTreeMap<(&str, &str), DateTime<Utc>> = BTreeMap::new();
+    let mut hours: BTreeMap<(&str, &str, DateTime<Utc>), i64> = BTreeMap::new();
     for inserted in new {
         let event = &inserted.observed;
         if let (Some(account), Some(region)) = (&event.account_id, &event.region) {
             let at = newest.entry((account, region)).or_insert(event.event_time);
             *at = (*at).max(event.event_time);
+            let hour = event
+                .event_time
+                .duration_trunc(chrono::TimeDelta::hours(1))
+                .unwrap_or(event.event_time);
+            *hours.entry((account, region, hour)).or_default() += 1;
         }
     }
     if newest.is_empty() {
@@ -252,6 +258,22 @@ async fn record_coverage(tx: &mut sqlx::PgConnection, new: &[Inserted]) -> Resul
         &accounts as &[&str],
         &regions as &[&str],
         &times
+    )
+    .execute(&mut *tx)
+    .await?;
+    let accounts: Vec<&str> = hours.keys().map(|(account, _, _)| *account).collect();
+    let regions: Vec<&str> = hours.keys().map(|(_, region, _)| *region).collect();
+    let starts: Vec<DateTime<Utc>> = hours.keys().map(|(_, _, hour)| *hour).collect();
+    let counts: Vec<i64> = hours.into_values().collect();
+    sqlx::query!(
+        "INSERT INTO arrival_hours (account_id, region, hour, events) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[]) \
+         ON CONFLICT (account_id, region, hour) DO UPDATE SET events = \
+             arrival_hours.events + EXCLUDED.events",
+        &accounts as &[&str],
+        &regions as &[&str],
+        &starts,
+        &counts
     )
     .execute(tx)
     .await?;

@@ -172,6 +172,49 @@ fn a_bad_setting_gets_one_line_naming_it_and_exit_code_2() {
 }
 
 #[test]
+fn a_what_if_file_that_is_not_detection_settings_is_refused_naming_the_problem() {
+    let scratch = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = scratch.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let missing = scratch.path().join("missing.json");
+    let cases = [
+        (missing.to_string_lossy().into_owned(), "cannot read"),
+        (
+            write("broken.json", "{\"bulk_secrets\": 3"),
+            "is not detection settings",
+        ),
+        (
+            write("typo.json", "{\"bulk_secretz\": 3}"),
+            "unknown field `bulk_secretz`",
+        ),
+        (
+            write("zero.json", "{\"bulk_secrets\": 0}"),
+            "bulk_secrets must be at least 1",
+        ),
+        (
+            write("hostile.json", "[\"\\u0000\", {\"live\": \"drop table\"}]"),
+            "is not detection settings",
+        ),
+    ];
+    for (file, problem) in cases {
+        let output = trailkeeper(&["detect", "--what-if", &file], &[]);
+        assert_eq!(output.status.code(), Some(2), "{file}: {}", stderr(&output));
+        let message = stderr(&output);
+        assert!(message.contains("--what-if"), "{message}");
+        assert!(message.contains(problem), "{file}: {message}");
+    }
+    // --what-if and --backfill are one or the other.
+    let both = trailkeeper(
+        &["detect", "--backfill", "--what-if", &write("ok.json", "{}")],
+        &[],
+    );
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+}
+
+#[test]
 fn a_data_dir_that_is_a_file_is_refused() {
     let file = tempfile::NamedTempFile::new().unwrap();
     let output = trailkeeper(

@@ -233,6 +233,181 @@ async fn a_secret_nobody_read_for_the_setting_is_unused_unless_cloudtrail_saw_a_
     assert_eq!(severity, "low");
 }
 
+/// Hourly reads in `region`, one every `every` hours, the newest `ended` ago.
+fn hourly_reads(region: &str, hours: i64, every: i64, ended: Duration) -> Vec<serde_json::Value> {
+    let newest = Utc::now() - ended;
+    (0..hours / every)
+        .map(|n| {
+            let at = newest - Duration::hours(n * every);
+            serde_json::json!({
+                "eventVersion": "1.09", "eventID": format!("{region}-{n}"),
+                "eventName": "GetSecretValue",
+                "eventTime": at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                "eventSource": "secretsmanager.amazonaws.com", "awsRegion": region,
+                "recipientAccountId": "111122223333", "eventType": "AwsApiCall",
+                "userIdentity": { "type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/app",
+                                  "accountId": "111122223333" },
+                "requestParameters": { "secretId": "prod/app" }
+            })
+        })
+        .collect()
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_steady_region_that_goes_quiet_is_silent_until_its_events_arrive_again(pool: PgPool) {
+    use trailkeeper::detect::conditions::ingest_silence::reassess;
+    let scratch = tempfile::tempdir().unwrap();
+    let ingest = async |name: &str, records: Vec<serde_json::Value>| {
+        let path = scratch.path().join(name);
+        std::fs::write(&path, serde_json::json!({ "Records": records }).to_string()).unwrap();
+        ingest_file(&pool, &path).await.unwrap()
+    };
+    // Every hour for ten days: us-east-1 stopped ten hours ago, eu-west-1 is still arriving.
+    // ap-south-1 sends something one hour in eight: no rhythm to break.
+    let quiet = hourly_reads("us-east-1", 240, 1, Duration::hours(10));
+    ingest("quiet.json", quiet.clone()).await;
+    ingest(
+        "busy.json",
+        hourly_reads("eu-west-1", 240, 1, Duration::minutes(20)),
+    )
+    .await;
+    ingest(
+        "sparse.json",
+        hourly_reads("ap-south-1", 240, 8, Duration::days(2)),
+    )
+    .await;
+    // The same file again stores nothing, and counts nothing twice.
+    assert_eq!(ingest("quiet-again.json", quiet).await.new, 0);
+    let counted: i64 = sqlx::query_scalar(
+        "SELECT sum(events)::bigint FROM arrival_hours WHERE region = 'us-east-1'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(counted, 240);
+
+    let settings = DetectionSettings::default();
+    reassess(&pool, &settings, Utc::now()).await.unwrap();
+    let silent: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT subject, severity, title FROM findings \
+         WHERE kind = 'ingest_silence' AND status = 'open'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        silent,
+        [(
+            "111122223333/us-east-1".to_string(),
+            "medium".to_string(),
+            "No events from 111122223333 us-east-1 for 10 hours".to_string()
+        )]
+    );
+
+    // A more patient setting allows it; events arriving again resolve it.
+    let patient = DetectionSettings {
+        silence_multiple: 12,
+        ..DetectionSettings::default()
+    };
+    reassess(&pool, &patient, Utc::now()).await.unwrap();
+    let open: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM findings WHERE kind = 'ingest_silence' AND status = 'open'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(open, 0);
+    reassess(&pool, &settings, Utc::now()).await.unwrap();
+    let mut arrived = hourly_reads("us-east-1", 1, 1, Duration::minutes(5));
+    arrived[0]["eventID"] = serde_json::json!("arrived-again");
+    ingest("arrived.json", arrived).await;
+    reassess(&pool, &settings, Utc::now()).await.unwrap();
+    let statuses: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM findings WHERE kind = 'ingest_silence' ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(statuses, ["resolved", "resolved"]);
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_what_if_shows_what_new_settings_add_and_drop_and_stores_nothing(pool: PgPool) {
+    use trailkeeper::detect::what_if::what_if;
+    let started = Utc::now() - Duration::hours(3);
+    let record = |n: usize, who: &str, secret: String, error: Option<&str>| {
+        let mut record = serde_json::json!({
+            "eventVersion": "1.09", "eventID": format!("what-if-{who}-{n}"),
+            "eventName": "GetSecretValue",
+            "eventTime": (started + Duration::seconds(n as i64 * 10))
+                .format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "eventSource": "secretsmanager.amazonaws.com", "awsRegion": "us-east-1",
+            "recipientAccountId": "111122223333", "eventType": "AwsApiCall",
+            "sourceIPAddress": "10.0.4.4",
+            "userIdentity": { "type": "IAMUser",
+                              "arn": format!("arn:aws:iam::111122223333:user/{who}"),
+                              "accountId": "111122223333" },
+            "requestParameters": { "secretId": secret }
+        });
+        if let Some(code) = error {
+            record["errorCode"] = serde_json::json!(code);
+        }
+        record
+    };
+    // A sweep of 25 secrets (a bulk retrieval at the stored settings) and 12 refused reads
+    // (below the stored settings' burst).
+    let mut records: Vec<serde_json::Value> = (0..25)
+        .map(|n| record(n, "sweeper", format!("app/{n}"), None))
+        .collect();
+    records.extend((0..12).map(|n| record(n, "prober", format!("app/{n}"), Some("AccessDenied"))));
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("what-if.json");
+    std::fs::write(&path, serde_json::json!({ "Records": records }).to_string()).unwrap();
+    ingest_file(&pool, &path).await.unwrap();
+    let stored = findings(&pool).await;
+    assert!(
+        stored.iter().any(|f| f.kind == "bulk_retrieval"),
+        "{stored:#?}"
+    );
+    let memory = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT string_agg(detector || key || state::text, ',' ORDER BY detector, key) \
+             FROM detector_state",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let remembered = memory().await;
+
+    let proposed = DetectionSettings {
+        bulk_secrets: 30,
+        denied_reads: 10,
+        ..DetectionSettings::default()
+    };
+    let compared = what_if(&pool, &proposed, None).await.unwrap();
+    assert_eq!(compared.events, 37);
+    let kinds = |changes: &[trailkeeper_app::api::settings::KindChange]| {
+        changes
+            .iter()
+            .map(|change| (change.kind.as_str(), change.findings))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(kinds(&compared.added), [("denied_burst", 1)]);
+    assert_eq!(kinds(&compared.dropped), [("bulk_retrieval", 1)]);
+    assert!(
+        compared.dropped[0].examples[0].contains("sweeper"),
+        "{:?}",
+        compared.dropped
+    );
+    // The same settings change nothing; the store is as it was.
+    let unchanged = what_if(&pool, &DetectionSettings::default(), None)
+        .await
+        .unwrap();
+    assert!(unchanged.added.is_empty() && unchanged.dropped.is_empty());
+    assert_eq!(findings(&pool).await, stored);
+    assert_eq!(memory().await, remembered);
+}
+
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 struct Kept {
     id: i64,

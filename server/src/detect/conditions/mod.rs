@@ -1,7 +1,8 @@
 //! Standing conditions of the inventory, re-evaluated after each sync rather than per event:
-//! a rotation that is stuck, overdue or neglected, a secret nobody reads, and what the trails
-//! do not record.
+//! a rotation that is stuck, overdue or neglected, a secret nobody reads, what the trails do
+//! not record, and a region whose events stopped arriving.
 
+pub mod ingest_silence;
 pub mod rotation_schedule;
 pub mod trail_health;
 pub mod unused_secret;
@@ -26,6 +27,7 @@ pub async fn after_sync(pool: &PgPool, synced: &[SyncSummary]) -> Result<(), sql
     }
     if let Some(settings) = settings_or_warning(pool).await? {
         trail_health::reassess(pool, &settings, now).await?;
+        ingest_silence::reassess(pool, &settings, now).await?;
     }
     Ok(())
 }

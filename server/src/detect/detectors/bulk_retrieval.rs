@@ -2,7 +2,8 @@
 //! within minutes (Elastic's rapid secret retrieval rule), `ListSecrets` followed by reads of
 //! several secrets (Stratus Red Team's `secretsmanager-retrieve-secrets`), or
 //! `BatchGetSecretValue` used often in a day or with a filter that matches everything
-//! (Panther; Stratus `secretsmanager-batch-retrieve-secrets`).
+//! (Panther; Stratus `secretsmanager-batch-retrieve-secrets`). Reads of values the principal
+//! set itself moments before are not counted.
 
 use std::collections::BTreeMap;
 
@@ -97,6 +98,11 @@ impl Detector for BulkRetrieval {
                 let Some(secret) = event.secret() else {
                     return;
                 };
+                // Infrastructure as code reading back the values it just set is not a sweep
+                // of other people's secrets; whatever else it reads still counts.
+                if known.reads_back_own_value(at) {
+                    return;
+                }
                 let window = Duration::minutes(settings.bulk_window_minutes);
                 recent.reads.retain(|_, (read, _)| at - *read < window);
                 let new = recent
@@ -227,6 +233,52 @@ mod tests {
     use super::*;
     use crate::detect::DetectionSettings;
     use crate::detect::testing::{at, call, findings, read, run};
+
+    #[test]
+    fn reading_back_values_just_set_is_no_sweep_but_other_secrets_in_the_same_run_are() {
+        let mut events = Vec::new();
+        for n in 0..25 {
+            let created = at(3, 2, 0) + Duration::seconds(n * 6);
+            let mut create = read(&format!("c{n}"), created, "terraform", &format!("svc/{n}"));
+            create.event_name = "CreateSecret".into();
+            create.request = Some(json!({ "name": format!("svc/{n}"),
+                                          "secretString": "HIDDEN_DUE_TO_SECURITY_REASONS" }));
+            events.push(create);
+            events.push(read(
+                &format!("r{n}"),
+                created + Duration::seconds(2),
+                "terraform",
+                &format!("svc/{n}"),
+            ));
+        }
+        let applied = findings(&run(
+            &BulkRetrieval,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        ))
+        .len();
+        assert_eq!(applied, 0);
+
+        // The same run then reads twenty secrets it did not set.
+        events.extend((0..20).map(|n| {
+            read(
+                &format!("o{n}"),
+                at(3, 2, 3) + Duration::seconds(n * 5),
+                "terraform",
+                &format!("app/{n}"),
+            )
+        }));
+        let verdicts = run(
+            &BulkRetrieval,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &events,
+        );
+        let found = findings(&verdicts);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].evidence.iter().all(|id| id.starts_with('o')));
+    }
 
     #[test]
     fn twenty_secrets_in_six_minutes_is_one_finding_for_all_of_them() {

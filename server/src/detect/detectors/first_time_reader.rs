@@ -1,6 +1,7 @@
 //! First-time reader: after the account's learning period, a principal successfully reads a
 //! secret it has never read before (Elastic's new-terms rule over account × user, here per
-//! secret). The secret's own rotation function at work is not a reader.
+//! secret). The secret's own rotation function at work is not a reader, nor is a principal
+//! reading back a value it set itself moments before (infrastructure as code).
 
 use serde_json::json;
 use trailkeeper_app::api::findings::{FindingKind, Severity};
@@ -21,6 +22,7 @@ impl Detector for FirstTimeReader {
     fn observe(&self, event: &Observed, known: &Known, _: &mut (), verdicts: &mut Vec<Verdict>) {
         if known.by_rotation
             || known.first_read.is_some()
+            || known.reads_back_own_value(event.event_time)
             || !known.account_learned(event.event_time)
         {
             return;

@@ -1,15 +1,18 @@
 //! Risky changes: a resource policy that lets anyone or another account in without a
 //! narrowing condition, a policy removed, a secret deleted (critical without a recovery
-//! window), replication removed, the encryption key changed, and anything the account's root
-//! user does.
+//! window), replication removed, the encryption key changed, anything the account's root
+//! user does — and a trail stopped, deleted or narrowed so that Secrets Manager's events go
+//! unrecorded (defence evasion: what comes before reading secrets unseen).
 
 use serde_json::{Value, json};
 use trailkeeper_app::api::findings::{FindingKind, Severity};
+use trailkeeper_app::api::overview::Logged;
 use trailkeeper_app::api::secrets::PolicyExposure;
 
 use crate::detect::{Detector, Known, Observed, draft, from_where, time, which_secret, who};
 use crate::findings::Verdict;
 use crate::inventory::policy;
+use crate::inventory::trails::selectors::Selectors;
 
 pub struct RiskyChange;
 
@@ -27,6 +30,10 @@ impl Detector for RiskyChange {
                     | "RemoveRegionsFromReplication"
                     | "StopReplicationToReplica"
                     | "UpdateSecret"
+                    | "StopLogging"
+                    | "DeleteTrail"
+                    | "UpdateTrail"
+                    | "PutEventSelectors"
             );
         (risky && event.succeeded()).then(String::new)
     }
@@ -149,16 +156,81 @@ impl Detector for RiskyChange {
                     );
                 }
             }
+            "StopLogging" | "DeleteTrail" => {
+                let trail = trail_name(request, "name");
+                let (title, done) = if event.event_name == "StopLogging" {
+                    (format!("Trail {trail} stopped"), "stopped trail")
+                } else {
+                    (format!("Trail {trail} deleted"), "deleted trail")
+                };
+                found(
+                    FindingKind::LoggingStopped,
+                    Severity::High,
+                    title,
+                    format!(
+                        "{by} {done} {trail}: what it recorded — Secrets Manager's reads and \
+                         changes among them — is no longer written, unless another trail \
+                         records it (see Trail coverage on the Overview)."
+                    ),
+                    json!({ "trail": trail, "call": event.event_name }),
+                )
+            }
+            "PutEventSelectors" => {
+                let trail = trail_name(request, "trailName");
+                let selectors = request
+                    .and_then(|request| serde_json::from_value::<Selectors>(request.clone()).ok())
+                    .unwrap_or_default();
+                let logging = selectors.secrets_manager();
+                if logging.reads != Logged::All || logging.writes != Logged::All {
+                    found(
+                        FindingKind::LoggingNarrowed,
+                        if logging.reads == Logged::None {
+                            Severity::High
+                        } else {
+                            Severity::Medium
+                        },
+                        format!("Trail {trail} narrowed"),
+                        format!(
+                            "{by} set the event selectors of trail {trail}: it now records {} \
+                             of Secrets Manager's reads and {} of its changes.",
+                            logged_words(logging.reads),
+                            logged_words(logging.writes)
+                        ),
+                        json!({ "trail": trail, "reads": logging.reads, "writes": logging.writes }),
+                    );
+                }
+            }
+            "UpdateTrail"
+                if field("isMultiRegionTrail").and_then(Value::as_bool) == Some(false) =>
+            {
+                let trail = trail_name(request, "name");
+                let home = event.region.as_deref().unwrap_or("its home region");
+                found(
+                    FindingKind::LoggingNarrowed,
+                    Severity::Medium,
+                    format!("Trail {trail} narrowed to one region"),
+                    format!(
+                        "{by} set trail {trail} to record only {home}: the other regions' \
+                         events, Secrets Manager's among them, are no longer recorded by it."
+                    ),
+                    json!({ "trail": trail, "multi_region": false }),
+                );
+            }
             _ => {}
         }
         if event.principal_type.as_deref() == Some("Root") {
+            let on = if event.secret().is_some() {
+                format!(" on {secret}")
+            } else {
+                String::new()
+            };
             found(
                 FindingKind::RootUsed,
                 Severity::Critical,
                 format!("Root user called {}", event.event_name),
                 format!(
-                    "The account's root user called {} on {secret} at {} from {}. The root \
-                     user should not be used for everyday work.",
+                    "The account's root user called {}{on} at {} from {}. The root user \
+                     should not be used for everyday work.",
                     event.event_name,
                     time(event.event_time),
                     from_where(event)
@@ -166,6 +238,26 @@ impl Detector for RiskyChange {
                 json!({ "event": event.event_name }),
             );
         }
+    }
+}
+
+/// The trail a change names: its name, or its ARN's name part.
+fn trail_name(request: Option<&Value>, field: &str) -> String {
+    let named = request
+        .and_then(|request| request.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or("(unnamed)");
+    named
+        .rsplit_once(":trail/")
+        .map_or(named, |(_, name)| name)
+        .to_string()
+}
+
+fn logged_words(logged: Logged) -> &'static str {
+    match logged {
+        Logged::All => "all",
+        Logged::Partly => "only some",
+        Logged::None => "none",
     }
 }
 
@@ -238,6 +330,88 @@ mod tests {
                 change("u", "UpdateSecret", json!({ "description": "new words" })),
             ]),
             [(FindingKind::KmsKeyChanged, Severity::High)]
+        );
+    }
+
+    fn trail_change(id: &str, name: &str, request: Value) -> Observed {
+        let mut event = change(id, name, request);
+        event.secret_ref = None;
+        event.secret_arn = None;
+        event
+    }
+
+    #[test]
+    fn stopping_or_deleting_a_trail_is_high() {
+        let trail = format!("arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/org-audit");
+        let verdicts = run(
+            &RiskyChange,
+            &DetectionSettings::default(),
+            at(1, 0, 0),
+            &[
+                trail_change("s", "StopLogging", json!({ "name": trail })),
+                trail_change("d", "DeleteTrail", json!({ "name": "old-trail" })),
+            ],
+        );
+        let found = findings(&verdicts);
+        assert_eq!(found.len(), 2);
+        assert!(
+            found.iter().all(|draft| (draft.kind, draft.severity)
+                == (FindingKind::LoggingStopped, Severity::High))
+        );
+        assert_eq!(found[0].title, "Trail org-audit stopped");
+        assert_eq!(found[1].title, "Trail old-trail deleted");
+        assert!(
+            found[0].explanation.contains("ops-admin"),
+            "{}",
+            found[0].explanation
+        );
+    }
+
+    #[test]
+    fn selectors_that_drop_secrets_managers_reads_are_high_and_complete_ones_nothing() {
+        let write_only = json!({ "trailName": "org-audit", "eventSelectors": [
+            { "readWriteType": "WriteOnly", "includeManagementEvents": true } ] });
+        let excluded = json!({ "trailName": "org-audit", "advancedEventSelectors": [
+            { "name": "all but Secrets Manager", "fieldSelectors": [
+                { "field": "eventCategory", "equals": ["Management"] },
+                { "field": "eventSource", "notEquals": ["secretsmanager.amazonaws.com"] } ] } ] });
+        let everything = json!({ "trailName": "org-audit", "eventSelectors": [
+            { "readWriteType": "All", "includeManagementEvents": true } ] });
+        let some_reads = json!({ "trailName": "org-audit", "advancedEventSelectors": [
+            { "fieldSelectors": [
+                { "field": "eventCategory", "equals": ["Management"] },
+                { "field": "eventName", "notEquals": ["ListSecrets"] } ] } ] });
+        assert_eq!(
+            kinds(&[
+                trail_change("w", "PutEventSelectors", write_only),
+                trail_change("x", "PutEventSelectors", excluded),
+                trail_change("e", "PutEventSelectors", everything),
+                trail_change("p", "PutEventSelectors", some_reads),
+            ]),
+            [
+                (FindingKind::LoggingNarrowed, Severity::High),
+                (FindingKind::LoggingNarrowed, Severity::High),
+                (FindingKind::LoggingNarrowed, Severity::Medium),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_trail_narrowed_to_its_home_region_is_medium_and_other_updates_nothing() {
+        assert_eq!(
+            kinds(&[
+                trail_change(
+                    "r",
+                    "UpdateTrail",
+                    json!({ "name": "org-audit", "isMultiRegionTrail": false })
+                ),
+                trail_change(
+                    "v",
+                    "UpdateTrail",
+                    json!({ "name": "org-audit", "enableLogFileValidation": true })
+                ),
+            ]),
+            [(FindingKind::LoggingNarrowed, Severity::Medium)]
         );
     }
 

@@ -1,0 +1,108 @@
+//! What-if: detection over the last days' stored events with proposed settings, beside the
+//! same run with the stored settings, touching neither stored findings nor the detectors'
+//! memory: the findings the change would add and those it would drop. Both runs start from
+//! nothing at the window's start (learning periods included), so they differ only by the
+//! settings.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgPool;
+use trailkeeper_app::api::findings::FindingKind;
+use trailkeeper_app::api::settings::{KindChange, WhatIf};
+
+use super::engine::{self, Judge};
+use super::settings::{self, SettingsError};
+use super::{DetectionSettings, Observed, observed};
+use crate::findings::Verdict;
+
+/// Events read per query.
+const CHUNK: i64 = 5000;
+/// Titles shown per kind.
+const EXAMPLES: usize = 3;
+
+/// A finding as the store would merge it: kind × principal × secret.
+type FindingKey = (FindingKind, Option<String>, Option<String>);
+
+/// Runs detection over the events from `since` (by default, the stored `what_if_days`
+/// before now) with the stored settings and with `proposed`, and compares what each finds.
+pub async fn what_if(
+    pool: &PgPool,
+    proposed: &DetectionSettings,
+    since: Option<DateTime<Utc>>,
+) -> Result<WhatIf, SettingsError> {
+    let stored = settings::load(pool).await?;
+    let since = since.unwrap_or_else(|| Utc::now() - Duration::days(stored.what_if_days));
+    let mut db = pool.acquire().await?;
+    let mut now_judged = Judge::new(stored);
+    let mut then_judged = Judge::new(proposed.clone());
+    let mut current: BTreeMap<FindingKey, String> = BTreeMap::new();
+    let mut changed: BTreeMap<FindingKey, String> = BTreeMap::new();
+    let mut events_read = 0;
+    let mut after: (DateTime<Utc>, String) = (since, String::new());
+    loop {
+        let events: Vec<Observed> = sqlx::query_as(&format!(
+            "SELECT {} FROM events WHERE (event_time, event_id) > ($1, $2) \
+             ORDER BY event_time, event_id LIMIT $3",
+            observed::COLUMNS
+        ))
+        .bind(after.0)
+        .bind(&after.1)
+        .bind(CHUNK)
+        .fetch_all(&mut *db)
+        .await?;
+        let Some(last) = events.last() else {
+            break;
+        };
+        after = (last.event_time, last.event_id.clone());
+        events_read += events.len() as u64;
+        let context = engine::context(&mut db, &events).await?;
+        for (judge, found) in [
+            (&mut now_judged, &mut current),
+            (&mut then_judged, &mut changed),
+        ] {
+            for verdict in judge.judge(&events, &context) {
+                if let Verdict::Finding(draft) = verdict {
+                    found
+                        .entry((draft.kind, draft.principal, draft.secret_arn))
+                        .or_insert(draft.title);
+                }
+            }
+        }
+    }
+    Ok(WhatIf {
+        since,
+        events: events_read,
+        added: by_kind(&changed, &current),
+        dropped: by_kind(&current, &changed),
+    })
+}
+
+/// The findings of `found` that `other` does not have, by kind, with a few titles each.
+fn by_kind(
+    found: &BTreeMap<FindingKey, String>,
+    other: &BTreeMap<FindingKey, String>,
+) -> Vec<KindChange> {
+    let mut kinds: HashMap<FindingKind, KindChange> = HashMap::new();
+    for (key, title) in found {
+        if other.contains_key(key) {
+            continue;
+        }
+        let change = kinds.entry(key.0).or_insert_with(|| KindChange {
+            kind: key.0,
+            findings: 0,
+            examples: Vec::new(),
+        });
+        change.findings += 1;
+        if change.examples.len() < EXAMPLES {
+            change.examples.push(title.clone());
+        }
+    }
+    let mut changes: Vec<KindChange> = kinds.into_values().collect();
+    changes.sort_by(|a, b| {
+        b.findings
+            .cmp(&a.findings)
+            .then(a.kind.as_str().cmp(b.kind.as_str()))
+    });
+    changes
+}
