@@ -21,7 +21,7 @@ use crate::api::findings::{
 use crate::api::identity::{CurrentIdentity, SignInMethodsFn};
 use crate::api::overview::GetOverview;
 use crate::api::secrets::{GetSecret, ListSecrets};
-use crate::api::settings::{GetDetectionSettings, SaveDetectionSettings};
+use crate::api::settings::{GetDetectionSettings, PreviewDetectionSettings, SaveDetectionSettings};
 use crate::api::users::{AddUser, ChangeUser, ListUsers};
 use crate::scope::Scope;
 
@@ -159,7 +159,7 @@ const OTHER_PAGES: [(&str, Access); 4] = [
 /// Who may call each server function, keyed by the function itself (its `ServerFn::PATH`),
 /// so a rule cannot name an endpoint that is not there. Only the sign-in page's own
 /// question (how can I sign in here?) is public.
-const SERVER_FUNCTIONS: [(&str, Access); 33] = [
+const SERVER_FUNCTIONS: [(&str, Access); 34] = [
     rule::<CurrentIdentity>(Role::Viewer),
     (<SignInMethodsFn as ServerFn>::PATH, Access::Public),
     rule::<GetOverview>(Role::Viewer),
@@ -182,6 +182,7 @@ const SERVER_FUNCTIONS: [(&str, Access); 33] = [
     estate::<RemoveSuppression>(Role::Auditor),
     rule::<GetDetectionSettings>(Role::Viewer),
     estate::<SaveDetectionSettings>(Role::Admin),
+    estate::<PreviewDetectionSettings>(Role::Admin),
     estate::<ListAlerts>(Role::Auditor),
     estate::<AddAlertChannel>(Role::Admin),
     estate::<TestAlertChannel>(Role::Admin),

@@ -177,7 +177,23 @@ test('admins change detection settings, and a bad value is refused by name', asy
   await page.waitForLoadState('networkidle');
   assert.equal(await page.getByLabel('Bulk: distinct secrets').inputValue(), '30');
 
+  // A preview runs detection over the stored events with the values in the form, beside the
+  // stored settings, and saves nothing.
+  await page.getByLabel('Bulk: distinct secrets').fill('2');
+  await page.getByRole('button', { name: 'Preview' }).click();
+  const preview = page.getByTestId('settings-preview');
+  await preview.waitFor();
+  assert.match(await preview.innerText(), /Detection over the \d+ events since .*nothing was saved/);
+  assert.equal(await page.getByTestId('preview-added').innerText(), 'Nothing.');
+  assert.equal(await page.getByTestId('preview-dropped').innerText(), 'Nothing.');
+  await page.reload();
+  await form.waitFor();
+  await page.waitForLoadState('networkidle');
+  assert.equal(await page.getByLabel('Bulk: distinct secrets').inputValue(), '30');
+
   await page.getByLabel('Denied burst: refusals').fill('0');
+  await page.getByRole('button', { name: 'Preview' }).click();
+  assert.match(await page.getByTestId('preview-refused').innerText(), /denied_reads must be at least 1/);
   await page.getByRole('button', { name: 'Save' }).click();
   assert.match(await page.getByTestId('settings-refused').innerText(), /denied_reads must be at least 1/);
   assert.deepEqual(problems, []);

@@ -36,7 +36,7 @@ mod backend {
     use super::identity::SignInMethods;
     use super::overview::Overview;
     use super::secrets::{SecretListing, SecretLookup, SecretQuery};
-    use super::settings::DetectionSettings;
+    use super::settings::{DetectionSettings, WhatIf};
     use super::users::{UserChange, UserSummary};
     use crate::access::{self, Caller, ClientAddress, Decision, Identity};
     use crate::scope::Scope;
@@ -91,6 +91,12 @@ mod backend {
             comment: Option<String>,
         ) -> Result<ChangeApproval, AppError>;
         async fn detection_settings(&self) -> Result<DetectionSettings, AppError>;
+        /// What `settings` would add and drop, detected over recent events; refused (as
+        /// [`AppError`]) when one is not valid. Nothing is stored.
+        async fn preview_detection_settings(
+            &self,
+            settings: DetectionSettings,
+        ) -> Result<WhatIf, AppError>;
         /// Saves detection settings by `who`; refused (as [`AppError`]) when one is not valid.
         async fn save_detection_settings(
             &self,

@@ -170,6 +170,17 @@ pub async fn get_detection_settings() -> Result<DetectionSettings, AppError> {
         .await
 }
 
+/// What `settings` would change before they are saved: detection over recent events with
+/// them beside the stored settings ([`WhatIf`]). Nothing is stored.
+#[server(endpoint = "preview_detection_settings")]
+pub async fn preview_detection_settings(
+    #[server(default)] settings: DetectionSettings,
+) -> Result<WhatIf, AppError> {
+    super::backend_for::<PreviewDetectionSettings>()?
+        .preview_detection_settings(settings)
+        .await
+}
+
 /// Saves detection settings as the caller; refused (as [`AppError`]) when one is not valid (and
 /// nothing was changed).
 #[server(endpoint = "save_detection_settings")]

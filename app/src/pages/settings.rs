@@ -2,7 +2,9 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::settings::{SaveDetectionSettings, get_detection_settings};
+use crate::api::settings::{
+    KindChange, PreviewDetectionSettings, SaveDetectionSettings, WhatIf, get_detection_settings,
+};
 use crate::components::action_outcome::ActionOutcome;
 use crate::components::load_failed::LoadFailed;
 
@@ -137,7 +139,20 @@ pub fn SettingsPage() -> impl IntoView {
 #[island(lazy)]
 fn DetectionSettings() -> impl IntoView {
     let save = ServerAction::<SaveDetectionSettings>::new();
+    let preview = ServerAction::<PreviewDetectionSettings>::new();
+    let form = NodeRef::<leptos::html::Form>::new();
     let settings = Resource::new(move || save.version().get(), |_| get_detection_settings());
+    // The values in the form, not yet saved, as the preview's input.
+    let preview_form = move |_| {
+        use leptos::form::FromFormData;
+        let input = form.get().and_then(|form| {
+            let data = leptos::web_sys::FormData::new_with_form(&form).ok()?;
+            PreviewDetectionSettings::from_form_data(&data).ok()
+        });
+        if let Some(input) = input {
+            preview.dispatch(input);
+        }
+    };
     view! {
         <section class="panel" aria-labelledby="detection-heading">
             <h2 id="detection-heading">"Detection"</h2>
@@ -156,7 +171,7 @@ fn DetectionSettings() -> impl IntoView {
                         Ok(current) => {
                             let values = serde_json::to_value(&current).unwrap_or_default();
                             view! {
-                                <ActionForm action=save attr:class="settings" attr:data-testid="detection-settings">
+                                <ActionForm action=save node_ref=form attr:class="settings" attr:data-testid="detection-settings">
                                     <dl class="numbers">
                                         {THRESHOLDS
                                             .into_iter()
@@ -192,6 +207,10 @@ fn DetectionSettings() -> impl IntoView {
                                             .collect_view()}
                                     </dl>
                                     <button type="submit">"Save"</button>
+                                    " "
+                                    <button type="button" on:click=preview_form>
+                                        "Preview"
+                                    </button>
                                 </ActionForm>
                             }
                                 .into_any()
@@ -200,6 +219,70 @@ fn DetectionSettings() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <Show when=move || preview.pending().get()>
+                <p class="muted">"Running detection with these values…"</p>
+            </Show>
+            {move || {
+                preview
+                    .value()
+                    .get()
+                    .map(|outcome| match outcome {
+                        Ok(compared) => view! { <Preview compared /> }.into_any(),
+                        Err(error) => {
+                            view! {
+                                <p class="error" role="alert" data-testid="preview-refused">
+                                    {error.to_string()}
+                                </p>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
         </section>
+    }
+}
+
+/// What the values in the form would change, before saving them.
+#[component]
+fn Preview(compared: WhatIf) -> impl IntoView {
+    let since = compared.since.format("%Y-%m-%d %H:%M UTC").to_string();
+    let changes = |heading: &'static str, sign: &'static str, changes: Vec<KindChange>, testid| {
+        view! {
+            <h4>{heading}</h4>
+            {if changes.is_empty() {
+                view! { <p class="muted" data-testid=testid>"Nothing."</p> }.into_any()
+            } else {
+                view! {
+                    <ul data-testid=testid>
+                        {changes
+                            .into_iter()
+                            .map(|change| {
+                                view! {
+                                    <li>
+                                        <strong>{format!("{sign}{} {}", change.findings, change.kind.label())}</strong>
+                                        " — "
+                                        {change.examples.join("; ")}
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+                    .into_any()
+            }}
+        }
+    };
+    view! {
+        <div class="panel" data-testid="settings-preview">
+            <h3>"Preview"</h3>
+            <p class="muted">
+                {format!(
+                    "Detection over the {} events since {since}, with the stored settings and with the values above: nothing was saved.",
+                    compared.events,
+                )}
+            </p>
+            {changes("Would add", "+", compared.added, "preview-added")}
+            {changes("Would drop", "−", compared.dropped, "preview-dropped")}
+        </div>
     }
 }

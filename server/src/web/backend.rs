@@ -19,7 +19,7 @@ use trailkeeper_app::api::findings::{
 use trailkeeper_app::api::identity::SignInMethods;
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
 use trailkeeper_app::api::secrets::{SecretListing, SecretLookup, SecretQuery};
-use trailkeeper_app::api::settings::DetectionSettings;
+use trailkeeper_app::api::settings::{DetectionSettings, WhatIf};
 use trailkeeper_app::api::users::{UserChange, UserSummary};
 use trailkeeper_app::api::{AlertsBackend, Backend, SharedBackend};
 use trailkeeper_app::scope::Scope;
@@ -31,7 +31,7 @@ use crate::alert::log as delivery_log;
 use crate::alert::{deliver, setup};
 use crate::auth::{password, users};
 use crate::db::{ReadError, Reader};
-use crate::detect::settings;
+use crate::detect::{settings, what_if};
 use crate::events::read as events;
 use crate::findings::read as findings;
 use crate::findings::triage::{self, Actor};
@@ -250,6 +250,14 @@ impl Backend for ServerBackend {
         settings::load(self.reader.pool())
             .await
             .map_err(AppError::from)
+    }
+
+    async fn preview_detection_settings(
+        &self,
+        proposed: DetectionSettings,
+    ) -> Result<WhatIf, AppError> {
+        proposed.validate().map_err(AppError::invalid)?;
+        Ok(what_if::what_if(self.reader.pool(), &proposed, None).await?)
     }
 
     async fn users(&self) -> Result<Vec<UserSummary>, AppError> {
