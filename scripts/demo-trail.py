@@ -379,7 +379,13 @@ def main():
         trail.account = account
         write_account(trail, session, start, now, arguments.days)
         trail_tampering(trail, name, now)
-    # What no trail logs was never delivered.
+    # The trails deliver to the bucket, which must exist before them; what no trail logs was
+    # never delivered.
+    s3 = boto3.client("s3", region_name="us-east-1")
+    try:
+        s3.create_bucket(Bucket=arguments.bucket)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
     unlogged = configure_trails(found, arguments.bucket)
     publish(trail, arguments.bucket, now, unlogged)
 
@@ -464,10 +470,6 @@ def publish(trail, bucket, now, unlogged):
     """Each account's files under its own prefix of the one bucket, as its trails deliver them;
     no reads where no trail logs them."""
     s3 = boto3.client("s3", region_name="us-east-1")
-    try:
-        s3.create_bucket(Bucket=bucket)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
     total = 0
     for (account, region, hour), records in sorted(trail.files.items()):
         records = [r for r in records if datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ")
