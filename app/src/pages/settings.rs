@@ -114,7 +114,7 @@ const THRESHOLDS: [(&str, &str, &str); 22] = [
     (
         "what_if_days",
         "What-if over (days)",
-        "`trailkeeper detect --what-if` runs detection over this many days of events with the proposed settings beside the stored ones.",
+        "Preview (and `trailkeeper detect --what-if`) runs detection over this many days of events with the proposed values beside the stored ones.",
     ),
     (
         "live",
