@@ -24,6 +24,10 @@ where
     (error.code().map(str::to_string), message)
 }
 
+/// The `eventSource` of Secrets Manager's CloudTrail records, and of CloudTrail's own.
+pub const SECRETS_MANAGER: &str = "secretsmanager.amazonaws.com";
+pub const CLOUDTRAIL: &str = "cloudtrail.amazonaws.com";
+
 /// An instant as AWS's SDKs give it, as a UTC time.
 pub fn time(
     at: Option<&aws_sdk_secretsmanager::primitives::DateTime>,

@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
 
+use crate::aws::{CLOUDTRAIL, SECRETS_MANAGER};
+
 use super::checkpoints::Checkpoint;
 use super::formats::{Contents, Found};
 use super::normalise::normalise;
@@ -14,10 +16,6 @@ use super::record::Record;
 use super::redact::hide_secret_values;
 use super::store::{self, EXCERPT_BYTES, Part, Prepared, Rejection};
 
-/// The service whose events Trailkeeper keeps; others are counted and skipped, except
-/// CloudTrail's own [`TRAIL_CHANGES`].
-pub const SECRETS_MANAGER: &str = "secretsmanager.amazonaws.com";
-pub const CLOUDTRAIL: &str = "cloudtrail.amazonaws.com";
 /// CloudTrail's calls that change what a trail logs: kept beside Secrets Manager's events,
 /// because stopping or narrowing a trail is how reading secrets unseen begins.
 pub const TRAIL_CHANGES: [&str; 6] = [
@@ -321,7 +319,8 @@ pub fn plausible_time(time: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Str
     Ok(())
 }
 
-/// Whether an event is one Trailkeeper stores.
+/// Whether an event is one Trailkeeper stores: Secrets Manager's; of other services' only
+/// CloudTrail's own [`TRAIL_CHANGES`] (the rest are counted and skipped).
 pub fn is_kept(event_source: &str, event_name: &str) -> bool {
     event_source == SECRETS_MANAGER
         || (event_source == CLOUDTRAIL && TRAIL_CHANGES.contains(&event_name))

@@ -21,11 +21,12 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::{EventSource, Report, SourceError};
+use crate::aws::SECRETS_MANAGER;
 use crate::aws::accounts::Account;
 use crate::db::claims::Claims;
 use crate::ingest::checkpoints::{self, Checkpoint};
 use crate::ingest::formats::{Contents, Format, Position, lookup_event};
-use crate::ingest::load::{SECRETS_MANAGER, TRAIL_CHANGES, Totals, prepare, store_or_quarantine};
+use crate::ingest::load::{TRAIL_CHANGES, Totals, prepare, store_or_quarantine};
 
 /// How far before the checkpoint each poll starts again: CloudTrail usually makes an event
 /// visible within about five minutes of the call, and does not promise that.

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use trailkeeper_app::api::overview::Logged;
 
-use crate::ingest::load::SECRETS_MANAGER;
+use crate::aws::SECRETS_MANAGER;
 
 /// A trail's event selectors, as `GetEventSelectors` returns them (and as CloudTrail records
 /// of `PutEventSelectors` carry them, in `requestParameters`). A trail has one kind or the
