@@ -12,12 +12,12 @@ use sqlx::{Connection, PgPool};
 
 use super::engine::{self, Recording};
 use super::settings::{self, SettingsError};
-use super::{DetectionSettings, Observed, observed};
+use super::{DetectionSettings, observed};
 use crate::audit::SYSTEM_ACTOR;
 use crate::findings::store::Recorded;
 
 /// Events per transaction.
-const CHUNK: i64 = 5000;
+pub(super) const CHUNK: i64 = 5000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError {
@@ -87,18 +87,7 @@ async fn run(
     let mut done = Backfilled::default();
     let mut after: Option<(DateTime<Utc>, String)> = None;
     loop {
-        let (after_time, after_id) = after.clone().unzip();
-        let events: Vec<Observed> = sqlx::query_as(&format!(
-            "SELECT {} FROM events \
-             WHERE ($1::timestamptz IS NULL OR (event_time, event_id) > ($1, $2)) \
-             ORDER BY event_time, event_id LIMIT $3",
-            observed::COLUMNS
-        ))
-        .bind(after_time)
-        .bind(after_id)
-        .bind(CHUNK)
-        .fetch_all(&mut *db)
-        .await?;
+        let events = observed::read_after(&mut *db, after.as_ref(), CHUNK).await?;
         let Some(last) = events.last() else {
             break;
         };

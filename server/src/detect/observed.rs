@@ -30,6 +30,26 @@ pub const COLUMNS: &str = "event_id, event_time, event_name, region, account_id,
         'BatchGetSecretValue', 'StopLogging', 'DeleteTrail', 'UpdateTrail', 'PutEventSelectors') \
         THEN raw -> 'requestParameters' END AS request";
 
+/// Stored events in event-time order, after `after` (its time and event ID; `None`: from
+/// the first), a chunk of `limit` at a time: how a backfill and a what-if read the store.
+pub async fn read_after(
+    db: &mut sqlx::PgConnection,
+    after: Option<&(DateTime<Utc>, String)>,
+    limit: i64,
+) -> Result<Vec<Observed>, sqlx::Error> {
+    let (after_time, after_id) = after.cloned().unzip();
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM events \
+         WHERE ($1::timestamptz IS NULL OR (event_time, event_id) > ($1, $2)) \
+         ORDER BY event_time, event_id LIMIT $3"
+    ))
+    .bind(after_time)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct Observed {
     pub event_id: String,

@@ -11,13 +11,12 @@ use sqlx::PgPool;
 use trailkeeper_app::api::findings::FindingKind;
 use trailkeeper_app::api::settings::{KindChange, WhatIf};
 
+use super::backfill::CHUNK;
 use super::engine::{self, Judge};
 use super::settings::{self, SettingsError};
-use super::{DetectionSettings, Observed, observed};
+use super::{DetectionSettings, observed};
 use crate::findings::Verdict;
 
-/// Events read per query.
-const CHUNK: i64 = 5000;
 /// Titles shown per kind.
 const EXAMPLES: usize = 3;
 
@@ -41,16 +40,7 @@ pub async fn what_if(
     let mut events_read = 0;
     let mut after: (DateTime<Utc>, String) = (since, String::new());
     loop {
-        let events: Vec<Observed> = sqlx::query_as(&format!(
-            "SELECT {} FROM events WHERE (event_time, event_id) > ($1, $2) \
-             ORDER BY event_time, event_id LIMIT $3",
-            observed::COLUMNS
-        ))
-        .bind(after.0)
-        .bind(&after.1)
-        .bind(CHUNK)
-        .fetch_all(&mut *db)
-        .await?;
+        let events = observed::read_after(&mut db, Some(&after), CHUNK).await?;
         let Some(last) = events.last() else {
             break;
         };
