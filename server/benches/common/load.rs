@@ -108,7 +108,7 @@ pub fn psql(database: &PgConnectOptions, command: &str) -> anyhow::Result<()> {
 pub const EVENT_COLUMNS: &str = "event_id, event_time, event_name, event_source, event_type, \
     region, account_id, secret_ref, secret_arn, principal, session_name, principal_account, \
     principal_type, source_ip, source_service, user_agent, user_agent_family, error_code, \
-    error_message, read_only, raw, ingested_from";
+    error_message, read_only, raw, ingested_from, version_stage, version_id";
 
 /// Copies every stored event out through `compressor` (a command reading stdin) to `file`,
 /// empties the table, and copies them back in through `decompressor`: the machine's limit

@@ -24,6 +24,15 @@ pub struct Normalised {
     pub principal_account: Option<String>,
     pub source: Source,
     pub user_agent_family: Option<String>,
+    /// The version a value read asked for.
+    pub version: AskedVersion,
+}
+
+/// `GetSecretValue`'s `versionStage` and `versionId`: none asks for `AWSCURRENT`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AskedVersion {
+    pub stage: Option<String>,
+    pub id: Option<String>,
 }
 
 /// Where a call came from.
@@ -51,6 +60,24 @@ pub fn normalise(record: &Record) -> Normalised {
             .and_then(|identity| identity.account_id.clone()),
         source: source(record.source_ip_address.as_deref()),
         user_agent_family: record.user_agent.as_deref().map(user_agent_family),
+        version: asked_version(record),
+    }
+}
+
+fn asked_version(record: &Record) -> AskedVersion {
+    let request = record
+        .request_parameters
+        .as_ref()
+        .filter(|_| record.event_name == "GetSecretValue");
+    let text = |name: &str| {
+        request
+            .and_then(|request| request.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    AskedVersion {
+        stage: text("versionStage"),
+        id: text("versionId"),
     }
 }
 
@@ -251,6 +278,41 @@ mod tests {
             "eventID": "2", "additionalEventData": { "SecretId": full }
         });
         assert_eq!(secret(&record(service)), (Some(full.to_string()), true));
+    }
+
+    #[test]
+    fn a_read_names_the_version_it_asked_for_and_hostile_values_are_ignored() {
+        let read = |request: serde_json::Value, name: &str| -> Record {
+            serde_json::from_value(serde_json::json!({
+                "eventTime": "2026-10-03T08:12:41Z", "eventName": name,
+                "eventSource": "secretsmanager.amazonaws.com",
+                "eventID": "1", "requestParameters": request
+            }))
+            .unwrap()
+        };
+        let previous = serde_json::json!({ "secretId": "db", "versionStage": "AWSPREVIOUS" });
+        assert_eq!(
+            asked_version(&read(previous.clone(), "GetSecretValue")),
+            AskedVersion {
+                stage: Some("AWSPREVIOUS".into()),
+                id: None
+            }
+        );
+        let pinned = serde_json::json!({ "secretId": "db", "versionId": "v-1" });
+        assert_eq!(
+            asked_version(&read(pinned, "GetSecretValue")).id.as_deref(),
+            Some("v-1")
+        );
+        // Only a value read's request names the version it read.
+        assert_eq!(
+            asked_version(&read(previous, "DescribeSecret")),
+            AskedVersion::default()
+        );
+        let hostile = serde_json::json!({ "versionStage": 7, "versionId": { "$ne": 1 } });
+        assert_eq!(
+            asked_version(&read(hostile, "GetSecretValue")),
+            AskedVersion::default()
+        );
     }
 
     #[test]

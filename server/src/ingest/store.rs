@@ -44,7 +44,7 @@ pub const EXCERPT_BYTES: usize = 4096;
 const COLUMNS: &str = "event_id, event_time, event_name, event_source, event_type, region, \
     account_id, secret_ref, principal, session_name, principal_account, principal_type, \
     source_ip, source_service, user_agent, user_agent_family, error_code, error_message, \
-    read_only, raw, ingested_from";
+    read_only, raw, ingested_from, version_stage, version_id";
 
 /// One unit's share of a batch: where it came from (a file's path, an S3 URL…), its events,
 /// and what in it could not be read.
@@ -292,7 +292,7 @@ fn csv_rows(source: &str, events: &[Prepared]) -> Vec<u8> {
         };
         let identity = record.user_identity.as_ref();
         let time: DateTime<Utc> = record.event_time;
-        let fields: [Option<String>; 21] = [
+        let fields: [Option<String>; 23] = [
             Some(record.event_id.clone()),
             Some(time.to_rfc3339()),
             Some(record.event_name.clone()),
@@ -314,6 +314,8 @@ fn csv_rows(source: &str, events: &[Prepared]) -> Vec<u8> {
             record.read_only.map(|read_only| read_only.to_string()),
             Some(event.raw.clone()),
             Some(source.to_string()),
+            normalised.version.stage.clone(),
+            normalised.version.id.clone(),
         ];
         // An absent value is an unquoted empty field, which COPY reads as NULL.
         writer
