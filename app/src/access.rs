@@ -20,6 +20,7 @@ use crate::api::findings::{
 };
 use crate::api::identity::{CurrentIdentity, SignInMethodsFn};
 use crate::api::overview::GetOverview;
+use crate::api::rotations::SecretRotations;
 use crate::api::secrets::{GetSecret, ListSecrets};
 use crate::api::settings::{GetDetectionSettings, PreviewDetectionSettings, SaveDetectionSettings};
 use crate::api::users::{AddUser, ChangeUser, ListUsers};
@@ -159,7 +160,7 @@ const OTHER_PAGES: [(&str, Access); 4] = [
 /// Who may call each server function, keyed by the function itself (its `ServerFn::PATH`),
 /// so a rule cannot name an endpoint that is not there. Only the sign-in page's own
 /// question (how can I sign in here?) is public.
-const SERVER_FUNCTIONS: [(&str, Access); 34] = [
+const SERVER_FUNCTIONS: [(&str, Access); 35] = [
     rule::<CurrentIdentity>(Role::Viewer),
     (<SignInMethodsFn as ServerFn>::PATH, Access::Public),
     rule::<GetOverview>(Role::Viewer),
@@ -174,6 +175,7 @@ const SERVER_FUNCTIONS: [(&str, Access); 34] = [
     rule::<ListEvents>(Role::Viewer),
     rule::<GetEvent>(Role::Viewer),
     rule::<SecretAccess>(Role::Viewer),
+    rule::<SecretRotations>(Role::Viewer),
     rule::<ListFindings>(Role::Viewer),
     rule::<GetFinding>(Role::Viewer),
     rule::<TriageFinding>(Role::Auditor),

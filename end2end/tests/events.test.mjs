@@ -1,7 +1,7 @@
 // The events explorer in a real browser: a secret made in the AWS API peer and synced,
 // CloudTrail records about it ingested by the real binary, then filtered by secret and
-// principal, one opened, the filter exported as CSV, and the secret's Access section and
-// changes read.
+// principal, one opened, the filter exported as CSV, the secret's Access section and
+// changes read, and a rotated secret's Rotation impact.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -14,14 +14,17 @@ const screenshots = path.join(repoRoot, 'end2end', 'output');
 const secretName = 'e2e/events/orders-db';
 const reader = 'arn:aws:iam::123456789012:role/orders-api';
 const intruder = 'arn:aws:iam::123456789012:user/mallory';
+const rotatedName = 'e2e/rotated/ledger-db';
+const staleReader = 'arn:aws:iam::123456789012:role/ledger-report';
 let server;
 let browser;
 let page;
 let secretArn;
+let rotatedArn;
 const problems = [];
 
-/** Makes the secret in the AWS peer (through boto3 in the repo's venv); returns its ARN. */
-function createSecret() {
+/** Makes a secret in the AWS peer (through boto3 in the repo's venv); returns its ARN. */
+function createSecret(name) {
   const script = `
 import boto3, sys
 client = boto3.client("secretsmanager", region_name="us-east-1")
@@ -30,7 +33,7 @@ try:
 except client.exceptions.ResourceExistsException:
     print(client.describe_secret(SecretId=sys.argv[1])["ARN"])
 `;
-  const made = spawnSync(path.join(repoRoot, '.venv', 'bin', 'python'), ['-c', script, secretName], {
+  const made = spawnSync(path.join(repoRoot, '.venv', 'bin', 'python'), ['-c', script, name], {
     cwd: repoRoot,
     encoding: 'utf8',
   });
@@ -38,8 +41,8 @@ except client.exceptions.ResourceExistsException:
   return made.stdout.trim();
 }
 
-/** A CloudTrail record about the secret, `minutesAgo` before now. */
-function record(id, minutesAgo, fields) {
+/** A CloudTrail record about the secret (`arn`, by default the first), `minutesAgo` before now. */
+function record(id, minutesAgo, fields, arn = secretArn) {
   return {
     eventVersion: '1.09',
     eventID: id,
@@ -48,13 +51,39 @@ function record(id, minutesAgo, fields) {
     awsRegion: 'us-east-1',
     recipientAccountId: '123456789012',
     eventType: 'AwsApiCall',
-    requestParameters: { secretId: secretArn },
+    requestParameters: { secretId: arn },
     ...fields,
   };
 }
 
+/** A rotation of the second secret 100 minutes ago, and its two consumers' reads around it:
+ * the orders role moves on, the report role keeps asking for AWSPREVIOUS. */
+function rotationRecords(role) {
+  const report = { ...role, arn: 'arn:aws:sts::123456789012:assumed-role/ledger-report/nightly',
+    sessionContext: { sessionIssuer: { type: 'Role', arn: staleReader, accountId: '123456789012' } } };
+  const service = { type: 'AWSService', invokedBy: 'secretsmanager.amazonaws.com' };
+  const read = (id, minutesAgo, who, parameters = {}) => record(id, minutesAgo, {
+    eventName: 'GetSecretValue', readOnly: true, userIdentity: who, sourceIPAddress: '10.0.1.5',
+    requestParameters: { secretId: rotatedArn, ...parameters } }, rotatedArn);
+  const event = (id, minutesAgo, name, fields = {}) => record(id, minutesAgo, {
+    eventName: name, eventType: 'AwsServiceEvent', userIdentity: service, readOnly: false,
+    sourceIPAddress: 'secretsmanager.amazonaws.com', ...fields }, rotatedArn);
+  return [
+    read('e2e-r1', 130, role),
+    read('e2e-r2', 125, report),
+    event('e2e-r3', 100, 'RotationStarted'),
+    event('e2e-r4', 99, 'UpdateSecretVersionStage', { requestParameters: { secretId: rotatedArn,
+      versionStage: 'AWSCURRENT', moveToVersionId: 'v2', removeFromVersionId: 'v1' } }),
+    event('e2e-r5', 98, 'RotationSucceeded'),
+    read('e2e-r6', 60, report, { versionStage: 'AWSPREVIOUS' }),
+    read('e2e-r7', 50, report, { versionStage: 'AWSPREVIOUS' }),
+    read('e2e-r8', 40, role),
+  ];
+}
+
 before(async () => {
-  secretArn = createSecret();
+  secretArn = createSecret(secretName);
+  rotatedArn = createSecret(rotatedName);
   server = await startServer({ TRAILKEEPER_REGIONS: 'us-east-1' });
   const synced = await server.run(['sync', '--regions', 'us-east-1']);
   assert.equal(synced.code, 0, synced.stderr);
@@ -76,6 +105,11 @@ before(async () => {
   const ingested = await server.run(['ingest', file]);
   assert.equal(ingested.code, 0, ingested.stderr);
   assert.match(ingested.stdout, /5 new/);
+  const rotated = path.join(scratch, 'rotation.jsonl');
+  await writeFile(rotated, rotationRecords(role).map((item) => JSON.stringify(item)).join('\n'));
+  const ingestedRotation = await server.run(['ingest', rotated]);
+  assert.equal(ingestedRotation.code, 0, ingestedRotation.stderr);
+  assert.match(ingestedRotation.stdout, /8 new/);
 
   browser = await launchBrowser();
   await mkdir(screenshots, { recursive: true });
@@ -144,5 +178,25 @@ test("the secret's Access section lists who used it, with the denied reader", as
   const change = page.getByTestId('label-history').locator('tr[data-event="PutSecretValue"]');
   assert.match(await change.innerText(), /ops/);
   assert.equal(await change.locator('[data-actor]').getAttribute('data-actor'), 'arn:aws:iam::123456789012:user/ops');
+  assert.deepEqual(problems, []);
+});
+
+test("a rotated secret's Rotation impact shows the consumer still reading the old version", async () => {
+  await page.goto(`${server.url}/secrets/${rotatedArn}`);
+  const consumers = page.getByTestId('rotation-consumers');
+  await consumers.waitFor();
+  assert.match(await page.getByTestId('rotation-summary').innerText(), /1 of 2 consumers need a look/);
+  const stale = consumers.locator(`tr[data-principal="${staleReader}"]`);
+  assert.equal(await stale.getByTestId('consumer-verdict').innerText(), 'reads the old version');
+  const moved = consumers.locator(`tr[data-principal="${reader}"]`);
+  assert.equal(await moved.getByTestId('consumer-verdict').innerText(), 'moved on');
+  assert.equal(await consumers.locator('tbody tr').first().getAttribute('data-principal'), staleReader,
+    'the consumer needing a look first');
+
+  // Its name opens its reads of the secret around the rotation in the explorer.
+  await stale.getByRole('link').click();
+  await page.waitForURL(/\/events\?/);
+  const ids = await rows().evaluateAll((trs) => trs.map((tr) => tr.dataset.eventId));
+  assert.deepEqual(ids, ['e2e-r7', 'e2e-r6', 'e2e-r2']);
   assert.deepEqual(problems, []);
 });

@@ -12,6 +12,7 @@ pub mod findings;
 pub mod identity;
 pub mod overview;
 pub mod query;
+pub mod rotations;
 pub mod secrets;
 pub mod settings;
 pub mod users;
@@ -35,6 +36,7 @@ mod backend {
     };
     use super::identity::SignInMethods;
     use super::overview::Overview;
+    use super::rotations::RotationImpact;
     use super::secrets::{SecretListing, SecretLookup, SecretQuery};
     use super::settings::{DetectionSettings, WhatIf};
     use super::users::{UserChange, UserSummary};
@@ -57,6 +59,11 @@ mod backend {
             secret_arn: String,
             query: EventQuery,
         ) -> Result<AccessReport, AppError>;
+        /// The recent rotations of the secret with this ARN and their consumers, newest first.
+        async fn rotation_impact(
+            &self,
+            secret_arn: String,
+        ) -> Result<Vec<RotationImpact>, AppError>;
         /// One event by its CloudTrail id.
         async fn event(&self, event_id: String) -> Result<Option<EventRecord>, AppError>;
         /// One secret by name or ARN.

@@ -7,6 +7,7 @@ pub mod column_heads;
 pub mod histogram;
 pub mod layout;
 pub mod load_failed;
+pub mod rotation_impact;
 pub mod through_trailkeeper;
 pub mod time;
 pub mod version_timeline;

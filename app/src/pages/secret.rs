@@ -9,6 +9,7 @@ use crate::api::admin::{ChangeOutcome, ChangeSecret};
 use crate::api::events::{AccessReport, EventQuery, principal_name, secret_access};
 use crate::api::identity::page_offers_changes;
 use crate::api::query;
+use crate::api::rotations::{RotationImpact, secret_rotations};
 use crate::api::secrets::{
     LabelMove, PolicyExposure, PolicyFlag, SecretChange, SecretDetail, SecretLookup, SecretSummary,
     SecretVersion, account_label, get_secret,
@@ -18,6 +19,7 @@ use crate::components::action_outcome::ActionOutcome;
 use crate::components::badges::{FindingsBadge, FlagBadges, StatusBadge};
 use crate::components::column_heads::ColumnHeads;
 use crate::components::load_failed::LoadFailed;
+use crate::components::rotation_impact::RotationImpacts;
 use crate::components::through_trailkeeper::ThroughTrailkeeper;
 use crate::components::time::Timestamp;
 use crate::components::version_timeline::{Milestone, VersionTimeline};
@@ -78,7 +80,8 @@ fn Secret(
                 SecretLookup::Found(detail) => {
                     let period = period.get_value().to_query_string();
                     let access = secret_access(detail.summary.arn.clone(), period).await;
-                    Loaded::Found(detail, access)
+                    let rotations = secret_rotations(detail.summary.arn.clone()).await;
+                    Loaded::Found(detail, access, rotations)
                 }
                 SecretLookup::Ambiguous(secrets) => Loaded::Ambiguous(secrets),
                 SecretLookup::NotFound => Loaded::NotFound,
@@ -90,9 +93,9 @@ fn Secret(
         <Suspense fallback=|| view! { <p class="muted">"Loading the secret…"</p> }>
             {move || Suspend::new(async move {
                 match lookup.await {
-                    Ok(Loaded::Found(detail, report)) => {
+                    Ok(Loaded::Found(detail, report, rotations)) => {
                         let access = (report, period.get_value());
-                        view! { <Detail detail=*detail access actions /> }.into_any()
+                        view! { <Detail detail=*detail access rotations actions /> }.into_any()
                     }
                     Ok(Loaded::Ambiguous(secrets)) => {
                         view! { <Ambiguous name=id.get_value() secrets /> }.into_any()
@@ -115,10 +118,15 @@ fn Secret(
     }
 }
 
-/// What the page shows: a secret with its access report, or why there is none.
+/// What the page shows: a secret with its access report and its rotations' impact, or why
+/// there is none.
 #[derive(Clone, Serialize, Deserialize)]
 enum Loaded {
-    Found(Box<SecretDetail>, Result<AccessReport, AppError>),
+    Found(
+        Box<SecretDetail>,
+        Result<AccessReport, AppError>,
+        Result<Vec<RotationImpact>, AppError>,
+    ),
     Ambiguous(Vec<SecretSummary>),
     NotFound,
 }
@@ -166,6 +174,8 @@ fn Detail(
     detail: SecretDetail,
     /// Who used it, over which period.
     access: (Result<AccessReport, AppError>, EventQuery),
+    /// Its recent rotations and their consumers.
+    rotations: Result<Vec<RotationImpact>, AppError>,
     actions: Option<ServerAction<ChangeSecret>>,
 ) -> impl IntoView {
     let SecretDetail {
@@ -347,6 +357,7 @@ fn Detail(
             </section>
         </div>
         <AccessSection report=access.0 period=access.1 />
+        <RotationImpacts secret_arn=summary.arn.clone() rotations />
         <Policy policy=resource_policy flags=policy_flags />
         <section class="panel" aria-labelledby="timeline-heading">
             <h2 id="timeline-heading">"Version timeline"</h2>

@@ -2,3 +2,4 @@
 
 pub mod export;
 pub mod read;
+pub mod rotations;

@@ -26,6 +26,9 @@ use trailkeeper_app::api::findings::{
     Finding, FindingDetail, FindingKind, FindingPage, FindingStatus, NewSuppression, Severity,
     Suppression, TriageAction, TriageEntry,
 };
+use trailkeeper_app::api::rotations::{
+    ConsumerVerdict, RotationConsumer, RotationImpact, RotationOutcome,
+};
 use trailkeeper_app::api::secrets::{
     LabelMove, PolicyExposure, PolicyFlag, Replica, RotationSettings, RotationStatus, SecretDetail,
     SecretFlag, SecretPage, SecretQuery, SecretSummary, SecretVersion,
@@ -60,11 +63,16 @@ use crate::inventory::read;
                        `trailkeeper token create`; the token's role decides what it may do."
     ),
     // Each route's own entry is added where the routes are declared (`web::server_routes`);
-    // the access report is served by the secret's route, as a name may hold slashes.
-    paths(access),
+    // the access report and the rotations are served by the secret's route, as a name may
+    // hold slashes.
+    paths(access, rotations),
     components(schemas(
         AccessReport,
         PrincipalAccess,
+        RotationImpact,
+        RotationConsumer,
+        RotationOutcome,
+        ConsumerVerdict,
         IngestSummary,
         EventPage,
         EventRecord,
@@ -289,14 +297,39 @@ pub async fn secret(
 ) -> Result<Response, AppError> {
     let mut db = reader.read().await.map_err(AppError::from)?;
     let found = read::find(&mut db, &id).await;
-    // A name may itself end in `/access`: the secret wins, else it is the secret's report.
+    // A name may itself end in `/access` or `/rotations`: the secret wins, else it is the
+    // secret's report.
     if let (Err(_), Some(secret)) = (&found, id.strip_suffix("/access")) {
         let detail = read::find(&mut db, secret).await?;
         drop(db);
         let query = query.as_deref().unwrap_or_default();
         return access(&reader, &identity, &address, &detail.summary.arn, query).await;
     }
+    if let (Err(_), Some(secret)) = (&found, id.strip_suffix("/rotations")) {
+        let detail = read::find(&mut db, secret).await?;
+        return rotations(&mut db, &detail.summary.arn).await;
+    }
     Ok(Json(found?).into_response())
+}
+
+/// The secret's recent rotations (the newest five within a year), each with its consumers:
+/// who read the secret in the week before and after it, and whether each moved on to the
+/// new value, kept asking for the old version, started failing or stopped reading.
+#[utoipa::path(
+    get,
+    path = "/api/v1/secrets/{id}/rotations",
+    tag = "inventory",
+    params(("id" = String, Path, description = "The secret's ARN, or its name when that is unique")),
+    responses(
+        (status = 200, description = "The rotations, newest first", body = Vec<RotationImpact>),
+        (status = 404, description = "No such secret", body = ApiError),
+    )
+)]
+async fn rotations(db: &mut sqlx::PgConnection, arn: &str) -> Result<Response, AppError> {
+    let impacts = crate::events::rotations::rotation_impact(db, arn, chrono::Utc::now())
+        .await
+        .map_err(AppError::from)?;
+    Ok(Json(impacts).into_response())
 }
 
 /// Who used a secret over a period: per principal, reads, writes, errors, first and last

@@ -18,6 +18,7 @@ use trailkeeper_app::api::findings::{
 };
 use trailkeeper_app::api::identity::SignInMethods;
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
+use trailkeeper_app::api::rotations::RotationImpact;
 use trailkeeper_app::api::secrets::{SecretListing, SecretLookup, SecretQuery};
 use trailkeeper_app::api::settings::{DetectionSettings, WhatIf};
 use trailkeeper_app::api::users::{UserChange, UserSummary};
@@ -153,6 +154,13 @@ impl Backend for ServerBackend {
     ) -> Result<AccessReport, AppError> {
         let mut db = self.reader.read().await.map_err(AppError::from)?;
         events::access_report(&mut db, &secret_arn, &query, chrono::Utc::now())
+            .await
+            .map_err(AppError::from)
+    }
+
+    async fn rotation_impact(&self, secret_arn: String) -> Result<Vec<RotationImpact>, AppError> {
+        let mut db = self.reader.read().await.map_err(AppError::from)?;
+        crate::events::rotations::rotation_impact(&mut db, &secret_arn, chrono::Utc::now())
             .await
             .map_err(AppError::from)
     }

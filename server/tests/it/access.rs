@@ -566,9 +566,15 @@ async fn the_openapi_document_describes_the_api_and_its_bearer_authentication(po
         "bearer"
     );
     assert!(document["components"]["schemas"]["Me"].is_object());
-    for path in ["/api/v1/secrets", "/api/v1/secrets/{id}"] {
+    for path in [
+        "/api/v1/secrets",
+        "/api/v1/secrets/{id}",
+        "/api/v1/secrets/{id}/access",
+        "/api/v1/secrets/{id}/rotations",
+    ] {
         assert!(document["paths"][path]["get"].is_object(), "{path} missing");
     }
+    assert!(document["components"]["schemas"]["RotationImpact"].is_object());
     for (path, method) in [
         ("/api/v1/alerts/channels", "get"),
         ("/api/v1/alerts/channels", "post"),
