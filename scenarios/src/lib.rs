@@ -364,13 +364,11 @@ fn benign(writer: &mut Writer, estate: &Estate, start: DateTime<Utc>) {
             // Each rotating secret rotates weekly, on its own weekday. The orders database's
             // rotation in the fourth week fails (an incident, written there).
             if *rotates && day % 7 == index as i64 % 7 && !(*app == "orders" && day >= 21) {
-                rotation(
-                    writer,
-                    &estate.apps[index].0,
-                    app,
-                    date + Duration::minutes(4 * 60 + 10 + index as i64),
-                    false,
-                );
+                let begin = date + Duration::minutes(4 * 60 + 10 + index as i64);
+                rotation(writer, &estate.apps[index].0, app, begin, false);
+                if *app == "payments" {
+                    change_over(writer, &estate.apps[index].0, begin);
+                }
             }
         }
         if date.weekday().num_days_from_monday() < 5 {
@@ -380,6 +378,25 @@ fn benign(writer: &mut Writer, estate: &Estate, start: DateTime<Utc>) {
     trail_upkeep(writer, start);
     for week in 0..4 {
         terraform_apply(writer, start + Duration::days(week * 7 + 3), week);
+    }
+}
+
+/// A verifier that, for an hour after each rotation of the payments database, also reads
+/// `AWSPREVIOUS` (to accept sessions opened with the old value): a change-over, not a
+/// consumer left behind.
+fn change_over(writer: &mut Writer, secret: &Secret, rotated: DateTime<Utc>) {
+    let verifier = Identity::role("payments-verifier", "verifier");
+    for minutes in [5, 35] {
+        writer.write(Call {
+            at: rotated + Duration::minutes(minutes),
+            name: "GetSecretValue",
+            who: &verifier,
+            from: "10.30.1.12",
+            agent: JAVA,
+            secret: Some(secret),
+            request: Some(json!({ "secretId": secret.arn, "versionStage": "AWSPREVIOUS" })),
+            error: None,
+        });
     }
 }
 
@@ -734,6 +751,33 @@ fn incidents(writer: &mut Writer, estate: &Estate, start: DateTime<Utc>) -> Vec<
         "rotation_failed",
         None,
         Some(orders_db),
+    ));
+
+    // The identity database rotates on day 1 of each week; a cache deployed pinned to
+    // AWSPREVIOUS keeps reading the old value for two days after the rotation of day 22.
+    let identity_db = &estate.app("identity").0;
+    let cache = Identity::role("identity-cache", "cache-7");
+    let rotated = day(22, 4, 19);
+    for hour in (0..10 * 24).step_by(2) {
+        let at = day(14, 0, 7) + Duration::hours(hour);
+        let request = (at > rotated)
+            .then(|| json!({ "secretId": identity_db.arn, "versionStage": "AWSPREVIOUS" }));
+        writer.write(Call {
+            at,
+            name: "GetSecretValue",
+            who: &cache,
+            from: "10.36.4.20",
+            agent: GO,
+            secret: Some(identity_db),
+            request,
+            error: None,
+        });
+    }
+    labels.push(label(
+        "a consumer keeps reading the old version after a rotation",
+        "rotation_stale_consumer",
+        cache.principal(),
+        Some(identity_db),
     ));
 
     let bob = Identity::User("bob");

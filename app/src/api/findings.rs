@@ -114,10 +114,12 @@ pub enum FindingKind {
     /// Someone changed a trail so that it records less of Secrets Manager's events
     /// (`PutEventSelectors`), or only its home region (`UpdateTrail`).
     LoggingNarrowed,
+    /// After a rotation, a principal kept reading the superseded version, or kept failing.
+    RotationStaleConsumer,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 27] = [
+    pub const ALL: [FindingKind; 28] = [
         FindingKind::RotationFailed,
         FindingKind::RotationStuck,
         FindingKind::RotationOverdue,
@@ -145,6 +147,7 @@ impl FindingKind {
         FindingKind::IngestSilence,
         FindingKind::LoggingStopped,
         FindingKind::LoggingNarrowed,
+        FindingKind::RotationStaleConsumer,
     ];
 
     /// The name in URLs, the API and the store.
@@ -177,6 +180,7 @@ impl FindingKind {
             FindingKind::IngestSilence => "ingest_silence",
             FindingKind::LoggingStopped => "logging_stopped",
             FindingKind::LoggingNarrowed => "logging_narrowed",
+            FindingKind::RotationStaleConsumer => "rotation_stale_consumer",
         }
     }
 
@@ -209,6 +213,7 @@ impl FindingKind {
             FindingKind::IngestSilence => "events stopped arriving",
             FindingKind::LoggingStopped => "logging stopped",
             FindingKind::LoggingNarrowed => "logging narrowed",
+            FindingKind::RotationStaleConsumer => "stale consumer after rotation",
         }
     }
 

@@ -58,6 +58,9 @@ pub struct DetectionSettings {
     /// A principal reading a secret whose value it set itself within this many minutes is
     /// reading back its own write (infrastructure as code), not reaching for another's secret.
     pub readback_minutes: i64,
+    /// A principal still reading the superseded version, or failing, this many hours after a
+    /// rotation is a stale consumer.
+    pub stale_consumer_hours: i64,
     /// A what-if preview of new settings runs detection over this many days of events.
     pub what_if_days: i64,
 }
@@ -110,6 +113,7 @@ impl Default for DetectionSettings {
             trail_stale_hours: 24,
             silence_multiple: 3,
             readback_minutes: 15,
+            stale_consumer_hours: 24,
             what_if_days: 30,
         }
     }
@@ -138,6 +142,7 @@ impl DetectionSettings {
             ("trail_stale_hours", self.trail_stale_hours),
             ("silence_multiple", self.silence_multiple),
             ("readback_minutes", self.readback_minutes),
+            ("stale_consumer_hours", self.stale_consumer_hours),
             ("what_if_days", self.what_if_days),
         ];
         if let Some((name, value)) = whole.iter().find(|(_, value)| *value < 1) {

@@ -10,7 +10,7 @@ use crate::components::load_failed::LoadFailed;
 
 /// Each threshold: its name in the settings, what it is called here, and what it does, with
 /// the reference its default comes from.
-const THRESHOLDS: [(&str, &str, &str); 22] = [
+const THRESHOLDS: [(&str, &str, &str); 23] = [
     (
         "learning_days",
         "Learning period (days)",
@@ -110,6 +110,11 @@ const THRESHOLDS: [(&str, &str, &str); 22] = [
         "readback_minutes",
         "Reading back one's own write within (minutes)",
         "A principal reading a secret whose value it set itself this recently (infrastructure as code reading back what it wrote) is neither a first-time reader nor part of a bulk retrieval.",
+    ),
+    (
+        "stale_consumer_hours",
+        "Stale consumer after a rotation (hours)",
+        "A principal still reading the version a rotation superseded (AWSPREVIOUS, or its version ID), or failing without one good read, this long after the rotation ended is a finding.",
     ),
     (
         "what_if_days",

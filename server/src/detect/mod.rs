@@ -227,6 +227,8 @@ pub(crate) mod testing {
             user_agent_family: Some("aws-sdk-java".into()),
             error_code: None,
             error_message: None,
+            version_stage: None,
+            version_id: None,
             request: None,
         }
     }

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 /// The names whose request detectors read (whether a write set a value, a policy, a
 /// deletion's recovery window, a changed key, a batch's filters, the trail a change is to and
-/// its new selectors); other events carry no request here.
-pub const REQUEST_READ_FOR: [&str; 9] = [
+/// its new selectors, the version a stage moved from); other events carry no request here.
+pub const REQUEST_READ_FOR: [&str; 10] = [
     "CreateSecret",
     "PutResourcePolicy",
     "DeleteSecret",
@@ -20,14 +20,17 @@ pub const REQUEST_READ_FOR: [&str; 9] = [
     "DeleteTrail",
     "UpdateTrail",
     "PutEventSelectors",
+    "UpdateSecretVersionStage",
 ];
 
 /// The columns of `events` detection reads, as SQL over a row of it.
 pub const COLUMNS: &str = "event_id, event_time, event_name, region, account_id, secret_ref, \
     secret_arn, principal, session_name, principal_account, principal_type, \
     host(source_ip) AS source_ip, source_service, user_agent_family, error_code, error_message, \
+    version_stage, version_id, \
     CASE WHEN event_name IN ('CreateSecret', 'PutResourcePolicy', 'DeleteSecret', 'UpdateSecret', \
-        'BatchGetSecretValue', 'StopLogging', 'DeleteTrail', 'UpdateTrail', 'PutEventSelectors') \
+        'BatchGetSecretValue', 'StopLogging', 'DeleteTrail', 'UpdateTrail', 'PutEventSelectors', \
+        'UpdateSecretVersionStage') \
         THEN raw -> 'requestParameters' END AS request";
 
 /// Stored events in event-time order, after `after` (its time and event ID; `None`: from
@@ -69,6 +72,9 @@ pub struct Observed {
     pub user_agent_family: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// The stage and the version ID a value read asked for.
+    pub version_stage: Option<String>,
+    pub version_id: Option<String>,
     /// `requestParameters`, for the names in [`REQUEST_READ_FOR`].
     pub request: Option<Value>,
 }
@@ -224,6 +230,8 @@ mod tests {
             user_agent_family: None,
             error_code: None,
             error_message: None,
+            version_stage: None,
+            version_id: None,
             request: None,
         }
     }

@@ -574,3 +574,188 @@ async fn secret_values_in_posted_records_are_never_stored_shown_or_exported(pool
         }
     }
 }
+
+/// A CloudTrail record about `SECRET` at `at` by the role `who` (or Secrets Manager itself).
+fn about_the_secret(
+    id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    name: &str,
+    who: Option<&str>,
+) -> Value {
+    let identity = match who {
+        Some(role) => serde_json::json!({
+            "type": "AssumedRole", "accountId": "111122223333",
+            "arn": format!("arn:aws:sts::111122223333:assumed-role/{role}/{role}-1"),
+        }),
+        None => {
+            serde_json::json!({ "type": "AWSService", "invokedBy": "secretsmanager.amazonaws.com" })
+        }
+    };
+    serde_json::json!({
+        "eventVersion": "1.09", "eventID": id, "eventName": name,
+        "eventTime": at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "eventSource": "secretsmanager.amazonaws.com", "awsRegion": "us-east-1",
+        "recipientAccountId": "111122223333", "userIdentity": identity,
+        "sourceIPAddress": "10.0.1.5", "resources": [{ "ARN": SECRET }],
+        "requestParameters": { "secretId": SECRET }
+    })
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_rotations_consumers_are_compared_before_and_after_and_a_stale_one_is_found(
+    pool: PgPool,
+) {
+    use chrono::{Duration, Utc};
+    let rotated = Utc::now() - Duration::days(4);
+    let mut records = Vec::new();
+    let mut read = |id: String, at, who: &str, tweak: &dyn Fn(&mut Value)| {
+        let mut record = about_the_secret(&id, at, "GetSecretValue", Some(who));
+        tweak(&mut record);
+        records.push(record);
+    };
+    let denied = |record: &mut Value| {
+        record["errorCode"] = "AccessDenied".into();
+        record["errorMessage"] = "not authorized".into();
+    };
+    for day in 1..=3 {
+        let before = rotated - Duration::days(day);
+        for who in ["moved", "stale", "failing", "quiet"] {
+            read(format!("{who}-before-{day}"), before, who, &|_| {});
+        }
+        read(format!("never-before-{day}"), before, "never", &denied);
+        let after = rotated + Duration::days(day) - Duration::hours(12);
+        read(format!("moved-after-{day}"), after, "moved", &|_| {});
+        read(format!("new-after-{day}"), after, "newcomer", &|_| {});
+        read(format!("stale-after-{day}"), after, "stale", &|record| {
+            record["requestParameters"]["versionStage"] = "AWSPREVIOUS".into();
+        });
+        read(format!("failing-after-{day}"), after, "failing", &denied);
+        read(format!("never-after-{day}"), after, "never", &denied);
+    }
+    let service = |id: &str, at, name| about_the_secret(id, at, name, None);
+    let mut moved = about_the_secret(
+        "move",
+        rotated + Duration::seconds(30),
+        "UpdateSecretVersionStage",
+        Some("rotation"),
+    );
+    moved["requestParameters"] = serde_json::json!({
+        "secretId": SECRET, "versionStage": "AWSCURRENT",
+        "moveToVersionId": "v2", "removeFromVersionId": "v1"
+    });
+    let mut failed = service("failed", rotated - Duration::days(20), "RotationFailed");
+    failed["errorMessage"] = "Error when executing lambda during setSecret step".into();
+    records.extend([
+        service(
+            "started-before",
+            rotated - Duration::days(20) - Duration::minutes(1),
+            "RotationStarted",
+        ),
+        failed,
+        service("started", rotated, "RotationStarted"),
+        moved,
+        service(
+            "succeeded",
+            rotated + Duration::minutes(1),
+            "RotationSucceeded",
+        ),
+    ]);
+    records.sort_by_key(|record| record["eventTime"].as_str().unwrap().to_string());
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("rotation.json");
+    std::fs::write(&path, serde_json::json!({ "Records": records }).to_string()).unwrap();
+    sqlx::query(
+        "INSERT INTO secrets (arn, name, region, account_id) \
+         VALUES ($1, 'prod/payments/db', 'us-east-1', '111122223333')",
+    )
+    .bind(SECRET)
+    .execute(&pool)
+    .await
+    .unwrap();
+    ingest_file(&pool, &path).await.unwrap();
+
+    let app = app(pool.clone()).await;
+    let viewer = signed_in(&pool, "vera", Role::Viewer).await;
+    let fetched = get(&app, "/api/v1/secrets/prod/payments/db/rotations", &viewer).await;
+    assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.body);
+    let rotations: Value = serde_json::from_str(&fetched.body).unwrap();
+    let outcomes: Vec<&str> = rotations
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rotation| rotation["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["succeeded", "failed"], "newest first");
+    let latest = &rotations[0];
+    assert_eq!(
+        (&latest["new_version"], &latest["superseded_version"]),
+        (&"v2".into(), &"v1".into())
+    );
+    let verdicts: Vec<(&str, &str)> = latest["consumers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|consumer| {
+            let principal = consumer["principal"].as_str().unwrap();
+            (
+                principal.rsplit('/').next().unwrap(),
+                consumer["verdict"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // The worst first; a principal refused before and after never had the value to lose.
+    assert_eq!(
+        verdicts,
+        [
+            ("stale", "stale_version"),
+            ("failing", "failing"),
+            ("quiet", "stopped_reading"),
+            ("moved", "moved_on"),
+            ("newcomer", "new"),
+        ]
+    );
+    let stale = &latest["consumers"][0];
+    assert_eq!(
+        (&stale["reads_before"], &stale["stale_reads_after"]),
+        (&3.into(), &3.into())
+    );
+    assert_eq!(
+        rotations[1]["message"],
+        "Error when executing lambda during setSecret step"
+    );
+
+    // Past a day after the rotation, the stale and the failing consumers are findings.
+    let found: Vec<(String, String)> = sqlx::query_as(
+        "SELECT principal, title FROM findings WHERE kind = 'rotation_stale_consumer' \
+         ORDER BY principal",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        found,
+        [
+            (
+                "arn:aws:iam::111122223333:role/failing".to_string(),
+                "failing (session failing-1) has failed to read prod/payments/db since its rotation"
+                    .to_string()
+            ),
+            (
+                "arn:aws:iam::111122223333:role/stale".to_string(),
+                "stale (session stale-1) still reads the old version of prod/payments/db"
+                    .to_string()
+            ),
+        ]
+    );
+
+    // The secret's page shows the panel; an unknown secret's rotations are not found.
+    let page = get(&app, "/secrets/prod/payments/db", &viewer).await;
+    assert!(page.body.contains("data-testid=\"rotation-impact\""));
+    assert!(
+        page.body.contains("3 of 5 consumers need a look."),
+        "{}",
+        page.body
+    );
+    let missing = get(&app, "/api/v1/secrets/no/such/secret/rotations", &viewer).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}

@@ -10,6 +10,7 @@ mod read_spike;
 mod risky_change;
 mod rotation_cancelled;
 mod rotation_failed;
+mod rotation_stale_consumer;
 mod unfamiliar_source;
 
 use super::run::Run;
@@ -23,6 +24,7 @@ pub use read_spike::ReadSpike;
 pub use risky_change::RiskyChange;
 pub use rotation_cancelled::RotationCancelled;
 pub use rotation_failed::RotationFailed;
+pub use rotation_stale_consumer::RotationStaleConsumer;
 pub use unfamiliar_source::UnfamiliarSource;
 
 /// Every detector that looks at events.
@@ -30,6 +32,7 @@ pub fn all() -> Vec<Box<dyn Run>> {
     vec![
         Box::new(RotationFailed),
         Box::new(RotationCancelled),
+        Box::new(RotationStaleConsumer),
         Box::new(RiskyChange),
         Box::new(FirstTimeReader),
         Box::new(CrossAccount),
