@@ -69,6 +69,8 @@ class Trail:
     def __init__(self):
         self.files = {}
         self.account = ACCOUNT
+        # When each secret's rotations succeeded, by (region, ARN).
+        self.rotated = {}
 
     def add(self, rng, moment, region, name, identity, source, agent, secret=None, read_only=True,
             error=None, parameters=None, response=None, event_type="AwsApiCall",
@@ -217,6 +219,7 @@ def rotations(trail, region, secret, start, days, failing):
         else:
             trail.add(rng, moment + timedelta(seconds=2), region, "RotationSucceeded",
                       service_identity(trail.account), SOURCE, SOURCE, **service)
+            trail.rotated.setdefault((region, arn), []).append(moment + timedelta(seconds=2))
 
 
 def people(trail, region, secrets, start, days):
@@ -334,6 +337,19 @@ def incidents(trail, region, secrets, now):
     trail.add(rng, now - timedelta(hours=12), region, "PutResourcePolicy", user_identity(trail.account, "carol"),
               "203.0.113.12", CLI, read_only=False,
               parameters={"secretId": by_name["prod/ledger/api-key"], "resourcePolicy": public})
+    # A reporting job deployed pinned to AWSPREVIOUS keeps reading the old value after a
+    # rotation of a production secret a few days ago: a stale consumer.
+    recent = sorted((ends[-1], arn) for (where, arn), ends in trail.rotated.items()
+                    if where == region and "/prod/" in f"/{arn.split(':')[-1]}"
+                    and timedelta(days=2) < now - ends[-1] < timedelta(days=10))
+    if recent:
+        ended, arn = recent[-1]
+        reports = role_identity(trail.account, "reports-prod-task", "reports-nightly")
+        moment = ended + timedelta(minutes=40)
+        while moment < now - timedelta(hours=1):
+            trail.add(rng, moment, region, "GetSecretValue", reports, "10.20.3.14", PYTHON, arn,
+                      parameters={"secretId": arn, "versionStage": "AWSPREVIOUS"})
+            moment += timedelta(hours=2)
     # Alice reads a key at ten past three in the morning.
     trail.add(rng, day(1, 3, 10), region, "GetSecretValue",
               role_identity(trail.account, "Admin", "alice@example.com"), "203.0.113.10", CONSOLE,
