@@ -14,7 +14,9 @@ export TRAILKEEPER_ALERT_ALLOWED_HOSTS=127.0.0.1
 # The demo's administrator gets a newly generated password on every run, shown below: a
 # demo has no fixed default password, and nobody has to find the first run's output.
 password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
-if "$bin" user list | grep -q '^admin '; then
+# Read whole before matching: `grep -q` would close the pipe while the list is still written.
+users=$("$bin" user list)
+if grep -q '^admin ' <<<"$users"; then
   printf '%s\n' "$password" | "$bin" user set-password admin --password-stdin >/dev/null
 else
   printf '%s\n' "$password" | "$bin" user add admin --role admin --password-stdin >/dev/null
@@ -22,7 +24,7 @@ fi
 # A second person, limited to the payments team's secrets (tagged team=payments): what a
 # team member sees of the same estate.
 team_password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
-if "$bin" user list | grep -q '^payments '; then
+if grep -q '^payments ' <<<"$users"; then
   printf '%s\n' "$team_password" | "$bin" user set-password payments --password-stdin >/dev/null
   "$bin" user set-scope payments team=payments >/dev/null
 else
