@@ -15,7 +15,8 @@ use common::{As, app, get, signed_in};
 const SECRET: &str = "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/payments/db-AbCdEf";
 const JDOE: &str = "arn:aws:iam::111122223333:user/jdoe";
 
-async fn with_samples(pool: &PgPool) {
+/// The secret the records name, as the inventory holds it.
+async fn add_secret(pool: &PgPool) {
     sqlx::query(
         "INSERT INTO secrets (arn, name, region, account_id) \
          VALUES ($1, 'prod/payments/db', 'us-east-1', '111122223333')",
@@ -24,6 +25,10 @@ async fn with_samples(pool: &PgPool) {
     .execute(pool)
     .await
     .unwrap();
+}
+
+async fn with_samples(pool: &PgPool) {
+    add_secret(pool).await;
     let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples");
     ingest_file(pool, &samples.join("records.jsonl"))
         .await
@@ -664,14 +669,7 @@ async fn a_rotations_consumers_are_compared_before_and_after_and_a_stale_one_is_
     let scratch = tempfile::tempdir().unwrap();
     let path = scratch.path().join("rotation.json");
     std::fs::write(&path, serde_json::json!({ "Records": records }).to_string()).unwrap();
-    sqlx::query(
-        "INSERT INTO secrets (arn, name, region, account_id) \
-         VALUES ($1, 'prod/payments/db', 'us-east-1', '111122223333')",
-    )
-    .bind(SECRET)
-    .execute(&pool)
-    .await
-    .unwrap();
+    add_secret(&pool).await;
     ingest_file(&pool, &path).await.unwrap();
 
     let app = app(pool.clone()).await;
