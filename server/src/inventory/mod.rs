@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod assess;
 pub mod changes;
+pub mod grants;
 pub mod labels;
 pub mod policy;
 pub mod read;
