@@ -1,4 +1,4 @@
-//! The IAM policies in `iam/` list exactly the Secrets Manager and CloudTrail operations
+//! The IAM policies in `iam/` list exactly the Secrets Manager, CloudTrail, IAM and KMS operations
 //! Trailkeeper calls: the read-only one what everything but administration calls, the
 //! administration one those and the changes.
 
@@ -70,10 +70,19 @@ fn allowed(file: &str, service: &str) -> BTreeSet<String> {
         .unwrap()
         .iter()
         .filter(|statement| statement["Effect"] == "Allow")
+        // What Secrets Manager does with a key on the caller's behalf is no call of ours.
+        .filter(|statement| !statement["Condition"].to_string().contains("kms:ViaService"))
         .flat_map(|statement| statement["Action"].as_array().unwrap().clone())
         .filter_map(|action| action.as_str()?.strip_prefix(service).map(str::to_string))
         .collect()
 }
+
+/// The reads of who may read a secret: IAM's policies and the KMS keys'.
+const IAM: [(&str, &str); 1] = [(
+    "get_account_authorization_details",
+    "GetAccountAuthorizationDetails",
+)];
+const KMS: [(&str, &str); 1] = [("get_key_policy", "GetKeyPolicy")];
 
 #[test]
 fn the_iam_policies_allow_exactly_what_the_code_calls() {
@@ -84,6 +93,8 @@ fn the_iam_policies_allow_exactly_what_the_code_calls() {
     for (service, operations) in [
         ("secretsmanager:", &SECRETS_MANAGER[..]),
         ("cloudtrail:", &CLOUDTRAIL[..]),
+        ("iam:", &IAM[..]),
+        ("kms:", &KMS[..]),
     ] {
         let reads = called(&reading, operations);
         let mut everything = reads.clone();

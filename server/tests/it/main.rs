@@ -19,6 +19,7 @@ mod detection;
 mod embedded_postgres;
 mod events;
 mod findings;
+mod grants;
 mod iam_policies;
 mod identity;
 mod ingest;

@@ -3,3 +3,4 @@
 //! policy.
 
 pub mod evaluate;
+pub mod fetch;
