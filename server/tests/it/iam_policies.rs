@@ -71,7 +71,11 @@ fn allowed(file: &str, service: &str) -> BTreeSet<String> {
         .iter()
         .filter(|statement| statement["Effect"] == "Allow")
         // What Secrets Manager does with a key on the caller's behalf is no call of ours.
-        .filter(|statement| !statement["Condition"].to_string().contains("kms:ViaService"))
+        .filter(|statement| {
+            !statement["Condition"]
+                .to_string()
+                .contains("kms:ViaService")
+        })
         .flat_map(|statement| statement["Action"].as_array().unwrap().clone())
         .filter_map(|action| action.as_str()?.strip_prefix(service).map(str::to_string))
         .collect()
