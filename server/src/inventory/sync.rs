@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::assess::reassess;
+use super::grants;
 use super::labels::{self, Labels};
 use super::references::resolve_waiting;
 use super::status::StatusThresholds;
@@ -240,6 +241,13 @@ async fn sync_account(
             }
         };
         summaries.push(summary);
+    }
+    // IAM is global: who can read the account's secrets is read once, after all its regions.
+    let synced_account = summaries.iter().find_map(|summary| summary.account.clone());
+    if refused.is_none()
+        && let Some(id) = synced_account
+    {
+        grants::check(pool, &account.config, &id).await?;
     }
     Ok(summaries)
 }

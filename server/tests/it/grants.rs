@@ -175,3 +175,90 @@ async fn the_accounts_principals_are_read_with_every_policy_and_evaluated() {
     assert_eq!(refused.operation, "GetKeyPolicy");
     assert_eq!(refused.code.as_deref(), Some("NotFoundException"));
 }
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn who_can_read_each_secret_is_stored_with_its_path_and_kept_when_iam_refuses(
+    pool: sqlx::PgPool,
+) {
+    let config = peer_config().await;
+    let iam = Client::new(&config);
+    role(&iam, "tk-grants-stored-reader").await;
+    iam.put_role_policy()
+        .role_name("tk-grants-stored-reader")
+        .policy_name("payments")
+        .policy_document(document(json!([{ "Sid": "Payments", "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": "arn:aws:secretsmanager:*:*:secret:tk-grants-stored/payments-*" }])))
+        .send()
+        .await
+        .unwrap();
+    for name in ["payments", "ledger"] {
+        sqlx::query(
+            "INSERT INTO secrets (arn, name, region, account_id, tags) \
+             VALUES ($1, $2, 'us-east-1', '123456789012', '{\"team\": \"payments\"}')",
+        )
+        .bind(format!(
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:tk-grants-stored/{name}-AbCdEf"
+        ))
+        .bind(format!("tk-grants-stored/{name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+
+    trailkeeper::inventory::grants::check(&pool, &config, "123456789012")
+        .await
+        .unwrap();
+    let readers: Vec<(String, String, Vec<String>)> = sqlx::query_as(
+        "SELECT secret_arn, reach, granted_by FROM secret_readers \
+         WHERE principal = 'arn:aws:iam::123456789012:role/tk-grants-stored-reader' \
+         ORDER BY secret_arn",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(readers.len(), 1, "{readers:?}");
+    assert!(
+        readers[0]
+            .0
+            .ends_with(":secret:tk-grants-stored/payments-AbCdEf")
+    );
+    assert_eq!(readers[0].1, "yes");
+    assert_eq!(
+        readers[0].2,
+        ["statement \"Payments\" of inline policy payments of role tk-grants-stored-reader"]
+    );
+    let (principals, error): (i32, Option<String>) = sqlx::query_as(
+        "SELECT principals, error FROM grant_checks WHERE account_id = '123456789012'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(principals > 0);
+    assert_eq!(error, None);
+
+    // Credentials IAM refuses: the refusal is recorded, and what was known is kept.
+    let refused = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url("http://127.0.0.1:9")
+        .load()
+        .await;
+    trailkeeper::inventory::grants::check(&pool, &refused, "123456789012")
+        .await
+        .unwrap();
+    let error: Option<String> =
+        sqlx::query_scalar("SELECT error FROM grant_checks WHERE account_id = '123456789012'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|error| error.starts_with("GetAccountAuthorizationDetails failed")),
+        "{error:?}"
+    );
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM secret_readers")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(kept >= 1);
+}
