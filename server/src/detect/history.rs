@@ -19,7 +19,7 @@ pub const ROTATIONS: &str = "history.rotations";
 
 /// A rotation that has not reported its end for this long is over all the same (its
 /// function gave up without a word).
-const LONGEST_ROTATION: i64 = 24;
+pub const LONGEST_ROTATION: i64 = 24;
 
 /// The inventory's facts about a secret that detection uses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

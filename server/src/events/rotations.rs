@@ -7,13 +7,13 @@ use trailkeeper_app::api::rotations::{
     ConsumerVerdict, RotationConsumer, RotationImpact, RotationOutcome,
 };
 
+use crate::detect::history::LONGEST_ROTATION;
+
 /// The rotations shown: the newest few within a year.
 const ROTATIONS: i64 = 5;
 const LOOK_BACK_DAYS: i64 = 365;
 /// The days of reads compared on each side of a rotation.
 const COMPARED_DAYS: i64 = 7;
-/// A rotation that reported no start within this many hours of its end started unseen.
-const LONGEST_ROTATION_HOURS: i64 = 24;
 
 #[derive(sqlx::FromRow)]
 struct End {
@@ -68,7 +68,7 @@ pub async fn rotation_impact(
         )
         .bind(secret_arn)
         .bind(end.event_time)
-        .bind(end.event_time - Duration::hours(LONGEST_ROTATION_HOURS))
+        .bind(end.event_time - Duration::hours(LONGEST_ROTATION))
         .fetch_one(&mut *db)
         .await?;
         starts.push(started);

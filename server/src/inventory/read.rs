@@ -89,7 +89,8 @@ impl From<SummaryRow> for SecretSummary {
     }
 }
 
-fn tags(tags: Value) -> BTreeMap<String, String> {
+/// The stored tags (`{"key": "value"}`) as a map.
+pub(super) fn tags(tags: Value) -> BTreeMap<String, String> {
     match tags {
         Value::Object(tags) => tags
             .into_iter()

@@ -6,7 +6,7 @@
 pub mod evaluate;
 pub mod fetch;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use aws_config::SdkConfig;
 use chrono::Utc;
@@ -71,7 +71,7 @@ pub async fn check(pool: &PgPool, config: &SdkConfig, account: &str) -> Result<(
         };
         secrets.push(Secret {
             account: account.to_string(),
-            tags: tags(&secret.tags),
+            tags: super::read::tags(secret.tags),
             resource_policy: secret.resource_policy,
             key,
             arn: secret.arn,
@@ -139,14 +139,4 @@ async fn record_check(
     .execute(pool)
     .await?;
     Ok(())
-}
-
-/// The stored tags (`{"key": "value"}`) as the evaluator reads them.
-fn tags(stored: &Value) -> BTreeMap<String, String> {
-    stored
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_string())))
-        .collect()
 }
