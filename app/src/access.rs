@@ -18,6 +18,7 @@ use crate::api::events::{GetEvent, ListEvents, SecretAccess};
 use crate::api::findings::{
     AddSuppression, GetFinding, ListFindings, ListSuppressions, RemoveSuppression, TriageFinding,
 };
+use crate::api::grants::{PrincipalGrantsFn, SecretReadersFn};
 use crate::api::identity::{CurrentIdentity, SignInMethodsFn};
 use crate::api::overview::GetOverview;
 use crate::api::rotations::SecretRotations;
@@ -150,9 +151,10 @@ const fn section(path: &'static str, label: &'static str, access: Access) -> Sec
 }
 
 /// Pages outside the navigation, and the sign-in page, the only public one.
-const OTHER_PAGES: [(&str, Access); 4] = [
+const OTHER_PAGES: [(&str, Access); 5] = [
     ("/login", Access::Public),
     ("/secrets/{*id}", Access::Role(Role::Viewer)),
+    ("/principals/{*arn}", Access::Role(Role::Viewer)),
     ("/events/{id}", Access::Role(Role::Viewer)),
     ("/findings/{id}", Access::Role(Role::Viewer)),
 ];
@@ -160,7 +162,7 @@ const OTHER_PAGES: [(&str, Access); 4] = [
 /// Who may call each server function, keyed by the function itself (its `ServerFn::PATH`),
 /// so a rule cannot name an endpoint that is not there. Only the sign-in page's own
 /// question (how can I sign in here?) is public.
-const SERVER_FUNCTIONS: [(&str, Access); 35] = [
+const SERVER_FUNCTIONS: [(&str, Access); 37] = [
     rule::<CurrentIdentity>(Role::Viewer),
     (<SignInMethodsFn as ServerFn>::PATH, Access::Public),
     rule::<GetOverview>(Role::Viewer),
@@ -176,6 +178,8 @@ const SERVER_FUNCTIONS: [(&str, Access); 35] = [
     rule::<GetEvent>(Role::Viewer),
     rule::<SecretAccess>(Role::Viewer),
     rule::<SecretRotations>(Role::Viewer),
+    rule::<SecretReadersFn>(Role::Viewer),
+    rule::<PrincipalGrantsFn>(Role::Viewer),
     rule::<ListFindings>(Role::Viewer),
     rule::<GetFinding>(Role::Viewer),
     rule::<TriageFinding>(Role::Auditor),

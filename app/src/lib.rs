@@ -26,8 +26,8 @@ use components::time::show_timestamps_in_chosen_zone;
 use pages::{
     alerts::AlertsPage, audit::AuditLogPage, changes::ChangesPage, event::EventPage,
     events::EventsPage, finding::FindingPage, findings::FindingsPage, login::LoginPage,
-    not_found::NotFound, overview::OverviewPage, secret::SecretPage, secrets::SecretsPage,
-    settings::SettingsPage, users::UsersPage,
+    not_found::NotFound, overview::OverviewPage, principal::PrincipalPage, secret::SecretPage,
+    secrets::SecretsPage, settings::SettingsPage, users::UsersPage,
 };
 
 /// The document around every page; rendered on the server only.
@@ -97,6 +97,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/changes") view=ChangesPage />
                     <Route path=path!("/secrets") view=SecretsPage />
                     <Route path=path!("/secrets/*id") view=SecretPage />
+                    <Route path=path!("/principals/*arn") view=PrincipalPage />
                     <Route path=path!("/events") view=EventsPage />
                     <Route path=path!("/events/:id") view=EventPage />
                     <Route path=path!("/findings") view=FindingsPage />

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod changes;
 pub mod events;
 pub mod findings;
+pub mod grants;
 pub mod identity;
 pub mod overview;
 pub mod query;
@@ -34,6 +35,7 @@ mod backend {
     use super::findings::{
         FindingDetail, FindingListing, FindingQuery, NewSuppression, Suppression, TriageAction,
     };
+    use super::grants::{PrincipalGrants, SecretReaders};
     use super::identity::SignInMethods;
     use super::overview::Overview;
     use super::rotations::RotationImpact;
@@ -64,6 +66,10 @@ mod backend {
             &self,
             secret_arn: String,
         ) -> Result<Vec<RotationImpact>, AppError>;
+        /// Who the policies let read the secret with this ARN, and whether each did.
+        async fn secret_readers(&self, secret_arn: String) -> Result<SecretReaders, AppError>;
+        /// What the principal with this ARN can read, and what it did read.
+        async fn principal_grants(&self, principal: String) -> Result<PrincipalGrants, AppError>;
         /// One event by its CloudTrail id.
         async fn event(&self, event_id: String) -> Result<Option<EventRecord>, AppError>;
         /// One secret by name or ARN.

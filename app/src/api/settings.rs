@@ -61,6 +61,11 @@ pub struct DetectionSettings {
     /// A principal still reading the superseded version, or failing, this many hours after a
     /// rotation is a stale consumer.
     pub stale_consumer_hours: i64,
+    /// A principal the policies let read a secret it has not read for this many days holds
+    /// an unused grant (judged once the stored CloudTrail reaches back that far).
+    pub unused_grant_days: i64,
+    /// A principal the policies let read more than this many secrets holds a broad grant.
+    pub broad_grant_secrets: i64,
     /// A what-if preview of new settings runs detection over this many days of events.
     pub what_if_days: i64,
 }
@@ -114,6 +119,8 @@ impl Default for DetectionSettings {
             silence_multiple: 3,
             readback_minutes: 15,
             stale_consumer_hours: 24,
+            unused_grant_days: 90,
+            broad_grant_secrets: 20,
             what_if_days: 30,
         }
     }
@@ -143,6 +150,8 @@ impl DetectionSettings {
             ("silence_multiple", self.silence_multiple),
             ("readback_minutes", self.readback_minutes),
             ("stale_consumer_hours", self.stale_consumer_hours),
+            ("unused_grant_days", self.unused_grant_days),
+            ("broad_grant_secrets", self.broad_grant_secrets),
             ("what_if_days", self.what_if_days),
         ];
         if let Some((name, value)) = whole.iter().find(|(_, value)| *value < 1) {

@@ -4,6 +4,7 @@ pub mod audit_table;
 pub mod badges;
 pub mod choice;
 pub mod column_heads;
+pub mod grants;
 pub mod histogram;
 pub mod layout;
 pub mod load_failed;

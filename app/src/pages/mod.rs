@@ -8,6 +8,7 @@ pub mod findings;
 pub mod login;
 pub mod not_found;
 pub mod overview;
+pub mod principal;
 pub mod secret;
 mod secret_actions;
 pub mod secrets;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::AppError;
 use crate::api::admin::{ChangeOutcome, ChangeSecret};
 use crate::api::events::{AccessReport, EventQuery, principal_name, secret_access};
+use crate::api::grants::{SecretReaders, secret_readers};
 use crate::api::identity::page_offers_changes;
 use crate::api::query;
 use crate::api::rotations::{RotationImpact, secret_rotations};
@@ -18,6 +19,7 @@ use crate::components::access_report::{AccessSection, period};
 use crate::components::action_outcome::ActionOutcome;
 use crate::components::badges::{FindingsBadge, FlagBadges, StatusBadge};
 use crate::components::column_heads::ColumnHeads;
+use crate::components::grants::WhoCanRead;
 use crate::components::load_failed::LoadFailed;
 use crate::components::rotation_impact::RotationImpacts;
 use crate::components::through_trailkeeper::ThroughTrailkeeper;
@@ -81,7 +83,13 @@ fn Secret(
                     let period = period.get_value().to_query_string();
                     let access = secret_access(detail.summary.arn.clone(), period).await;
                     let rotations = secret_rotations(detail.summary.arn.clone()).await;
-                    Loaded::Found(detail, access, rotations)
+                    let readers = secret_readers(detail.summary.arn.clone()).await;
+                    Loaded::Found(Box::new(Found {
+                        detail: *detail,
+                        access,
+                        rotations,
+                        readers,
+                    }))
                 }
                 SecretLookup::Ambiguous(secrets) => Loaded::Ambiguous(secrets),
                 SecretLookup::NotFound => Loaded::NotFound,
@@ -93,9 +101,10 @@ fn Secret(
         <Suspense fallback=|| view! { <p class="muted">"Loading the secret…"</p> }>
             {move || Suspend::new(async move {
                 match lookup.await {
-                    Ok(Loaded::Found(detail, report, rotations)) => {
-                        let access = (report, period.get_value());
-                        view! { <Detail detail=*detail access rotations actions /> }.into_any()
+                    Ok(Loaded::Found(found)) => {
+                        let Found { detail, access, rotations, readers } = *found;
+                        let access = (access, period.get_value());
+                        view! { <Detail detail access rotations readers actions /> }.into_any()
                     }
                     Ok(Loaded::Ambiguous(secrets)) => {
                         view! { <Ambiguous name=id.get_value() secrets /> }.into_any()
@@ -118,17 +127,21 @@ fn Secret(
     }
 }
 
-/// What the page shows: a secret with its access report and its rotations' impact, or why
-/// there is none.
+/// What the page shows: a secret with its access report, its rotations' impact and who can
+/// read it, or why there is none.
 #[derive(Clone, Serialize, Deserialize)]
 enum Loaded {
-    Found(
-        Box<SecretDetail>,
-        Result<AccessReport, AppError>,
-        Result<Vec<RotationImpact>, AppError>,
-    ),
+    Found(Box<Found>),
     Ambiguous(Vec<SecretSummary>),
     NotFound,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct Found {
+    detail: SecretDetail,
+    access: Result<AccessReport, AppError>,
+    rotations: Result<Vec<RotationImpact>, AppError>,
+    readers: Result<SecretReaders, AppError>,
 }
 
 #[component]
@@ -176,6 +189,8 @@ fn Detail(
     access: (Result<AccessReport, AppError>, EventQuery),
     /// Its recent rotations and their consumers.
     rotations: Result<Vec<RotationImpact>, AppError>,
+    /// Who can read it.
+    readers: Result<SecretReaders, AppError>,
     actions: Option<ServerAction<ChangeSecret>>,
 ) -> impl IntoView {
     let SecretDetail {
@@ -357,6 +372,7 @@ fn Detail(
             </section>
         </div>
         <AccessSection report=access.0 period=access.1 />
+        <WhoCanRead readers />
         <RotationImpacts secret_arn=summary.arn.clone() rotations />
         <Policy policy=resource_policy flags=policy_flags />
         <section class="panel" aria-labelledby="timeline-heading">

@@ -10,7 +10,7 @@ use crate::components::load_failed::LoadFailed;
 
 /// Each threshold: its name in the settings, what it is called here, and what it does, with
 /// the reference its default comes from.
-const THRESHOLDS: [(&str, &str, &str); 23] = [
+const THRESHOLDS: [(&str, &str, &str); 25] = [
     (
         "learning_days",
         "Learning period (days)",
@@ -115,6 +115,16 @@ const THRESHOLDS: [(&str, &str, &str); 23] = [
         "stale_consumer_hours",
         "Stale consumer after a rotation (hours)",
         "A principal still reading the version a rotation superseded (AWSPREVIOUS, or its version ID), or failing without one good read, this long after the rotation ended is a finding.",
+    ),
+    (
+        "unused_grant_days",
+        "Unused grant after (days)",
+        "A principal the account's policies let read a secret it has not read for this long holds an unused grant (least privilege: IAM Access Analyzer's unused access defaults to 90 days). Judged once the stored CloudTrail reaches back this far.",
+    ),
+    (
+        "broad_grant_secrets",
+        "Broad grant above (secrets)",
+        "A principal the policies let read more secrets than this, or every secret through secretsmanager:* on *, holds a broad grant.",
     ),
     (
         "what_if_days",

@@ -26,6 +26,9 @@ use trailkeeper_app::api::findings::{
     Finding, FindingDetail, FindingKind, FindingPage, FindingStatus, NewSuppression, Severity,
     Suppression, TriageAction, TriageEntry,
 };
+use trailkeeper_app::api::grants::{
+    Grant, GrantCheck, GrantReach, PrincipalGrants, SecretReaders, UngrantedRead,
+};
 use trailkeeper_app::api::rotations::{
     ConsumerVerdict, RotationConsumer, RotationImpact, RotationOutcome,
 };
@@ -52,6 +55,7 @@ use crate::findings::triage::Actor;
 use crate::ingest::after_ingest;
 use crate::ingest::formats;
 use crate::ingest::load::{prepare, store_unit};
+use crate::inventory::grants::read as grants;
 use crate::inventory::read;
 
 #[derive(OpenApi)]
@@ -63,14 +67,20 @@ use crate::inventory::read;
                        `trailkeeper token create`; the token's role decides what it may do."
     ),
     // Each route's own entry is added where the routes are declared (`web::server_routes`);
-    // the access report and the rotations are served by the secret's route, as a name may
+    // the access report, the rotations and the readers are served by the secret's route, as a name may
     // hold slashes.
-    paths(access, rotations),
+    paths(access, rotations, readers),
     components(schemas(
         AccessReport,
         PrincipalAccess,
         RotationImpact,
         RotationConsumer,
+        SecretReaders,
+        Grant,
+        GrantReach,
+        GrantCheck,
+        PrincipalGrants,
+        UngrantedRead,
         RotationOutcome,
         ConsumerVerdict,
         IngestSummary,
@@ -309,6 +319,10 @@ pub async fn secret(
         let detail = read::find(&mut db, secret).await?;
         return rotations(&mut db, &detail.summary.arn).await;
     }
+    if let (Err(_), Some(secret)) = (&found, id.strip_suffix("/readers")) {
+        let detail = read::find(&mut db, secret).await?;
+        return readers(&mut db, &detail.summary.arn).await;
+    }
     Ok(Json(found?).into_response())
 }
 
@@ -330,6 +344,53 @@ async fn rotations(db: &mut sqlx::PgConnection, arn: &str) -> Result<Response, A
         .await
         .map_err(AppError::from)?;
     Ok(Json(impacts).into_response())
+}
+
+/// Who the account's policies let read the secret's value (each with the statements that
+/// grant it), and whether each read it within the idle period (`unused_grant_days`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/secrets/{id}/readers",
+    tag = "inventory",
+    params(("id" = String, Path, description = "The secret's ARN, or its name when that is unique")),
+    responses(
+        (status = 200, description = "Who can read it, unused grants first", body = SecretReaders),
+        (status = 404, description = "No such secret", body = ApiError),
+    )
+)]
+async fn readers(db: &mut sqlx::PgConnection, arn: &str) -> Result<Response, AppError> {
+    let idle_days = grants::idle_days(db).await.map_err(AppError::from)?;
+    let readers = grants::secret_readers(db, arn, idle_days, chrono::Utc::now())
+        .await
+        .map_err(AppError::from)?;
+    Ok(Json(readers).into_response())
+}
+
+/// What an IAM user or role can read (each secret with the statements that grant it and its
+/// reads within the idle period), and what it read that no grant explains.
+#[utoipa::path(
+    get,
+    path = "/api/v1/principals/{arn}",
+    tag = "inventory",
+    params(("arn" = String, Path, description = "The principal's ARN (`arn:aws:iam::111122223333:role/app`)")),
+    responses(
+        (status = 200, description = "What it can read and did", body = PrincipalGrants),
+        (status = 400, description = "Not a principal's ARN", body = ApiError),
+        (status = 401, description = "No valid token or session", body = ApiError),
+    )
+)]
+pub async fn principal(
+    reader: Reader,
+    Path(arn): Path<String>,
+) -> Result<Json<PrincipalGrants>, AppError> {
+    let principal = grants::principal_named(&arn)?;
+    let mut db = reader.read().await.map_err(AppError::from)?;
+    let idle_days = grants::idle_days(&mut db).await.map_err(AppError::from)?;
+    Ok(Json(
+        grants::principal_grants(&mut db, principal, idle_days, chrono::Utc::now())
+            .await
+            .map_err(AppError::from)?,
+    ))
 }
 
 /// Who used a secret over a period: per principal, reads, writes, errors, first and last

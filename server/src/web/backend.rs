@@ -16,6 +16,7 @@ use trailkeeper_app::api::events::{AccessReport, EventListing, EventQuery, Event
 use trailkeeper_app::api::findings::{
     FindingDetail, FindingListing, FindingQuery, NewSuppression, Suppression, TriageAction,
 };
+use trailkeeper_app::api::grants::{PrincipalGrants, SecretReaders};
 use trailkeeper_app::api::identity::SignInMethods;
 use trailkeeper_app::api::overview::{AwsTarget, Overview};
 use trailkeeper_app::api::rotations::RotationImpact;
@@ -36,6 +37,7 @@ use crate::detect::{settings, what_if};
 use crate::events::read as events;
 use crate::findings::read as findings;
 use crate::findings::triage::{self, Actor};
+use crate::inventory::grants::read as grants;
 use crate::inventory::read;
 use crate::{audit, db};
 
@@ -161,6 +163,23 @@ impl Backend for ServerBackend {
     async fn rotation_impact(&self, secret_arn: String) -> Result<Vec<RotationImpact>, AppError> {
         let mut db = self.reader.read().await.map_err(AppError::from)?;
         crate::events::rotations::rotation_impact(&mut db, &secret_arn, chrono::Utc::now())
+            .await
+            .map_err(AppError::from)
+    }
+
+    async fn secret_readers(&self, secret_arn: String) -> Result<SecretReaders, AppError> {
+        let mut db = self.reader.read().await.map_err(AppError::from)?;
+        let idle_days = grants::idle_days(&mut db).await.map_err(AppError::from)?;
+        grants::secret_readers(&mut db, &secret_arn, idle_days, chrono::Utc::now())
+            .await
+            .map_err(AppError::from)
+    }
+
+    async fn principal_grants(&self, principal: String) -> Result<PrincipalGrants, AppError> {
+        let principal = grants::principal_named(&principal)?;
+        let mut db = self.reader.read().await.map_err(AppError::from)?;
+        let idle_days = grants::idle_days(&mut db).await.map_err(AppError::from)?;
+        grants::principal_grants(&mut db, principal, idle_days, chrono::Utc::now())
             .await
             .map_err(AppError::from)
     }

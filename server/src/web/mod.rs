@@ -194,6 +194,8 @@ pub fn server_routes() -> Vec<ServerRoute> {
         // A secret's name may hold slashes; the same route serves its access report.
         ServerRoute::api(routes!(api::secret), viewer).at("/api/v1/secrets/{*id}"),
         ServerRoute::api(routes!(admin_api::change_secret), admin).at("/api/v1/secrets/{*id}"),
+        // A principal's ARN holds slashes too.
+        ServerRoute::api(routes!(api::principal), viewer).at("/api/v1/principals/{*arn}"),
         ServerRoute::api(routes!(admin_api::changes), estate_admin),
         ServerRoute::api(routes!(admin_api::decide_change), estate_admin),
         ServerRoute::api(routes!(api::ingest), estate_admin).taking(MAX_INGEST_BODY),

@@ -262,3 +262,211 @@ async fn who_can_read_each_secret_is_stored_with_its_path_and_kept_when_iam_refu
         .unwrap();
     assert!(kept >= 1);
 }
+
+/// A value read of `secret` by a session of the role `role`, `days` ago.
+fn role_reads(id: &str, role: &str, secret: &str, days: i64) -> serde_json::Value {
+    let at = chrono::Utc::now() - chrono::Duration::days(days);
+    json!({
+        "eventVersion": "1.09", "eventID": id, "eventName": "GetSecretValue",
+        "eventTime": at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "eventSource": "secretsmanager.amazonaws.com", "awsRegion": "us-east-1",
+        "recipientAccountId": "123456789012", "eventType": "AwsApiCall",
+        "userIdentity": { "type": "AssumedRole", "accountId": "123456789012",
+            "arn": format!("arn:aws:sts::123456789012:assumed-role/{role}/task-1"),
+            "sessionContext": { "sessionIssuer": { "type": "Role",
+                "arn": format!("arn:aws:iam::123456789012:role/{role}") } } },
+        "sourceIPAddress": "10.0.1.5", "resources": [{ "ARN": secret }],
+        "requestParameters": { "secretId": secret }
+    })
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn who_can_read_a_secret_shows_each_grant_with_its_use_and_a_principal_page_the_reverse(
+    pool: sqlx::PgPool,
+) {
+    use crate::common::{app, get, ingest_records, signed_in};
+    use axum::http::StatusCode;
+    use trailkeeper_app::Role;
+
+    let config = peer_config().await;
+    let iam = Client::new(&config);
+    for name in ["tk-grants-web-used", "tk-grants-web-idle"] {
+        role(&iam, name).await;
+        iam.put_role_policy()
+            .role_name(name)
+            .policy_name("db")
+            .policy_document(document(json!([{ "Sid": "ReadDb", "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "arn:aws:secretsmanager:*:*:secret:tk-grants-web/db-*" }])))
+            .send()
+            .await
+            .unwrap();
+    }
+    let secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tk-grants-web/db-AbCdEf";
+    sqlx::query(
+        "INSERT INTO secrets (arn, name, region, account_id) \
+         VALUES ($1, 'tk-grants-web/db', 'us-east-1', '123456789012')",
+    )
+    .bind(secret)
+    .execute(&pool)
+    .await
+    .unwrap();
+    trailkeeper::inventory::grants::check(&pool, &config, "123456789012")
+        .await
+        .unwrap();
+    ingest_records(
+        &pool,
+        vec![
+            role_reads("used-1", "tk-grants-web-used", secret, 3),
+            role_reads("used-2", "tk-grants-web-used", secret, 2),
+            // Long before the idle period: it does not count as use.
+            role_reads("idle-old", "tk-grants-web-idle", secret, 200),
+            // A role no policy lets read it, that read it anyway.
+            role_reads("outsider", "tk-grants-web-outsider", secret, 1),
+        ],
+    )
+    .await;
+
+    let app = app(pool.clone()).await;
+    let viewer = signed_in(&pool, "vera", Role::Viewer).await;
+    let fetched = get(&app, "/api/v1/secrets/tk-grants-web/db/readers", &viewer).await;
+    assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.body);
+    let readers: serde_json::Value = serde_json::from_str(&fetched.body).unwrap();
+    assert_eq!(readers["idle_days"], 90);
+    assert_eq!(readers["check"]["error"], serde_json::Value::Null);
+    let grants = readers["grants"].as_array().unwrap();
+    let ours: Vec<(&str, i64)> = grants
+        .iter()
+        .filter(|grant| {
+            grant["principal"]
+                .as_str()
+                .unwrap()
+                .contains("tk-grants-web-")
+        })
+        .map(|grant| {
+            (
+                grant["principal"].as_str().unwrap(),
+                grant["reads"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    // The unused grant first.
+    assert_eq!(
+        ours,
+        [
+            ("arn:aws:iam::123456789012:role/tk-grants-web-idle", 0),
+            ("arn:aws:iam::123456789012:role/tk-grants-web-used", 2),
+        ]
+    );
+    // Other tests' roles in the peer may read it too: all unused, so first as well.
+    assert!(
+        grants
+            .iter()
+            .take_while(|grant| grant["reads"] == 0)
+            .count()
+            >= 1
+    );
+    assert_eq!(grants.last().unwrap()["reads"], 2);
+    let idle = grants
+        .iter()
+        .find(|grant| {
+            grant["principal"]
+                .as_str()
+                .unwrap()
+                .ends_with("/tk-grants-web-idle")
+        })
+        .unwrap();
+    assert_eq!(idle["reach"], "yes");
+    assert_eq!(idle["last_read_at"], serde_json::Value::Null);
+    assert_eq!(
+        idle["granted_by"][0],
+        "statement \"ReadDb\" of inline policy db of role tk-grants-web-idle"
+    );
+
+    // The page: who can read it, the unused grant marked, the statement to narrow.
+    let page = get(&app, "/secrets/tk-grants-web/db", &viewer).await;
+    assert!(
+        page.body.contains("data-testid=\"who-can-read\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("did not in the last 90 days (unused grants)")
+    );
+    assert!(page.body.contains("unused for 90 days"));
+    assert!(
+        page.body
+            .contains("To narrow: remove this secret from statement")
+    );
+    assert!(
+        page.body
+            .contains("href=\"/principals/arn:aws:iam::123456789012:role/tk-grants-web-idle\"")
+    );
+
+    // The principal's page and API: what it can read, and what it read with no grant.
+    let idle = get(
+        &app,
+        "/api/v1/principals/arn:aws:iam::123456789012:role/tk-grants-web-idle",
+        &viewer,
+    )
+    .await;
+    assert_eq!(idle.status, StatusCode::OK, "{}", idle.body);
+    let idle: serde_json::Value = serde_json::from_str(&idle.body).unwrap();
+    assert_eq!(idle["grants"][0]["secret_name"], "tk-grants-web/db");
+    assert_eq!(idle["grants"][0]["reads"], 0);
+    assert_eq!(idle["check"]["account_id"], "123456789012");
+    let outsider = get(
+        &app,
+        "/api/v1/principals/arn:aws:iam::123456789012:role/tk-grants-web-outsider",
+        &viewer,
+    )
+    .await;
+    let outsider: serde_json::Value = serde_json::from_str(&outsider.body).unwrap();
+    assert_eq!(outsider["grants"], json!([]));
+    assert_eq!(
+        outsider["other_reads"][0]["secret_name"],
+        "tk-grants-web/db"
+    );
+    assert_eq!(outsider["other_reads"][0]["reads"], 1);
+    let page = get(
+        &app,
+        "/principals/arn:aws:iam::123456789012:role/tk-grants-web-used",
+        &viewer,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("<h1>tk-grants-web-used<!></h1>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("It can read 1 secret and read each in the last 90 days."),
+        "{}",
+        page.body
+    );
+
+    // Hostile principals: too long is refused with why; markup stays text.
+    let long = format!("/api/v1/principals/{}", "a".repeat(2049));
+    let refused = get(&app, &long, &viewer).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("at most 2048 characters"),
+        "{}",
+        refused.body
+    );
+    let page = get(
+        &app,
+        "/principals/%3Cscript%3Ealert(1)%3C/script%3E",
+        &viewer,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("<script>alert(1)"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("The policies Trailkeeper read let it read no secret.")
+    );
+}

@@ -5,6 +5,7 @@
 
 pub mod evaluate;
 pub mod fetch;
+pub mod read;
 
 use std::collections::HashMap;
 
