@@ -116,10 +116,15 @@ pub enum FindingKind {
     LoggingNarrowed,
     /// After a rotation, a principal kept reading the superseded version, or kept failing.
     RotationStaleConsumer,
+    /// A principal the policies let read secrets it has not read for the idle period.
+    UnusedGrant,
+    /// A principal the policies let read very many secrets, or every one (`secretsmanager:*`
+    /// on `*`).
+    BroadGrant,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 28] = [
+    pub const ALL: [FindingKind; 30] = [
         FindingKind::RotationFailed,
         FindingKind::RotationStuck,
         FindingKind::RotationOverdue,
@@ -148,6 +153,8 @@ impl FindingKind {
         FindingKind::LoggingStopped,
         FindingKind::LoggingNarrowed,
         FindingKind::RotationStaleConsumer,
+        FindingKind::UnusedGrant,
+        FindingKind::BroadGrant,
     ];
 
     /// The name in URLs, the API and the store.
@@ -181,6 +188,8 @@ impl FindingKind {
             FindingKind::LoggingStopped => "logging_stopped",
             FindingKind::LoggingNarrowed => "logging_narrowed",
             FindingKind::RotationStaleConsumer => "rotation_stale_consumer",
+            FindingKind::UnusedGrant => "unused_grant",
+            FindingKind::BroadGrant => "broad_grant",
         }
     }
 
@@ -214,6 +223,8 @@ impl FindingKind {
             FindingKind::LoggingStopped => "logging stopped",
             FindingKind::LoggingNarrowed => "logging narrowed",
             FindingKind::RotationStaleConsumer => "stale consumer after rotation",
+            FindingKind::UnusedGrant => "unused grant",
+            FindingKind::BroadGrant => "broad grant",
         }
     }
 

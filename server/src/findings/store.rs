@@ -202,6 +202,8 @@ pub enum About {
     },
     /// A trail's ARN, an account × region (`111111111111/eu-west-1`): the finding's subject.
     Subject(String),
+    /// An IAM user or role: the finding's subject and its principal.
+    Principal(String),
 }
 
 impl About {
@@ -209,21 +211,28 @@ impl About {
     fn key(&self) -> &str {
         match self {
             About::Secret { arn, .. } => arn,
-            About::Subject(subject) => subject,
+            About::Subject(subject) | About::Principal(subject) => subject,
         }
     }
 
     fn secret(&self) -> (Option<&str>, Option<&str>) {
         match self {
             About::Secret { arn, name } => (Some(arn), Some(name)),
-            About::Subject(_) => (None, None),
+            About::Subject(_) | About::Principal(_) => (None, None),
         }
     }
 
     fn subject(&self) -> Option<&str> {
         match self {
             About::Secret { .. } => None,
-            About::Subject(subject) => Some(subject),
+            About::Subject(subject) | About::Principal(subject) => Some(subject),
+        }
+    }
+
+    fn principal(&self) -> Option<&str> {
+        match self {
+            About::Principal(principal) => Some(principal),
+            About::Secret { .. } | About::Subject(_) => None,
         }
     }
 }
@@ -242,30 +251,31 @@ pub async fn hold(
     let mut recorded = Recorded::default();
     for condition in &conditions {
         let (secret_arn, secret_name) = condition.about.secret();
-        let created = sqlx::query_scalar!(
+        let created: bool = sqlx::query_scalar(
             "INSERT INTO findings AS f (kind, severity, title, explanation, secret_arn, \
                  secret_name, account_id, region, first_seen, last_seen, count, detail, \
-                 subject, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 1, $10, $11, \
-                 CASE WHEN suppressed($1, NULL, $5, $6) THEN 'suppressed' ELSE 'open' END) \
+                 subject, principal, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 1, $10, $11, $12, \
+                 CASE WHEN suppressed($1, $12, $5, $6) THEN 'suppressed' ELSE 'open' END) \
              ON CONFLICT (kind, COALESCE(principal, ''), COALESCE(secret_arn, ''), COALESCE(subject, '')) \
                  WHERE status <> 'resolved' \
              DO UPDATE SET severity = EXCLUDED.severity, title = EXCLUDED.title, \
                  explanation = EXCLUDED.explanation, detail = EXCLUDED.detail, \
                  last_seen = EXCLUDED.last_seen, updated_at = now() \
-             RETURNING (xmax = 0) AS \"created!\"",
-            condition.kind.as_str(),
-            condition.severity.as_str(),
-            condition.title,
-            condition.explanation,
-            secret_arn,
-            secret_name,
-            condition.account_id,
-            condition.region,
-            now,
-            condition.detail,
-            condition.about.subject()
+             RETURNING (xmax = 0)",
         )
+        .bind(condition.kind.as_str())
+        .bind(condition.severity.as_str())
+        .bind(&condition.title)
+        .bind(&condition.explanation)
+        .bind(secret_arn)
+        .bind(secret_name)
+        .bind(&condition.account_id)
+        .bind(&condition.region)
+        .bind(now)
+        .bind(&condition.detail)
+        .bind(condition.about.subject())
+        .bind(condition.about.principal())
         .fetch_one(&mut *tx)
         .await?;
         if created {

@@ -470,3 +470,139 @@ async fn who_can_read_a_secret_shows_each_grant_with_its_use_and_a_principal_pag
             .contains("The policies Trailkeeper read let it read no secret.")
     );
 }
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn unused_and_broad_grants_are_findings_about_the_principal_until_they_are_not(
+    pool: sqlx::PgPool,
+) {
+    use crate::common::ingest_records;
+    use trailkeeper::detect::DetectionSettings;
+    use trailkeeper::detect::conditions::grants::reassess;
+
+    let config = peer_config().await;
+    let iam = Client::new(&config);
+    role(&iam, "tk-grants-find-idle").await;
+    iam.put_role_policy()
+        .role_name("tk-grants-find-idle")
+        .policy_name("ledger")
+        .policy_document(document(json!([{ "Sid": "Ledger", "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": "arn:aws:secretsmanager:*:*:secret:tk-grants-find/*" }])))
+        .send()
+        .await
+        .unwrap();
+    role(&iam, "tk-grants-find-admin").await;
+    iam.put_role_policy()
+        .role_name("tk-grants-find-admin")
+        .policy_name("everything")
+        .policy_document(document(json!([{ "Sid": "All", "Effect": "Allow",
+            "Action": "secretsmanager:*", "Resource": "*" }])))
+        .send()
+        .await
+        .unwrap();
+    let arn =
+        |name: &str| format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbCdEf");
+    for name in ["tk-grants-find/a", "tk-grants-find/b"] {
+        sqlx::query(
+            "INSERT INTO secrets (arn, name, region, account_id, created_at) \
+             VALUES ($1, $2, 'us-east-1', '123456789012', now() - interval '200 days')",
+        )
+        .bind(arn(name))
+        .bind(name)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    trailkeeper::inventory::grants::check(&pool, &config, "123456789012")
+        .await
+        .unwrap();
+    let open = |pool: sqlx::PgPool| async move {
+        let found: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT kind, severity, title, explanation FROM findings \
+             WHERE principal LIKE '%:role/tk-grants-find-%' AND status = 'open' \
+               AND kind IN ('unused_grant', 'broad_grant') \
+             ORDER BY kind, title",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        found
+    };
+    let settings = DetectionSettings::default();
+
+    // Without 90 days of stored CloudTrail, nothing is judged unused yet.
+    reassess(&pool, &settings, chrono::Utc::now())
+        .await
+        .unwrap();
+    let found = open(pool.clone()).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "broad_grant");
+    assert_eq!(found[0].1, "medium");
+    assert_eq!(found[0].2, "tk-grants-find-admin can read every secret");
+    assert!(
+        found[0].3.starts_with(
+            "statement \"All\" of inline policy everything of role tk-grants-find-admin allows \
+             secretsmanager:* on every resource"
+        ),
+        "{}",
+        found[0].3
+    );
+
+    // With history, the roles that read nothing hold unused grants, with what to narrow.
+    ingest_records(
+        &pool,
+        vec![role_reads(
+            "old",
+            "tk-grants-find-admin",
+            &arn("tk-grants-find/a"),
+            120,
+        )],
+    )
+    .await;
+    reassess(&pool, &settings, chrono::Utc::now())
+        .await
+        .unwrap();
+    let found = open(pool.clone()).await;
+    let unused: Vec<&(String, String, String, String)> =
+        found.iter().filter(|f| f.0 == "unused_grant").collect();
+    assert_eq!(unused.len(), 2, "{found:?}");
+    let idle = unused
+        .iter()
+        .find(|f| f.2.starts_with("tk-grants-find-idle"))
+        .unwrap();
+    assert_eq!(idle.1, "low");
+    assert_eq!(
+        idle.2,
+        "tk-grants-find-idle can read 2 secrets it has not read in 90 days"
+    );
+    assert!(
+        idle.3.contains("(tk-grants-find/a, tk-grants-find/b)")
+            && idle
+                .3
+                .contains("narrow statement \"Ledger\" of inline policy ledger"),
+        "{}",
+        idle.3
+    );
+
+    // Reading them both resolves the idle role's; the admin's stays.
+    ingest_records(
+        &pool,
+        vec![
+            role_reads("a", "tk-grants-find-idle", &arn("tk-grants-find/a"), 1),
+            role_reads("b", "tk-grants-find-idle", &arn("tk-grants-find/b"), 1),
+        ],
+    )
+    .await;
+    reassess(&pool, &settings, chrono::Utc::now())
+        .await
+        .unwrap();
+    let found = open(pool.clone()).await;
+    let titles: Vec<&str> = found.iter().map(|f| f.2.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "tk-grants-find-admin can read every secret",
+            "tk-grants-find-admin can read 2 secrets it has not read in 90 days"
+        ]
+    );
+}

@@ -1,7 +1,8 @@
 //! Standing conditions of the inventory, re-evaluated after each sync rather than per event:
 //! a rotation that is stuck, overdue or neglected, a secret nobody reads, what the trails do
-//! not record, and a region whose events stopped arriving.
+//! not record, a region whose events stopped arriving, and grants unused or too broad.
 
+pub mod grants;
 pub mod ingest_silence;
 pub mod rotation_schedule;
 pub mod trail_health;
@@ -28,6 +29,7 @@ pub async fn after_sync(pool: &PgPool, synced: &[SyncSummary]) -> Result<(), sql
     if let Some(settings) = settings_or_warning(pool).await? {
         trail_health::reassess(pool, &settings, now).await?;
         ingest_silence::reassess(pool, &settings, now).await?;
+        grants::reassess(pool, &settings, now).await?;
     }
     Ok(())
 }

@@ -196,6 +196,24 @@ pub fn can_read(principal: &Principal, secret: &Secret) -> Verdict {
     }
 }
 
+/// The identity statement, if any, that lets `principal` do anything in Secrets Manager to
+/// every resource without a condition (`secretsmanager:*` or `*` on `*`): a grant of every
+/// secret there is or will be.
+pub fn every_secret(principal: &Principal) -> Option<String> {
+    statements(&principal.identity_policies)
+        .into_iter()
+        .find(|named| {
+            let statement = named.statement;
+            named.effect == Effect::Allow
+                && statement.get("Condition").is_none()
+                && names(&statement["Action"])
+                    .iter()
+                    .any(|action| *action == "*" || action.eq_ignore_ascii_case("secretsmanager:*"))
+                && names(&statement["Resource"]).contains(&"*")
+        })
+        .map(|named| named.name)
+}
+
 fn refused(reason: String) -> Verdict {
     Verdict {
         reach: Reach::No,

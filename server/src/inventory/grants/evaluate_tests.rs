@@ -317,3 +317,37 @@ fn hostile_documents_grant_nothing_and_do_not_panic() {
         assert_ne!(verdict.reach, Reach::Yes, "{statements}");
     }
 }
+
+#[test]
+fn only_an_unconditional_allow_of_everything_on_everything_grants_every_secret() {
+    let admin = role(
+        "admin",
+        vec![policy(
+            "managed policy arn:aws:iam::aws:policy/SecretsManagerReadWrite",
+            json!([
+                allow("secretsmanager:GetSecretValue", SECRET),
+                allow("SecretsManager:*", "*")
+            ]),
+        )],
+    );
+    assert_eq!(
+        every_secret(&admin).as_deref(),
+        Some(
+            "statement \"Read\" of managed policy arn:aws:iam::aws:policy/SecretsManagerReadWrite"
+        )
+    );
+    let narrower = [
+        allow(
+            "secretsmanager:*",
+            "arn:aws:secretsmanager:*:*:secret:prod/*",
+        ),
+        allow("secretsmanager:Get*", "*"),
+        json!({ "Effect": "Allow", "Action": "*", "Resource": "*",
+                "Condition": { "StringEquals": { "aws:SourceVpce": "vpce-1" } } }),
+        json!({ "Effect": "Deny", "Action": "*", "Resource": "*" }),
+    ];
+    for statement in narrower {
+        let principal = role("app", vec![policy("p", json!([statement.clone()]))]);
+        assert_eq!(every_secret(&principal), None, "{statement}");
+    }
+}

@@ -14,7 +14,7 @@ use chrono::Utc;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use evaluate::{Key, Reach, Secret, can_read};
+use evaluate::{Key, Reach, Secret, can_read, every_secret};
 
 /// The key Secrets Manager uses when a secret names none.
 const DEFAULT_KEY: &str = "alias/aws/secretsmanager";
@@ -79,9 +79,17 @@ pub async fn check(pool: &PgPool, config: &SdkConfig, account: &str) -> Result<(
         });
     }
 
-    let mut rows = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut rows = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    let everything: Vec<Option<String>> = principals.iter().map(every_secret).collect();
     for secret in &secrets {
-        for principal in &principals {
+        for (principal, everything) in principals.iter().zip(&everything) {
             let verdict = can_read(principal, secret);
             let reach = match verdict.reach {
                 Reach::No => continue,
@@ -93,6 +101,7 @@ pub async fn check(pool: &PgPool, config: &SdkConfig, account: &str) -> Result<(
             rows.2.push(reach);
             rows.3.push(Value::from(verdict.granted_by));
             rows.4.push(Value::from(verdict.reasons));
+            rows.5.push(everything.clone());
         }
     }
     let arns: Vec<&str> = secrets.iter().map(|secret| secret.arn.as_str()).collect();
@@ -103,18 +112,20 @@ pub async fn check(pool: &PgPool, config: &SdkConfig, account: &str) -> Result<(
         .await?;
     // Text arrays of differing lengths do not unnest into rows: they go as JSON.
     sqlx::query(
-        "INSERT INTO secret_readers (secret_arn, principal, reach, granted_by, reasons) \
+        "INSERT INTO secret_readers (secret_arn, principal, reach, granted_by, reasons, \
+             every_secret) \
          SELECT arn, principal, reach, \
              ARRAY(SELECT jsonb_array_elements_text(granted_by)), \
-             ARRAY(SELECT jsonb_array_elements_text(reasons)) \
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[]) \
-             AS r (arn, principal, reach, granted_by, reasons)",
+             ARRAY(SELECT jsonb_array_elements_text(reasons)), every_secret \
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::text[]) \
+             AS r (arn, principal, reach, granted_by, reasons, every_secret)",
     )
     .bind(&rows.0)
     .bind(&rows.1)
     .bind(&rows.2)
     .bind(&rows.3)
     .bind(&rows.4)
+    .bind(&rows.5)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
