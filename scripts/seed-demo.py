@@ -314,6 +314,35 @@ def seed(clock, sessions):
     return estate
 
 
+def grant_access(sessions):
+    """The IAM roles that read the secrets, each granted its application's: and two that
+    show what Trailkeeper's Who can read is for — a retired reporting job still granted the
+    production reports secrets (an unused grant) and a break-glass role granted everything
+    (a broad grant)."""
+    session = boto3.Session()
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]})
+    decrypt = {"Sid": "Decrypt", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}
+
+    def role(env, name, statement):
+        iam = (sessions.get(env, session) if sessions else session).client("iam", region_name="us-east-1")
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
+        iam.put_role_policy(RoleName=name, PolicyName="secrets", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [statement, decrypt]}))
+
+    def reads(env, app):
+        return {"Sid": "ReadOwnSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                "Resource": f"arn:aws:secretsmanager:*:*:secret:{env}/{app}/*"}
+
+    for _, app, _ in APPLICATIONS:
+        for env in ["prod", "staging"]:
+            role(env, f"{app}-{env}-task", reads(env, app))
+    role("prod", "reports-legacy-task", reads("prod", "reports"))
+    role("prod", "ops-break-glass", {"Sid": "BreakGlass", "Effect": "Allow",
+                                     "Action": "secretsmanager:*", "Resource": "*"})
+
+
 def current_version(client, name):
     versions = client.list_secret_version_ids(SecretId=name)["Versions"]
     return next(v["VersionId"] for v in versions if "AWSCURRENT" in v.get("VersionStages", []))
@@ -332,6 +361,7 @@ def main():
     sessions = organisation() if args.organization else None
     try:
         estate = seed(clock, sessions)
+        grant_access(sessions)
     finally:
         clock.set(0)
     replicas = sum(len(s["replicas"]) for s in estate)

@@ -1,7 +1,7 @@
 // The events explorer in a real browser: a secret made in the AWS API peer and synced,
 // CloudTrail records about it ingested by the real binary, then filtered by secret and
 // principal, one opened, the filter exported as CSV, the secret's Access section and
-// changes read, and a rotated secret's Rotation impact.
+// changes read, a rotated secret's Rotation impact, and who can read a secret.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -39,6 +39,29 @@ except client.exceptions.ResourceExistsException:
   });
   assert.equal(made.status, 0, `creating the secret failed:\n${made.stderr}`);
   return made.stdout.trim();
+}
+
+/** Makes an IAM role in the AWS peer allowed to read the secrets under `prefix`. */
+function grantRole(name, prefix) {
+  const script = `
+import boto3, json, sys
+iam = boto3.client("iam", region_name="us-east-1")
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+    "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+try:
+    iam.create_role(RoleName=sys.argv[1], AssumeRolePolicyDocument=json.dumps(trust))
+except iam.exceptions.EntityAlreadyExistsException:
+    pass
+iam.put_role_policy(RoleName=sys.argv[1], PolicyName="orders", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Sid": "ReadOrders", "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": "arn:aws:secretsmanager:*:*:secret:" + sys.argv[2] + "*"}]}))
+`;
+  const made = spawnSync(path.join(repoRoot, '.venv', 'bin', 'python'), ['-c', script, name, prefix], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  });
+  assert.equal(made.status, 0, `granting the role failed:\n${made.stderr}`);
 }
 
 /** A CloudTrail record about the secret (`arn`, by default the first), `minutesAgo` before now. */
@@ -84,6 +107,9 @@ function rotationRecords(role) {
 before(async () => {
   secretArn = createSecret(secretName);
   rotatedArn = createSecret(rotatedName);
+  // The reader is granted what it reads; a retired job is granted it too and never reads.
+  grantRole('orders-api', 'e2e/events/');
+  grantRole('orders-legacy', 'e2e/events/');
   server = await startServer({ TRAILKEEPER_REGIONS: 'us-east-1' });
   const synced = await server.run(['sync', '--regions', 'us-east-1']);
   assert.equal(synced.code, 0, synced.stderr);
@@ -198,5 +224,29 @@ test("a rotated secret's Rotation impact shows the consumer still reading the ol
   await page.waitForURL(/\/events\?/);
   const ids = await rows().evaluateAll((trs) => trs.map((tr) => tr.dataset.eventId));
   assert.deepEqual(ids, ['e2e-r7', 'e2e-r6', 'e2e-r2']);
+  assert.deepEqual(problems, []);
+});
+
+test('Who can read lists the unused grant first, and its principal page the reverse', async () => {
+  await page.goto(`${server.url}/secrets/${secretArn}`);
+  const grants = page.getByTestId('who-can-read').getByTestId('grants');
+  await grants.waitFor();
+  const legacy = 'arn:aws:iam::123456789012:role/orders-legacy';
+  const first = grants.locator('tbody tr').first();
+  assert.equal(await first.getAttribute('data-principal'), legacy, 'the unused grant first');
+  assert.equal(await first.getByTestId('unused-grant').innerText(), 'unused for 90 days');
+  assert.match(await first.getByTestId('narrowing').innerText(),
+    /To narrow: remove this secret from statement "ReadOrders" of inline policy orders of role orders-legacy/);
+  const used = grants.locator(`tr[data-principal="${reader}"]`);
+  assert.equal(await used.getByTestId('unused-grant').count(), 0);
+  assert.match(await used.locator('td').nth(3).innerText(), /^2$/);
+
+  await first.getByRole('link', { name: 'orders-legacy' }).click();
+  await page.waitForURL(/\/principals\//);
+  assert.equal(await page.getByTestId('principal-arn').innerText(), legacy);
+  const secrets = page.getByTestId('can-read').locator(`tr[data-secret="${secretArn}"]`);
+  assert.match(await secrets.innerText(), /e2e\/events\/orders-db/);
+  assert.equal(await secrets.getByTestId('unused-grant').count(), 1);
+  await page.screenshot({ path: path.join(screenshots, 'principal.png'), fullPage: true });
   assert.deepEqual(problems, []);
 });
