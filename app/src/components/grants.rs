@@ -44,6 +44,9 @@ pub fn WhoCanRead(readers: Result<SecretReaders, AppError>) -> impl IntoView {
             let summary = match (readers.grants.len(), unused) {
                 (0, _) if readers.check.is_none() => String::new(),
                 (0, _) => "No user or role of the account can read it.".to_string(),
+                (1, 1) => format!(
+                    "1 principal can read it, and did not in the last {idle_days} days (an unused grant)."
+                ),
                 (_, 0) => format!("{can_read} can read it; each did in the last {idle_days} days."),
                 (_, unused) => format!(
                     "{can_read} can read it; {unused} did not in the last {idle_days} days (unused grants)."

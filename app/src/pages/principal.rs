@@ -50,6 +50,9 @@ fn Principal(access: PrincipalGrants) -> impl IntoView {
     let can_read = counted(grants.len(), "secret");
     let summary = match (grants.len(), unused) {
         (0, _) => "The policies Trailkeeper read let it read no secret.".to_string(),
+        (1, 1) => format!(
+            "It can read 1 secret, and did not read it in the last {idle_days} days (an unused grant)."
+        ),
         (_, 0) => format!("It can read {can_read} and read each in the last {idle_days} days."),
         (_, unused) => format!(
             "It can read {can_read}; it did not read {unused} of them in the last {idle_days} days (unused grants)."
