@@ -48,6 +48,18 @@ async fn role(iam: &Client, name: &str) {
         .unwrap();
 }
 
+/// A role (see [`role`]) with one inline policy of `statements`.
+async fn role_with(iam: &Client, name: &str, policy: &str, statements: serde_json::Value) {
+    role(iam, name).await;
+    iam.put_role_policy()
+        .role_name(name)
+        .policy_name(policy)
+        .policy_document(document(statements))
+        .send()
+        .await
+        .unwrap();
+}
+
 fn named<'a>(all: &'a [Principal], suffix: &str) -> &'a Principal {
     all.iter()
         .find(|principal| principal.arn.ends_with(suffix))
@@ -93,16 +105,15 @@ async fn the_accounts_principals_are_read_with_every_policy_and_evaluated() {
         .send()
         .await
         .unwrap();
-    role(&iam, "tk-grants-app").await;
-    iam.put_role_policy()
-        .role_name("tk-grants-app")
-        .policy_name("read")
-        .policy_document(document(json!([{ "Effect": "Allow",
+    role_with(
+        &iam,
+        "tk-grants-app",
+        "read",
+        json!([{ "Effect": "Allow",
             "Action": "secretsmanager:GetSecretValue", "Resource": "*",
-            "Condition": { "StringEquals": { "aws:PrincipalTag/team": "payments" } } }])))
-        .send()
-        .await
-        .unwrap();
+            "Condition": { "StringEquals": { "aws:PrincipalTag/team": "payments" } } }]),
+    )
+    .await;
     role(&iam, "tk-grants-bounded").await;
     iam.attach_role_policy()
         .role_name("tk-grants-bounded")
@@ -182,16 +193,15 @@ async fn who_can_read_each_secret_is_stored_with_its_path_and_kept_when_iam_refu
 ) {
     let config = peer_config().await;
     let iam = Client::new(&config);
-    role(&iam, "tk-grants-stored-reader").await;
-    iam.put_role_policy()
-        .role_name("tk-grants-stored-reader")
-        .policy_name("payments")
-        .policy_document(document(json!([{ "Sid": "Payments", "Effect": "Allow",
+    role_with(
+        &iam,
+        "tk-grants-stored-reader",
+        "payments",
+        json!([{ "Sid": "Payments", "Effect": "Allow",
             "Action": "secretsmanager:GetSecretValue",
-            "Resource": "arn:aws:secretsmanager:*:*:secret:tk-grants-stored/payments-*" }])))
-        .send()
-        .await
-        .unwrap();
+            "Resource": "arn:aws:secretsmanager:*:*:secret:tk-grants-stored/payments-*" }]),
+    )
+    .await;
     for name in ["payments", "ledger"] {
         sqlx::query(
             "INSERT INTO secrets (arn, name, region, account_id, tags) \
@@ -291,16 +301,15 @@ async fn who_can_read_a_secret_shows_each_grant_with_its_use_and_a_principal_pag
     let config = peer_config().await;
     let iam = Client::new(&config);
     for name in ["tk-grants-web-used", "tk-grants-web-idle"] {
-        role(&iam, name).await;
-        iam.put_role_policy()
-            .role_name(name)
-            .policy_name("db")
-            .policy_document(document(json!([{ "Sid": "ReadDb", "Effect": "Allow",
+        role_with(
+            &iam,
+            name,
+            "db",
+            json!([{ "Sid": "ReadDb", "Effect": "Allow",
                 "Action": "secretsmanager:GetSecretValue",
-                "Resource": "arn:aws:secretsmanager:*:*:secret:tk-grants-web/db-*" }])))
-            .send()
-            .await
-            .unwrap();
+                "Resource": "arn:aws:secretsmanager:*:*:secret:tk-grants-web/db-*" }]),
+        )
+        .await;
     }
     let secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tk-grants-web/db-AbCdEf";
     sqlx::query(
@@ -481,25 +490,23 @@ async fn unused_and_broad_grants_are_findings_about_the_principal_until_they_are
 
     let config = peer_config().await;
     let iam = Client::new(&config);
-    role(&iam, "tk-grants-find-idle").await;
-    iam.put_role_policy()
-        .role_name("tk-grants-find-idle")
-        .policy_name("ledger")
-        .policy_document(document(json!([{ "Sid": "Ledger", "Effect": "Allow",
+    role_with(
+        &iam,
+        "tk-grants-find-idle",
+        "ledger",
+        json!([{ "Sid": "Ledger", "Effect": "Allow",
             "Action": "secretsmanager:GetSecretValue",
-            "Resource": "arn:aws:secretsmanager:*:*:secret:tk-grants-find/*" }])))
-        .send()
-        .await
-        .unwrap();
-    role(&iam, "tk-grants-find-admin").await;
-    iam.put_role_policy()
-        .role_name("tk-grants-find-admin")
-        .policy_name("everything")
-        .policy_document(document(json!([{ "Sid": "All", "Effect": "Allow",
-            "Action": "secretsmanager:*", "Resource": "*" }])))
-        .send()
-        .await
-        .unwrap();
+            "Resource": "arn:aws:secretsmanager:*:*:secret:tk-grants-find/*" }]),
+    )
+    .await;
+    role_with(
+        &iam,
+        "tk-grants-find-admin",
+        "everything",
+        json!([{ "Sid": "All", "Effect": "Allow",
+            "Action": "secretsmanager:*", "Resource": "*" }]),
+    )
+    .await;
     let arn =
         |name: &str| format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbCdEf");
     for name in ["tk-grants-find/a", "tk-grants-find/b"] {

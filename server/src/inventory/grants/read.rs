@@ -103,23 +103,7 @@ pub async fn secret_readers(
     .bind(secret_arn)
     .fetch_optional(&mut *db)
     .await?;
-    let mut grants: Vec<Grant> = sqlx::query_as::<_, GrantRow>(
-        "SELECT r.principal, r.secret_arn, s.name AS secret_name, r.reach, r.granted_by, \
-             r.reasons, used.last_read_at, COALESCE(used.reads, 0) AS reads \
-         FROM secret_readers r JOIN secrets s ON s.arn = r.secret_arn \
-         LEFT JOIN (SELECT principal, max(event_time) AS last_read_at, count(*) AS reads \
-                    FROM events WHERE secret_arn = $1 AND event_name = 'GetSecretValue' \
-                      AND error_code IS NULL AND event_time >= $2 \
-                    GROUP BY principal) used ON used.principal = r.principal \
-         WHERE r.secret_arn = $1",
-    )
-    .bind(secret_arn)
-    .bind(since)
-    .fetch_all(&mut *db)
-    .await?
-    .into_iter()
-    .map(Grant::from)
-    .collect();
+    let mut grants = grants_where(db, Side::Secret, secret_arn, since).await?;
     unused_first(&mut grants, |grant| grant.principal.clone());
     Ok(SecretReaders {
         check: check.map(GrantCheck::from),
@@ -148,23 +132,7 @@ pub async fn principal_grants(
         }
         None => None,
     };
-    let mut grants: Vec<Grant> = sqlx::query_as::<_, GrantRow>(
-        "SELECT r.principal, r.secret_arn, s.name AS secret_name, r.reach, r.granted_by, \
-             r.reasons, used.last_read_at, COALESCE(used.reads, 0) AS reads \
-         FROM secret_readers r JOIN secrets s ON s.arn = r.secret_arn \
-         LEFT JOIN (SELECT secret_arn, max(event_time) AS last_read_at, count(*) AS reads \
-                    FROM events WHERE principal = $1 AND event_name = 'GetSecretValue' \
-                      AND error_code IS NULL AND event_time >= $2 \
-                    GROUP BY secret_arn) used ON used.secret_arn = r.secret_arn \
-         WHERE r.principal = $1",
-    )
-    .bind(principal)
-    .bind(since)
-    .fetch_all(&mut *db)
-    .await?
-    .into_iter()
-    .map(Grant::from)
-    .collect();
+    let mut grants = grants_where(db, Side::Principal, principal, since).await?;
     unused_first(&mut grants, |grant| grant.secret_name.clone());
     let other_reads: Vec<UngrantedRead> =
         sqlx::query_as::<_, (String, Option<String>, i64, DateTime<Utc>)>(
@@ -197,6 +165,59 @@ pub async fn principal_grants(
         grants,
         other_reads,
     })
+}
+
+/// Which side of the grants is asked about.
+#[derive(Clone, Copy)]
+enum Side {
+    Secret,
+    Principal,
+}
+
+impl Side {
+    /// Its column in `secret_readers` and `events`.
+    fn column(self) -> &'static str {
+        match self {
+            Side::Secret => "secret_arn",
+            Side::Principal => "principal",
+        }
+    }
+
+    fn other(self) -> Side {
+        match self {
+            Side::Secret => Side::Principal,
+            Side::Principal => Side::Secret,
+        }
+    }
+}
+
+/// The stored grants of `value` (a secret's ARN or a principal), each with its successful
+/// value reads since `since`.
+async fn grants_where(
+    db: &mut PgConnection,
+    side: Side,
+    value: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<Grant>, sqlx::Error> {
+    let (asked, other) = (side.column(), side.other().column());
+    let query = format!(
+        "SELECT r.principal, r.secret_arn, s.name AS secret_name, r.reach, r.granted_by, \
+             r.reasons, used.last_read_at, COALESCE(used.reads, 0) AS reads \
+         FROM secret_readers r JOIN secrets s ON s.arn = r.secret_arn \
+         LEFT JOIN (SELECT {other}, max(event_time) AS last_read_at, count(*) AS reads \
+                    FROM events WHERE {asked} = $1 AND event_name = 'GetSecretValue' \
+                      AND error_code IS NULL AND event_time >= $2 \
+                    GROUP BY {other}) used ON used.{other} = r.{other} \
+         WHERE r.{asked} = $1"
+    );
+    Ok(sqlx::query_as::<_, GrantRow>(&query)
+        .bind(value)
+        .bind(since)
+        .fetch_all(db)
+        .await?
+        .into_iter()
+        .map(Grant::from)
+        .collect())
 }
 
 /// The account of an IAM or STS ARN (`arn:aws:iam::111122223333:role/app`).
