@@ -123,8 +123,8 @@ async fn unused(
 async fn broad(pool: &PgPool, settings: &DetectionSettings) -> Result<Vec<Condition>, sqlx::Error> {
     let most = settings.broad_grant_secrets;
     let holders: Vec<Holder> = sqlx::query_as(
-        "SELECT r.principal, s.account_id, count(*) AS secrets, \
-             array_agg(s.name ORDER BY s.name) AS names, \
+        "SELECT r.principal, s.account_id, count(DISTINCT r.secret_arn) AS secrets, \
+             array_agg(DISTINCT s.name) AS names, \
              array_agg(DISTINCT g) AS statements, max(r.every_secret) AS every_secret \
          FROM secret_readers r JOIN secrets s ON s.arn = r.secret_arn \
          JOIN grant_checks c ON c.account_id = s.account_id AND c.error IS NULL \
