@@ -12,12 +12,13 @@ import { launchBrowser, repoRoot, startServer } from './server.mjs';
 const screenshots = path.join(repoRoot, 'end2end', 'output');
 const account = '123456789012';
 const bob = `arn:aws:iam::${account}:user/bob`;
+const carol = `arn:aws:iam::${account}:user/carol`;
 let server;
 let browser;
 let page;
 const problems = [];
 
-function record(id, minutesAgo, name, secret, request) {
+function record(id, minutesAgo, name, secret, request, who = bob) {
   return {
     eventVersion: '1.09',
     eventID: id,
@@ -27,7 +28,7 @@ function record(id, minutesAgo, name, secret, request) {
     awsRegion: 'us-east-1',
     recipientAccountId: account,
     eventType: 'AwsApiCall',
-    userIdentity: { type: 'IAMUser', arn: bob, accountId: account, userName: 'bob' },
+    userIdentity: { type: 'IAMUser', arn: who, accountId: account, userName: who.split('/').pop() },
     sourceIPAddress: '203.0.113.11',
     userAgent: 'aws-cli/2.17.12',
     requestParameters: { secretId: `arn:aws:secretsmanager:us-east-1:${account}:secret:${secret}-AbCdEf`, ...request },
@@ -57,13 +58,16 @@ cloudtrail.start_logging(Name='e2e-findings')
       resourcePolicy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: '*', Action: 'secretsmanager:GetSecretValue', Resource: '*' }] }),
     }),
     record('f2e-3', 10, 'CancelRotateSecret', 'e2e/findings/db', {}),
+    // Carol's teardown: three secrets deleted in a minute, one incident.
+    ...['queue', 'cache', 'mail'].map((name, n) => record(`f2e-t${n}`, 45 - n * 0.5, 'DeleteSecret',
+      `e2e/teardown/${name}`, { forceDeleteWithoutRecovery: true }, carol)),
   ];
   const scratch = await mkdtemp(path.join(tmpdir(), 'trailkeeper-findings-'));
   const file = path.join(scratch, 'incidents.jsonl');
   await writeFile(file, records.map((item) => JSON.stringify(item)).join('\n'));
   const ingested = await server.run(['ingest', file]);
   assert.equal(ingested.code, 0, ingested.stderr);
-  assert.match(ingested.stdout, /3 new/);
+  assert.match(ingested.stdout, /6 new/);
 
   browser = await launchBrowser();
   await mkdir(screenshots, { recursive: true });
@@ -86,7 +90,7 @@ test('the Overview opens with open findings by severity', async () => {
   await page.goto(server.url);
   const counts = page.getByTestId('findings-by-severity');
   await counts.waitFor();
-  assert.equal(await counts.locator('[data-severity="critical"]').getAttribute('data-count'), '2');
+  assert.equal(await counts.locator('[data-severity="critical"]').getAttribute('data-count'), '3');
   assert.equal(await counts.locator('[data-severity="medium"]').getAttribute('data-count'), '1');
   await page.screenshot({ path: path.join(screenshots, 'overview-findings.png'), fullPage: true });
 });
@@ -95,11 +99,11 @@ test('the queue filters by severity and a finding opens with its evidence, then 
   await page.goto(`${server.url}/findings`);
   const rows = page.getByTestId('findings').locator('tbody tr');
   await rows.first().waitFor();
-  assert.equal(await rows.count(), 3);
+  assert.equal(await rows.count(), 4);
   await page.getByTestId('severity-counts').locator('[data-severity="critical"]').click();
   await page.waitForURL(/severity=critical/);
   const kinds = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.kind));
-  assert.deepEqual(kinds, ['policy_opened', 'secret_deleted'], 'most recent first, critical only');
+  assert.deepEqual(kinds, ['policy_opened', 'secret_deleted', 'secret_deleted'], 'most recent first, critical only');
   await page.screenshot({ path: path.join(screenshots, 'findings.png'), fullPage: true });
 
   await rows.first().getByTestId('finding-link').click();
@@ -122,6 +126,27 @@ test('the queue filters by severity and a finding opens with its evidence, then 
   await page.getByRole('button', { name: 'Assign' }).click();
   assert.match(await page.getByTestId('triage-refused').innerText(), /no active user named "nobody-here"/);
   await page.screenshot({ path: path.join(screenshots, 'finding.png'), fullPage: true });
+});
+
+test("a teardown deleting three secrets in a minute is one finding that lists them", async () => {
+  await page.goto(`${server.url}/findings?principal=carol`);
+  const rows = page.getByTestId('findings').locator('tbody tr');
+  await rows.first().waitFor();
+  assert.equal(await rows.count(), 1);
+  assert.match(await rows.first().innerText(), /Secret deleted: 3 secrets within a minute or two by carol/);
+  assert.match(await rows.first().innerText(), /e2e\/teardown\/queue\s+and 2 more/);
+
+  await rows.first().getByTestId('finding-link').click();
+  await page.waitForURL(/\/findings\/\d+$/);
+  assert.match(await page.getByTestId('finding-explanation').innerText(),
+    /One incident: carol, 3 secrets .* e2e\/teardown\/queue, e2e\/teardown\/cache and e2e\/teardown\/mail/);
+  const secrets = page.getByTestId('finding-secrets').locator('tbody tr');
+  assert.deepEqual(await secrets.evaluateAll((trs) => trs.map((tr) => tr.cells[0].innerText)),
+    ['e2e/teardown/queue', 'e2e/teardown/cache', 'e2e/teardown/mail']);
+  assert.equal(await page.getByTestId('finding-count').innerText(), '3');
+  const evidence = await page.getByTestId('events').locator('tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.eventId));
+  assert.deepEqual(evidence, ['f2e-t0', 'f2e-t1', 'f2e-t2']);
+  await page.screenshot({ path: path.join(screenshots, 'finding-incident.png'), fullPage: true });
 });
 
 test('a suppression rule added on the queue hides the findings it matches, and is removable', async () => {

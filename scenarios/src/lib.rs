@@ -58,6 +58,19 @@ pub struct Label {
     pub secret_arn: Option<String>,
 }
 
+impl Label {
+    /// Whether a stored finding — its kind, principal and secrets (several for an incident,
+    /// none for a finding about no secret) — finds this incident.
+    pub fn found_by(&self, kind: &str, principal: Option<&str>, secrets: &[String]) -> bool {
+        self.kind == kind
+            && self.principal.as_deref() == principal
+            && match &self.secret_arn {
+                None => secrets.is_empty(),
+                Some(secret) => secrets.contains(secret),
+            }
+    }
+}
+
 /// The month: its records by hour (each hour one trail file), and the incidents in it.
 pub struct Month {
     pub start: DateTime<Utc>,
@@ -942,6 +955,29 @@ fn incidents(writer: &mut Writer, estate: &Estate, start: DateTime<Utc>) -> Vec<
         "secret_deleted",
         bob.principal(),
         Some(doomed),
+    ));
+
+    // A teardown script force-deletes seven legacy secrets in three minutes: one incident,
+    // one critical finding listing all seven, not seven alerts.
+    let teardown = Identity::role("legacy-teardown", "cleanup");
+    let torn_down = &estate.legacy[8..LEGACY - 1];
+    for (n, secret) in torn_down.iter().enumerate() {
+        writer.write(Call {
+            at: day(29, 10, 0) + Duration::seconds(n as i64 * 30),
+            name: "DeleteSecret",
+            who: &teardown,
+            from: "10.40.3.9",
+            agent: PYTHON,
+            secret: Some(secret),
+            request: Some(json!({ "secretId": secret.arn, "forceDeleteWithoutRecovery": true })),
+            error: None,
+        });
+    }
+    labels.push(label(
+        "a teardown force-deletes seven secrets in minutes: one incident",
+        "secret_deleted",
+        teardown.principal(),
+        Some(&torn_down[torn_down.len() - 1]),
     ));
 
     let billing_key = &estate.app("billing").1;

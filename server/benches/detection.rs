@@ -119,17 +119,21 @@ fn ingest(database: &PgConnectOptions, files: &[PathBuf]) -> anyhow::Result<Dura
 /// How many labelled incidents a finding of their kind names with their principal and
 /// secret, and how many findings hold none of the incidents' events.
 async fn quality(pool: &PgPool, month: &Month) -> anyhow::Result<(usize, usize)> {
-    type Row = (String, Option<String>, Option<String>, Vec<String>);
-    let findings: Vec<Row> =
-        sqlx::query_as("SELECT kind, principal, secret_arn, evidence_event_ids FROM findings")
-            .fetch_all(pool)
-            .await?;
+    type Row = (String, Option<String>, Vec<String>, Vec<String>);
+    let findings: Vec<Row> = sqlx::query_as(
+        "SELECT kind, principal, \
+             ARRAY(SELECT s.secret_arn FROM finding_secrets s WHERE s.finding_id = f.id), \
+             evidence_event_ids \
+         FROM findings f",
+    )
+    .fetch_all(pool)
+    .await?;
     let found = month
         .labels
         .iter()
         .filter(|label| {
-            findings.iter().any(|(kind, principal, secret, _)| {
-                *kind == label.kind && *principal == label.principal && *secret == label.secret_arn
+            findings.iter().any(|(kind, principal, secrets, _)| {
+                label.found_by(kind, principal.as_deref(), secrets)
             })
         })
         .count();

@@ -228,6 +228,29 @@ impl FindingKind {
         }
     }
 
+    /// Something a principal does to a secret and may do to many in one go (a teardown
+    /// deleting seventeen, a sweep reading forty): such findings by one principal within
+    /// minutes of each other are one incident, one finding listing every secret. The other
+    /// kinds are a secret's standing state, resolved per secret, or about no secret.
+    pub fn groups_into_incidents(self) -> bool {
+        matches!(
+            self,
+            FindingKind::RotationCancelled
+                | FindingKind::FirstTimeReader
+                | FindingKind::UnfamiliarNetwork
+                | FindingKind::UnfamiliarClient
+                | FindingKind::ReadSpike
+                | FindingKind::CrossAccountReader
+                | FindingKind::PolicyOpened
+                | FindingKind::PolicyDeleted
+                | FindingKind::SecretDeleted
+                | FindingKind::ReplicationRemoved
+                | FindingKind::KmsKeyChanged
+                | FindingKind::RootUsed
+                | FindingKind::OffHoursAccess
+        )
+    }
+
     pub fn parse(name: &str) -> Option<FindingKind> {
         FindingKind::ALL
             .into_iter()
@@ -303,6 +326,21 @@ pub struct Finding {
     /// The first events of it (at most 50; `count` has the full number).
     pub evidence_event_ids: Vec<String>,
     pub status: FindingStatus,
+    /// Every secret it touched (that the reader may see), first first: one for a finding
+    /// about a secret, several for an incident, none for a finding about no secret.
+    #[serde(default)]
+    pub secrets: Vec<FindingSecret>,
+}
+
+/// One secret of a finding, with its own events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FindingSecret {
+    pub arn: String,
+    pub name: Option<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub count: i64,
 }
 
 /// Which statuses a query lists.

@@ -68,6 +68,9 @@ pub struct DetectionSettings {
     pub broad_grant_secrets: i64,
     /// A what-if preview of new settings runs detection over this many days of events.
     pub what_if_days: i64,
+    /// Findings of one kind by one principal, each within this many minutes of the one
+    /// before, are one incident: one finding listing every secret it touched.
+    pub incident_minutes: i64,
 }
 
 /// What other settings would change: detection run over the same recent events with the
@@ -122,6 +125,7 @@ impl Default for DetectionSettings {
             unused_grant_days: 90,
             broad_grant_secrets: 20,
             what_if_days: 30,
+            incident_minutes: 15,
         }
     }
 }
@@ -153,6 +157,7 @@ impl DetectionSettings {
             ("unused_grant_days", self.unused_grant_days),
             ("broad_grant_secrets", self.broad_grant_secrets),
             ("what_if_days", self.what_if_days),
+            ("incident_minutes", self.incident_minutes),
         ];
         if let Some((name, value)) = whole.iter().find(|(_, value)| *value < 1) {
             return Err(format!("{name} must be at least 1, not {value}"));

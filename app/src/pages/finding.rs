@@ -100,21 +100,68 @@ fn Detail(detail: FindingDetail, triage: Option<ServerAction<TriageFinding>>) ->
         finding.first_seen - Duration::days(1),
         finding.last_seen + Duration::days(1),
     );
-    let secret = finding.secret_name.clone().map(|name| {
-        let target = finding.secret_arn.clone().unwrap_or_else(|| name.clone());
-        let events = explorer(EventQuery {
-            secret: Some(target.clone()),
-            since: Some(from),
-            until: Some(to),
-            ..EventQuery::default()
+    let incident = finding.secrets.len() > 1;
+    let secret = finding
+        .secret_name
+        .clone()
+        .filter(|_| !incident)
+        .map(|name| {
+            let target = finding.secret_arn.clone().unwrap_or_else(|| name.clone());
+            let events = explorer(EventQuery {
+                secret: Some(target.clone()),
+                since: Some(from),
+                until: Some(to),
+                ..EventQuery::default()
+            });
+            view! {
+                <dt>"Secret"</dt>
+                <dd>
+                    <a href=format!("/secrets/{target}")>{name}</a>
+                    " · "
+                    <a href=events>"its events around it"</a>
+                </dd>
+            }
         });
+    let touched = incident.then(|| {
         view! {
-            <dt>"Secret"</dt>
-            <dd>
-                <a href=format!("/secrets/{target}")>{name}</a>
-                " · "
-                <a href=events>"its events around it"</a>
-            </dd>
+            <section class="panel" aria-labelledby="secrets-heading">
+                <h2 id="secrets-heading">
+                    {format!("The {} secrets of this incident", finding.secrets.len())}
+                </h2>
+                <table data-testid="finding-secrets">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Secret"</th>
+                            <th scope="col">"Events"</th>
+                            <th scope="col">"First"</th>
+                            <th scope="col">"Last"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {finding
+                            .secrets
+                            .iter()
+                            .map(|secret| {
+                                let name = secret.name.clone().unwrap_or_else(|| secret.arn.clone());
+                                view! {
+                                    <tr>
+                                        <td>
+                                            <a href=format!("/secrets/{}", secret.arn)>{name}</a>
+                                        </td>
+                                        <td class="number">{secret.count}</td>
+                                        <td>
+                                            <Timestamp at=secret.first_seen />
+                                        </td>
+                                        <td>
+                                            <Timestamp at=secret.last_seen />
+                                        </td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </section>
         }
     });
     let principal_events = finding.principal.clone().map(|principal| {
@@ -268,6 +315,7 @@ fn Detail(detail: FindingDetail, triage: Option<ServerAction<TriageFinding>>) ->
                 {detail.region.clone().map(|region| view! { <dt>"Region"</dt> <dd>{region}</dd> })}
             </dl>
         </section>
+        {touched}
         <section class="panel" aria-labelledby="numbers-heading">
             <h2 id="numbers-heading">"What the detector measured"</h2>
             <dl class="numbers" data-testid="finding-numbers">

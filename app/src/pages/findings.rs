@@ -234,7 +234,18 @@ pub fn FindingsTable(findings: Vec<Finding>) -> impl IntoView {
 fn FindingRow(finding: Finding) -> impl IntoView {
     let secret = finding.secret_name.clone().map(|name| {
         let target = finding.secret_arn.clone().unwrap_or_else(|| name.clone());
-        view! { <a href=format!("/secrets/{target}")>{name}</a> }
+        let others = finding.secrets.len().saturating_sub(1);
+        view! {
+            <a href=format!("/secrets/{target}")>{name}</a>
+            {(others > 0)
+                .then(|| {
+                    view! {
+                        <div class="muted small">
+                            {format!("and {others} more")}
+                        </div>
+                    }
+                })}
+        }
     });
     let principal = finding.principal.clone().map(|principal| {
         view! { <span title=principal.clone()>{principal_name(&principal).to_string()}</span> }

@@ -10,7 +10,7 @@ use crate::components::load_failed::LoadFailed;
 
 /// Each threshold: its name in the settings, what it is called here, and what it does, with
 /// the reference its default comes from.
-const THRESHOLDS: [(&str, &str, &str); 25] = [
+const THRESHOLDS: [(&str, &str, &str); 26] = [
     (
         "learning_days",
         "Learning period (days)",
@@ -130,6 +130,11 @@ const THRESHOLDS: [(&str, &str, &str); 25] = [
         "what_if_days",
         "What-if over (days)",
         "Preview (and `trailkeeper detect --what-if`) runs detection over this many days of events with the proposed values beside the stored ones.",
+    ),
+    (
+        "incident_minutes",
+        "One incident within (minutes)",
+        "Findings of one kind by one principal, each within this many minutes of the one before, are one finding that lists every secret touched (a teardown deleting 17 secrets is one critical finding, not 17 alerts).",
     ),
     (
         "live",

@@ -163,7 +163,12 @@ pub(super) async fn file(
         evidence: Vec::new(),
         detail: json!({ "approval": row.id, "action": action, "expires_at": expires_at }),
     };
-    store::record(&mut transaction, vec![Verdict::Finding(waiting)]).await?;
+    store::record(
+        &mut transaction,
+        vec![Verdict::Finding(waiting)],
+        store::ALONE,
+    )
+    .await?;
     transaction.commit().await?;
     Ok(row.approval())
 }
@@ -280,7 +285,7 @@ pub(super) async fn decide(
         at: Utc::now(),
         reason: format!("{verb} by {}", decider.name),
     };
-    store::record(&mut transaction, vec![decided_request]).await?;
+    store::record(&mut transaction, vec![decided_request], store::ALONE).await?;
     transaction.commit().await?;
     Ok((decided.approval(), request))
 }
@@ -311,7 +316,7 @@ pub async fn resolve_expired(pool: &PgPool) -> Result<u64, sqlx::Error> {
         })
         .collect();
     let mut transaction = pool.begin().await?;
-    let recorded = store::record(&mut transaction, verdicts).await?;
+    let recorded = store::record(&mut transaction, verdicts, store::ALONE).await?;
     transaction.commit().await?;
     Ok(recorded.resolved)
 }

@@ -8,6 +8,8 @@ use sqlx::PgPool;
 use trailkeeper_app::api::alerts::DeliveryKind;
 use trailkeeper_app::api::findings::Severity;
 
+use crate::findings::read;
+
 /// One finding's alert.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Alert {
@@ -120,57 +122,47 @@ fn plural(count: usize) -> &'static str {
     if count == 1 { "" } else { "s" }
 }
 
-struct AlertRow {
-    finding_id: i64,
-    reason: String,
-    kind: String,
-    severity: String,
-    title: String,
-    explanation: String,
-    secret_arn: Option<String>,
-    secret_name: Option<String>,
-    principal: Option<String>,
-    first_seen: DateTime<Utc>,
-    last_seen: DateTime<Utc>,
-    count: i64,
-}
-
-/// The alerts a delivery carries, oldest first, as the findings stand now.
+/// The alerts a delivery carries, oldest first, as the findings stand now (an incident with
+/// every secret it has touched since it alerted).
 pub async fn alerts(
     pool: &PgPool,
     delivery_id: &str,
     dashboard: &str,
 ) -> Result<Vec<Alert>, sqlx::Error> {
-    let rows: Vec<AlertRow> = sqlx::query_as!(
-        AlertRow,
-        "SELECT f.id AS finding_id, o.reason, f.kind, o.severity, f.title, f.explanation, \
-                f.secret_arn, f.secret_name, f.principal, f.first_seen, f.last_seen, f.count \
+    let outbox: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT o.finding_id, o.reason, o.severity \
          FROM alert_delivery_items i \
          JOIN alert_outbox o ON o.id = i.outbox_id \
-         JOIN findings f ON f.id = o.finding_id \
          WHERE i.delivery_id = $1::text::uuid ORDER BY o.id",
-        delivery_id
     )
+    .bind(delivery_id)
     .fetch_all(pool)
     .await?;
-    Ok(rows
+    let ids: Vec<i64> = outbox.iter().map(|(finding_id, ..)| *finding_id).collect();
+    let findings = read::by_ids(&mut *pool.acquire().await?, &ids).await?;
+    Ok(outbox
         .into_iter()
-        .map(|row| Alert {
-            url: format!("{dashboard}/findings/{}", row.finding_id),
-            finding_id: row.finding_id,
-            reason: row.reason,
-            kind: row.kind,
-            severity: Severity::parse(&row.severity).unwrap_or(Severity::Info),
-            title: row.title,
-            explanation: row.explanation,
-            secret: (row.secret_arn.is_some() || row.secret_name.is_some()).then_some(SecretRef {
-                arn: row.secret_arn,
-                name: row.secret_name,
-            }),
-            principal: row.principal,
-            first_seen: row.first_seen,
-            last_seen: row.last_seen,
-            count: row.count,
+        .filter_map(|(finding_id, reason, severity)| {
+            let finding = findings.iter().find(|finding| finding.id == finding_id)?;
+            Some(Alert {
+                url: format!("{dashboard}/findings/{}", finding.id),
+                finding_id: finding.id,
+                reason,
+                kind: finding.kind.as_str().to_string(),
+                severity: Severity::parse(&severity).unwrap_or(Severity::Info),
+                title: finding.title.clone(),
+                explanation: finding.explanation.clone(),
+                secret: (finding.secret_arn.is_some() || finding.secret_name.is_some()).then(
+                    || SecretRef {
+                        arn: finding.secret_arn.clone(),
+                        name: finding.secret_name.clone(),
+                    },
+                ),
+                principal: finding.principal.clone(),
+                first_seen: finding.first_seen,
+                last_seen: finding.last_seen,
+                count: finding.count,
+            })
         })
         .collect())
 }

@@ -103,7 +103,12 @@ async fn run(
         .filter(|(index, _)| recording.covers(events[*index].event_time))
         .map(|(_, verdict)| verdict)
         .collect();
-    store::record(db, verdicts).await
+    store::record(
+        db,
+        verdicts,
+        chrono::Duration::minutes(settings.incident_minutes),
+    )
+    .await
 }
 
 /// Each detector's key for each event.

@@ -15,12 +15,13 @@ use super::backfill::CHUNK;
 use super::engine::{self, Judge};
 use super::settings::{self, SettingsError};
 use super::{DetectionSettings, observed};
-use crate::findings::Verdict;
+use crate::findings::{Incident, Verdict, assign};
 
 /// Titles shown per kind.
 const EXAMPLES: usize = 3;
 
-/// A finding as the store would merge it: kind × principal × secret.
+/// A finding as the store would keep it: kind × principal × its first secret (an incident
+/// lists more).
 type FindingKey = (FindingKind, Option<String>, Option<String>);
 
 /// Runs detection over the events from `since` (by default, the stored `what_if_days`
@@ -33,10 +34,11 @@ pub async fn what_if(
     let stored = settings::load(pool).await?;
     let since = since.unwrap_or_else(|| Utc::now() - Duration::days(stored.what_if_days));
     let mut db = pool.acquire().await?;
+    let windows = [stored.incident_minutes, proposed.incident_minutes].map(Duration::minutes);
     let mut now_judged = Judge::new(stored);
     let mut then_judged = Judge::new(proposed.clone());
-    let mut current: BTreeMap<FindingKey, String> = BTreeMap::new();
-    let mut changed: BTreeMap<FindingKey, String> = BTreeMap::new();
+    let mut current: Vec<Incident> = Vec::new();
+    let mut changed: Vec<Incident> = Vec::new();
     let mut events_read = 0;
     let mut after: (DateTime<Utc>, String) = (since, String::new());
     loop {
@@ -47,19 +49,37 @@ pub async fn what_if(
         after = (last.event_time, last.event_id.clone());
         events_read += events.len() as u64;
         let context = engine::context(&mut db, &events).await?;
-        for (judge, found) in [
+        for ((judge, found), window) in [
             (&mut now_judged, &mut current),
             (&mut then_judged, &mut changed),
-        ] {
-            for verdict in judge.judge(&events, &context) {
-                if let Verdict::Finding(draft) = verdict {
-                    found
-                        .entry((draft.kind, draft.principal, draft.secret_arn))
-                        .or_insert(draft.title);
-                }
+        ]
+        .into_iter()
+        .zip(windows)
+        {
+            let drafts = judge
+                .judge(&events, &context)
+                .into_iter()
+                .filter_map(|verdict| match verdict {
+                    Verdict::Finding(draft) => Some(draft),
+                    Verdict::Resolve { .. } => None,
+                });
+            assign(found, drafts.collect(), window);
+            // Only the first draft's title is shown.
+            for incident in found.iter_mut() {
+                incident.drafts.truncate(1);
             }
         }
     }
+    let [current, changed] = [current, changed].map(|found| {
+        found
+            .into_iter()
+            .filter_map(|incident| {
+                let title = incident.drafts.into_iter().next()?.title;
+                let first = incident.secrets.into_iter().next();
+                Some(((incident.kind, incident.principal, first), title))
+            })
+            .collect::<BTreeMap<FindingKey, String>>()
+    });
     Ok(WhatIf {
         since,
         events: events_read,

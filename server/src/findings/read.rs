@@ -6,8 +6,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use trailkeeper_app::api::findings::{
-    Finding, FindingDetail, FindingKind, FindingPage, FindingQuery, FindingStatus, Severity,
-    StatusFilter, TriageEntry,
+    Finding, FindingDetail, FindingKind, FindingPage, FindingQuery, FindingSecret, FindingStatus,
+    Severity, StatusFilter, TriageEntry,
 };
 use trailkeeper_app::api::query::DEFAULT_LIMIT;
 
@@ -16,9 +16,27 @@ use trailkeeper_app::api::overview::FindingsOverview;
 use crate::db::ReadError;
 use crate::db::{Cursor, FOREIGN_CURSOR, escape_like};
 use crate::events::read as events;
+use crate::findings::incident_words;
 
+/// A finding's columns, with its secrets (those the reader may see) as JSON.
 const COLUMNS: &str = "id, kind, severity, title, explanation, secret_arn, secret_name, \
-    principal, account_id, first_seen, last_seen, count, evidence_event_ids, status";
+    principal, account_id, first_seen, last_seen, count, evidence_event_ids, status, \
+    (SELECT COALESCE(jsonb_agg(jsonb_build_object('arn', s.secret_arn, 'name', s.secret_name, \
+         'first_seen', s.first_seen, 'last_seen', s.last_seen, 'count', s.count, \
+         'title', s.title, 'explanation', s.explanation) ORDER BY s.first_seen, s.secret_arn), \
+         '[]') FROM finding_secrets s WHERE s.finding_id = findings.id) AS secrets";
+
+/// One of a finding's secrets as stored, with the detector's words about it.
+#[derive(serde::Deserialize)]
+struct Member {
+    arn: String,
+    name: Option<String>,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    count: i64,
+    title: String,
+    explanation: String,
+}
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -36,6 +54,19 @@ struct Row {
     count: i64,
     evidence_event_ids: Vec<String>,
     status: String,
+    secrets: sqlx::types::Json<Vec<Member>>,
+}
+
+impl Member {
+    fn secret(&self) -> FindingSecret {
+        FindingSecret {
+            arn: self.arn.clone(),
+            name: self.name.clone(),
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            count: self.count,
+        }
+    }
 }
 
 impl Row {
@@ -45,7 +76,30 @@ impl Row {
             tracing::warn!(id = self.id, kind = %self.kind, "a finding of an unknown kind is left out");
             return None;
         };
-        let row = self;
+        let mut row = self;
+        let members = std::mem::take(&mut row.secrets.0);
+        // A reader who may see only some of an incident's secrets sees it about those.
+        match members.as_slice() {
+            [] => {}
+            [only] if row.secret_arn.as_deref() == Some(only.arn.as_str()) => {}
+            [only] => {
+                row.title = only.title.clone();
+                row.explanation = only.explanation.clone();
+                row.secret_arn = Some(only.arn.clone());
+                row.secret_name = only.name.clone();
+                row.first_seen = only.first_seen;
+                row.last_seen = only.last_seen;
+                row.count = only.count;
+            }
+            [first, ..] => {
+                let secrets: Vec<FindingSecret> = members.iter().map(Member::secret).collect();
+                (row.title, row.explanation) =
+                    incident_words(kind, row.principal.as_deref(), &secrets, &first.explanation);
+                row.secret_arn = Some(first.arn.clone());
+                row.secret_name = first.name.clone();
+                row.count = members.iter().map(|member| member.count).sum();
+            }
+        }
         Some(Finding {
             id: row.id,
             kind,
@@ -62,6 +116,7 @@ impl Row {
             count: row.count,
             evidence_event_ids: row.evidence_event_ids,
             status: FindingStatus::parse(&row.status).unwrap_or(FindingStatus::Open),
+            secrets: members.iter().map(Member::secret).collect(),
         })
     }
 }
@@ -82,7 +137,7 @@ fn push_filters(sql: &mut QueryBuilder<'_, Postgres>, query: &FindingQuery) {
         sql.push(" AND kind = ANY(").push_bind(kinds).push(")");
     }
     if let Some(secret) = &query.secret {
-        sql.push(" AND (secret_arn = ")
+        sql.push(" AND id IN (SELECT finding_id FROM finding_secrets WHERE secret_arn = ")
             .push_bind(secret.clone())
             .push(" OR secret_name ILIKE '%' || ")
             .push_bind(escape_like(secret))
@@ -233,6 +288,17 @@ pub async fn get(db: &mut PgConnection, id: i64) -> Result<Option<FindingDetail>
     }))
 }
 
+/// The findings with these ids, as a reader of the queue sees them.
+pub async fn by_ids(db: &mut PgConnection, ids: &[i64]) -> Result<Vec<Finding>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM findings WHERE id = ANY($1)"
+    ))
+    .bind(ids)
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(rows.into_iter().filter_map(Row::finding).collect())
+}
+
 /// How many findings to show first on the Overview.
 const OVERVIEW_TOP: i64 = 5;
 
@@ -257,17 +323,18 @@ pub async fn active_by_secret(
     db: &mut PgConnection,
     arns: &[String],
 ) -> Result<Vec<(String, i64, Severity)>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"SELECT secret_arn AS "secret_arn!", count(*) AS "active!",
-               (array_agg(severity ORDER BY severity_rank(severity) DESC))[1] AS "severity!"
-           FROM findings WHERE secret_arn = ANY($1) AND status IN ('open', 'acknowledged')
-           GROUP BY secret_arn"#,
-        arns
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT s.secret_arn, count(*), \
+             (array_agg(f.severity ORDER BY severity_rank(f.severity) DESC))[1] \
+         FROM finding_secrets s JOIN findings f ON f.id = s.finding_id \
+         WHERE s.secret_arn = ANY($1) AND f.status IN ('open', 'acknowledged') \
+         GROUP BY s.secret_arn",
     )
+    .bind(arns)
     .fetch_all(&mut *db)
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|row| Some((row.secret_arn, row.active, Severity::parse(&row.severity)?)))
+        .filter_map(|(arn, active, severity)| Some((arn, active, Severity::parse(&severity)?)))
         .collect())
 }

@@ -1,15 +1,14 @@
 //! Store: verdicts become findings in the transaction that stored their events. A finding
-//! merges into the active one with the same kind × principal × secret; a rule in force
+//! merges into the active one with the same kind × principal × secret, or into the incident
+//! it belongs to (`finding_secrets`, migration 0032, lists each secret); a rule in force
 //! (`suppressed()`, migration 0013) files it as suppressed.
 
-use std::collections::HashSet;
-
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 use trailkeeper_app::api::findings::{FindingKind, Severity};
 
-use super::{Draft, EVIDENCE_CAP, Verdict, coalesce};
+use super::{Draft, EVIDENCE_CAP, Incident, Verdict, assign};
 use crate::audit::{Action, Entry, SYSTEM_ACTOR};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -19,31 +18,19 @@ pub struct Recorded {
     pub resolved: u64,
 }
 
-/// Records `verdicts` (in event order). Consecutive findings are written in one statement,
-/// which may write each row once: a resolution, or a second finding for the same row (the
-/// table's key reads an absent principal or secret as empty), writes those before it first.
+/// Records `verdicts` (in event order): each finding adds to the active one it belongs to
+/// ([`assign`]: same kind × principal × secret, or the same incident within `window`) or
+/// opens one; a resolution first writes the findings before it.
 pub async fn record(
     db: &mut PgConnection,
     verdicts: Vec<Verdict>,
+    window: Duration,
 ) -> Result<Recorded, sqlx::Error> {
     let mut recorded = Recorded::default();
     let mut drafts: Vec<Draft> = Vec::new();
-    let mut rows: HashSet<(&'static str, String, String)> = HashSet::new();
-    for verdict in coalesce(verdicts) {
+    for verdict in verdicts {
         match verdict {
-            Verdict::Finding(draft) => {
-                let row = (
-                    draft.kind.as_str(),
-                    draft.principal.clone().unwrap_or_default(),
-                    draft.secret_arn.clone().unwrap_or_default(),
-                );
-                if rows.contains(&row) {
-                    upsert(db, std::mem::take(&mut drafts), &mut recorded).await?;
-                    rows.clear();
-                }
-                rows.insert(row);
-                drafts.push(draft);
-            }
+            Verdict::Finding(draft) => drafts.push(draft),
             Verdict::Resolve {
                 kind,
                 principal,
@@ -51,8 +38,7 @@ pub async fn record(
                 at,
                 reason,
             } => {
-                upsert(db, std::mem::take(&mut drafts), &mut recorded).await?;
-                rows.clear();
+                upsert(db, std::mem::take(&mut drafts), window, &mut recorded).await?;
                 let resolved = sqlx::query_as!(
                     Resolved,
                     "UPDATE findings SET status = 'resolved', updated_at = now() \
@@ -69,86 +55,215 @@ pub async fn record(
             }
         }
     }
-    upsert(db, drafts, &mut recorded).await?;
+    upsert(db, drafts, window, &mut recorded).await?;
     Ok(recorded)
 }
 
-/// Opens each draft as a finding or adds it to the active one with its key, counting the
-/// findings opened and added to; one whose events the active finding already holds (a
-/// backfill replaying what live detection recorded) is neither.
+/// The window for findings of kinds that group into no incidents (an approval waiting).
+pub const ALONE: Duration = Duration::zero();
+
+#[derive(sqlx::FromRow)]
+struct ActiveRow {
+    id: i64,
+    kind: String,
+    principal: Option<String>,
+    secrets: Vec<String>,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+}
+
+/// The active findings of the drafts' kinds and principals, with their secrets.
+async fn active(db: &mut PgConnection, drafts: &[Draft]) -> Result<Vec<Incident>, sqlx::Error> {
+    let (kinds, principals): (Vec<&str>, Vec<&str>) = drafts
+        .iter()
+        .map(|draft| {
+            (
+                draft.kind.as_str(),
+                draft.principal.as_deref().unwrap_or(""),
+            )
+        })
+        .unzip();
+    let rows: Vec<ActiveRow> = sqlx::query_as(
+        "SELECT f.id, f.kind, f.principal, f.first_seen, f.last_seen, \
+             ARRAY(SELECT s.secret_arn FROM finding_secrets s WHERE s.finding_id = f.id \
+                   ORDER BY s.first_seen, s.secret_arn) AS secrets \
+         FROM findings f \
+         WHERE f.status <> 'resolved' AND f.subject IS NULL \
+           AND (f.kind, COALESCE(f.principal, '')) IN \
+               (SELECT * FROM unnest($1::text[], $2::text[]))",
+    )
+    .bind(kinds)
+    .bind(principals)
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            Some(Incident {
+                id: Some(row.id),
+                kind: FindingKind::parse(&row.kind)?,
+                principal: row.principal,
+                secrets: row.secrets,
+                first_seen: row.first_seen,
+                last_seen: row.last_seen,
+                drafts: Vec::new(),
+            })
+        })
+        .collect())
+}
+
+/// Adds each draft to the active finding it belongs to, or opens one, counting the findings
+/// opened and added to; what an active finding already holds (a backfill replaying what
+/// live detection recorded) is neither.
 async fn upsert(
     db: &mut PgConnection,
     drafts: Vec<Draft>,
+    window: Duration,
     recorded: &mut Recorded,
 ) -> Result<(), sqlx::Error> {
     if drafts.is_empty() {
         return Ok(());
     }
-    let rows: Vec<Value> = drafts
-        .into_iter()
-        .map(|draft| {
-            json!({
-                "kind": draft.kind.as_str(),
-                "severity": draft.severity.as_str(),
-                "title": draft.title,
-                "explanation": draft.explanation,
-                "secret_arn": draft.secret_arn,
-                "secret_name": draft.secret_name,
-                "principal": draft.principal,
-                "account_id": draft.account_id,
-                "region": draft.region,
-                "first_seen": draft.first_seen,
-                "last_seen": draft.last_seen,
-                "count": draft.count,
-                "evidence_event_ids": draft.evidence,
-                "detail": draft.detail,
-            })
-        })
-        .collect();
-    let created: Vec<bool> = sqlx::query_scalar(&format!(
-        "INSERT INTO findings AS f (kind, severity, title, explanation, secret_arn, \
-             secret_name, principal, account_id, region, first_seen, last_seen, count, \
-             evidence_event_ids, detail, status) \
-         SELECT d.kind, d.severity, d.title, d.explanation, d.secret_arn, d.secret_name, \
-             d.principal, d.account_id, d.region, d.first_seen, d.last_seen, d.count, \
-             d.evidence_event_ids, d.detail, \
-             CASE WHEN suppressed(d.kind, d.principal, d.secret_arn, d.secret_name) \
-                 THEN 'suppressed' ELSE 'open' END \
-         FROM jsonb_to_recordset($1) AS d (kind text, severity text, title text, \
-             explanation text, secret_arn text, secret_name text, principal text, \
-             account_id text, region text, first_seen timestamptz, last_seen timestamptz, \
-             count bigint, evidence_event_ids text[], detail jsonb) \
-         ON CONFLICT (kind, COALESCE(principal, ''), COALESCE(secret_arn, ''), COALESCE(subject, '')) \
-             WHERE status <> 'resolved' \
-         DO UPDATE SET \
-             severity = CASE WHEN severity_rank(EXCLUDED.severity) > severity_rank(f.severity) \
-                 THEN EXCLUDED.severity ELSE f.severity END, \
-             title = EXCLUDED.title, explanation = EXCLUDED.explanation, \
-             detail = EXCLUDED.detail, \
-             status = CASE WHEN f.status = 'suppressed' AND NOT suppressed(EXCLUDED.kind, \
-                     EXCLUDED.principal, EXCLUDED.secret_arn, EXCLUDED.secret_name) \
-                 THEN 'open' ELSE f.status END, \
-             first_seen = LEAST(f.first_seen, EXCLUDED.first_seen), \
-             last_seen = GREATEST(f.last_seen, EXCLUDED.last_seen), \
-             count = f.count + EXCLUDED.count, \
-             evidence_event_ids = \
-                 (f.evidence_event_ids || EXCLUDED.evidence_event_ids)[1:{EVIDENCE_CAP}], \
-             updated_at = now() \
-         WHERE EXCLUDED.last_seen > f.last_seen \
-            OR NOT (EXCLUDED.evidence_event_ids <@ f.evidence_event_ids) \
-         RETURNING (xmax = 0)"
-    ))
-    .bind(Value::Array(rows))
-    .fetch_all(&mut *db)
-    .await?;
-    for opened in created {
+    let mut incidents = active(db, &drafts).await?;
+    assign(&mut incidents, drafts, window);
+    let mut members: Vec<Value> = Vec::new();
+    for incident in &incidents {
+        let Some(added) = incident.added() else {
+            continue;
+        };
+        let written = match incident.id {
+            None => open(db, &added).await?,
+            Some(id) => add_to(db, id, &added).await?,
+        };
+        let Some((id, opened)) = written else {
+            continue;
+        };
         if opened {
             recorded.opened += 1;
         } else {
             recorded.updated += 1;
         }
+        members.extend(incident.added_per_secret().into_iter().map(|draft| {
+            json!({
+                "finding_id": id,
+                "secret_arn": draft.secret_arn,
+                "secret_name": draft.secret_name,
+                "first_seen": draft.first_seen,
+                "last_seen": draft.last_seen,
+                "count": draft.count,
+                "title": draft.title,
+                "explanation": draft.explanation,
+            })
+        }));
+    }
+    if !members.is_empty() {
+        sqlx::query(
+            "INSERT INTO finding_secrets AS s (finding_id, secret_arn, secret_name, first_seen, \
+                 last_seen, count, title, explanation) \
+             SELECT * FROM jsonb_to_recordset($1) AS m (finding_id bigint, secret_arn text, \
+                 secret_name text, first_seen timestamptz, last_seen timestamptz, count bigint, \
+                 title text, explanation text) \
+             ON CONFLICT (finding_id, secret_arn) DO UPDATE SET \
+                 secret_name = COALESCE(EXCLUDED.secret_name, s.secret_name), \
+                 first_seen = LEAST(s.first_seen, EXCLUDED.first_seen), \
+                 last_seen = GREATEST(s.last_seen, EXCLUDED.last_seen), \
+                 count = s.count + EXCLUDED.count, \
+                 title = EXCLUDED.title, explanation = EXCLUDED.explanation",
+        )
+        .bind(Value::Array(members))
+        .execute(&mut *db)
+        .await?;
     }
     Ok(())
+}
+
+/// Opens `draft` as a finding — or, should one with its key have become active meanwhile,
+/// adds to it. Its id, and whether it opened; `None` when there was nothing new.
+async fn open(db: &mut PgConnection, draft: &Draft) -> Result<Option<(i64, bool)>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO findings AS f (kind, severity, title, explanation, secret_arn, \
+             secret_name, principal, account_id, region, first_seen, last_seen, count, \
+             evidence_event_ids, detail, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             CASE WHEN suppressed($1, $7, $5, $6) THEN 'suppressed' ELSE 'open' END) \
+         ON CONFLICT (kind, COALESCE(principal, ''), COALESCE(secret_arn, ''), COALESCE(subject, '')) \
+             WHERE status <> 'resolved' \
+         DO UPDATE SET {adds} \
+         WHERE EXCLUDED.last_seen > f.last_seen \
+            OR NOT (EXCLUDED.evidence_event_ids <@ f.evidence_event_ids) \
+         RETURNING id, (xmax = 0)",
+        adds = adds()
+    ))
+    .bind(draft.kind.as_str())
+    .bind(draft.severity.as_str())
+    .bind(&draft.title)
+    .bind(&draft.explanation)
+    .bind(&draft.secret_arn)
+    .bind(&draft.secret_name)
+    .bind(&draft.principal)
+    .bind(&draft.account_id)
+    .bind(&draft.region)
+    .bind(draft.first_seen)
+    .bind(draft.last_seen)
+    .bind(draft.count)
+    .bind(&draft.evidence)
+    .bind(&draft.detail)
+    .fetch_optional(&mut *db)
+    .await
+}
+
+/// Adds `draft` to the active finding `id`; `None` when there was nothing new.
+async fn add_to(
+    db: &mut PgConnection,
+    id: i64,
+    draft: &Draft,
+) -> Result<Option<(i64, bool)>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE findings AS f SET {adds} \
+         FROM (SELECT $2 AS kind, $3 AS severity, $4 AS title, $5 AS explanation, \
+                   $6 AS secret_arn, $7 AS secret_name, $8 AS principal, \
+                   $9::timestamptz AS first_seen, $10::timestamptz AS last_seen, \
+                   $11::bigint AS count, $12::text[] AS evidence_event_ids, \
+                   $13::jsonb AS detail) AS EXCLUDED \
+         WHERE f.id = $1 AND (EXCLUDED.last_seen > f.last_seen \
+            OR NOT (EXCLUDED.evidence_event_ids <@ f.evidence_event_ids)) \
+         RETURNING f.id, false",
+        adds = adds()
+    ))
+    .bind(id)
+    .bind(draft.kind.as_str())
+    .bind(draft.severity.as_str())
+    .bind(&draft.title)
+    .bind(&draft.explanation)
+    .bind(&draft.secret_arn)
+    .bind(&draft.secret_name)
+    .bind(&draft.principal)
+    .bind(draft.first_seen)
+    .bind(draft.last_seen)
+    .bind(draft.count)
+    .bind(&draft.evidence)
+    .bind(&draft.detail)
+    .fetch_optional(&mut *db)
+    .await
+}
+
+/// How new evidence (`EXCLUDED`) adds to an active finding (`f`): the highest severity, the
+/// latest words, both ends of its time, its events; a suppressed finding opens when the
+/// rules no longer cover what was added.
+fn adds() -> String {
+    format!(
+        "severity = CASE WHEN severity_rank(EXCLUDED.severity) > severity_rank(f.severity) \
+         THEN EXCLUDED.severity ELSE f.severity END, \
+     title = EXCLUDED.title, explanation = EXCLUDED.explanation, detail = EXCLUDED.detail, \
+     status = CASE WHEN f.status = 'suppressed' AND NOT suppressed(EXCLUDED.kind, \
+             EXCLUDED.principal, EXCLUDED.secret_arn, EXCLUDED.secret_name) \
+         THEN 'open' ELSE f.status END, \
+     first_seen = LEAST(f.first_seen, EXCLUDED.first_seen), \
+     last_seen = GREATEST(f.last_seen, EXCLUDED.last_seen), \
+     count = f.count + EXCLUDED.count, \
+     evidence_event_ids = (f.evidence_event_ids || EXCLUDED.evidence_event_ids)[1:{EVIDENCE_CAP}], \
+     updated_at = now()"
+    )
 }
 
 /// A finding a detector resolved.
@@ -252,17 +367,26 @@ pub async fn hold(
     for condition in &conditions {
         let (secret_arn, secret_name) = condition.about.secret();
         let created: bool = sqlx::query_scalar(
-            "INSERT INTO findings AS f (kind, severity, title, explanation, secret_arn, \
-                 secret_name, account_id, region, first_seen, last_seen, count, detail, \
-                 subject, principal, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 1, $10, $11, $12, \
-                 CASE WHEN suppressed($1, $12, $5, $6) THEN 'suppressed' ELSE 'open' END) \
-             ON CONFLICT (kind, COALESCE(principal, ''), COALESCE(secret_arn, ''), COALESCE(subject, '')) \
-                 WHERE status <> 'resolved' \
-             DO UPDATE SET severity = EXCLUDED.severity, title = EXCLUDED.title, \
-                 explanation = EXCLUDED.explanation, detail = EXCLUDED.detail, \
-                 last_seen = EXCLUDED.last_seen, updated_at = now() \
-             RETURNING (xmax = 0)",
+            "WITH written AS ( \
+                 INSERT INTO findings AS f (kind, severity, title, explanation, secret_arn, \
+                     secret_name, account_id, region, first_seen, last_seen, count, detail, \
+                     subject, principal, status) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 1, $10, $11, $12, \
+                     CASE WHEN suppressed($1, $12, $5, $6) THEN 'suppressed' ELSE 'open' END) \
+                 ON CONFLICT (kind, COALESCE(principal, ''), COALESCE(secret_arn, ''), COALESCE(subject, '')) \
+                     WHERE status <> 'resolved' \
+                 DO UPDATE SET severity = EXCLUDED.severity, title = EXCLUDED.title, \
+                     explanation = EXCLUDED.explanation, detail = EXCLUDED.detail, \
+                     last_seen = EXCLUDED.last_seen, updated_at = now() \
+                 RETURNING id, (xmax = 0) AS created), \
+             about AS ( \
+                 INSERT INTO finding_secrets AS s (finding_id, secret_arn, secret_name, \
+                     first_seen, last_seen, count, title, explanation) \
+                 SELECT id, $5, $6, $9, $9, 1, $3, $4 FROM written WHERE $5::text IS NOT NULL \
+                 ON CONFLICT (finding_id, secret_arn) DO UPDATE SET \
+                     title = EXCLUDED.title, explanation = EXCLUDED.explanation, \
+                     last_seen = EXCLUDED.last_seen) \
+             SELECT created FROM written",
         )
         .bind(condition.kind.as_str())
         .bind(condition.severity.as_str())

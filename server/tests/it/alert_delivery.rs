@@ -33,11 +33,16 @@ const ADMIN: Actor<'static> = Actor {
     address: None,
 };
 
-/// Bob's call `name` on the secret called `secret`.
+/// Bob's call `name` on the secret called `secret`, an hour after his call before: far
+/// enough apart that each finding is its own, not one incident.
 fn event(id: &str, name: &str, secret: &str, request: Value) -> Value {
+    static HOURS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let hours = HOURS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-02T10:00:00Z").unwrap()
+        + chrono::Duration::hours(hours);
     let mut request = request;
     request["secretId"] = json!(secret_arn(secret));
-    bobs_call(id, "2026-11-02T10:00:00Z", name, request)
+    bobs_call(id, &at.to_rfc3339(), name, request)
 }
 
 /// A scheduled deletion of `secret`: a high finding.

@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use trailkeeper_app::Role;
 
-/// Bob deletes one secret at once and another with a recovery window, and opens a third's
-/// policy to anyone: three findings, one critical deletion, one high, one critical policy.
+/// Bob deletes one secret at once and another with a recovery window a minute later, and
+/// opens a third's policy to anyone: two findings, one incident of two deletions (critical,
+/// its worst) and one critical policy.
 async fn ingest_incidents(pool: &PgPool) {
     let records = vec![
         bobs_call(
@@ -47,7 +48,7 @@ async fn findings_are_listed_filtered_and_shown_with_their_evidence(pool: PgPool
 
     let all = json_body(&get(&app, "/api/v1/findings", &viewer).await.body);
     let items = all["items"].as_array().unwrap();
-    assert_eq!(items.len(), 3, "{all}");
+    assert_eq!(items.len(), 2, "{all}");
     // Most recent activity first.
     assert_eq!(items[0]["kind"], "policy_opened");
     assert_eq!(items[0]["severity"], "critical");
@@ -70,29 +71,55 @@ async fn findings_are_listed_filtered_and_shown_with_their_evidence(pool: PgPool
         assert!(items[0].get(field).is_some(), "{field} missing");
     }
 
+    // One incident: both deletions, at the worst one's severity, saying which secrets.
+    let incident = &items[1];
+    assert_eq!(incident["kind"], "secret_deleted");
+    assert_eq!(incident["severity"], "critical");
+    assert_eq!(
+        incident["title"],
+        "Secret deleted: 2 secrets within a minute or two by bob"
+    );
+    let explanation = incident["explanation"].as_str().unwrap();
+    assert!(
+        explanation.contains("2 secrets") && explanation.contains("prod/old and prod/older"),
+        "{explanation}"
+    );
+    assert_eq!(incident["count"], 2);
+    assert_eq!(incident["evidence_event_ids"], json!(["e1", "e2"]));
+    let secrets: Vec<&str> = incident["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|secret| secret["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(secrets, ["prod/old", "prod/older"]);
+
     let high = json_body(
         &get(&app, "/api/v1/findings?severity=high", &viewer)
             .await
             .body,
     );
-    assert_eq!(high["items"].as_array().unwrap().len(), 1);
-    assert_eq!(high["items"][0]["secret_name"], "prod/older");
-    let by_secret = json_body(
-        &get(
-            &app,
-            "/api/v1/findings?secret=prod/old&kind=secret_deleted",
-            &viewer,
-        )
-        .await
-        .body,
-    );
-    assert_eq!(by_secret["items"].as_array().unwrap().len(), 2);
-    let paged = json_body(&get(&app, "/api/v1/findings?limit=2", &viewer).await.body);
+    assert_eq!(high["items"], json!([]));
+    // Either secret finds the incident.
+    for secret in ["prod/old", &secret_arn("prod/older")] {
+        let by_secret = json_body(
+            &get(
+                &app,
+                &format!("/api/v1/findings?secret={secret}&kind=secret_deleted"),
+                &viewer,
+            )
+            .await
+            .body,
+        );
+        assert_eq!(by_secret["items"].as_array().unwrap().len(), 1, "{secret}");
+        assert_eq!(by_secret["items"][0]["id"], incident["id"]);
+    }
+    let paged = json_body(&get(&app, "/api/v1/findings?limit=1", &viewer).await.body);
     let next = paged["next"].as_str().unwrap();
     let rest = json_body(
         &get(
             &app,
-            &format!("/api/v1/findings?limit=2&cursor={next}"),
+            &format!("/api/v1/findings?limit=1&cursor={next}"),
             &viewer,
         )
         .await
@@ -243,9 +270,9 @@ async fn auditors_triage_and_every_action_is_in_the_findings_history(pool: PgPoo
     );
     // Resolved, it no longer shows in the queue (active findings) but does with status=all.
     let active = json_body(&get(&app, "/api/v1/findings", &viewer).await.body);
-    assert_eq!(active["items"].as_array().unwrap().len(), 2);
+    assert_eq!(active["items"].as_array().unwrap().len(), 1);
     let all = json_body(&get(&app, "/api/v1/findings?status=all", &viewer).await.body);
-    assert_eq!(all["items"].as_array().unwrap().len(), 3);
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
@@ -271,7 +298,7 @@ async fn a_suppression_files_matching_findings_away_until_it_is_removed(pool: Pg
             .await
             .body,
     );
-    assert_eq!(suppressed["items"].as_array().unwrap().len(), 2);
+    assert_eq!(suppressed["items"].as_array().unwrap().len(), 1);
 
     let rules = json_body(&get(&app, "/api/v1/suppressions", &auditor).await.body);
     assert_eq!(rules[0]["reason"], "decommissioning");
@@ -377,9 +404,13 @@ async fn findings_for_one_row_in_one_batch_are_written_one_after_the_other(pool:
     };
     // An absent principal and an empty one are two keys here, and one row of the table.
     let mut db = pool.acquire().await.unwrap();
-    let recorded = record(&mut db, vec![draft(None, "e-1"), draft(Some(""), "e-2")])
-        .await
-        .unwrap();
+    let recorded = record(
+        &mut db,
+        vec![draft(None, "e-1"), draft(Some(""), "e-2")],
+        chrono::Duration::minutes(15),
+    )
+    .await
+    .unwrap();
     assert_eq!((recorded.opened, recorded.updated), (1, 1));
     let (rows, count): (i64, i64) =
         sqlx::query_as("SELECT count(*), sum(count)::bigint FROM findings")

@@ -183,10 +183,16 @@ async fn two_team_estate(pool: &PgPool) -> (i64, i64) {
         ),
     ] {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO findings (kind, severity, title, explanation, secret_arn, secret_name, \
-                 principal, account_id, region, first_seen, last_seen, count, evidence_event_ids) \
-             VALUES ('first_time_reader', 'high', $1, 'a first read', $2, $3, $4, $5, \
-                 'us-east-1', now() - interval '1 hour', now(), 1, ARRAY[$6]) RETURNING id",
+            "WITH finding AS ( \
+                 INSERT INTO findings (kind, severity, title, explanation, secret_arn, \
+                     secret_name, principal, account_id, region, first_seen, last_seen, count, \
+                     evidence_event_ids) \
+                 VALUES ('first_time_reader', 'high', $1, 'a first read', $2, $3, $4, $5, \
+                     'us-east-1', now() - interval '1 hour', now(), 1, ARRAY[$6]) \
+                 RETURNING id, secret_arn, secret_name, first_seen, last_seen, count, title, \
+                     explanation), \
+             about AS (INSERT INTO finding_secrets SELECT * FROM finding) \
+             SELECT id FROM finding",
         )
         .bind(title)
         .bind(arn)
@@ -470,5 +476,78 @@ async fn accounts_tags_and_prefixes_each_bring_their_secrets_into_scope(pool: Pg
             .map(|secret| secret["name"].as_str().unwrap())
             .collect();
         assert_eq!(names, expected, "scope {scope}");
+    }
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_scoped_person_sees_an_incident_only_through_their_own_secrets(pool: PgPool) {
+    use trailkeeper::findings::store::record;
+    use trailkeeper::findings::{Draft, Verdict};
+    use trailkeeper_app::api::findings::{FindingKind, Severity};
+
+    two_team_estate(&pool).await;
+    let sweeper = format!("arn:aws:iam::{PAYMENTS_ACCOUNT}:role/sweeper");
+    let at = Utc::now() - Duration::minutes(30);
+    let deleted = |minute: i64, arn: &str, name: &str, severity| {
+        Verdict::Finding(Draft {
+            kind: FindingKind::SecretDeleted,
+            severity,
+            title: format!("{name} deleted"),
+            explanation: format!("sweeper deleted {name} without recovery."),
+            secret_arn: Some(arn.into()),
+            secret_name: Some(name.into()),
+            principal: Some(sweeper.clone()),
+            account_id: Some(PAYMENTS_ACCOUNT.into()),
+            region: Some("us-east-1".into()),
+            first_seen: at + Duration::minutes(minute),
+            last_seen: at + Duration::minutes(minute),
+            count: 1,
+            evidence: vec![format!("evt-delete-{minute}")],
+            detail: json!({}),
+        })
+    };
+    // The identity team's secret first: the incident's first secret is foreign to payments.
+    let verdicts = vec![
+        deleted(0, IDENTITY_SECRET, "identity/ldap-bind", Severity::Critical),
+        deleted(2, PAYMENTS_SECRET, "payments/stripe-key", Severity::High),
+    ];
+    let mut db = pool.acquire().await.unwrap();
+    let recorded = record(&mut db, verdicts, Duration::minutes(15))
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded.opened, 1,
+        "two deletions minutes apart are one incident"
+    );
+    let app = app(pool.clone()).await;
+
+    let admin = common::signed_in(&pool, "ada", Role::Admin).await;
+    let all = get(&app, "/api/v1/findings?kind=secret_deleted", &admin).await;
+    let all: Value = serde_json::from_str(&all.body).unwrap();
+    let incident = &all["items"][0];
+    assert_eq!(all["items"].as_array().unwrap().len(), 1, "{all}");
+    assert_eq!(incident["severity"], "critical");
+    assert_eq!(
+        incident["title"],
+        "Secret deleted: 2 secrets within 2 minutes by sweeper"
+    );
+    assert_eq!(incident["secrets"].as_array().unwrap().len(), 2);
+    assert_eq!(incident["count"], 2);
+
+    let viewer = scoped_session(&pool, "pat", Role::Viewer, "team=payments").await;
+    let seen = get(&app, "/api/v1/findings?kind=secret_deleted", &viewer).await;
+    assert_nothing_foreign("the findings API", &seen.body, &FOREIGN);
+    let seen: Value = serde_json::from_str(&seen.body).unwrap();
+    let theirs = &seen["items"][0];
+    assert_eq!(theirs["id"], incident["id"]);
+    assert_eq!(theirs["secret_name"], "payments/stripe-key");
+    assert_eq!(theirs["title"], "payments/stripe-key deleted");
+    assert_eq!(theirs["count"], 1);
+    assert_eq!(theirs["secrets"].as_array().unwrap().len(), 1);
+    let id = incident["id"].as_i64().unwrap();
+    for path in [format!("/findings/{id}"), format!("/api/v1/findings/{id}")] {
+        let page = get(&app, &path, &viewer).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert_nothing_foreign(&path, &page.body, &FOREIGN);
     }
 }

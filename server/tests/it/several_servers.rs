@@ -239,15 +239,25 @@ async fn two_servers_over_one_trail_one_killed_mid_ingest_store_find_and_alert_o
         }
     }
 
-    // Each deletion is one finding of one event: no event was detected on twice.
+    // Each deletion is one event of one finding: no event was detected on twice. (A role's
+    // deletions in several regions at once are one incident, listing each secret.)
     let deleted: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT secret_arn, count FROM findings WHERE kind = 'secret_deleted' ORDER BY 1",
+        "SELECT s.secret_arn, s.count FROM finding_secrets s \
+         JOIN findings f ON f.id = s.finding_id WHERE f.kind = 'secret_deleted' ORDER BY 1",
     )
     .fetch_all(&pool)
     .await
     .unwrap();
     assert_eq!(deleted.len() as i64, deletions, "{deleted:?}");
     assert!(deleted.iter().all(|(_, count)| *count == 1), "{deleted:?}");
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT sum(count)::bigint FROM findings WHERE kind = 'secret_deleted'"
+        )
+        .await,
+        deletions
+    );
 
     // A delivery is one message, which may carry several alerts (a busy channel's are
     // gathered); a message sent again after its sender died keeps its delivery id, by which
