@@ -117,6 +117,14 @@ pub struct PrincipalGrants {
     pub other_reads: Vec<UngrantedRead>,
 }
 
+/// "1 secret", "3 secrets": how the pages and the findings count grants.
+pub fn counted(count: usize, noun: &str) -> String {
+    match count {
+        1 => format!("1 {noun}"),
+        count => format!("{count} {noun}s"),
+    }
+}
+
 /// Unused grants first, then in `key`'s order.
 pub fn unused_first<K: Ord>(grants: &mut [Grant], key: impl Fn(&Grant) -> K) {
     grants.sort_by_key(|grant| (!grant.unused(), key(grant)));

@@ -6,18 +6,10 @@ use leptos::prelude::*;
 
 use crate::AppError;
 use crate::api::events::principal_name;
-use crate::api::grants::{Grant, GrantCheck, GrantReach, SecretReaders};
+use crate::api::grants::{Grant, GrantCheck, GrantReach, SecretReaders, counted};
 use crate::components::column_heads::ColumnHeads;
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
-
-/// "1 secret", "3 secrets".
-pub fn counted(count: usize, noun: &str) -> String {
-    match count {
-        1 => format!("1 {noun}"),
-        count => format!("{count} {noun}s"),
-    }
-}
 
 /// The principal page of an IAM user or role.
 pub fn principal_href(principal: &str) -> String {

@@ -128,7 +128,7 @@ fn Detail(detail: FindingDetail, triage: Option<ServerAction<TriageFinding>>) ->
                 <h2 id="secrets-heading">
                     {format!("The {} secrets of this incident", finding.secrets.len())}
                 </h2>
-                <table data-testid="finding-secrets">
+                <table class="data" data-testid="finding-secrets">
                     <thead>
                         <tr>
                             <th scope="col">"Secret"</th>

@@ -4,9 +4,9 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::events::{EventQuery, principal_name};
 use crate::api::findings::FindingQuery;
-use crate::api::grants::{PrincipalGrants, UngrantedRead, principal_grants};
+use crate::api::grants::{PrincipalGrants, UngrantedRead, counted, principal_grants};
 use crate::components::column_heads::ColumnHeads;
-use crate::components::grants::{CheckNote, GrantTable, counted};
+use crate::components::grants::{CheckNote, GrantTable};
 use crate::components::load_failed::LoadFailed;
 use crate::components::time::Timestamp;
 

@@ -9,12 +9,19 @@ use serde_json::json;
 use sqlx::PgPool;
 use trailkeeper_app::api::events::principal_name;
 use trailkeeper_app::api::findings::{FindingKind, Severity};
+use trailkeeper_app::api::grants::counted;
 
 use crate::detect::DetectionSettings;
 use crate::findings::store::{self, About, Condition};
 
 /// IAM is global: a principal's finding is about no region.
 const GLOBAL: &str = "global";
+/// The stored readers of secrets in accounts whose policies the last sync read…
+const READERS: &str = "FROM secret_readers r JOIN secrets s ON s.arn = r.secret_arn \
+     JOIN grant_checks c ON c.account_id = s.account_id AND c.error IS NULL";
+/// …that stand: plainly (not on a condition), on a secret still there.
+const STANDING: &str = "r.reach = 'yes' AND s.gone_since IS NULL";
+
 /// The secrets a finding's detail names; the principal's page lists them all.
 const LISTED: usize = 50;
 
@@ -67,21 +74,19 @@ async fn unused(
 ) -> Result<Vec<Condition>, sqlx::Error> {
     let days = settings.unused_grant_days;
     let cutoff = now - Duration::days(days);
-    let holders: Vec<Holder> = sqlx::query_as(
+    let holders: Vec<Holder> = sqlx::query_as(&format!(
         "SELECT r.principal, s.account_id, count(*) AS secrets, \
              array_agg(s.name ORDER BY s.name) AS names, \
              array_agg(r.granted_by[1] ORDER BY s.name) AS statements, \
              NULL::text AS every_secret \
-         FROM secret_readers r JOIN secrets s ON s.arn = r.secret_arn \
-         JOIN grant_checks c ON c.account_id = s.account_id AND c.error IS NULL \
-         WHERE r.reach = 'yes' AND s.gone_since IS NULL \
+         {READERS} WHERE {STANDING} \
            AND COALESCE(s.created_at, s.first_seen_at) < $1 \
            AND EXISTS (SELECT 1 FROM events WHERE event_time < $1) \
            AND NOT EXISTS (SELECT 1 FROM events e WHERE e.principal = r.principal \
                AND e.secret_arn = r.secret_arn AND e.event_name = 'GetSecretValue' \
                AND e.error_code IS NULL AND e.event_time >= $1) \
-         GROUP BY r.principal, s.account_id",
-    )
+         GROUP BY r.principal, s.account_id"
+    ))
     .bind(cutoff)
     .fetch_all(pool)
     .await?;
@@ -90,7 +95,7 @@ async fn unused(
         .filter(|holder| narrowable(&holder.principal))
         .map(|holder| {
             let who = principal_name(&holder.principal);
-            let secrets = counted(holder.secrets);
+            let secrets = counted(holder.secrets as usize, "secret");
             let mut statements = holder.statements.clone();
             statements.sort();
             statements.dedup();
@@ -122,17 +127,14 @@ async fn unused(
 /// Principals that can read more secrets than the setting, or every one.
 async fn broad(pool: &PgPool, settings: &DetectionSettings) -> Result<Vec<Condition>, sqlx::Error> {
     let most = settings.broad_grant_secrets;
-    let holders: Vec<Holder> = sqlx::query_as(
+    let holders: Vec<Holder> = sqlx::query_as(&format!(
         "SELECT r.principal, s.account_id, count(DISTINCT r.secret_arn) AS secrets, \
              array_agg(DISTINCT s.name) AS names, \
              array_agg(DISTINCT g) AS statements, max(r.every_secret) AS every_secret \
-         FROM secret_readers r JOIN secrets s ON s.arn = r.secret_arn \
-         JOIN grant_checks c ON c.account_id = s.account_id AND c.error IS NULL \
-         CROSS JOIN LATERAL unnest(r.granted_by) AS g \
-         WHERE r.reach = 'yes' AND s.gone_since IS NULL \
+         {READERS} CROSS JOIN LATERAL unnest(r.granted_by) AS g WHERE {STANDING} \
          GROUP BY r.principal, s.account_id \
-         HAVING count(DISTINCT r.secret_arn) > $1 OR max(r.every_secret) IS NOT NULL",
-    )
+         HAVING count(DISTINCT r.secret_arn) > $1 OR max(r.every_secret) IS NOT NULL"
+    ))
     .bind(most)
     .fetch_all(pool)
     .await?;
@@ -148,15 +150,18 @@ async fn broad(pool: &PgPool, settings: &DetectionSettings) -> Result<Vec<Condit
                         "{statement} allows secretsmanager:* on every resource: {} can read every \
                          secret of the account, now {}, and every one made later",
                         holder.principal,
-                        counted(holder.secrets)
+                        counted(holder.secrets as usize, "secret")
                     ),
                 ),
                 None => (
-                    format!("{who} can read {}", counted(holder.secrets)),
+                    format!(
+                        "{who} can read {}",
+                        counted(holder.secrets as usize, "secret")
+                    ),
                     format!(
                         "The account's policies let {} read {} (more than {most}, the setting): {}",
                         holder.principal,
-                        counted(holder.secrets),
+                        counted(holder.secrets as usize, "secret"),
                         listed(&holder.names)
                     ),
                 ),
@@ -188,13 +193,6 @@ async fn broad(pool: &PgPool, settings: &DetectionSettings) -> Result<Vec<Condit
 /// AWS's own service-linked and SSO-reserved roles: nobody can narrow their policies.
 fn narrowable(principal: &str) -> bool {
     !principal.contains(":role/aws-service-role/") && !principal.contains(":role/aws-reserved/")
-}
-
-fn counted(secrets: i64) -> String {
-    match secrets {
-        1 => "1 secret".into(),
-        count => format!("{count} secrets"),
-    }
 }
 
 /// The first few, and how many more.
