@@ -6,7 +6,8 @@
 //! concurrency, each secret described by two AWS calls, here a fixed stand-in for AWS's
 //! latency), stored and assessed per account × region, in a database of its own; and the
 //! Secrets page at its 30 000 secrets, unfiltered, filtered to one account, and for people
-//! scoped to a team or an account against one who sees everything.
+//! scoped to a team or an account against one who sees everything. Last, who can read what
+//! (`inventory::grants`): one account's roles × secrets evaluated as a sync does.
 
 mod common;
 
@@ -160,7 +161,67 @@ async fn main() -> anyhow::Result<()> {
             millis(p95)
         );
     }
+    who_can_read();
     Ok(())
+}
+
+/// Who can read what, as a sync evaluates it for one account: 2 000 roles (one in ten with a
+/// policy reading its team's secrets by name, one broad, the rest for other services) × 10 000
+/// secrets (one in twenty with a resource policy).
+fn who_can_read() {
+    use serde_json::json;
+    use trailkeeper::inventory::grants::evaluate::{Key, Policy, Principal, Secret};
+    use trailkeeper::inventory::grants::readers;
+
+    const ROLES: usize = 2_000;
+    const TEAMS: usize = 50;
+    let account = "111122223333";
+    let arn = |n: usize| {
+        format!(
+            "arn:aws:secretsmanager:us-east-1:{account}:secret:team-{}/s{n}-AbCdEf",
+            n % TEAMS
+        )
+    };
+    let principals: Vec<Principal> = (0..ROLES)
+        .map(|n| {
+            let statement = match n % 10 {
+                0 if n == 0 => json!({ "Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*" }),
+                0 => json!({ "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                              "Resource": format!("arn:aws:secretsmanager:us-east-1:{account}:secret:team-{}/*", n / 10 % TEAMS) }),
+                _ => json!({ "Effect": "Allow", "Action": ["s3:GetObject", "sqs:*", "logs:*"], "Resource": "*" }),
+            };
+            Principal {
+                arn: format!("arn:aws:iam::{account}:role/role-{n}"),
+                account: account.into(),
+                identity_policies: vec![Policy {
+                    source: format!("inline policy of role-{n}"),
+                    document: json!({ "Statement": [statement] }),
+                }],
+                ..Principal::default()
+            }
+        })
+        .collect();
+    let secrets: Vec<Secret> = (0..SECRETS)
+        .map(|n| Secret {
+            arn: arn(n),
+            account: account.into(),
+            tags: Default::default(),
+            resource_policy: (n % 20 == 0).then(|| {
+                json!({ "Statement": [{ "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                    "Principal": { "AWS": format!("arn:aws:iam::{account}:role/role-{}", n % ROLES) } }] })
+            }),
+            key: Key::AwsManaged,
+        })
+        .collect();
+    let started = Instant::now();
+    let found = readers(&principals, &secrets).len();
+    let took = started.elapsed();
+    println!(
+        "who can read: {ROLES} roles × {SECRETS} secrets evaluated in {:.2} s ({found} readers \
+         found) = {:.0} secrets/s",
+        took.as_secs_f64(),
+        SECRETS as f64 / took.as_secs_f64()
+    );
 }
 
 fn at(days_ago: i64) -> AwsDateTime {

@@ -214,6 +214,24 @@ pub fn every_secret(principal: &Principal) -> Option<String> {
         .map(|named| named.name)
 }
 
+/// Whether any identity policy of `principal` allows an action that takes in
+/// `GetSecretValue`, on whatever resource and condition. Without one, only a secret's
+/// resource policy could let it read: secrets without one need not be evaluated for it.
+pub fn may_read_some(principal: &Principal) -> bool {
+    statements(&principal.identity_policies)
+        .iter()
+        .any(|named| named.effect == Effect::Allow && takes_action(named.statement, READ))
+}
+
+/// Whether `statement`'s `Action` (or `NotAction`) takes in `action`.
+fn takes_action(statement: &Value, action: &str) -> bool {
+    if statement.get("NotAction").is_some() {
+        !matches_any(&statement["NotAction"], action, false)
+    } else {
+        matches_any(&statement["Action"], action, false)
+    }
+}
+
 fn refused(reason: String) -> Verdict {
     Verdict {
         reach: Reach::No,
@@ -436,11 +454,7 @@ impl Request<'_> {
     /// `NotPrincipal`) must take the principal itself; otherwise it is not looked at.
     fn applies(&self, named: &Named, by_principal: bool) -> Truth {
         let statement = named.statement;
-        let action = if statement.get("NotAction").is_some() {
-            !matches_any(&statement["NotAction"], self.action, false)
-        } else {
-            matches_any(&statement["Action"], self.action, false)
-        };
+        let action = takes_action(statement, self.action);
         let resource = match (statement.get("Resource"), statement.get("NotResource")) {
             (_, Some(not)) => !matches_any(not, self.resource, true),
             (Some(resource), None) => matches_any(resource, self.resource, true),

@@ -14,7 +14,7 @@ use chrono::Utc;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use evaluate::{Key, Reach, Secret, can_read, every_secret};
+use evaluate::{Key, Principal, Reach, Secret, can_read, every_secret, may_read_some};
 
 /// The key Secrets Manager uses when a secret names none.
 const DEFAULT_KEY: &str = "alias/aws/secretsmanager";
@@ -87,22 +87,13 @@ pub async fn check(pool: &PgPool, config: &SdkConfig, account: &str) -> Result<(
         Vec::new(),
         Vec::new(),
     );
-    let everything: Vec<Option<String>> = principals.iter().map(every_secret).collect();
-    for secret in &secrets {
-        for (principal, everything) in principals.iter().zip(&everything) {
-            let verdict = can_read(principal, secret);
-            let reach = match verdict.reach {
-                Reach::No => continue,
-                Reach::Possibly => "possibly",
-                Reach::Yes => "yes",
-            };
-            rows.0.push(secret.arn.clone());
-            rows.1.push(principal.arn.clone());
-            rows.2.push(reach);
-            rows.3.push(Value::from(verdict.granted_by));
-            rows.4.push(Value::from(verdict.reasons));
-            rows.5.push(everything.clone());
-        }
+    for reader in readers(&principals, &secrets) {
+        rows.0.push(reader.secret.to_string());
+        rows.1.push(reader.principal.to_string());
+        rows.2.push(reader.reach);
+        rows.3.push(Value::from(reader.granted_by));
+        rows.4.push(Value::from(reader.reasons));
+        rows.5.push(reader.every_secret);
     }
     let arns: Vec<&str> = secrets.iter().map(|secret| secret.arn.as_str()).collect();
     let mut tx = pool.begin().await?;
@@ -132,6 +123,52 @@ pub async fn check(pool: &PgPool, config: &SdkConfig, account: &str) -> Result<(
     record_check(pool, account, principals.len(), None).await
 }
 
+/// One principal that can read one secret, as stored.
+pub struct Reader<'a> {
+    pub secret: &'a str,
+    pub principal: &'a str,
+    /// `yes`, or `possibly` when a condition of the request decides.
+    pub reach: &'static str,
+    pub granted_by: Vec<String>,
+    pub reasons: Vec<String>,
+    /// The statement that grants it every secret, if one does.
+    pub every_secret: Option<String>,
+}
+
+/// Who can read each of `secrets`. A principal whose policies allow no action that takes in
+/// `GetSecretValue` is evaluated only for secrets with a resource policy (which might let it
+/// in): in an account of thousands of roles and secrets most pairs are never evaluated.
+pub fn readers<'a>(principals: &'a [Principal], secrets: &'a [Secret]) -> Vec<Reader<'a>> {
+    let candidates: Vec<(&Principal, Option<String>, bool)> = principals
+        .iter()
+        .map(|principal| (principal, every_secret(principal), may_read_some(principal)))
+        .collect();
+    let mut readers = Vec::new();
+    for secret in secrets {
+        let by_resource = secret.resource_policy.is_some();
+        for (principal, everything, may_read) in &candidates {
+            if !may_read && !by_resource {
+                continue;
+            }
+            let verdict = can_read(principal, secret);
+            let reach = match verdict.reach {
+                Reach::No => continue,
+                Reach::Possibly => "possibly",
+                Reach::Yes => "yes",
+            };
+            readers.push(Reader {
+                secret: &secret.arn,
+                principal: &principal.arn,
+                reach,
+                granted_by: verdict.granted_by,
+                reasons: verdict.reasons,
+                every_secret: everything.clone(),
+            });
+        }
+    }
+    readers
+}
+
 async fn record_check(
     pool: &PgPool,
     account: &str,
@@ -151,4 +188,90 @@ async fn record_check(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::evaluate::Policy;
+    use super::*;
+
+    const ACCOUNT: &str = "111122223333";
+
+    fn role(name: &str, statement: Value) -> Principal {
+        Principal {
+            arn: format!("arn:aws:iam::{ACCOUNT}:role/{name}"),
+            account: ACCOUNT.into(),
+            identity_policies: vec![Policy {
+                source: format!("inline policy of {name}"),
+                document: json!({ "Statement": [statement] }),
+            }],
+            ..Principal::default()
+        }
+    }
+
+    fn secret(name: &str, resource_policy: Option<Value>) -> Secret {
+        Secret {
+            arn: format!("arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{name}-AbCdEf"),
+            account: ACCOUNT.into(),
+            tags: BTreeMap::new(),
+            resource_policy,
+            key: Key::AwsManaged,
+        }
+    }
+
+    #[test]
+    fn only_statements_that_take_in_reading_make_a_principal_a_possible_reader() {
+        let allow = |action: Value| json!({ "Effect": "Allow", "Action": action, "Resource": "*" });
+        assert!(may_read_some(&role(
+            "a",
+            allow(json!("secretsmanager:Get*"))
+        )));
+        assert!(may_read_some(&role(
+            "b",
+            json!({ "Effect": "Allow", "NotAction": "s3:*", "Resource": "*" })
+        )));
+        assert!(!may_read_some(&role(
+            "c",
+            allow(json!(["secretsmanager:List*", "s3:*"]))
+        )));
+        assert!(!may_read_some(&role(
+            "d",
+            json!({ "Effect": "Deny", "Action": "*", "Resource": "*" })
+        )));
+    }
+
+    #[test]
+    fn a_resource_policy_lets_in_a_principal_its_own_policies_do_not() {
+        let reader = role(
+            "reader",
+            json!({ "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*" }),
+        );
+        let storage = role(
+            "storage",
+            json!({ "Effect": "Allow", "Action": "s3:*", "Resource": "*" }),
+        );
+        let shared = secret(
+            "shared",
+            Some(json!({ "Statement": [{ "Effect": "Allow",
+                "Principal": { "AWS": storage.arn }, "Action": "secretsmanager:GetSecretValue" }] })),
+        );
+        let principals = [reader, storage];
+        let secrets = [secret("plain", None), shared];
+        let found: Vec<(&str, &str)> = readers(&principals, &secrets)
+            .iter()
+            .map(|reader| (reader.secret, reader.principal))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (secrets[0].arn.as_str(), principals[0].arn.as_str()),
+                (secrets[1].arn.as_str(), principals[0].arn.as_str()),
+                (secrets[1].arn.as_str(), principals[1].arn.as_str()),
+            ]
+        );
+    }
 }
