@@ -78,7 +78,7 @@ async fn run(
     let settings = match given {
         Some(settings) => settings,
         None => {
-            loaded = stored_settings(db).await?;
+            loaded = settings::in_force(&mut *db).await?;
             if !loaded.live {
                 return Ok(Recorded::default());
             }
@@ -300,19 +300,6 @@ async fn facts(
             )
         })
         .collect())
-}
-
-/// The stored settings; settings that no longer read leave detection on its defaults
-/// rather than stopping it.
-async fn stored_settings(db: &mut PgConnection) -> Result<DetectionSettings, sqlx::Error> {
-    match settings::load(&mut *db).await {
-        Ok(settings) => Ok(settings),
-        Err(settings::SettingsError::Database(error)) => Err(error),
-        Err(settings::SettingsError::Invalid(error)) => {
-            tracing::warn!(%error, "detection settings unreadable; using the defaults");
-            Ok(DetectionSettings::default())
-        }
-    }
 }
 
 /// The memories `wanted`, as stored.

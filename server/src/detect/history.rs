@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{DetectionSettings, Known, Observed};
+use crate::events::rotations::LONGEST_ROTATION;
 
 /// The memories' names in `detector_state`.
 pub const ACCOUNTS: &str = "history.accounts";
@@ -16,10 +17,6 @@ pub const PRINCIPALS: &str = "history.principals";
 pub const READERS: &str = "history.readers";
 pub const WRITERS: &str = "history.writers";
 pub const ROTATIONS: &str = "history.rotations";
-
-/// A rotation that has not reported its end for this long is over all the same (its
-/// function gave up without a word).
-pub const LONGEST_ROTATION: i64 = 24;
 
 /// The inventory's facts about a secret that detection uses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

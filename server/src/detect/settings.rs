@@ -40,6 +40,19 @@ pub async fn load(db: impl PgExecutor<'_>) -> Result<DetectionSettings, Settings
     }
 }
 
+/// The settings in force: the stored ones, or — when they no longer read — the defaults,
+/// which keep detection (and what reads its settings) running rather than stopping it.
+pub async fn in_force(db: impl PgExecutor<'_>) -> Result<DetectionSettings, sqlx::Error> {
+    match load(db).await {
+        Ok(settings) => Ok(settings),
+        Err(SettingsError::Database(error)) => Err(error),
+        Err(SettingsError::Invalid(error)) => {
+            tracing::warn!(%error, "detection settings unreadable; using the defaults");
+            Ok(DetectionSettings::default())
+        }
+    }
+}
+
 /// Settings as stored (`null`: none were saved).
 pub fn parse(value: serde_json::Value) -> Result<DetectionSettings, SettingsError> {
     if value.is_null() {

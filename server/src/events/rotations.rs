@@ -7,7 +7,9 @@ use trailkeeper_app::api::rotations::{
     ConsumerVerdict, RotationConsumer, RotationImpact, RotationOutcome,
 };
 
-use crate::detect::history::LONGEST_ROTATION;
+/// A rotation that has not reported its end for this long is over all the same (its
+/// function gave up without a word).
+pub const LONGEST_ROTATION: i64 = 24;
 
 /// The rotations shown: the newest few within a year.
 const ROTATIONS: i64 = 5;

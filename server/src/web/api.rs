@@ -48,7 +48,7 @@ use super::access::ClientAddress;
 use super::replica;
 use crate::audit::{Action, Entry};
 use crate::db::Reader;
-use crate::detect::DetectionSettings;
+use crate::detect::{DetectionSettings, settings};
 use crate::events::export::csv_line;
 use crate::events::read as events;
 use crate::findings::triage::Actor;
@@ -359,7 +359,10 @@ async fn rotations(db: &mut sqlx::PgConnection, arn: &str) -> Result<Response, A
     )
 )]
 async fn readers(db: &mut sqlx::PgConnection, arn: &str) -> Result<Response, AppError> {
-    let idle_days = grants::idle_days(db).await.map_err(AppError::from)?;
+    let idle_days = settings::in_force(&mut *db)
+        .await
+        .map_err(AppError::from)?
+        .unused_grant_days;
     let readers = grants::secret_readers(db, arn, idle_days, chrono::Utc::now())
         .await
         .map_err(AppError::from)?;
@@ -385,7 +388,10 @@ pub async fn principal(
 ) -> Result<Json<PrincipalGrants>, AppError> {
     let principal = grants::principal_named(&arn)?;
     let mut db = reader.read().await.map_err(AppError::from)?;
-    let idle_days = grants::idle_days(&mut db).await.map_err(AppError::from)?;
+    let idle_days = settings::in_force(&mut *db)
+        .await
+        .map_err(AppError::from)?
+        .unused_grant_days;
     Ok(Json(
         grants::principal_grants(&mut db, principal, idle_days, chrono::Utc::now())
             .await

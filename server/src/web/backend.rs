@@ -169,7 +169,10 @@ impl Backend for ServerBackend {
 
     async fn secret_readers(&self, secret_arn: String) -> Result<SecretReaders, AppError> {
         let mut db = self.reader.read().await.map_err(AppError::from)?;
-        let idle_days = grants::idle_days(&mut db).await.map_err(AppError::from)?;
+        let idle_days = settings::in_force(&mut *db)
+            .await
+            .map_err(AppError::from)?
+            .unused_grant_days;
         grants::secret_readers(&mut db, &secret_arn, idle_days, chrono::Utc::now())
             .await
             .map_err(AppError::from)
@@ -178,7 +181,10 @@ impl Backend for ServerBackend {
     async fn principal_grants(&self, principal: String) -> Result<PrincipalGrants, AppError> {
         let principal = grants::principal_named(&principal)?;
         let mut db = self.reader.read().await.map_err(AppError::from)?;
-        let idle_days = grants::idle_days(&mut db).await.map_err(AppError::from)?;
+        let idle_days = settings::in_force(&mut *db)
+            .await
+            .map_err(AppError::from)?
+            .unused_grant_days;
         grants::principal_grants(&mut db, principal, idle_days, chrono::Utc::now())
             .await
             .map_err(AppError::from)

@@ -7,19 +7,6 @@ use trailkeeper_app::AppError;
 use trailkeeper_app::api::grants::{
     Grant, GrantCheck, GrantReach, PrincipalGrants, SecretReaders, UngrantedRead, unused_first,
 };
-use trailkeeper_app::api::settings::DetectionSettings;
-
-use crate::detect::settings::{self, SettingsError};
-
-/// The idle period the stored settings set; the default when they no longer read (the
-/// findings say why).
-pub async fn idle_days(db: &mut PgConnection) -> Result<i64, sqlx::Error> {
-    match settings::load(&mut *db).await {
-        Ok(settings) => Ok(settings.unused_grant_days),
-        Err(SettingsError::Database(error)) => Err(error),
-        Err(SettingsError::Invalid(_)) => Ok(DetectionSettings::default().unused_grant_days),
-    }
-}
 
 /// IAM's longest ARN: a longer "principal" names nobody.
 const LONGEST_PRINCIPAL: usize = 2048;
