@@ -842,6 +842,18 @@ fn incidents(writer: &mut Writer, estate: &Estate, start: DateTime<Utc>) -> Vec<
         Some(checkout_db),
     ));
 
+    // The nightly report's credentials, from its own address at its own hour, but through
+    // the AWS CLI it never used: someone on its host.
+    let reports = Identity::role("reports-task", "nightly-report");
+    let reports_db = &estate.app("reports").0;
+    writer.read(day(24, 2, 30), &reports, "10.29.1.40", CLI, reports_db);
+    labels.push(label(
+        "a workload's credentials used with a client it never used",
+        "unfamiliar_client",
+        reports.principal(),
+        Some(reports_db),
+    ));
+
     let catalog = Identity::role("catalog-task", "catalog-5e6f7a8b");
     let catalog_db = &estate.app("catalog").0;
     for n in 0..1500 {
@@ -978,6 +990,42 @@ fn incidents(writer: &mut Writer, estate: &Estate, start: DateTime<Utc>) -> Vec<
         "secret_deleted",
         teardown.principal(),
         Some(&torn_down[torn_down.len() - 1]),
+    ));
+
+    // The rest of the risky changes: a policy removed, a replica cut loose.
+    let shipping_db = &estate.app("shipping").0;
+    writer.write(Call {
+        at: day(28, 10, 50),
+        name: "DeleteResourcePolicy",
+        who: &bob,
+        from: "203.0.113.11",
+        agent: CLI,
+        secret: Some(shipping_db),
+        request: Some(json!({ "secretId": shipping_db.arn })),
+        error: None,
+    });
+    labels.push(label(
+        "a secret's resource policy deleted",
+        "policy_deleted",
+        bob.principal(),
+        Some(shipping_db),
+    ));
+    let notify_db = &estate.app("notify").0;
+    writer.write(Call {
+        at: day(28, 11, 20),
+        name: "RemoveRegionsFromReplication",
+        who: &bob,
+        from: "203.0.113.11",
+        agent: CLI,
+        secret: Some(notify_db),
+        request: Some(json!({ "secretId": notify_db.arn, "removeReplicaRegions": ["eu-west-1"] })),
+        error: None,
+    });
+    labels.push(label(
+        "a secret's replica removed",
+        "replication_removed",
+        bob.principal(),
+        Some(notify_db),
     ));
 
     let billing_key = &estate.app("billing").1;
