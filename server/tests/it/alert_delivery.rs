@@ -197,6 +197,59 @@ async fn a_finding_reaches_a_webhook_signed_and_a_wrong_key_does_not_verify(pool
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_teardown_deleting_secrets_in_minutes_alerts_once_naming_them_all(pool: PgPool) {
+    let receiver = Receiver::start().await;
+    let alerting = alerting(quick_settings());
+    webhook(
+        &pool,
+        &alerting,
+        "security",
+        &receiver.url(),
+        Some(Severity::Info),
+    )
+    .await;
+    let worker = tokio::spawn(alerting.clone().run(pool.clone()));
+
+    let teardown: Vec<Value> = ["prod/db", "prod/api", "prod/queue"]
+        .iter()
+        .enumerate()
+        .map(|(n, secret)| {
+            let mut request = json!({ "secretId": secret_arn(secret), "recoveryWindowInDays": 7 });
+            if n == 1 {
+                request = json!({ "secretId": secret_arn(secret),
+                                  "forceDeleteWithoutRecovery": true });
+            }
+            bobs_call(
+                &format!("t{n}"),
+                &format!("2026-11-02T10:0{n}:00Z"),
+                "DeleteSecret",
+                request,
+            )
+        })
+        .collect();
+    ingest_records(&pool, teardown).await;
+    receiver.wait_for(1).await;
+    // Give a second alert, if any were coming, the time to arrive.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    worker.abort();
+
+    let got = receiver.got();
+    assert_eq!(got.len(), 1, "one incident, one alert");
+    let alert = &got[0].json()["alerts"][0];
+    assert_eq!(alert["severity"], "critical", "the worst deletion's");
+    assert_eq!(alert["count"], 3);
+    assert_eq!(
+        alert["title"],
+        "Secret deleted: 3 secrets within 2 minutes by bob"
+    );
+    let explanation = alert["explanation"].as_str().unwrap();
+    assert!(
+        explanation.contains("prod/db, prod/api and prod/queue"),
+        "{explanation}"
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn alerts_wait_out_a_dead_receiver_and_a_restart_and_arrive_once_each(pool: PgPool) {
     let address = Receiver::reserve().await;
     let alerting = alerting(quick_settings());
