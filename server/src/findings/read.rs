@@ -98,6 +98,8 @@ impl Row {
                 row.secret_arn = Some(first.arn.clone());
                 row.secret_name = first.name.clone();
                 row.count = members.iter().map(|member| member.count).sum();
+                row.first_seen = secrets.iter().map(|secret| secret.first_seen).min()?;
+                row.last_seen = secrets.iter().map(|secret| secret.last_seen).max()?;
             }
         }
         Some(Finding {

@@ -131,11 +131,7 @@ async fn upsert(
         let Some(added) = incident.added() else {
             continue;
         };
-        let written = match incident.id {
-            None => open(db, &added).await?,
-            Some(id) => add_to(db, id, &added).await?,
-        };
-        let Some((id, opened)) = written else {
+        let Some((id, opened)) = write(db, incident.id, &added).await? else {
             continue;
         };
         if opened {
@@ -177,72 +173,61 @@ async fn upsert(
     Ok(())
 }
 
-/// Opens `draft` as a finding — or, should one with its key have become active meanwhile,
-/// adds to it. Its id, and whether it opened; `None` when there was nothing new.
-async fn open(db: &mut PgConnection, draft: &Draft) -> Result<Option<(i64, bool)>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "INSERT INTO findings AS f (kind, severity, title, explanation, secret_arn, \
-             secret_name, principal, account_id, region, first_seen, last_seen, count, \
-             evidence_event_ids, detail, status) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             CASE WHEN suppressed($1, $7, $5, $6) THEN 'suppressed' ELSE 'open' END) \
-         ON CONFLICT (kind, COALESCE(principal, ''), COALESCE(secret_arn, ''), COALESCE(subject, '')) \
-             WHERE status <> 'resolved' \
-         DO UPDATE SET {adds} \
-         WHERE EXCLUDED.last_seen > f.last_seen \
-            OR NOT (EXCLUDED.evidence_event_ids <@ f.evidence_event_ids) \
-         RETURNING id, (xmax = 0)",
-        adds = adds()
-    ))
-    .bind(draft.kind.as_str())
-    .bind(draft.severity.as_str())
-    .bind(&draft.title)
-    .bind(&draft.explanation)
-    .bind(&draft.secret_arn)
-    .bind(&draft.secret_name)
-    .bind(&draft.principal)
-    .bind(&draft.account_id)
-    .bind(&draft.region)
-    .bind(draft.first_seen)
-    .bind(draft.last_seen)
-    .bind(draft.count)
-    .bind(&draft.evidence)
-    .bind(&draft.detail)
-    .fetch_optional(&mut *db)
-    .await
-}
-
-/// Adds `draft` to the active finding `id`; `None` when there was nothing new.
-async fn add_to(
+/// Adds `draft` to the active finding `target`, or opens it as a finding — or, should one
+/// with its key have become active meanwhile, adds to that. The finding's id, and whether
+/// it opened; `None` when there was nothing new.
+async fn write(
     db: &mut PgConnection,
-    id: i64,
+    target: Option<i64>,
     draft: &Draft,
 ) -> Result<Option<(i64, bool)>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "UPDATE findings AS f SET {adds} \
-         FROM (SELECT $2 AS kind, $3 AS severity, $4 AS title, $5 AS explanation, \
-                   $6 AS secret_arn, $7 AS secret_name, $8 AS principal, \
-                   $9::timestamptz AS first_seen, $10::timestamptz AS last_seen, \
-                   $11::bigint AS count, $12::text[] AS evidence_event_ids, \
-                   $13::jsonb AS detail) AS EXCLUDED \
-         WHERE f.id = $1 AND (EXCLUDED.last_seen > f.last_seen \
-            OR NOT (EXCLUDED.evidence_event_ids <@ f.evidence_event_ids)) \
-         RETURNING f.id, false",
-        adds = adds()
-    ))
-    .bind(id)
-    .bind(draft.kind.as_str())
-    .bind(draft.severity.as_str())
-    .bind(&draft.title)
-    .bind(&draft.explanation)
-    .bind(&draft.secret_arn)
-    .bind(&draft.secret_name)
-    .bind(&draft.principal)
-    .bind(draft.first_seen)
-    .bind(draft.last_seen)
-    .bind(draft.count)
-    .bind(&draft.evidence)
-    .bind(&draft.detail)
+    let new_evidence = "(EXCLUDED.last_seen > f.last_seen \
+         OR NOT (EXCLUDED.evidence_event_ids <@ f.evidence_event_ids))";
+    let sql = match target {
+        None => format!(
+            "INSERT INTO findings AS f (kind, severity, title, explanation, secret_arn, \
+                 secret_name, principal, account_id, region, first_seen, last_seen, count, \
+                 evidence_event_ids, detail, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                 CASE WHEN suppressed($1, $7, $5, $6) THEN 'suppressed' ELSE 'open' END) \
+             ON CONFLICT (kind, COALESCE(principal, ''), COALESCE(secret_arn, ''), COALESCE(subject, '')) \
+                 WHERE status <> 'resolved' \
+             DO UPDATE SET {adds} WHERE {new_evidence} \
+             RETURNING id, (xmax = 0)",
+            adds = adds()
+        ),
+        Some(_) => format!(
+            "UPDATE findings AS f SET {adds} \
+             FROM (SELECT $1 AS kind, $2 AS severity, $3 AS title, $4 AS explanation, \
+                       $5 AS secret_arn, $6 AS secret_name, $7 AS principal, \
+                       $8 AS account_id, $9 AS region, \
+                       $10::timestamptz AS first_seen, $11::timestamptz AS last_seen, \
+                       $12::bigint AS count, $13::text[] AS evidence_event_ids, \
+                       $14::jsonb AS detail) AS EXCLUDED \
+             WHERE f.id = $15 AND {new_evidence} \
+             RETURNING f.id, false",
+            adds = adds()
+        ),
+    };
+    let query = sqlx::query_as(&sql)
+        .bind(draft.kind.as_str())
+        .bind(draft.severity.as_str())
+        .bind(&draft.title)
+        .bind(&draft.explanation)
+        .bind(&draft.secret_arn)
+        .bind(&draft.secret_name)
+        .bind(&draft.principal)
+        .bind(&draft.account_id)
+        .bind(&draft.region)
+        .bind(draft.first_seen)
+        .bind(draft.last_seen)
+        .bind(draft.count)
+        .bind(&draft.evidence)
+        .bind(&draft.detail);
+    match target {
+        Some(id) => query.bind(id),
+        None => query,
+    }
     .fetch_optional(&mut *db)
     .await
 }
