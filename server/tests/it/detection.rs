@@ -327,6 +327,29 @@ async fn a_steady_region_that_goes_quiet_is_silent_until_its_events_arrive_again
         )]
     );
 
+    // Right after a restart the sources have not yet read the backlog: as of their last
+    // look (an hour after us-east-1's last event), the region was not silent.
+    sqlx::query(
+        "INSERT INTO ingest_polls (source, polled_at) \
+         VALUES ('s3://trails/', now() - interval '9 hours')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    reassess(&pool, &settings, Utc::now()).await.unwrap();
+    let open: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM findings WHERE kind = 'ingest_silence' AND status = 'open'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(open, 0, "not silent before the sources looked");
+    sqlx::query("UPDATE ingest_polls SET polled_at = now()")
+        .execute(&pool)
+        .await
+        .unwrap();
+    reassess(&pool, &settings, Utc::now()).await.unwrap();
+
     // A more patient setting allows it; events arriving again resolve it.
     let patient = DetectionSettings {
         silence_multiple: 12,
@@ -350,7 +373,7 @@ async fn a_steady_region_that_goes_quiet_is_silent_until_its_events_arrive_again
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(statuses, ["resolved", "resolved"]);
+    assert_eq!(statuses, ["resolved", "resolved", "resolved"]);
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]

@@ -99,6 +99,14 @@ pub async fn reassess(
     )
     .fetch_all(pool)
     .await?;
+    // Judged as of the last time a source of Trailkeeper's looked for events (failing or
+    // not): right after a restart, before the sources have read the backlog, a region is
+    // unread, not silent. With no source polling (files ingested by hand), as of now.
+    let looked: Option<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT max(polled_at) FROM ingest_polls")
+            .fetch_one(pool)
+            .await?;
+    let as_of = looked.map_or(now, |looked| looked.min(now));
     let multiple = settings.silence_multiple;
     let assessed: Vec<String> = places
         .iter()
@@ -108,7 +116,7 @@ pub async fn reassess(
         .iter()
         .filter_map(|place| {
             let rhythm = rhythm(&place.active)?;
-            let silence = silent_for(&rhythm, place.newest, now, multiple)?;
+            let silence = silent_for(&rhythm, place.newest, as_of, multiple)?;
             let newest = place.newest.format("%Y-%m-%d %H:%M UTC");
             Some(Condition {
                 kind: FindingKind::IngestSilence,
