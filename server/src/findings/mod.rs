@@ -51,7 +51,7 @@ pub enum Verdict {
 }
 
 impl Draft {
-    /// Adds a later draft with the same key: its events, and its words and numbers, which
+    /// Adds a later draft of the same finding: its events, and its words and numbers, which
     /// describe the finding as it now stands.
     pub fn absorb(&mut self, later: Draft) {
         self.severity = self.severity.max(later.severity);
