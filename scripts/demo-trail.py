@@ -10,9 +10,10 @@ secrets on steady daily patterns (busier in working hours, a nightly batch job),
 Lambdas running createSecret/setSecret/testSecret/finishSecret between RotationStarted and
 RotationSucceeded, a few RotationFailed, people using the console and the CLI, and some
 AccessDenied. In its last days, a handful of incidents for detection to find: a workload
-reading another application's secret, credentials used from a public address, a read
-spike, a catch-all batch read, a burst of refused reads, a reader from an unknown account,
-a policy opened to anyone, and a person reading a key at three in the morning. It reads the estate from the peer (seed it first), so every event names a
+reading three other applications' secrets in minutes (one incident), credentials used from
+a public address, a read spike, a catch-all batch read, a burst of refused reads, a reader
+from an unknown account, a policy opened to anyone, and a person reading a key at three in
+the morning. It reads the estate from the peer (seed it first), so every event names a
 secret the inventory knows. Each day's events (and their IDs) depend only on that day, so a
 demo started again the next day stores its overlapping days once.
 
@@ -294,11 +295,13 @@ def incidents(trail, region, secrets, now):
     rng = random.Random(f"incidents/{now.isoformat()}")
     day = lambda days_ago, hour, minute=0: (now - timedelta(days=days_ago)).replace(
         hour=hour, minute=minute, second=0, microsecond=0)
-    # A workload reads another application's database credentials.
+    # A workload reads three other applications' secrets within minutes: one incident.
     warehouse = role_identity(trail.account, "warehouse-prod-task", "warehouse-0-incident")
-    for minute in (12, 13, 19):
+    for minute, name in ((12, "prod/checkout/db"), (13, "prod/checkout/db"),
+                         (14, "prod/checkout/api-key"), (16, "prod/sso/db"),
+                         (19, "prod/checkout/db")):
         trail.add(rng, day(3, 11, minute), region, "GetSecretValue", warehouse, "10.20.1.33",
-                  PYTHON, by_name["prod/checkout/db"])
+                  PYTHON, by_name[name])
     # The checkout role's credentials, used from a public address.
     checkout = role_identity(trail.account, "checkout-prod-task", "checkout-0-incident")
     for minute in range(40, 44):
