@@ -78,6 +78,7 @@ impl Row {
         };
         let mut row = self;
         let members = std::mem::take(&mut row.secrets.0);
+        let secrets: Vec<FindingSecret> = members.iter().map(Member::secret).collect();
         // A reader who may see only some of an incident's secrets sees it about those.
         match members.as_slice() {
             [] => {}
@@ -92,7 +93,6 @@ impl Row {
                 row.count = only.count;
             }
             [first, ..] => {
-                let secrets: Vec<FindingSecret> = members.iter().map(Member::secret).collect();
                 (row.title, row.explanation) =
                     incident_words(kind, row.principal.as_deref(), &secrets, &first.explanation);
                 row.secret_arn = Some(first.arn.clone());
@@ -118,7 +118,7 @@ impl Row {
             count: row.count,
             evidence_event_ids: row.evidence_event_ids,
             status: FindingStatus::parse(&row.status).unwrap_or(FindingStatus::Open),
-            secrets: members.iter().map(Member::secret).collect(),
+            secrets,
         })
     }
 }
