@@ -48,22 +48,39 @@ const APPS: [(&str, u32, &str, bool); 12] = [
 /// Secrets nobody reads day to day, which a bulk retrieval sweeps up.
 const LEGACY: usize = 16;
 
+/// A second region: the payments database's replica, read by a standby there.
+const DR_REGION: &str = "eu-west-1";
+/// The multi-region audit trail, which the incidents stop and narrow.
+const ORG_TRAIL: &str = "org-audit";
+
 /// An incident the detectors should find: what kind of finding, about whom and which
-/// secret (none for findings about a principal's behaviour across secrets).
+/// secret (none for findings about a principal's behaviour across secrets), and for a
+/// finding about neither, what it is about: a trail's ARN, an account × region.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Label {
     pub scenario: &'static str,
     pub kind: &'static str,
     pub principal: Option<String>,
     pub secret_arn: Option<String>,
+    pub subject: Option<String>,
 }
 
 impl Label {
-    /// Whether a stored finding — its kind, principal and secrets (several for an incident,
-    /// none for a finding about no secret) — finds this incident.
-    pub fn found_by(&self, kind: &str, principal: Option<&str>, secrets: &[String]) -> bool {
+    /// Whether a stored finding — its kind, principal, subject and secrets (several for an
+    /// incident, none for a finding about no secret) — finds this incident.
+    pub fn found_by(
+        &self,
+        kind: &str,
+        principal: Option<&str>,
+        subject: Option<&str>,
+        secrets: &[String],
+    ) -> bool {
         self.kind == kind
             && self.principal.as_deref() == principal
+            && self
+                .subject
+                .as_deref()
+                .is_none_or(|wanted| subject == Some(wanted))
             && match &self.secret_arn {
                 None => secrets.is_empty(),
                 Some(secret) => secrets.contains(secret),
@@ -71,11 +88,48 @@ impl Label {
     }
 }
 
+/// The account as its APIs describe it at the month's end — the secrets it holds (without
+/// resource policies, on Secrets Manager's own key), the roles whose policies let them read,
+/// its trails — and the incidents only that shows, which no event does: found by the
+/// conditions judged after a sync.
+pub struct Account {
+    pub secrets: Vec<Held>,
+    pub roles: Vec<Role>,
+    pub trails: Vec<Trail>,
+    pub labels: Vec<Label>,
+}
+
+/// A secret the account holds at the month's end.
+#[derive(Clone, Debug)]
+pub struct Held {
+    pub arn: String,
+    pub name: String,
+    pub region: &'static str,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An IAM role with one inline policy (a document as IAM takes it).
+pub struct Role {
+    pub name: String,
+    pub policy: Value,
+}
+
+/// A trail as it stands at the month's end; its logs go to the bucket `<name>-logs`.
+pub struct Trail {
+    pub name: &'static str,
+    pub home_region: &'static str,
+    pub multi_region: bool,
+    pub logging: bool,
+    /// Whether its selectors take in management reads (`All`), or only changes.
+    pub records_reads: bool,
+}
+
 /// The month: its records by hour (each hour one trail file), and the incidents in it.
 pub struct Month {
     pub start: DateTime<Utc>,
     pub hours: BTreeMap<DateTime<Utc>, Vec<Value>>,
     pub labels: Vec<Label>,
+    pub account: Account,
     /// The event IDs of the incidents' events: a finding with none of them among its
     /// evidence is a false one.
     pub injected: HashSet<String>,
@@ -92,10 +146,13 @@ impl Month {
             hours: BTreeMap::new(),
             injecting: false,
             injected: HashSet::new(),
+            created: Vec::new(),
+            deleted: HashSet::new(),
         };
         let estate = Estate::new();
         benign(&mut writer, &estate, start);
         let labels = incidents(&mut writer, &estate, start);
+        let account = account(&writer, &estate, start);
         for records in writer.hours.values_mut() {
             records.sort_by(|a, b| a["eventTime"].as_str().cmp(&b["eventTime"].as_str()));
         }
@@ -103,32 +160,45 @@ impl Month {
             start,
             hours: writer.hours,
             labels,
+            account,
             injected: writer.injected,
         }
+    }
+
+    /// When it ends: conditions are judged as of then.
+    pub fn end(&self) -> DateTime<Utc> {
+        self.start + Duration::days(DAYS)
     }
 
     pub fn events(&self) -> usize {
         self.hours.values().map(Vec::len).sum()
     }
 
-    /// Writes one gzip trail file per hour under `dir`, named and laid out as CloudTrail
-    /// does, and returns their paths in time order.
+    /// Writes one gzip trail file per hour and region under `dir`, named and laid out as
+    /// CloudTrail does, and returns their paths in time order.
     pub fn write(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         let mut paths = Vec::with_capacity(self.hours.len());
         for (hour, records) in &self.hours {
-            let folder = dir.join(format!(
-                "AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/{}",
-                hour.format("%Y/%m/%d")
-            ));
-            std::fs::create_dir_all(&folder)?;
-            let path = folder.join(format!(
-                "{ACCOUNT}_CloudTrail_{REGION}_{}_scenario.json.gz",
-                hour.format("%Y%m%dT%H%MZ")
-            ));
-            let mut gz = GzEncoder::new(std::fs::File::create(&path)?, Compression::fast());
-            serde_json::to_writer(&mut gz, &json!({ "Records": records }))?;
-            gz.finish()?.flush()?;
-            paths.push(path);
+            let mut by_region: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+            for record in records {
+                let region = record["awsRegion"].as_str().unwrap_or(REGION);
+                by_region.entry(region).or_default().push(record);
+            }
+            for (region, records) in by_region {
+                let folder = dir.join(format!(
+                    "AWSLogs/{ACCOUNT}/CloudTrail/{region}/{}",
+                    hour.format("%Y/%m/%d")
+                ));
+                std::fs::create_dir_all(&folder)?;
+                let path = folder.join(format!(
+                    "{ACCOUNT}_CloudTrail_{region}_{}_scenario.json.gz",
+                    hour.format("%Y%m%dT%H%MZ")
+                ));
+                let mut gz = GzEncoder::new(std::fs::File::create(&path)?, Compression::fast());
+                serde_json::to_writer(&mut gz, &json!({ "Records": records }))?;
+                gz.finish()?.flush()?;
+                paths.push(path);
+            }
         }
         Ok(paths)
     }
@@ -136,6 +206,8 @@ impl Month {
 
 struct Secret {
     arn: String,
+    name: String,
+    region: &'static str,
 }
 
 impl Secret {
@@ -150,6 +222,26 @@ impl Secret {
             .collect();
         Secret {
             arn: format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-{suffix}"),
+            name: name.to_string(),
+            region: REGION,
+        }
+    }
+
+    fn held(&self, created_at: DateTime<Utc>) -> Held {
+        Held {
+            arn: self.arn.clone(),
+            name: self.name.clone(),
+            region: self.region,
+            created_at,
+        }
+    }
+
+    /// Its replica in `region`: the same name and suffix, as Secrets Manager replicates.
+    fn replica(&self, region: &'static str) -> Secret {
+        Secret {
+            arn: self.arn.replacen(REGION, region, 1),
+            name: self.name.clone(),
+            region,
         }
     }
 }
@@ -159,6 +251,8 @@ struct Estate {
     apps: Vec<(Secret, Secret)>,
     partner_feed: Secret,
     legacy: Vec<Secret>,
+    /// The payments database's replica in the second region.
+    payments_replica: Secret,
 }
 
 impl Estate {
@@ -177,7 +271,16 @@ impl Estate {
             legacy: (0..LEGACY)
                 .map(|n| Secret::new(&format!("prod/legacy/token-{n:02}")))
                 .collect(),
+            payments_replica: Secret::new("prod/payments/db").replica(DR_REGION),
         }
+    }
+
+    fn secrets(&self) -> impl Iterator<Item = &Secret> {
+        self.apps
+            .iter()
+            .flat_map(|(db, key)| [db, key])
+            .chain([&self.partner_feed, &self.payments_replica])
+            .chain(&self.legacy)
     }
 
     fn app(&self, name: &str) -> &(Secret, Secret) {
@@ -275,6 +378,9 @@ struct Writer {
     /// Whether the calls written now belong to an incident.
     injecting: bool,
     injected: HashSet<String>,
+    /// The secrets the month's calls created, and those they deleted.
+    created: Vec<Held>,
+    deleted: HashSet<String>,
 }
 
 impl Writer {
@@ -295,13 +401,14 @@ impl Writer {
         let event_id = self.id();
         let request_id = self.id();
         let service_event = matches!(call.who, Identity::Service);
+        let succeeded = call.error.is_none();
         let mut record = json!({
             "eventVersion": "1.09",
             "userIdentity": call.who.json(),
             "eventTime": call.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             "eventSource": service(call.name),
             "eventName": call.name,
-            "awsRegion": REGION,
+            "awsRegion": call.secret.map_or(REGION, |secret| secret.region),
             "sourceIPAddress": call.from,
             "userAgent": call.agent,
             "requestParameters": call.request.clone().or_else(|| {
@@ -331,6 +438,15 @@ impl Writer {
         }
         if self.injecting {
             self.injected.insert(event_id);
+        }
+        if let Some(secret) = call.secret.filter(|_| succeeded) {
+            match call.name {
+                "CreateSecret" => self.created.push(secret.held(call.at)),
+                "DeleteSecret" => {
+                    self.deleted.insert(secret.arn.clone());
+                }
+                _ => {}
+            }
         }
         let hour = call
             .at
@@ -551,6 +667,16 @@ fn workloads(writer: &mut Writer, estate: &Estate, date: DateTime<Utc>, day: i64
             writer.read(at, &partner, "52.94.10.31", PYTHON, &estate.partner_feed);
         }
     }
+    // The standby in the second region checks its replica every ten minutes; its reads are
+    // logged only by the multi-region audit trail, until that is stopped.
+    let standby = Identity::role("payments-dr", "standby");
+    for minutes in (0..24 * 60).step_by(10) {
+        let at =
+            date + Duration::minutes(minutes) + Duration::seconds(writer.rng.random_range(0..60));
+        if at < org_trail_stops(date - Duration::days(day)) {
+            writer.read(at, &standby, "10.60.1.5", GO, &estate.payments_replica);
+        }
+    }
     let ci = Identity::role("ci-runner", "build");
     let listed = date
         + Duration::hours(writer.rng.random_range(6..22))
@@ -733,6 +859,155 @@ fn people(writer: &mut Writer, estate: &Estate, date: DateTime<Utc>) {
     }
 }
 
+/// When Bob stops the multi-region audit trail (an incident): the second region's reads go
+/// unlogged from then on.
+fn org_trail_stops(start: DateTime<Utc>) -> DateTime<Utc> {
+    start + Duration::days(28) + Duration::hours(23) + Duration::minutes(50)
+}
+
+fn trail_arn(name: &str) -> String {
+    format!("arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{name}")
+}
+
+/// The account at the month's end, and what it holds that no event shows: the secrets the
+/// estate had and the month created, less those it deleted; a role per workload allowed the
+/// secrets it reads, the rotation functions theirs, people's admin role everything (reading
+/// two), a reporting role granted the legacy tokens it never reads; the audit trail as the
+/// incidents left it (stopped, changes only), and the trail the month's files come from, which
+/// records only its own region.
+fn account(writer: &Writer, estate: &Estate, start: DateTime<Utc>) -> Account {
+    let long_ago = start - Duration::days(200);
+    let mut secrets: Vec<Held> = estate
+        .secrets()
+        .map(|secret| secret.held(long_ago))
+        .chain(writer.created.iter().cloned())
+        .collect();
+    secrets.retain(|held| !writer.deleted.contains(&held.arn));
+
+    let allow = |actions: &[&str], resource: String| {
+        json!({ "Version": "2012-10-17", "Statement": [
+            { "Sid": "Secrets", "Effect": "Allow", "Action": actions, "Resource": resource } ] })
+    };
+    let read = [
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+    ];
+    let under = |region: &str, prefix: &str| {
+        format!("arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{prefix}*")
+    };
+    let mut roles: Vec<Role> = APPS
+        .iter()
+        .map(|(app, ..)| Role {
+            name: format!("{app}-task"),
+            policy: allow(&read, under(REGION, &format!("prod/{app}/"))),
+        })
+        .collect();
+    for (index, (app, _, _, rotates)) in APPS.iter().enumerate() {
+        if *rotates {
+            let rotate = [
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecretVersionStage",
+            ];
+            roles.push(Role {
+                name: format!("{app}-rotation"),
+                policy: allow(&rotate, estate.apps[index].0.arn.clone()),
+            });
+        }
+    }
+    let exactly = |role: &str, secret: &Secret| Role {
+        name: role.to_string(),
+        policy: allow(&read, secret.arn.clone()),
+    };
+    roles.push(exactly("warehouse-export", &estate.app("ledger").0));
+    roles.push(exactly("ci-runner", &estate.app("catalog").1));
+    roles.push(Role {
+        name: "payments-dr".into(),
+        policy: allow(&read, under(DR_REGION, "prod/payments/")),
+    });
+    roles.push(Role {
+        name: "legacy-reporting".into(),
+        policy: allow(&read, under(REGION, "prod/legacy/")),
+    });
+    roles.push(Role {
+        name: "Admin".into(),
+        policy: json!({ "Version": "2012-10-17", "Statement": [
+            { "Sid": "AdministratorAccess", "Effect": "Allow", "Action": "*", "Resource": "*" } ] }),
+    });
+
+    let trails = vec![
+        Trail {
+            name: ORG_TRAIL,
+            home_region: REGION,
+            multi_region: true,
+            logging: false,
+            records_reads: false,
+        },
+        Trail {
+            name: "security-lake",
+            home_region: REGION,
+            multi_region: false,
+            logging: true,
+            records_reads: true,
+        },
+    ];
+
+    let about = |scenario, kind, principal: Option<String>, subject: Option<String>| Label {
+        scenario,
+        kind,
+        principal,
+        secret_arn: None,
+        subject,
+    };
+    let role = |name: &str| Identity::role(name, "any").principal();
+    let second_region = Some(format!("{ACCOUNT}/{DR_REGION}"));
+    let labels = vec![
+        about(
+            "the stopped audit trail stays stopped",
+            "trail_stopped",
+            None,
+            Some(trail_arn(ORG_TRAIL)),
+        ),
+        about(
+            "with the audit trail stopped, nothing records the second region's reads",
+            "trail_gap",
+            None,
+            second_region.clone(),
+        ),
+        about(
+            "the second region's steady reads stop arriving",
+            "ingest_silence",
+            None,
+            second_region,
+        ),
+        about(
+            "a reporting role granted sixteen tokens it never reads",
+            "unused_grant",
+            role("legacy-reporting"),
+            None,
+        ),
+        about(
+            "the admin role can read every secret, and reads two",
+            "unused_grant",
+            role("Admin"),
+            None,
+        ),
+        about(
+            "the admin role can read every secret",
+            "broad_grant",
+            role("Admin"),
+            None,
+        ),
+    ];
+    Account {
+        secrets,
+        roles,
+        trails,
+        labels,
+    }
+}
+
 fn label(
     scenario: &'static str,
     kind: &'static str,
@@ -744,6 +1019,7 @@ fn label(
         kind,
         principal,
         secret_arn: secret.map(|secret| secret.arn.clone()),
+        subject: None,
     }
 }
 
@@ -1126,15 +1402,13 @@ fn incidents(writer: &mut Writer, estate: &Estate, start: DateTime<Utc>) -> Vec<
     // Covering tracks: the audit trail stopped late at night, and a region's trail narrowed
     // to changes so that reads go unlogged.
     writer.write(Call {
-        at: day(28, 23, 50),
+        at: org_trail_stops(start),
         name: "StopLogging",
         who: &bob,
         from: "203.0.113.11",
         agent: CLI,
         secret: None,
-        request: Some(
-            json!({ "name": format!("arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/org-audit") }),
-        ),
+        request: Some(json!({ "name": trail_arn(ORG_TRAIL) })),
         error: None,
     });
     labels.push(label(

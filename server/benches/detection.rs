@@ -119,9 +119,15 @@ fn ingest(database: &PgConnectOptions, files: &[PathBuf]) -> anyhow::Result<Dura
 /// How many labelled incidents a finding of their kind names with their principal and
 /// secret, and how many findings hold none of the incidents' events.
 async fn quality(pool: &PgPool, month: &Month) -> anyhow::Result<(usize, usize)> {
-    type Row = (String, Option<String>, Vec<String>, Vec<String>);
+    type Row = (
+        String,
+        Option<String>,
+        Option<String>,
+        Vec<String>,
+        Vec<String>,
+    );
     let findings: Vec<Row> = sqlx::query_as(
-        "SELECT kind, principal, \
+        "SELECT kind, principal, subject, \
              ARRAY(SELECT s.secret_arn FROM finding_secrets s WHERE s.finding_id = f.id), \
              evidence_event_ids \
          FROM findings f",
@@ -132,9 +138,11 @@ async fn quality(pool: &PgPool, month: &Month) -> anyhow::Result<(usize, usize)>
         .labels
         .iter()
         .filter(|label| {
-            findings.iter().any(|(kind, principal, secrets, _)| {
-                label.found_by(kind, principal.as_deref(), secrets)
-            })
+            findings
+                .iter()
+                .any(|(kind, principal, subject, secrets, _)| {
+                    label.found_by(kind, principal.as_deref(), subject.as_deref(), secrets)
+                })
         })
         .count();
     let false_findings = findings

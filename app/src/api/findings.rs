@@ -251,6 +251,25 @@ impl FindingKind {
         )
     }
 
+    /// Whether the detectors over events find it, so that a backfill makes it again; the
+    /// rest are standing conditions judged after a sync, and changes waiting for approval.
+    pub fn found_in_events(self) -> bool {
+        !matches!(
+            self,
+            FindingKind::RotationStuck
+                | FindingKind::RotationOverdue
+                | FindingKind::RotationNeverRan
+                | FindingKind::RotationNeglected
+                | FindingKind::SecretUnused
+                | FindingKind::ChangeAwaitingApproval
+                | FindingKind::TrailGap
+                | FindingKind::TrailStopped
+                | FindingKind::IngestSilence
+                | FindingKind::UnusedGrant
+                | FindingKind::BroadGrant
+        )
+    }
+
     pub fn parse(name: &str) -> Option<FindingKind> {
         FindingKind::ALL
             .into_iter()

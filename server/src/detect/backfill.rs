@@ -5,10 +5,11 @@
 //! ended long ago); findings are recorded only for events in the range asked for. Findings
 //! in that range nobody has touched (no person triaged, assigned or commented on them) are
 //! made again from scratch; those people did touch are kept, and only take evidence they do
-//! not hold yet.
+//! not hold yet. Findings no event makes (standing conditions, approvals) are left alone.
 
 use chrono::{DateTime, Utc};
 use sqlx::{Connection, PgPool};
+use trailkeeper_app::api::findings::FindingKind;
 
 use super::engine::{self, Recording};
 use super::settings::{self, SettingsError};
@@ -67,19 +68,27 @@ async fn run(
     sqlx::query!("DELETE FROM detector_state")
         .execute(&mut *tx)
         .await?;
-    sqlx::query!(
+    // What events found; standing conditions stay until the next sync judges them.
+    let remade: Vec<&str> = FindingKind::ALL
+        .into_iter()
+        .filter(|kind| kind.found_in_events())
+        .map(FindingKind::as_str)
+        .collect();
+    sqlx::query(
         "DELETE FROM findings f \
          WHERE ($1::timestamptz IS NULL OR f.first_seen >= $1) \
            AND ($2::timestamptz IS NULL OR f.first_seen < $2) \
+           AND f.kind = ANY($4) \
            AND f.assignee IS NULL AND f.status <> 'acknowledged' \
            AND NOT EXISTS ( \
                SELECT 1 FROM audit_log a \
                WHERE (a.detail ->> 'finding_id')::bigint = f.id AND a.detail ? 'finding_id' \
                  AND a.actor <> $3)",
-        since,
-        until,
-        SYSTEM_ACTOR
     )
+    .bind(since)
+    .bind(until)
+    .bind(SYSTEM_ACTOR)
+    .bind(&remade)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

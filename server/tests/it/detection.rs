@@ -1,13 +1,21 @@
 //! Detection over a labelled month (`trailkeeper-scenarios`): every incident is found and
 //! attributed to the right principal and secret, the benign month raises (almost) nothing,
-//! and a backfill over the stored events finds exactly what live detection found.
+//! and a backfill over the stored events finds exactly what live detection found; then what
+//! no event shows, from the month's account as the AWS API peer holds it: its grants and
+//! trails.
 
+use aws_config::SdkConfig;
 use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
 use sqlx::PgPool;
+use trailkeeper::aws::accounts::Account as Reached;
 use trailkeeper::detect::DetectionSettings;
 use trailkeeper::detect::backfill::backfill;
+use trailkeeper::detect::conditions::{grants, ingest_silence, trail_health};
 use trailkeeper::ingest::sources::files::ingest_file;
-use trailkeeper_scenarios::Month;
+use trailkeeper_scenarios::{ACCOUNT, Account, Month};
+
+use crate::common::peer::peer_config;
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 struct Stored {
@@ -22,6 +30,7 @@ struct Stored {
     count: i64,
     evidence_event_ids: Vec<String>,
     status: String,
+    subject: Option<String>,
     /// Every secret of it (an incident has several), first first.
     secrets: Vec<String>,
 }
@@ -29,7 +38,7 @@ struct Stored {
 async fn findings(pool: &PgPool) -> Vec<Stored> {
     sqlx::query_as(
         "SELECT kind, severity, title, explanation, secret_arn, principal, first_seen, \
-             last_seen, count, evidence_event_ids, status, \
+             last_seen, count, evidence_event_ids, status, subject, \
              ARRAY(SELECT s.secret_arn FROM finding_secrets s WHERE s.finding_id = f.id \
                    ORDER BY s.first_seen, s.secret_arn) AS secrets \
          FROM findings f ORDER BY kind, principal, secret_arn, first_seen",
@@ -39,9 +48,127 @@ async fn findings(pool: &PgPool) -> Vec<Stored> {
     .unwrap()
 }
 
+/// The kinds judged from the account's standing state after a sync, not from events.
+const STANDING: [&str; 5] = [
+    "trail_stopped",
+    "trail_gap",
+    "ingest_silence",
+    "unused_grant",
+    "broad_grant",
+];
+
+/// The month's account in the AWS API peer, reached as Trailkeeper reaches a member account:
+/// through a role in it. The peer knows no way in before that role exists, so the test makes
+/// it with the peer's own account header, as the account's administrator onboarding it would;
+/// everything else goes through the role.
+async fn provision(account: &Account) -> SdkConfig {
+    let base = peer_config().await;
+    let trust = json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow",
+        "Principal": { "AWS": "arn:aws:iam::123456789012:root" }, "Action": "sts:AssumeRole" }] })
+    .to_string();
+    aws_sdk_iam::Client::new(&base)
+        .create_role()
+        .role_name("TrailkeeperRead")
+        .assume_role_policy_document(&trust)
+        .customize()
+        .mutate_request(|request| {
+            request.headers_mut().insert("x-moto-account-id", ACCOUNT);
+        })
+        .send()
+        .await
+        .unwrap();
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/TrailkeeperRead")
+        .parse()
+        .unwrap();
+    let config = Reached::assumed(&base, role, None, None).await.config;
+
+    let iam = aws_sdk_iam::Client::new(&config);
+    for role in &account.roles {
+        iam.create_role()
+            .role_name(&role.name)
+            .assume_role_policy_document(&trust)
+            .send()
+            .await
+            .unwrap();
+        iam.put_role_policy()
+            .role_name(&role.name)
+            .policy_name("secrets")
+            .policy_document(role.policy.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    for trail in &account.trails {
+        use aws_sdk_cloudtrail::types::{EventSelector, ReadWriteType};
+        let bucket = format!("{ACCOUNT}-{}-logs", trail.name);
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .region(aws_config::Region::new(trail.home_region))
+                .build(),
+        );
+        s3.create_bucket().bucket(&bucket).send().await.unwrap();
+        let cloudtrail = trailkeeper::aws::cloudtrail(&config, trail.home_region);
+        cloudtrail
+            .create_trail()
+            .name(trail.name)
+            .s3_bucket_name(&bucket)
+            .is_multi_region_trail(trail.multi_region)
+            .send()
+            .await
+            .unwrap();
+        let read_write = if trail.records_reads {
+            ReadWriteType::All
+        } else {
+            ReadWriteType::WriteOnly
+        };
+        cloudtrail
+            .put_event_selectors()
+            .trail_name(trail.name)
+            .event_selectors(
+                EventSelector::builder()
+                    .read_write_type(read_write)
+                    .include_management_events(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        if trail.logging {
+            cloudtrail
+                .start_logging()
+                .name(trail.name)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    config
+}
+
+/// The account's secrets in the inventory, as a sync stores them.
+async fn hold_secrets(pool: &PgPool, account: &Account) {
+    for secret in &account.secrets {
+        sqlx::query(
+            "INSERT INTO secrets (arn, name, region, account_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&secret.arn)
+        .bind(&secret.name)
+        .bind(secret.region)
+        .bind(ACCOUNT)
+        .bind(secret.created_at)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+}
+
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
-async fn every_incident_is_found_live_and_a_backfill_finds_exactly_the_same(pool: PgPool) {
+async fn every_incident_is_found_live_and_by_a_backfill_and_the_accounts_state_shows_the_rest(
+    pool: PgPool,
+) {
     let month = Month::generate(Utc::now() - Duration::days(45), 20261124);
+    hold_secrets(&pool, &month.account).await;
     let scratch = tempfile::tempdir().unwrap();
     // One trail file per hour, stored in order as they would arrive.
     for path in month.write(scratch.path()).unwrap() {
@@ -54,6 +181,7 @@ async fn every_incident_is_found_live_and_a_backfill_finds_exactly_the_same(pool
             live.iter().any(|finding| label.found_by(
                 &finding.kind,
                 finding.principal.as_deref(),
+                finding.subject.as_deref(),
                 &finding.secrets
             )),
             "{label:?} was not found; the findings: {:#?}",
@@ -102,6 +230,84 @@ async fn every_incident_is_found_live_and_a_backfill_finds_exactly_the_same(pool
     for (live, backfilled) in live.iter().zip(&backfilled) {
         assert_eq!(live, backfilled);
     }
+
+    // What no event shows: the account's grants and trails, read from the peer as a sync
+    // reads them, and judged as of the month's end (unused: not read in its last two weeks).
+    let config = provision(&month.account).await;
+    trailkeeper::inventory::grants::check(&pool, &config, ACCOUNT)
+        .await
+        .unwrap();
+    let mut seen = Default::default();
+    let mut regions: Vec<&str> = month.account.secrets.iter().map(|s| s.region).collect();
+    regions.sort();
+    regions.dedup();
+    for region in regions {
+        trailkeeper::inventory::trails::check(&pool, &config, ACCOUNT, region, &mut seen)
+            .await
+            .unwrap();
+    }
+    let settings = DetectionSettings {
+        unused_grant_days: 14,
+        ..DetectionSettings::default()
+    };
+    trail_health::reassess(&pool, &settings, month.end())
+        .await
+        .unwrap();
+    ingest_silence::reassess(&pool, &settings, month.end())
+        .await
+        .unwrap();
+    grants::reassess(&pool, &settings, month.end())
+        .await
+        .unwrap();
+    let standing: Vec<Stored> = findings(&pool)
+        .await
+        .into_iter()
+        .filter(|finding| STANDING.contains(&finding.kind.as_str()))
+        .collect();
+    let described = |found: &Stored| {
+        (
+            found.kind.clone(),
+            found.principal.clone(),
+            found.subject.clone(),
+        )
+    };
+    for label in &month.account.labels {
+        assert!(
+            standing.iter().any(|finding| label.found_by(
+                &finding.kind,
+                finding.principal.as_deref(),
+                finding.subject.as_deref(),
+                &finding.secrets
+            )),
+            "{label:?} was not found; the standing findings: {:#?}",
+            standing.iter().map(described).collect::<Vec<_>>()
+        );
+    }
+    // And nothing else: every workload reads what it is granted.
+    let unlabelled: Vec<_> = standing
+        .iter()
+        .filter(|finding| {
+            !month.account.labels.iter().any(|label| {
+                label.found_by(
+                    &finding.kind,
+                    finding.principal.as_deref(),
+                    finding.subject.as_deref(),
+                    &finding.secrets,
+                )
+            })
+        })
+        .map(described)
+        .collect();
+    assert!(unlabelled.is_empty(), "{unlabelled:#?}");
+
+    // A backfill makes again what events found, and leaves these as they stand.
+    backfill(&pool, None, None, |_| {}).await.unwrap();
+    let after: Vec<Stored> = findings(&pool)
+        .await
+        .into_iter()
+        .filter(|finding| STANDING.contains(&finding.kind.as_str()))
+        .collect();
+    assert_eq!(after, standing);
 }
 
 async fn add_secret(
