@@ -6,7 +6,7 @@
 //! incidents on top, at least one for every event detector. The same seed gives the same
 //! month, event IDs included.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -88,10 +88,10 @@ impl Label {
     }
 }
 
-/// The account as its APIs describe it at the month's end — the secrets it holds (without
-/// resource policies, on Secrets Manager's own key), the roles whose policies let them read,
-/// its trails — and the incidents only that shows, which no event does: found by the
-/// conditions judged after a sync.
+/// The account as its APIs describe it at the month's end — the secrets it holds (their
+/// rotations and last reads; without resource policies, on Secrets Manager's own key), the
+/// roles whose policies let them read, its trails — and the incidents only that shows, which
+/// no event does: found by the conditions judged after a sync.
 pub struct Account {
     pub secrets: Vec<Held>,
     pub roles: Vec<Role>,
@@ -99,13 +99,20 @@ pub struct Account {
     pub labels: Vec<Label>,
 }
 
-/// A secret the account holds at the month's end.
+/// A secret the account holds at the month's end, as Secrets Manager describes it.
 #[derive(Clone, Debug)]
 pub struct Held {
     pub arn: String,
     pub name: String,
     pub region: &'static str,
     pub created_at: DateTime<Utc>,
+    /// Rotation switched on, every so many days.
+    pub rotation_days: Option<i64>,
+    pub last_rotated_at: Option<DateTime<Utc>>,
+    pub last_accessed_at: Option<DateTime<Utc>>,
+    /// A version left holding `AWSPENDING` (not `AWSCURRENT`) by a rotation that failed, and
+    /// since when.
+    pub pending: Option<(String, DateTime<Utc>)>,
 }
 
 /// An IAM role with one inline policy (a document as IAM takes it).
@@ -148,6 +155,9 @@ impl Month {
             injected: HashSet::new(),
             created: Vec::new(),
             deleted: HashSet::new(),
+            last_read: HashMap::new(),
+            last_rotated: HashMap::new(),
+            pending: HashMap::new(),
         };
         let estate = Estate::new();
         benign(&mut writer, &estate, start);
@@ -233,6 +243,10 @@ impl Secret {
             name: self.name.clone(),
             region: self.region,
             created_at,
+            rotation_days: None,
+            last_rotated_at: None,
+            last_accessed_at: None,
+            pending: None,
         }
     }
 
@@ -253,6 +267,8 @@ struct Estate {
     legacy: Vec<Secret>,
     /// The payments database's replica in the second region.
     payments_replica: Secret,
+    /// A relay's password nothing has read since its service was replaced.
+    forgotten: Secret,
 }
 
 impl Estate {
@@ -272,6 +288,7 @@ impl Estate {
                 .map(|n| Secret::new(&format!("prod/legacy/token-{n:02}")))
                 .collect(),
             payments_replica: Secret::new("prod/payments/db").replica(DR_REGION),
+            forgotten: Secret::new("prod/shared/smtp-relay"),
         }
     }
 
@@ -279,7 +296,7 @@ impl Estate {
         self.apps
             .iter()
             .flat_map(|(db, key)| [db, key])
-            .chain([&self.partner_feed, &self.payments_replica])
+            .chain([&self.partner_feed, &self.payments_replica, &self.forgotten])
             .chain(&self.legacy)
     }
 
@@ -381,6 +398,10 @@ struct Writer {
     /// The secrets the month's calls created, and those they deleted.
     created: Vec<Held>,
     deleted: HashSet<String>,
+    /// By secret ARN: its last successful read and rotation, and a failed rotation's version.
+    last_read: HashMap<String, DateTime<Utc>>,
+    last_rotated: HashMap<String, DateTime<Utc>>,
+    pending: HashMap<String, (String, DateTime<Utc>)>,
 }
 
 impl Writer {
@@ -440,11 +461,17 @@ impl Writer {
             self.injected.insert(event_id);
         }
         if let Some(secret) = call.secret.filter(|_| succeeded) {
+            let latest = |times: &mut HashMap<String, DateTime<Utc>>| {
+                let time = times.entry(secret.arn.clone()).or_insert(call.at);
+                *time = (*time).max(call.at);
+            };
             match call.name {
                 "CreateSecret" => self.created.push(secret.held(call.at)),
                 "DeleteSecret" => {
                     self.deleted.insert(secret.arn.clone());
                 }
+                "GetSecretValue" => latest(&mut self.last_read),
+                "RotationSucceeded" => latest(&mut self.last_rotated),
                 _ => {}
             }
         }
@@ -491,8 +518,10 @@ fn benign(writer: &mut Writer, estate: &Estate, start: DateTime<Utc>) {
         workloads(writer, estate, date, day);
         for (index, (app, _, _, rotates)) in APPS.iter().enumerate() {
             // Each rotating secret rotates weekly, on its own weekday. The orders database's
-            // rotation in the fourth week fails (an incident, written there).
-            if *rotates && day % 7 == index as i64 % 7 && !(*app == "orders" && day >= 21) {
+            // rotation in the fourth week fails (an incident, written there); the search
+            // database's stops being started after the second (its schedule lost: overdue).
+            let stopped = (*app == "orders" && day >= 21) || (*app == "search" && day >= 14);
+            if *rotates && day % 7 == index as i64 % 7 && !stopped {
                 let begin = date + Duration::minutes(4 * 60 + 10 + index as i64);
                 rotation(writer, &estate.apps[index].0, app, begin, false);
                 if *app == "payments" {
@@ -769,6 +798,9 @@ fn rotation(writer: &mut Writer, secret: &Secret, app: &str, begin: DateTime<Utc
             });
         }
         if fails && step == "setSecret" {
+            writer
+                .pending
+                .insert(secret.arn.clone(), (token.clone(), begin));
             let message = format!(
                 "Error when executing lambda arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function} during setSecret step"
             );
@@ -870,19 +902,56 @@ fn trail_arn(name: &str) -> String {
 }
 
 /// The account at the month's end, and what it holds that no event shows: the secrets the
-/// estate had and the month created, less those it deleted; a role per workload allowed the
-/// secrets it reads, the rotation functions theirs, people's admin role everything (reading
-/// two), a reporting role granted the legacy tokens it never reads; the audit trail as the
-/// incidents left it (stopped, changes only), and the trail the month's files come from, which
-/// records only its own region.
+/// estate had and the month created, less those it deleted, with their rotations and last
+/// reads; a role per workload allowed the secrets it reads, the rotation functions theirs,
+/// people's admin role everything (reading two), a reporting role granted the legacy tokens
+/// it never reads; the audit trail as the incidents left it (stopped, changes only), and the
+/// trail the month's files come from, which records only its own region.
 fn account(writer: &Writer, estate: &Estate, start: DateTime<Utc>) -> Account {
-    let long_ago = start - Duration::days(200);
+    // The estate moved to this account six weeks before the month; the legacy tokens and the
+    // old relay's password are older, never rotated, and were last read long before it. The
+    // rotating databases rotate weekly; the inventory database's rotation was switched on and
+    // never ran.
+    let moved_in = start - Duration::days(45);
+    let legacy: HashSet<&str> = estate.legacy.iter().map(|s| s.arn.as_str()).collect();
+    let never_rotated = &estate.app("inventory").0;
+    let rotation_days = |secret: &Secret| {
+        let rotates = APPS
+            .iter()
+            .zip(&estate.apps)
+            .any(|((.., rotates), (db, _))| *rotates && db.arn == secret.arn);
+        if rotates {
+            Some(7)
+        } else {
+            (secret.arn == never_rotated.arn).then_some(30)
+        }
+    };
     let mut secrets: Vec<Held> = estate
         .secrets()
-        .map(|secret| secret.held(long_ago))
+        .map(|secret| {
+            let old = legacy.contains(secret.arn.as_str()) || secret.arn == estate.forgotten.arn;
+            let mut held = secret.held(if old {
+                start - Duration::days(400)
+            } else {
+                moved_in
+            });
+            held.rotation_days = rotation_days(secret);
+            if old {
+                held.last_accessed_at = Some(start - Duration::days(120));
+            }
+            held
+        })
         .chain(writer.created.iter().cloned())
         .collect();
     secrets.retain(|held| !writer.deleted.contains(&held.arn));
+    for held in &mut secrets {
+        held.last_rotated_at = writer.last_rotated.get(&held.arn).copied();
+        held.pending = writer.pending.get(&held.arn).cloned();
+        // AWS keeps the date of the last read, not its time.
+        if let Some(read) = writer.last_read.get(&held.arn) {
+            held.last_accessed_at = read.duration_trunc(Duration::days(1)).ok();
+        }
+    }
 
     let allow = |actions: &[&str], resource: String| {
         json!({ "Version": "2012-10-17", "Statement": [
@@ -962,7 +1031,23 @@ fn account(writer: &Writer, estate: &Estate, start: DateTime<Utc>) -> Account {
     };
     let role = |name: &str| Identity::role(name, "any").principal();
     let second_region = Some(format!("{ACCOUNT}/{DR_REGION}"));
-    let labels = vec![
+    let of_secret = |scenario, kind, secret: &Secret| label(scenario, kind, None, Some(secret));
+    let mut labels = vec![
+        of_secret(
+            "the failed rotation leaves its pending version behind",
+            "rotation_stuck",
+            &estate.app("orders").0,
+        ),
+        of_secret(
+            "a weekly rotation that stopped being started",
+            "rotation_overdue",
+            &estate.app("search").0,
+        ),
+        of_secret(
+            "rotation switched on and never run",
+            "rotation_never_ran",
+            never_rotated,
+        ),
         about(
             "the stopped audit trail stays stopped",
             "trail_stopped",
@@ -988,6 +1073,12 @@ fn account(writer: &Writer, estate: &Estate, start: DateTime<Utc>) -> Account {
             None,
         ),
         about(
+            "the search database's rotation function, no longer started, reads nothing",
+            "unused_grant",
+            role("search-rotation"),
+            None,
+        ),
+        about(
             "the admin role can read every secret, and reads two",
             "unused_grant",
             role("Admin"),
@@ -1000,6 +1091,23 @@ fn account(writer: &Writer, estate: &Estate, start: DateTime<Utc>) -> Account {
             None,
         ),
     ];
+    for old in estate.legacy.iter().chain([&estate.forgotten]) {
+        if writer.deleted.contains(&old.arn) {
+            continue;
+        }
+        labels.push(of_secret(
+            "an old secret never rotated",
+            "rotation_neglected",
+            old,
+        ));
+        if !writer.last_read.contains_key(&old.arn) {
+            labels.push(of_secret(
+                "an old secret nobody reads any more",
+                "secret_unused",
+                old,
+            ));
+        }
+    }
     Account {
         secrets,
         roles,

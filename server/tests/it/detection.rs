@@ -1,8 +1,8 @@
 //! Detection over a labelled month (`trailkeeper-scenarios`): every incident is found and
 //! attributed to the right principal and secret, the benign month raises (almost) nothing,
 //! and a backfill over the stored events finds exactly what live detection found; then what
-//! no event shows, from the month's account as the AWS API peer holds it: its grants and
-//! trails.
+//! no event shows, from the month's account as it stands at the end: its secrets' rotations
+//! and reads, and its grants and trails as the AWS API peer holds them.
 
 use aws_config::SdkConfig;
 use chrono::{DateTime, Duration, Utc};
@@ -11,8 +11,14 @@ use sqlx::PgPool;
 use trailkeeper::aws::accounts::Account as Reached;
 use trailkeeper::detect::DetectionSettings;
 use trailkeeper::detect::backfill::backfill;
-use trailkeeper::detect::conditions::{grants, ingest_silence, trail_health};
+use trailkeeper::detect::conditions::{
+    grants, ingest_silence, rotation_schedule, trail_health, unused_secret,
+};
 use trailkeeper::ingest::sources::files::ingest_file;
+use trailkeeper::inventory::assess;
+use trailkeeper::inventory::status::StatusThresholds;
+use trailkeeper::inventory::sync::{Described, store};
+use trailkeeper_app::api::findings::FindingKind;
 use trailkeeper_scenarios::{ACCOUNT, Account, Month};
 
 use crate::common::peer::peer_config;
@@ -48,14 +54,10 @@ async fn findings(pool: &PgPool) -> Vec<Stored> {
     .unwrap()
 }
 
-/// The kinds judged from the account's standing state after a sync, not from events.
-const STANDING: [&str; 5] = [
-    "trail_stopped",
-    "trail_gap",
-    "ingest_silence",
-    "unused_grant",
-    "broad_grant",
-];
+/// Whether a finding is of a standing condition, judged after a sync, not from events.
+fn is_standing(finding: &Stored) -> bool {
+    FindingKind::parse(&finding.kind).is_some_and(|kind| !kind.found_in_events())
+}
 
 /// The month's account in the AWS API peer, reached as Trailkeeper reaches a member account:
 /// through a role in it. The peer knows no way in before that role exists, so the test makes
@@ -145,21 +147,45 @@ async fn provision(account: &Account) -> SdkConfig {
     config
 }
 
-/// The account's secrets in the inventory, as a sync stores them.
+/// The account's secrets in the inventory, stored by the sync as Secrets Manager's
+/// `ListSecrets` and `ListSecretVersionIds` would describe them. (Not through the peer: it
+/// names secrets itself and dates them now, and the month's events name them and their
+/// history.)
 async fn hold_secrets(pool: &PgPool, account: &Account) {
+    use aws_sdk_secretsmanager::primitives::DateTime as AwsTime;
+    use aws_sdk_secretsmanager::types::{
+        RotationRulesType, SecretListEntry, SecretVersionsListEntry,
+    };
+    let time = |at: DateTime<Utc>| AwsTime::from_secs(at.timestamp());
     for secret in &account.secrets {
-        sqlx::query(
-            "INSERT INTO secrets (arn, name, region, account_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&secret.arn)
-        .bind(&secret.name)
-        .bind(secret.region)
-        .bind(ACCOUNT)
-        .bind(secret.created_at)
-        .execute(pool)
-        .await
-        .unwrap();
+        let entry = SecretListEntry::builder()
+            .arn(&secret.arn)
+            .name(&secret.name)
+            .created_date(time(secret.created_at))
+            .set_last_rotated_date(secret.last_rotated_at.map(time))
+            .set_last_accessed_date(secret.last_accessed_at.map(time))
+            .rotation_enabled(secret.rotation_days.is_some())
+            .set_rotation_rules(secret.rotation_days.map(|days| {
+                RotationRulesType::builder()
+                    .automatically_after_days(days)
+                    .build()
+            }))
+            .build();
+        let version = |id: &str, stage: &str, at: DateTime<Utc>| {
+            SecretVersionsListEntry::builder()
+                .version_id(id)
+                .version_stages(stage)
+                .created_date(time(at))
+                .build()
+        };
+        let current = secret.last_rotated_at.unwrap_or(secret.created_at);
+        let mut versions = vec![version("current-version", "AWSCURRENT", current)];
+        if let Some((id, since)) = &secret.pending {
+            versions.push(version(id, "AWSPENDING", *since));
+        }
+        store(pool, secret.region, &Described::new(entry, versions, None))
+            .await
+            .unwrap();
     }
 }
 
@@ -168,6 +194,19 @@ async fn every_incident_is_found_live_and_by_a_backfill_and_the_accounts_state_s
     pool: PgPool,
 ) {
     let month = Month::generate(Utc::now() - Duration::days(45), 20261124);
+    // Every kind detection finds has its labelled incidents (approvals are people's).
+    let unlabelled: Vec<FindingKind> = FindingKind::ALL
+        .into_iter()
+        .filter(|kind| *kind != FindingKind::ChangeAwaitingApproval)
+        .filter(|kind| {
+            !month
+                .labels
+                .iter()
+                .chain(&month.account.labels)
+                .any(|label| label.kind == kind.as_str())
+        })
+        .collect();
+    assert!(unlabelled.is_empty(), "no incident of {unlabelled:?}");
     hold_secrets(&pool, &month.account).await;
     let scratch = tempfile::tempdir().unwrap();
     // One trail file per hour, stored in order as they would arrive.
@@ -231,8 +270,18 @@ async fn every_incident_is_found_live_and_by_a_backfill_and_the_accounts_state_s
         assert_eq!(live, backfilled);
     }
 
-    // What no event shows: the account's grants and trails, read from the peer as a sync
-    // reads them, and judged as of the month's end (unused: not read in its last two weeks).
+    // What no event shows: the rotations as AWS and the month's events leave them, the
+    // account's grants and trails read from the peer as a sync reads them, all judged as of
+    // the month's end (a grant unused: not used in the month's last two weeks).
+    assess::reassess(
+        &pool,
+        None,
+        Some(ACCOUNT),
+        month.end(),
+        StatusThresholds::default(),
+    )
+    .await
+    .unwrap();
     let config = provision(&month.account).await;
     trailkeeper::inventory::grants::check(&pool, &config, ACCOUNT)
         .await
@@ -256,13 +305,19 @@ async fn every_incident_is_found_live_and_by_a_backfill_and_the_accounts_state_s
     ingest_silence::reassess(&pool, &settings, month.end())
         .await
         .unwrap();
+    rotation_schedule::reassess(&pool, &settings, None, month.end())
+        .await
+        .unwrap();
+    unused_secret::reassess(&pool, &settings, None, month.end())
+        .await
+        .unwrap();
     grants::reassess(&pool, &settings, month.end())
         .await
         .unwrap();
     let standing: Vec<Stored> = findings(&pool)
         .await
         .into_iter()
-        .filter(|finding| STANDING.contains(&finding.kind.as_str()))
+        .filter(is_standing)
         .collect();
     let described = |found: &Stored| {
         (
@@ -305,7 +360,7 @@ async fn every_incident_is_found_live_and_by_a_backfill_and_the_accounts_state_s
     let after: Vec<Stored> = findings(&pool)
         .await
         .into_iter()
-        .filter(|finding| STANDING.contains(&finding.kind.as_str()))
+        .filter(is_standing)
         .collect();
     assert_eq!(after, standing);
 }
