@@ -2,9 +2,10 @@
 //! benchmarks: the benign life of an estate — workloads reading their secrets on daily
 //! rhythms from autoscaled sessions, a nightly job, a weekly batch job, rotation Lambdas,
 //! people at work on weekdays, a partner account, the odd refused read, the platform team's
-//! infrastructure-as-code re-applying the audit trail's settings — with labelled
-//! incidents on top, at least one for every event detector. The same seed gives the same
-//! month, event IDs included.
+//! infrastructure-as-code re-applying the audit trail's settings, a standby in a second
+//! region — with labelled incidents on top, at least one for every kind of finding: in its
+//! events, and in the account as the month leaves it (rotations, reads, grants, trails). The
+//! same seed gives the same month, event IDs included.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
@@ -121,7 +122,7 @@ pub struct Role {
     pub policy: Value,
 }
 
-/// A trail as it stands at the month's end; its logs go to the bucket `<name>-logs`.
+/// A trail as it stands at the month's end.
 pub struct Trail {
     pub name: &'static str,
     pub home_region: &'static str,
@@ -131,7 +132,8 @@ pub struct Trail {
     pub records_reads: bool,
 }
 
-/// The month: its records by hour (each hour one trail file), and the incidents in it.
+/// The month: its records by hour (each hour one trail file per region), the incidents in
+/// it, and its account as it stands at the end.
 pub struct Month {
     pub start: DateTime<Utc>,
     pub hours: BTreeMap<DateTime<Utc>, Vec<Value>>,

@@ -19,7 +19,7 @@ use trailkeeper::inventory::assess;
 use trailkeeper::inventory::status::StatusThresholds;
 use trailkeeper::inventory::sync::{Described, store};
 use trailkeeper_app::api::findings::FindingKind;
-use trailkeeper_scenarios::{ACCOUNT, Account, Month};
+use trailkeeper_scenarios::{ACCOUNT, Account, Label, Month};
 
 use crate::common::peer::peer_config;
 
@@ -52,6 +52,15 @@ async fn findings(pool: &PgPool) -> Vec<Stored> {
     .fetch_all(pool)
     .await
     .unwrap()
+}
+
+fn finds(finding: &Stored, label: &Label) -> bool {
+    label.found_by(
+        &finding.kind,
+        finding.principal.as_deref(),
+        finding.subject.as_deref(),
+        &finding.secrets,
+    )
 }
 
 /// Whether a finding is of a standing condition, judged after a sync, not from events.
@@ -217,12 +226,7 @@ async fn every_incident_is_found_live_and_by_a_backfill_and_the_accounts_state_s
 
     for label in &month.labels {
         assert!(
-            live.iter().any(|finding| label.found_by(
-                &finding.kind,
-                finding.principal.as_deref(),
-                finding.subject.as_deref(),
-                &finding.secrets
-            )),
+            live.iter().any(|finding| finds(finding, label)),
             "{label:?} was not found; the findings: {:#?}",
             live.iter()
                 .map(|f| (&f.kind, &f.principal, &f.secret_arn))
@@ -328,28 +332,20 @@ async fn every_incident_is_found_live_and_by_a_backfill_and_the_accounts_state_s
     };
     for label in &month.account.labels {
         assert!(
-            standing.iter().any(|finding| label.found_by(
-                &finding.kind,
-                finding.principal.as_deref(),
-                finding.subject.as_deref(),
-                &finding.secrets
-            )),
+            standing.iter().any(|finding| finds(finding, label)),
             "{label:?} was not found; the standing findings: {:#?}",
             standing.iter().map(described).collect::<Vec<_>>()
         );
     }
-    // And nothing else: every workload reads what it is granted.
+    // And nothing else: no standing finding without its incident.
     let unlabelled: Vec<_> = standing
         .iter()
         .filter(|finding| {
-            !month.account.labels.iter().any(|label| {
-                label.found_by(
-                    &finding.kind,
-                    finding.principal.as_deref(),
-                    finding.subject.as_deref(),
-                    &finding.secrets,
-                )
-            })
+            !month
+                .account
+                .labels
+                .iter()
+                .any(|label| finds(finding, label))
         })
         .map(described)
         .collect();
