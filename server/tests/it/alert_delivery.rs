@@ -124,6 +124,20 @@ async fn deliveries(pool: &PgPool) -> Vec<trailkeeper_app::api::alerts::Delivery
         .items
 }
 
+/// The delivery log once no delivery is waiting any more, for at most ten seconds.
+async fn until_delivered(pool: &PgPool) -> Vec<trailkeeper_app::api::alerts::Delivery> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = deliveries(pool).await;
+        if log.iter().all(|d| d.status != DeliveryStatus::Pending)
+            || std::time::Instant::now() > deadline
+        {
+            return log;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn a_finding_reaches_a_webhook_signed_and_a_wrong_key_does_not_verify(pool: PgPool) {
     let receiver = Receiver::start().await;
@@ -140,6 +154,8 @@ async fn a_finding_reaches_a_webhook_signed_and_a_wrong_key_does_not_verify(pool
 
     ingest_records(&pool, vec![deletion("e1", "prod/db")]).await;
     let got = receiver.wait_for(1).await;
+    // The receiver has answered; the worker records that just after.
+    let log = until_delivered(&pool).await;
     worker.abort();
 
     let request = &got[0];
@@ -187,7 +203,6 @@ async fn a_finding_reaches_a_webhook_signed_and_a_wrong_key_does_not_verify(pool
             .contains("recovery window of 7 days")
     );
 
-    let log = deliveries(&pool).await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].status, DeliveryStatus::Delivered);
     assert_eq!(log[0].id, request.delivery_id());
