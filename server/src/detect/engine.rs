@@ -3,7 +3,7 @@
 //! verdicts as findings — all inside the caller's transaction. One batch detects at a time
 //! (an advisory lock held to the commit), so each sees the memory the previous one left.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

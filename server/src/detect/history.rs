@@ -3,7 +3,7 @@
 //! value, and whether a rotation of the secret is under way. Kept in `detector_state` like a detector's memory,
 //! and learned from each event after the detectors have looked at it.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -162,13 +162,13 @@ mod tests {
         by_function.session_name = Some("rotate-prod-db".into());
         assert!(
             history
-                .known(&by_function, &settings, Some(&facts), &HashMap::new())
+                .known(&by_function, &settings, Some(&facts), &HashMap::default())
                 .by_rotation
         );
         let someone_else = read("o", at(1, 3, 1), "payments-task", "prod/db");
         assert!(
             !history
-                .known(&someone_else, &settings, Some(&facts), &HashMap::new())
+                .known(&someone_else, &settings, Some(&facts), &HashMap::default())
                 .by_rotation
         );
 
@@ -179,7 +179,7 @@ mod tests {
         by_function.event_time = at(1, 3, 5);
         assert!(
             !history
-                .known(&by_function, &settings, Some(&facts), &HashMap::new())
+                .known(&by_function, &settings, Some(&facts), &HashMap::default())
                 .by_rotation
         );
     }
@@ -197,7 +197,7 @@ mod tests {
         described.request = Some(serde_json::json!({ "description": "new words" }));
         history.learn(&described, false);
 
-        let names = HashMap::new();
+        let names = HashMap::default();
         let soon = read("r", at(9, 14, 2), "platform-deploy", "svc/new");
         assert!(
             history
@@ -231,13 +231,13 @@ mod tests {
         let first = read("1", at(1, 9, 0), "payments-task", "prod/db");
         assert_eq!(
             history
-                .known(&first, &settings, None, &HashMap::new())
+                .known(&first, &settings, None, &HashMap::default())
                 .first_read,
             None
         );
         history.learn(&first, false);
         let later = read("2", at(2, 9, 0), "payments-task", "prod/db");
-        let names = HashMap::new();
+        let names = HashMap::default();
         let known = history.known(&later, &settings, None, &names);
         assert_eq!(known.first_read, Some(at(1, 9, 0)));
         assert_eq!(known.account_since, Some(at(1, 9, 0)));

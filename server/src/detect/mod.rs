@@ -20,7 +20,7 @@ mod run;
 pub mod settings;
 pub mod what_if;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -253,7 +253,7 @@ pub(crate) mod testing {
         let mut history = History::default();
         history.accounts.insert(ACCOUNT.into(), account_since);
         // The events' own account has a name from Organizations; others are known by id.
-        let names = std::collections::HashMap::from([(ACCOUNT.to_string(), "prod".to_string())]);
+        let names = foldhash::HashMap::from_iter([(ACCOUNT.to_string(), "prod".to_string())]);
         let mut states = std::collections::HashMap::<String, D::State>::new();
         let mut verdicts = Vec::new();
         for event in events {

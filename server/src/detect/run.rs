@@ -1,7 +1,7 @@
 //! How the engine drives a detector, whatever it remembers: the typed [`Detector`] behind
 //! one object-safe [`Run`], its memory read from and written back to the stored JSON.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use serde_json::Value;
 
