@@ -124,15 +124,16 @@ pub async fn store(
         sqlx::query("SET LOCAL work_mem = '64MB'")
             .execute(&mut *tx)
             .await?;
+        // Written before the COPY starts, so the statement lasts no longer than the sending.
+        let mut rows = Vec::new();
+        for part in parts {
+            rows.extend(csv_rows(part.source, part.events));
+        }
         let mut copy = tx
             .copy_in_raw(&format!(
                 "COPY events_staging ({COLUMNS}) FROM STDIN WITH (FORMAT csv)"
             ))
             .await?;
-        let mut rows = Vec::new();
-        for part in parts {
-            rows.extend(csv_rows(part.source, part.events));
-        }
         copy.send(rows).await?;
         copy.finish().await?;
 

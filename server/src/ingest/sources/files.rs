@@ -82,9 +82,9 @@ impl EventSource for Files {
         format!("{} local files", self.files.len())
     }
 
-    /// Files are read and typed one after another on a blocking thread, while the store
-    /// takes them in groups of consecutive files, `STORING` transactions at once; the
-    /// reports come in the files' order.
+    /// Files are read and typed on blocking threads while the store takes them in groups
+    /// of consecutive files, `STORING` transactions at once; the reports come in the files'
+    /// order.
     async fn poll(&self, pool: &PgPool, report: Report<'_>) -> Result<Totals, SourceError> {
         let (groups, read) = futures::channel::mpsc::channel::<Vec<Unit>>(0);
         let reader = tokio::spawn(read_in_groups(
@@ -107,19 +107,22 @@ impl EventSource for Files {
     }
 }
 
-/// Reads `files` and hands them to the store in groups: a group goes as soon as the store
-/// can take one, and grows while it cannot, up to a batch of events.
+/// Reads `files` (several at once, on blocking threads) and hands them to the store in
+/// groups of consecutive files holding up to a batch of events: each transaction's fixed
+/// costs are paid for thousands of events, not for the dozen a trail file often holds.
 async fn read_in_groups(
     files: Vec<PathBuf>,
     max_file_bytes: u64,
     mut groups: futures::channel::mpsc::Sender<Vec<Unit>>,
 ) {
+    let reading = std::thread::available_parallelism().map_or(2, |cores| cores.get().min(4));
+    let mut units = futures::stream::iter(files)
+        .map(|path| tokio::task::spawn_blocking(move || read_file(&path, max_file_bytes)))
+        .buffered(reading);
     let mut group: Vec<Unit> = Vec::new();
     let mut events = 0;
-    for path in files {
-        let unit = tokio::task::spawn_blocking(move || read_file(&path, max_file_bytes))
-            .await
-            .expect("reading a file does not panic");
+    while let Some(unit) = units.next().await {
+        let unit = unit.expect("reading a file does not panic");
         if !group.is_empty() && events + unit.events() > BATCH {
             if groups.send(std::mem::take(&mut group)).await.is_err() {
                 return;
@@ -128,11 +131,6 @@ async fn read_in_groups(
         }
         events += unit.events();
         group.push(unit);
-        match groups.try_send(std::mem::take(&mut group)) {
-            Ok(()) => events = 0,
-            Err(full) if full.is_full() => group = full.into_inner(),
-            Err(_) => return,
-        }
     }
     if !group.is_empty() {
         // The store stopped early only on an error, which it reports.
