@@ -6,16 +6,25 @@ use sqlx::PgPool;
 
 /// The secret each distinct `(secret_ref, region, account_id)` of `references` (a query)
 /// names, by the rule of the `secret_references` view (migration 0012): the references
-/// that resolve, each with its `arn`.
+/// that resolve, each with its `arn`. A reference that is an inventory secret's own ARN
+/// (nearly every one, where CloudTrail writes the full ARN) is the rule's first preference,
+/// so it is answered by that one lookup instead of the view's six.
 pub(crate) fn resolved(references: &str) -> String {
     format!(
-        "SELECT DISTINCT ON (r.secret_ref, r.region, r.account_id) \
+        "WITH named AS MATERIALIZED ( \
+             SELECT r.secret_ref, r.region, r.account_id, s.arn AS known \
+             FROM ({references}) r LEFT JOIN secrets s ON s.arn = r.secret_ref) \
+         SELECT secret_ref, region, account_id, known AS arn FROM named \
+         WHERE known IS NOT NULL \
+         UNION ALL ( \
+         SELECT DISTINCT ON (r.secret_ref, r.region, r.account_id) \
              r.secret_ref, r.region, r.account_id, v.arn \
-         FROM ({references}) r \
+         FROM named r \
          JOIN secret_references v ON v.reference = r.secret_ref \
              AND (v.region IS NULL OR (v.region = r.region AND v.account_id = r.account_id)) \
+         WHERE r.known IS NULL \
          ORDER BY r.secret_ref, r.region, r.account_id, v.preference, \
-             v.gone_since IS NULL DESC, v.last_seen_at DESC"
+             v.gone_since IS NULL DESC, v.last_seen_at DESC)"
     )
 }
 
