@@ -20,7 +20,7 @@ use sqlx::PgPool;
 use trailkeeper::events::read::explain_list;
 use trailkeeper_app::api::events::{ErrorFilter, EventQuery, TimeRange};
 
-use common::load::{EVENT_COLUMNS, copy_round_trip, ingest};
+use common::load::{EVENT_COLUMNS, copy_round_trip, ingest, settle};
 use common::trail::Estate;
 use common::{SAMPLES, app, database_url, fresh_database, latency, millis};
 
@@ -67,9 +67,11 @@ async fn main() -> anyhow::Result<()> {
     let all_days: Vec<&PathBuf> = trail.days.iter().flatten().collect();
     let (quarter_pool, quarter_db) = fresh_database(&url, "ingest_quarter").await?;
     estate.seed_inventory(&quarter_pool).await?;
+    settle(&quarter_pool).await?;
     let quarter = ingest(&quarter_db, &quarter_days, scratch.path(), None)?;
     let (pool, database) = fresh_database(&url, "ingest").await?;
     estate.seed_inventory(&pool).await?;
+    settle(&pool).await?;
     let full = ingest(&database, &all_days, scratch.path(), None)?;
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(&pool)
@@ -88,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
         full.took.as_secs_f64()
     );
 
+    settle(&pool).await?;
     // The same rows, flattened, through psql's \copy into the same (emptied) table.
     let copy_rate = copy_round_trip(
         &database,

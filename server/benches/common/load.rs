@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, PgPool};
 
 pub struct Ingested {
     pub took: Duration,
@@ -14,6 +14,29 @@ pub struct Ingested {
     pub peak_kb: u64,
     /// Its peak when the first `early_files` files had been reported, if asked for.
     pub early_peak_kb: Option<u64>,
+}
+
+/// Lets the database finish what earlier work left it — dirty pages to write, autovacuum
+/// of what was just loaded — before a load is timed: either would otherwise land in the
+/// next measurement and make runs differ.
+pub async fn settle(pool: &PgPool) -> anyhow::Result<()> {
+    // CHECKPOINT needs a superuser or pg_checkpoint; without them the wait still helps.
+    if let Err(error) = sqlx::query("CHECKPOINT").execute(pool).await {
+        println!("(no checkpoint before timing: {error})");
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while Instant::now() < deadline {
+        let vacuuming: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'",
+        )
+        .fetch_one(pool)
+        .await?;
+        if vacuuming == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Ok(())
 }
 
 /// Runs `trailkeeper ingest` on `paths` as its own process, sampling its peak resident

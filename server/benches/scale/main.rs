@@ -28,7 +28,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
-use common::load::{copy_round_trip, ingest};
+use common::load::{copy_round_trip, ingest, settle};
 use common::trail::{Estate, Trail};
 use common::{database_url, millis};
 
@@ -179,6 +179,7 @@ async fn load(
     .execute(&quiet)
     .await?;
     let scratch = tempfile::tempdir_in(work)?;
+    settle(&quiet).await?;
     println!("ingesting a tenth of the days with live detection off…");
     let off = ingest(&quiet_database, &tenth, scratch.path(), None)?;
     let tenth_events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
@@ -203,6 +204,7 @@ async fn load(
     trailkeeper::db::MIGRATOR.run(&pool).await?;
     estate.seed_inventory(&pool).await?;
     let all: Vec<&PathBuf> = trail.days.iter().flatten().collect();
+    settle(&pool).await?;
     println!("ingesting all {events} events with live detection on…");
     let on = ingest(&database, &all, scratch.path(), Some(trail.files / 10))?;
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
@@ -230,6 +232,7 @@ async fn load(
 
     // The same rows through psql, compressed on disk (at this size they would not fit
     // flat): zstd's decompression costs a fraction of a core beside the COPY.
+    settle(&pool).await?;
     println!("psql \\copy of the same rows…");
     let copy_rate = copy_round_trip(
         &database,
