@@ -254,9 +254,9 @@ pub async fn store_or_quarantine(
     }
 }
 
-/// Stores units without checkpoints in one transaction, so many small files (a trail
-/// delivers one every few minutes per region) do not each pay for one. Several units must
-/// hold at most [`BATCH`] events between them; one alone may hold more.
+/// Stores consecutive units in one transaction, so many small files (a trail delivers one
+/// every few minutes per region) do not each pay for one. Several units must hold at most
+/// [`BATCH`] events between them; one alone may hold more.
 pub async fn store_together(
     pool: &PgPool,
     mut units: Vec<Unit>,
@@ -265,6 +265,59 @@ pub async fn store_together(
         let unit = units.pop().expect("one unit");
         return Ok(vec![store_unit(pool, unit, None).await?]);
     }
+    let stored = store_group(pool, &units, None).await?;
+    Ok(summaries(units, stored))
+}
+
+/// Stores consecutive units of one checkpointed stream (each with the checkpoint it
+/// would advance to alone) in one transaction, as [`store_together`] does, the checkpoint
+/// advancing to the last; should the database refuse them, each is stored on its own as
+/// [`store_or_quarantine`] does, so a bad unit is set aside alone.
+pub async fn store_together_or_quarantine(
+    pool: &PgPool,
+    mut units: Vec<(Unit, Checkpoint)>,
+) -> Result<Vec<Summary>, sqlx::Error> {
+    if units.len() <= 1 {
+        let mut summaries = Vec::new();
+        if let Some((unit, checkpoint)) = units.pop() {
+            summaries.push(store_or_quarantine(pool, unit, Some(checkpoint)).await?);
+        }
+        return Ok(summaries);
+    }
+    let (units, checkpoints): (Vec<Unit>, Vec<Checkpoint>) = units.into_iter().unzip();
+    let last = checkpoints.last().cloned();
+    match store_group(pool, &units, last).await {
+        Ok(stored) => Ok(summaries(units, stored)),
+        Err(sqlx::Error::Database(error)) => {
+            tracing::warn!(
+                first = %units[0].summary.origin,
+                %error,
+                "the store refused a group of units; storing them one at a time"
+            );
+            let mut summaries = Vec::with_capacity(units.len());
+            for (unit, checkpoint) in units.into_iter().zip(checkpoints) {
+                summaries.push(store_or_quarantine(pool, unit, Some(checkpoint)).await?);
+            }
+            Ok(summaries)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Stores `units` in one transaction, advancing `checkpoint` (to the newest event time of
+/// all of them) with it.
+async fn store_group(
+    pool: &PgPool,
+    units: &[Unit],
+    checkpoint: Option<Checkpoint>,
+) -> Result<Vec<store::Stored>, sqlx::Error> {
+    let checkpoint = checkpoint.map(|checkpoint| Checkpoint {
+        newest_event_time: units
+            .iter()
+            .map(|unit| unit.newest)
+            .fold(checkpoint.newest_event_time, Option::max),
+        ..checkpoint
+    });
     let parts: Vec<Part> = units
         .iter()
         .map(|unit| Part {
@@ -273,8 +326,12 @@ pub async fn store_together(
             rejected: &unit.rejected,
         })
         .collect();
-    let stored = store::store(pool, &parts, None).await?;
-    Ok(units
+    store::store(pool, &parts, checkpoint.as_ref()).await
+}
+
+/// Each unit's summary with what became of it.
+fn summaries(units: Vec<Unit>, stored: Vec<store::Stored>) -> Vec<Summary> {
+    units
         .into_iter()
         .zip(stored)
         .map(|(unit, stored)| {
@@ -282,7 +339,7 @@ pub async fn store_together(
             summary.add(stored);
             summary
         })
-        .collect())
+        .collect()
 }
 
 impl Unit {

@@ -15,7 +15,7 @@ use super::{EventSource, Report, SourceError};
 use crate::db::claims::Claims;
 use crate::ingest::checkpoints::{self, Checkpoint};
 use crate::ingest::formats::{self, Contents};
-use crate::ingest::load::{Totals, prepare, store_or_quarantine};
+use crate::ingest::load::{BATCH, Totals, Unit, prepare, store_together_or_quarantine};
 
 /// An `s3://bucket/prefix` URL, taken apart.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,51 +134,73 @@ impl S3Trail {
     ) -> Result<Totals, SourceError> {
         let after = checkpoints::position(pool, source).await?;
         let mut totals = Totals::default();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.url.bucket)
-            .prefix(stream)
-            .set_start_after(after)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|error| SourceError::aws("S3", "ListObjectsV2", &error))?;
-            let keys: Vec<String> = page
-                .contents()
-                .iter()
-                .filter_map(|object| object.key())
-                .filter(|key| is_log_file(key))
-                .map(str::to_string)
-                .collect();
-            // The next objects are fetched and typed (in tasks of their own) while this one
-            // is stored; storing stays in key order, as the checkpoint needs.
-            let mut ready = futures::stream::iter(keys)
-                .map(|key| {
-                    let (client, url) = (self.client.clone(), self.url.clone());
-                    let max_file_bytes = self.max_file_bytes;
-                    tokio::spawn(async move {
-                        let contents = fetch(&client, &url.bucket, &key, max_file_bytes).await?;
-                        let origin = url.key_url(&key);
-                        let unit = tokio::task::spawn_blocking(move || prepare(&origin, contents))
-                            .await
-                            .expect("typing records does not panic");
-                        Ok::<_, SourceError>((key, unit))
-                    })
-                })
-                .buffered(FETCH_AHEAD + 1);
-            while let Some(fetched) = ready.next().await {
-                let (key, unit) = fetched.expect("fetching an object does not panic")?;
-                let checkpoint = Checkpoint {
-                    source: source.to_string(),
-                    position: key,
-                    newest_event_time: None,
-                };
-                let summary = store_or_quarantine(pool, unit, Some(checkpoint)).await?;
+        let mut store = async |group: Vec<(Unit, Checkpoint)>| {
+            for summary in store_together_or_quarantine(pool, group).await? {
                 totals.add(&summary);
                 report(&summary);
             }
+            Ok::<_, SourceError>(())
+        };
+        // Consecutive objects are stored together, up to a batch of events a transaction;
+        // what was read before an object that cannot be listed or fetched is still stored.
+        let mut group: Vec<(Unit, Checkpoint)> = Vec::new();
+        let mut events = 0;
+        let read = async {
+            let mut pages = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.url.bucket)
+                .prefix(stream)
+                .set_start_after(after)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|error| SourceError::aws("S3", "ListObjectsV2", &error))?;
+                let keys: Vec<String> = page
+                    .contents()
+                    .iter()
+                    .filter_map(|object| object.key())
+                    .filter(|key| is_log_file(key))
+                    .map(str::to_string)
+                    .collect();
+                // The next objects are fetched and typed (in tasks of their own) while these
+                // are stored; storing stays in key order, as the checkpoint needs.
+                let mut ready = futures::stream::iter(keys)
+                    .map(|key| {
+                        let (client, url) = (self.client.clone(), self.url.clone());
+                        let max_file_bytes = self.max_file_bytes;
+                        tokio::spawn(async move {
+                            let contents =
+                                fetch(&client, &url.bucket, &key, max_file_bytes).await?;
+                            let origin = url.key_url(&key);
+                            let unit =
+                                tokio::task::spawn_blocking(move || prepare(&origin, contents))
+                                    .await
+                                    .expect("typing records does not panic");
+                            Ok::<_, SourceError>((key, unit))
+                        })
+                    })
+                    .buffered(FETCH_AHEAD + 1);
+                while let Some(fetched) = ready.next().await {
+                    let (key, unit) = fetched.expect("fetching an object does not panic")?;
+                    if !group.is_empty() && events + unit.events() > BATCH {
+                        store(std::mem::take(&mut group)).await?;
+                        events = 0;
+                    }
+                    events += unit.events();
+                    let checkpoint = Checkpoint {
+                        source: source.to_string(),
+                        position: key,
+                        newest_event_time: None,
+                    };
+                    group.push((unit, checkpoint));
+                }
+            }
+            Ok::<_, SourceError>(())
         }
+        .await;
+        store(group).await?;
+        read?;
         Ok(totals)
     }
 }
