@@ -18,8 +18,10 @@ pub struct Ingested {
 
 /// Lets the database finish what earlier work left it — dirty pages to write, autovacuum
 /// of what was just loaded — before a load is timed: either would otherwise land in the
-/// next measurement and make runs differ.
+/// next measurement and make runs differ. The planner gets the statistics of what was just
+/// seeded, as a database in service has them.
 pub async fn settle(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::query("ANALYZE").execute(pool).await?;
     // CHECKPOINT needs a superuser or pg_checkpoint; without them the wait still helps.
     if let Err(error) = sqlx::query("CHECKPOINT").execute(pool).await {
         println!("(no checkpoint before timing: {error})");
