@@ -200,16 +200,7 @@ fn workloads(writer: &mut Writer, estate: &Estate, date: DateTime<Utc>, day: i64
     let listed = date
         + Duration::hours(writer.rng.random_range(6..22))
         + Duration::minutes(writer.rng.random_range(0..50));
-    writer.write(Call {
-        at: listed,
-        name: "ListSecrets",
-        who: &ci,
-        from: "10.40.1.8",
-        agent: PYTHON,
-        secret: None,
-        request: Some(json!({})),
-        error: None,
-    });
+    writer.list(listed, &ci, "10.40.1.8", PYTHON);
     for n in 0..writer.rng.random_range(3..=5) {
         let at = listed + Duration::minutes(n * 2 + 1);
         writer.read(at, &ci, "10.40.1.8", PYTHON, &estate.app("catalog").1);
@@ -238,18 +229,8 @@ pub(crate) fn rotation(
 ) {
     let function = format!("SecretsManagerRotation-{app}-db");
     let lambda = Identity::role(&format!("{app}-rotation"), &function);
-    let service = Identity::Service;
     let token = writer.id();
-    writer.write(Call {
-        at: begin,
-        name: "RotationStarted",
-        who: &service,
-        from: "secretsmanager.amazonaws.com",
-        agent: "secretsmanager.amazonaws.com",
-        secret: Some(secret),
-        request: None,
-        error: None,
-    });
+    writer.service_event(begin, "RotationStarted", secret, None);
     let steps: [(&str, &[&str]); 4] = [
         (
             "createSecret",
@@ -300,29 +281,16 @@ pub(crate) fn rotation(
             let message = format!(
                 "Error when executing lambda arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function} during setSecret step"
             );
-            writer.write(Call {
-                at: at + Duration::seconds(30),
-                name: "RotationFailed",
-                who: &service,
-                from: "secretsmanager.amazonaws.com",
-                agent: "secretsmanager.amazonaws.com",
-                secret: Some(secret),
-                request: None,
-                error: Some(("", message)),
-            });
+            writer.service_event(
+                at + Duration::seconds(30),
+                "RotationFailed",
+                secret,
+                Some(message),
+            );
             return;
         }
     }
-    writer.write(Call {
-        at: at + Duration::seconds(2),
-        name: "RotationSucceeded",
-        who: &service,
-        from: "secretsmanager.amazonaws.com",
-        agent: "secretsmanager.amazonaws.com",
-        secret: Some(secret),
-        request: None,
-        error: None,
-    });
+    writer.service_event(at + Duration::seconds(2), "RotationSucceeded", secret, None);
 }
 
 pub(crate) fn alice() -> Identity {
@@ -354,16 +322,7 @@ fn people(writer: &mut Writer, estate: &Estate, date: DateTime<Utc>) {
                     + Duration::hours(hour)
                     + Duration::seconds(writer.rng.random_range(0..3600));
                 match writer.rng.random_range(0..4) {
-                    0 => writer.write(Call {
-                        at,
-                        name: "ListSecrets",
-                        who,
-                        from,
-                        agent,
-                        secret: None,
-                        request: Some(json!({})),
-                        error: None,
-                    }),
+                    0 => writer.list(at, who, from, agent),
                     1 => {
                         let secret = own[writer.rng.random_range(0..2)];
                         writer.read(at, who, from, agent, secret)

@@ -143,16 +143,7 @@ pub(crate) fn incidents(writer: &mut Writer, estate: &Estate, start: DateTime<Ut
     ));
 
     let ci = Identity::role("ci-runner", "build");
-    writer.write(Call {
-        at: day(26, 1, 30),
-        name: "ListSecrets",
-        who: &ci,
-        from: "10.40.1.8",
-        agent: PYTHON,
-        secret: None,
-        request: Some(json!({})),
-        error: None,
-    });
+    writer.list(day(26, 1, 30), &ci, "10.40.1.8", PYTHON);
     let sweep: Vec<&Secret> = estate
         .legacy
         .iter()

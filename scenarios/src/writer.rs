@@ -303,6 +303,41 @@ impl Writer {
             error: None,
         });
     }
+
+    /// `who` listing the account's secrets.
+    pub(crate) fn list(&mut self, at: DateTime<Utc>, who: &Identity, from: &str, agent: &str) {
+        self.write(Call {
+            at,
+            name: "ListSecrets",
+            who,
+            from,
+            agent,
+            secret: None,
+            request: Some(json!({})),
+            error: None,
+        });
+    }
+
+    /// Secrets Manager's own event `name` about `secret` (a rotation's start and end), with
+    /// the message of a failure.
+    pub(crate) fn service_event(
+        &mut self,
+        at: DateTime<Utc>,
+        name: &str,
+        secret: &Secret,
+        failure: Option<String>,
+    ) {
+        self.write(Call {
+            at,
+            name,
+            who: &Identity::Service,
+            from: "secretsmanager.amazonaws.com",
+            agent: "secretsmanager.amazonaws.com",
+            secret: Some(secret),
+            request: None,
+            error: failure.map(|message| ("", message)),
+        });
+    }
 }
 
 /// The service a call is to: CloudTrail for the trail changes, else Secrets Manager.
