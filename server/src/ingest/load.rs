@@ -342,6 +342,39 @@ fn summaries(units: Vec<Unit>, stored: Vec<store::Stored>) -> Vec<Summary> {
         .collect()
 }
 
+/// Consecutive units gathered for one transaction: up to [`BATCH`] events between them, or
+/// one larger unit alone (stored a batch at a time).
+pub struct Group<T> {
+    items: Vec<T>,
+    events: usize,
+}
+
+impl<T> Default for Group<T> {
+    fn default() -> Self {
+        Group {
+            items: Vec::new(),
+            events: 0,
+        }
+    }
+}
+
+impl<T> Group<T> {
+    /// Adds an item holding `events` events; when it would take the group past a batch,
+    /// returns the group gathered so far (to store now) and starts the next with it.
+    pub fn add(&mut self, item: T, events: usize) -> Option<Vec<T>> {
+        let full = (!self.items.is_empty() && self.events + events > BATCH)
+            .then(|| std::mem::take(self).items);
+        self.events += events;
+        self.items.push(item);
+        full
+    }
+
+    /// What is gathered, to store last.
+    pub fn finish(self) -> Vec<T> {
+        self.items
+    }
+}
+
 impl Unit {
     /// Events it holds.
     pub fn events(&self) -> usize {
@@ -444,6 +477,18 @@ mod tests {
         assert!(ancient.contains("before CloudTrail existed"), "{ancient}");
         let future = plausible_time(at("9999-12-31T23:59:59Z"), now).unwrap_err();
         assert!(future.contains("ahead of this server's clock"), "{future}");
+    }
+
+    #[test]
+    fn a_group_closes_before_a_unit_would_take_it_past_a_batch() {
+        let mut group = Group::default();
+        assert_eq!(group.add("a", 3000), None);
+        assert_eq!(group.add("b", 2000), None, "exactly a batch fits");
+        assert_eq!(group.add("c", 1), Some(vec!["a", "b"]));
+        // A unit larger than a batch goes alone.
+        assert_eq!(group.add("huge", BATCH * 3), Some(vec!["c"]));
+        assert_eq!(group.add("d", 1), Some(vec!["huge"]));
+        assert_eq!(group.finish(), ["d"]);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 
 use super::{EventSource, Report, SourceError};
 use crate::ingest::formats;
-use crate::ingest::load::{BATCH, Summary, Totals, Unit, prepare, store_together, store_unit};
+use crate::ingest::load::{Group, Summary, Totals, Unit, prepare, store_together, store_unit};
 
 /// Files and directories given on the command line.
 pub struct Files {
@@ -119,19 +119,17 @@ async fn read_in_groups(
     let mut units = futures::stream::iter(files)
         .map(|path| tokio::task::spawn_blocking(move || read_file(&path, max_file_bytes)))
         .buffered(reading);
-    let mut group: Vec<Unit> = Vec::new();
-    let mut events = 0;
+    let mut group = Group::default();
     while let Some(unit) = units.next().await {
         let unit = unit.expect("reading a file does not panic");
-        if !group.is_empty() && events + unit.events() > BATCH {
-            if groups.send(std::mem::take(&mut group)).await.is_err() {
-                return;
-            }
-            events = 0;
+        let events = unit.events();
+        if let Some(full) = group.add(unit, events)
+            && groups.send(full).await.is_err()
+        {
+            return;
         }
-        events += unit.events();
-        group.push(unit);
     }
+    let group = group.finish();
     if !group.is_empty() {
         // The store stopped early only on an error, which it reports.
         let _ = groups.send(group).await;

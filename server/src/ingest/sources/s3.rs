@@ -15,7 +15,7 @@ use super::{EventSource, Report, SourceError};
 use crate::db::claims::Claims;
 use crate::ingest::checkpoints::{self, Checkpoint};
 use crate::ingest::formats::{self, Contents};
-use crate::ingest::load::{BATCH, Totals, Unit, prepare, store_together_or_quarantine};
+use crate::ingest::load::{Group, Totals, Unit, prepare, store_together_or_quarantine};
 
 /// An `s3://bucket/prefix` URL, taken apart.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,8 +143,7 @@ impl S3Trail {
         };
         // Consecutive objects are stored together, up to a batch of events a transaction;
         // what was read before an object that cannot be listed or fetched is still stored.
-        let mut group: Vec<(Unit, Checkpoint)> = Vec::new();
-        let mut events = 0;
+        let mut group = Group::default();
         let read = async {
             let mut pages = self
                 .client
@@ -183,23 +182,21 @@ impl S3Trail {
                     .buffered(FETCH_AHEAD + 1);
                 while let Some(fetched) = ready.next().await {
                     let (key, unit) = fetched.expect("fetching an object does not panic")?;
-                    if !group.is_empty() && events + unit.events() > BATCH {
-                        store(std::mem::take(&mut group)).await?;
-                        events = 0;
-                    }
-                    events += unit.events();
+                    let events = unit.events();
                     let checkpoint = Checkpoint {
                         source: source.to_string(),
                         position: key,
                         newest_event_time: None,
                     };
-                    group.push((unit, checkpoint));
+                    if let Some(full) = group.add((unit, checkpoint), events) {
+                        store(full).await?;
+                    }
                 }
             }
             Ok::<_, SourceError>(())
         }
         .await;
-        store(group).await?;
+        store(group.finish()).await?;
         read?;
         Ok(totals)
     }
