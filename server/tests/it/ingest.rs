@@ -172,6 +172,66 @@ async fn small_files_stored_together_are_each_reported_for_themselves(pool: PgPo
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn an_ingest_storing_the_same_event_at_the_same_time_is_waited_for(pool: PgPool) {
+    // Another ingest (another server over the same trail) has stored the file's first event
+    // and not committed yet.
+    for month in [10, 11] {
+        trailkeeper::ingest::partitions::create(&pool, 2026, month)
+            .await
+            .unwrap();
+    }
+    let mut other = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO events (event_id, event_time, event_name, event_source, raw, ingested_from) \
+         VALUES ('0b1e7a52-6c1d-4c55-9f0a-000000000001', '2026-10-03T08:12:41Z', \
+             'GetSecretValue', 'secretsmanager.amazonaws.com', '{}', 'the other ingest')",
+    )
+    .execute(&mut *other)
+    .await
+    .unwrap();
+
+    let ingest = tokio::spawn({
+        let pool = pool.clone();
+        async move { ingest_file(&pool, &sample("trail-file.json")).await }
+    });
+    let waiting = async {
+        loop {
+            let waits: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE wait_event_type = 'Lock' AND query LIKE 'COPY events %'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            if waits > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), waiting)
+        .await
+        .expect("the ingest waits for the other's event");
+    other.commit().await.unwrap();
+
+    let summary = ingest.await.unwrap().unwrap();
+    assert_eq!((summary.new, summary.duplicates), (14, 1));
+    let sources: Vec<(String, i64)> =
+        sqlx::query_as("SELECT ingested_from, count(*) FROM events GROUP BY 1 ORDER BY 2")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        sources,
+        [
+            ("the other ingest".to_string(), 1),
+            (sample("trail-file.json").display().to_string(), 14)
+        ],
+        "each event once, the first stored kept"
+    );
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn a_failed_rotation_in_cloudtrail_makes_the_secret_failing_until_one_succeeds(pool: PgPool) {
     use chrono::Utc;
     use trailkeeper::inventory::assess::reassess;
