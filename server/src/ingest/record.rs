@@ -18,6 +18,9 @@ pub struct Record {
     pub user_agent: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// As written, `null` included (`None`: absent), as the stored record's
+    /// `raw -> 'requestParameters'` reads.
+    #[serde(default, deserialize_with = "present")]
     pub request_parameters: Option<Value>,
     pub response_elements: Option<Value>,
     pub additional_event_data: Option<Value>,
@@ -83,6 +86,10 @@ pub struct SessionIssuer {
     pub arn: Option<String>,
     pub account_id: Option<String>,
     pub user_name: Option<String>,
+}
+
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 /// CloudTrail writes booleans; some exports write them as `"true"` and `"false"`.

@@ -1,12 +1,12 @@
-//! Store: events in batches — `COPY` into a staging table, then one `INSERT … ON CONFLICT DO
-//! NOTHING`, so each event is stored once however often it arrives — with the secret each
-//! names resolved against the inventory, and what could not be read set aside in the
-//! quarantine, and the new events through detection, all in one transaction.
+//! Store: events in batches — those not stored yet `COPY`ed into `events`, so each event is
+//! stored once however often it arrives — with the secret each names resolved against the
+//! inventory, and what could not be read set aside in the quarantine, and the new events
+//! through detection, all in one transaction.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, DurationRound, Utc};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 
 use super::checkpoints::{self, Checkpoint};
 use super::normalise::{Normalised, Source};
@@ -110,62 +110,13 @@ pub async fn store(
     }
 
     let mut tx = pool.begin().await?;
-    let new: Vec<Inserted> = if parts.iter().all(|part| part.events.is_empty()) {
+    let new = if parts.iter().all(|part| part.events.is_empty()) {
         Vec::new()
     } else {
-        sqlx::query!(
-            "CREATE TEMP TABLE IF NOT EXISTS events_staging \
-             (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        .execute(&mut *tx)
-        .await?;
-        // The batch is sorted whole below (a full batch, raw records included, is about
-        // 10 MB): in memory, not in files on disk as under the default 4 MB.
-        sqlx::query("SET LOCAL work_mem = '64MB'")
-            .execute(&mut *tx)
-            .await?;
-        // Written before the COPY starts, so the statement lasts no longer than the sending.
-        let mut rows = Vec::new();
-        for part in parts {
-            rows.extend(csv_rows(part.source, part.events));
+        match copy_new(&mut tx, parts).await? {
+            Some(new) => new,
+            None => insert_through_staging(&mut tx, parts).await?,
         }
-        let mut copy = tx
-            .copy_in_raw(&format!(
-                "COPY events_staging ({COLUMNS}) FROM STDIN WITH (FORMAT csv)"
-            ))
-            .await?;
-        copy.send(rows).await?;
-        copy.finish().await?;
-
-        // Each distinct reference in the batch is resolved once, not once per event. Every
-        // batch inserts in event ID order, so ingests storing the same events at once wait
-        // for each other instead of deadlocking. An event twice in the batch is stored from
-        // its first part: the staging table is emptied at each commit and only appended to,
-        // so its physical order (ctid) is the order it was copied in.
-        sqlx::query_as(&format!(
-            "WITH refs AS ({}) \
-             INSERT INTO events ({COLUMNS}, secret_arn) \
-             SELECT DISTINCT ON (st.event_id, st.event_time) {staged}, refs.arn \
-             FROM events_staging st \
-             LEFT JOIN refs ON refs.secret_ref = st.secret_ref \
-                 AND COALESCE(refs.region, '') = COALESCE(st.region, '') \
-                 AND COALESCE(refs.account_id, '') = COALESCE(st.account_id, '') \
-             ORDER BY st.event_id, st.event_time, st.ctid \
-             ON CONFLICT DO NOTHING \
-             RETURNING {observed}, ingested_from",
-            resolved(
-                "SELECT DISTINCT secret_ref, region, account_id FROM events_staging \
-                      WHERE secret_ref IS NOT NULL"
-            ),
-            staged = COLUMNS
-                .split(", ")
-                .map(|column| format!("st.{}", column.trim()))
-                .collect::<Vec<_>>()
-                .join(", "),
-            observed = observed::COLUMNS
-        ))
-        .fetch_all(&mut *tx)
-        .await?
     };
 
     let rejected: Vec<(&str, &Rejection)> = parts
@@ -227,6 +178,234 @@ pub async fn store(
         .collect())
 }
 
+/// The batch copied straight into `events`, with the secret each event names resolved
+/// first: what `psql \copy` would do, and what a batch of new events needs. `None` when some
+/// are stored already (a file ingested again, or another ingest storing the same events at
+/// once): the caller then stores the batch through staging, which passes over those.
+async fn copy_new(
+    tx: &mut PgConnection,
+    parts: &[Part<'_>],
+) -> Result<Option<Vec<Inserted>>, sqlx::Error> {
+    // An event twice in the batch is stored from its first part; every batch copies in event
+    // ID order, so ingests storing the same events at once wait for each other instead of
+    // deadlocking.
+    let mut batch: Vec<Row> = parts
+        .iter()
+        .flat_map(|part| {
+            part.events.iter().map(|event| Row {
+                source: part.source,
+                event,
+                arn: None,
+            })
+        })
+        .collect();
+    batch.sort_by(|a, b| a.key().cmp(&b.key()));
+    batch.dedup_by(|later, earlier| later.key() == earlier.key());
+
+    let references: BTreeSet<(&str, Option<&str>, Option<&str>)> = batch
+        .iter()
+        .filter_map(|row| {
+            let record = &row.event.record;
+            Some((
+                row.event.normalised.secret.as_deref()?,
+                record.aws_region.as_deref(),
+                record.recipient_account_id.as_deref(),
+            ))
+        })
+        .collect();
+    let mut refs = Vec::with_capacity(references.len());
+    let mut regions = Vec::with_capacity(references.len());
+    let mut accounts = Vec::with_capacity(references.len());
+    for (reference, region, account) in references {
+        refs.push(reference);
+        regions.push(region);
+        accounts.push(account);
+    }
+    let arns: HashMap<(String, String, String), String> =
+        sqlx::query_as::<_, Reference>(&resolved(
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) \
+             AS r (secret_ref, region, account_id)",
+        ))
+        .bind(&refs)
+        .bind(&regions)
+        .bind(&accounts)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|found| {
+            (
+                (
+                    found.secret_ref,
+                    found.region.unwrap_or_default(),
+                    found.account_id.unwrap_or_default(),
+                ),
+                found.arn,
+            )
+        })
+        .collect();
+    for row in &mut batch {
+        let record = &row.event.record;
+        if let Some(reference) = &row.event.normalised.secret {
+            row.arn = arns
+                .get(&(
+                    reference.clone(),
+                    record.aws_region.clone().unwrap_or_default(),
+                    record.recipient_account_id.clone().unwrap_or_default(),
+                ))
+                .cloned();
+        }
+    }
+
+    let rows = csv_rows(&batch);
+    let mut attempt = tx.begin().await?;
+    let copied = async {
+        let mut copy = attempt
+            .copy_in_raw(&format!(
+                "COPY events ({COLUMNS}, secret_arn) FROM STDIN WITH (FORMAT csv)"
+            ))
+            .await?;
+        copy.send(rows).await?;
+        copy.finish().await
+    }
+    .await;
+    match copied {
+        Ok(_) => attempt.commit().await?,
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+            attempt.rollback().await?;
+            return Ok(None);
+        }
+        Err(error) => return Err(error),
+    }
+    Ok(Some(
+        batch
+            .into_iter()
+            .map(|row| Inserted {
+                observed: observed(row.event, row.arn),
+                ingested_from: row.source.to_string(),
+            })
+            .collect(),
+    ))
+}
+
+/// A resolved reference, as [`resolved`] answers.
+#[derive(sqlx::FromRow)]
+struct Reference {
+    secret_ref: String,
+    region: Option<String>,
+    account_id: Option<String>,
+    arn: String,
+}
+
+/// The batch `COPY`ed into a staging table, then one `INSERT … ON CONFLICT DO NOTHING`
+/// resolving each distinct reference once: right however many other ingests store the same
+/// events at the same time.
+async fn insert_through_staging(
+    tx: &mut PgConnection,
+    parts: &[Part<'_>],
+) -> Result<Vec<Inserted>, sqlx::Error> {
+    sqlx::query!(
+        "CREATE TEMP TABLE IF NOT EXISTS events_staging \
+         (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    .execute(&mut *tx)
+    .await?;
+    // The batch is sorted whole below (a full batch, raw records included, is about
+    // 10 MB): in memory, not in files on disk as under the default 4 MB.
+    sqlx::query("SET LOCAL work_mem = '64MB'")
+        .execute(&mut *tx)
+        .await?;
+    // Written before the COPY starts, so the statement lasts no longer than the sending.
+    let rows: Vec<Row> = parts
+        .iter()
+        .flat_map(|part| {
+            part.events.iter().map(|event| Row {
+                source: part.source,
+                event,
+                arn: None,
+            })
+        })
+        .collect();
+    let rows = csv_rows(&rows);
+    let mut copy = tx
+        .copy_in_raw(&format!(
+            "COPY events_staging ({COLUMNS}, secret_arn) FROM STDIN WITH (FORMAT csv)"
+        ))
+        .await?;
+    copy.send(rows).await?;
+    copy.finish().await?;
+
+    // An event twice in the batch is stored from its first part: the staging table is
+    // emptied at each commit and only appended to, so its physical order (ctid) is the order
+    // it was copied in. Inserting in event ID order, as `copy_new` copies.
+    sqlx::query_as(&format!(
+        "WITH refs AS ({}) \
+         INSERT INTO events ({COLUMNS}, secret_arn) \
+         SELECT DISTINCT ON (st.event_id, st.event_time) {staged}, refs.arn \
+         FROM events_staging st \
+         LEFT JOIN refs ON refs.secret_ref = st.secret_ref \
+             AND COALESCE(refs.region, '') = COALESCE(st.region, '') \
+             AND COALESCE(refs.account_id, '') = COALESCE(st.account_id, '') \
+         ORDER BY st.event_id, st.event_time, st.ctid \
+         ON CONFLICT DO NOTHING \
+         RETURNING {observed}, ingested_from",
+        resolved(
+            "SELECT DISTINCT secret_ref, region, account_id FROM events_staging \
+                  WHERE secret_ref IS NOT NULL"
+        ),
+        staged = COLUMNS
+            .split(", ")
+            .map(|column| format!("st.{}", column.trim()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        observed = observed::COLUMNS
+    ))
+    .fetch_all(&mut *tx)
+    .await
+}
+
+/// What detection sees of an event copied in: what [`observed::COLUMNS`] reads of its row.
+fn observed(event: &Prepared, secret_arn: Option<String>) -> Observed {
+    let record = &event.record;
+    let normalised = &event.normalised;
+    let (source_ip, source_service) = sources(&normalised.source);
+    Observed {
+        event_id: record.event_id.clone(),
+        event_time: record.event_time,
+        event_name: record.event_name.clone(),
+        region: record.aws_region.clone(),
+        account_id: record.recipient_account_id.clone(),
+        secret_ref: normalised.secret.clone(),
+        secret_arn,
+        principal: normalised.principal.clone(),
+        session_name: normalised.session_name.clone(),
+        principal_account: normalised.principal_account.clone(),
+        principal_type: record
+            .user_identity
+            .as_ref()
+            .and_then(|identity| identity.kind.clone()),
+        source_ip,
+        source_service,
+        user_agent_family: normalised.user_agent_family.clone(),
+        error_code: record.error_code.clone(),
+        error_message: record.error_message.clone(),
+        version_stage: normalised.version.stage.clone(),
+        version_id: normalised.version.id.clone(),
+        request: record
+            .request_parameters
+            .clone()
+            .filter(|_| observed::REQUEST_READ_FOR.contains(&record.event_name.as_str())),
+    }
+}
+
+/// The `source_ip` and `source_service` columns of where a call came from.
+fn sources(source: &Source) -> (Option<String>, Option<String>) {
+    match source {
+        Source::Address(address) => (Some(address.to_string()), None),
+        Source::Service(name) | Source::Other(name) => (None, Some(name.clone())),
+        Source::Unknown => (None, None),
+    }
+}
+
 /// Moves each account × region's newest event on to the batch's newest, and counts its new
 /// events by hour: what Trail coverage and the arrival rhythm (`ingest_silence`) read.
 async fn record_coverage(tx: &mut sqlx::PgConnection, new: &[Inserted]) -> Result<(), sqlx::Error> {
@@ -281,46 +460,60 @@ async fn record_coverage(tx: &mut sqlx::PgConnection, new: &[Inserted]) -> Resul
     Ok(())
 }
 
-fn csv_rows(source: &str, events: &[Prepared]) -> Vec<u8> {
+/// An event on its way into `events`: the unit it came from and, once resolved, its secret.
+struct Row<'a> {
+    source: &'a str,
+    event: &'a Prepared,
+    arn: Option<String>,
+}
+
+impl Row<'_> {
+    /// The events table's key.
+    fn key(&self) -> (&str, DateTime<Utc>) {
+        (&self.event.record.event_id, self.event.record.event_time)
+    }
+}
+
+/// The rows as CSV of [`COLUMNS`] and `secret_arn`.
+fn csv_rows(rows: &[Row]) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    for event in events {
-        let record = &event.record;
-        let normalised = &event.normalised;
-        let (address, service) = match &normalised.source {
-            Source::Address(address) => (Some(address.to_string()), None),
-            Source::Service(name) | Source::Other(name) => (None, Some(name.clone())),
-            Source::Unknown => (None, None),
-        };
+    for row in rows {
+        let record = &row.event.record;
+        let normalised = &row.event.normalised;
+        let (address, service) = sources(&normalised.source);
         let identity = record.user_identity.as_ref();
-        let time: DateTime<Utc> = record.event_time;
-        let fields: [Option<String>; 23] = [
-            Some(record.event_id.clone()),
-            Some(time.to_rfc3339()),
-            Some(record.event_name.clone()),
-            Some(record.event_source.clone()),
-            record.event_type.clone(),
-            record.aws_region.clone(),
-            record.recipient_account_id.clone(),
-            normalised.secret.clone(),
-            normalised.principal.clone(),
-            normalised.session_name.clone(),
-            normalised.principal_account.clone(),
-            identity.and_then(|identity| identity.kind.clone()),
-            address,
-            service,
-            record.user_agent.clone(),
-            normalised.user_agent_family.clone(),
-            record.error_code.clone(),
-            record.error_message.clone(),
-            record.read_only.map(|read_only| read_only.to_string()),
-            Some(event.raw.clone()),
-            Some(source.to_string()),
-            normalised.version.stage.clone(),
-            normalised.version.id.clone(),
+        let time = record.event_time.to_rfc3339();
+        let fields: [Option<&str>; 24] = [
+            Some(&record.event_id),
+            Some(&time),
+            Some(&record.event_name),
+            Some(&record.event_source),
+            record.event_type.as_deref(),
+            record.aws_region.as_deref(),
+            record.recipient_account_id.as_deref(),
+            normalised.secret.as_deref(),
+            normalised.principal.as_deref(),
+            normalised.session_name.as_deref(),
+            normalised.principal_account.as_deref(),
+            identity.and_then(|identity| identity.kind.as_deref()),
+            address.as_deref(),
+            service.as_deref(),
+            record.user_agent.as_deref(),
+            normalised.user_agent_family.as_deref(),
+            record.error_code.as_deref(),
+            record.error_message.as_deref(),
+            record
+                .read_only
+                .map(|read_only| if read_only { "true" } else { "false" }),
+            Some(&row.event.raw),
+            Some(row.source),
+            normalised.version.stage.as_deref(),
+            normalised.version.id.as_deref(),
+            row.arn.as_deref(),
         ];
         // An absent value is an unquoted empty field, which COPY reads as NULL.
         writer
-            .write_record(fields.iter().map(|field| field.as_deref().unwrap_or("")))
+            .write_record(fields.iter().map(|field| field.unwrap_or("")))
             .expect("writing to memory cannot fail");
     }
     writer.into_inner().unwrap_or_default()
