@@ -3,6 +3,8 @@
 //! it belongs to (`finding_secrets`, migration 0032, lists each secret); a rule in force
 //! (`suppressed()`, migration 0013) files it as suppressed.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
@@ -126,12 +128,10 @@ async fn upsert(
     }
     let mut incidents = active(db, &drafts).await?;
     assign(&mut incidents, drafts, window);
+    let written = write(db, &incidents).await?;
     let mut members: Vec<Value> = Vec::new();
-    for incident in &incidents {
-        let Some(added) = incident.added() else {
-            continue;
-        };
-        let Some((id, opened)) = write(db, incident.id, &added).await? else {
+    for (incident, written) in incidents.iter().zip(written) {
+        let Some((id, opened)) = written else {
             continue;
         };
         if opened {
@@ -173,63 +173,126 @@ async fn upsert(
     Ok(())
 }
 
-/// Adds `draft` to the active finding `target`, or opens it as a finding — or, should one
-/// with its key have become active meanwhile, adds to that. The finding's id, and whether
-/// it opened; `None` when there was nothing new.
+/// Adds what each incident adds to its active finding, or opens it as a finding — or,
+/// should one with its key have become active meanwhile, adds to that: a statement for all
+/// the updates and one for all the openings (whatever their number: a backfill's first days
+/// open thousands a batch). Per incident, in order: its finding's id and whether it opened;
+/// `None` when there was nothing new.
 async fn write(
     db: &mut PgConnection,
-    target: Option<i64>,
-    draft: &Draft,
-) -> Result<Option<(i64, bool)>, sqlx::Error> {
+    incidents: &[Incident],
+) -> Result<Vec<Option<(i64, bool)>>, sqlx::Error> {
+    let mut written = vec![None; incidents.len()];
+    let added: Vec<(usize, Option<i64>, Draft)> = incidents
+        .iter()
+        .enumerate()
+        .filter_map(|(at, incident)| Some((at, incident.id, incident.added()?)))
+        .collect();
     let new_evidence = "(EXCLUDED.last_seen > f.last_seen \
          OR NOT (EXCLUDED.evidence_event_ids <@ f.evidence_event_ids))";
-    let sql = match target {
-        None => format!(
+    let columns = "kind text, severity text, title text, explanation text, secret_arn text, \
+         secret_name text, principal text, account_id text, region text, \
+         first_seen timestamptz, last_seen timestamptz, count bigint, \
+         evidence_event_ids text[], detail jsonb, target bigint, at bigint";
+
+    let updates: Vec<Value> = added
+        .iter()
+        .filter_map(|(at, target, draft)| Some(row(*at, Some((*target)?), draft)))
+        .collect();
+    if !updates.is_empty() {
+        let updated: Vec<(i64, i64)> = sqlx::query_as(&format!(
+            "UPDATE findings AS f SET {adds} \
+             FROM jsonb_to_recordset($1) AS EXCLUDED ({columns}) \
+             WHERE f.id = EXCLUDED.target AND {new_evidence} \
+             RETURNING EXCLUDED.at, f.id",
+            adds = adds()
+        ))
+        .bind(Value::Array(updates))
+        .fetch_all(&mut *db)
+        .await?;
+        for (at, id) in updated {
+            written[at as usize] = Some((id, false));
+        }
+    }
+
+    // A statement may not add to one row twice: incidents with the same key (a principal's
+    // two incidents of a kind in one batch, their first secret the same) go in turns, the
+    // later adding to what the earlier opened.
+    let mut openings: Vec<&(usize, Option<i64>, Draft)> = added
+        .iter()
+        .filter(|(_, target, _)| target.is_none())
+        .collect();
+    while !openings.is_empty() {
+        let mut keys = HashSet::new();
+        let (turn, later): (Vec<_>, Vec<_>) = openings
+            .into_iter()
+            .partition(|(_, _, draft)| keys.insert(key(draft)));
+        openings = later;
+        let rows: Vec<Value> = turn
+            .iter()
+            .map(|(at, _, draft)| row(*at, None, draft))
+            .collect();
+        let opened: Vec<(i64, bool, String, String, String)> = sqlx::query_as(&format!(
             "INSERT INTO findings AS f (kind, severity, title, explanation, secret_arn, \
                  secret_name, principal, account_id, region, first_seen, last_seen, count, \
                  evidence_event_ids, detail, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                 CASE WHEN suppressed($1, $7, $5, $6) THEN 'suppressed' ELSE 'open' END) \
+             SELECT kind, severity, title, explanation, secret_arn, secret_name, principal, \
+                 account_id, region, first_seen, last_seen, count, evidence_event_ids, detail, \
+                 CASE WHEN suppressed(kind, principal, secret_arn, secret_name) \
+                     THEN 'suppressed' ELSE 'open' END \
+             FROM jsonb_to_recordset($1) AS d ({columns}) ORDER BY at \
              ON CONFLICT (kind, COALESCE(principal, ''), COALESCE(secret_arn, ''), COALESCE(subject, '')) \
                  WHERE status <> 'resolved' \
              DO UPDATE SET {adds} WHERE {new_evidence} \
-             RETURNING id, (xmax = 0)",
+             RETURNING id, (xmax = 0), kind, COALESCE(principal, ''), COALESCE(secret_arn, '')",
             adds = adds()
-        ),
-        Some(_) => format!(
-            "UPDATE findings AS f SET {adds} \
-             FROM (SELECT $1 AS kind, $2 AS severity, $3 AS title, $4 AS explanation, \
-                       $5 AS secret_arn, $6 AS secret_name, $7 AS principal, \
-                       $8 AS account_id, $9 AS region, \
-                       $10::timestamptz AS first_seen, $11::timestamptz AS last_seen, \
-                       $12::bigint AS count, $13::text[] AS evidence_event_ids, \
-                       $14::jsonb AS detail) AS EXCLUDED \
-             WHERE f.id = $15 AND {new_evidence} \
-             RETURNING f.id, false",
-            adds = adds()
-        ),
-    };
-    let query = sqlx::query_as(&sql)
-        .bind(draft.kind.as_str())
-        .bind(draft.severity.as_str())
-        .bind(&draft.title)
-        .bind(&draft.explanation)
-        .bind(&draft.secret_arn)
-        .bind(&draft.secret_name)
-        .bind(&draft.principal)
-        .bind(&draft.account_id)
-        .bind(&draft.region)
-        .bind(draft.first_seen)
-        .bind(draft.last_seen)
-        .bind(draft.count)
-        .bind(&draft.evidence)
-        .bind(&draft.detail);
-    match target {
-        Some(id) => query.bind(id),
-        None => query,
+        ))
+        .bind(Value::Array(rows))
+        .fetch_all(&mut *db)
+        .await?;
+        let places: HashMap<(&str, &str, &str), usize> = turn
+            .iter()
+            .map(|(at, _, draft)| (key(draft), *at))
+            .collect();
+        for (id, new, kind, principal, secret) in opened {
+            if let Some(at) = places.get(&(kind.as_str(), principal.as_str(), secret.as_str())) {
+                written[*at] = Some((id, new));
+            }
+        }
     }
-    .fetch_optional(&mut *db)
-    .await
+    Ok(written)
+}
+
+/// An active finding's key, as the findings table's unique index reads it.
+fn key(draft: &Draft) -> (&str, &str, &str) {
+    (
+        draft.kind.as_str(),
+        draft.principal.as_deref().unwrap_or(""),
+        draft.secret_arn.as_deref().unwrap_or(""),
+    )
+}
+
+/// A draft as a row of `write`'s statements: `at`, the incident's place; `target`, the
+/// active finding it adds to.
+fn row(at: usize, target: Option<i64>, draft: &Draft) -> Value {
+    json!({
+        "kind": draft.kind.as_str(),
+        "severity": draft.severity.as_str(),
+        "title": draft.title,
+        "explanation": draft.explanation,
+        "secret_arn": draft.secret_arn,
+        "secret_name": draft.secret_name,
+        "principal": draft.principal,
+        "account_id": draft.account_id,
+        "region": draft.region,
+        "first_seen": draft.first_seen,
+        "last_seen": draft.last_seen,
+        "count": draft.count,
+        "evidence_event_ids": draft.evidence,
+        "detail": draft.detail,
+        "target": target,
+        "at": at,
+    })
 }
 
 /// How new evidence (`EXCLUDED`) adds to an active finding (`f`): the highest severity, the
