@@ -67,12 +67,6 @@ async fn run(
     if events.is_empty() {
         return Ok(Recorded::default());
     }
-    events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
-    let detectors = detectors::all();
-    let keys = detector_keys(&detectors, &events);
-    let history_keys: Vec<_> = events.iter().map(history::keys).collect();
-    let wanted = wanted(&history_keys, &detectors, &keys);
-
     // What other batches do not change is read before waiting for the lock.
     let loaded;
     let settings = match given {
@@ -85,6 +79,11 @@ async fn run(
             &loaded
         }
     };
+    events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+    let detectors = detectors::all();
+    let keys = detector_keys(&detectors, &events);
+    let history_keys: Vec<_> = events.iter().map(history::keys).collect();
+    let wanted = wanted(&history_keys, &detectors, &keys);
     let context = context(db, &events).await?;
     sqlx::query!("SELECT pg_advisory_xact_lock($1)", DETECTION_LOCK)
         .execute(&mut *db)
