@@ -189,16 +189,7 @@ async fn copy_new(
     // An event twice in the batch is stored from its first part; every batch copies in event
     // ID order, so ingests storing the same events at once wait for each other instead of
     // deadlocking.
-    let mut batch: Vec<Row> = parts
-        .iter()
-        .flat_map(|part| {
-            part.events.iter().map(|event| Row {
-                source: part.source,
-                event,
-                arn: None,
-            })
-        })
-        .collect();
+    let mut batch = Row::all(parts);
     batch.sort_by(|a, b| a.key().cmp(&b.key()));
     batch.dedup_by(|later, earlier| later.key() == earlier.key());
 
@@ -315,16 +306,7 @@ async fn insert_through_staging(
         .execute(&mut *tx)
         .await?;
     // Written before the COPY starts, so the statement lasts no longer than the sending.
-    let rows: Vec<Row> = parts
-        .iter()
-        .flat_map(|part| {
-            part.events.iter().map(|event| Row {
-                source: part.source,
-                event,
-                arn: None,
-            })
-        })
-        .collect();
+    let rows = Row::all(parts);
     let rows = csv_rows(&rows);
     let mut copy = tx
         .copy_in_raw(&format!(
@@ -467,7 +449,21 @@ struct Row<'a> {
     arn: Option<String>,
 }
 
-impl Row<'_> {
+impl<'a> Row<'a> {
+    /// Every event of the parts, in order, not resolved yet.
+    fn all(parts: &'a [Part<'a>]) -> Vec<Row<'a>> {
+        parts
+            .iter()
+            .flat_map(|part| {
+                part.events.iter().map(|event| Row {
+                    source: part.source,
+                    event,
+                    arn: None,
+                })
+            })
+            .collect()
+    }
+
     /// The events table's key.
     fn key(&self) -> (&str, DateTime<Utc>) {
         (&self.event.record.event_id, self.event.record.event_time)
