@@ -181,11 +181,19 @@ pub async fn store(
 /// The batch copied straight into `events`, with the secret each event names resolved
 /// first: what `psql \copy` would do, and what a batch of new events needs. `None` when some
 /// are stored already (a file ingested again, or another ingest storing the same events at
-/// once): the caller then stores the batch through staging, which passes over those.
+/// once) or the role stores under row-level security, where PostgreSQL refuses `COPY`: the
+/// caller then stores the batch through staging, which passes over those.
 async fn copy_new(
     tx: &mut PgConnection,
     parts: &[Part<'_>],
 ) -> Result<Option<Vec<Inserted>>, sqlx::Error> {
+    // A serving role (`--migrate-database-url` set) is bound by the scoped readers' policies.
+    let bound: Option<bool> = sqlx::query_scalar("SELECT row_security_active('events')")
+        .fetch_one(&mut *tx)
+        .await?;
+    if bound != Some(false) {
+        return Ok(None);
+    }
     // An event twice in the batch is stored from its first part; every batch copies in event
     // ID order, so ingests storing the same events at once wait for each other instead of
     // deadlocking.

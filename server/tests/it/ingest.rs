@@ -232,6 +232,46 @@ async fn an_ingest_storing_the_same_event_at_the_same_time_is_waited_for(pool: P
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn a_serving_role_bound_by_row_level_security_stores_events_too(pool: PgPool) {
+    // As `trailkeeper serve` runs when the schema's owner is another role: PostgreSQL refuses
+    // such a role `COPY` into a table with row-level security.
+    sqlx::query(
+        "DO $$ BEGIN CREATE ROLE trailkeeper_ingest_test LOGIN IN ROLE trailkeeper_serving; \
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let serving = PgPool::connect_with(
+        pool.connect_options()
+            .as_ref()
+            .clone()
+            .username("trailkeeper_ingest_test"),
+    )
+    .await
+    .unwrap();
+    let bound: bool = sqlx::query_scalar("SELECT row_security_active('events')")
+        .fetch_one(&serving)
+        .await
+        .unwrap();
+    assert!(bound);
+
+    let first = ingest_file(&serving, &sample("trail-file.json"))
+        .await
+        .unwrap();
+    assert_eq!((first.new, first.duplicates), (15, 0));
+    let again = ingest_file(&serving, &sample("records.jsonl"))
+        .await
+        .unwrap();
+    assert_eq!((again.new, again.duplicates), (0, again.records));
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 15);
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn a_failed_rotation_in_cloudtrail_makes_the_secret_failing_until_one_succeeds(pool: PgPool) {
     use chrono::Utc;
     use trailkeeper::inventory::assess::reassess;
