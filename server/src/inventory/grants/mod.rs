@@ -97,6 +97,13 @@ pub async fn check(pool: &PgPool, config: &SdkConfig, account: &str) -> Result<(
     }
     let arns: Vec<&str> = secrets.iter().map(|secret| secret.arn.as_str()).collect();
     let mut tx = pool.begin().await?;
+    // Two syncs of an account at once (a server's and `trailkeeper sync`) would each delete
+    // what it can see and insert beside what the other inserted: one after the other, the
+    // second deletes the first's rows.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('secret_readers'), hashtext($1))")
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM secret_readers WHERE secret_arn = ANY($1)")
         .bind(&arns)
         .execute(&mut *tx)
