@@ -220,25 +220,26 @@ async fn copy_new(
         regions.push(region);
         accounts.push(account);
     }
-    let arns: HashMap<(String, String, String), String> =
-        sqlx::query_as::<_, Reference>(&resolved(
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) \
-             AS r (secret_ref, region, account_id)",
-        ))
-        .bind(&refs)
-        .bind(&regions)
-        .bind(&accounts)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
+    let found: Vec<Reference> = sqlx::query_as(&resolved(
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) \
+         AS r (secret_ref, region, account_id)",
+    ))
+    .bind(&refs)
+    .bind(&regions)
+    .bind(&accounts)
+    .fetch_all(&mut *tx)
+    .await?;
+    // A missing region or account matches an empty one, as the staging path's join does.
+    let arns: HashMap<(&str, &str, &str), &str> = found
+        .iter()
         .map(|found| {
             (
                 (
-                    found.secret_ref,
-                    found.region.unwrap_or_default(),
-                    found.account_id.unwrap_or_default(),
+                    found.secret_ref.as_str(),
+                    found.region.as_deref().unwrap_or(""),
+                    found.account_id.as_deref().unwrap_or(""),
                 ),
-                found.arn,
+                found.arn.as_str(),
             )
         })
         .collect();
@@ -247,11 +248,11 @@ async fn copy_new(
         if let Some(reference) = &row.event.normalised.secret {
             row.arn = arns
                 .get(&(
-                    reference.clone(),
-                    record.aws_region.clone().unwrap_or_default(),
-                    record.recipient_account_id.clone().unwrap_or_default(),
+                    reference.as_str(),
+                    record.aws_region.as_deref().unwrap_or(""),
+                    record.recipient_account_id.as_deref().unwrap_or(""),
                 ))
-                .cloned();
+                .map(|arn| arn.to_string());
         }
     }
 
