@@ -24,7 +24,7 @@ use crate::aws::accounts::AccountSettings;
 use crate::config::{ServeSettings, Settings};
 use crate::db::Database;
 use crate::db::claims::Claims;
-use crate::detect::conditions;
+use crate::detect::{self, conditions};
 use crate::ingest::after_ingest;
 use crate::ingest::partitions;
 use crate::ingest::sources::lookup::Lookup;
@@ -382,7 +382,8 @@ fn spawn_source(pool: PgPool, source: Box<dyn EventSource>, interval: Duration) 
 }
 
 /// At start and every hour: drops the months of events that fell out of the retention
-/// period (when there is one) and forgets failed sign-ins too old to count. Among several
+/// period (when there is one), forgets detector memories past their use and failed sign-ins
+/// too old to count. Among several
 /// servers, the one holding the claim does it.
 fn spawn_housekeeping(
     pool: PgPool,
@@ -402,6 +403,11 @@ fn spawn_housekeeping(
     });
 }
 
+async fn forget_detector_memories(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let settings = detect::settings::in_force(pool).await?;
+    detect::engine::forget(&mut *pool.acquire().await?, &settings).await
+}
+
 async fn housekeeping(
     pool: &PgPool,
     retention_days: Option<u32>,
@@ -417,6 +423,11 @@ async fn housekeeping(
             ),
             Err(error) => tracing::error!(%error, "dropping expired events failed"),
         }
+    }
+    match forget_detector_memories(pool).await {
+        Ok(0) => {}
+        Ok(forgotten) => tracing::info!(forgotten, "forgot detector memories past their use"),
+        Err(error) => tracing::error!(%error, "forgetting old detector memories failed"),
     }
     if let Err(error) = sign_in::purge_old_failures(pool, limits).await {
         tracing::error!(%error, "forgetting old failed sign-ins failed");

@@ -116,5 +116,7 @@ async fn run(
         done.findings.resolved += recorded.resolved;
         progress(done.events);
     }
+    // What the history left behind that no detector will read again.
+    engine::forget(db, settings).await?;
     Ok(done)
 }

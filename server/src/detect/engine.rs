@@ -94,7 +94,9 @@ async fn run(
         verdicts,
         mut memories,
     } = judge(&events, settings, &context, &detectors, &keys, &stored);
-    memories.retain(|(name, key, state)| stored.get(&(name.clone(), key.clone())) != Some(state));
+    memories.retain(|memory| {
+        stored.get(&(memory.name.clone(), memory.key.clone())) != Some(&memory.state)
+    });
     save(db, memories).await?;
 
     let verdicts = verdicts
@@ -165,7 +167,16 @@ pub(crate) async fn context(
 /// event order; and every memory as it stands after the batch (history's included).
 struct Judged {
     verdicts: Vec<(usize, Verdict)>,
-    memories: Vec<(String, String, Value)>,
+    memories: Vec<Memory>,
+}
+
+/// One memory after a batch: whose, under which key, what it holds, and the time of the
+/// newest event it learned from (history's: the batch's newest).
+struct Memory {
+    name: String,
+    key: String,
+    state: Value,
+    seen: DateTime<Utc>,
 }
 
 /// Runs every detector over `events` (in event-time order) from the memories `stored`.
@@ -190,7 +201,10 @@ fn judge(
     }
 
     let mut verdicts: Vec<(usize, usize, Verdict)> = Vec::new();
-    let mut memories = history_rows(&history);
+    let mut memories = match events.last() {
+        Some(newest) => history_rows(&history, newest.event_time),
+        None => Vec::new(),
+    };
     for (order, (detector, detector_keys)) in detectors.iter().zip(keys).enumerate() {
         let Ran {
             verdicts: found,
@@ -201,11 +215,12 @@ fn judge(
                 .into_iter()
                 .map(|(index, verdict)| (index, order, verdict)),
         );
-        memories.extend(
-            memory
-                .into_iter()
-                .map(|(key, state)| (detector.name().to_string(), key, state)),
-        );
+        memories.extend(memory.into_iter().map(|(key, state, seen)| Memory {
+            name: detector.name().to_string(),
+            key,
+            state,
+            seen,
+        }));
     }
     verdicts.sort_by_key(|(index, order, _)| (*index, *order));
     Judged {
@@ -255,8 +270,9 @@ impl Judge {
             &keys,
             &stored,
         );
-        for (name, key, state) in judged.memories {
-            self.memories.insert((name, key), state);
+        for memory in judged.memories {
+            self.memories
+                .insert((memory.name, memory.key), memory.state);
         }
         judged
             .verdicts
@@ -322,33 +338,61 @@ async fn memories(
 }
 
 /// Writes the memories that changed, in key order.
-async fn save(
-    db: &mut PgConnection,
-    mut rows: Vec<(String, String, Value)>,
-) -> Result<(), sqlx::Error> {
+async fn save(db: &mut PgConnection, mut rows: Vec<Memory>) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
-    rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    rows.sort_by(|a, b| (&a.name, &a.key).cmp(&(&b.name, &b.key)));
     let mut names = Vec::with_capacity(rows.len());
     let mut keys = Vec::with_capacity(rows.len());
     let mut states = Vec::with_capacity(rows.len());
-    for (name, key, state) in rows {
-        names.push(name);
-        keys.push(key);
-        states.push(state);
+    let mut seen = Vec::with_capacity(rows.len());
+    for memory in rows {
+        names.push(memory.name);
+        keys.push(memory.key);
+        states.push(memory.state);
+        seen.push(memory.seen);
     }
-    sqlx::query!(
-        "INSERT INTO detector_state (detector, key, state) \
-         SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) \
-         ON CONFLICT (detector, key) DO UPDATE SET state = EXCLUDED.state",
-        &names,
-        &keys,
-        &states
+    // A late event does not make a memory look older than it is.
+    sqlx::query(
+        "INSERT INTO detector_state (detector, key, state, seen) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::timestamptz[]) \
+         ON CONFLICT (detector, key) DO UPDATE SET state = EXCLUDED.state, \
+             seen = greatest(detector_state.seen, EXCLUDED.seen)",
     )
+    .bind(&names)
+    .bind(&keys)
+    .bind(&states)
+    .bind(&seen)
     .execute(&mut *db)
     .await?;
     Ok(())
+}
+
+/// Forgets the memories that can no longer matter (`Detector::forget_after`), counting back
+/// from the newest stored event — or from now, should an event claim a time to come.
+/// Returns how many were forgotten.
+pub async fn forget(
+    db: &mut PgConnection,
+    settings: &DetectionSettings,
+) -> Result<u64, sqlx::Error> {
+    let mut forgotten = 0;
+    for detector in detectors::all() {
+        let Some(after) = detector.forget_after(settings) else {
+            continue;
+        };
+        forgotten += sqlx::query(
+            "DELETE FROM detector_state WHERE detector = $1 \
+             AND seen < (SELECT least(max(event_time), now()) FROM events) \
+                 - make_interval(secs => $2)",
+        )
+        .bind(detector.name())
+        .bind(after.num_seconds() as f64)
+        .execute(&mut *db)
+        .await?
+        .rows_affected();
+    }
+    Ok(forgotten)
 }
 
 fn recall_history(stored: &Stored) -> History {
@@ -386,10 +430,16 @@ fn recall_history(stored: &Stored) -> History {
     history
 }
 
-fn history_rows(history: &History) -> Vec<(String, String, Value)> {
+fn history_rows(history: &History, seen: DateTime<Utc>) -> Vec<Memory> {
+    let memory = |name: &str, key: &String, state: Value| Memory {
+        name: name.to_string(),
+        key: key.clone(),
+        state,
+        seen,
+    };
     let times = |name: &str, map: &HashMap<String, DateTime<Utc>>| {
         map.iter()
-            .map(|(key, at)| (name.to_string(), key.clone(), serde_json::json!(at)))
+            .map(|(key, at)| memory(name, key, serde_json::json!(at)))
             .collect::<Vec<_>>()
     };
     let mut rows = times(history::ACCOUNTS, &history.accounts);
@@ -397,9 +447,9 @@ fn history_rows(history: &History) -> Vec<(String, String, Value)> {
     rows.extend(times(history::READERS, &history.readers));
     rows.extend(times(history::WRITERS, &history.writers));
     rows.extend(history.rotations.iter().map(|(key, rotation)| {
-        (
-            history::ROTATIONS.to_string(),
-            key.clone(),
+        memory(
+            history::ROTATIONS,
+            key,
             serde_json::to_value(rotation).expect("rotation serialises"),
         )
     }));

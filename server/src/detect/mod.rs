@@ -53,6 +53,12 @@ pub trait Detector: Send + Sync + 'static {
         state: &mut Self::State,
         verdicts: &mut Vec<Verdict>,
     );
+
+    /// How long after the last event that touched a memory it can still matter; past that,
+    /// housekeeping forgets it (`engine::forget`). `None`: a memory is kept for good.
+    fn forget_after(&self, _settings: &DetectionSettings) -> Option<Duration> {
+        None
+    }
 }
 
 /// What is known when an event is looked at: the settings, the event's place in the

@@ -809,3 +809,95 @@ async fn a_backfill_of_an_older_range_leaves_live_detection_remembering_everythi
     );
     assert_eq!(after.len(), total);
 }
+
+/// `count` reads of `secret` by the user app, a second apart from `at`.
+fn reads_of(secret: &str, at: DateTime<Utc>, count: i64) -> Vec<serde_json::Value> {
+    (0..count)
+        .map(|n| {
+            let mut read = hourly_reads("us-east-1", 1, 1, Duration::zero()).remove(0);
+            read["eventID"] = format!("{secret}-{}-{n}", at.timestamp()).into();
+            read["eventTime"] = (at + Duration::seconds(n))
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string()
+                .into();
+            read["requestParameters"]["secretId"] = secret.into();
+            read
+        })
+        .collect()
+}
+
+async fn spike_memories(pool: &PgPool, secret: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM detector_state WHERE detector = 'read_spike' AND key LIKE $1",
+    )
+    .bind(format!("%\u{1f}{secret}\u{1f}%"))
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
+async fn read_spike_hours_past_the_baseline_are_forgotten_and_a_spike_is_still_found(pool: PgPool) {
+    use chrono::DurationRound;
+    use trailkeeper::detect::engine::forget;
+    let scratch = tempfile::tempdir().unwrap();
+    let ingest = async |name: &str, records: Vec<serde_json::Value>| {
+        let path = scratch.path().join(name);
+        std::fs::write(&path, json!({ "Records": records }).to_string()).unwrap();
+        ingest_file(&pool, &path).await.unwrap()
+    };
+    // prod/old was read at three hours nine weeks ago and not since; prod/app is read daily.
+    let now = Utc::now();
+    let hour_of = |at: DateTime<Utc>| at.duration_trunc(Duration::hours(1)).unwrap();
+    let mut records = Vec::new();
+    for hours in [0, 5, 30] {
+        records.extend(reads_of(
+            "prod/old",
+            hour_of(now - Duration::weeks(9)) + Duration::hours(hours),
+            3,
+        ));
+    }
+    for day in 1..=20 {
+        records.extend(reads_of("prod/app", now - Duration::days(day), 2));
+    }
+    ingest("reads.json", records).await;
+    assert_eq!(spike_memories(&pool, "prod/old").await, 3);
+    let recent = spike_memories(&pool, "prod/app").await;
+    assert!(recent > 0);
+
+    let settings = DetectionSettings::default();
+    let mut db = pool.acquire().await.unwrap();
+    assert_eq!(forget(&mut db, &settings).await.unwrap(), 3);
+    assert_eq!(spike_memories(&pool, "prod/old").await, 0);
+    assert_eq!(spike_memories(&pool, "prod/app").await, recent);
+    // Who first read what is history, kept for good.
+    let first_reads: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM detector_state WHERE detector = 'history.readers' \
+         AND key LIKE '%prod/old'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(first_reads, 1);
+
+    // A backfill rebuilds every memory from the first event, and forgets the same ones.
+    backfill(&pool, None, None, |_| {}).await.unwrap();
+    assert_eq!(spike_memories(&pool, "prod/old").await, 0);
+    assert_eq!(spike_memories(&pool, "prod/app").await, recent);
+
+    // prod/old read 200 times in an hour now: a spike over a baseline of nothing, as it
+    // would be had its old hours been kept.
+    ingest(
+        "burst.json",
+        reads_of("prod/old", hour_of(now - Duration::hours(1)), 200),
+    )
+    .await;
+    let spikes: Vec<String> = sqlx::query_scalar(
+        "SELECT title FROM findings WHERE kind = 'read_spike' AND secret_name = 'prod/old'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(spikes.len(), 1, "{spikes:?}");
+    assert!(spikes[0].contains("times in an hour"), "{}", spikes[0]);
+}

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use trailkeeper_app::api::findings::{FindingKind, Severity};
 
-use crate::detect::{Detector, Known, Observed, draft, which_secret, who};
+use crate::detect::{DetectionSettings, Detector, Known, Observed, draft, which_secret, who};
 use crate::findings::Verdict;
 
 pub struct ReadSpike;
@@ -148,6 +148,13 @@ impl Detector for ReadSpike {
         }
         verdicts.push(Verdict::Finding(finding));
     }
+
+    /// Once a memory's newest hour is more than the baseline's weeks behind, `observe`
+    /// keeps none of its hours: the memory is as good as new. A week more allows for
+    /// events that arrive late.
+    fn forget_after(&self, settings: &DetectionSettings) -> Option<Duration> {
+        Some(Duration::weeks(settings.spike_baseline_weeks + 1))
+    }
 }
 
 fn start_of_hour(at: DateTime<Utc>) -> DateTime<Utc> {
@@ -157,7 +164,6 @@ fn start_of_hour(at: DateTime<Utc>) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::DetectionSettings;
     use crate::detect::testing::{at, findings, read, run};
 
     /// `per_hour` reads of prod/db by payments-task at 16:00 on each of `days`.
