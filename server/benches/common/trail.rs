@@ -119,7 +119,9 @@ impl Estate {
             .collect()
     }
 
-    /// The inventory the events name, so the ingest resolves each to its secret.
+    /// The inventory the events name, so the ingest resolves each to its secret, assessed
+    /// as a sync leaves it (else an ingest's closing reassessment would write every secret
+    /// for the first time, a cost a deployment pays at its sync).
     pub async fn seed_inventory(&self, pool: &PgPool) -> anyhow::Result<()> {
         for (account, region) in self.places() {
             let arns: Vec<String> = (0..self.secrets)
@@ -137,6 +139,14 @@ impl Estate {
             .execute(pool)
             .await?;
         }
+        trailkeeper::inventory::assess::reassess(
+            pool,
+            None,
+            None,
+            Utc::now(),
+            trailkeeper::inventory::status::StatusThresholds::default(),
+        )
+        .await?;
         Ok(())
     }
 

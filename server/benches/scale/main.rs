@@ -290,12 +290,13 @@ async fn backfill(pool: &PgPool, stored: i64) -> anyhow::Result<()> {
     .await?;
     println!(
         "detect --backfill: {} events in {:.0} s = {:.0} events/s, {} findings opened; \
-         detector state: {state_rows} rows, {:.1} MB",
+         detector state: {state_rows} rows, {:.1} MB ({} memories past their use forgotten)",
         done.events,
         took.as_secs_f64(),
         done.events as f64 / took.as_secs_f64(),
         done.findings.opened,
-        state_bytes as f64 / 1e6
+        state_bytes as f64 / 1e6,
+        done.forgotten
     );
     Ok(())
 }

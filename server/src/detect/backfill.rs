@@ -32,6 +32,8 @@ pub enum BackfillError {
 pub struct Backfilled {
     pub events: u64,
     pub findings: Recorded,
+    /// Detector memories past their use when it ended, forgotten.
+    pub forgotten: u64,
 }
 
 /// Runs detection over every stored event, recording findings for those at or after `since`
@@ -117,6 +119,6 @@ async fn run(
         progress(done.events);
     }
     // What the history left behind that no detector will read again.
-    engine::forget(db, settings).await?;
+    done.forgotten = engine::forget(db, settings).await?;
     Ok(done)
 }
