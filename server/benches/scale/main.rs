@@ -190,14 +190,7 @@ async fn load(
     // (its indexes' depth) moves \copy's rate too.
     settle(&quiet).await?;
     println!("psql \\copy of the same tenth…");
-    let tenth_copy_rate = copy_round_trip(
-        &quiet_database,
-        &work.join("tenth.csv.zst"),
-        "zstd -1 -q -T0",
-        "zstd -d -q -c",
-        tenth_events as usize,
-    )?;
-    std::fs::remove_file(work.join("tenth.csv.zst"))?;
+    let tenth_copy_rate = zstd_copy_round_trip(&quiet_database, work, tenth_events as usize)?;
     quiet.close().await;
     sqlx::query(&format!(
         "DROP DATABASE {} WITH (FORCE)",
@@ -246,18 +239,9 @@ async fn load(
         off.peak_kb as f64 / 1024.0
     );
 
-    // The same rows through psql, compressed on disk (at this size they would not fit
-    // flat): zstd's decompression costs a fraction of a core beside the COPY.
     settle(&pool).await?;
     println!("psql \\copy of the same rows…");
-    let copy_rate = copy_round_trip(
-        &database,
-        &work.join("events.csv.zst"),
-        "zstd -1 -q -T0",
-        "zstd -d -q -c",
-        events,
-    )?;
-    std::fs::remove_file(work.join("events.csv.zst"))?;
+    let copy_rate = zstd_copy_round_trip(&database, work, events)?;
     println!(
         "psql \\copy of the same rows, pre-flattened: {copy_rate:.0} events/s; trailkeeper \
          ingest with live detection on runs at {:.2}× that (target ≥ 0.7×)",
@@ -268,6 +252,19 @@ async fn load(
         .execute(&pool)
         .await?;
     Ok((pool, database, trail))
+}
+
+/// `psql \copy` of the database's events out and back in, compressed on disk (at this size
+/// they would not fit flat): zstd's decompression costs a fraction of a core beside the COPY.
+fn zstd_copy_round_trip(
+    database: &PgConnectOptions,
+    work: &std::path::Path,
+    events: usize,
+) -> anyhow::Result<f64> {
+    let file = work.join("events.csv.zst");
+    let rate = copy_round_trip(database, &file, "zstd -1 -q -T0", "zstd -d -q -c", events)?;
+    std::fs::remove_file(file)?;
+    Ok(rate)
 }
 
 /// Detection's backfill over every stored event.
