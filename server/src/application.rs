@@ -383,8 +383,7 @@ fn spawn_source(pool: PgPool, source: Box<dyn EventSource>, interval: Duration) 
 
 /// At start and every hour: drops the months of events that fell out of the retention
 /// period (when there is one), forgets detector memories past their use and failed sign-ins
-/// too old to count. Among several
-/// servers, the one holding the claim does it.
+/// too old to count. Among several servers, the one holding the claim does it.
 fn spawn_housekeeping(
     pool: PgPool,
     claims: Claims,
