@@ -178,7 +178,7 @@ async fn load(
             "round {round} of {ROUNDS}: a tenth of the days with live detection off, then \
              psql \\copy of its rows…"
         );
-        let measured = tenth_without_detection(url, work, estate, &tenth).await?;
+        let measured = tenth_without_detection(url, &mut admin, work, estate, &tenth).await?;
         println!(
             "  {} events: ingest {:.0} events/s, \\copy {:.0} events/s: {:.2}×",
             measured.events,
@@ -271,6 +271,7 @@ impl Tenth {
 /// table: the table's size (its indexes' depth) moves \copy's rate too.
 async fn tenth_without_detection(
     url: &str,
+    admin: &mut PgConnection,
     work: &std::path::Path,
     estate: &Estate,
     tenth: &[&PathBuf],
@@ -292,12 +293,11 @@ async fn tenth_without_detection(
     settle(&quiet).await?;
     let copy_rate = zstd_copy_round_trip(&quiet_database, work, events as usize)?;
     quiet.close().await;
-    let mut admin = PgConnection::connect(url).await?;
     sqlx::query(&format!(
         "DROP DATABASE {} WITH (FORCE)",
         quiet_database.get_database().unwrap_or_default()
     ))
-    .execute(&mut admin)
+    .execute(admin)
     .await?;
     Ok(Tenth {
         events,
