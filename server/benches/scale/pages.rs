@@ -88,10 +88,12 @@ pub async fn measure(pool: &PgPool, estate: &Estate) -> anyhow::Result<()> {
             for line in plan.lines() {
                 println!("      {line}");
             }
-            for (partition, rows) in sequential_scans(plan) {
-                // The planner rightly reads a month only days old whole.
-                if rows >= SEQUENTIAL_SCAN_WORTH_FLAGGING {
-                    sequential.push(format!("{} ({partition}, {rows} rows)", case.what));
+            for scan in sequential_scans(plan) {
+                if scan.worth_flagging() {
+                    sequential.push(format!(
+                        "{} ({}, {} of {} rows kept)",
+                        case.what, scan.partition, scan.kept, scan.read
+                    ));
                 }
             }
         }
@@ -99,7 +101,8 @@ pub async fn measure(pool: &PgPool, estate: &Estate) -> anyhow::Result<()> {
     sequential.dedup();
     println!(
         "sequential scans of the events table (a month of at least \
-         {SEQUENTIAL_SCAN_WORTH_FLAGGING} rows read whole): {}",
+         {SEQUENTIAL_SCAN_WORTH_FLAGGING} rows read whole to keep under 1 in \
+         {SELECTIVE_ENOUGH_FOR_AN_INDEX} of them): {}",
         if sequential.is_empty() {
             "none".to_string()
         } else {
@@ -109,12 +112,33 @@ pub async fn measure(pool: &PgPool, estate: &Estate) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A sequential scan of an events partition smaller than this is the planner's right choice.
+/// A sequential scan of an events partition smaller than this is the planner's right choice:
+/// a month only days old.
 const SEQUENTIAL_SCAN_WORTH_FLAGGING: u64 = 10_000;
 
-/// Each sequential scan of an events partition that ran in `plan`: the partition and the
-/// rows it read (those returned, per loop, and those its filter removed, in all).
-fn sequential_scans(plan: &str) -> Vec<(String, u64)> {
+/// A scan that keeps more than 1 in this many of the rows it reads is the planner's right
+/// choice too: a month wholly inside the range asked for, whose rows match the filter often,
+/// is read faster whole than through an index.
+const SELECTIVE_ENOUGH_FOR_AN_INDEX: u64 = 10;
+
+/// One sequential scan of an events partition, as it ran.
+struct SequentialScan {
+    partition: String,
+    /// The rows it read: those it kept and those its filter removed, over every loop.
+    read: u64,
+    kept: u64,
+}
+
+impl SequentialScan {
+    /// Whether an index would have served it: a month of many rows read whole to keep few.
+    fn worth_flagging(&self) -> bool {
+        self.read >= SEQUENTIAL_SCAN_WORTH_FLAGGING
+            && self.kept * SELECTIVE_ENOUGH_FOR_AN_INDEX < self.read
+    }
+}
+
+/// Each sequential scan of an events partition that ran in `plan`.
+fn sequential_scans(plan: &str) -> Vec<SequentialScan> {
     let number_after = |text: &str, label: &str| -> Option<u64> {
         let start = text.find(label)? + label.len();
         let digits: String = text[start..]
@@ -136,14 +160,19 @@ fn sequential_scans(plan: &str) -> Vec<(String, u64)> {
             .unwrap_or_default()
             .to_string();
         let actual = &line[actual..];
-        let returned = number_after(actual, "rows=").unwrap_or_default()
-            * number_after(actual, "loops=").unwrap_or(1);
+        // EXPLAIN gives both counts per loop (a parallel scan's loops are its workers).
+        let loops = number_after(actual, "loops=").unwrap_or(1);
+        let kept = number_after(actual, "rows=").unwrap_or_default();
         let removed = lines[index + 1..]
             .iter()
             .take_while(|below| !below.contains("->"))
             .find_map(|below| number_after(below, "Rows Removed by Filter: "))
             .unwrap_or_default();
-        scans.push((partition, returned + removed));
+        scans.push(SequentialScan {
+            partition,
+            read: (kept + removed) * loops,
+            kept: kept * loops,
+        });
     }
     scans
 }
