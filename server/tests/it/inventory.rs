@@ -8,7 +8,9 @@ use aws_sdk_secretsmanager::Client;
 use common::{client, create_secret, put_value};
 use sqlx::PgPool;
 use trailkeeper::aws::accounts::AccountSettings;
+use trailkeeper::inventory::read;
 use trailkeeper::inventory::sync::{sync_region, sync_regions};
+use trailkeeper_app::api::secrets::SecretQuery;
 
 async fn history(pool: &PgPool, arn: &str) -> Vec<(String, Option<String>, Option<String>)> {
     sqlx::query_as(
@@ -96,12 +98,27 @@ async fn each_label_move_is_recorded_once(pool: PgPool) {
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
 async fn deleted_secrets_keep_their_deletion_date_and_then_are_marked_gone(pool: PgPool) {
+    // How many secrets the Secrets list says match.
+    let matching = |query: &str| {
+        let query = SecretQuery::parse(query).unwrap();
+        let pool = pool.clone();
+        async move {
+            let mut db = pool.acquire().await.unwrap();
+            read::count(&mut db, &query).await.unwrap()
+        }
+    };
     let client = client("sa-east-1").await;
     let scheduled = create_secret(&client, "legacy/ftp", "payments").await;
     let removed = create_secret(&client, "legacy/smtp", "payments").await;
     sync_region(&pool, &client, "sa-east-1", None)
         .await
         .unwrap();
+    let account = removed.split(':').nth(4).unwrap().to_string();
+    assert_eq!(matching("").await, 2);
+    assert_eq!(matching("region=sa-east-1").await, 2);
+    assert_eq!(matching(&format!("account={account}")).await, 2);
+    assert_eq!(matching("region=eu-west-1").await, 0);
+    assert_eq!(matching("q=smtp").await, 1);
 
     client
         .delete_secret()
@@ -133,6 +150,16 @@ async fn deleted_secrets_keep_their_deletion_date_and_then_are_marked_gone(pool:
         [(scheduled, true, false), (removed, false, true)],
         "scheduled for deletion is still there; removed is kept, marked gone"
     );
+    assert_eq!(
+        matching("").await,
+        1,
+        "the gone secret is no longer counted"
+    );
+    assert_eq!(matching("region=sa-east-1").await, 1);
+    assert_eq!(matching(&format!("account={account}")).await, 1);
+    assert_eq!(matching("deleted=include").await, 2);
+    assert_eq!(matching("deleted=hide").await, 0);
+    assert_eq!(matching("q=smtp").await, 0);
 }
 
 #[sqlx::test(migrator = "trailkeeper::db::MIGRATOR")]
