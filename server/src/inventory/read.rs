@@ -325,7 +325,12 @@ async fn held_count(
         kms_key: None,
         deleted: DeletedFilter::Existing,
         flag: None,
-        ..
+        // Named, not `..`: a filter added to the query must decide here whether it can be
+        // answered from the counts kept.
+        sort: _,
+        descending: _,
+        cursor: _,
+        limit: _,
     } = query
     else {
         return Ok(None);
